@@ -1,0 +1,43 @@
+/*
+ * postern.c - the administrator's command: one verb per job, as postfix(1) and its helpers.
+ *
+ * Runs as the invoking user. Trusts its command line (the administrator) but not the
+ * contents of files it reads: every parser reports errors with file and line.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "postern/postern.h"
+
+static const struct verb {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *usage;
+} verbs[] = {
+    {"conf", postern_conf_main, "conf [-c dir] [-n|-d|-h|-M|-P] [name ...] [name=value ...]"},
+    {"map", postern_map_main, "map [-c dir] [-q key|-q -] type:name"},
+};
+
+static int
+usage(void)
+{
+    fprintf(stderr, "usage: postern VERB [options]\n");
+    for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+        fprintf(stderr, "       postern %s\n", verbs[i].usage);
+    return 2;
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 2)
+        return usage();
+    for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+        if (strcmp(argv[1], verbs[i].name) == 0) {
+            log_init("postern", verbs[i].name);
+            return verbs[i].run(argc - 1, argv + 1);
+        }
+    }
+    return usage();
+}
