@@ -2,7 +2,11 @@
 #
 #   make            build everything into $(BUILD)/ (runs autoreconf and ./configure if needed)
 #   make run        build, write a development instance under run/, start it in the foreground
-#   make check      install what the tests need, build, check formatting, run every test
+#   make check      install what the tests need, build, check formatting and static analysis,
+#                   run every test (incl. the fuzz corpora as plain replay programs)
+#   make check-sanitize  the same tests built with clang under ASan+UBSan+LSan in build-san/
+#   make fuzz       libFuzzer run of every t/fuzz/*.c target, FUZZ_SECONDS each (build-fuzz/)
+#   make valgrind   the compiled tests under valgrind memcheck (see doc/testing.md)
 #   make install    install under $(DESTDIR)$(prefix)
 #
 # Sources are found by directory: every lib/<part>/*.c goes into lib<part>.a, every program
@@ -30,7 +34,10 @@ endif
 ifeq ($(WERROR),1)
 WARN += -Werror
 endif
-HARDEN = -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+# FORTIFY is separate so that sanitizer builds can drop it: glibc's fortified __*_chk
+# wrappers are not all intercepted by ASan, so they would hide or pre-empt its reports.
+FORTIFY = -D_FORTIFY_SOURCE=2
+HARDEN = $(FORTIFY) -fstack-protector-strong -fPIE
 HARDEN_LD = -pie -Wl,-z,relro,-z,now
 SANITIZE ?=
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS_CONF) $(HARDEN) $(SANITIZE) \
@@ -57,14 +64,22 @@ endef
 $(foreach p,$(PROGS),$(eval $(call program,$(p))))
 
 # Tests: one TAP program per t/unit/*.c, linked with t/tap.c; helper programs in t/bin/.
+# Each fuzz target t/fuzz/NAME.c is also linked with t/fuzz_replay.c into a plain TAP
+# program $(BUILD)/t/fuzz/NAME that feeds it t/fuzz/corpus/NAME/* and t/fuzz/regress/NAME/*.
 UNIT_SRC = $(wildcard t/unit/*.c)
 UNIT_BIN = $(patsubst t/unit/%.c,$(BUILD)/t/%,$(UNIT_SRC))
+FUZZ_NAMES = $(patsubst t/fuzz/%.c,%,$(wildcard t/fuzz/*.c))
+FUZZ_REPLAY = $(patsubst %,$(BUILD)/t/fuzz/%,$(FUZZ_NAMES))
 TEST_HELPERS = $(patsubst t/bin/%.c,$(BUILD)/t/bin/%,$(wildcard t/bin/*.c))
 $(BUILD)/t/%: $(BUILD)/t/unit/%.o $(BUILD)/t/tap.o $(LIBA)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_ALL)
 $(BUILD)/t/bin/%: $(BUILD)/t/bin/%.o $(LIBA)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_ALL)
+$(BUILD)/t/fuzz/%: $(BUILD)/t/fuzz/%.o $(BUILD)/t/fuzz_replay.o $(BUILD)/t/tap.o $(LIBA)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_ALL)
@@ -110,12 +125,59 @@ check-format:
 format:
 	clang-format -i $(C_FILES)
 
-tests: $(ALL) $(UNIT_BIN) $(TEST_HELPERS)
+tests: $(ALL) $(UNIT_BIN) $(TEST_HELPERS) $(FUZZ_REPLAY)
+
+TESTS_RUN = $(UNIT_BIN) $(FUZZ_REPLAY) $(wildcard t/*.t)
+run-tests: tests
+	BUILD=$(abspath $(BUILD)) prove -j2 --exec t/tap-exec $(TESTS_RUN)
 
 check: setup
 	$(MAKE) check-format
-	$(MAKE) tests
-	BUILD=$(abspath $(BUILD)) prove -j2 --exec t/tap-exec $(UNIT_BIN) $(wildcard t/*.t)
+	$(MAKE) check-static
+	$(MAKE) run-tests
+
+# --- sanitizers, static analysis, fuzzing, valgrind (doc/testing.md says what each catches) --
+
+# check-sanitize: every test against a clang ASan+UBSan build in its own directory (objects
+# must not mix with build/). Reports go to files as well as killing the process, so that a
+# report from a daemon whose exit status no test looks at still fails the run.
+SAN_BUILD = build-san
+SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SAN_LOG = $(abspath $(SAN_BUILD))/reports/san
+SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:log_path=$(SAN_LOG) \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$(SAN_LOG)
+check-sanitize: setup
+	rm -rf $(SAN_BUILD)/reports && mkdir -p $(SAN_BUILD)/reports
+	$(MAKE) BUILD=$(SAN_BUILD) CC=clang FORTIFY= SANITIZE="$(SAN_FLAGS)" tests
+	$(SAN_ENV) $(MAKE) BUILD=$(SAN_BUILD) CC=clang FORTIFY= SANITIZE="$(SAN_FLAGS)" \
+		run-tests; st=$$?; \
+	if [ -n "$$(ls $(SAN_BUILD)/reports)" ]; then cat $(SAN_BUILD)/reports/*; st=1; fi; \
+	exit $$st
+
+# check-static: clang-tidy (.clang-tidy) and cppcheck (tools/cppcheck/) on every C file.
+check-static:
+	tools/check-static $(filter %.c,$(C_FILES)) -- -std=c11 -D_GNU_SOURCE $(FORTIFY) \
+		-I. -Ilib $(LIBEVENT_CFLAGS) $(LMDB_CFLAGS) $(PCRE2_CFLAGS)
+
+# fuzz: each t/fuzz/NAME.c as a libFuzzer program, run for FUZZ_SECONDS from its corpus; a
+# crash is copied into t/fuzz/regress/NAME/, where `make check` replays it from then on.
+FUZZ_BUILD = build-fuzz
+FUZZ_SECONDS ?= 30
+fuzz:
+	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang FORTIFY= \
+		SANITIZE="$(SAN_FLAGS) -fsanitize=fuzzer-no-link" fuzz-run
+fuzz-run: $(addprefix fuzz-run-,$(FUZZ_NAMES))
+fuzz-run-%: $(BUILD)/fuzz/%
+	tools/fuzz-run $< $* $(FUZZ_SECONDS)
+$(BUILD)/fuzz/%: $(BUILD)/t/fuzz/%.o $(LIBA)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS_ALL) -fsanitize=fuzzer -o $@ $^ $(LIBS_ALL)
+
+# valgrind: the compiled tests (unit tests and fuzz replays) under memcheck, gcc build.
+VALGRIND = valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite
+valgrind: tests
+	BUILD=$(abspath $(BUILD)) prove -j2 --exec "$(VALGRIND)" $(UNIT_BIN) $(FUZZ_REPLAY)
 
 run: setup all
 	tools/run-dev $(BUILD)
@@ -136,10 +198,11 @@ install: all
 		install -m 644 $$m $(DESTDIR)$(mandir)/man$$s/; done; done
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(SAN_BUILD) $(FUZZ_BUILD)
 
 distclean: clean
 	rm -rf config.mk config.log config.status autoconf.h configure autom4te.cache aclocal.m4
 
 .SECONDARY:
-.PHONY: all setup check check-format format tests run install clean distclean
+.PHONY: all setup check check-format format tests run-tests run install clean distclean \
+	check-sanitize check-static fuzz fuzz-run valgrind

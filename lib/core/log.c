@@ -137,6 +137,9 @@ log_sanitize(char *text)
             *p = '?';
 }
 
+static void log_write(int priority, const char *prefix, const char *fmt, va_list ap)
+    LOG_PRINTF(3, 0);
+
 static void
 log_write(int priority, const char *prefix, const char *fmt, va_list ap)
 {
