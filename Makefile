@@ -69,7 +69,16 @@ $(BUILD)/t/bin/%: $(BUILD)/t/bin/%.o $(LIBA)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_ALL)
 
-ALL = $(addprefix $(BUILD)/bin/,$(PROGS))
+# The parameter reference page is generated from lib/mail/params.def.
+MAN_GEN = $(BUILD)/man/postern-params.5
+$(BUILD)/tools/gen_params_man: tools/gen_params_man.c lib/mail/params.def
+	@mkdir -p $(@D)
+	$(Q)$(CC) -std=c11 -Ilib -o $@ tools/gen_params_man.c
+$(MAN_GEN): $(BUILD)/tools/gen_params_man
+	@mkdir -p $(@D)
+	$(Q)$< > $@
+
+ALL = $(addprefix $(BUILD)/bin/,$(PROGS)) $(MAN_GEN)
 
 all: $(ALL)
 
@@ -123,8 +132,8 @@ install: all
 	for f in conf/main.cf conf/master.cf; do \
 		[ -e $(DESTDIR)$(sysconfdir)/postern/$${f#conf/} ] || \
 		install -m 644 $$f $(DESTDIR)$(sysconfdir)/postern/; done
-	for s in 1 5 8; do for m in man/*.$$s; do [ -e "$$m" ] && \
-		install -m 644 $$m $(DESTDIR)$(mandir)/man$$s/; done; done; true
+	for s in 1 5 8; do for m in man/*.$$s $(BUILD)/man/*.$$s; do [ ! -e "$$m" ] || \
+		install -m 644 $$m $(DESTDIR)$(mandir)/man$$s/; done; done
 
 clean:
 	rm -rf $(BUILD)

@@ -63,8 +63,7 @@ is_str(const char *got, const char *want, const char *fmt, ...)
     tap_report(same, fmt, ap);
     va_end(ap);
     if (!same)
-        diag("     got: '%s'\n#   expected: '%s'", got ? got : "(null)",
-             want ? want : "(null)");
+        diag("     got: '%s'\n#   expected: '%s'", got ? got : "(null)", want ? want : "(null)");
     return same;
 }
 

@@ -36,8 +36,8 @@ struct param_decl {
     const char *dflt; /* as main.cf text; may contain $name */
     long min;         /* numeric types: bounds after unit conversion */
     long max;
-    char unit;        /* PARAM_TIME: unit of a bare number: 's', 'm', 'h', 'd' or 'w' */
-    const char *doc;  /* one line, for `postern conf -d` comments and the man page */
+    char unit;       /* PARAM_TIME: unit of a bare number: 's', 'm', 'h', 'd' or 'w' */
+    const char *doc; /* one line, for `postern conf -d` comments and the man page */
 };
 
 struct conf_error {
@@ -53,8 +53,7 @@ void conf_free(struct conf *conf);
 bool conf_read_file(struct conf *conf, const char *path, struct conf_error *err);
 bool conf_read_text(struct conf *conf, const char *origin, const char *text,
                     struct conf_error *err);
-bool conf_override(struct conf *conf, const char *name, const char *value,
-                   struct conf_error *err);
+bool conf_override(struct conf *conf, const char *name, const char *value, struct conf_error *err);
 void conf_set_default(struct conf *conf, const char *name, const char *value);
 
 /* Looking up. */
@@ -63,12 +62,9 @@ const char *conf_raw(const struct conf *conf, const char *name);
 bool conf_is_set(const struct conf *conf, const char *name);
 char *conf_expand(const struct conf *conf, const char *text, struct conf_error *err);
 
-bool conf_get_str(const struct conf *conf, const char *name, char **out,
-                  struct conf_error *err);
-bool conf_get_long(const struct conf *conf, const char *name, long *out,
-                   struct conf_error *err);
-bool conf_get_bool(const struct conf *conf, const char *name, bool *out,
-                   struct conf_error *err);
+bool conf_get_str(const struct conf *conf, const char *name, char **out, struct conf_error *err);
+bool conf_get_long(const struct conf *conf, const char *name, long *out, struct conf_error *err);
+bool conf_get_bool(const struct conf *conf, const char *name, bool *out, struct conf_error *err);
 bool conf_get_list(const struct conf *conf, const char *name, struct strvec *out,
                    struct conf_error *err);
 

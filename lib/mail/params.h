@@ -7,8 +7,8 @@
 #include "core/conf.h"
 #include "core/str.h"
 
-#define PARAM_CTYPE_STR char *
-#define PARAM_CTYPE_INT long
+#define PARAM_CTYPE_STR  char *
+#define PARAM_CTYPE_INT  long
 #define PARAM_CTYPE_BOOL bool
 #define PARAM_CTYPE_TIME long
 #define PARAM_CTYPE_SIZE long

@@ -1,0 +1,12 @@
+/* pidlock.h - a pid file that is also a lock: one owner at a time, seen by others */
+#ifndef CORE_PIDLOCK_H
+#define CORE_PIDLOCK_H
+
+#include <sys/types.h>
+
+#include "core/buf.h"
+
+int pidlock_acquire(const char *path, struct buf *why);
+pid_t pidlock_owner(const char *path);
+
+#endif
