@@ -180,12 +180,12 @@ log_write(int priority, const char *prefix, const char *fmt, va_list ap)
     errno = saved_errno;
 }
 
-#define LOG_BODY(priority, prefix)                                                             \
-    do {                                                                                       \
-        va_list ap;                                                                            \
-        va_start(ap, fmt);                                                                     \
-        log_write(priority, prefix, fmt, ap);                                                  \
-        va_end(ap);                                                                            \
+#define LOG_BODY(priority, prefix)            \
+    do {                                      \
+        va_list ap;                           \
+        va_start(ap, fmt);                    \
+        log_write(priority, prefix, fmt, ap); \
+        va_end(ap);                           \
     } while (0)
 
 void

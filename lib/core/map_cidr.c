@@ -10,8 +10,9 @@
  *   if 10.0.0.0/8  ... endif    the rules inside apply only to addresses in the network;
  *   if !10.0.0.0/8 ... endif    ... only outside it; blocks nest
  *
- * An IPv4 rule never matches an IPv6 key and the other way round. A key that is not an
- * address is not found.
+ * A rule of the other address family never applies, negated or not: an IPv6 key skips every
+ * IPv4 rule and IPv4 "if" block, and the other way round. A key that is not an address is
+ * not found.
  *
  * Trusts: nothing in the file. A network with bits set beyond its prefix (192.0.2.1/24) is an
  * error, not silently truncated as Postfix does with a warning: the administrator may have
@@ -91,6 +92,11 @@ map_cidr_lookup(struct map *map, const char *key, int lookup_flags, struct map_e
 
         if (rule->kind == MAP_CIDR_ENDIF)
             continue;
+        if (rule->net.family != addr.family) {
+            if (rule->kind == MAP_CIDR_IF)
+                i = rule->endif;
+            continue;
+        }
         if (map_cidr_contains(&rule->net, &addr) == rule->negate) {
             if (rule->kind == MAP_CIDR_IF)
                 i = rule->endif;

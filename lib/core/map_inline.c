@@ -72,14 +72,8 @@ map_inline_entry(struct map_inline *mi, const char *entry, const char *spec, int
         return false;
     }
     *eq = 0;
-    key = str_trim(text);
+    key = xstrdup(str_trim(text));
     value = str_trim(eq + 1);
-    if (*key == 0) {
-        map_set_error(err, "%s: empty key in \"%s\"", spec, entry);
-        free(text);
-        return false;
-    }
-    key = xstrdup(key);
     if (flags & MAP_FOLD_FIXED)
         str_lower(key);
     map_pairs_add(&mi->pairs, key, xstrdup(value), 0);

@@ -45,8 +45,10 @@ test_str_to_long(void)
         bool good;
         long value;
     } cases[] = {
-        {"0", true, 0},   {"42", true, 42}, {"-1", false, 0},   {"", false, 0},
-        {" 1", false, 0}, {"1x", false, 0}, {"+1", false, 0},   {"100", true, 100},
+        {"0", true, 0},    {"42", true, 42},
+        {"-1", false, 0},  {"", false, 0},
+        {" 1", false, 0},  {"1x", false, 0},
+        {"+1", false, 0},  {"100", true, 100},
         {"101", false, 0}, {"99999999999999999999", false, 0},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
