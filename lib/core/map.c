@@ -151,7 +151,7 @@ map_set_value(struct map *map, const char *value, size_t len, struct map_error *
 {
     buf_reset(&map->value);
     if (!buf_append(&map->value, value, len)) {
-        map_set_error(err, "%s: lookup result longer than %d bytes", map->spec, MAP_VALUE_MAX);
+        map_set_error(err, "%.200s: lookup result longer than %d bytes", map->spec, MAP_VALUE_MAX);
         return false;
     }
     return true;

@@ -116,7 +116,8 @@ map_pcre_expand(struct map_pcre *mp, const struct map_pcre_rule *rule, const cha
             room = buf_append(out, key + ov[2 * n], ov[2 * n + 1] - ov[2 * n]);
     }
     if (!room)
-        map_set_error(err, "%s: lookup result longer than %d bytes", mp->map.spec, MAP_VALUE_MAX);
+        map_set_error(err, "%.200s: lookup result longer than %d bytes", mp->map.spec,
+                      MAP_VALUE_MAX);
     return room;
 }
 

@@ -37,7 +37,8 @@ map_union_lookup(struct map *map, const char *key, int lookup_flags, struct map_
         if (status == MAP_NOTFOUND)
             continue;
         if ((found && !buf_putc(&mu->joined, ',')) || !buf_puts(&mu->joined, value)) {
-            map_set_error(err, "%s: lookup result longer than %d bytes", map->spec, MAP_VALUE_MAX);
+            map_set_error(err, "%.200s: lookup result longer than %d bytes", map->spec,
+                          MAP_VALUE_MAX);
             return MAP_ERROR;
         }
         found = true;
