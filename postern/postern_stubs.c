@@ -9,10 +9,3 @@ postern_conf_main(int argc, char **argv)
     fprintf(stderr, "postern conf: not yet\n");
     return 1;
 }
-
-int
-postern_map_main(int argc, char **argv)
-{
-    fprintf(stderr, "postern map: not yet\n");
-    return 1;
-}

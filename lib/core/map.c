@@ -1,0 +1,328 @@
+/*
+ * map.c - the table registry: "type:name" to an open table, shared handles, lookups with
+ * Postfix's key folding, lists of tables.
+ *
+ * Trusts: table names come from configuration or the administrator's command line; keys
+ * are untrusted (client input) and are only compared, never interpreted here.
+ *
+ * Invariants: every handle on the open list has refs > 0 and a unique (spec, flags) pair;
+ * a lookup that fails leaves *value untouched and err filled.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/map.h"
+#include "core/map_type.h"
+#include "core/mem.h"
+#include "core/str.h"
+
+static const struct map_type {
+    const char *name;
+    map_open_fn open;
+    bool (*build)(const char *type, const char *name, int flags, struct map_error *err);
+} map_types[] = {
+    {"lmdb", map_lmdb_open, map_lmdb_build}, {"hash", map_lmdb_open, map_lmdb_build},
+    {"texthash", map_texthash_open, NULL},   {"inline", map_inline_open, NULL},
+    {"static", map_static_open, NULL},       {"pcre", map_pcre_open, NULL},
+    {"cidr", map_cidr_open, NULL},           {"unionmap", map_union_open, NULL},
+};
+
+#define MAP_NTYPES (sizeof(map_types) / sizeof(map_types[0]))
+
+/* Process-wide on purpose: sharing one handle per table across all callers is the point. */
+static struct map *map_open_list;
+
+struct map_list {
+    struct map **maps;
+    size_t n;
+};
+
+void
+map_set_error(struct map_error *err, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(err->text, sizeof(err->text), fmt, ap);
+    va_end(ap);
+}
+
+/* map_find_type - the registry entry for type, or NULL with a message listing the known */
+static const struct map_type *
+map_find_type(const char *type, const char *spec, struct map_error *err)
+{
+    char known[256] = "";
+
+    for (size_t i = 0; i < MAP_NTYPES; i++)
+        if (strcmp(map_types[i].name, type) == 0)
+            return &map_types[i];
+    for (size_t i = 0; i < MAP_NTYPES; i++) {
+        strncat(known, i ? ", " : "", sizeof(known) - strlen(known) - 1);
+        strncat(known, map_types[i].name, sizeof(known) - strlen(known) - 1);
+    }
+    map_set_error(err, "%s: unknown table type \"%s\" (known: %s)", spec, type, known);
+    return NULL;
+}
+
+/* map_parse_spec - split "type:name" into an allocated type and a pointer to the name */
+static char *
+map_parse_spec(const char *spec, const char **name, struct map_error *err)
+{
+    const char *colon = strchr(spec, ':');
+    size_t len = colon ? (size_t)(colon - spec) : 0;
+
+    if (colon == NULL || len == 0 || strspn(spec, "abcdefghijklmnopqrstuvwxyz0123456789_") != len) {
+        map_set_error(err, "%s: expected a table as type:name", spec);
+        return NULL;
+    }
+    if (colon[1] == 0) {
+        map_set_error(err, "%s: empty table name", spec);
+        return NULL;
+    }
+    *name = colon + 1;
+    return xstrndup(spec, len);
+}
+
+struct map *
+map_open(const char *spec, int flags, struct map_error *err)
+{
+    const struct map_type *mt;
+    const char *name;
+    struct map *map;
+    char *type;
+
+    for (map = map_open_list; map; map = map->next) {
+        if (map->flags == flags && strcmp(map->spec, spec) == 0) {
+            map->refs++;
+            return map;
+        }
+    }
+    if ((type = map_parse_spec(spec, &name, err)) == NULL)
+        return NULL;
+    mt = map_find_type(type, spec, err);
+    map = mt ? mt->open(type, name, flags, err) : NULL;
+    free(type);
+    if (map == NULL)
+        return NULL;
+    map->spec = xstrdup(spec);
+    map->flags = flags;
+    map->refs = 1;
+    buf_init(&map->value, MAP_VALUE_MAX);
+    map->next = map_open_list;
+    map_open_list = map;
+    return map;
+}
+
+void
+map_close(struct map *map)
+{
+    struct map **pp;
+
+    if (map == NULL || --map->refs > 0)
+        return;
+    for (pp = &map_open_list; *pp; pp = &(*pp)->next) {
+        if (*pp == map) {
+            *pp = map->next;
+            break;
+        }
+    }
+    free(map->spec);
+    buf_free(&map->value);
+    map->ops->close(map);
+}
+
+const char *
+map_spec(const struct map *map)
+{
+    return map->spec;
+}
+
+bool
+map_is_pattern(const struct map *map)
+{
+    return (map->props & MAP_PROP_PATTERN) != 0;
+}
+
+/* map_set_value - store a found value (len bytes, not terminated) as the lookup result */
+bool
+map_set_value(struct map *map, const char *value, size_t len, struct map_error *err)
+{
+    buf_reset(&map->value);
+    if (!buf_append(&map->value, value, len)) {
+        map_set_error(err, "%.200s: lookup result longer than %d bytes", map->spec, MAP_VALUE_MAX);
+        return false;
+    }
+    return true;
+}
+
+enum map_status
+map_lookup(struct map *map, const char *key, int lookup_flags, const char **value,
+           struct map_error *err)
+{
+    enum map_status status;
+    char *folded = NULL;
+
+    if ((lookup_flags & MAP_LOOKUP_PARTIAL) && (map->props & MAP_PROP_PATTERN))
+        return MAP_NOTFOUND;
+    if ((map->props & MAP_PROP_FIXED) && (map->flags & MAP_FOLD_FIXED))
+        key = folded = str_lower(xstrdup(key));
+    status = map->ops->lookup(map, key, lookup_flags, err);
+    free(folded);
+    if (status == MAP_FOUND)
+        *value = buf_str(&map->value);
+    return status;
+}
+
+bool
+map_walk(struct map *map, map_walk_fn fn, void *ctx, struct map_error *err)
+{
+    if (map->ops->walk == NULL) {
+        map_set_error(err, "%s: this table type cannot list its entries", map->spec);
+        return false;
+    }
+    return map->ops->walk(map, fn, ctx, err);
+}
+
+bool
+map_type_buildable(const char *type)
+{
+    for (size_t i = 0; i < MAP_NTYPES; i++)
+        if (strcmp(map_types[i].name, type) == 0)
+            return map_types[i].build != NULL;
+    return false;
+}
+
+bool
+map_build(const char *spec, int flags, struct map_error *err)
+{
+    const struct map_type *mt;
+    const char *name;
+    char *type;
+    bool done = false;
+
+    if ((type = map_parse_spec(spec, &name, err)) == NULL)
+        return false;
+    if ((mt = map_find_type(type, spec, err)) == NULL) {
+        free(type);
+        return false;
+    }
+    if (mt->build == NULL)
+        map_set_error(err, "%s: a %s table is read from its source; there is nothing to build",
+                      spec, type);
+    else
+        done = mt->build(type, name, flags, err);
+    free(type);
+    return done;
+}
+
+/*
+ * map_split - cut a list at commas and white space, keeping each {...} group (and any text
+ * it is attached to, as in "inline:{ a=b, c=d }") in one piece.
+ */
+bool
+map_split(const char *text, struct strvec *out, struct map_error *err)
+{
+    const char *p = text, *start;
+    int depth;
+
+    for (;;) {
+        p += strspn(p, STR_LIST_DELIMS);
+        if (*p == 0)
+            return true;
+        for (start = p, depth = 0; *p && (depth > 0 || !strchr(STR_LIST_DELIMS, *p)); p++) {
+            if (*p == '{')
+                depth++;
+            else if (*p == '}' && --depth < 0)
+                break;
+        }
+        if (depth != 0) {
+            map_set_error(err, "%s: %s", text,
+                          depth > 0 ? "missing '}'" : "'}' without a matching '{'");
+            return false;
+        }
+        strvec_add_owned(out, xstrndup(start, (size_t)(p - start)));
+    }
+}
+
+/*
+ * map_strip_braces - "{ text }" to "text" (trimmed); text without braces is copied as is.
+ * The closing brace must be the last character and balance the opening one.
+ */
+char *
+map_strip_braces(const char *text, const char *spec, struct map_error *err)
+{
+    size_t len = strlen(text);
+    int depth = 0;
+    char *inner, *trimmed;
+
+    if (text[0] != '{')
+        return xstrdup(text);
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] == '{')
+            depth++;
+        else if (text[i] == '}')
+            depth--;
+        if (depth == 0 && i != len - 1) {
+            map_set_error(err, "%s: text after the closing '}'", spec);
+            return NULL;
+        }
+    }
+    if (depth != 0) {
+        map_set_error(err, "%s: unbalanced '{' and '}'", spec);
+        return NULL;
+    }
+    inner = xstrndup(text + 1, len - 2);
+    trimmed = str_trim(inner);
+    memmove(inner, trimmed, strlen(trimmed) + 1);
+    return inner;
+}
+
+struct map_list *
+map_list_open(const char *text, int flags, struct map_error *err)
+{
+    struct map_list *list = xcalloc(1, sizeof(*list));
+    struct strvec specs;
+
+    strvec_init(&specs);
+    if (!map_split(text, &specs, err)) {
+        strvec_free(&specs);
+        free(list);
+        return NULL;
+    }
+    list->maps = xcalloc(specs.n, sizeof(*list->maps));
+    for (size_t i = 0; i < specs.n; i++) {
+        if ((list->maps[i] = map_open(specs.v[i], flags, err)) == NULL) {
+            map_list_close(list);
+            list = NULL;
+            break;
+        }
+        list->n++;
+    }
+    strvec_free(&specs);
+    return list;
+}
+
+void
+map_list_close(struct map_list *list)
+{
+    if (list == NULL)
+        return;
+    for (size_t i = 0; i < list->n; i++)
+        map_close(list->maps[i]);
+    free(list->maps);
+    free(list);
+}
+
+enum map_status
+map_list_lookup(struct map_list *list, const char *key, int lookup_flags, const char **value,
+                struct map_error *err)
+{
+    for (size_t i = 0; i < list->n; i++) {
+        enum map_status status = map_lookup(list->maps[i], key, lookup_flags, value, err);
+        if (status != MAP_NOTFOUND)
+            return status;
+    }
+    return MAP_NOTFOUND;
+}

@@ -1,0 +1,246 @@
+/*
+ * map_source.c - read table source files: Postfix's logical lines and "key value" pairs.
+ *
+ * Format (postmap(1)): "key value", key and value separated by white space, the value
+ * being the rest of the logical line with surrounding white space removed. '#' starts a
+ * comment only as the first non-blank character of a line. A line starting with white
+ * space continues the previous logical line. CRLF line ends are accepted.
+ *
+ * Trusts: the file is the administrator's, but it is parsed strictly anyway: a line without
+ * a value, a continuation with nothing to continue, a NUL byte or a line longer than
+ * MAP_SOURCE_LINE_MAX is an error naming the file and line, never skipped silently.
+ * A duplicate key keeps its first value and logs a warning, as postmap does.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/map_source.h"
+#include "core/map_type.h"
+#include "core/mem.h"
+#include "core/str.h"
+
+struct map_source_reader {
+    const char *path;
+    FILE *fp;
+    int lineno;        /* physical lines read */
+    struct buf line;   /* the current physical line */
+    struct buf joined; /* the logical line being assembled */
+    int joined_line;   /* where it started; 0 when empty */
+};
+
+/* map_source_getline - read one physical line without its line end; false at end of file */
+static bool
+map_source_getline(struct map_source_reader *rd, bool *error, struct map_error *err)
+{
+    int c;
+
+    buf_reset(&rd->line);
+    *error = false;
+    while ((c = getc(rd->fp)) != EOF && c != '\n') {
+        if (c == 0 || !buf_putc(&rd->line, c)) {
+            map_set_error(err, "%s, line %d: %s", rd->path, rd->lineno + 1,
+                          c == 0 ? "NUL byte in line" : "line too long");
+            *error = true;
+            return false;
+        }
+    }
+    if (ferror(rd->fp)) {
+        map_set_error(err, "%s: read error: %s", rd->path, strerror(errno));
+        *error = true;
+        return false;
+    }
+    if (c == EOF && rd->line.len == 0)
+        return false;
+    rd->lineno++;
+    if (rd->line.len > 0 && rd->line.data[rd->line.len - 1] == '\r')
+        buf_truncate(&rd->line, rd->line.len - 1);
+    return true;
+}
+
+/* map_source_flush - hand the assembled logical line, if any, to the caller */
+static bool
+map_source_flush(struct map_source_reader *rd, map_source_fn fn, void *ctx, struct map_error *err)
+{
+    bool more;
+
+    if (rd->joined_line == 0)
+        return true;
+    more = fn(ctx, rd->path, rd->joined_line, rd->joined.data, err);
+    buf_reset(&rd->joined);
+    rd->joined_line = 0;
+    return more;
+}
+
+/* map_source_add - add one physical line to the logical line, starting a new one if due */
+static bool
+map_source_add(struct map_source_reader *rd, map_source_fn fn, void *ctx, struct map_error *err)
+{
+    char *text = str_trim(rd->line.data ? rd->line.data : (char *)"");
+    bool continues = rd->line.len > 0 && strchr(" \t\f\v", rd->line.data[0]) != NULL;
+
+    if (*text == 0 || *text == '#')
+        return true;
+    if (continues) {
+        if (rd->joined_line == 0) {
+            map_set_error(err, "%s, line %d: continuation line without a line to continue",
+                          rd->path, rd->lineno);
+            return false;
+        }
+        if (!buf_putc(&rd->joined, ' ') || !buf_puts(&rd->joined, text)) {
+            map_set_error(err, "%s, line %d: logical line too long", rd->path, rd->joined_line);
+            return false;
+        }
+        return true;
+    }
+    if (!map_source_flush(rd, fn, ctx, err))
+        return false;
+    rd->joined_line = rd->lineno;
+    return buf_puts(&rd->joined, text);
+}
+
+bool
+map_source_read(const char *path, map_source_fn fn, void *ctx, struct map_error *err)
+{
+    struct map_source_reader rd = {.path = path, .fp = fopen(path, "re")};
+    bool good = true, error;
+
+    if (rd.fp == NULL) {
+        map_set_error(err, "open %s: %s", path, strerror(errno));
+        return false;
+    }
+    buf_init(&rd.line, MAP_SOURCE_LINE_MAX);
+    buf_init(&rd.joined, MAP_SOURCE_LINE_MAX);
+    while (good && map_source_getline(&rd, &error, err))
+        good = map_source_add(&rd, fn, ctx, err);
+    if (good && !error)
+        good = map_source_flush(&rd, fn, ctx, err);
+    else
+        good = false;
+    buf_free(&rd.line);
+    buf_free(&rd.joined);
+    fclose(rd.fp);
+    return good;
+}
+
+void
+map_pairs_init(struct map_pairs *pairs)
+{
+    pairs->v = NULL;
+    pairs->n = 0;
+    pairs->cap = 0;
+}
+
+/* map_pairs_add - append a pair, taking ownership of key and value */
+void
+map_pairs_add(struct map_pairs *pairs, char *key, char *value, int line)
+{
+    if (pairs->n == pairs->cap) {
+        pairs->cap = pairs->cap ? pairs->cap * 2 : 16;
+        pairs->v = xreallocarray(pairs->v, pairs->cap, sizeof(*pairs->v));
+    }
+    pairs->v[pairs->n].key = key;
+    pairs->v[pairs->n].value = value;
+    pairs->v[pairs->n].line = line;
+    pairs->n++;
+}
+
+static int
+map_pairs_compare(const void *a, const void *b)
+{
+    const struct map_pair *pa = a, *pb = b;
+    int diff = strcmp(pa->key, pb->key);
+
+    return diff ? diff : (pa->line > pb->line) - (pa->line < pb->line);
+}
+
+/* map_pairs_finish - sort by key; of duplicate keys keep the first written, with a warning */
+void
+map_pairs_finish(struct map_pairs *pairs, const char *origin)
+{
+    size_t kept = 0;
+
+    qsort(pairs->v, pairs->n, sizeof(*pairs->v), map_pairs_compare);
+    for (size_t i = 0; i < pairs->n; i++) {
+        if (kept > 0 && strcmp(pairs->v[kept - 1].key, pairs->v[i].key) == 0) {
+            if (pairs->v[i].line)
+                log_warn("%s, line %d: duplicate entry \"%s\" (first at line %d), ignored", origin,
+                         pairs->v[i].line, pairs->v[i].key, pairs->v[kept - 1].line);
+            else
+                log_warn("%s: duplicate entry \"%s\", ignored", origin, pairs->v[i].key);
+            free(pairs->v[i].key);
+            free(pairs->v[i].value);
+            continue;
+        }
+        pairs->v[kept++] = pairs->v[i];
+    }
+    pairs->n = kept;
+}
+
+const struct map_pair *
+map_pairs_find(const struct map_pairs *pairs, const char *key)
+{
+    size_t lo = 0, hi = pairs->n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int diff = strcmp(key, pairs->v[mid].key);
+        if (diff == 0)
+            return &pairs->v[mid];
+        if (diff < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return NULL;
+}
+
+void
+map_pairs_free(struct map_pairs *pairs)
+{
+    for (size_t i = 0; i < pairs->n; i++) {
+        free(pairs->v[i].key);
+        free(pairs->v[i].value);
+    }
+    free(pairs->v);
+    map_pairs_init(pairs);
+}
+
+struct map_source_pairs_ctx {
+    struct map_pairs *pairs;
+    bool fold;
+};
+
+/* map_source_pair_line - split one logical line at the first white space */
+static bool
+map_source_pair_line(void *ctx, const char *file, int line, char *text, struct map_error *err)
+{
+    struct map_source_pairs_ctx *pc = ctx;
+    size_t klen = strcspn(text, " \t\f\v");
+    char *value = str_trim(text + klen);
+
+    if (*value == 0) {
+        map_set_error(err, "%s, line %d: expected \"key value\", got \"%s\"", file, line, text);
+        return false;
+    }
+    text[klen] = 0;
+    map_pairs_add(pc->pairs, pc->fold ? str_lower(xstrdup(text)) : xstrdup(text), xstrdup(value),
+                  line);
+    return true;
+}
+
+bool
+map_source_pairs(const char *path, bool fold, struct map_pairs *pairs, struct map_error *err)
+{
+    struct map_source_pairs_ctx pc = {pairs, fold};
+
+    if (!map_source_read(path, map_source_pair_line, &pc, err)) {
+        map_pairs_free(pairs);
+        return false;
+    }
+    map_pairs_finish(pairs, path);
+    return true;
+}

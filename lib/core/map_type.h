@@ -1,0 +1,57 @@
+/* map_type.h - what a table type implements; included only by lib/core/map*.c */
+#ifndef CORE_MAP_TYPE_H
+#define CORE_MAP_TYPE_H
+
+#include <stdbool.h>
+
+#include "core/buf.h"
+#include "core/map.h"
+
+/*
+ * Each table type allocates a struct that begins with struct map and fills in ops and
+ * props; map.c fills in the rest and owns the sharing. A lookup receives the key already
+ * folded when the type is MAP_PROP_FIXED and the table was opened with MAP_FOLD_FIXED, and
+ * writes a found value into map->value.
+ */
+#define MAP_PROP_FIXED   0x1 /* keys are compared as strings: map.c folds them */
+#define MAP_PROP_PATTERN 0x2 /* keys are matched whole: partial keys are never looked up */
+
+/* The longest value a lookup may produce (a pcre result grows with $n substitutions). */
+#define MAP_VALUE_MAX (1024 * 1024)
+
+struct map_ops {
+    enum map_status (*lookup)(struct map *map, const char *key, int lookup_flags,
+                              struct map_error *err);
+    bool (*walk)(struct map *map, map_walk_fn fn, void *ctx, struct map_error *err);
+    void (*close)(struct map *map);
+};
+
+struct map {
+    const struct map_ops *ops;
+    unsigned props;
+    char *spec; /* "type:name", as opened */
+    int flags;
+    int refs;
+    struct buf value;
+    struct map *next; /* the list of open tables in map.c */
+};
+
+typedef struct map *(*map_open_fn)(const char *type, const char *name, int flags,
+                                   struct map_error *err);
+
+struct map *map_lmdb_open(const char *type, const char *name, int flags, struct map_error *err);
+bool map_lmdb_build(const char *type, const char *name, int flags, struct map_error *err);
+struct map *map_texthash_open(const char *type, const char *name, int flags, struct map_error *err);
+struct map *map_inline_open(const char *type, const char *name, int flags, struct map_error *err);
+struct map *map_static_open(const char *type, const char *name, int flags, struct map_error *err);
+struct map *map_pcre_open(const char *type, const char *name, int flags, struct map_error *err);
+struct map *map_cidr_open(const char *type, const char *name, int flags, struct map_error *err);
+struct map *map_union_open(const char *type, const char *name, int flags, struct map_error *err);
+
+/* Helpers for the types. */
+void map_set_error(struct map_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+char *map_strip_braces(const char *text, const char *spec, struct map_error *err);
+bool map_set_value(struct map *map, const char *value, size_t len, struct map_error *err);
+
+#endif
