@@ -48,6 +48,9 @@ struct attr_cursor {
     const unsigned char *end;
 };
 
+static void attr_error(struct attr_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 static void
 attr_error(struct attr_error *err, const char *fmt, ...)
 {

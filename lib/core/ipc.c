@@ -21,6 +21,9 @@
 #include "core/ipc.h"
 #include "core/log.h"
 
+static enum ipc_status ipc_fail(struct attr_error *err, enum ipc_status status, const char *fmt,
+                                ...) __attribute__((format(printf, 3, 4)));
+
 static enum ipc_status
 ipc_fail(struct attr_error *err, enum ipc_status status, const char *fmt, ...)
 {

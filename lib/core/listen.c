@@ -83,14 +83,13 @@ int
 listen_unix(const char *path, mode_t mode, uid_t owner, gid_t group, int backlog, struct buf *why)
 {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    size_t len = strlen(path);
     int fd;
 
-    if (len >= sizeof(sun.sun_path)) {
+    if (strlen(path) >= sizeof(sun.sun_path)) {
         errno = ENAMETOOLONG;
         return listen_fail(why, -1, "socket path", path);
     }
-    memcpy(sun.sun_path, path, len + 1);
+    strcpy(sun.sun_path, path);
     if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
         return listen_fail(why, -1, "socket", path);
     if (unlink(path) < 0 && errno != ENOENT)

@@ -101,6 +101,7 @@ test_limits(void)
     for (int i = 0; i <= ATTR_MAX_FDS; i++)
         attr_put_fd(&rec, &fds, "fd", 0);
     ok(!attr_end(&rec, &err), "encoder refuses too many descriptors");
+    buf_free(&rec);
 
     buf_init(&rec, 1000);
     attr_fds_init(&fds);

@@ -259,6 +259,7 @@ test_refusals(void)
     close(sv[1]);
     is_int(ipc_send(sv[0], &rec, NULL, 100, &err), IPC_ERROR, "send to a closed peer fails");
     close(sv[0]);
+    buf_free(&rec);
 
     make_pair(sv);
     buf_init(&rec, 1 << 20);
