@@ -64,8 +64,9 @@ endef
 $(foreach p,$(PROGS),$(eval $(call program,$(p))))
 
 # Tests: one TAP program per t/unit/*.c, linked with t/tap.c; helper programs in t/bin/.
-# Each fuzz target t/fuzz/NAME.c is also linked with t/fuzz_replay.c into a plain TAP
-# program $(BUILD)/t/fuzz/NAME that feeds it t/fuzz/corpus/NAME/* and t/fuzz/regress/NAME/*.
+# Each fuzz target t/fuzz/NAME.c (with t/fuzz_util.c) is also linked with t/fuzz_replay.c
+# into a plain TAP program $(BUILD)/t/fuzz/NAME that feeds it t/fuzz/corpus/NAME/* and
+# t/fuzz/regress/NAME/*.
 UNIT_SRC = $(wildcard t/unit/*.c)
 UNIT_BIN = $(patsubst t/unit/%.c,$(BUILD)/t/%,$(UNIT_SRC))
 FUZZ_NAMES = $(patsubst t/fuzz/%.c,%,$(wildcard t/fuzz/*.c))
@@ -79,7 +80,8 @@ $(BUILD)/t/bin/%: $(BUILD)/t/bin/%.o $(LIBA)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_ALL)
-$(BUILD)/t/fuzz/%: $(BUILD)/t/fuzz/%.o $(BUILD)/t/fuzz_replay.o $(BUILD)/t/tap.o $(LIBA)
+$(BUILD)/t/fuzz/%: $(BUILD)/t/fuzz/%.o $(BUILD)/t/fuzz_replay.o $(BUILD)/t/fuzz_util.o \
+		$(BUILD)/t/tap.o $(LIBA)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_ALL)
@@ -156,7 +158,7 @@ check-sanitize: setup
 
 # check-static: clang-tidy (.clang-tidy) and cppcheck (tools/cppcheck/) on every C file.
 check-static:
-	tools/check-static $(filter %.c,$(C_FILES)) -- -std=c11 -D_GNU_SOURCE $(FORTIFY) \
+	$(Q)tools/check-static $(filter %.c,$(C_FILES)) -- -std=c11 -D_GNU_SOURCE $(FORTIFY) \
 		-I. -Ilib $(LIBEVENT_CFLAGS) $(LMDB_CFLAGS) $(PCRE2_CFLAGS)
 
 # fuzz: each t/fuzz/NAME.c as a libFuzzer program, run for FUZZ_SECONDS from its corpus; a
@@ -169,7 +171,7 @@ fuzz:
 fuzz-run: $(addprefix fuzz-run-,$(FUZZ_NAMES))
 fuzz-run-%: $(BUILD)/fuzz/%
 	tools/fuzz-run $< $* $(FUZZ_SECONDS)
-$(BUILD)/fuzz/%: $(BUILD)/t/fuzz/%.o $(LIBA)
+$(BUILD)/fuzz/%: $(BUILD)/t/fuzz/%.o $(BUILD)/t/fuzz_util.o $(LIBA)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS_ALL) -fsanitize=fuzzer -o $@ $^ $(LIBS_ALL)

@@ -10,6 +10,11 @@
 /* The one entry point of a target: parse size bytes of data, never crash, return 0. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* fuzz_util.c, linked into every fuzz program (libFuzzer and replay alike). */
+char *fuzz_text(const uint8_t *data, size_t size);
+const char *fuzz_file(const char *text);
+void fuzz_map(const char *type, const uint8_t *data, size_t size, const char *default_keys);
+
 /* A broken invariant is a crash, so that libFuzzer keeps the input and replays fail. */
 #define FUZZ_ASSERT(cond)                                                                \
     do {                                                                                 \

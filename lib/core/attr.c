@@ -380,7 +380,7 @@ attr_check(struct attr_cursor c, const struct attr_spec *spec, size_t nspec, siz
     int got;
 
     while (good && (got = attr_next(&c, &item, err)) != 0) {
-        const struct attr_spec *s = attr_find(spec, nspec, &item);
+        const struct attr_spec *s = got > 0 ? attr_find(spec, nspec, &item) : NULL;
 
         good = got > 0 && attr_check_item(&item, s, s ? &seen[s - spec] : NULL, fd_used, nfds, err);
     }

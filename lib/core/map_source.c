@@ -163,7 +163,8 @@ map_pairs_finish(struct map_pairs *pairs, const char *origin)
 {
     size_t kept = 0;
 
-    qsort(pairs->v, pairs->n, sizeof(*pairs->v), map_pairs_compare);
+    if (pairs->n > 0) /* an empty table has v == NULL, which qsort() must not get */
+        qsort(pairs->v, pairs->n, sizeof(*pairs->v), map_pairs_compare);
     for (size_t i = 0; i < pairs->n; i++) {
         if (kept > 0 && strcmp(pairs->v[kept - 1].key, pairs->v[i].key) == 0) {
             if (pairs->v[i].line)
