@@ -40,7 +40,10 @@ FORTIFY = -D_FORTIFY_SOURCE=2
 HARDEN = $(FORTIFY) -fstack-protector-strong -fPIE
 HARDEN_LD = -pie -Wl,-z,relro,-z,now
 SANITIZE ?=
-CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS_CONF) $(HARDEN) $(SANITIZE) \
+PATHS = -DPOSTERN_CONFIG_DIR='"$(sysconfdir)/postern"' \
+	-DPOSTERN_DAEMON_DIR='"$(libexecdir)/postern"' -DPOSTERN_COMMAND_DIR='"$(sbindir)"' \
+	-DPOSTERN_QUEUE_DIR='"$(queue_dir)"' -DPOSTERN_MAIL_OWNER='"$(mail_owner)"'
+CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(PATHS) $(WARN) $(CFLAGS_CONF) $(HARDEN) $(SANITIZE) \
 	-I. -Ilib $(LIBEVENT_CFLAGS) $(LMDB_CFLAGS) $(PCRE2_CFLAGS) -MMD -MP $(CFLAGS)
 LDFLAGS_ALL = $(LDFLAGS_CONF) $(HARDEN_LD) $(SANITIZE) $(LDFLAGS)
 LIBS_ALL = $(LIBEVENT_LIBS) $(LMDB_LIBS) $(PCRE2_LIBS)
@@ -90,7 +93,7 @@ $(BUILD)/t/fuzz/%: $(BUILD)/t/fuzz/%.o $(BUILD)/t/fuzz_replay.o $(BUILD)/t/fuzz_
 MAN_GEN = $(BUILD)/man/postern-params.5
 $(BUILD)/tools/gen_params_man: tools/gen_params_man.c lib/mail/params.def
 	@mkdir -p $(@D)
-	$(Q)$(CC) -std=c11 -Ilib -o $@ tools/gen_params_man.c
+	$(Q)$(CC) -std=c11 -Ilib $(PATHS) -o $@ tools/gen_params_man.c
 $(MAN_GEN): $(BUILD)/tools/gen_params_man
 	@mkdir -p $(@D)
 	$(Q)$< > $@

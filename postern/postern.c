@@ -5,9 +5,11 @@
  * contents of files it reads: every parser reports errors with file and line.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
+#include "core/mem.h"
 #include "postern/postern.h"
 
 static const struct verb {
@@ -17,7 +19,22 @@ static const struct verb {
 } verbs[] = {
     {"conf", postern_conf_main, "conf [-c dir] [-n|-d|-h|-M|-P] [name ...] [name=value ...]"},
     {"map", postern_map_main, "map [-c dir] [-q key|-q -] type:name"},
+    {"check", postern_check_main, "check [-c dir]"},
+    {"start", postern_start_main, "start [-c dir]"},
+    {"start-fg", postern_start_fg_main, "start-fg [-c dir]"},
+    {"stop", postern_stop_main, "stop [-c dir]"},
+    {"reload", postern_reload_main, "reload [-c dir]"},
+    {"status", postern_status_main, "status [-c dir]"},
 };
+
+/* postern_config_dir - the configuration directory when -c does not name one */
+char *
+postern_config_dir(void)
+{
+    const char *env = getenv("POSTERN_CONFIG_DIRECTORY");
+
+    return xstrdup(env && *env ? env : POSTERN_CONFIG_DIR);
+}
 
 static int
 usage(void)

@@ -15,7 +15,7 @@
  * expanded on demand: "$name" and "${name}" are replaced recursively with a depth guard;
  * "$$" is a literal '$'; Postfix's "${name?text}" and "${name:text}" (text when name is
  * non-empty / empty) are supported. A name that is neither declared nor defined expands to
- * "" (as in Postfix) and is reported to the caller as unknown.
+ * "" (as in Postfix); conf_unused() finds such names for a warning.
  *
  * No function here exits on bad input: errors come back in struct conf_error as
  * "FILE, line N: text" (or "-o name: text") for the caller to report.
@@ -55,6 +55,8 @@ bool conf_read_text(struct conf *conf, const char *origin, const char *text,
                     struct conf_error *err);
 bool conf_override(struct conf *conf, const char *name, const char *value, struct conf_error *err);
 void conf_set_default(struct conf *conf, const char *name, const char *value);
+typedef char *(*conf_default_fn)(const struct conf *conf);
+void conf_set_default_fn(struct conf *conf, const char *name, conf_default_fn fn);
 
 /* Looking up. */
 const struct param_decl *conf_decl(const struct conf *conf, const char *name);
@@ -73,11 +75,12 @@ bool conf_get_list(const struct conf *conf, const char *name, struct strvec *out
 bool conf_parse_bool(const char *text, bool *out);
 bool conf_parse_time(const char *text, char default_unit, long *seconds);
 bool conf_parse_size(const char *text, long *bytes);
+bool conf_split_list(const char *text, struct strvec *out, struct conf_error *err);
 
 /* Walking the file's entries in order, for `postern conf -n` and the unused check. */
 struct conf_entry {
-    const char *name;
-    const char *value; /* as written, continuation lines joined with one space */
+    char *name;  /* owned by struct conf: read, never change */
+    char *value; /* as written, continuation lines joined with one space */
     const char *file;
     int line;
 };

@@ -1,0 +1,59 @@
+/*
+ * queue_dirs.c - create the queue's directories, or correct their owners and modes.
+ *
+ * Called by the master at start and by `postern check`, as root (or as the single user of
+ * a development instance). The table below is the one place that says who owns what:
+ *   queue_directory, pid/   root (the invoking user), 0755
+ *   private/                mail_owner, 0700: sockets only postern's processes may reach
+ *   public/                 mail_owner, 0711: sockets local users may reach by name
+ * Later issues add the queue states (incoming, active, deferred, ...) here.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/mem.h"
+#include "mail/queue_dirs.h"
+
+static const struct queue_dir {
+    const char *name;
+    mode_t mode;
+    bool mail_owned;
+} queue_dirs[] = {
+    {"", 0755, false},
+    {"pid", 0755, false},
+    {"private", 0700, true},
+    {"public", 0711, true},
+};
+
+/* queue_dir_make - one directory; a problem is appended to problems */
+static void
+queue_dir_make(const char *path, mode_t mode, uid_t uid, gid_t gid, struct strvec *problems)
+{
+    struct stat st;
+
+    if (mkdir(path, mode) < 0 && errno != EEXIST)
+        strvec_add_owned(problems, xasprintf("create %s: %s", path, strerror(errno)));
+    else if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+        strvec_add_owned(problems, xasprintf("%s: not a directory", path));
+    else if ((st.st_uid != uid || st.st_gid != gid) && chown(path, uid, gid) < 0)
+        strvec_add_owned(problems, xasprintf("chown %s: %s", path, strerror(errno)));
+    else if ((st.st_mode & 07777) != mode && chmod(path, mode) < 0)
+        strvec_add_owned(problems, xasprintf("chmod %s: %s", path, strerror(errno)));
+}
+
+void
+queue_dirs_make(const char *queue_dir, uid_t owner, gid_t group, struct strvec *problems)
+{
+    for (size_t i = 0; i < sizeof(queue_dirs) / sizeof(queue_dirs[0]); i++) {
+        const struct queue_dir *d = &queue_dirs[i];
+        char *path = *d->name ? xasprintf("%s/%s", queue_dir, d->name) : xstrdup(queue_dir);
+
+        queue_dir_make(path, d->mode, d->mail_owned ? owner : geteuid(),
+                       d->mail_owned ? group : getegid(), problems);
+        free(path);
+    }
+}

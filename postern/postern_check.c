@@ -1,0 +1,127 @@
+/*
+ * postern_check.c - `postern check`: is this installation fit to start?
+ *
+ * Runs as the administrator (root for a real installation). It reads main.cf and
+ * master.cf, checks that every program in master.cf can run, that mail_owner is a real
+ * unprivileged user, and creates the queue directories with their owners and modes. It
+ * reports every problem it finds, not just the first; the exit status is 1 if any.
+ */
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/conf.h"
+#include "core/log.h"
+#include "core/mastercf.h"
+#include "core/mem.h"
+#include "mail/params.h"
+#include "mail/queue_dirs.h"
+#include "postern/postern.h"
+
+struct check {
+    struct params params;
+    uid_t owner_uid;
+    gid_t owner_gid;
+    int problems;
+};
+
+static void
+check_problem(struct check *ck, const char *what)
+{
+    log_error("%s", what);
+    ck->problems++;
+}
+
+/* check_owner - mail_owner exists and is not root (as root); ourselves otherwise */
+static void
+check_owner(struct check *ck)
+{
+    struct passwd *pw;
+    char *text;
+
+    ck->owner_uid = geteuid();
+    ck->owner_gid = getegid();
+    if (geteuid() != 0)
+        return;
+    if ((pw = getpwnam(ck->params.mail_owner)) == NULL) {
+        text = xasprintf("mail_owner \"%s\" is not a user on this system", ck->params.mail_owner);
+        check_problem(ck, text);
+        free(text);
+        return;
+    }
+    if (pw->pw_uid == 0) {
+        text = xasprintf("mail_owner \"%s\" has uid 0: it must be unprivileged",
+                         ck->params.mail_owner);
+        check_problem(ck, text);
+        free(text);
+        return;
+    }
+    ck->owner_uid = pw->pw_uid;
+    ck->owner_gid = pw->pw_gid;
+}
+
+static void
+check_programs(struct check *ck, const struct mastercf *mcf)
+{
+    for (size_t i = 0; i < mcf->n; i++) {
+        const struct mastercf_entry *e = &mcf->entries[i];
+        char *path = e->command[0] == '/'
+                         ? xstrdup(e->command)
+                         : xasprintf("%s/%s", ck->params.daemon_directory, e->command);
+
+        if (access(path, X_OK) < 0) {
+            char *text = xasprintf("%s, line %d: %s: %s", e->file, e->line, path, strerror(errno));
+            check_problem(ck, text);
+            free(text);
+        }
+        free(path);
+    }
+}
+
+int
+postern_check_main(int argc, char **argv)
+{
+    struct check ck = {0};
+    char *config_dir = postern_config_dir(), *main_cf, *master_cf;
+    struct conf *conf = params_conf_new();
+    struct mastercf mcf;
+    struct conf_error err;
+    struct strvec problems;
+    int ch;
+
+    while ((ch = getopt(argc, argv, "c:")) != -1) {
+        if (ch != 'c') {
+            fprintf(stderr, "usage: postern check [-c config_dir]\n");
+            return 2;
+        }
+        config_dir = optarg;
+    }
+    main_cf = xasprintf("%s/main.cf", config_dir);
+    master_cf = xasprintf("%s/master.cf", config_dir);
+    if (!conf_read_file(conf, main_cf, &err) || !params_load(&ck.params, conf, &err)) {
+        log_error("%s", err.text);
+        return 1;
+    }
+    mastercf_init(&mcf);
+    if (!mastercf_read_file(&mcf, master_cf, &err))
+        check_problem(&ck, err.text);
+    check_owner(&ck);
+    check_programs(&ck, &mcf);
+    strvec_init(&problems);
+    queue_dirs_make(ck.params.queue_directory, ck.owner_uid, ck.owner_gid, &problems);
+    for (size_t i = 0; i < problems.n; i++)
+        check_problem(&ck, problems.v[i]);
+    strvec_free(&problems);
+    mastercf_free(&mcf);
+    conf_free(conf);
+    params_free(&ck.params);
+    free(main_cf);
+    free(master_cf);
+    if (ck.problems)
+        log_error("%d problem%s found", ck.problems, ck.problems == 1 ? "" : "s");
+    return ck.problems ? 1 : 0;
+}
