@@ -161,7 +161,7 @@ check-sanitize: setup
 
 # check-static: clang-tidy (.clang-tidy) and cppcheck (tools/cppcheck/) on every C file.
 check-static:
-	$(Q)tools/check-static $(filter %.c,$(C_FILES)) -- -std=c11 -D_GNU_SOURCE $(FORTIFY) \
+	$(Q)tools/check-static $(filter %.c,$(C_FILES)) -- -std=c11 -D_GNU_SOURCE $(PATHS) $(FORTIFY) \
 		-I. -Ilib $(LIBEVENT_CFLAGS) $(LMDB_CFLAGS) $(PCRE2_CFLAGS)
 
 # fuzz: each t/fuzz/NAME.c as a libFuzzer program, run for FUZZ_SECONDS from its corpus; a

@@ -87,7 +87,7 @@ postern_check_main(int argc, char **argv)
 {
     struct check ck = {0};
     char *config_dir = postern_config_dir(), *main_cf, *master_cf;
-    struct conf *conf = params_conf_new();
+    struct conf *conf;
     struct mastercf mcf;
     struct conf_error err;
     struct strvec problems;
@@ -96,14 +96,21 @@ postern_check_main(int argc, char **argv)
     while ((ch = getopt(argc, argv, "c:")) != -1) {
         if (ch != 'c') {
             fprintf(stderr, "usage: postern check [-c config_dir]\n");
+            free(config_dir);
             return 2;
         }
-        config_dir = optarg;
+        free(config_dir);
+        config_dir = xstrdup(optarg);
     }
     main_cf = xasprintf("%s/main.cf", config_dir);
     master_cf = xasprintf("%s/master.cf", config_dir);
+    free(config_dir);
+    conf = params_conf_new();
     if (!conf_read_file(conf, main_cf, &err) || !params_load(&ck.params, conf, &err)) {
         log_error("%s", err.text);
+        conf_free(conf);
+        free(main_cf);
+        free(master_cf);
         return 1;
     }
     mastercf_init(&mcf);

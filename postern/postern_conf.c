@@ -252,7 +252,8 @@ conf_parse_opts(int argc, char **argv, struct conf_opts *o)
     while ((ch = getopt(argc, argv, "c:dhnxMPX")) != -1) {
         switch (ch) {
         case 'c':
-            o->config_dir = optarg;
+            free(o->config_dir);
+            o->config_dir = xstrdup(optarg);
             break;
         case 'd':
             o->mode = MODE_DEFAULTS;
@@ -295,19 +296,28 @@ int
 postern_conf_main(int argc, char **argv)
 {
     struct conf_opts o = {0};
-    struct conf *conf = params_conf_new();
+    struct conf *conf;
     struct mastercf mcf;
     struct conf_error err;
     char *main_cf, *master_cf;
     int status;
 
     o.config_dir = postern_config_dir();
-    if (!conf_parse_opts(argc, argv, &o))
+    if (!conf_parse_opts(argc, argv, &o)) {
+        free(o.config_dir);
         return conf_usage();
+    }
     main_cf = xasprintf("%s/main.cf", o.config_dir);
     master_cf = xasprintf("%s/master.cf", o.config_dir);
-    if (o.remove || conf_is_edit(argv + optind, argc - optind))
-        return postern_edit_main_cf(main_cf, argv + optind, argc - optind, o.remove);
+    free(o.config_dir);
+    o.config_dir = NULL;
+    if (o.remove || conf_is_edit(argv + optind, argc - optind)) {
+        status = postern_edit_main_cf(main_cf, argv + optind, argc - optind, o.remove);
+        free(main_cf);
+        free(master_cf);
+        return status;
+    }
+    conf = params_conf_new();
     mastercf_init(&mcf);
     if (o.mode != MODE_DEFAULTS && !conf_read_file(conf, main_cf, &err))
         log_fatal("%s", err.text);

@@ -65,12 +65,16 @@ ctl_exec_master(struct ctl *ctl, bool foreground)
 
     if (owner > 0) {
         log_error("the postern mail system is already running (pid %ld)", (long)owner);
+        free(master);
+        free(dir);
         return 1;
     }
     if (!foreground)
         log_info("starting the postern mail system");
     execv(master, args);
     log_error("execute %s: %m", master);
+    free(master);
+    free(dir);
     return 1;
 }
 
