@@ -160,7 +160,9 @@ mcf_wakeup(struct mastercf_entry *e, const char *word, const struct mcf_line *at
         memcpy(copy, word, len - 1);
         copy[len - 1] = 0;
         e->wakeup_if_running = true;
-        return strcmp(copy, "-") != 0 && mcf_number(copy, "wakeup", &e->wakeup, at);
+        if (strcmp(copy, "-") == 0)
+            return mcf_fail(at, "bad wakeup column \"%.20s\"", word);
+        return mcf_number(copy, "wakeup", &e->wakeup, at);
     }
     return mcf_number(word, "wakeup", &e->wakeup, at);
 }
