@@ -6,7 +6,7 @@
 #                   run every test (incl. the fuzz corpora as plain replay programs)
 #   make check-sanitize  the same tests built with clang under ASan+UBSan+LSan in build-san/
 #   make fuzz       libFuzzer run of every t/fuzz/*.c target, FUZZ_SECONDS each (build-fuzz/)
-#   make valgrind   the compiled tests under valgrind memcheck (see doc/testing.md)
+#   make valgrind   unit tests, fuzz replays and integration scripts under valgrind memcheck
 #   make install    install under $(DESTDIR)$(prefix)
 #
 # Sources are found by directory: every lib/<part>/*.c goes into lib<part>.a, every program
@@ -179,10 +179,16 @@ $(BUILD)/fuzz/%: $(BUILD)/t/fuzz/%.o $(BUILD)/t/fuzz_util.o $(LIBA)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS_ALL) -fsanitize=fuzzer -o $@ $^ $(LIBS_ALL)
 
-# valgrind: the compiled tests (unit tests and fuzz replays) under memcheck, gcc build.
-VALGRIND = valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite
+# valgrind: every test under memcheck (gcc build): compiled tests directly, scripts below.
+# t/valgrind.supp says why each of its entries is not a bug.
+VALGRIND = valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+	--suppressions=$(abspath t/valgrind.supp)
+# The integration scripts run against $(BUILD)/valgrind, where every program is a wrapper
+# that runs the real one under valgrind (tools/valgrind-wrap).
 valgrind: tests
 	BUILD=$(abspath $(BUILD)) prove -j2 --exec "$(VALGRIND)" $(UNIT_BIN) $(FUZZ_REPLAY)
+	tools/valgrind-wrap $(BUILD) $(BUILD)/valgrind $(VALGRIND)
+	BUILD=$(abspath $(BUILD))/valgrind prove -j2 --exec t/tap-exec $(wildcard t/*.t)
 
 run: setup all
 	tools/run-dev $(BUILD)
