@@ -14,6 +14,7 @@
 #include "core/listen.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "mail/peers.h"
 #include "master/master.h"
 
 #define MASTER_BACKLOG 100
@@ -102,17 +103,23 @@ master_listen_inet(struct master *m, struct master_service *svc, struct buf *why
     return true;
 }
 
+/*
+ * master_listen_local - a UNIX socket or fifo. Sockets named in the peer table get its
+ * mode; others are reachable by whoever can enter their directory.
+ */
 static bool
 master_listen_local(struct master *m, struct master_service *svc, struct buf *why)
 {
     char *path = xasprintf("%s/%s/%s", m->params.queue_directory,
                            svc->private_sock ? "private" : "public", svc->name);
+    const struct peer_socket *peer = peers_lookup(svc->name);
     int fd;
 
     if (svc->type == MASTER_FIFO)
-        fd = listen_fifo(path, 0622, m->owner_uid, m->owner_gid, why);
+        fd = listen_fifo(path, peer ? peer->mode : 0622, m->owner_uid, m->owner_gid, why);
     else
-        fd = listen_unix(path, 0666, m->owner_uid, m->owner_gid, MASTER_BACKLOG, why);
+        fd = listen_unix(path, peer ? peer->mode : 0666, m->owner_uid, m->owner_gid,
+                         MASTER_BACKLOG, why);
     if (fd < 0) {
         free(path);
         return false;
