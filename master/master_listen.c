@@ -118,8 +118,8 @@ master_listen_local(struct master *m, struct master_service *svc, struct buf *wh
     if (svc->type == MASTER_FIFO)
         fd = listen_fifo(path, peer ? peer->mode : 0622, m->owner_uid, m->owner_gid, why);
     else
-        fd = listen_unix(path, peer ? peer->mode : 0666, m->owner_uid, m->owner_gid,
-                         MASTER_BACKLOG, why);
+        fd = listen_unix(path, peer ? peer->mode : 0666, m->owner_uid, m->owner_gid, MASTER_BACKLOG,
+                         why);
     if (fd < 0) {
         free(path);
         return false;
