@@ -27,6 +27,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/pidlock.h"
+#include "mail/conf_owner.h"
 #include "mail/params.h"
 #include "mail/queue_dirs.h"
 #include "master/master.h"
@@ -73,13 +74,16 @@ master_owner(struct master *m)
     m->owner_gid = pw->pw_gid;
 }
 
-/* master_queue_dirs - the parts of the queue the master itself needs */
+/* master_queue_dirs - a safe configuration, and the parts of the queue the master needs */
 static void
 master_queue_dirs(struct master *m)
 {
     struct strvec problems;
 
     strvec_init(&problems);
+    conf_owner_check(m->config_dir, &problems);
+    if (problems.n)
+        log_fatal("%s", problems.v[0]);
     queue_dirs_make(m->params.queue_directory, m->owner_uid, m->owner_gid, &problems);
     if (problems.n)
         log_fatal("%s", problems.v[0]);

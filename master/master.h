@@ -41,9 +41,10 @@ struct master_service {
     bool private_sock;
     bool unpriv;
     bool chroot;
-    int wakeup;  /* seconds; 0 = never */
-    int maxproc; /* 0 = no limit */
-    char *path;  /* the program */
+    int wakeup;             /* seconds; 0 = never */
+    bool wakeup_if_running; /* "N?": only while the service has a child */
+    int maxproc;            /* 0 = no limit */
+    char *path;             /* the program */
     struct strvec argv;
     char *listen_host; /* inet only; NULL = inet_interfaces */
     char *listen_port;
@@ -100,6 +101,9 @@ void master_reap(struct master *m);
 void master_forget(struct master *m, pid_t pid, int status);
 void master_signal_all(struct master *m, int signo);
 int master_count_procs(const struct master *m);
+
+/* master_wakeup.c */
+void master_wakeup_start(struct master_service *svc);
 
 /* master_status.c */
 void master_status_read(int fd, unsigned events, void *ctx);

@@ -64,7 +64,8 @@ master_signature(const struct master_service *svc)
     struct buf sig;
 
     buf_init(&sig, BUF_UNLIMITED);
-    buf_printf(&sig, "%d %d %d %d %s %s|", svc->private_sock, svc->wakeup, svc->maxproc, svc->type,
+    buf_printf(&sig, "%d %d%s %d %d %s %s|", svc->private_sock, svc->wakeup,
+               svc->wakeup_if_running ? "?" : "", svc->maxproc, svc->type,
                svc->listen_host ? svc->listen_host : "*", svc->listen_port ? svc->listen_port : "");
     for (size_t i = 0; i < svc->argv.n; i++)
         buf_printf(&sig, "%s|", svc->argv.v[i]);
@@ -83,6 +84,7 @@ master_service_new(struct master *m, const struct mastercf_entry *e)
     svc->unpriv = e->unpriv != 0;
     svc->chroot = e->chroot == 1;
     svc->wakeup = e->wakeup == MASTERCF_DEFAULT ? 0 : e->wakeup;
+    svc->wakeup_if_running = e->wakeup_if_running;
     svc->maxproc =
         e->maxproc == MASTERCF_DEFAULT ? (int)m->params.default_process_limit : e->maxproc;
     svc->path = e->command[0] == '/' ? xstrdup(e->command)

@@ -162,6 +162,7 @@ master_service_start(struct master_service *svc)
     svc->accept_watch = xcalloc(svc->nfds + 1, sizeof(*svc->accept_watch));
     for (size_t i = 0; i < svc->nfds; i++)
         svc->accept_watch[i] = loop_fd_add(m->loop, svc->fds[i], 0, master_accept_ready, svc);
+    master_wakeup_start(svc);
     if (master_may_spawn(svc))
         master_spawn(svc);
     master_avail_update(svc);
@@ -172,6 +173,8 @@ void
 master_service_stop(struct master_service *svc)
 {
     svc->removed = true;
+    if (svc->wakeup_timer)
+        loop_timer_stop(svc->wakeup_timer);
     for (size_t i = 0; i < svc->nfds && svc->accept_watch; i++)
         loop_fd_free(svc->accept_watch[i]);
     free(svc->accept_watch);

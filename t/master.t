@@ -121,6 +121,7 @@ def write_master_cf(cfg, port, extra=""):
     with open(os.path.join(cfg, "master.cf"), "w") as f:
         f.write("127.0.0.1:%d inet n - n - 3 %s\n" % (port, ECHO))
         f.write("crasher unix n - n - 1 /bin/false\n")
+        f.write("tick fifo - - n 1 1 %s\n" % ECHO)
         f.write(extra)
 
 
@@ -141,6 +142,15 @@ def run(root):
                 % (queue, BUILD, owner.pw_name, log))
     write_master_cf(cfg, port)
 
+    if os.geteuid() == 0:
+        os.chmod(os.path.join(cfg, "master.cf"), 0o666)
+        r = postern(cfg, "check")
+        t.ok(r.returncode != 0 and "master.cf is writable by group or others" in r.stderr,
+             "as root, a master.cf others can write is refused")
+        r = postern(cfg, "start")
+        t.ok(r.returncode != 0 and "writable by group or others" in r.stderr,
+             "and the master will not start with it")
+        os.chmod(os.path.join(cfg, "master.cf"), 0o644)
     r = postern(cfg, "check")
     t.is_eq(r.returncode, 0, "postern check passes and creates the queue")
     t.ok(os.path.isdir(os.path.join(queue, "private")), "the private directory exists")
@@ -172,6 +182,10 @@ def run(root):
                                   if p != victim], 1.0)
         t.ok(fresh, "a killed child is replaced within a second")
     t.is_eq(echo(port, "still here"), "still here", "and the service still answers")
+
+    t.ok(wait_for(lambda: open(log).read().count("echo_service[") and
+                  open(log).read().count("wakeup: 1 byte") >= 2, 4),
+         "a fifo service with wakeup 1 is woken every second")
 
     starts_before = open(log).read().count("/bin/false pid")
     time.sleep(5)

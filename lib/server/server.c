@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -29,6 +30,7 @@
 #define SERVER_LISTEN_FD_MAX   64
 
 static void server_accept(int fd, unsigned events, void *ctx);
+static void server_trigger(int fd, unsigned events, void *ctx);
 
 static _Noreturn void
 server_usage(const char *name)
@@ -152,6 +154,26 @@ server_jail(struct server_ctx *ctx)
         log_panic("privileges could be regained after the drop to %s", ctx->params.mail_owner);
 }
 
+static bool
+server_is_fifo(int fd)
+{
+    struct stat st;
+
+    return fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
+}
+
+/* server_trigger - a wakeup on a fifo: hand the bytes to the daemon */
+static void
+server_trigger(int fd, unsigned events, void *arg)
+{
+    struct server_ctx *ctx = arg;
+    char data[1024];
+    ssize_t n = read(fd, data, sizeof(data));
+
+    if (n > 0 && ctx->ops->trigger && !ctx->draining)
+        ctx->ops->trigger(ctx, data, (size_t)n);
+}
+
 /* server_listen_fds - the listeners the master passed, from POSTERN_LISTEN_FDS */
 static void
 server_listen_fds(struct server_ctx *ctx)
@@ -175,7 +197,8 @@ server_listen_fds(struct server_ctx *ctx)
         fcntl(ctx->listen_fds[i], F_SETFD, FD_CLOEXEC);
         fcntl(ctx->listen_fds[i], F_SETFL, O_NONBLOCK);
         ctx->accept_watch[i] =
-            loop_fd_add(ctx->loop, ctx->listen_fds[i], LOOP_READ, server_accept, ctx);
+            loop_fd_add(ctx->loop, ctx->listen_fds[i], LOOP_READ,
+                        server_is_fifo(ctx->listen_fds[i]) ? server_trigger : server_accept, ctx);
     }
 }
 

@@ -25,6 +25,9 @@
  *             stops on SIGTERM once its sessions ended; a watchdog ends a process that
  *             stops running its event loop for daemon_timeout.
  *
+ * A fifo listener (master.cf type fifo, used for wakeups) is read, not accepted: what
+ * arrives goes to ops.trigger.
+ *
  * ops.service gets each accepted connection (non-blocking) and owns it from then on; when
  * the session is over it closes the descriptor and calls server_session_done().
  */
@@ -37,6 +40,7 @@ struct server_ops {
     void (*pre_jail)(struct server_ctx *ctx);
     void (*post_jail)(struct server_ctx *ctx);
     void (*service)(struct server_ctx *ctx, int fd);
+    void (*trigger)(struct server_ctx *ctx, const char *data, size_t len); /* fifo input */
     void (*on_exit)(struct server_ctx *ctx);
 };
 

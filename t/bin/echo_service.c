@@ -1,7 +1,7 @@
 /*
  * echo_service.c - a test daemon on the server skeleton: every line a client sends comes
- * back, "quit" ends the session. It exists for the master's and the skeleton's tests and
- * is never installed. Up to four clients per process, lines up to 1000 bytes.
+ * back, "quit" ends the session; a wakeup on a fifo is logged. It exists for the master's and the
+ * skeleton's tests and is never installed. Up to four clients per process, lines up to 1000 bytes.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -97,6 +97,13 @@ echo_service(struct server_ctx *ctx, int fd)
     s->watch = loop_fd_add(ctx->loop, fd, LOOP_READ, echo_readable, s);
 }
 
+/* echo_trigger - a wakeup from the master, logged so that tests can count them */
+static void
+echo_trigger(struct server_ctx *ctx, const char *data, size_t len)
+{
+    log_info("wakeup: %zu byte%s", len, len == 1 ? "" : "s");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -104,6 +111,7 @@ main(int argc, char **argv)
         .name = "echo_service",
         .max_sessions = 4,
         .service = echo_service,
+        .trigger = echo_trigger,
     };
 
     return server_main(argc, argv, &ops);
