@@ -208,10 +208,3 @@ match_list_find(const struct match_list *list, const char *item, struct map_erro
     }
     return MAP_NOTFOUND;
 }
-
-/* match_list_parent_matches - is param_name listed in parent_domain_matches_subdomains? */
-bool
-match_list_parent_matches(const struct strvec *names, const char *param_name)
-{
-    return strvec_contains(names, param_name);
-}

@@ -30,7 +30,5 @@ struct match_list *match_list_open(const char *text, enum match_kind kind, bool 
 void match_list_close(struct match_list *list);
 enum map_status match_list_find(const struct match_list *list, const char *item,
                                 struct map_error *err);
-bool match_list_parent_matches(const struct strvec *parent_domain_matches_subdomains,
-                               const char *param_name);
 
 #endif
