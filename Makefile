@@ -129,6 +129,7 @@ install: all
 	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(libexecdir)/postern \
 		$(DESTDIR)$(sysconfdir)/postern $(DESTDIR)$(mandir)/man1 $(DESTDIR)$(mandir)/man5 \
 		$(DESTDIR)$(mandir)/man8
+	install -d -m 755 $(DESTDIR)$(queue_dir)
 	for p in $(SBIN_PROGS); do install -m 755 $(BUILD)/bin/$$p $(DESTDIR)$(sbindir)/; done
 	for p in $(LIBEXEC_PROGS); do install -m 755 $(BUILD)/bin/$$p \
 		$(DESTDIR)$(libexecdir)/postern/; done

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -292,6 +293,20 @@ server_on_signal(int signo, void *arg)
     server_update(ctx);
 }
 
+/* server_files - a process that serves many clients may hold as many descriptors as allowed */
+static void
+server_files(const struct server_ctx *ctx)
+{
+    struct rlimit rl;
+
+    if (server_capacity(ctx) > 1 && getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+        rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            log_warn("raise the descriptor limit to %lu: %m", (unsigned long)rl.rlim_max);
+    }
+}
+
 static void
 server_run(struct server_ctx *ctx)
 {
@@ -336,6 +351,7 @@ server_main(int argc, char **argv, const struct server_ops *ops)
     server_logging(&ctx);
     ctx.loop = loop_new();
     server_listen_fds(&ctx);
+    server_files(&ctx);
     server_jail(&ctx);
     if (ops->post_jail)
         ops->post_jail(&ctx);
