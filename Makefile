@@ -56,7 +56,7 @@ $(foreach p,$(LIBPARTS),$(eval $(BUILD)/lib/lib$(p).a: $(patsubst %.c,$(BUILD)/%
 
 # Programs: directory name -> where it is installed.
 SBIN_PROGS = postern
-LIBEXEC_PROGS =
+LIBEXEC_PROGS = master
 PROGS = $(SBIN_PROGS) $(LIBEXEC_PROGS)
 define program
 $(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)/*.c)) $(LIBA)
@@ -199,6 +199,7 @@ install: all
 	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(libexecdir)/postern \
 		$(DESTDIR)$(sysconfdir)/postern $(DESTDIR)$(mandir)/man1 $(DESTDIR)$(mandir)/man5 \
 		$(DESTDIR)$(mandir)/man8
+	install -d -m 755 $(DESTDIR)$(queue_dir)
 	for p in $(SBIN_PROGS); do install -m 755 $(BUILD)/bin/$$p $(DESTDIR)$(sbindir)/; done
 	for p in $(LIBEXEC_PROGS); do install -m 755 $(BUILD)/bin/$$p \
 		$(DESTDIR)$(libexecdir)/postern/; done

@@ -17,8 +17,8 @@ static const struct verb {
     int (*run)(int argc, char **argv);
     const char *usage;
 } verbs[] = {
-    {"conf", postern_conf_main, "conf [-c dir] [-n|-d|-h|-M|-P] [name ...] [name=value ...]"},
-    {"map", postern_map_main, "map [-c dir] [-q key|-q -] type:name"},
+    {"conf", postern_conf_main, "conf [-c dir] [-n|-d] [-h] [-x] [-M|-P|-X] [name[=value] ...]"},
+    {"map", postern_map_main, "map [-c dir] [-f] [-q key|-q -|-s] [type:]name ..."},
     {"check", postern_check_main, "check [-c dir]"},
     {"start", postern_start_main, "start [-c dir]"},
     {"start-fg", postern_start_fg_main, "start-fg [-c dir]"},

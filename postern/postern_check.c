@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "core/mastercf.h"
 #include "core/mem.h"
+#include "mail/conf_owner.h"
 #include "mail/params.h"
 #include "mail/queue_dirs.h"
 #include "postern/postern.h"
@@ -119,6 +120,7 @@ postern_check_main(int argc, char **argv)
     check_owner(&ck);
     check_programs(&ck, &mcf);
     strvec_init(&problems);
+    conf_owner_check(config_dir, &problems);
     queue_dirs_make(ck.params.queue_directory, ck.owner_uid, ck.owner_gid, &problems);
     for (size_t i = 0; i < problems.n; i++)
         check_problem(&ck, problems.v[i]);

@@ -17,15 +17,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/buf.h"
+#include "core/conf.h"
 #include "core/log.h"
 #include "core/map.h"
 #include "core/mem.h"
+#include "mail/params.h"
 #include "postern/postern.h"
 
-#define POSTERN_MAP_KEY_MAX      65536
-#define POSTERN_MAP_DEFAULT_TYPE "lmdb"
+#define POSTERN_MAP_KEY_MAX 65536
 
 enum postern_map_exit {
     POSTERN_MAP_OK = 0,
@@ -49,22 +51,22 @@ postern_map_usage(void)
 
 /* postern_map_spec - "type:name" as given, or the default type before a bare file name */
 static char *
-postern_map_spec(const char *arg)
+postern_map_spec(const char *arg, const char *default_type)
 {
     size_t len = strspn(arg, "abcdefghijklmnopqrstuvwxyz0123456789_");
 
     if (len > 0 && arg[len] == ':')
         return xstrdup(arg);
-    return xasprintf("%s:%s", POSTERN_MAP_DEFAULT_TYPE, arg);
+    return xasprintf("%s:%s", default_type, arg);
 }
 
 static int
-postern_map_build(char **args, int nargs, int flags)
+postern_map_build(char **args, int nargs, int flags, const char *default_type)
 {
     struct map_error err;
 
     for (int i = 0; i < nargs; i++) {
-        char *spec = postern_map_spec(args[i]);
+        char *spec = postern_map_spec(args[i], default_type);
         bool built = map_build(spec, flags, &err);
 
         free(spec);
@@ -86,14 +88,15 @@ postern_map_close_all(struct postern_map_tables *tables)
 
 /* postern_map_open_all - open every table named; false (after a message) if one fails */
 static bool
-postern_map_open_all(struct postern_map_tables *tables, char **args, int nargs, int flags)
+postern_map_open_all(struct postern_map_tables *tables, char **args, int nargs, int flags,
+                     const char *default_type)
 {
     struct map_error err;
 
     tables->maps = xcalloc((size_t)nargs, sizeof(*tables->maps));
     tables->n = 0;
     for (int i = 0; i < nargs; i++) {
-        char *spec = postern_map_spec(args[i]);
+        char *spec = postern_map_spec(args[i], default_type);
 
         tables->maps[i] = map_open(spec, flags, &err);
         free(spec);
@@ -231,11 +234,38 @@ postern_map_flush(int result)
     return result;
 }
 
+/*
+ * postern_map_default_type - default_database_type from main.cf: of -c dir (which must
+ * have one), else of the default configuration when it exists, else lmdb.
+ */
+static char *
+postern_map_default_type(const char *config_dir)
+{
+    char *dir = config_dir ? xstrdup(config_dir) : postern_config_dir();
+    char *path = xasprintf("%s/main.cf", dir);
+    struct conf *conf = params_conf_new();
+    struct conf_error err;
+    char *type = NULL;
+
+    if (config_dir || access(path, F_OK) == 0) {
+        if (!conf_read_file(conf, path, &err) ||
+            !conf_get_str(conf, "default_database_type", &type, &err))
+            log_error("%s", err.text);
+    } else {
+        type = xstrdup("lmdb");
+    }
+    conf_free(conf);
+    free(path);
+    free(dir);
+    return type;
+}
+
 int
 postern_map_main(int argc, char **argv)
 {
     struct postern_map_tables tables;
     const char *query = NULL, *config_dir = NULL;
+    char *default_type;
     bool list = false;
     int flags = MAP_FOLD_FIXED, c, result;
     struct stat st;
@@ -265,11 +295,17 @@ postern_map_main(int argc, char **argv)
         log_error("-c %s: not a directory", config_dir);
         return POSTERN_MAP_FAIL;
     }
-    if (query == NULL && !list)
-        return postern_map_build(argv + optind, argc - optind, flags);
-    if (!postern_map_open_all(&tables, argv + optind, argc - optind, flags))
+    if ((default_type = postern_map_default_type(config_dir)) == NULL)
         return POSTERN_MAP_FAIL;
-    result = query ? postern_map_query(&tables, query) : postern_map_list(&tables);
-    postern_map_close_all(&tables);
-    return postern_map_flush(result);
+    if (query == NULL && !list) {
+        result = postern_map_build(argv + optind, argc - optind, flags, default_type);
+    } else if (!postern_map_open_all(&tables, argv + optind, argc - optind, flags, default_type)) {
+        result = POSTERN_MAP_FAIL;
+    } else {
+        result = query ? postern_map_query(&tables, query) : postern_map_list(&tables);
+        postern_map_close_all(&tables);
+        result = postern_map_flush(result);
+    }
+    free(default_type);
+    return result;
 }

@@ -88,7 +88,12 @@ check "cidr host bits" 2 "" "$D/bad.cidr, line 1: 192.0.2.1/24 has host bits set
 check "unionmap" 0 "from inline,alice@example.org" "" -- \
     "$P" map -q alice "unionmap:{ inline:{ {alice=from inline} }, lmdb:$D/aliases }"
 
-check "-c with a directory" 0 "1" "" -- "$P" map -c "$D" -q a "inline:{a=1}"
+check "-c needs a main.cf there" 2 "" "main.cf: No such file" -- "$P" map -c "$D" -q a "inline:{a=1}"
+mkdir "$D/etc"
+printf 'default_database_type = texthash\n' >"$D/etc/main.cf"
+printf 'plain text\n' >"$D/plain"
+check "-c main.cf's default_database_type types a bare file" 0 "text" "" -- \
+    "$P" map -c "$D/etc" -q plain "$D/plain"
 check "-c with no such directory" 2 "" "not a directory" -- "$P" map -c "$D/nope" -q a "inline:{a=1}"
 check "no table is a usage error" 2 "" "usage: postern map" -- "$P" map -q x
 check "-q and -s together is a usage error" 2 "" "usage: postern map" -- "$P" map -q x -s "$D/aliases"

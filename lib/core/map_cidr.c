@@ -24,6 +24,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/cidr.h"
 #include "core/map_source.h"
 #include "core/map_type.h"
 #include "core/mem.h"
@@ -35,16 +36,10 @@ enum map_cidr_kind {
     MAP_CIDR_ENDIF,
 };
 
-struct map_cidr_net {
-    int family;
-    unsigned char addr[16];
-    int prefix;
-};
-
 struct map_cidr_rule {
     enum map_cidr_kind kind;
     bool negate;
-    struct map_cidr_net net;
+    struct cidr net;
     char *result; /* MATCH only */
     size_t endif; /* IF only: index of its endif */
 };
@@ -59,33 +54,13 @@ struct map_cidr {
     size_t nopen;
 };
 
-/* map_cidr_parse_addr - a bare IPv4 or IPv6 address; false if it is neither */
-static bool
-map_cidr_parse_addr(const char *text, struct map_cidr_net *net)
-{
-    net->family = strchr(text, ':') ? AF_INET6 : AF_INET;
-    memset(net->addr, 0, sizeof(net->addr));
-    return inet_pton(net->family, text, net->addr) == 1;
-}
-
-/* map_cidr_contains - whether addr (same family) lies in net */
-static bool
-map_cidr_contains(const struct map_cidr_net *net, const struct map_cidr_net *addr)
-{
-    int bytes = net->prefix / 8, bits = net->prefix % 8;
-
-    if (net->family != addr->family || memcmp(net->addr, addr->addr, (size_t)bytes) != 0)
-        return false;
-    return bits == 0 || ((net->addr[bytes] ^ addr->addr[bytes]) & (0xff << (8 - bits))) == 0;
-}
-
 static enum map_status
 map_cidr_lookup(struct map *map, const char *key, int lookup_flags, struct map_error *err)
 {
     struct map_cidr *mc = (struct map_cidr *)map;
-    struct map_cidr_net addr;
+    struct cidr addr;
 
-    if (!map_cidr_parse_addr(key, &addr))
+    if (!cidr_parse_addr(key, &addr))
         return MAP_NOTFOUND;
     for (size_t i = 0; i < mc->n; i++) {
         const struct map_cidr_rule *rule = &mc->rules[i];
@@ -97,7 +72,7 @@ map_cidr_lookup(struct map *map, const char *key, int lookup_flags, struct map_e
                 i = rule->endif;
             continue;
         }
-        if (map_cidr_contains(&rule->net, &addr) == rule->negate) {
+        if (cidr_contains(&rule->net, &addr) == rule->negate) {
             if (rule->kind == MAP_CIDR_IF)
                 i = rule->endif;
             continue;
@@ -127,60 +102,16 @@ static const struct map_ops map_cidr_ops = {
     .close = map_cidr_close,
 };
 
-/* map_cidr_host_bits - whether net has a bit set beyond its prefix */
+/* map_cidr_parse_net - a network pattern, with the file and line in any error */
 static bool
-map_cidr_host_bits(const struct map_cidr_net *net)
+map_cidr_parse_net(char *text, struct cidr *net, const char *file, int line, struct map_error *err)
 {
-    struct map_cidr_net masked = *net;
-    int bytes = net->prefix / 8, bits = net->prefix % 8;
+    char why[256];
 
-    if (bits)
-        masked.addr[bytes++] &= (unsigned char)(0xff << (8 - bits));
-    memset(masked.addr + bytes, 0, sizeof(masked.addr) - (size_t)bytes);
-    return memcmp(masked.addr, net->addr, sizeof(net->addr)) != 0;
-}
-
-/* map_cidr_parse_net - "addr", "addr/len", "[addr]" or "[addr]/len" into net */
-static bool
-map_cidr_parse_net(char *text, struct map_cidr_net *net, const char *file, int line,
-                   struct map_error *err)
-{
-    char *addr = text, *slash, *close;
-    int maxlen;
-    long len;
-
-    if (*addr == '[') {
-        if ((close = strchr(addr, ']')) == NULL || (close[1] != 0 && close[1] != '/')) {
-            map_set_error(err, "%s, line %d: bad address pattern \"%s\"", file, line, text);
-            return false;
-        }
-        *close = 0;
-        slash = close[1] ? close + 1 : NULL;
-        addr++;
-    } else if ((slash = strchr(addr, '/')) != NULL) {
-        *slash = 0;
-    }
-    if (!map_cidr_parse_addr(addr, net)) {
-        map_set_error(err, "%s, line %d: bad address \"%s\"", file, line, addr);
-        return false;
-    }
-    maxlen = net->family == AF_INET ? 32 : 128;
-    if (slash == NULL) {
-        net->prefix = maxlen;
+    if (cidr_parse(text, net, why, sizeof(why)))
         return true;
-    }
-    if (!str_to_long(slash + 1, 0, maxlen, &len)) {
-        map_set_error(err, "%s, line %d: bad prefix length \"/%s\" for %s", file, line, slash + 1,
-                      addr);
-        return false;
-    }
-    net->prefix = (int)len;
-    if (map_cidr_host_bits(net)) {
-        map_set_error(err, "%s, line %d: %s/%ld has host bits set beyond the prefix", file, line,
-                      addr, len);
-        return false;
-    }
-    return true;
+    map_set_error(err, "%s, line %d: %s", file, line, why);
+    return false;
 }
 
 /* map_cidr_add - append an empty rule */

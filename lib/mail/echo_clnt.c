@@ -1,0 +1,81 @@
+/*
+ * echo_clnt.c - the echo protocol's client stub and its one-request server side.
+ *
+ * Trusts: nothing the peer sends; replies are decoded against a table and the reply
+ * must be the expected message. This file is the model for every client stub: the caller
+ * passes values and gets values, and never sees attribute names or the wire.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/attr.h"
+#include "core/ipc.h"
+#include "mail/echo_clnt.h"
+#include "mail/proto.h"
+
+/* echo_receive - receive one record and decode msg + text; false with err on failure */
+static bool
+echo_receive(int sock, enum proto_msg want, struct buf *text, int timeout_ms, size_t limit,
+             struct attr_error *err)
+{
+    struct buf rec, msg;
+    struct attr_fds fds;
+    enum ipc_status status;
+    bool good = false;
+
+    buf_init(&rec, limit);
+    buf_init(&msg, PROTO_MSG_NAME_SIZE);
+    const struct attr_spec spec[] = {
+        {PROTO_ATTR_MSG, ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &msg},
+        {PROTO_ATTR_TEXT, ATTR_STR, ATTR_REQUIRED, text},
+    };
+    if ((status = ipc_recv(sock, &rec, &fds, limit, timeout_ms, err)) == IPC_EOF)
+        snprintf(err->text, sizeof(err->text), "connection closed before %s", proto_msg_name(want));
+    else if (status == IPC_OK && attr_decode(rec.data, rec.len, limit, &fds, spec, 2, err))
+        good = proto_msg_is(&msg, want);
+    if (status == IPC_OK && !good && proto_msg_of(&rec) != want)
+        snprintf(err->text, sizeof(err->text), "expected %s, got another message",
+                 proto_msg_name(want));
+    buf_free(&rec);
+    buf_free(&msg);
+    return good;
+}
+
+/* echo_send - send one msg + text record */
+static bool
+echo_send(int sock, enum proto_msg msg, const void *text, size_t len, int timeout_ms, size_t limit,
+          struct attr_error *err)
+{
+    struct buf rec;
+    bool good;
+
+    buf_init(&rec, limit);
+    proto_begin(&rec, msg);
+    attr_put_str(&rec, PROTO_ATTR_TEXT, text, len);
+    good = attr_end(&rec, err) && ipc_send(sock, &rec, NULL, timeout_ms, err) == IPC_OK;
+    buf_free(&rec);
+    return good;
+}
+
+/* echo_clnt_call - send text, wait for it to come back into reply */
+bool
+echo_clnt_call(int sock, const char *text, struct buf *reply, int timeout_ms, size_t record_limit,
+               struct attr_error *err)
+{
+    return echo_send(sock, PROTO_ECHO_REQUEST, text, strlen(text), timeout_ms, record_limit, err) &&
+           echo_receive(sock, PROTO_ECHO_REPLY, reply, timeout_ms, record_limit, err);
+}
+
+/* echo_serve_one - answer one echo request on sock */
+bool
+echo_serve_one(int sock, int timeout_ms, size_t record_limit, struct attr_error *err)
+{
+    struct buf text;
+    bool good;
+
+    buf_init(&text, record_limit);
+    good = echo_receive(sock, PROTO_ECHO_REQUEST, &text, timeout_ms, record_limit, err) &&
+           echo_send(sock, PROTO_ECHO_REPLY, text.data, text.len, timeout_ms, record_limit, err);
+    buf_free(&text);
+    return good;
+}

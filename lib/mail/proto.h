@@ -1,0 +1,50 @@
+/* proto.h - every IPC message postern's processes exchange, declared once */
+#ifndef MAIL_PROTO_H
+#define MAIL_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/buf.h"
+
+/*
+ * Each record's first attribute is PROTO_ATTR_MSG, a string naming the message; the
+ * names below are also what traces print. A later issue adds its messages to this list
+ * and its attribute names after it, then writes a client stub modelled on echo_clnt.c:
+ *
+ *     X(ID, "wire name", "who sends it to whom, and what it means")
+ *
+ * Records: see lib/core/attr.c. A receiver decodes with a struct attr_spec table that
+ * lists PROTO_ATTR_MSG as a required ATTR_STR and checks the value with proto_msg_is().
+ */
+#define PROTO_MESSAGES(X)                                                              \
+    X(ECHO_REQUEST, "echo_request", "test client -> echo service: text to send back")  \
+    X(ECHO_REPLY, "echo_reply", "echo service -> test client: the text, unchanged")    \
+    X(STATUS_READY, "status_ready", "child -> master: started, accepting connections") \
+    X(STATUS_BUSY, "status_busy", "child -> master: serving a client")                 \
+    X(STATUS_IDLE, "status_idle", "child -> master: done with a client, may take another")
+
+enum proto_msg {
+    PROTO_NONE,
+#define PROTO_MSG_ENUM(id, name, doc) PROTO_##id,
+    PROTO_MESSAGES(PROTO_MSG_ENUM)
+#undef PROTO_MSG_ENUM
+    PROTO_MSG_COUNT
+};
+
+/* Attribute names, one place for every protocol. */
+#define PROTO_ATTR_MSG   "msg"   /* string: the message name */
+#define PROTO_ATTR_TEXT  "text"  /* string: echo payload */
+#define PROTO_ATTR_PID   "pid"   /* int: the sender's process id (status messages) */
+#define PROTO_ATTR_COUNT "count" /* int: clients served so far (status messages) */
+
+/* The longest message name, plus its NUL. */
+#define PROTO_MSG_NAME_SIZE 32
+
+const char *proto_msg_name(enum proto_msg msg);
+enum proto_msg proto_msg_lookup(const char *name);
+enum proto_msg proto_msg_of(const struct buf *rec);
+bool proto_msg_is(const struct buf *name, enum proto_msg msg);
+void proto_begin(struct buf *rec, enum proto_msg msg);
+
+#endif

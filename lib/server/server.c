@@ -1,0 +1,360 @@
+/*
+ * server.c - the daemon skeleton: options, configuration, logging, jail, the master
+ * contract and the life cycle of a process (see server.h).
+ *
+ * Runs in every daemon, first as whatever the master started it as (root for a real
+ * installation), then as mail_owner. Trusts its command line and environment (the master
+ * wrote them) and main.cf as far as the parser checks it; nothing from the network passes
+ * through here except accepted descriptors.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/mem.h"
+#include "mail/params.h"
+#include "mail/proto.h"
+#include "server/server.h"
+#include "server/server_status.h"
+
+#define SERVER_LISTEN_FD_FIRST 4
+#define SERVER_LISTEN_FD_MAX   64
+
+static void server_accept(int fd, unsigned events, void *ctx);
+static void server_trigger(int fd, unsigned events, void *ctx);
+
+static _Noreturn void
+server_usage(const char *name)
+{
+    fprintf(stderr,
+            "usage: %s [-c config_dir] [-o name=value] [-v] [-n service] [-t type] [-u] [-r] "
+            "[-S]\n",
+            name);
+    exit(2);
+}
+
+/* server_options - the command line; -o values are applied after main.cf is read */
+static void
+server_options(struct server_ctx *ctx, int argc, char **argv, struct strvec *overrides)
+{
+    int ch;
+
+    while ((ch = getopt(argc, argv, "c:o:vn:t:urS")) != -1) {
+        switch (ch) {
+        case 'c':
+            ctx->config_dir = optarg;
+            break;
+        case 'o':
+            strvec_add(overrides, optarg);
+            break;
+        case 'v':
+            log_set_verbose(log_verbose() + 1);
+            break;
+        case 'n':
+            ctx->service_name = optarg;
+            break;
+        case 't':
+            ctx->transport = optarg;
+            break;
+        case 'u':
+            ctx->want_drop = true;
+            break;
+        case 'r':
+            ctx->want_chroot = true;
+            break;
+        case 'S':
+            ctx->standalone = true;
+            break;
+        default:
+            server_usage(ctx->ops->name);
+        }
+    }
+    if (optind != argc)
+        server_usage(ctx->ops->name);
+}
+
+/* server_config - main.cf, then each -o, then every parameter typed */
+static void
+server_config(struct server_ctx *ctx, const struct strvec *overrides)
+{
+    char *path = xasprintf("%s/main.cf", ctx->config_dir);
+    struct conf_error err;
+
+    ctx->conf = params_conf_new();
+    if (!conf_read_file(ctx->conf, path, &err))
+        log_fatal("%s", err.text);
+    for (size_t i = 0; i < overrides->n; i++) {
+        char *name = xstrdup(overrides->v[i]), *eq = strchr(name, '=');
+        if (eq == NULL)
+            log_fatal("-o %s: expected name=value", name);
+        *eq = 0;
+        if (!conf_override(ctx->conf, str_trim(name), str_trim(eq + 1), &err))
+            log_fatal("%s", err.text);
+        free(name);
+    }
+    if (!params_load(&ctx->params, ctx->conf, &err))
+        log_fatal("%s", err.text);
+    free(path);
+}
+
+static void
+server_logging(struct server_ctx *ctx)
+{
+    log_init(ctx->params.syslog_name, ctx->ops->name);
+    log_set_trace(ctx->params.postern_trace);
+    if (*ctx->params.maillog_file) {
+        if (!log_to_file(ctx->params.maillog_file))
+            log_fatal("open maillog_file %s: %m", ctx->params.maillog_file);
+    } else if (!ctx->standalone) {
+        log_to_syslog();
+    }
+}
+
+/*
+ * server_jail - chroot and drop privileges, as root; then prove the drop is permanent.
+ * The user is looked up before the chroot, while /etc/passwd is still in reach.
+ */
+static void
+server_jail(struct server_ctx *ctx)
+{
+    struct passwd *pw = NULL;
+    uid_t uid;
+    gid_t gid;
+
+    if (chdir(ctx->params.queue_directory) < 0 && !ctx->standalone)
+        log_fatal("chdir %s: %m", ctx->params.queue_directory);
+    if (ctx->ops->pre_jail)
+        ctx->ops->pre_jail(ctx);
+    if (geteuid() != 0)
+        return;
+    if (ctx->want_drop) {
+        if ((pw = getpwnam(ctx->params.mail_owner)) == NULL)
+            log_fatal("mail_owner \"%s\" is not a user on this system", ctx->params.mail_owner);
+        if (pw->pw_uid == 0)
+            log_fatal("mail_owner \"%s\" has uid 0", ctx->params.mail_owner);
+    }
+    uid = pw ? pw->pw_uid : 0;
+    gid = pw ? pw->pw_gid : 0;
+    if (ctx->want_chroot && (chroot(ctx->params.queue_directory) < 0 || chdir("/") < 0))
+        log_fatal("chroot %s: %m", ctx->params.queue_directory);
+    if (pw == NULL)
+        return;
+    if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
+        log_fatal("drop privileges to %s: %m", ctx->params.mail_owner);
+    if (setuid(0) == 0 || geteuid() == 0)
+        log_panic("privileges could be regained after the drop to %s", ctx->params.mail_owner);
+}
+
+static bool
+server_is_fifo(int fd)
+{
+    struct stat st;
+
+    return fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
+}
+
+/* server_trigger - a wakeup on a fifo: hand the bytes to the daemon */
+static void
+server_trigger(int fd, unsigned events, void *arg)
+{
+    struct server_ctx *ctx = arg;
+    char data[1024];
+    ssize_t n = read(fd, data, sizeof(data));
+
+    if (n > 0 && ctx->ops->trigger && !ctx->draining)
+        ctx->ops->trigger(ctx, data, (size_t)n);
+}
+
+/* server_listen_fds - the listeners the master passed, from POSTERN_LISTEN_FDS */
+static void
+server_listen_fds(struct server_ctx *ctx)
+{
+    const char *count = getenv("POSTERN_LISTEN_FDS");
+    long n;
+
+    ctx->status_fd = -1;
+    if (ctx->standalone || count == NULL)
+        return;
+    if (!str_to_long(count, 0, SERVER_LISTEN_FD_MAX, &n))
+        log_fatal("bad POSTERN_LISTEN_FDS \"%s\"", count);
+    unsetenv("POSTERN_LISTEN_FDS");
+    ctx->status_fd = SERVER_STATUS_FD;
+    fcntl(ctx->status_fd, F_SETFD, FD_CLOEXEC);
+    ctx->nlisten = (int)n;
+    ctx->listen_fds = xcalloc((size_t)n + 1, sizeof(int));
+    ctx->accept_watch = xcalloc((size_t)n + 1, sizeof(*ctx->accept_watch));
+    for (int i = 0; i < ctx->nlisten; i++) {
+        ctx->listen_fds[i] = SERVER_LISTEN_FD_FIRST + i;
+        fcntl(ctx->listen_fds[i], F_SETFD, FD_CLOEXEC);
+        fcntl(ctx->listen_fds[i], F_SETFL, O_NONBLOCK);
+        ctx->accept_watch[i] =
+            loop_fd_add(ctx->loop, ctx->listen_fds[i], LOOP_READ,
+                        server_is_fifo(ctx->listen_fds[i]) ? server_trigger : server_accept, ctx);
+    }
+}
+
+static int
+server_capacity(const struct server_ctx *ctx)
+{
+    return ctx->ops->max_sessions > 0 ? ctx->ops->max_sessions : 1;
+}
+
+/* server_update - accept while there is room; tell the master when that changes */
+static void
+server_update(struct server_ctx *ctx)
+{
+    bool room = !ctx->draining && ctx->active < server_capacity(ctx);
+
+    for (int i = 0; i < ctx->nlisten; i++)
+        loop_fd_set(ctx->accept_watch[i], room ? LOOP_READ : 0);
+    if (room == ctx->busy_reported) {
+        ctx->busy_reported = !room;
+        server_status_send(ctx->status_fd, room ? PROTO_STATUS_IDLE : PROTO_STATUS_BUSY);
+    }
+    if (ctx->active == 0 && !ctx->draining)
+        loop_timer_start(ctx->idle_timer, ctx->params.max_idle * 1000L);
+    else
+        loop_timer_stop(ctx->idle_timer);
+    if (ctx->active == 0 && ctx->draining)
+        loop_break(ctx->loop);
+}
+
+static void
+server_accept(int fd, unsigned events, void *arg)
+{
+    struct server_ctx *ctx = arg;
+    int conn = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+    if (conn < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
+            log_warn("accept: %m");
+        return;
+    }
+    ctx->active++;
+    if (++ctx->served >= ctx->params.max_use)
+        ctx->draining = true;
+    server_update(ctx);
+    ctx->ops->service(ctx, conn);
+}
+
+void
+server_session_done(struct server_ctx *ctx)
+{
+    if (ctx->active <= 0)
+        log_panic("server_session_done without a session");
+    ctx->active--;
+    server_update(ctx);
+}
+
+static void
+server_idle(void *arg)
+{
+    struct server_ctx *ctx = arg;
+
+    log_trace("server", "idle for %lds: exiting", ctx->params.max_idle);
+    ctx->draining = true;
+    server_update(ctx);
+}
+
+/* server_watchdog - as long as the loop runs, the alarm never goes off */
+static void
+server_watchdog(void *arg)
+{
+    struct server_ctx *ctx = arg;
+
+    alarm((unsigned)ctx->params.daemon_timeout);
+}
+
+static void
+server_on_signal(int signo, void *arg)
+{
+    struct server_ctx *ctx = arg;
+
+    if (signo != SIGTERM)
+        return;
+    log_trace("server", "SIGTERM: finishing %d session%s", ctx->active,
+              ctx->active == 1 ? "" : "s");
+    for (int i = 0; i < ctx->nlisten; i++) {
+        loop_fd_free(ctx->accept_watch[i]);
+        close(ctx->listen_fds[i]);
+    }
+    ctx->nlisten = 0;
+    ctx->draining = true;
+    server_update(ctx);
+}
+
+/* server_files - a process that serves many clients may hold as many descriptors as allowed */
+static void
+server_files(const struct server_ctx *ctx)
+{
+    struct rlimit rl;
+
+    if (server_capacity(ctx) > 1 && getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+        rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            log_warn("raise the descriptor limit to %lu: %m", (unsigned long)rl.rlim_max);
+    }
+}
+
+static void
+server_run(struct server_ctx *ctx)
+{
+    ctx->idle_timer = loop_timer_new(ctx->loop, server_idle, ctx);
+    ctx->watchdog_timer = loop_timer_new(ctx->loop, server_watchdog, ctx);
+    loop_timer_every(ctx->watchdog_timer, ctx->params.daemon_timeout * 500L);
+    server_watchdog(ctx);
+    loop_signal_add(ctx->loop, SIGTERM, server_on_signal, ctx);
+    loop_signal_add(ctx->loop, SIGHUP, server_on_signal, ctx);
+    signal(SIGPIPE, SIG_IGN);
+    if (ctx->standalone) {
+        ctx->active = 1;
+        ctx->draining = true;
+        ctx->ops->service(ctx, server_stdio_session(ctx));
+    } else {
+        server_status_send(ctx->status_fd, PROTO_STATUS_READY);
+        server_update(ctx);
+    }
+    if (ctx->active > 0 || !ctx->draining)
+        loop_run(ctx->loop);
+    if (ctx->standalone)
+        server_stdio_drain();
+    if (ctx->ops->on_exit)
+        ctx->ops->on_exit(ctx);
+}
+
+int
+server_main(int argc, char **argv, const struct server_ops *ops)
+{
+    struct server_ctx ctx = {.ops = ops};
+    struct strvec overrides;
+
+    log_init("postern", ops->name);
+    ctx.config_dir = getenv("POSTERN_CONFIG_DIRECTORY") ? getenv("POSTERN_CONFIG_DIRECTORY")
+                                                        : POSTERN_CONFIG_DIR;
+    ctx.service_name = ops->name;
+    ctx.transport = "unix";
+    strvec_init(&overrides);
+    server_options(&ctx, argc, argv, &overrides);
+    server_config(&ctx, &overrides);
+    strvec_free(&overrides);
+    server_logging(&ctx);
+    ctx.loop = loop_new();
+    server_listen_fds(&ctx);
+    server_files(&ctx);
+    server_jail(&ctx);
+    if (ops->post_jail)
+        ops->post_jail(&ctx);
+    server_run(&ctx);
+    return 0;
+}

@@ -1,0 +1,74 @@
+/* server.h - the skeleton every postern daemon plugs into */
+#ifndef SERVER_SERVER_H
+#define SERVER_SERVER_H
+
+#include <stdbool.h>
+
+#include "core/conf.h"
+#include "core/loop.h"
+#include "mail/params.h"
+
+/*
+ * A daemon is a struct server_ops and one call: server_main(argc, argv, &ops). The
+ * skeleton owns everything that is the same for every daemon:
+ *
+ *   options   -c config_dir, -o name=value (repeatable), -v (repeatable), -n service name,
+ *             -t transport type, -u (drop to mail_owner), -r (chroot to queue_directory),
+ *             -S (stand-alone: one session on stdin/stdout, no master; for tests).
+ *   config    main.cf read, -o applied, every parameter typed (ctx->params).
+ *   logging   <syslog_name>/<ops.name>[pid], to maillog_file or syslog.
+ *   privilege as root: ops.pre_jail, then chroot (-r), setgroups/setgid/setuid to
+ *             mail_owner (-u), then ops.post_jail. Not root: development mode, stays.
+ *   master    started by the master (POSTERN_LISTEN_FDS set): listeners are fds 4..,
+ *             fd 3 is a datagram socket for status records (doc/master-protocol.md).
+ *   lifetime  accepts until max_use clients, exits after max_idle without a client,
+ *             stops on SIGTERM once its sessions ended; a watchdog ends a process that
+ *             stops running its event loop for daemon_timeout.
+ *
+ * A fifo listener (master.cf type fifo, used for wakeups) is read, not accepted: what
+ * arrives goes to ops.trigger.
+ *
+ * ops.service gets each accepted connection (non-blocking) and owns it from then on; when
+ * the session is over it closes the descriptor and calls server_session_done().
+ */
+
+struct server_ctx;
+
+struct server_ops {
+    const char *name; /* program name in logs: "smtpd" */
+    int max_sessions; /* concurrent sessions per process; 0 means 1 */
+    void (*pre_jail)(struct server_ctx *ctx);
+    void (*post_jail)(struct server_ctx *ctx);
+    void (*service)(struct server_ctx *ctx, int fd);
+    void (*trigger)(struct server_ctx *ctx, const char *data, size_t len); /* fifo input */
+    void (*on_exit)(struct server_ctx *ctx);
+};
+
+struct server_ctx {
+    const struct server_ops *ops;
+    struct loop *loop;
+    struct conf *conf;
+    struct params params;
+    const char *config_dir;
+    const char *service_name;
+    const char *transport;
+    void *app; /* the daemon's own state */
+    bool standalone;
+    int active;    /* sessions in progress */
+    long served;   /* sessions accepted so far */
+    bool draining; /* SIGTERM or max_use: no more clients */
+    int status_fd; /* -1 without a master */
+    int *listen_fds;
+    int nlisten;
+    struct loop_fd **accept_watch;
+    struct loop_timer *idle_timer;
+    struct loop_timer *watchdog_timer;
+    bool want_drop;
+    bool want_chroot;
+    bool busy_reported;
+};
+
+int server_main(int argc, char **argv, const struct server_ops *ops);
+void server_session_done(struct server_ctx *ctx);
+
+#endif

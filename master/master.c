@@ -1,0 +1,457 @@
+/*
+ * master.c - the postern supervisor: the only long-lived root process.
+ *
+ * It reads main.cf and master.cf, creates every listener, starts and replaces the
+ * children, reloads on SIGHUP and stops on SIGTERM or SIGINT. It trusts root's files and
+ * nothing else: children only ever send it status datagrams (master_status.c). Kept
+ * small on purpose; everything that touches mail happens in the children.
+ *
+ * Usage: master [-c config_dir] [-f] [-v]
+ *   -f  stay in the foreground (postern start-fg); without it the master detaches and
+ *       tells its parent through a pipe whether it started.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "autoconf.h"
+#include "core/conf.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/pidlock.h"
+#include "mail/conf_owner.h"
+#include "mail/params.h"
+#include "mail/queue_dirs.h"
+#include "master/master.h"
+
+static void master_stop(struct master *m);
+
+/* master_load_params - main.cf, expanded and typed; errors are fatal at start */
+static bool
+master_load_params(const char *config_dir, struct params *p, struct buf *why)
+{
+    struct conf *conf = params_conf_new();
+    char *path = xasprintf("%s/main.cf", config_dir);
+    struct conf_error err;
+    bool good;
+
+    good = conf_read_file(conf, path, &err) && params_load(p, conf, &err);
+    if (!good)
+        buf_printf(why, "%s", err.text);
+    free(path);
+    conf_free(conf);
+    return good;
+}
+
+/* master_owner - who the children become: mail_owner as root, ourselves otherwise */
+static void
+master_owner(struct master *m)
+{
+    struct passwd *pw;
+
+    m->privileged = geteuid() == 0;
+    if (!m->privileged) {
+        log_warn("not started as root: every process runs as uid %ld (development mode)",
+                 (long)geteuid());
+        m->owner_uid = geteuid();
+        m->owner_gid = getegid();
+        return;
+    }
+    if ((pw = getpwnam(m->params.mail_owner)) == NULL)
+        log_fatal("mail_owner \"%s\" is not a user on this system", m->params.mail_owner);
+    if (pw->pw_uid == 0)
+        log_fatal("mail_owner \"%s\" has uid 0: it must be an unprivileged user",
+                  m->params.mail_owner);
+    m->owner_uid = pw->pw_uid;
+    m->owner_gid = pw->pw_gid;
+}
+
+/* master_queue_dirs - a safe configuration, and the parts of the queue the master needs */
+static void
+master_queue_dirs(struct master *m)
+{
+    struct strvec problems;
+
+    strvec_init(&problems);
+    conf_owner_check(m->config_dir, &problems);
+    if (problems.n)
+        log_fatal("%s", problems.v[0]);
+    queue_dirs_make(m->params.queue_directory, m->owner_uid, m->owner_gid, &problems);
+    if (problems.n)
+        log_fatal("%s", problems.v[0]);
+    strvec_free(&problems);
+}
+
+/* master_service_begin - listeners, status socket and first child of a new service */
+static bool
+master_service_begin(struct master *m, struct master_service *svc, struct buf *why)
+{
+    svc->master = m;
+    if (!master_listen_open(m, svc, why))
+        return false;
+    if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, svc->status_fd) < 0) {
+        buf_printf(why, "socketpair: %s", strerror(errno));
+        master_listen_close(svc);
+        return false;
+    }
+    fcntl(svc->status_fd[0], F_SETFL, O_NONBLOCK);
+    master_service_start(svc);
+    return true;
+}
+
+/*
+ * master_services_begin - start every service of list. At start (why != NULL) the first
+ * failure stops everything and is returned; on reload a failing service is skipped.
+ */
+static bool
+master_services_begin(struct master *m, struct master_service *list, struct buf *why)
+{
+    struct buf reason;
+
+    buf_init(&reason, 1024);
+    while (list) {
+        struct master_service *svc = list;
+
+        list = svc->next;
+        buf_reset(&reason);
+        if (master_service_begin(m, svc, &reason)) {
+            svc->next = m->services;
+            m->services = svc;
+            continue;
+        }
+        if (why) {
+            buf_printf(why, "service %s (%s, line %d): %s", svc->key, svc->file, svc->line,
+                       buf_str(&reason));
+            master_service_free(svc);
+            buf_free(&reason);
+            return false;
+        }
+        log_warn("service %s (%s, line %d) not started: %s", svc->key, svc->file, svc->line,
+                 buf_str(&reason));
+        master_service_free(svc);
+    }
+    buf_free(&reason);
+    return true;
+}
+
+/* master_sweep - forget services that were stopped and whose children are all gone */
+static void
+master_sweep(struct master *m)
+{
+    for (struct master_service **sp = &m->services; *sp;) {
+        struct master_service *svc = *sp;
+
+        if (svc->removed && svc->procs == NULL) {
+            *sp = svc->next;
+            master_service_free(svc);
+        } else {
+            sp = &svc->next;
+        }
+    }
+}
+
+static struct master_service *
+master_take(struct master_service **list, const char *key)
+{
+    for (struct master_service **sp = list; *sp; sp = &(*sp)->next)
+        if (strcmp((*sp)->key, key) == 0) {
+            struct master_service *svc = *sp;
+            *sp = svc->next;
+            svc->next = NULL;
+            return svc;
+        }
+    return NULL;
+}
+
+/*
+ * master_reload - read the configuration again. A service whose entry did not change keeps
+ * its listeners, so no connection is refused; its children finish their sessions and are
+ * replaced by children that read the new main.cf. A changed entry is stopped and started
+ * anew; a removed one is stopped; a new one is started.
+ */
+static void
+master_reload(struct master *m)
+{
+    struct master_service *fresh = NULL;
+    struct params params;
+    struct buf why;
+
+    buf_init(&why, 1024);
+    if (!master_load_params(m->config_dir, &params, &why) || !master_conf_load(m, &fresh, &why)) {
+        log_warn("reload refused, keeping the running configuration: %s", buf_str(&why));
+        buf_free(&why);
+        return;
+    }
+    buf_free(&why);
+    params_free(&m->params);
+    m->params = params;
+    for (struct master_service *svc = m->services; svc; svc = svc->next) {
+        struct master_service *same;
+
+        if (svc->removed)
+            continue;
+        same = master_take(&fresh, svc->key);
+        if (same && strcmp(same->signature, svc->signature) == 0) {
+            master_service_free(same);
+            master_retire_children(svc);
+            if (svc->nprocs == 0)
+                master_service_spawn(svc);
+            continue;
+        }
+        if (same) {
+            same->next = fresh;
+            fresh = same;
+        }
+        master_service_stop(svc);
+    }
+    master_services_begin(m, fresh, NULL);
+    master_reap(m);
+    master_sweep(m);
+    log_info("reload -- version %s, configuration %s", PACKAGE_VERSION, m->config_dir);
+}
+
+static void
+master_finish(struct master *m)
+{
+    char *pid = xasprintf("%s/pid/master.pid", m->params.queue_directory);
+
+    log_info("terminating on signal");
+    if (unlink(pid) < 0 && errno != ENOENT)
+        log_warn("remove %s: %m", pid);
+    free(pid);
+    loop_break(m->loop);
+}
+
+static void
+master_stop_timeout(void *ctx)
+{
+    struct master *m = ctx;
+
+    log_warn("%d processes still running after stop_timeout: killing them", master_count_procs(m));
+    master_signal_all(m, SIGKILL);
+    while (master_count_procs(m) > 0) {
+        int status;
+        pid_t pid = wait(&status);
+        if (pid < 0)
+            break;
+        master_forget(m, pid, status);
+    }
+    master_finish(m);
+}
+
+/* master_stop - close every door, let the children finish, then leave */
+static void
+master_stop(struct master *m)
+{
+    if (m->stopping)
+        return;
+    m->stopping = true;
+    for (struct master_service *svc = m->services; svc; svc = svc->next)
+        master_service_stop(svc);
+    if (master_count_procs(m) == 0) {
+        master_finish(m);
+        return;
+    }
+    m->stop_timer = loop_timer_new(m->loop, master_stop_timeout, m);
+    loop_timer_start(m->stop_timer, m->params.stop_timeout * 1000L);
+}
+
+static void
+master_on_signal(int signo, void *ctx)
+{
+    struct master *m = ctx;
+
+    switch (signo) {
+    case SIGCHLD:
+        master_reap(m);
+        master_sweep(m);
+        if (m->stopping && master_count_procs(m) == 0)
+            master_finish(m);
+        break;
+    case SIGHUP:
+        if (!m->stopping)
+            master_reload(m);
+        break;
+    default:
+        master_stop(m);
+        break;
+    }
+}
+
+/* master_detach - become a daemon; the parent waits for one line saying how it went */
+static int
+master_detach(void)
+{
+    int report[2];
+    char text[1024];
+    ssize_t n;
+    pid_t pid;
+
+    if (pipe2(report, O_CLOEXEC) < 0)
+        log_fatal("pipe: %m");
+    if ((pid = fork()) < 0)
+        log_fatal("fork: %m");
+    if (pid > 0) {
+        close(report[1]);
+        n = read(report[0], text, sizeof(text) - 1);
+        if (n <= 0)
+            _exit(1);
+        text[n] = 0;
+        if (strcmp(text, "ok") == 0)
+            _exit(0);
+        fprintf(stderr, "%s\n", text);
+        _exit(1);
+    }
+    close(report[0]);
+    setsid();
+    return report[1];
+}
+
+static void
+master_report(int fd, const char *text)
+{
+    if (fd >= 0) {
+        if (write(fd, text, strlen(text)) < 0) {
+            /* The parent is gone; nobody to tell. */
+        }
+        close(fd);
+    }
+}
+
+static void
+master_null_stdio(void)
+{
+    int fd = open("/dev/null", O_RDWR);
+
+    if (fd < 0)
+        log_fatal("open /dev/null: %m");
+    dup2(fd, 0);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    if (fd > 2)
+        close(fd);
+}
+
+static void
+master_logging(const struct params *p, bool foreground)
+{
+    log_init(p->syslog_name, "master");
+    log_set_trace(p->postern_trace);
+    if (*p->maillog_file) {
+        if (!log_to_file(p->maillog_file))
+            log_fatal("open maillog_file %s: %m", p->maillog_file);
+    } else if (foreground) {
+        log_to_file("/dev/stderr");
+    } else {
+        log_to_syslog();
+    }
+}
+
+static void
+master_args(struct master *m, int argc, char **argv)
+{
+    const char *dir = getenv("POSTERN_CONFIG_DIRECTORY");
+    int ch;
+
+    dir = dir && *dir ? dir : POSTERN_CONFIG_DIR;
+    while ((ch = getopt(argc, argv, "c:fv")) != -1) {
+        switch (ch) {
+        case 'c':
+            dir = optarg;
+            break;
+        case 'f':
+            m->foreground = true;
+            break;
+        case 'v':
+            log_set_verbose(log_verbose() + 1);
+            break;
+        default:
+            fprintf(stderr, "usage: master [-c config_dir] [-f] [-v]\n");
+            exit(2);
+        }
+    }
+    if ((m->config_dir = realpath(dir, NULL)) == NULL)
+        log_fatal("configuration directory %s: %m", dir);
+}
+
+/* master_fail - tell whoever started us, then leave */
+static _Noreturn void
+master_fail(int report, const struct buf *why)
+{
+    master_report(report, buf_str(why));
+    log_fatal("%s", buf_str(why));
+}
+
+static void
+master_signals(struct master *m)
+{
+    static const int signals[] = {SIGCHLD, SIGHUP, SIGTERM, SIGINT};
+
+    for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
+        loop_signal_add(m->loop, signals[i], master_on_signal, m);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* master_begin - master.cf, then every service; a failure at start is fatal */
+static void
+master_begin(struct master *m, int report, struct buf *why)
+{
+    struct master_service *list;
+
+    if (!master_conf_load(m, &list, why))
+        master_fail(report, why);
+    if (!m->foreground) {
+        master_logging(&m->params, false);
+        master_null_stdio();
+    }
+    if (!master_services_begin(m, list, why)) {
+        master_report(report, buf_str(why));
+        master_stop(m);
+        loop_run(m->loop);
+        log_fatal("%s", buf_str(why));
+    }
+}
+
+int
+main(int argc, char **argv)
+{
+    struct master m = {0};
+    struct buf why;
+    int report = -1, lock;
+    char *pid_path;
+
+    log_init("postern", "master");
+    master_args(&m, argc, argv);
+    buf_init(&why, 1024);
+    if (!master_load_params(m.config_dir, &m.params, &why))
+        log_fatal("%s", buf_str(&why));
+    if (m.foreground)
+        master_logging(&m.params, true);
+    else
+        report = master_detach();
+    m.loop = loop_new();
+    master_signals(&m);
+    master_owner(&m);
+    master_queue_dirs(&m);
+    pid_path = xasprintf("%s/pid/master.pid", m.params.queue_directory);
+    if ((lock = pidlock_acquire(pid_path, &why)) < 0) {
+        buf_printf(&why, ": the postern master is already running for %s", m.config_dir);
+        master_fail(report, &why);
+    }
+    master_begin(&m, report, &why);
+    log_info("daemon started -- version %s, configuration %s", PACKAGE_VERSION, m.config_dir);
+    master_report(report, "ok");
+    loop_run(m.loop);
+    close(lock);
+    free(pid_path);
+    buf_free(&why);
+    return 0;
+}

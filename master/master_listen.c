@@ -1,0 +1,171 @@
+/*
+ * master_listen.c - open and close the listeners of one service.
+ *
+ * Runs as root in the master. Trusts master.cf and main.cf (root's files). inet listeners
+ * follow inet_interfaces and inet_protocols unless the entry names its own address; UNIX
+ * sockets and fifos live under $queue_directory/private (postern's own processes only: the
+ * directory is mail_owner's, mode 0700) or $queue_directory/public (0711, for local users).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/listen.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "mail/peers.h"
+#include "master/master.h"
+
+#define MASTER_BACKLOG 100
+
+static void
+master_listen_add(struct master_service *svc, int fd)
+{
+    svc->fds = xreallocarray(svc->fds, svc->nfds + 1, sizeof(*svc->fds));
+    svc->fds[svc->nfds++] = fd;
+}
+
+static enum listen_family
+master_family(const struct params *p)
+{
+    bool v4 = false, v6 = false;
+
+    for (size_t i = 0; i < p->inet_protocols.n; i++) {
+        const char *word = p->inet_protocols.v[i];
+        if (strcmp(word, "all") == 0)
+            v4 = v6 = true;
+        else if (strcmp(word, "ipv4") == 0)
+            v4 = true;
+        else if (strcmp(word, "ipv6") == 0)
+            v6 = true;
+    }
+    return v4 && !v6 ? LISTEN_IPV4 : v6 && !v4 ? LISTEN_IPV6 : LISTEN_ANY;
+}
+
+/* master_listen_host - one numeric address, with IPv6 brackets removed */
+static bool
+master_listen_host(struct master_service *svc, const char *host, enum listen_family family,
+                   struct buf *why)
+{
+    char addr[128];
+    size_t len = strlen(host);
+    int fd;
+
+    if (len >= 2 && host[0] == '[' && host[len - 1] == ']' && len - 2 < sizeof(addr)) {
+        memcpy(addr, host + 1, len - 2);
+        addr[len - 2] = 0;
+        host = addr;
+    }
+    if ((fd = listen_inet(host, svc->listen_port, family, MASTER_BACKLOG, why)) < 0)
+        return false;
+    master_listen_add(svc, fd);
+    return true;
+}
+
+/* master_listen_any - the wildcard address of each enabled family */
+static bool
+master_listen_any(struct master_service *svc, enum listen_family family, struct buf *why)
+{
+    if (family != LISTEN_IPV6 && !master_listen_host(svc, "0.0.0.0", LISTEN_IPV4, why))
+        return false;
+    if (family != LISTEN_IPV4 && !master_listen_host(svc, "::", LISTEN_IPV6, why)) {
+        /* A host without IPv6 still serves IPv4 when both were asked for. */
+        if (family == LISTEN_ANY && errno == EAFNOSUPPORT)
+            return true;
+        return false;
+    }
+    return true;
+}
+
+static bool
+master_listen_inet(struct master *m, struct master_service *svc, struct buf *why)
+{
+    const struct strvec *ifaces = &m->params.inet_interfaces;
+    enum listen_family family = master_family(&m->params);
+
+    if (svc->listen_host)
+        return master_listen_host(svc, svc->listen_host, LISTEN_ANY, why);
+    for (size_t i = 0; i < ifaces->n; i++) {
+        const char *iface = ifaces->v[i];
+        bool good;
+
+        if (strcmp(iface, "all") == 0)
+            good = master_listen_any(svc, family, why);
+        else if (strcmp(iface, "loopback-only") == 0)
+            good = (family == LISTEN_IPV6 || master_listen_host(svc, "127.0.0.1", family, why)) &&
+                   (family == LISTEN_IPV4 || master_listen_host(svc, "::1", family, why));
+        else
+            good = master_listen_host(svc, iface, family, why);
+        if (!good)
+            return false;
+    }
+    return true;
+}
+
+/*
+ * master_listen_local - a UNIX socket or fifo. Sockets named in the peer table get its
+ * mode; others are reachable by whoever can enter their directory.
+ */
+static bool
+master_listen_local(struct master *m, struct master_service *svc, struct buf *why)
+{
+    char *path = xasprintf("%s/%s/%s", m->params.queue_directory,
+                           svc->private_sock ? "private" : "public", svc->name);
+    const struct peer_socket *peer = peers_lookup(svc->name);
+    int fd;
+
+    if (svc->type == MASTER_FIFO)
+        fd = listen_fifo(path, peer ? peer->mode : 0622, m->owner_uid, m->owner_gid, why);
+    else
+        fd = listen_unix(path, peer ? peer->mode : 0666, m->owner_uid, m->owner_gid, MASTER_BACKLOG,
+                         why);
+    if (fd < 0) {
+        free(path);
+        return false;
+    }
+    master_listen_add(svc, fd);
+    strvec_add_owned(&svc->sock_paths, path);
+    return true;
+}
+
+/* master_listen_open - create every listener of svc; on failure none is left open */
+bool
+master_listen_open(struct master *m, struct master_service *svc, struct buf *why)
+{
+    bool good;
+
+    switch (svc->type) {
+    case MASTER_INET:
+        good = master_listen_inet(m, svc, why);
+        break;
+    case MASTER_UNIX:
+    case MASTER_PASS:
+    case MASTER_FIFO:
+        good = master_listen_local(m, svc, why);
+        break;
+    default:
+        buf_reset(why);
+        buf_printf(why, "service type of %s is not supported yet", svc->key);
+        good = false;
+        break;
+    }
+    if (!good)
+        master_listen_close(svc);
+    return good;
+}
+
+/* master_listen_close - close the listeners and remove the socket files */
+void
+master_listen_close(struct master_service *svc)
+{
+    for (size_t i = 0; i < svc->nfds; i++)
+        close(svc->fds[i]);
+    free(svc->fds);
+    svc->fds = NULL;
+    svc->nfds = 0;
+    for (size_t i = 0; i < svc->sock_paths.n; i++)
+        if (unlink(svc->sock_paths.v[i]) < 0 && errno != ENOENT)
+            log_warn("remove %s: %m", svc->sock_paths.v[i]);
+    strvec_free(&svc->sock_paths);
+}

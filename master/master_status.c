@@ -1,0 +1,90 @@
+/*
+ * master_status.c - read the children's status reports.
+ *
+ * Runs as root in the master and trusts the children only this far: a report is one
+ * datagram holding one attribute record (lib/mail/proto.h: status_ready, status_busy,
+ * status_idle, with the sender's pid). A malformed report, or one naming a pid that is not
+ * a child of this service, is logged and dropped: a compromised child can lie about its
+ * own load, nothing more.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "core/attr.h"
+#include "core/log.h"
+#include "mail/proto.h"
+#include "master/master.h"
+
+#define MASTER_STATUS_MAX 512
+
+static struct master_proc *
+master_status_proc(struct master_service *svc, long long pid)
+{
+    for (struct master_proc *p = svc->procs; p; p = p->next)
+        if (p->pid == pid)
+            return p;
+    return NULL;
+}
+
+/* master_status_apply - one report: the child is idle, busy, or has just started */
+static void
+master_status_apply(struct master_service *svc, struct master_proc *proc, enum proto_msg msg)
+{
+    bool idle = msg != PROTO_STATUS_BUSY;
+
+    if (msg == PROTO_STATUS_READY)
+        proc->ready = true;
+    if (proc->retiring || proc->idle == idle)
+        return;
+    proc->idle = idle;
+    svc->nidle += idle ? 1 : -1;
+    master_avail_update(svc);
+}
+
+static void
+master_status_one(struct master_service *svc, const char *data, size_t len)
+{
+    struct buf name;
+    int64_t pid = 0;
+    struct attr_fds fds;
+    struct attr_error err;
+    struct master_proc *proc;
+    enum proto_msg msg;
+    const struct attr_spec spec[] = {
+        {PROTO_ATTR_MSG, ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &name},
+        {PROTO_ATTR_PID, ATTR_INT, ATTR_REQUIRED, &pid},
+    };
+
+    buf_init(&name, PROTO_MSG_NAME_SIZE);
+    attr_fds_init(&fds);
+    if (!attr_decode(data, len, MASTER_STATUS_MAX, &fds, spec, 2, &err)) {
+        log_warn("service %s: bad status report: %s", svc->key, err.text);
+    } else if ((msg = proto_msg_lookup(buf_str(&name))) != PROTO_STATUS_READY &&
+               msg != PROTO_STATUS_BUSY && msg != PROTO_STATUS_IDLE) {
+        log_warn("service %s: unexpected status message \"%s\"", svc->key, buf_str(&name));
+    } else if ((proc = master_status_proc(svc, pid)) == NULL) {
+        log_trace("master", "service %s: status from unknown pid %lld", svc->key, (long long)pid);
+    } else {
+        master_status_apply(svc, proc, msg);
+    }
+    buf_free(&name);
+}
+
+/* master_status_read - drain the service's status socket */
+void
+master_status_read(int fd, unsigned events, void *ctx)
+{
+    struct master_service *svc = ctx;
+    char data[MASTER_STATUS_MAX];
+    ssize_t n;
+
+    while ((n = recv(fd, data, sizeof(data), MSG_DONTWAIT | MSG_TRUNC)) > 0) {
+        if ((size_t)n > sizeof(data))
+            log_warn("service %s: oversized status report dropped", svc->key);
+        else
+            master_status_one(svc, data, (size_t)n);
+    }
+    if (n < 0 && errno != EAGAIN && errno != EINTR)
+        log_warn("service %s: status socket: %m", svc->key);
+}
