@@ -150,6 +150,7 @@ SAN_BUILD = build-san
 SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SAN_LOG = $(abspath $(SAN_BUILD))/reports/san
 SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:log_path=$(SAN_LOG) \
+	LSAN_OPTIONS=suppressions=$(abspath t/lsan.supp):print_suppressions=0 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$(SAN_LOG)
 check-sanitize: setup
 	rm -rf $(SAN_BUILD)/reports && mkdir -p $(SAN_BUILD)/reports

@@ -105,10 +105,10 @@ postern_check_main(int argc, char **argv)
     }
     main_cf = xasprintf("%s/main.cf", config_dir);
     master_cf = xasprintf("%s/master.cf", config_dir);
-    free(config_dir);
     conf = params_conf_new();
     if (!conf_read_file(conf, main_cf, &err) || !params_load(&ck.params, conf, &err)) {
         log_error("%s", err.text);
+        free(config_dir);
         conf_free(conf);
         free(main_cf);
         free(master_cf);
@@ -128,6 +128,7 @@ postern_check_main(int argc, char **argv)
     mastercf_free(&mcf);
     conf_free(conf);
     params_free(&ck.params);
+    free(config_dir);
     free(main_cf);
     free(master_cf);
     if (ck.problems)
