@@ -129,14 +129,16 @@ match_add_text(struct match_list *list, const char *text, int depth, struct map_
 struct match_list *
 match_list_open(const char *text, enum match_kind kind, bool parent_matches, struct map_error *err)
 {
-    struct match_list *list = xcalloc(1, sizeof(*list));
+    struct match_list *list = NULL;
+    struct strvec entries;
+    struct conf_error cerr;
 
-    list->kind = kind;
-    list->parent_matches = parent_matches;
-    if (!match_add_text(list, text, 0, err)) {
-        match_list_close(list);
-        return NULL;
-    }
+    strvec_init(&entries);
+    if (conf_split_list(text, &entries, &cerr))
+        list = match_list_open_words(&entries, kind, parent_matches, err);
+    else
+        snprintf(err->text, sizeof(err->text), "%s", cerr.text);
+    strvec_free(&entries);
     return list;
 }
 
