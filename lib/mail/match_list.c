@@ -111,6 +111,16 @@ match_add_entry(struct match_list *list, const char *entry, int depth, struct ma
 }
 
 static bool
+match_add_words(struct match_list *list, const struct strvec *entries, int depth,
+                struct map_error *err)
+{
+    for (size_t i = 0; i < entries->n; i++)
+        if (!match_add_entry(list, entries->v[i], depth, err))
+            return false;
+    return true;
+}
+
+static bool
 match_add_text(struct match_list *list, const char *text, int depth, struct map_error *err)
 {
     struct strvec entries;
@@ -120,23 +130,40 @@ match_add_text(struct match_list *list, const char *text, int depth, struct map_
     strvec_init(&entries);
     if (!(good = conf_split_list(text, &entries, &cerr)))
         snprintf(err->text, sizeof(err->text), "%s", cerr.text);
-    for (size_t i = 0; good && i < entries.n; i++)
-        good = match_add_entry(list, entries.v[i], depth, err);
+    good = good && match_add_words(list, &entries, depth, err);
     strvec_free(&entries);
     return good;
 }
 
+/* match_list_open_words - a list already split, as a LIST parameter holds it */
 struct match_list *
-match_list_open(const char *text, enum match_kind kind, bool parent_matches, struct map_error *err)
+match_list_open_words(const struct strvec *entries, enum match_kind kind, bool parent_matches,
+                      struct map_error *err)
 {
     struct match_list *list = xcalloc(1, sizeof(*list));
 
     list->kind = kind;
     list->parent_matches = parent_matches;
-    if (!match_add_text(list, text, 0, err)) {
+    if (!match_add_words(list, entries, 0, err)) {
         match_list_close(list);
         return NULL;
     }
+    return list;
+}
+
+struct match_list *
+match_list_open(const char *text, enum match_kind kind, bool parent_matches, struct map_error *err)
+{
+    struct match_list *list = NULL;
+    struct strvec entries;
+    struct conf_error cerr;
+
+    strvec_init(&entries);
+    if (conf_split_list(text, &entries, &cerr))
+        list = match_list_open_words(&entries, kind, parent_matches, err);
+    else
+        snprintf(err->text, sizeof(err->text), "%s", cerr.text);
+    strvec_free(&entries);
     return list;
 }
 

@@ -27,6 +27,8 @@ struct match_list;
 
 struct match_list *match_list_open(const char *text, enum match_kind kind, bool parent_matches,
                                    struct map_error *err);
+struct match_list *match_list_open_words(const struct strvec *entries, enum match_kind kind,
+                                         bool parent_matches, struct map_error *err);
 void match_list_close(struct match_list *list);
 enum map_status match_list_find(const struct match_list *list, const char *item,
                                 struct map_error *err);

@@ -124,25 +124,36 @@ restrict_add(struct restrict_list *list, char **words, size_t n, size_t *i, stru
     return true;
 }
 
+/* restrict_compile_words - a list already split, as a LIST parameter holds it */
 struct restrict_list *
-restrict_compile(const char *text, enum restrict_stage stage, struct map_error *err)
+restrict_compile_words(const struct strvec *words, enum restrict_stage stage, struct map_error *err)
 {
     struct restrict_list *list = xcalloc(1, sizeof(*list));
-    struct strvec words;
-    struct conf_error cerr;
-    bool good;
+    bool good = true;
 
     list->stage = stage;
-    strvec_init(&words);
-    if (!(good = conf_split_list(text, &words, &cerr)))
-        snprintf(err->text, sizeof(err->text), "%s", cerr.text);
-    for (size_t i = 0; good && i < words.n; i++)
-        good = restrict_add(list, words.v, words.n, &i, err);
-    strvec_free(&words);
+    for (size_t i = 0; good && i < words->n; i++)
+        good = restrict_add(list, words->v, words->n, &i, err);
     if (!good) {
         restrict_free(list);
         return NULL;
     }
+    return list;
+}
+
+struct restrict_list *
+restrict_compile(const char *text, enum restrict_stage stage, struct map_error *err)
+{
+    struct restrict_list *list = NULL;
+    struct strvec words;
+    struct conf_error cerr;
+
+    strvec_init(&words);
+    if (conf_split_list(text, &words, &cerr))
+        list = restrict_compile_words(&words, stage, err);
+    else
+        snprintf(err->text, sizeof(err->text), "%s", cerr.text);
+    strvec_free(&words);
     return list;
 }
 
@@ -370,7 +381,8 @@ restrict_check_access(struct restrict_eval *ev, enum restrict_kind kind, struct 
     } else if (kind == R_CHECK_HELO && f->helo) {
         status = map_addr_domain(table, f->helo, false, &match, &err);
     } else if (kind == R_CHECK_SENDER && f->sender) {
-        status = map_addr_find(table, MAP_ADDR_ACCESS, *f->sender ? f->sender : "<>",
+        const char *null_key = ev->env->null_sender_key ? ev->env->null_sender_key : "<>";
+        status = map_addr_find(table, MAP_ADDR_ACCESS, *f->sender ? f->sender : null_key,
                                &ev->env->addr_opts, &match, &err);
     } else if (kind == R_CHECK_RECIPIENT && f->recipient) {
         status =

@@ -57,6 +57,7 @@ struct restrict_env {
     struct match_list *virtual_alias_domains;
     struct match_list *virtual_mailbox_domains;
     struct map_addr_opts addr_opts;
+    const char *null_sender_key; /* smtpd_null_access_lookup_key; NULL means "<>" */
 };
 
 struct restrict_reply {
@@ -69,6 +70,8 @@ struct restrict_list;
 
 struct restrict_list *restrict_compile(const char *text, enum restrict_stage stage,
                                        struct map_error *err);
+struct restrict_list *restrict_compile_words(const struct strvec *words, enum restrict_stage stage,
+                                             struct map_error *err);
 void restrict_free(struct restrict_list *list);
 enum restrict_verdict restrict_eval(const struct restrict_list *list,
                                     const struct restrict_env *env,
