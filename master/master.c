@@ -396,7 +396,7 @@ master_signals(struct master *m)
     static const int signals[] = {SIGCHLD, SIGHUP, SIGTERM, SIGINT};
 
     for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
-        loop_signal_add(m->loop, signals[i], master_on_signal, m);
+        m->signals[i] = loop_signal_add(m->loop, signals[i], master_on_signal, m);
     signal(SIGPIPE, SIG_IGN);
 }
 
@@ -418,6 +418,24 @@ master_begin(struct master *m, int report, struct buf *why)
         loop_run(m->loop);
         log_fatal("%s", buf_str(why));
     }
+}
+
+/* master_cleanup - after the stop: give everything back, for the leak checkers */
+static void
+master_cleanup(struct master *m)
+{
+    while (m->services) {
+        struct master_service *next = m->services->next;
+        master_service_free(m->services);
+        m->services = next;
+    }
+    for (size_t i = 0; i < sizeof(m->signals) / sizeof(m->signals[0]); i++)
+        loop_signal_free(m->signals[i]);
+    if (m->stop_timer)
+        loop_timer_free(m->stop_timer);
+    loop_free(m->loop);
+    params_free(&m->params);
+    free(m->config_dir);
 }
 
 int
@@ -453,5 +471,6 @@ main(int argc, char **argv)
     close(lock);
     free(pid_path);
     buf_free(&why);
+    master_cleanup(&m);
     return 0;
 }

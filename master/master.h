@@ -77,6 +77,7 @@ struct master {
     struct master_service *services;
     bool stopping;
     struct loop_timer *stop_timer;
+    struct loop_signal *signals[4];
     uid_t owner_uid;
     gid_t owner_gid;
     bool privileged; /* started as root */

@@ -44,7 +44,8 @@ ctl_load(struct ctl *ctl, int argc, char **argv)
             fprintf(stderr, "usage: postern %s [-c config_dir]\n", argv[0]);
             exit(2);
         }
-        ctl->config_dir = optarg;
+        free(ctl->config_dir);
+        ctl->config_dir = xstrdup(optarg);
     }
     path = xasprintf("%s/main.cf", ctl->config_dir);
     if (!conf_read_file(conf, path, &err) || !params_load(&ctl->params, conf, &err))
@@ -53,6 +54,14 @@ ctl_load(struct ctl *ctl, int argc, char **argv)
     conf_free(conf);
     ctl->pid_path = xasprintf("%s/pid/master.pid", ctl->params.queue_directory);
     return optind;
+}
+
+static void
+ctl_free(struct ctl *ctl)
+{
+    params_free(&ctl->params);
+    free(ctl->pid_path);
+    free(ctl->config_dir);
 }
 
 static int
@@ -76,24 +85,6 @@ ctl_exec_master(struct ctl *ctl, bool foreground)
     free(master);
     free(dir);
     return 1;
-}
-
-int
-postern_start_main(int argc, char **argv)
-{
-    struct ctl ctl;
-
-    ctl_load(&ctl, argc, argv);
-    return ctl_exec_master(&ctl, false);
-}
-
-int
-postern_start_fg_main(int argc, char **argv)
-{
-    struct ctl ctl;
-
-    ctl_load(&ctl, argc, argv);
-    return ctl_exec_master(&ctl, true);
 }
 
 /* ctl_wait_gone - wait until the master released its lock, up to a limit */
@@ -126,45 +117,92 @@ ctl_signal(struct ctl *ctl, int signo)
     return 0;
 }
 
-int
-postern_stop_main(int argc, char **argv)
+static int
+ctl_start(struct ctl *ctl)
 {
-    struct ctl ctl;
+    return ctl_exec_master(ctl, false);
+}
 
-    ctl_load(&ctl, argc, argv);
-    if (ctl_signal(&ctl, SIGTERM) != 0)
+static int
+ctl_start_fg(struct ctl *ctl)
+{
+    return ctl_exec_master(ctl, true);
+}
+
+static int
+ctl_stop(struct ctl *ctl)
+{
+    if (ctl_signal(ctl, SIGTERM) != 0)
         return 1;
     log_info("stopping the postern mail system");
-    if (!ctl_wait_gone(ctl.pid_path, ctl.params.stop_timeout + 10)) {
-        log_error("the master is still running after %lds", ctl.params.stop_timeout + 10);
+    if (!ctl_wait_gone(ctl->pid_path, ctl->params.stop_timeout + 10)) {
+        log_error("the master is still running after %lds", ctl->params.stop_timeout + 10);
         return 1;
     }
     return 0;
 }
 
-int
-postern_reload_main(int argc, char **argv)
+static int
+ctl_reload(struct ctl *ctl)
 {
-    struct ctl ctl;
-
-    ctl_load(&ctl, argc, argv);
-    if (ctl_signal(&ctl, SIGHUP) != 0)
+    if (ctl_signal(ctl, SIGHUP) != 0)
         return 1;
     log_info("refreshing the postern mail system");
     return 0;
 }
 
-int
-postern_status_main(int argc, char **argv)
+static int
+ctl_status(struct ctl *ctl)
 {
-    struct ctl ctl;
-    pid_t owner;
+    pid_t owner = pidlock_owner(ctl->pid_path);
 
-    ctl_load(&ctl, argc, argv);
-    if ((owner = pidlock_owner(ctl.pid_path)) <= 0) {
+    if (owner <= 0) {
         log_info("the postern mail system is not running");
         return 1;
     }
     log_info("the postern mail system is running: PID: %ld", (long)owner);
     return 0;
+}
+
+/* ctl_run - one verb: read the configuration, act, clean up */
+static int
+ctl_run(int argc, char **argv, int (*verb)(struct ctl *ctl))
+{
+    struct ctl ctl;
+    int status;
+
+    ctl_load(&ctl, argc, argv);
+    status = verb(&ctl);
+    ctl_free(&ctl);
+    return status;
+}
+
+int
+postern_start_main(int argc, char **argv)
+{
+    return ctl_run(argc, argv, ctl_start);
+}
+
+int
+postern_start_fg_main(int argc, char **argv)
+{
+    return ctl_run(argc, argv, ctl_start_fg);
+}
+
+int
+postern_stop_main(int argc, char **argv)
+{
+    return ctl_run(argc, argv, ctl_stop);
+}
+
+int
+postern_reload_main(int argc, char **argv)
+{
+    return ctl_run(argc, argv, ctl_reload);
+}
+
+int
+postern_status_main(int argc, char **argv)
+{
+    return ctl_run(argc, argv, ctl_status);
 }

@@ -227,7 +227,9 @@ void
 log_fatal(const char *fmt, ...)
 {
     LOG_BODY(LOG_CRIT, "fatal: ");
-    exit(1);
+    /* Leave at once: no exit handlers in a process whose state is not to be trusted. */
+    fflush(NULL);
+    _exit(1);
 }
 
 void

@@ -314,8 +314,8 @@ server_run(struct server_ctx *ctx)
     ctx->watchdog_timer = loop_timer_new(ctx->loop, server_watchdog, ctx);
     loop_timer_every(ctx->watchdog_timer, ctx->params.daemon_timeout * 500L);
     server_watchdog(ctx);
-    loop_signal_add(ctx->loop, SIGTERM, server_on_signal, ctx);
-    loop_signal_add(ctx->loop, SIGHUP, server_on_signal, ctx);
+    ctx->signals[0] = loop_signal_add(ctx->loop, SIGTERM, server_on_signal, ctx);
+    ctx->signals[1] = loop_signal_add(ctx->loop, SIGHUP, server_on_signal, ctx);
     signal(SIGPIPE, SIG_IGN);
     if (ctx->standalone) {
         ctx->active = 1;
@@ -331,6 +331,24 @@ server_run(struct server_ctx *ctx)
         server_stdio_drain();
     if (ctx->ops->on_exit)
         ctx->ops->on_exit(ctx);
+}
+
+/* server_cleanup - give everything back, so that leak checkers see only real leaks */
+static void
+server_cleanup(struct server_ctx *ctx)
+{
+    for (int i = 0; i < ctx->nlisten; i++)
+        loop_fd_free(ctx->accept_watch[i]);
+    for (size_t i = 0; i < sizeof(ctx->signals) / sizeof(ctx->signals[0]); i++)
+        if (ctx->signals[i])
+            loop_signal_free(ctx->signals[i]);
+    loop_timer_free(ctx->idle_timer);
+    loop_timer_free(ctx->watchdog_timer);
+    free(ctx->accept_watch);
+    free(ctx->listen_fds);
+    loop_free(ctx->loop);
+    params_free(&ctx->params);
+    conf_free(ctx->conf);
 }
 
 int
@@ -356,5 +374,6 @@ server_main(int argc, char **argv, const struct server_ops *ops)
     if (ops->post_jail)
         ops->post_jail(&ctx);
     server_run(&ctx);
+    server_cleanup(&ctx);
     return 0;
 }

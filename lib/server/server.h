@@ -63,6 +63,7 @@ struct server_ctx {
     struct loop_fd **accept_watch;
     struct loop_timer *idle_timer;
     struct loop_timer *watchdog_timer;
+    struct loop_signal *signals[2];
     bool want_drop;
     bool want_chroot;
     bool busy_reported;
