@@ -187,6 +187,31 @@ def run(root):
                   open(log).read().count("wakeup: 1 byte") >= 2, 4),
          "a fifo service with wakeup 1 is woken every second")
 
+    clients = []
+    for i in range(12):
+        c = socket.create_connection(("127.0.0.1", port), timeout=5)
+        c.sendall(b"client %d\r\n" % i)
+        clients.append(c)
+    answers = [c.recv(100).strip() for c in clients]
+    t.is_eq(answers, [b"client %d" % i for i in range(12)],
+            "12 concurrent clients are all served (4 per child)")
+    t.is_eq(len(service_children(master, echo_name)), 3,
+            "busy children make the master start more, up to maxproc 3")
+    extra = socket.create_connection(("127.0.0.1", port), timeout=5)
+    extra.sendall(b"thirteenth\r\n")
+    extra.settimeout(1)
+    try:
+        waited = extra.recv(100) == b""
+    except socket.timeout:
+        waited = True
+    t.ok(waited and len(service_children(master, echo_name)) == 3,
+         "past maxproc a client waits; no fourth child")
+    clients[0].close()
+    extra.settimeout(5)
+    t.is_eq(extra.recv(100).strip(), b"thirteenth", "and is served when a session ends")
+    for c in clients[1:] + [extra]:
+        c.close()
+
     starts_before = open(log).read().count("/bin/false pid")
     time.sleep(5)
     starts = open(log).read().count("/bin/false pid") - starts_before
