@@ -223,7 +223,10 @@ master_finish(struct master *m)
 {
     char *pid = xasprintf("%s/pid/master.pid", m->params.queue_directory);
 
-    log_info("terminating on signal");
+    if (m->stop_signal)
+        log_info("terminating on signal %d", m->stop_signal);
+    else
+        log_info("terminating");
     if (unlink(pid) < 0 && errno != ENOENT)
         log_warn("remove %s: %m", pid);
     free(pid);
@@ -281,6 +284,7 @@ master_on_signal(int signo, void *ctx)
             master_reload(m);
         break;
     default:
+        m->stop_signal = signo;
         master_stop(m);
         break;
     }

@@ -76,6 +76,7 @@ struct master {
     struct params params;
     struct master_service *services;
     bool stopping;
+    int stop_signal; /* what asked us to stop; 0 for a failed start */
     struct loop_timer *stop_timer;
     struct loop_signal *signals[4];
     uid_t owner_uid;
