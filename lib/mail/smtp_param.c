@@ -39,7 +39,11 @@ smtp_param_value_is(const struct smtp_param *p, const char *name)
            strncasecmp(p->value, name, p->value_len) == 0;
 }
 
-/* smtp_param_split - cut "keyword[=value]" (RFC 5321 esmtp-param); false on bad syntax */
+/*
+ * smtp_param_split - cut "keyword[=value]" (RFC 5321 esmtp-param); false on bad syntax.
+ * 8-bit octets pass here (RFC 6531 allows UTF-8 in values); each value's own decoder
+ * refuses them unless it takes UTF-8.
+ */
 static bool
 smtp_param_split(const char *s, size_t len, struct smtp_param *p)
 {
@@ -66,7 +70,7 @@ smtp_param_split(const char *s, size_t len, struct smtp_param *p)
         return false;
     for (size_t i = 0; i < p->value_len; i++) {
         unsigned char c = (unsigned char)p->value[i];
-        if (c < 33 || c > 126 || c == '=')
+        if (c < 33 || c == 127 || c == '=')
             return false;
     }
     return true;
