@@ -23,7 +23,10 @@ enum smtp_data_bare {
 
 #define SMTP_DATA_LINE_MAX 1000 /* RFC 5321 4.5.3.1.6, CRLF included */
 
-/* Receives content, CRLF-terminated lines, unstuffed; never after a refusing violation. */
+/*
+ * Receives content: CRLF-terminated lines, unstuffed. Nothing arrives after a refusing
+ * violation; what arrived before it must be discarded by the caller (smtp_data_refused).
+ */
 typedef void (*smtp_data_sink)(void *ctx, const char *data, size_t len);
 
 struct smtp_data {
