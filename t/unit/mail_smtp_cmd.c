@@ -313,6 +313,36 @@ test_limits(void)
     ok(r == &smtp_reply_bad_param, "EHLO domain of 256");
     smtp_cmd_free(&c);
 
+    /* ORCPT: a value of 500 octets, then 501 (only reachable below the line limit) */
+    {
+        char param[SMTP_ORCPT_MAX + 16] = "ORCPT=rfc822;";
+        struct smtp_rcpt_params rp = {0};
+        size_t plen = strlen(param);
+        memset(param + plen, 'o', SMTP_ORCPT_MAX - 7);
+        ok(smtp_param_rcpt(param, 6 + SMTP_ORCPT_MAX, false, &rp) == NULL, "ORCPT value of 500");
+        smtp_param_rcpt_free(&rp);
+        param[6 + SMTP_ORCPT_MAX] = 'o';
+        ok(smtp_param_rcpt(param, 7 + SMTP_ORCPT_MAX, false, &rp) == &smtp_reply_bad_param,
+           "ORCPT value of 501");
+        smtp_param_rcpt_free(&rp);
+    }
+
+    /* a path of 256 octets in RCPT, then 257 */
+    n = (size_t)snprintf(line, sizeof(line), "RCPT TO:<");
+    memset(line + n, 'l', 64);
+    line[n + 64] = '@';
+    for (size_t i = 0; i < 189; i++)
+        line[n + 65 + i] = i % 64 == 63 ? '.' : 'd';
+    line[n + 254] = '>';
+    r = smtp_cmd_parse(line, n + 255, 0, &c);
+    ok(r == NULL, "RCPT path of 256");
+    smtp_cmd_free(&c);
+    line[n + 254] = 'd';
+    line[n + 255] = '>';
+    r = smtp_cmd_parse(line, n + 256, 0, &c);
+    ok(r == &smtp_reply_bad_recipient, "RCPT path of 257 is 501 5.1.3");
+    smtp_cmd_free(&c);
+
     /* NUL inside the line */
     r = smtp_cmd_parse("NOOP a\0b", 8, 0, &c);
     ok(r == &smtp_reply_nul_command, "NUL refused");
