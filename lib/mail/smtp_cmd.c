@@ -145,10 +145,10 @@ smtp_cmd_base64(const char *s, size_t len)
         return false;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
+        bool alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
         if (c == '=')
             pad++;
-        else if (pad > 0 || !(smtp_cmd_auth_char(c) || c == '+' || c == '/') || c == '-' ||
-                 c == '_')
+        else if (pad > 0 || !(alnum || c == '+' || c == '/'))
             return false;
     }
     return pad <= 2;

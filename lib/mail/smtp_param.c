@@ -285,41 +285,44 @@ smtp_param_utf8_encode(unsigned long cp, unsigned char *enc)
     return 4;
 }
 
-/* smtp_param_utf8_xtext - RFC 6533 utf-8-addr-xtext / unitext: \x{HEX} escapes */
+/*
+ * smtp_param_escape - one RFC 6533 EmbeddedUnicodeChar "\x{HEX}" at s, appended to out as
+ * UTF-8; the octets taken, 0 when malformed or naming a surrogate, a control or no
+ * character at all.
+ */
+static size_t
+smtp_param_escape(const char *s, size_t len, struct buf *out)
+{
+    unsigned long cp = 0;
+    size_t j = 3;
+    unsigned char enc[4];
+
+    if (len < 4 || s[1] != 'x' || s[2] != '{')
+        return 0;
+    for (; j < len && j < 9 && smtp_param_hex(s[j]) >= 0; j++)
+        cp = cp * 16 + (unsigned long)smtp_param_hex(s[j]);
+    if (j >= len || s[j] != '}' || j < 5 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ||
+        (cp >= 0x7f && cp < 0xa0) || cp < 0x20)
+        return 0;
+    return buf_append(out, enc, smtp_param_utf8_encode(cp, enc)) ? j + 1 : 0;
+}
+
+/* smtp_param_utf8_xtext - RFC 6533 utf-8-addr-xtext, or -unitext (raw UTF-8) when utf8 */
 static bool
 smtp_param_utf8_xtext(const char *s, size_t len, bool utf8, struct buf *out)
 {
     for (size_t i = 0; i < len;) {
         unsigned char c = (unsigned char)s[i];
-        if (c == '\\') {
-            unsigned long cp = 0;
-            size_t j = i + 3, digits = 0;
-            unsigned char enc[4];
-            size_t n;
-            if (i + 3 >= len || s[i + 1] != 'x' || s[i + 2] != '{')
-                return false;
-            for (; j < len && smtp_param_hex(s[j]) >= 0 && digits < 6; j++, digits++)
-                cp = cp * 16 + (unsigned long)smtp_param_hex(s[j]);
-            if (j >= len || s[j] != '}' || digits < 2 || cp > 0x10ffff ||
-                (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp < 0xa0) || cp < 0x20 ||
-                cp == 0x7f)
-                return false;
-            n = smtp_param_utf8_encode(cp, enc);
-            if (!buf_append(out, enc, n))
-                return false;
-            i = j + 1;
-        } else if (c >= 0x80) {
-            size_t n = mailaddr_utf8_len((const unsigned char *)s + i, len - i);
-            if (!utf8 || n == 0 || !buf_append(out, s + i, n))
-                return false;
-            i += n;
-        } else if (c < 33 || c > 126 || c == '+' || c == '=') {
+        size_t n = 1;
+        if (c == '\\')
+            n = smtp_param_escape(s + i, len - i, out);
+        else if (c >= 0x80)
+            n = utf8 ? mailaddr_utf8_len((const unsigned char *)s + i, len - i) : 0;
+        else if (c < 33 || c > 126 || c == '+' || c == '=')
+            n = 0;
+        if (n == 0 || (c != '\\' && !buf_append(out, s + i, n)))
             return false;
-        } else {
-            if (!buf_putc(out, c))
-                return false;
-            i++;
-        }
+        i += n;
     }
     return true;
 }
