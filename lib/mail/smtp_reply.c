@@ -104,15 +104,18 @@ smtp_reply_format(struct buf *out, const struct smtp_reply *reply)
     for (;;) {
         const char *nl = strchr(text, '\n');
         size_t len = nl != NULL ? (size_t)(nl - text) : strlen(text);
-        size_t take = len > room ? room : len;
-        bool last = nl == NULL && take == len;
 
-        if (!smtp_reply_line(out, reply, last, text, take))
+        if (len > room) {
+            /* Too long for one reply line: this much now, the rest on the next. */
+            if (!smtp_reply_line(out, reply, false, text, room))
+                return false;
+            text += room;
+            continue;
+        }
+        if (!smtp_reply_line(out, reply, nl == NULL, text, len))
             return false;
-        if (last)
+        if (nl == NULL)
             return true;
-        text += take;
-        if (take == len)
-            text++;
+        text = nl + 1;
     }
 }
