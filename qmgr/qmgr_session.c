@@ -154,8 +154,9 @@ qmgr_commit(struct qmgr_session *s, const struct buf *id)
         return;
     }
     line = qmgr_validate(s, id->data);
-    if (line && renameat(s->qmgr->dir_fd[QMGR_INCOMING], id->data, s->qmgr->dir_fd[QMGR_ACTIVE],
-                         id->data) < 0) {
+    /* RENAME_NOREPLACE: a committed message is never overwritten, whatever the ID. */
+    if (line && renameat2(s->qmgr->dir_fd[QMGR_INCOMING], id->data, s->qmgr->dir_fd[QMGR_ACTIVE],
+                          id->data, RENAME_NOREPLACE) < 0) {
         log_warn("%s: rename incoming/%s to active/: %m", id->data, id->data);
         free(line);
         line = NULL;
@@ -225,7 +226,7 @@ qmgr_session_readable(int fd, unsigned events, void *arg)
 {
     struct qmgr_session *s = arg;
     struct attr_error err;
-    enum ipc_status status;
+    enum ipc_status status = IPC_AGAIN;
 
     while (!s->waiting && (status = ipc_reader_read(&s->reader, &err)) == IPC_OK)
         if (!qmgr_request(s)) {

@@ -152,6 +152,21 @@ with tempfile.TemporaryDirectory() as d:
     out = client(path, "badid")
     t.ok(out.endswith("refused: unknown queue ID"), "a commit of a path, not an ID, is refused")
     t.is_eq(files(d, "incoming"), [], "a receiver that opened a file and left has it removed")
+    if os.geteuid() == 0:
+        # Open the way to the socket, so that only qmgr's own credential check stands.
+        for p, mode in ((d, 0o711), (os.path.join(d, "private"), 0o711), (path, 0o666)):
+            os.chmod(p, mode)
+        r = subprocess.run([CLIENT, path, "commit", "1"], capture_output=True, timeout=30,
+                           user=65534, group=65534)
+        os.chmod(os.path.join(d, "private"), 0o700)
+        t.ok(r.stdout.startswith(b"failed: "), 
+             "a client of another uid is turned away")
+        time.sleep(0.2)
+        t.ok("rejecting client: qmgr: uid 65534" in log(d), "and the log says who")
+        t.is_eq(files(d, "incoming"), [], "without a queue file")
+    else:
+        for name in ("stranger turned away", "logged", "no file"):
+            t.ok(True, "# SKIP not root: " + name)
     active_before = len(files(d, "active"))
     stop(proc)
 
