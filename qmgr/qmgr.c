@@ -8,6 +8,7 @@
  * they are receivers, and nothing they write into a queue file (queue_file.c checks it).
  */
 #include <fcntl.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -48,6 +49,21 @@ qmgr_post_jail(struct server_ctx *ctx)
     qmgr_commit_init(q);
 }
 
+/* qmgr_on_exit - release what post_jail set up (sessions ended before this runs) */
+static void
+qmgr_on_exit(struct server_ctx *ctx)
+{
+    struct qmgr *q = ctx->app;
+
+    if (q == NULL)
+        return;
+    loop_timer_free(q->sync_timer);
+    for (int d = 0; d < QMGR_DIR_COUNT; d++)
+        close(q->dir_fd[d]);
+    free(q);
+    ctx->app = NULL;
+}
+
 static void
 qmgr_service(struct server_ctx *ctx, int fd)
 {
@@ -62,6 +78,7 @@ main(int argc, char **argv)
         .max_sessions = 1024,
         .post_jail = qmgr_post_jail,
         .service = qmgr_service,
+        .on_exit = qmgr_on_exit,
     };
 
     return server_main(argc, argv, &ops);
