@@ -17,12 +17,19 @@
  * Records: see lib/core/attr.c. A receiver decodes with a struct attr_spec table that
  * lists PROTO_ATTR_MSG as a required ATTR_STR and checks the value with proto_msg_is().
  */
-#define PROTO_MESSAGES(X)                                                              \
-    X(ECHO_REQUEST, "echo_request", "test client -> echo service: text to send back")  \
-    X(ECHO_REPLY, "echo_reply", "echo service -> test client: the text, unchanged")    \
-    X(STATUS_READY, "status_ready", "child -> master: started, accepting connections") \
-    X(STATUS_BUSY, "status_busy", "child -> master: serving a client")                 \
-    X(STATUS_IDLE, "status_idle", "child -> master: done with a client, may take another")
+#define PROTO_MESSAGES(X)                                                                    \
+    X(ECHO_REQUEST, "echo_request", "test client -> echo service: text to send back")        \
+    X(ECHO_REPLY, "echo_reply", "echo service -> test client: the text, unchanged")          \
+    X(STATUS_READY, "status_ready", "child -> master: started, accepting connections")       \
+    X(STATUS_BUSY, "status_busy", "child -> master: serving a client")                       \
+    X(STATUS_IDLE, "status_idle", "child -> master: done with a client, may take another")   \
+    X(QUEUE_OPEN, "queue_open", "receiver -> qmgr: create a queue file in incoming/")        \
+    X(QUEUE_OPENED, "queue_opened", "qmgr -> receiver: its queue ID and descriptor")         \
+    X(QUEUE_COMMIT, "queue_commit", "receiver -> qmgr: the file is written and fsynced")     \
+    X(QUEUE_COMMITTED, "queue_committed", "qmgr -> receiver: on disk; the receiver may 250") \
+    X(QUEUE_ABORT, "queue_abort", "receiver -> qmgr: drop the file, it was never accepted")  \
+    X(QUEUE_ABORTED, "queue_aborted", "qmgr -> receiver: the file is gone")                  \
+    X(QUEUE_REFUSED, "queue_refused", "qmgr -> receiver: the request failed, with a reason")
 
 enum proto_msg {
     PROTO_NONE,
@@ -33,10 +40,13 @@ enum proto_msg {
 };
 
 /* Attribute names, one place for every protocol. */
-#define PROTO_ATTR_MSG   "msg"   /* string: the message name */
-#define PROTO_ATTR_TEXT  "text"  /* string: echo payload */
-#define PROTO_ATTR_PID   "pid"   /* int: the sender's process id (status messages) */
-#define PROTO_ATTR_COUNT "count" /* int: clients served so far (status messages) */
+#define PROTO_ATTR_MSG        "msg"        /* string: the message name */
+#define PROTO_ATTR_TEXT       "text"       /* string: echo payload */
+#define PROTO_ATTR_PID        "pid"        /* int: the sender's process id (status messages) */
+#define PROTO_ATTR_COUNT      "count"      /* int: clients served so far (status messages) */
+#define PROTO_ATTR_QUEUE_ID   "queue_id"   /* string: a queue ID (queue_id.h) */
+#define PROTO_ATTR_QUEUE_FILE "queue_file" /* fd: an open queue file */
+#define PROTO_ATTR_REASON     "reason"     /* string: why a request was refused */
 
 /* The longest message name, plus its NUL. */
 #define PROTO_MSG_NAME_SIZE 32

@@ -6,7 +6,8 @@
  *   queue_directory, pid/   root (the invoking user), 0755
  *   private/                mail_owner, 0700: sockets only postern's processes may reach
  *   public/                 mail_owner, 0711: sockets local users may reach by name
- * Later issues add the queue states (incoming, active, deferred, ...) here.
+ *   incoming/ active/ deferred/ hold/ corrupt/
+ *                           mail_owner, 0700: the queue states (doc/queue.md)
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -23,10 +24,9 @@ static const struct queue_dir {
     mode_t mode;
     bool mail_owned;
 } queue_dirs[] = {
-    {"", 0755, false},
-    {"pid", 0755, false},
-    {"private", 0700, true},
-    {"public", 0711, true},
+    {"", 0755, false},        {"pid", 0755, false},     {"private", 0700, true},
+    {"public", 0711, true},   {"incoming", 0700, true}, {"active", 0700, true},
+    {"deferred", 0700, true}, {"hold", 0700, true},     {"corrupt", 0700, true},
 };
 
 /* queue_dir_make - one directory; a problem is appended to problems */

@@ -1,0 +1,106 @@
+/* queue_file.h - the queue file: envelope, per-recipient state, content, end marker */
+#ifndef MAIL_QUEUE_FILE_H
+#define MAIL_QUEUE_FILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/time.h>
+#include <sys/types.h>
+
+#include "core/buf.h"
+
+/* The format is described at the top of queue_file.c. */
+#define QUEUE_FILE_VERSION    1
+#define QUEUE_FILE_ADDR_MAX   1024  /* bytes in an address, ORCPT or ENVID */
+#define QUEUE_FILE_TEXT_MAX   1024  /* bytes in client name, address, HELO, protocol */
+#define QUEUE_FILE_REASON_MAX 200   /* bytes of a deferral or failure reason kept */
+#define QUEUE_FILE_CHUNK_MAX  65536 /* bytes of content in one record */
+#define QUEUE_FILE_RCPT_MAX   100000
+
+struct queue_file_error {
+    char text[256];
+};
+
+enum queue_rcpt_state {
+    QUEUE_RCPT_PENDING = 'P',
+    QUEUE_RCPT_DELIVERED = 'D',
+    QUEUE_RCPT_DEFERRED = 'd',
+    QUEUE_RCPT_FAILED = 'F',
+};
+
+/* One recipient's state slot, updated in place after each delivery attempt. */
+struct queue_rcpt_status {
+    enum queue_rcpt_state state;
+    int64_t next_try; /* deferred: when to try again (seconds since the epoch) */
+    char reason[QUEUE_FILE_REASON_MAX + 1];
+};
+
+struct queue_rcpt {
+    char *addr;
+    char *notify; /* DSN NOTIFY as given ("SUCCESS,FAILURE"), "" if none */
+    char *orcpt;  /* DSN ORCPT as given ("rfc822;a@b"), "" if none */
+    struct queue_rcpt_status status;
+    off_t status_offset; /* where the slot is, for queue_file_set_status() */
+    bool status_torn;    /* the slot failed its check (a write cut short): read as pending */
+};
+
+/* Everything about a message but its content. Strings are never NULL. */
+struct queue_envelope {
+    struct timeval arrival;
+    char *sender; /* "" is the null sender */
+    char *ret;    /* DSN RET: "FULL", "HDRS" or "" */
+    char *envid;  /* DSN ENVID (xtext, as given), "" if none */
+    char *client_name;
+    char *client_addr;
+    char *helo;
+    char *protocol; /* "ESMTP", "ESMTPS", ... */
+    struct queue_rcpt *rcpt;
+    size_t nrcpt;
+    uint64_t size;        /* content bytes */
+    off_t content_offset; /* the first content record */
+};
+
+void queue_envelope_free(struct queue_envelope *env);
+
+/*
+ * Writing, by the receiver on the descriptor qmgr gave it. Values are checked for length
+ * and NUL bytes; any failure (including write errors such as ENOSPC) is sticky and
+ * reported by queue_writer_finish(), which also writes the end marker and fsyncs.
+ * Recipients go after the sender and before the content.
+ */
+struct queue_writer {
+    int fd;
+    struct buf out;
+    uint64_t size;
+    size_t nrcpt;
+    bool in_content;
+    struct buf chunk; /* content not yet written as a record */
+    struct queue_file_error err;
+    int errnum; /* errno of a failed write or fsync (ENOSPC: say 452), else 0 */
+    bool failed;
+};
+
+void queue_writer_init(struct queue_writer *w, int fd, const struct queue_envelope *env);
+void queue_writer_rcpt(struct queue_writer *w, const char *addr, const char *notify,
+                       const char *orcpt);
+void queue_writer_content(struct queue_writer *w, const void *data, size_t len);
+bool queue_writer_finish(struct queue_writer *w, struct queue_file_error *err);
+void queue_writer_free(struct queue_writer *w);
+
+/*
+ * Reading. queue_file_read() checks the whole file's structure (every record, the end
+ * marker, nothing after it) and fills env; a truncated or corrupt file gives false and
+ * err names the offset and what is wrong. queue_file_content() hands the content to fn
+ * chunk by chunk (fn returns false to stop, which makes the call return false).
+ */
+bool queue_file_read(int fd, struct queue_envelope *env, struct queue_file_error *err);
+typedef bool (*queue_content_fn)(const char *data, size_t len, void *ctx);
+bool queue_file_content(int fd, const struct queue_envelope *env, queue_content_fn fn, void *ctx,
+                        struct queue_file_error *err);
+
+/* Recording an outcome: one fixed-size write into the slot, then fdatasync. */
+bool queue_file_set_status(int fd, const struct queue_rcpt *rcpt,
+                           const struct queue_rcpt_status *status, struct queue_file_error *err);
+
+#endif

@@ -1,0 +1,85 @@
+/*
+ * qmgr.c - the queue manager: hands out queue files to receivers and commits them
+ * durably (qmgr_session.c, qmgr_commit.c), recovers the queue at start (qmgr_recover.c).
+ * Delivery scheduling comes later; committed files wait in active/.
+ *
+ * Runs as mail_owner in the queue directory (the skeleton's chdir or chroot), one process
+ * (master.cf: process limit 1). Trusts: its clients only as far as peers_check() says
+ * they are receivers, and nothing they write into a queue file (queue_file.c checks it).
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/mem.h"
+#include "mail/peers.h"
+#include "qmgr/qmgr.h"
+#include "server/server.h"
+
+const char *const qmgr_dir_names[QMGR_DIR_COUNT] = {"incoming", "active", "deferred", "hold",
+                                                    "corrupt"};
+
+/* qmgr_open_dirs - a descriptor for each queue state directory */
+static void
+qmgr_open_dirs(struct qmgr *q)
+{
+    for (int d = 0; d < QMGR_DIR_COUNT; d++) {
+        q->dir_fd[d] = open(qmgr_dir_names[d], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (q->dir_fd[d] < 0)
+            log_fatal("open queue directory %s/%s: %m", q->ctx->params.queue_directory,
+                      qmgr_dir_names[d]);
+    }
+}
+
+/* qmgr_post_jail - state, directories, recovery: all before the first client */
+static void
+qmgr_post_jail(struct server_ctx *ctx)
+{
+    struct qmgr *q = xcalloc(1, sizeof(*q));
+
+    ctx->app = q;
+    q->ctx = ctx;
+    if ((q->peer = peers_lookup("qmgr")) == NULL)
+        log_panic("qmgr: no qmgr entry in the peer table");
+    /* Receivers run as mail_owner, the user this process now runs as. */
+    peers_uids_all(&q->uids, geteuid());
+    qmgr_open_dirs(q);
+    qmgr_recover(q);
+    qmgr_commit_init(q);
+}
+
+/* qmgr_on_exit - release what post_jail set up (sessions ended before this runs) */
+static void
+qmgr_on_exit(struct server_ctx *ctx)
+{
+    struct qmgr *q = ctx->app;
+
+    if (q == NULL)
+        return;
+    loop_timer_free(q->sync_timer);
+    for (int d = 0; d < QMGR_DIR_COUNT; d++)
+        close(q->dir_fd[d]);
+    free(q);
+    ctx->app = NULL;
+}
+
+static void
+qmgr_service(struct server_ctx *ctx, int fd)
+{
+    qmgr_session_start(ctx->app, fd);
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct server_ops ops = {
+        .name = "qmgr",
+        .max_sessions = 1024,
+        .post_jail = qmgr_post_jail,
+        .service = qmgr_service,
+        .on_exit = qmgr_on_exit,
+    };
+
+    return server_main(argc, argv, &ops);
+}

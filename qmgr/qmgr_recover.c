@@ -1,0 +1,135 @@
+/*
+ * qmgr_recover.c - bring the queue to a consistent state at start (doc/queue.md).
+ *
+ * incoming/ holds only files never acknowledged: all are removed. Files in active/ and
+ * deferred/ were acknowledged: each is parsed in full; one that does not parse (or whose
+ * name is not a queue ID) goes to corrupt/ with a log line, the rest are resumed. hold/
+ * and corrupt/ are left to the administrator. Trusts: no name and no file it finds.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "mail/queue_file.h"
+#include "mail/queue_id.h"
+#include "qmgr/qmgr.h"
+
+/* qmgr_recover_open - a directory stream over one state, from its descriptor */
+static DIR *
+qmgr_recover_open(struct qmgr *q, enum qmgr_dir d)
+{
+    int fd = openat(q->dir_fd[d], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *dir = fd < 0 ? NULL : fdopendir(fd);
+
+    if (dir == NULL)
+        log_fatal("read queue directory %s: %m", qmgr_dir_names[d]);
+    return dir;
+}
+
+static bool
+qmgr_recover_dot(const char *name)
+{
+    return strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
+}
+
+static void
+qmgr_recover_sync(struct qmgr *q, enum qmgr_dir d)
+{
+    if (fsync(q->dir_fd[d]) < 0)
+        log_fatal("fsync queue directory %s: %m", qmgr_dir_names[d]);
+}
+
+/* qmgr_recover_incoming - remove every file that was never committed */
+static void
+qmgr_recover_incoming(struct qmgr *q)
+{
+    DIR *dir = qmgr_recover_open(q, QMGR_INCOMING);
+    struct dirent *e;
+    int removed = 0;
+
+    while ((e = readdir(dir)) != NULL) {
+        if (qmgr_recover_dot(e->d_name))
+            continue;
+        if (unlinkat(q->dir_fd[QMGR_INCOMING], e->d_name, 0) < 0)
+            log_warn("remove incoming/%s: %m", e->d_name);
+        else
+            removed++;
+    }
+    closedir(dir);
+    if (removed > 0) {
+        qmgr_recover_sync(q, QMGR_INCOMING);
+        log_info("recovery: removed %d uncommitted file%s from incoming/", removed,
+                 removed == 1 ? "" : "s");
+    }
+}
+
+/* qmgr_recover_check - does this entry hold a complete queue file? why not, if not */
+static bool
+qmgr_recover_check(struct qmgr *q, enum qmgr_dir d, const char *name, struct queue_file_error *err)
+{
+    struct queue_envelope env;
+    struct stat st;
+    bool good = false;
+    int fd;
+
+    if (!queue_id_valid(name, strlen(name))) {
+        strcpy(err->text, "not a queue ID");
+        return false;
+    }
+    if ((fd = openat(q->dir_fd[d], name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+        snprintf(err->text, sizeof(err->text), "open: %s", strerror(errno));
+    else if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+        strcpy(err->text, "not a regular file");
+    else if ((good = queue_file_read(fd, &env, err)))
+        queue_envelope_free(&env);
+    if (fd >= 0)
+        close(fd);
+    return good;
+}
+
+/* qmgr_recover_state - check every file of one acknowledged state */
+static void
+qmgr_recover_state(struct qmgr *q, enum qmgr_dir d)
+{
+    DIR *dir = qmgr_recover_open(q, d);
+    struct queue_file_error err;
+    struct dirent *e;
+    int resumed = 0, moved = 0;
+
+    while ((e = readdir(dir)) != NULL) {
+        if (qmgr_recover_dot(e->d_name))
+            continue;
+        if (qmgr_recover_check(q, d, e->d_name, &err)) {
+            resumed++;
+            continue;
+        }
+        if (renameat(q->dir_fd[d], e->d_name, q->dir_fd[QMGR_CORRUPT], e->d_name) < 0)
+            log_warn("%s/%s: %s; move to corrupt/: %m", qmgr_dir_names[d], e->d_name, err.text);
+        else {
+            log_warn("%s/%s: %s; moved to corrupt/", qmgr_dir_names[d], e->d_name, err.text);
+            moved++;
+        }
+    }
+    closedir(dir);
+    if (moved > 0) {
+        qmgr_recover_sync(q, QMGR_CORRUPT);
+        qmgr_recover_sync(q, d);
+    }
+    if (resumed > 0)
+        log_info("recovery: resumed %d file%s in %s/", resumed, resumed == 1 ? "" : "s",
+                 qmgr_dir_names[d]);
+}
+
+/* qmgr_recover - run once, before the first client is accepted */
+void
+qmgr_recover(struct qmgr *q)
+{
+    qmgr_recover_incoming(q);
+    qmgr_recover_state(q, QMGR_ACTIVE);
+    qmgr_recover_state(q, QMGR_DEFERRED);
+}

@@ -1,0 +1,308 @@
+/*
+ * qmgr_session.c - one receiver's connection: queue_open, queue_commit, queue_abort.
+ *
+ * Trusts: only clients peers_check() admits, and even those only as far as the protocol
+ * goes: a client may commit or abort only IDs it opened on this connection, every ID is
+ * validated before it names a file, and a file is parsed in full before it leaves
+ * incoming/. Requests are answered strictly in order: while a commit waits for its
+ * directory fsync, the connection is not read.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/attr.h"
+#include "core/buf.h"
+#include "core/ipc.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "mail/proto.h"
+#include "mail/queue_file.h"
+#include "mail/queue_id.h"
+#include "qmgr/qmgr.h"
+
+#define QMGR_RECORD_LIMIT 4096
+#define QMGR_OPEN_MAX     1024 /* files one connection may hold open */
+#define QMGR_REPLY_MS     10000
+#define QMGR_CREATE_TRIES 10
+
+static void qmgr_session_end(struct qmgr_session *s);
+
+/* qmgr_session_reply - one reply record; id and reason may be NULL */
+void
+qmgr_session_reply(struct qmgr_session *s, enum proto_msg msg, const char *id, const char *reason)
+{
+    struct buf rec;
+    struct attr_error err;
+
+    buf_init(&rec, QMGR_RECORD_LIMIT);
+    proto_begin(&rec, msg);
+    if (id)
+        attr_put_text(&rec, PROTO_ATTR_QUEUE_ID, id);
+    if (reason)
+        attr_put_text(&rec, PROTO_ATTR_REASON, reason);
+    if (!attr_end(&rec, &err) || ipc_send(s->fd, &rec, NULL, QMGR_REPLY_MS, &err) != IPC_OK)
+        log_warn("reply %s to client: %s", proto_msg_name(msg), err.text);
+    buf_free(&rec);
+}
+
+/* qmgr_session_find - index of id among this connection's open files, or -1 */
+static ssize_t
+qmgr_session_find(const struct qmgr_session *s, const struct buf *id)
+{
+    if (!queue_id_valid(id->data, id->len))
+        return -1;
+    for (size_t i = 0; i < s->nopen; i++)
+        if (memcmp(s->open_ids[i], id->data, QUEUE_ID_LEN) == 0)
+            return (ssize_t)i;
+    return -1;
+}
+
+static void
+qmgr_session_forget(struct qmgr_session *s, size_t i)
+{
+    memcpy(s->open_ids[i], s->open_ids[--s->nopen], QUEUE_ID_SIZE);
+}
+
+/* qmgr_session_unlink - remove an uncommitted file from incoming/ */
+static void
+qmgr_session_unlink(struct qmgr_session *s, const char *id)
+{
+    if (unlinkat(s->qmgr->dir_fd[QMGR_INCOMING], id, 0) < 0 && errno != ENOENT)
+        log_warn("%s: remove incoming/%s: %m", id, id);
+}
+
+/* qmgr_open - create a file in incoming/ and pass it to the client */
+static void
+qmgr_open(struct qmgr_session *s)
+{
+    char id[QUEUE_ID_SIZE];
+    struct buf rec;
+    struct attr_fds fds;
+    struct attr_error err;
+    int fd = -1;
+
+    if (s->nopen >= QMGR_OPEN_MAX) {
+        qmgr_session_reply(s, PROTO_QUEUE_REFUSED, NULL, "too many open queue files");
+        return;
+    }
+    for (int i = 0; i < QMGR_CREATE_TRIES && fd < 0; i++) {
+        queue_id_new(id);
+        fd =
+            openat(s->qmgr->dir_fd[QMGR_INCOMING], id, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0 && errno != EEXIST)
+            break;
+    }
+    if (fd < 0) {
+        log_warn("create incoming/%s: %m", id);
+        qmgr_session_reply(s, PROTO_QUEUE_REFUSED, NULL, "cannot create a queue file");
+        return;
+    }
+    if (s->nopen % 16 == 0)
+        s->open_ids = xreallocarray(s->open_ids, s->nopen + 16, sizeof(*s->open_ids));
+    memcpy(s->open_ids[s->nopen++], id, QUEUE_ID_SIZE);
+    attr_fds_init(&fds);
+    buf_init(&rec, QMGR_RECORD_LIMIT);
+    proto_begin(&rec, PROTO_QUEUE_OPENED);
+    attr_put_text(&rec, PROTO_ATTR_QUEUE_ID, id);
+    attr_put_fd(&rec, &fds, PROTO_ATTR_QUEUE_FILE, fd);
+    if (!attr_end(&rec, &err) || ipc_send(s->fd, &rec, &fds, QMGR_REPLY_MS, &err) != IPC_OK)
+        log_warn("%s: pass queue file to client: %s", id, err.text);
+    buf_free(&rec);
+    close(fd);
+}
+
+/* qmgr_validate - parse incoming/id in full; the log line for the commit, or NULL */
+static char *
+qmgr_validate(struct qmgr_session *s, const char *id)
+{
+    struct queue_envelope env;
+    struct queue_file_error err;
+    struct stat st;
+    char *line = NULL;
+    int fd = openat(s->qmgr->dir_fd[QMGR_INCOMING], id, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+    if (fd < 0)
+        log_warn("%s: commit refused: open incoming/%s: %m", id, id);
+    else if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+        log_warn("%s: commit refused: incoming/%s is not a regular file", id, id);
+    else if (!queue_file_read(fd, &env, &err))
+        log_warn("%s: commit refused: incoming/%s: %s", id, id, err.text);
+    else {
+        line = xasprintf("%s: from=<%s>, size=%llu, nrcpt=%zu (queue active)", id, env.sender,
+                         (unsigned long long)env.size, env.nrcpt);
+        queue_envelope_free(&env);
+    }
+    if (fd >= 0)
+        close(fd);
+    return line;
+}
+
+/* qmgr_commit - validate, move to active/, then wait for the group fsync */
+static void
+qmgr_commit(struct qmgr_session *s, const struct buf *id)
+{
+    ssize_t i = qmgr_session_find(s, id);
+    char *line;
+
+    if (i < 0) {
+        qmgr_session_reply(s, PROTO_QUEUE_REFUSED, NULL, "unknown queue ID");
+        return;
+    }
+    line = qmgr_validate(s, id->data);
+    /* RENAME_NOREPLACE: a committed message is never overwritten, whatever the ID. */
+    if (line && renameat2(s->qmgr->dir_fd[QMGR_INCOMING], id->data, s->qmgr->dir_fd[QMGR_ACTIVE],
+                          id->data, RENAME_NOREPLACE) < 0) {
+        log_warn("%s: rename incoming/%s to active/: %m", id->data, id->data);
+        free(line);
+        line = NULL;
+    }
+    if (line == NULL) {
+        qmgr_session_unlink(s, id->data);
+        qmgr_session_reply(s, PROTO_QUEUE_REFUSED, id->data, "queue file incomplete or invalid");
+    } else {
+        s->waiting = true;
+        loop_fd_set(s->watch, 0);
+        qmgr_commit_add(s, id->data, line);
+    }
+    qmgr_session_forget(s, (size_t)i);
+}
+
+/* qmgr_abort - the client gives up a file it opened */
+static void
+qmgr_abort(struct qmgr_session *s, const struct buf *id)
+{
+    ssize_t i = qmgr_session_find(s, id);
+
+    if (i < 0) {
+        qmgr_session_reply(s, PROTO_QUEUE_REFUSED, NULL, "unknown queue ID");
+        return;
+    }
+    qmgr_session_unlink(s, id->data);
+    log_debug("%s: aborted by the receiver", id->data);
+    qmgr_session_reply(s, PROTO_QUEUE_ABORTED, id->data, NULL);
+    qmgr_session_forget(s, (size_t)i);
+}
+
+/* qmgr_request - decode and answer one buffered request; false ends the session */
+static bool
+qmgr_request(struct qmgr_session *s)
+{
+    struct buf msg, id;
+    struct attr_error err;
+    bool good;
+    const struct attr_spec spec[] = {
+        {PROTO_ATTR_MSG, ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &msg},
+        {PROTO_ATTR_QUEUE_ID, ATTR_STR, ATTR_TEXT, &id},
+    };
+
+    buf_init(&msg, PROTO_MSG_NAME_SIZE);
+    buf_init(&id, QUEUE_ID_SIZE);
+    good = ipc_reader_decode(&s->reader, spec, 2, &err);
+    if (!good)
+        log_warn("bad request from client: %s", err.text);
+    else if (proto_msg_is(&msg, PROTO_QUEUE_OPEN))
+        qmgr_open(s);
+    else if (proto_msg_is(&msg, PROTO_QUEUE_COMMIT))
+        qmgr_commit(s, &id);
+    else if (proto_msg_is(&msg, PROTO_QUEUE_ABORT))
+        qmgr_abort(s, &id);
+    else {
+        log_warn("unexpected message \"%s\" from client", buf_str(&msg));
+        good = false;
+    }
+    buf_free(&msg);
+    buf_free(&id);
+    return good;
+}
+
+/* qmgr_session_readable - serve every complete request, until a commit must wait */
+static void
+qmgr_session_readable(int fd, unsigned events, void *arg)
+{
+    struct qmgr_session *s = arg;
+    struct attr_error err;
+    enum ipc_status status = IPC_AGAIN;
+
+    while (!s->waiting && (status = ipc_reader_read(&s->reader, &err)) == IPC_OK)
+        if (!qmgr_request(s)) {
+            qmgr_session_end(s);
+            return;
+        }
+    if (s->waiting || status == IPC_AGAIN)
+        return;
+    if (status == IPC_ERROR)
+        log_warn("client connection: %s", err.text);
+    qmgr_session_end(s);
+}
+
+/* qmgr_session_free - release a session whose connection already ended */
+static void
+qmgr_session_free(struct qmgr_session *s)
+{
+    struct server_ctx *ctx = s->qmgr->ctx;
+
+    free(s->open_ids);
+    free(s);
+    server_session_done(ctx);
+}
+
+/* qmgr_session_end - close the connection; files it left uncommitted are removed */
+static void
+qmgr_session_end(struct qmgr_session *s)
+{
+    for (size_t i = 0; i < s->nopen; i++) {
+        qmgr_session_unlink(s, s->open_ids[i]);
+        log_debug("%s: removed, the receiver left without a commit", s->open_ids[i]);
+    }
+    s->nopen = 0;
+    loop_fd_free(s->watch);
+    s->watch = NULL;
+    ipc_reader_free(&s->reader);
+    close(s->fd);
+    s->fd = -1;
+    if (s->waiting)
+        s->gone = true;
+    else
+        qmgr_session_free(s);
+}
+
+/* qmgr_session_resume - the commit this session waited for is answered */
+void
+qmgr_session_resume(struct qmgr_session *s)
+{
+    s->waiting = false;
+    if (s->gone)
+        qmgr_session_free(s);
+    else
+        loop_fd_set(s->watch, LOOP_READ);
+}
+
+/* qmgr_session_start - admit a client by its credentials, then serve it */
+void
+qmgr_session_start(struct qmgr *q, int fd)
+{
+    struct qmgr_session *s;
+    struct ipc_cred cred;
+    struct attr_error err;
+    struct buf why;
+
+    buf_init(&why, 512);
+    if (!ipc_peer_cred(fd, &cred, &err) || !peers_check(q->peer, &cred, &q->uids, &why)) {
+        log_warn("rejecting client: %s", why.len ? buf_str(&why) : err.text);
+        buf_free(&why);
+        close(fd);
+        server_session_done(q->ctx);
+        return;
+    }
+    buf_free(&why);
+    s = xcalloc(1, sizeof(*s));
+    s->qmgr = q;
+    s->fd = fd;
+    ipc_reader_init(&s->reader, fd, QMGR_RECORD_LIMIT);
+    s->watch = loop_fd_add(q->ctx->loop, fd, LOOP_READ, qmgr_session_readable, s);
+}

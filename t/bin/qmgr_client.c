@@ -1,0 +1,150 @@
+/*
+ * qmgr_client.c - a receiver for t/qmgr.t, through qmgr_clnt only: never installed.
+ *
+ *   qmgr_client SOCKET commit N    write and commit N messages, "committed ID" for each
+ *   qmgr_client SOCKET noend       a file without its end marker: "refused ID: reason"
+ *   qmgr_client SOCKET abort       open, write, abort: "aborted ID"
+ *   qmgr_client SOCKET twice       commit one ID twice: the second is refused
+ *   qmgr_client SOCKET badid       commit a name that is no queue ID of ours
+ *   qmgr_client SOCKET hold        open, write half, print "opened ID", wait to be killed
+ *   qmgr_client read FILE          check a queue file: "ok SENDER NRCPT SIZE" or the error
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/attr.h"
+#include "mail/qmgr_clnt.h"
+#include "mail/queue_file.h"
+#include "mail/queue_id.h"
+
+#define TIMEOUT_MS 10000
+
+static const char body[] = "Subject: test\r\n\r\nHello.\r\n";
+
+/* write_message - envelope, content, end marker, fsync */
+static bool
+write_message(int fd, struct queue_file_error *err)
+{
+    struct queue_envelope env = {.sender = "sender@example.org",
+                                 .client_name = "localhost",
+                                 .client_addr = "127.0.0.1",
+                                 .helo = "client.example.org",
+                                 .protocol = "ESMTP"};
+    struct queue_writer w;
+    bool good;
+
+    gettimeofday(&env.arrival, NULL);
+    queue_writer_init(&w, fd, &env);
+    queue_writer_rcpt(&w, "one@example.com", NULL, NULL);
+    queue_writer_rcpt(&w, "two@example.com", "FAILURE", "rfc822;two@example.com");
+    queue_writer_content(&w, body, strlen(body));
+    good = queue_writer_finish(&w, err);
+    queue_writer_free(&w);
+    return good;
+}
+
+static int
+read_file(const char *path)
+{
+    struct queue_envelope env;
+    struct queue_file_error err;
+    int fd = open(path, O_RDONLY);
+
+    if (fd < 0 || !queue_file_read(fd, &env, &err)) {
+        printf("bad %s: %s\n", path, fd < 0 ? "cannot open" : err.text);
+        return 1;
+    }
+    printf("ok <%s> %zu %llu\n", env.sender, env.nrcpt, (unsigned long long)env.size);
+    queue_envelope_free(&env);
+    return 0;
+}
+
+/* open_written - open a queue file and write a message into it */
+static bool
+open_written(int sock, char id[QUEUE_ID_SIZE], bool finish, struct attr_error *err)
+{
+    struct queue_file_error qerr;
+    int fd;
+
+    if (!qmgr_clnt_open(sock, id, &fd, TIMEOUT_MS, err))
+        return false;
+    if (!write_message(fd, &qerr)) {
+        snprintf(err->text, sizeof(err->text), "%s", qerr.text);
+        close(fd);
+        return false;
+    }
+    if (!finish) {
+        /* A receiver that died before its end marker: cut the file inside its content. */
+        struct stat st;
+        if (fstat(fd, &st) < 0 || ftruncate(fd, st.st_size - 20) < 0)
+            perror("queue file");
+    }
+    close(fd);
+    return true;
+}
+
+static int
+run(int sock, const char *mode, int count)
+{
+    char id[QUEUE_ID_SIZE];
+    struct attr_error err;
+
+    if (strcmp(mode, "commit") == 0) {
+        for (int i = 0; i < count; i++) {
+            if (!open_written(sock, id, true, &err) ||
+                !qmgr_clnt_commit(sock, id, TIMEOUT_MS, &err)) {
+                printf("failed: %s\n", err.text);
+                return 1;
+            }
+            printf("committed %s\n", id);
+        }
+        return 0;
+    }
+    if (!open_written(sock, id, strcmp(mode, "noend") != 0 && strcmp(mode, "hold") != 0, &err)) {
+        printf("failed: %s\n", err.text);
+        return 1;
+    }
+    if (strcmp(mode, "hold") == 0) {
+        printf("opened %s\n", id);
+        fflush(stdout);
+        pause();
+    }
+    if (strcmp(mode, "abort") == 0) {
+        bool good = qmgr_clnt_abort(sock, id, TIMEOUT_MS, &err);
+        printf(good ? "aborted %s\n" : "failed %s: %s\n", id, err.text);
+        return good ? 0 : 1;
+    }
+    if (strcmp(mode, "twice") == 0 && qmgr_clnt_commit(sock, id, TIMEOUT_MS, &err))
+        printf("committed %s\n", id);
+    if (strcmp(mode, "badid") == 0)
+        strcpy(id, "../../etc/passwd");
+    if (qmgr_clnt_commit(sock, id, TIMEOUT_MS, &err))
+        printf("committed %s\n", id);
+    else
+        printf("refused %s: %s\n", id, err.text);
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct attr_error err;
+    int sock;
+
+    if (argc == 3 && strcmp(argv[1], "read") == 0)
+        return read_file(argv[2]);
+    if (argc < 3) {
+        fprintf(stderr, "usage: qmgr_client SOCKET MODE [COUNT] | qmgr_client read FILE\n");
+        return 2;
+    }
+    if ((sock = qmgr_clnt_connect(argv[1], &err)) < 0) {
+        printf("failed: %s\n", err.text);
+        return 1;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    return run(sock, argv[2], argc > 3 ? atoi(argv[3]) : 1);
+}

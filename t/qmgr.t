@@ -1,0 +1,238 @@
+#!/usr/bin/python3
+"""qmgr.t - the queue manager's receiving side, driven as the master drives it (a UNIX
+listener on fd 4, status datagrams on fd 3) with t/bin/qmgr_client as the receiver: open,
+write, commit into active/; refusals; group commit (every reply after the fsync that
+covers it); recovery after kill -9."""
+import fcntl
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from tap import TAP  # noqa: E402
+
+BUILD = os.environ["BUILD"]
+QMGR = os.path.join(BUILD, "bin", "qmgr")
+CLIENT = os.path.join(BUILD, "t", "bin", "qmgr_client")
+STATES = ("incoming", "active", "deferred", "hold", "corrupt")
+t = TAP()
+
+
+def start(d, wrap=()):
+    """Start qmgr as the master would; return the process, its socket path, status socket."""
+    path = os.path.join(d, "private", "qmgr")
+    if os.path.exists(path):
+        os.unlink(path)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(64)
+    master_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    env = dict(os.environ, POSTERN_LISTEN_FDS="1")
+
+    def place_fds():
+        status_fd = fcntl.fcntl(child_end.fileno(), fcntl.F_DUPFD, 10)
+        listen_fd = fcntl.fcntl(listener.fileno(), fcntl.F_DUPFD, 10)
+        os.dup2(status_fd, 3)
+        os.dup2(listen_fd, 4)
+
+    proc = subprocess.Popen(list(wrap) + [QMGR, "-c", d, "-v"], env=env, preexec_fn=place_fds,
+                            close_fds=False)
+    child_end.close()
+    listener.close()
+    master_end.settimeout(10)
+    data = master_end.recv(512)
+    t.ok(b"status_ready" in data, "qmgr starts and reports ready")
+    return proc, path, master_end
+
+
+def client(path, *args):
+    r = subprocess.run([CLIENT, path] + list(args), capture_output=True, timeout=30)
+    return r.stdout.decode().strip()
+
+
+def files(d, state):
+    return sorted(os.listdir(os.path.join(d, state)))
+
+
+def check_file(path):
+    return subprocess.run([CLIENT, "read", path], capture_output=True,
+                          timeout=10).stdout.decode().strip()
+
+
+def log(d):
+    with open(os.path.join(d, "log"), errors="replace") as f:
+        return f.read()
+
+
+def stop(proc, traced=False):
+    """SIGTERM to qmgr (under strace: to strace's child), then wait."""
+    pid = proc.pid
+    if traced:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            pid = int(f.read().split()[0])
+    os.kill(pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def strace_usable():
+    if not shutil.which("strace"):
+        return False
+    r = subprocess.run(["strace", "-qq", "-o", "/dev/null", "true"], capture_output=True)
+    return r.returncode == 0
+
+
+def fsync_order(trace, direct_ids):
+    """From a strace of qmgr: (fsyncs, replies, replies sent before an fsync covered them)."""
+    renamed, synced, fsyncs, replies, early = set(), set(), 0, 0, 0
+    for line in trace.splitlines():
+        m = re.search(r'renameat2?\(\d+, "([0-9A-Za-z]{17})"', line)
+        if m and "= 0" in line:
+            renamed.add(m.group(1))
+        elif re.search(r"\bfsync\(\d+\)\s+= 0", line):
+            fsyncs += 1
+            synced |= renamed
+            renamed = set()
+        elif "sendmsg" in line and "queue_committed" in line:
+            ids = [i for i in direct_ids if i in line]
+            replies += 1
+            if not ids or ids[0] not in synced:
+                early += 1
+    return fsyncs, replies, early
+
+
+with tempfile.TemporaryDirectory() as d:
+    for sub in ("private",) + STATES:
+        os.mkdir(os.path.join(d, sub), 0o700)
+    with open(os.path.join(d, "main.cf"), "w") as f:
+        f.write("queue_directory = %s\nmaillog_file = %s/log\nmax_idle = 600s\n" % (d, d))
+
+    # One message, end to end.
+    proc, path, st = start(d)
+    out = client(path, "commit", "1")
+    m = re.match(r"committed ([0-9A-Za-z]{17})$", out)
+    t.ok(m, "a message is opened, written and committed")
+    qid = m.group(1) if m else "none"
+    t.is_eq(files(d, "active"), [qid], "its file is in active/")
+    t.is_eq(files(d, "incoming"), [], "and no longer in incoming/")
+    t.is_eq(check_file(os.path.join(d, "active", qid)), "ok <sender@example.org> 2 25",
+            "the file is complete: sender, two recipients, 25 bytes of content")
+    t.ok(oct(os.stat(os.path.join(d, "active", qid)).st_mode & 0o777) == "0o600",
+         "queue files are mode 0600")
+    time.sleep(0.2)
+    t.ok("%s: from=<sender@example.org>, size=25, nrcpt=2 (queue active)" % qid in log(d),
+         "the commit is logged the Postfix way")
+
+    # Refusals.
+    out = client(path, "noend")
+    t.ok(re.match(r"refused [0-9A-Za-z]{17}: refused: queue file incomplete or invalid$", out),
+         "a file without its end marker is refused")
+    noend = out.split()[1].rstrip(":") if out.startswith("refused") else "none"
+    t.ok(noend not in files(d, "active") and noend not in files(d, "incoming"),
+         "and removed, not queued")
+    time.sleep(0.2)
+    t.ok(re.search(r"%s: commit refused: incoming/%s: truncated at offset \d+: record 'D'"
+                   % (noend, noend),
+                   log(d)), "the log names the file and why")
+    out = client(path, "abort")
+    t.ok(out.startswith("aborted "), "an abort is answered")
+    t.is_eq(files(d, "incoming"), [], "and the file is gone")
+    out = client(path, "twice")
+    t.ok(re.match(r"committed (\S+)\nrefused \1: refused: unknown queue ID$", out),
+         "a second commit of one ID is refused")
+    out = client(path, "badid")
+    t.ok(out.endswith("refused: unknown queue ID"), "a commit of a path, not an ID, is refused")
+    t.is_eq(files(d, "incoming"), [], "a receiver that opened a file and left has it removed")
+    if os.geteuid() == 0:
+        # Open the way to the socket, so that only qmgr's own credential check stands.
+        for p, mode in ((d, 0o711), (os.path.join(d, "private"), 0o711), (path, 0o666)):
+            os.chmod(p, mode)
+        r = subprocess.run([CLIENT, path, "commit", "1"], capture_output=True, timeout=30,
+                           user=65534, group=65534)
+        os.chmod(os.path.join(d, "private"), 0o700)
+        t.ok(r.stdout.startswith(b"failed: "), 
+             "a client of another uid is turned away")
+        time.sleep(0.2)
+        t.ok("rejecting client: qmgr: uid 65534" in log(d), "and the log says who")
+        t.is_eq(files(d, "incoming"), [], "without a queue file")
+    else:
+        for name in ("stranger turned away", "logged", "no file"):
+            t.ok(True, "# SKIP not root: " + name)
+    active_before = len(files(d, "active"))
+    stop(proc)
+
+    # Many receivers at once: every commit succeeds and is answered only after an fsync of
+    # active/ that covers it; fewer fsyncs than commits.
+    clients, per_client = 20, 10
+    use_strace = strace_usable()
+    trace = os.path.join(d, "trace")
+    wrap = ["strace", "-f", "-qq", "-s", "256", "-e", "trace=renameat,renameat2,fsync,sendmsg",
+            "-o", trace] if use_strace else []
+    open(os.path.join(d, "log"), "w").close()
+    proc, path, st = start(d, wrap)
+    procs = [subprocess.Popen([CLIENT, path, "commit", str(per_client)], stdout=subprocess.PIPE)
+             for _ in range(clients)]
+    outputs = [p.communicate(timeout=60)[0].decode() for p in procs]
+    ids = re.findall(r"committed ([0-9A-Za-z]{17})", "".join(outputs))
+    total = clients * per_client
+    t.is_eq(len(ids), total, "%d concurrent commits all succeed" % total)
+    t.is_eq(len(set(ids)), total, "with %d different queue IDs" % total)
+    t.is_eq(len(files(d, "active")), active_before + total, "all are in active/")
+    bad = [i for i in ids if not check_file(os.path.join(d, "active", i)).startswith("ok")]
+    t.is_eq(bad, [], "and every one of them is complete")
+    stop(proc, use_strace)
+    batches = [int(n) for n in re.findall(r"group commit: (\d+) files?, one fsync", log(d))]
+    t.is_eq(sum(batches), total, "the group commit log lines account for every commit")
+    t.ok(len(batches) < total, "commits were batched: %d fsyncs for %d commits"
+         % (len(batches), total))
+    if use_strace:
+        with open(trace) as f:
+            fsyncs, replies, early = fsync_order(f.read(), ids)
+        t.is_eq(replies, total, "strace sees every committed reply")
+        t.is_eq(early, 0, "no reply went out before the fsync that covers its file")
+        t.ok(fsyncs < total, "strace counts %d fsyncs for %d commits" % (fsyncs, total))
+    else:
+        for name in ("strace sees every reply", "no early reply", "fsync count"):
+            t.ok(True, "# SKIP strace not usable: " + name)
+
+    # Crash: kill -9 while a receiver holds an open file; add a damaged file in active/.
+    proc, path, st = start(d)
+    holder = subprocess.Popen([CLIENT, path, "hold"], stdout=subprocess.PIPE)
+    line = holder.stdout.readline().decode().strip()
+    held = line.split()[1] if line.startswith("opened ") else "none"
+    t.is_eq(files(d, "incoming"), [held], "a file being written is in incoming/")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    holder.kill()
+    holder.wait()
+    with open(os.path.join(d, "active", "0000000000000000z"), "wb") as f:
+        f.write(b"V\0\0\0\4\0\0\0\1T\0\0\0\x0c")
+    with open(os.path.join(d, "deferred", "not-an-id"), "wb") as f:
+        f.write(b"junk")
+    committed = set(files(d, "active")) - {"0000000000000000z"}
+    open(os.path.join(d, "log"), "w").close()
+    proc, path, st = start(d)
+    t.is_eq(files(d, "incoming"), [], "after kill -9 and restart, incoming/ is empty")
+    t.is_eq(set(files(d, "active")), committed, "every committed file is kept")
+    t.is_eq(files(d, "corrupt"), ["0000000000000000z", "not-an-id"],
+            "damaged files and strange names went to corrupt/")
+    lg = log(d)
+    t.ok("recovery: removed 1 uncommitted file from incoming/" in lg,
+         "the removal is logged")
+    t.ok(re.search(r"active/0000000000000000z: truncated at offset \d+.*moved to corrupt/", lg),
+         "the corrupt file is logged with the reason")
+    t.ok("recovery: resumed %d files in active/" % len(committed) in lg, "the resumed are counted")
+    out = client(path, "commit", "1")
+    t.ok(out.startswith("committed "), "the restarted qmgr takes new messages")
+    stop(proc)
+
+sys.exit(t.done())
