@@ -361,7 +361,8 @@ queue_pread(struct queue_reader *r, void *data, size_t len, off_t off)
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            queue_err(r->err, "read at offset %lld: %s", (long long)(off + (off_t)got),
+            off_t at = off + (off_t)got;
+            queue_err(r->err, "read at offset %lld: %s", (long long)at,
                       n < 0 ? strerror(errno) : "unexpected end of file");
             return false;
         }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/attr.h"
+#include "core/str.h"
 #include "mail/qmgr_clnt.h"
 #include "mail/queue_file.h"
 #include "mail/queue_id.h"
@@ -133,6 +134,7 @@ int
 main(int argc, char **argv)
 {
     struct attr_error err;
+    long count = 1;
     int sock;
 
     if (argc == 3 && strcmp(argv[1], "read") == 0)
@@ -145,6 +147,10 @@ main(int argc, char **argv)
         printf("failed: %s\n", err.text);
         return 1;
     }
+    if (argc > 3 && !str_to_long(argv[3], 1, 1000000, &count)) {
+        fprintf(stderr, "qmgr_client: bad COUNT \"%s\"\n", argv[3]);
+        return 2;
+    }
     setvbuf(stdout, NULL, _IOLBF, 0);
-    return run(sock, argv[2], argc > 3 ? atoi(argv[3]) : 1);
+    return run(sock, argv[2], (int)count);
 }
