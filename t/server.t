@@ -46,10 +46,21 @@ def status(sock):
         b"status_idle" in data and "idle" or repr(data)
 
 
+def reply(s):
+    """One reply line, however the bytes arrive."""
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = s.recv(1024)
+        if not chunk:
+            break
+        data += chunk
+    return data.strip()
+
+
 def talk(port, line):
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
     s.sendall(line.encode() + b"\r\n")
-    return s, s.recv(1024).decode().strip()
+    return s, reply(s).decode()
 
 
 with tempfile.TemporaryDirectory() as d:
@@ -102,7 +113,7 @@ with tempfile.TemporaryDirectory() as d:
     time.sleep(0.3)
     t.ok(proc.poll() is None, "SIGTERM lets an open session finish")
     c1.sendall(b"still\r\n")
-    t.is_eq(c1.recv(1024).strip(), b"still", "and that session is still served")
+    t.is_eq(reply(c1), b"still", "and that session is still served")
     c1.close()
     t.is_eq(proc.wait(timeout=5), 0, "then the process exits")
     listener.close()

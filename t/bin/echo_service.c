@@ -52,6 +52,7 @@ echo_send(struct echo_session *s, const char *text, size_t len)
 static bool
 echo_lines(struct echo_session *s)
 {
+    char out[ECHO_LINE_MAX + 2];
     char *nl;
 
     while ((nl = memchr(s->in.data, '\n', s->in.len)) != NULL) {
@@ -60,7 +61,10 @@ echo_lines(struct echo_session *s)
 
         if (text == 4 && memcmp(s->in.data, "quit", 4) == 0)
             return false;
-        if (!echo_send(s, s->in.data, text) || !echo_send(s, "\r\n", 2))
+        /* The line and its CRLF in one write: one reply, one segment. */
+        memcpy(out, s->in.data, text);
+        memcpy(out + text, "\r\n", 2);
+        if (!echo_send(s, out, text + 2))
             return false;
         buf_consume(&s->in, len);
     }
