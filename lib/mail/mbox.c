@@ -42,10 +42,10 @@ mbox_dotlock(const char *lock, const struct mbox_opts *opts, struct deliver_resu
             deliver_errno(res, errno, "create lock", lock);
             return -1;
         }
-        if (lstat(lock, &st) == 0 && time(NULL) - st.st_mtime > opts->stale_lock_age) {
-            unlink(lock);
+        /* a stale lock that we cannot remove is waited out like a live one */
+        if (lstat(lock, &st) == 0 && time(NULL) - st.st_mtime > opts->stale_lock_age &&
+            unlink(lock) == 0)
             continue;
-        }
         if (time(NULL) >= deadline) {
             deliver_set(res, DELIVER_DEFER, "4.2.0", "lock timeout: %s", lock);
             return -1;

@@ -103,11 +103,11 @@ test_refusals(void)
 {
     struct deliver_result res;
     char *target = tap_write_file("target", "");
-    char *link = xasprintf("%s/link", tap_tmpdir());
+    char *slink = xasprintf("%s/slink", tap_tmpdir());
     char *dir = xasprintf("%s/adir", tap_tmpdir());
 
-    ok(symlink(target, link) == 0, "symlink made");
-    is_int(deliver_text(link, "b@x", "S: x\n\n", &res), DELIVER_BOUNCE, "symlink refused");
+    ok(symlink(target, slink) == 0, "symlink made");
+    is_int(deliver_text(slink, "b@x", "S: x\n\n", &res), DELIVER_BOUNCE, "symlink refused");
     like(res.reason, "symbolic link", "reason names the symlink");
     mkdir(dir, 0700);
     is_int(deliver_text(dir, "b@x", "S: x\n\n", &res), DELIVER_DEFER, "a directory fails");
@@ -117,7 +117,20 @@ test_refusals(void)
     is_str(res.dsn, "5.4.6", "loop is 5.4.6");
     is_int(deliver_text(target, "b@example.org", "S: x\n\nDelivered-To: b@example.org\n", &res),
            DELIVER_OK, "Delivered-To in the body is no loop");
-    free(target), free(link), free(dir);
+    {
+        char *hard = xasprintf("%s/hard", tap_tmpdir());
+
+        ok(link(target, hard) == 0, "hard link made");
+        is_int(deliver_text(hard, "b@x", "S: x\n\n", &res), DELIVER_BOUNCE, "two links refused");
+        unlink(hard);
+        free(hard);
+    }
+    if (geteuid() == 0 && chown(target, 1, 1) == 0) {
+        is_int(deliver_text(target, "b@x", "S: x\n\n", &res), DELIVER_BOUNCE,
+               "foreign owner refused");
+        like(res.reason, "not owned", "reason names the owner");
+    }
+    free(target), free(slink), free(dir);
 }
 
 static void
