@@ -86,6 +86,20 @@ maildir_write(const struct deliver_request *req, const char *tmp)
     return err;
 }
 
+/*
+ * maildir_publish - move tmp/name to new/name; link() refuses to overwrite, rename() is
+ * the fallback for file systems without hard links. 0 or an errno.
+ */
+static int
+maildir_publish(const char *tmp, const char *new)
+{
+    if (link(tmp, new) == 0)
+        return 0;
+    if (errno != EPERM && errno != ENOSYS && errno != EOPNOTSUPP)
+        return errno;
+    return rename(tmp, new) == 0 ? 0 : errno;
+}
+
 /* deliver_maildir - deliver req into the Maildir at dir; returns res->status */
 int
 deliver_maildir(const struct deliver_request *req, const char *dir, struct deliver_result *res)
@@ -116,7 +130,7 @@ deliver_maildir(const struct deliver_request *req, const char *dir, struct deliv
     new = xasprintf("%s/%s", sub[1], base);
     if ((err = maildir_write(req, tmp)) != 0)
         deliver_errno(res, err, "write", tmp);
-    else if (link(tmp, new) < 0 && (err = errno) != 0)
+    else if ((err = maildir_publish(tmp, new)) != 0)
         deliver_errno(res, err, "link", new);
     else if ((err = maildir_fsync_dir(sub[1])) != 0) {
         deliver_errno(res, err, "fsync", sub[1]);
