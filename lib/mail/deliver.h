@@ -1,0 +1,77 @@
+/* deliver.h - the common core of mailbox delivery: results, message source, added headers */
+#ifndef MAIL_DELIVER_H
+#define MAIL_DELIVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+
+enum deliver_status {
+    DELIVER_OK,     /* on disk, fsynced */
+    DELIVER_DEFER,  /* 4.x.x: try again later */
+    DELIVER_BOUNCE, /* 5.x.x: will never work */
+};
+
+struct deliver_result {
+    enum deliver_status status;
+    char dsn[16];     /* enhanced status code, e.g. "4.2.2" */
+    char reason[256]; /* human text for the log and the bounce */
+};
+
+/* The message content: length bytes at offset of an open descriptor (a queue file). */
+struct deliver_source {
+    int fd;
+    off_t offset;
+    off_t length;
+};
+
+/* One recipient's delivery; the caller already runs as the recipient's uid. */
+struct deliver_request {
+    const char *sender;    /* envelope sender, "" for the null sender */
+    const char *recipient; /* goes into Delivered-To: */
+    const char *hostname;  /* for Maildir names */
+    time_t arrival;        /* for the mbox From_ line; 0 means now */
+    struct deliver_source src;
+};
+
+/* Bound on the header section read by loop detection. */
+#define DELIVER_HEADER_LIMIT (256 * 1024)
+
+void deliver_set(struct deliver_result *res, enum deliver_status status, const char *dsn,
+                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void deliver_errno(struct deliver_result *res, int err, const char *what, const char *path);
+bool deliver_headers_loop(const char *text, size_t len, const char *recipient);
+bool deliver_check_loop(const struct deliver_request *req, struct deliver_result *res);
+char *deliver_prepend(const struct deliver_request *req);
+
+/* A byte sink that copies the source, optionally mboxrd-quoting "From " lines. */
+struct deliver_sink {
+    int fd;
+    bool quote_from;
+    int err;         /* first errno, 0 if none */
+    char last;       /* last byte written, '\n' at start */
+    bool line_start; /* at the start of a line */
+    off_t gt_run;    /* pending '>' at line start */
+    size_t match;    /* bytes of "From " matched after the run */
+    size_t fill;
+    char buf[8192];
+};
+
+void deliver_sink_init(struct deliver_sink *s, int fd, bool quote_from);
+void deliver_sink_raw(struct deliver_sink *s, const char *data, size_t len);
+void deliver_sink_copy(struct deliver_sink *s, const struct deliver_source *src);
+bool deliver_sink_flush(struct deliver_sink *s);
+
+int deliver_maildir(const struct deliver_request *req, const char *dir, struct deliver_result *res);
+
+struct mbox_opts {
+    int lock_timeout;   /* seconds to wait for the fcntl lock and dotlock */
+    int stale_lock_age; /* seconds after which a dotlock is stale */
+    bool dotlock;       /* also take file.lock */
+};
+
+int deliver_mbox(const struct deliver_request *req, const char *path, const struct mbox_opts *opts,
+                 struct deliver_result *res);
+
+#endif

@@ -1,0 +1,145 @@
+/*
+ * maildir.c - deliver one message into a Maildir (tmp/ then new/), durably.
+ *
+ * Runs as the recipient. Trusts the directory path it is given (the caller resolved it);
+ * the message content is copied, never interpreted. Success means the file and the new/
+ * directory entry were fsynced; on any failure no file is left in tmp/ or new/.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "core/mem.h"
+#include "mail/deliver.h"
+
+/* maildir_mkdir - create one directory (0700) unless it exists */
+static bool
+maildir_mkdir(const char *path, struct deliver_result *res)
+{
+    if (mkdir(path, 0700) == 0 || errno == EEXIST)
+        return true;
+    deliver_errno(res, errno, "create directory", path);
+    return false;
+}
+
+/* maildir_host - the hostname with '/' and ':' escaped as \057 and \072 */
+static char *
+maildir_host(const char *host)
+{
+    char *out = xmalloc(strlen(host) * 4 + 1), *p = out;
+
+    for (; *host; host++) {
+        if (*host == '/')
+            p += sprintf(p, "\\057");
+        else if (*host == ':')
+            p += sprintf(p, "\\072");
+        else
+            *p++ = *host;
+    }
+    *p = 0;
+    return out;
+}
+
+/* maildir_fsync_dir - fsync a directory */
+static int
+maildir_fsync_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY);
+    int err = 0;
+
+    if (fd < 0)
+        return errno;
+    if (fsync(fd) < 0)
+        err = errno;
+    close(fd);
+    return err;
+}
+
+/* maildir_write - create tmp/name and copy headers and content; 0 or an errno */
+static int
+maildir_write(const struct deliver_request *req, const char *tmp)
+{
+    struct deliver_sink sink;
+    char *head = deliver_prepend(req);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int err;
+
+    if (fd < 0) {
+        free(head);
+        return errno;
+    }
+    deliver_sink_init(&sink, fd, false);
+    deliver_sink_raw(&sink, head, strlen(head));
+    free(head);
+    deliver_sink_copy(&sink, &req->src);
+    err = deliver_sink_flush(&sink) ? 0 : sink.err;
+    if (err == 0 && fsync(fd) < 0)
+        err = errno;
+    if (close(fd) < 0 && err == 0)
+        err = errno;
+    return err;
+}
+
+/*
+ * maildir_publish - move tmp/name to new/name; link() refuses to overwrite, rename() is
+ * the fallback for file systems without hard links. 0 or an errno.
+ */
+static int
+maildir_publish(const char *tmp, const char *new)
+{
+    if (link(tmp, new) == 0)
+        return 0;
+    if (errno != EPERM && errno != ENOSYS && errno != EOPNOTSUPP)
+        return errno;
+    return rename(tmp, new) == 0 ? 0 : errno;
+}
+
+/* deliver_maildir - deliver req into the Maildir at dir; returns res->status */
+int
+deliver_maildir(const struct deliver_request *req, const char *dir, struct deliver_result *res)
+{
+    static unsigned long seq;
+    struct timeval tv;
+    char *sub[3], *host, *base, *tmp, *new;
+    static const char *names[3] = {"tmp", "new", "cur"};
+    int err;
+
+    if (!deliver_check_loop(req, res))
+        return res->status;
+    if (!maildir_mkdir(dir, res))
+        return res->status;
+    for (int i = 0; i < 3; i++) {
+        sub[i] = xasprintf("%s/%s", dir, names[i]);
+        if (!maildir_mkdir(sub[i], res)) {
+            for (int j = 0; j <= i; j++)
+                free(sub[j]);
+            return res->status;
+        }
+    }
+    gettimeofday(&tv, NULL);
+    host = maildir_host(req->hostname);
+    base = xasprintf("%lld.M%ldP%ldQ%lu.%s", (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
+                     ++seq, host);
+    tmp = xasprintf("%s/%s", sub[0], base);
+    new = xasprintf("%s/%s", sub[1], base);
+    if ((err = maildir_write(req, tmp)) != 0)
+        deliver_errno(res, err, "write", tmp);
+    else if ((err = maildir_publish(tmp, new)) != 0)
+        deliver_errno(res, err, "link", new);
+    else if ((err = maildir_fsync_dir(sub[1])) != 0) {
+        deliver_errno(res, err, "fsync", sub[1]);
+        unlink(new);
+    } else
+        deliver_set(res, DELIVER_OK, "2.0.0", "delivered to maildir");
+    unlink(tmp);
+    for (int i = 0; i < 3; i++)
+        free(sub[i]);
+    free(host), free(base), free(tmp), free(new);
+    return res->status;
+}
