@@ -15,51 +15,9 @@
 #include "core/mem.h"
 #include "core/str.h"
 
-struct map_inline {
-    struct map map;
-    struct map_pairs pairs;
-};
-
-static enum map_status
-map_inline_lookup(struct map *map, const char *key, int lookup_flags, struct map_error *err)
-{
-    struct map_inline *mi = (struct map_inline *)map;
-    const struct map_pair *pair = map_pairs_find(&mi->pairs, key);
-
-    if (pair == NULL)
-        return MAP_NOTFOUND;
-    return map_set_value(map, pair->value, strlen(pair->value), err) ? MAP_FOUND : MAP_ERROR;
-}
-
-static bool
-map_inline_walk(struct map *map, map_walk_fn fn, void *ctx, struct map_error *err)
-{
-    struct map_inline *mi = (struct map_inline *)map;
-
-    for (size_t i = 0; i < mi->pairs.n; i++)
-        if (!fn(ctx, mi->pairs.v[i].key, mi->pairs.v[i].value))
-            break;
-    return true;
-}
-
-static void
-map_inline_close(struct map *map)
-{
-    struct map_inline *mi = (struct map_inline *)map;
-
-    map_pairs_free(&mi->pairs);
-    free(mi);
-}
-
-static const struct map_ops map_inline_ops = {
-    .lookup = map_inline_lookup,
-    .walk = map_inline_walk,
-    .close = map_inline_close,
-};
-
 /* map_inline_entry - add one "key=value" or "{ key = value }" entry */
 static bool
-map_inline_entry(struct map_inline *mi, const char *entry, const char *spec, int flags,
+map_inline_entry(struct map_pairs *pairs, const char *entry, const char *spec, int flags,
                  struct map_error *err)
 {
     char *text = map_strip_braces(entry, spec, err), *eq, *key, *value;
@@ -76,14 +34,14 @@ map_inline_entry(struct map_inline *mi, const char *entry, const char *spec, int
     value = str_trim(eq + 1);
     if (flags & MAP_FOLD_FIXED)
         str_lower(key);
-    map_pairs_add(&mi->pairs, key, xstrdup(value), 0);
+    map_pairs_add(pairs, key, xstrdup(value), 0);
     free(text);
     return true;
 }
 
 /* map_inline_parse - the entries of the braced name */
 static bool
-map_inline_parse(struct map_inline *mi, const char *name, const char *spec, int flags,
+map_inline_parse(struct map_pairs *pairs, const char *name, const char *spec, int flags,
                  struct map_error *err)
 {
     struct strvec entries;
@@ -105,27 +63,25 @@ map_inline_parse(struct map_inline *mi, const char *name, const char *spec, int 
         good = false;
     }
     for (size_t i = 0; good && i < entries.n; i++)
-        good = map_inline_entry(mi, entries.v[i], spec, flags, err);
+        good = map_inline_entry(pairs, entries.v[i], spec, flags, err);
     strvec_free(&entries);
     free(inner);
     if (good)
-        map_pairs_finish(&mi->pairs, spec);
+        map_pairs_finish(pairs, spec);
     return good;
 }
 
 struct map *
 map_inline_open(const char *type, const char *name, int flags, struct map_error *err)
 {
-    struct map_inline *mi = xcalloc(1, sizeof(*mi));
+    struct map_pairs pairs;
     char *spec = xasprintf("%s:%s", type, name);
+    struct map *map = NULL;
 
-    mi->map.ops = &map_inline_ops;
-    mi->map.props = MAP_PROP_FIXED;
-    map_pairs_init(&mi->pairs);
-    if (!map_inline_parse(mi, name, spec, flags, err)) {
-        map_inline_close(&mi->map);
-        mi = NULL;
-    }
+    map_pairs_init(&pairs);
+    if (map_inline_parse(&pairs, name, spec, flags, err))
+        map = map_pairs_table(&pairs);
+    map_pairs_free(&pairs);
     free(spec);
-    return mi ? &mi->map : NULL;
+    return map;
 }

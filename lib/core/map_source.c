@@ -245,3 +245,60 @@ map_source_pairs(const char *path, bool fold, struct map_pairs *pairs, struct ma
     map_pairs_finish(pairs, path);
     return true;
 }
+
+/* A fixed table over finished pairs: what texthash and inline share once they have read. */
+struct map_pairs_table {
+    struct map map;
+    struct map_pairs pairs;
+};
+
+/* map_pairs_table_lookup - binary search in the sorted pairs */
+static enum map_status
+map_pairs_table_lookup(struct map *map, const char *key, int lookup_flags, struct map_error *err)
+{
+    struct map_pairs_table *pt = (struct map_pairs_table *)map;
+    const struct map_pair *pair = map_pairs_find(&pt->pairs, key);
+
+    if (pair == NULL)
+        return MAP_NOTFOUND;
+    return map_set_value(map, pair->value, strlen(pair->value), err) ? MAP_FOUND : MAP_ERROR;
+}
+
+/* map_pairs_table_walk - call fn with each pair in key order until it returns false */
+static bool
+map_pairs_table_walk(struct map *map, map_walk_fn fn, void *ctx, struct map_error *err)
+{
+    struct map_pairs_table *pt = (struct map_pairs_table *)map;
+
+    for (size_t i = 0; i < pt->pairs.n; i++)
+        if (!fn(ctx, pt->pairs.v[i].key, pt->pairs.v[i].value))
+            break;
+    return true;
+}
+
+static void
+map_pairs_table_close(struct map *map)
+{
+    struct map_pairs_table *pt = (struct map_pairs_table *)map;
+
+    map_pairs_free(&pt->pairs);
+    free(pt);
+}
+
+static const struct map_ops map_pairs_table_ops = {
+    .lookup = map_pairs_table_lookup,
+    .walk = map_pairs_table_walk,
+    .close = map_pairs_table_close,
+};
+
+struct map *
+map_pairs_table(struct map_pairs *pairs)
+{
+    struct map_pairs_table *pt = xcalloc(1, sizeof(*pt));
+
+    pt->map.ops = &map_pairs_table_ops;
+    pt->map.props = MAP_PROP_FIXED;
+    pt->pairs = *pairs;
+    map_pairs_init(pairs);
+    return &pt->map;
+}

@@ -42,4 +42,10 @@ void map_pairs_free(struct map_pairs *pairs);
 /* map_source_pairs - read "key value" lines of path; fold lower-cases the keys */
 bool map_source_pairs(const char *path, bool fold, struct map_pairs *pairs, struct map_error *err);
 
+/*
+ * map_pairs_table - a fixed table (lookup, walk, close) over finished pairs; it takes the
+ * pairs over and leaves *pairs empty.
+ */
+struct map *map_pairs_table(struct map_pairs *pairs);
+
 #endif
