@@ -45,8 +45,7 @@ master_child_fds(struct master_service *svc)
     for (size_t i = 0; i < svc->nfds; i++)
         if (dup2(parked[i], MASTER_LISTEN_FD + (int)i) < 0)
             _exit(127);
-    for (int fd = MASTER_LISTEN_FD + (int)svc->nfds; fd < 1024; fd++)
-        close(fd);
+    close_range((unsigned)MASTER_LISTEN_FD + (unsigned)svc->nfds, ~0U, 0);
 }
 
 static void
