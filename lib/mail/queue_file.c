@@ -86,6 +86,9 @@ queue_check(const unsigned char *p, size_t n)
     return h;
 }
 
+static void queue_err(struct queue_file_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 static void
 queue_err(struct queue_file_error *err, const char *fmt, ...)
 {
@@ -141,6 +144,9 @@ queue_slot_decode(const unsigned char *slot, struct queue_rcpt_status *st, bool 
 }
 
 /* --- writer -------------------------------------------------------------------------------- */
+
+static void queue_writer_fail(struct queue_writer *w, int errnum, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void
 queue_writer_fail(struct queue_writer *w, int errnum, const char *fmt, ...)
