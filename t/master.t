@@ -14,6 +14,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from sockets import read_line  # noqa: E402
 from tap import TAP  # noqa: E402
 
 BUILD = os.environ["BUILD"]
@@ -98,17 +99,6 @@ def service_children(master, name):
         if "-n" in args and args.index("-n") + 1 < len(args) and args[args.index("-n") + 1] == name:
             found.append(p)
     return found
-
-
-def line_of(sock):
-    """One reply line, however the bytes arrive."""
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = sock.recv(1024)
-        if not chunk:
-            break
-        data += chunk
-    return data.strip()
 
 
 def echo(port, text):
@@ -203,7 +193,7 @@ def run(root):
         c = socket.create_connection(("127.0.0.1", port), timeout=5)
         c.sendall(b"client %d\r\n" % i)
         clients.append(c)
-    answers = [line_of(c) for c in clients]
+    answers = [read_line(c) for c in clients]
     t.is_eq(answers, [b"client %d" % i for i in range(12)],
             "12 concurrent clients are all served (4 per child)")
     t.is_eq(len(service_children(master, echo_name)), 3,
@@ -219,7 +209,7 @@ def run(root):
          "past maxproc a client waits; no fourth child")
     clients[0].close()
     extra.settimeout(5)
-    t.is_eq(line_of(extra), b"thirteenth", "and is served when a session ends")
+    t.is_eq(read_line(extra), b"thirteenth", "and is served when a session ends")
     for c in clients[1:] + [extra]:
         c.close()
 

@@ -12,6 +12,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from sockets import read_line  # noqa: E402
 from tap import TAP  # noqa: E402
 
 ECHO = os.path.join(os.environ["BUILD"], "t", "bin", "echo_service")
@@ -46,21 +47,10 @@ def status(sock):
         b"status_idle" in data and "idle" or repr(data)
 
 
-def reply(s):
-    """One reply line, however the bytes arrive."""
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = s.recv(1024)
-        if not chunk:
-            break
-        data += chunk
-    return data.strip()
-
-
 def talk(port, line):
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
     s.sendall(line.encode() + b"\r\n")
-    return s, reply(s).decode()
+    return s, read_line(s).decode()
 
 
 with tempfile.TemporaryDirectory() as d:
@@ -113,7 +103,7 @@ with tempfile.TemporaryDirectory() as d:
     time.sleep(0.3)
     t.ok(proc.poll() is None, "SIGTERM lets an open session finish")
     c1.sendall(b"still\r\n")
-    t.is_eq(reply(c1), b"still", "and that session is still served")
+    t.is_eq(read_line(c1), b"still", "and that session is still served")
     c1.close()
     t.is_eq(proc.wait(timeout=5), 0, "then the process exits")
     listener.close()
