@@ -104,13 +104,7 @@ def service_children(master, name):
 def echo(port, text):
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         s.sendall(text.encode() + b"\r\n")
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = s.recv(1024)
-            if not chunk:
-                break
-            data += chunk
-        return data.decode(errors="replace").strip()
+        return read_line(s).decode(errors="replace")
 
 
 def postern(cfg, *args):
