@@ -4,7 +4,7 @@
  * Delivery scheduling comes later; committed files wait in active/.
  *
  * Runs as mail_owner in the queue directory (the skeleton's chdir or chroot), one process
- * (master.cf: process limit 1). Trusts: its clients only as far as peers_check() says
+ * (master.cf: process limit 1). Trusts: its clients only as far as the skeleton's peer check says
  * they are receivers, and nothing they write into a queue file (queue_file.c checks it).
  */
 #include <fcntl.h>
@@ -13,7 +13,6 @@
 
 #include "core/log.h"
 #include "core/mem.h"
-#include "mail/peers.h"
 #include "qmgr/qmgr.h"
 #include "server/server.h"
 
@@ -40,10 +39,6 @@ qmgr_post_jail(struct server_ctx *ctx)
 
     ctx->app = q;
     q->ctx = ctx;
-    if ((q->peer = peers_lookup("qmgr")) == NULL)
-        log_panic("qmgr: no qmgr entry in the peer table");
-    /* Receivers run as mail_owner, the user this process now runs as. */
-    peers_uids_all(&q->uids, geteuid());
     qmgr_open_dirs(q);
     qmgr_recover(q);
     qmgr_commit_init(q);

@@ -6,7 +6,6 @@
 
 #include "core/ipc.h"
 #include "core/loop.h"
-#include "mail/peers.h"
 #include "mail/proto.h"
 #include "mail/queue_id.h"
 #include "server/server.h"
@@ -26,8 +25,6 @@ struct qmgr_commit;
 struct qmgr {
     struct server_ctx *ctx;
     int dir_fd[QMGR_DIR_COUNT];
-    const struct peer_socket *peer;
-    struct peer_uids uids;
     struct qmgr_commit *batch; /* renamed, waiting for the directory fsync */
     struct qmgr_commit **batch_tail;
     struct loop_timer *sync_timer;

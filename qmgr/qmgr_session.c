@@ -1,7 +1,7 @@
 /*
  * qmgr_session.c - one receiver's connection: queue_open, queue_commit, queue_abort.
  *
- * Trusts: only clients peers_check() admits, and even those only as far as the protocol
+ * Trusts: only clients the skeleton admitted (peers_check), and only as far as the protocol
  * goes: a client may commit or abort only IDs it opened on this connection, every ID is
  * validated before it names a file, and a file is parsed in full before it leaves
  * incoming/. Requests are answered strictly in order: while a commit waits for its
@@ -282,25 +282,12 @@ qmgr_session_resume(struct qmgr_session *s)
         loop_fd_set(s->watch, LOOP_READ);
 }
 
-/* qmgr_session_start - admit a client by its credentials, then serve it */
+/* qmgr_session_start - serve a client the skeleton admitted by its credentials */
 void
 qmgr_session_start(struct qmgr *q, int fd)
 {
-    struct qmgr_session *s;
-    struct ipc_cred cred;
-    struct attr_error err;
-    struct buf why;
+    struct qmgr_session *s = xcalloc(1, sizeof(*s));
 
-    buf_init(&why, 512);
-    if (!ipc_peer_cred(fd, &cred, &err) || !peers_check(q->peer, &cred, &q->uids, &why)) {
-        log_warn("rejecting client: %s", why.len ? buf_str(&why) : err.text);
-        buf_free(&why);
-        close(fd);
-        server_session_done(q->ctx);
-        return;
-    }
-    buf_free(&why);
-    s = xcalloc(1, sizeof(*s));
     s->qmgr = q;
     s->fd = fd;
     ipc_reader_init(&s->reader, fd, QMGR_RECORD_LIMIT);

@@ -20,9 +20,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/ipc.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "mail/params.h"
+#include "mail/peers.h"
 #include "mail/proto.h"
 #include "server/server.h"
 #include "server/server_status.h"
@@ -229,6 +231,35 @@ server_update(struct server_ctx *ctx)
         loop_break(ctx->loop);
 }
 
+/*
+ * server_admit - a client of a UNIX socket named in the peer table must run as one of the
+ * roles allowed to use it (lib/mail/peers.c). Every role runs as mail_owner, the user this
+ * process became, so that is the uid to match.
+ */
+static bool
+server_admit(const struct server_ctx *ctx, int conn)
+{
+    const struct peer_socket *peer = peers_lookup(ctx->service_name);
+    struct sockaddr_storage ss = {0};
+    socklen_t len = sizeof(ss);
+    struct peer_uids uids;
+    struct ipc_cred cred;
+    struct attr_error err;
+    struct buf why;
+    bool good;
+
+    if (peer == NULL || getsockname(conn, (struct sockaddr *)&ss, &len) < 0 ||
+        ss.ss_family != AF_UNIX)
+        return true;
+    peers_uids_all(&uids, geteuid());
+    buf_init(&why, 512);
+    good = ipc_peer_cred(conn, &cred, &err) && peers_check(peer, &cred, &uids, &why);
+    if (!good)
+        log_warn("rejecting client: %s", why.len ? buf_str(&why) : err.text);
+    buf_free(&why);
+    return good;
+}
+
 static void
 server_accept(int fd, unsigned events, void *arg)
 {
@@ -238,6 +269,10 @@ server_accept(int fd, unsigned events, void *arg)
     if (conn < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
             log_warn("accept: %m");
+        return;
+    }
+    if (!server_admit(ctx, conn)) {
+        close(conn);
         return;
     }
     ctx->active++;
