@@ -246,6 +246,25 @@ map_split(const char *text, struct strvec *out, struct map_error *err)
     }
 }
 
+/* map_braced_list - the entries of "{ a, b, ... }", as inline: and unionmap: name them */
+bool
+map_braced_list(const char *name, const char *spec, const char *usage, struct strvec *out,
+                struct map_error *err)
+{
+    char *inner;
+    bool good;
+
+    if (name[0] != '{') {
+        map_set_error(err, "%s: expected %s", spec, usage);
+        return false;
+    }
+    if ((inner = map_strip_braces(name, spec, err)) == NULL)
+        return false;
+    good = map_split(inner, out, err);
+    free(inner);
+    return good;
+}
+
 /*
  * map_strip_braces - "{ text }" to "text" (trimmed); text without braces is copied as is.
  * The closing brace must be the last character and balance the opening one.

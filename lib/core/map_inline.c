@@ -45,18 +45,10 @@ map_inline_parse(struct map_pairs *pairs, const char *name, const char *spec, in
                  struct map_error *err)
 {
     struct strvec entries;
-    char *inner;
     bool good = true;
 
-    if (name[0] != '{') {
-        map_set_error(err, "%s: expected inline:{ key=value, ... }", spec);
-        return false;
-    }
-    if ((inner = map_strip_braces(name, spec, err)) == NULL)
-        return false;
     strvec_init(&entries);
-    if (!map_split(inner, &entries, err)) {
-        map_set_error(err, "%s: unbalanced '{' and '}'", spec);
+    if (!map_braced_list(name, spec, "inline:{ key=value, ... }", &entries, err)) {
         good = false;
     } else if (entries.n == 0) {
         map_set_error(err, "%s: empty table", spec);
@@ -65,7 +57,6 @@ map_inline_parse(struct map_pairs *pairs, const char *name, const char *spec, in
     for (size_t i = 0; good && i < entries.n; i++)
         good = map_inline_entry(pairs, entries.v[i], spec, flags, err);
     strvec_free(&entries);
-    free(inner);
     if (good)
         map_pairs_finish(pairs, spec);
     return good;

@@ -52,6 +52,8 @@ struct map *map_union_open(const char *type, const char *name, int flags, struct
 void map_set_error(struct map_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 char *map_strip_braces(const char *text, const char *spec, struct map_error *err);
+bool map_braced_list(const char *name, const char *spec, const char *usage, struct strvec *out,
+                     struct map_error *err);
 bool map_set_value(struct map *map, const char *value, size_t len, struct map_error *err);
 
 #endif

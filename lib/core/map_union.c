@@ -71,17 +71,10 @@ map_union_members(struct map_union *mu, const char *name, const char *spec, int 
                   struct map_error *err)
 {
     struct strvec specs;
-    char *inner;
     bool good = true;
 
-    if (name[0] != '{') {
-        map_set_error(err, "%s: expected unionmap:{ type:name, ... }", spec);
-        return false;
-    }
-    if ((inner = map_strip_braces(name, spec, err)) == NULL)
-        return false;
     strvec_init(&specs);
-    if (!map_split(inner, &specs, err)) {
+    if (!map_braced_list(name, spec, "unionmap:{ type:name, ... }", &specs, err)) {
         good = false;
     } else if (specs.n == 0) {
         map_set_error(err, "%s: no tables", spec);
@@ -95,7 +88,6 @@ map_union_members(struct map_union *mu, const char *name, const char *spec, int 
             mu->n++;
     }
     strvec_free(&specs);
-    free(inner);
     return good;
 }
 
