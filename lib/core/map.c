@@ -27,6 +27,7 @@ static const struct map_type {
     {"texthash", map_texthash_open, NULL},   {"inline", map_inline_open, NULL},
     {"static", map_static_open, NULL},       {"pcre", map_pcre_open, NULL},
     {"cidr", map_cidr_open, NULL},           {"unionmap", map_union_open, NULL},
+    {"unix", map_unix_open, NULL},
 };
 
 #define MAP_NTYPES (sizeof(map_types) / sizeof(map_types[0]))
@@ -93,6 +94,9 @@ map_open(const char *spec, int flags, struct map_error *err)
     struct map *map;
     char *type;
 
+    /* proxy:type:name is the table itself: postern has no proxymap daemon (see map.h). */
+    if (strncmp(spec, "proxy:", 6) == 0 && strchr(spec + 6, ':') != NULL)
+        return map_open(spec + 6, flags, err);
     for (map = map_open_list; map; map = map->next) {
         if (map->flags == flags && strcmp(map->spec, spec) == 0) {
             map->refs++;

@@ -16,6 +16,9 @@
  *   pcre:/path      regular expressions, pcre_table(5) syntax
  *   cidr:/path      networks, cidr_table(5) syntax
  *   unionmap:{ type:name, ... }   the values of every member that has the key, comma-joined
+ *   unix:passwd.byname  the system's users (getpwnam_r), keyed by user name
+ *   proxy:type:name the table type:name itself: there is no proxymap daemon, the prefix is
+ *                   accepted so that Postfix configurations work unchanged
  *
  * A lookup has three outcomes. MAP_ERROR is a temporary failure (a 4xx for SMTP, a deferral
  * for delivery) and never means "not found": callers must stop searching on it.

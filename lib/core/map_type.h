@@ -46,6 +46,7 @@ struct map *map_inline_open(const char *type, const char *name, int flags, struc
 struct map *map_static_open(const char *type, const char *name, int flags, struct map_error *err);
 struct map *map_pcre_open(const char *type, const char *name, int flags, struct map_error *err);
 struct map *map_cidr_open(const char *type, const char *name, int flags, struct map_error *err);
+struct map *map_unix_open(const char *type, const char *name, int flags, struct map_error *err);
 struct map *map_union_open(const char *type, const char *name, int flags, struct map_error *err);
 
 /* Helpers for the types. */

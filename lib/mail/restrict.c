@@ -36,6 +36,7 @@ enum restrict_kind {
     R_CHECK_HELO,
     R_CHECK_SENDER,
     R_CHECK_RECIPIENT,
+    R_REJECT_UNAUTH_PIPELINING,
 };
 
 static const struct {
@@ -60,6 +61,7 @@ static const struct {
     {"check_helo_access", R_CHECK_HELO, true},
     {"check_sender_access", R_CHECK_SENDER, true},
     {"check_recipient_access", R_CHECK_RECIPIENT, true},
+    {"reject_unauth_pipelining", R_REJECT_UNAUTH_PIPELINING, false},
 };
 
 static const char *const stage_texts[] = {
@@ -440,6 +442,12 @@ restrict_kind_eval(struct restrict_eval *ev, enum restrict_kind kind, struct map
         return restrict_non_fqdn_address(ev, ev->facts->sender, "Sender address");
     case R_REJECT_NON_FQDN_RECIPIENT:
         return restrict_non_fqdn_address(ev, ev->facts->recipient, "Recipient address");
+    case R_REJECT_UNAUTH_PIPELINING:
+        if (!ev->facts->unauth_pipelining)
+            return RESTRICT_DUNNO;
+        return restrict_answer(ev, RESTRICT_REJECT, 554, "5.5.0",
+                               "%s: %s: Improper use of SMTP command pipelining", subject,
+                               stage_texts[ev->stage]);
     default:
         return table ? restrict_check_access(ev, kind, table, depth) : RESTRICT_DUNNO;
     }

@@ -20,7 +20,8 @@
  * Supported: permit, reject, defer, permit_mynetworks, permit_sasl_authenticated,
  * reject_unauth_destination, defer_unauth_destination, reject_non_fqdn_helo_hostname,
  * reject_invalid_helo_hostname, reject_non_fqdn_sender, reject_non_fqdn_recipient,
- * check_client_access, check_helo_access, check_sender_access, check_recipient_access.
+ * check_client_access, check_helo_access, check_sender_access, check_recipient_access,
+ * reject_unauth_pipelining.
  * Access table values: OK, PERMIT, REJECT [text], DEFER [text], DUNNO, "4NN text",
  * "5NN text", or the name of a restriction above that takes no table.
  */
@@ -47,6 +48,7 @@ struct restrict_facts {
     const char *sender;      /* NULL before MAIL; "" for the null sender */
     const char *recipient;   /* NULL outside RCPT */
     bool sasl_authenticated;
+    bool unauth_pipelining; /* spoke before the greeting, or pipelined without PIPELINING */
 };
 
 /* What the restrictions consult, built once per process from the parameters. */

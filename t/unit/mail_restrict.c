@@ -57,7 +57,7 @@ main(void)
     const char *relay = "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination";
     struct restrict_facts outsider = {
         "203.0.113.5", "unknown", "client.example", "a@b.example", "victim@elsewhere.example",
-        false};
+        false, false};
     struct restrict_facts f;
     char *access = tap_write_file("access", "");
     char *inline_access;
@@ -157,6 +157,15 @@ main(void)
           (struct want){RESTRICT_REJECT, 504,
                         "<user>: Sender address rejected: need fully-qualified address"},
           "a sender without a domain");
+    f = outsider;
+    check("reject_unauth_pipelining", RESTRICT_RECIPIENT, &f, (struct want){RESTRICT_DUNNO, 0, NULL},
+          "a client that waited for its replies passes reject_unauth_pipelining");
+    f.unauth_pipelining = true;
+    check("reject_unauth_pipelining", RESTRICT_RECIPIENT, &f,
+          (struct want){RESTRICT_REJECT, 554,
+                        "<victim@elsewhere.example>: Recipient address rejected: Improper use of "
+                        "SMTP command pipelining"},
+          "one that did not is refused");
 
     free(access);
     access = xasprintf("check_recipient_access lmdb:%s/missing", tap_tmpdir());

@@ -1,0 +1,67 @@
+/*
+ * smtpd.c - the SMTP server daemon (MX role): per-process setup and the skeleton's hooks.
+ *
+ * Runs as mail_owner in the queue directory; each accepted connection becomes a session
+ * (smtpd_session.c) on the one event loop, up to smtpd_sessions_per_process at once. Trusts
+ * main.cf and its tables; nothing a client sends. A table or restriction list that cannot
+ * be opened is logged and makes every check that needs it answer 451 (as Postfix's
+ * "unavailable" tables do), so a broken table never turns into a permit or a reject.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/mem.h"
+#include "server/server.h"
+#include "smtpd/smtpd.h"
+
+/* The skeleton reads max_sessions from here; post_jail sets it from the parameter. */
+static struct server_ops smtpd_ops;
+
+/* smtpd_post_jail - everything each session shares, built once */
+static void
+smtpd_post_jail(struct server_ctx *ctx)
+{
+    struct smtpd *smtpd = xcalloc(1, sizeof(*smtpd));
+
+    smtpd->ctx = ctx;
+    smtpd->p = &ctx->params;
+    ctx->app = smtpd;
+    smtpd_ops.max_sessions = (int)ctx->params.smtpd_sessions_per_process;
+    smtpd->qmgr_path = xstrdup("private/qmgr");
+    smtpd->greeting = xasprintf("%s", ctx->params.smtpd_banner);
+    smtpd_check_open(smtpd);
+}
+
+/* smtpd_on_exit - release what post_jail built (sessions ended before this runs) */
+static void
+smtpd_on_exit(struct server_ctx *ctx)
+{
+    struct smtpd *smtpd = ctx->app;
+
+    if (smtpd == NULL)
+        return;
+    smtpd_check_close(smtpd);
+    free(smtpd->qmgr_path);
+    free(smtpd->greeting);
+    free(smtpd);
+    ctx->app = NULL;
+}
+
+static void
+smtpd_service(struct server_ctx *ctx, int fd)
+{
+    smtpd_session_start(ctx->app, fd);
+}
+
+int
+main(int argc, char **argv)
+{
+    smtpd_ops.name = "smtpd";
+    smtpd_ops.max_sessions = 1;
+    smtpd_ops.post_jail = smtpd_post_jail;
+    smtpd_ops.service = smtpd_service;
+    smtpd_ops.on_exit = smtpd_on_exit;
+    return server_main(argc, argv, &smtpd_ops);
+}

@@ -1,0 +1,177 @@
+/* smtpd.h - the SMTP server: per-process context, per-session state, the parts' calls */
+#ifndef SMTPD_SMTPD_H
+#define SMTPD_SMTPD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "core/ipc.h"
+#include "core/lineio.h"
+#include "core/loop.h"
+#include "core/map.h"
+#include "mail/addr_class.h"
+#include "mail/queue_file.h"
+#include "mail/queue_id.h"
+#include "mail/restrict.h"
+#include "mail/smtp_cmd.h"
+#include "mail/smtp_data.h"
+#include "server/server.h"
+
+/*
+ * One process serves up to smtpd_sessions_per_process sessions on one event loop. What
+ * is the same for every session (compiled restriction lists, tables, domain lists) lives in
+ * struct smtpd, built once after the privilege drop; struct smtpd_session is kept small
+ * and everything the data phase needs (content state machine, queue writer) is allocated
+ * when the data phase starts and freed when it ends. doc/smtpd.md has the design.
+ */
+
+/* A table list that may have failed to open: then every lookup in it defers (451). */
+struct smtpd_table {
+    struct map_list *maps; /* NULL: empty parameter, or broken (error set) */
+    char *error;
+};
+
+/* A restriction list that may have failed to compile: then it defers everything. */
+struct smtpd_rlist {
+    struct restrict_list *list;
+    char *error;
+};
+
+struct smtpd {
+    struct server_ctx *ctx;
+    const struct params *p;
+    struct restrict_env renv;
+    struct addr_domains domains;
+    char *domains_error; /* the domain lists could not be opened: every RCPT defers */
+    struct smtpd_rlist client, helo, sender, relay, recipient;
+    struct smtpd_table local_rcpt, valias, vmailbox;
+    char *qmgr_path;
+    char *greeting; /* "220 <banner>" */
+};
+
+/* Counters for the disconnect line, in Postfix's order. */
+enum smtpd_count {
+    SMTPD_C_EHLO,
+    SMTPD_C_HELO,
+    SMTPD_C_MAIL,
+    SMTPD_C_RCPT,
+    SMTPD_C_DATA,
+    SMTPD_C_BDAT,
+    SMTPD_C_RSET,
+    SMTPD_C_NOOP,
+    SMTPD_C_VRFY,
+    SMTPD_C_HELP,
+    SMTPD_C_QUIT,
+    SMTPD_C_UNKNOWN,
+    SMTPD_C_COUNT,
+};
+
+struct smtpd_rcpt {
+    char *addr;
+    char *notify; /* "SUCCESS,FAILURE" or "" */
+    char *orcpt;  /* "rfc822;a@b" or "" */
+};
+
+/* The mail transaction: from MAIL to the end of DATA/BDAT LAST, RSET or a new HELO. */
+struct smtpd_txn {
+    char *sender; /* NULL: no MAIL yet; "" the null sender */
+    bool smtputf8;
+    enum smtp_ret ret;
+    char *envid;
+    struct smtpd_rcpt *rcpt;
+    size_t nrcpt;
+    size_t nrcpt_cap;
+    char qid[QUEUE_ID_SIZE]; /* "" until qmgr opened a file */
+    int qfd;
+    struct queue_writer *writer; /* data phase only */
+    struct smtp_data *data;      /* data phase only */
+    bool bdat;                   /* BDAT was used: DATA is refused */
+    bool bdat_failed;            /* a chunk was refused: discard the rest until RSET */
+    uint64_t chunk_size;         /* the BDAT chunk waiting for qmgr's queue_opened */
+    bool chunk_last;
+};
+
+enum smtpd_phase {
+    SMTPD_PHASE_CMD,       /* reading command lines */
+    SMTPD_PHASE_DATA,      /* reading DATA content */
+    SMTPD_PHASE_BDAT,      /* reading one BDAT chunk into the message */
+    SMTPD_PHASE_BDAT_SKIP, /* reading one BDAT chunk to throw it away */
+};
+
+struct smtpd_session;
+typedef void (*smtpd_queue_done)(struct smtpd_session *sess, bool ok, const char *why);
+
+struct smtpd_session {
+    struct smtpd *smtpd;
+    int fd;
+    struct loop_fd *watch;
+    struct loop_timer *timer; /* command timeout, session timeout, or error sleep */
+    time_t started;
+    char addr[64]; /* numeric client address */
+    const char *name; /* client host name: "unknown" without a verified lookup */
+    char *helo;
+    bool esmtp;
+    bool pipelining_seen; /* EHLO answered with PIPELINING */
+    bool unauth_pipelining;
+    bool closing;  /* flush the replies, then end */
+    bool sleeping; /* the error delay runs: no input is taken */
+    bool eof;
+    enum smtpd_phase phase;
+    uint64_t skip_left; /* PHASE_BDAT_SKIP: octets of the chunk still to discard */
+    const struct smtp_reply *skip_reply; /* and the reply once they are */
+    const char *last_cmd; /* for "lost connection after X" */
+    int counting;         /* enum smtpd_count the next final reply is counted for, or -1 */
+    int errors;
+    struct lineio_in in;
+    struct lineio_out out;
+    struct smtpd_txn txn;
+    /* qmgr: one connection per session, opened at its first accepted RCPT */
+    int qsock;
+    struct loop_fd *qwatch;
+    struct ipc_reader *qreader;
+    int qwant; /* enum proto_msg of the expected reply, -1 when idle */
+    smtpd_queue_done qdone;
+    uint16_t count_ok[SMTPD_C_COUNT];
+    uint16_t count_all[SMTPD_C_COUNT];
+};
+
+/* smtpd_session.c */
+void smtpd_session_start(struct smtpd *smtpd, int fd);
+void smtpd_reply(struct smtpd_session *sess, int code, const char *dsn, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void smtpd_reply_std(struct smtpd_session *sess, const struct smtp_reply *reply);
+void smtpd_session_close(struct smtpd_session *sess);
+void smtpd_session_resume(struct smtpd_session *sess);
+void smtpd_txn_reset(struct smtpd_session *sess);
+
+/* smtpd_cmd.c */
+void smtpd_cmd_line(struct smtpd_session *sess, const char *line, size_t len);
+
+/* smtpd_check.c */
+bool smtpd_check_open(struct smtpd *smtpd);
+void smtpd_check_close(struct smtpd *smtpd);
+bool smtpd_check_rcpt(struct smtpd_session *sess, const char *rcpt, bool postmaster);
+
+/* smtpd_data.c */
+void smtpd_data_cmd(struct smtpd_session *sess);
+void smtpd_bdat_cmd(struct smtpd_session *sess, uint64_t size, bool last);
+size_t smtpd_data_input(struct smtpd_session *sess, const char *data, size_t len);
+void smtpd_data_free(struct smtpd_session *sess);
+const char *smtpd_protocol(bool esmtp, bool tls, bool auth);
+
+/* smtpd_queue.c */
+bool smtpd_queue_connect(struct smtpd_session *sess);
+void smtpd_queue_open(struct smtpd_session *sess, smtpd_queue_done done);
+void smtpd_queue_commit(struct smtpd_session *sess, smtpd_queue_done done);
+void smtpd_queue_abort(struct smtpd_session *sess, smtpd_queue_done done);
+bool smtpd_queue_busy(const struct smtpd_session *sess);
+void smtpd_queue_disconnect(struct smtpd_session *sess);
+
+/* smtpd_log.c */
+void smtpd_log_reject(struct smtpd_session *sess, const char *cmd, int code, const char *dsn,
+                      const char *text, const char *rcpt);
+void smtpd_log_disconnect(struct smtpd_session *sess);
+void smtpd_log_count(struct smtpd_session *sess, int code);
+
+#endif

@@ -1,0 +1,267 @@
+/*
+ * smtpd_check.c - what is decided at RCPT time: the client, HELO and sender restrictions
+ * (smtpd_delay_reject = yes, as Postfix's default), relay control, the recipient
+ * restrictions, then whether the recipient exists for its address class.
+ *
+ * Runs as mail_owner. Trusts main.cf and its tables; the addresses are the parser's. A
+ * restriction list or table that could not be opened at start is remembered with its
+ * error: every check that needs it answers 451 4.3.0, like a lookup error, so a broken
+ * table never lets mail through nor bounces it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/mem.h"
+#include "mail/map_addr.h"
+#include "smtpd/smtpd.h"
+
+/* smtpd_check_rlist - compile one restriction list, or remember why not */
+static void
+smtpd_check_rlist(struct smtpd_rlist *r, const char *name, const struct strvec *words,
+                  enum restrict_stage stage)
+{
+    struct map_error err;
+
+    if ((r->list = restrict_compile_words(words, stage, &err)) == NULL) {
+        log_warn("%s: %s: every check that needs it will be deferred", name, err.text);
+        r->error = xstrdup(err.text);
+    }
+}
+
+/* smtpd_check_table - open one table list parameter, or remember why not */
+static void
+smtpd_check_table(struct smtpd_table *t, const char *name, const struct strvec *specs)
+{
+    struct map_error err;
+    struct buf text;
+
+    if (specs->n == 0)
+        return;
+    buf_init(&text, BUF_UNLIMITED);
+    for (size_t i = 0; i < specs->n; i++)
+        buf_printf(&text, "%s%s", i ? ", " : "", specs->v[i]);
+    if ((t->maps = map_list_open(buf_str(&text), MAP_FOLD_FIXED, &err)) == NULL) {
+        log_warn("%s: %s: lookups in it will be deferred", name, err.text);
+        t->error = xstrdup(err.text);
+    }
+    buf_free(&text);
+}
+
+/* smtpd_check_match - one match list for the restriction environment */
+static struct match_list *
+smtpd_check_match(const struct strvec *v, enum match_kind kind, bool parent, struct smtpd *smtpd)
+{
+    struct map_error err;
+    struct match_list *list = match_list_open_words(v, kind, parent, &err);
+
+    if (list == NULL && smtpd->domains_error == NULL) {
+        log_warn("%s: every recipient will be deferred", err.text);
+        smtpd->domains_error = xstrdup(err.text);
+    }
+    return list;
+}
+
+/* smtpd_check_open - everything the checks consult, opened once per process */
+bool
+smtpd_check_open(struct smtpd *smtpd)
+{
+    const struct params *p = smtpd->p;
+    struct restrict_env *e = &smtpd->renv;
+    struct map_error err;
+    bool parent = strvec_contains(&p->parent_domain_matches_subdomains, "mynetworks");
+
+    e->mynetworks = smtpd_check_match(&p->mynetworks, MATCH_ADDRESS, parent, smtpd);
+    e->mydestination = smtpd_check_match(&p->mydestination, MATCH_DOMAIN, false, smtpd);
+    e->relay_domains = smtpd_check_match(&p->relay_domains, MATCH_DOMAIN, false, smtpd);
+    e->virtual_alias_domains =
+        smtpd_check_match(&p->virtual_alias_domains, MATCH_DOMAIN, false, smtpd);
+    e->virtual_mailbox_domains =
+        smtpd_check_match(&p->virtual_mailbox_domains, MATCH_DOMAIN, false, smtpd);
+    e->addr_opts.recipient_delimiter = p->recipient_delimiter;
+    e->addr_opts.parent_domain_matches_subdomains =
+        strvec_contains(&p->parent_domain_matches_subdomains, "smtpd_access_maps");
+    e->null_sender_key = p->smtpd_null_access_lookup_key;
+    if (!addr_domains_open(&smtpd->domains, p, &err) && smtpd->domains_error == NULL) {
+        log_warn("%s: every recipient will be deferred", err.text);
+        smtpd->domains_error = xstrdup(err.text);
+    }
+    smtpd_check_rlist(&smtpd->client, "smtpd_client_restrictions", &p->smtpd_client_restrictions,
+                      RESTRICT_CLIENT);
+    smtpd_check_rlist(&smtpd->helo, "smtpd_helo_restrictions", &p->smtpd_helo_restrictions,
+                      RESTRICT_HELO);
+    smtpd_check_rlist(&smtpd->sender, "smtpd_sender_restrictions", &p->smtpd_sender_restrictions,
+                      RESTRICT_SENDER);
+    smtpd_check_rlist(&smtpd->relay, "smtpd_relay_restrictions", &p->smtpd_relay_restrictions,
+                      RESTRICT_RECIPIENT);
+    smtpd_check_rlist(&smtpd->recipient, "smtpd_recipient_restrictions",
+                      &p->smtpd_recipient_restrictions, RESTRICT_RECIPIENT);
+    smtpd_check_table(&smtpd->local_rcpt, "local_recipient_maps", &p->local_recipient_maps);
+    smtpd_check_table(&smtpd->valias, "virtual_alias_maps", &p->virtual_alias_maps);
+    smtpd_check_table(&smtpd->vmailbox, "virtual_mailbox_maps", &p->virtual_mailbox_maps);
+    return smtpd->domains_error == NULL;
+}
+
+static void
+smtpd_check_free_table(struct smtpd_table *t)
+{
+    map_list_close(t->maps);
+    free(t->error);
+}
+
+static void
+smtpd_check_free_rlist(struct smtpd_rlist *r)
+{
+    restrict_free(r->list);
+    free(r->error);
+}
+
+void
+smtpd_check_close(struct smtpd *smtpd)
+{
+    struct restrict_env *e = &smtpd->renv;
+
+    match_list_close(e->mynetworks);
+    match_list_close(e->mydestination);
+    match_list_close(e->relay_domains);
+    match_list_close(e->virtual_alias_domains);
+    match_list_close(e->virtual_mailbox_domains);
+    addr_domains_close(&smtpd->domains);
+    free(smtpd->domains_error);
+    smtpd_check_free_rlist(&smtpd->client);
+    smtpd_check_free_rlist(&smtpd->helo);
+    smtpd_check_free_rlist(&smtpd->sender);
+    smtpd_check_free_rlist(&smtpd->relay);
+    smtpd_check_free_rlist(&smtpd->recipient);
+    smtpd_check_free_table(&smtpd->local_rcpt);
+    smtpd_check_free_table(&smtpd->valias);
+    smtpd_check_free_table(&smtpd->vmailbox);
+}
+
+/* smtpd_check_refuse - reply and log a refusal of rcpt */
+static bool
+smtpd_check_refuse(struct smtpd_session *sess, const char *rcpt, int code, const char *dsn,
+                   const char *text)
+{
+    smtpd_log_reject(sess, "RCPT", code, dsn, text, rcpt);
+    smtpd_reply(sess, code, dsn, "%s", text);
+    return false;
+}
+
+/* smtpd_check_tempfail - 451 4.3.0 for a table that failed */
+static bool
+smtpd_check_tempfail(struct smtpd_session *sess, const char *rcpt, const char *why)
+{
+    char text[700];
+
+    log_warn("recipient <%s>: table lookup failed: %s", rcpt, why);
+    snprintf(text, sizeof(text), "<%s>: Temporary lookup failure", rcpt);
+    return smtpd_check_refuse(sess, rcpt, 451, "4.3.0", text);
+}
+
+/* smtpd_check_restrictions - the five lists in Postfix's order; false once one refuses */
+static bool
+smtpd_check_restrictions(struct smtpd_session *sess, const char *rcpt)
+{
+    struct smtpd *smtpd = sess->smtpd;
+    const struct smtpd_rlist *lists[] = {&smtpd->client, &smtpd->helo, &smtpd->sender,
+                                         &smtpd->relay, &smtpd->recipient};
+    struct restrict_facts facts = {
+        .client_addr = sess->addr,
+        .client_name = sess->name,
+        .helo = sess->helo,
+        .sender = sess->txn.sender,
+        .recipient = rcpt,
+        .sasl_authenticated = false,
+        .unauth_pipelining = sess->unauth_pipelining,
+    };
+
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+        struct restrict_reply reply;
+        enum restrict_verdict v;
+
+        if (lists[i]->error != NULL)
+            return smtpd_check_tempfail(sess, rcpt, lists[i]->error);
+        v = restrict_eval(lists[i]->list, &smtpd->renv, &facts, &reply);
+        if (v == RESTRICT_REJECT || v == RESTRICT_DEFER)
+            return smtpd_check_refuse(sess, rcpt, reply.code, reply.dsn, reply.text);
+    }
+    return true;
+}
+
+/* smtpd_check_lookup - is rcpt in the table list? MAP_ERROR for a broken one */
+static enum map_status
+smtpd_check_lookup(struct smtpd_session *sess, struct smtpd_table *t, const char *rcpt,
+                   bool local, struct map_error *err)
+{
+    struct map_addr_opts opts = sess->smtpd->renv.addr_opts;
+    struct map_addr_match match = {0};
+    enum map_status status;
+
+    if (t->error != NULL) {
+        snprintf(err->text, sizeof(err->text), "%s", t->error);
+        return MAP_ERROR;
+    }
+    if (t->maps == NULL)
+        return MAP_NOTFOUND;
+    opts.domain_is_local = local;
+    status = map_addr_find(t->maps, MAP_ADDR_VIRTUAL, rcpt, &opts, &match, err);
+    map_addr_match_free(&match);
+    return status;
+}
+
+/* smtpd_check_known - the recipient must exist in the table its address class names */
+static bool
+smtpd_check_known(struct smtpd_session *sess, const char *rcpt)
+{
+    struct smtpd *smtpd = sess->smtpd;
+    const char *at = strrchr(rcpt, '@');
+    enum addr_class cls = ADDR_CLASS_LOCAL;
+    struct smtpd_table *table = NULL;
+    const char *what = NULL;
+    struct map_error err;
+    enum map_status status;
+    char text[700];
+
+    if (smtpd->domains_error != NULL)
+        return smtpd_check_tempfail(sess, rcpt, smtpd->domains_error);
+    if (at != NULL && addr_class_find(&smtpd->domains, at + 1, &cls, &err) == MAP_ERROR)
+        return smtpd_check_tempfail(sess, rcpt, err.text);
+    status = smtpd_check_lookup(sess, &smtpd->valias, rcpt, cls == ADDR_CLASS_LOCAL, &err);
+    if (status == MAP_ERROR)
+        return smtpd_check_tempfail(sess, rcpt, err.text);
+    if (status == MAP_FOUND)
+        return true;
+    if (cls == ADDR_CLASS_LOCAL && smtpd->local_rcpt.maps == NULL && !smtpd->local_rcpt.error)
+        return true; /* empty local_recipient_maps: every local address is accepted */
+    if (cls == ADDR_CLASS_LOCAL) {
+        table = &smtpd->local_rcpt;
+        what = "local recipient table";
+    } else if (cls == ADDR_CLASS_VIRTUAL_ALIAS) {
+        what = "virtual alias table";
+    } else if (cls == ADDR_CLASS_VIRTUAL_MAILBOX) {
+        table = &smtpd->vmailbox;
+        what = "virtual mailbox table";
+    } else {
+        return true; /* relay and default classes: the next hop decides */
+    }
+    status = table ? smtpd_check_lookup(sess, table, rcpt, cls == ADDR_CLASS_LOCAL, &err)
+                   : MAP_NOTFOUND;
+    if (status == MAP_ERROR)
+        return smtpd_check_tempfail(sess, rcpt, err.text);
+    if (status == MAP_FOUND)
+        return true;
+    snprintf(text, sizeof(text), "<%s>: Recipient address rejected: User unknown in %s", rcpt,
+             what);
+    return smtpd_check_refuse(sess, rcpt, 550, "5.1.1", text);
+}
+
+/* smtpd_check_rcpt - true when rcpt may be accepted; otherwise replied and logged */
+bool
+smtpd_check_rcpt(struct smtpd_session *sess, const char *rcpt, bool postmaster)
+{
+    if (postmaster)
+        return true; /* RFC 5321 4.5.1: <postmaster> is always accepted */
+    return smtpd_check_restrictions(sess, rcpt) && smtpd_check_known(sess, rcpt);
+}

@@ -1,0 +1,241 @@
+/*
+ * smtpd_cmd.c - the SMTP commands: HELO, EHLO, MAIL, RCPT, RSET, NOOP, QUIT, VRFY, HELP,
+ * and the refusal of what is not offered. DATA and BDAT are in smtpd_data.c.
+ *
+ * Runs as mail_owner. Trusts: the command line only as smtp_cmd_parse() decoded it; the
+ * parser has checked octets, syntax, lengths and ESMTP parameters. Every reply carries an
+ * enhanced status code (RFC 2034), except the greeting and the HELO/EHLO replies, which
+ * RFC 2034 leaves without one.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "smtpd/smtpd.h"
+
+static const enum smtpd_count smtpd_cmd_counters[] = {
+    [SMTP_VERB_EHLO] = SMTPD_C_EHLO,        [SMTP_VERB_HELO] = SMTPD_C_HELO,
+    [SMTP_VERB_MAIL] = SMTPD_C_MAIL,        [SMTP_VERB_RCPT] = SMTPD_C_RCPT,
+    [SMTP_VERB_DATA] = SMTPD_C_DATA,        [SMTP_VERB_BDAT] = SMTPD_C_BDAT,
+    [SMTP_VERB_RSET] = SMTPD_C_RSET,        [SMTP_VERB_NOOP] = SMTPD_C_NOOP,
+    [SMTP_VERB_QUIT] = SMTPD_C_QUIT,        [SMTP_VERB_VRFY] = SMTPD_C_VRFY,
+    [SMTP_VERB_EXPN] = SMTPD_C_UNKNOWN,     [SMTP_VERB_HELP] = SMTPD_C_HELP,
+    [SMTP_VERB_STARTTLS] = SMTPD_C_UNKNOWN, [SMTP_VERB_AUTH] = SMTPD_C_UNKNOWN,
+    [SMTP_VERB_UNKNOWN] = SMTPD_C_UNKNOWN,
+};
+
+/* smtpd_cmd_ehlo_reply - the EHLO reply: our name, then one extension a line */
+static void
+smtpd_cmd_ehlo_reply(struct smtpd_session *sess)
+{
+    const struct params *p = sess->smtpd->p;
+    char size[40] = "SIZE";
+
+    if (p->message_size_limit > 0)
+        snprintf(size, sizeof(size), "SIZE %ld", p->message_size_limit);
+    smtpd_reply(sess, 250, NULL,
+                "%s\nPIPELINING\n%s\n%sENHANCEDSTATUSCODES\n8BITMIME\nDSN\nSMTPUTF8\nCHUNKING",
+                p->myhostname, size, p->disable_vrfy_command ? "" : "VRFY\n");
+}
+
+/* smtpd_cmd_hello - HELO and EHLO: a new greeting resets the transaction */
+static void
+smtpd_cmd_hello(struct smtpd_session *sess, struct smtp_cmd *cmd)
+{
+    smtpd_txn_reset(sess);
+    free(sess->helo);
+    sess->helo = xstrdup(cmd->host.name);
+    sess->esmtp = cmd->verb == SMTP_VERB_EHLO;
+    sess->pipelining_seen = sess->esmtp;
+    if (sess->esmtp)
+        smtpd_cmd_ehlo_reply(sess);
+    else
+        smtpd_reply(sess, 250, NULL, "%s", sess->smtpd->p->myhostname);
+}
+
+/* smtpd_cmd_mail - MAIL FROM: start a transaction */
+static void
+smtpd_cmd_mail(struct smtpd_session *sess, struct smtp_cmd *cmd)
+{
+    const struct params *p = sess->smtpd->p;
+    struct buf sender;
+
+    if (p->smtpd_helo_required && sess->helo == NULL) {
+        smtpd_reply(sess, 503, "5.5.1", "Error: send HELO/EHLO first");
+        return;
+    }
+    if (sess->txn.sender != NULL) {
+        smtpd_reply(sess, 503, "5.5.1", "Error: nested MAIL command");
+        return;
+    }
+    if (cmd->mail.has_size && p->message_size_limit > 0 &&
+        cmd->mail.size > (uint64_t)p->message_size_limit) {
+        smtpd_reply(sess, 552, "5.3.4", "Message size exceeds fixed limit");
+        return;
+    }
+    buf_init(&sender, MAILADDR_PATH_MAX * 2);
+    mailaddr_format(&sender, &cmd->addr);
+    sess->txn.sender = xstrdup(buf_str(&sender));
+    buf_free(&sender);
+    sess->txn.smtputf8 = cmd->mail.smtputf8;
+    sess->txn.ret = cmd->mail.ret;
+    sess->txn.envid = cmd->mail.envid ? xstrdup(cmd->mail.envid) : NULL;
+    smtpd_reply(sess, 250, "2.1.0", "Ok");
+}
+
+/* smtpd_cmd_notify - DSN NOTIFY bits as the queue file keeps them */
+static void
+smtpd_cmd_notify(unsigned bits, char *out, size_t len)
+{
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } names[] = {{SMTP_NOTIFY_NEVER, "NEVER"},
+                 {SMTP_NOTIFY_SUCCESS, "SUCCESS"},
+                 {SMTP_NOTIFY_FAILURE, "FAILURE"},
+                 {SMTP_NOTIFY_DELAY, "DELAY"}};
+
+    out[0] = 0;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (bits & names[i].bit) {
+            if (out[0])
+                strncat(out, ",", len - strlen(out) - 1);
+            strncat(out, names[i].name, len - strlen(out) - 1);
+        }
+    }
+}
+
+/* smtpd_cmd_add_rcpt - remember an accepted recipient with its DSN parameters */
+static void
+smtpd_cmd_add_rcpt(struct smtpd_txn *txn, const char *addr, const struct smtp_rcpt_params *rp)
+{
+    struct smtpd_rcpt *r;
+    char notify[40];
+
+    if (txn->nrcpt == txn->nrcpt_cap) {
+        txn->nrcpt_cap = txn->nrcpt_cap ? 2 * txn->nrcpt_cap : 4;
+        txn->rcpt = xreallocarray(txn->rcpt, txn->nrcpt_cap, sizeof(*txn->rcpt));
+    }
+    r = &txn->rcpt[txn->nrcpt++];
+    smtpd_cmd_notify(rp->notify, notify, sizeof(notify));
+    r->addr = xstrdup(addr);
+    r->notify = xstrdup(notify);
+    r->orcpt =
+        rp->orcpt_type ? xasprintf("%s;%s", rp->orcpt_type, rp->orcpt_addr) : xstrdup("");
+}
+
+/* smtpd_cmd_rcpt - RCPT TO: limits, restrictions, recipient tables, then the qmgr link */
+static void
+smtpd_cmd_rcpt(struct smtpd_session *sess, struct smtp_cmd *cmd)
+{
+    struct buf rcpt;
+
+    if (sess->txn.sender == NULL) {
+        smtpd_reply(sess, 503, "5.5.1", "Error: need MAIL command");
+        return;
+    }
+    if (sess->txn.bdat) {
+        smtpd_reply(sess, 503, "5.5.1", "Error: RCPT after BDAT");
+        return;
+    }
+    if (sess->txn.nrcpt >= (size_t)sess->smtpd->p->smtpd_recipient_limit) {
+        smtpd_reply_std(sess, &smtp_reply_too_many_rcpts);
+        return;
+    }
+    buf_init(&rcpt, MAILADDR_PATH_MAX * 2);
+    mailaddr_format(&rcpt, &cmd->addr);
+    if (smtpd_check_rcpt(sess, buf_str(&rcpt), cmd->addr.kind == MAILADDR_POSTMASTER)) {
+        if (sess->qsock < 0 && !smtpd_queue_connect(sess)) {
+            smtpd_reply(sess, 451, "4.3.0", "Error: queue file write error");
+        } else {
+            smtpd_cmd_add_rcpt(&sess->txn, buf_str(&rcpt), &cmd->rcpt);
+            smtpd_reply(sess, 250, "2.1.5", "Ok");
+        }
+    }
+    buf_free(&rcpt);
+}
+
+/* smtpd_cmd_simple - the commands that need no transaction state */
+static void
+smtpd_cmd_simple(struct smtpd_session *sess, struct smtp_cmd *cmd)
+{
+    switch (cmd->verb) {
+    case SMTP_VERB_RSET:
+        smtpd_txn_reset(sess);
+        smtpd_reply(sess, 250, "2.0.0", "Ok");
+        break;
+    case SMTP_VERB_NOOP:
+        smtpd_reply(sess, 250, "2.0.0", "Ok");
+        break;
+    case SMTP_VERB_QUIT:
+        smtpd_reply(sess, 221, "2.0.0", "Bye");
+        smtpd_session_close(sess);
+        break;
+    case SMTP_VERB_VRFY:
+        if (sess->smtpd->p->disable_vrfy_command)
+            smtpd_reply(sess, 502, "5.5.1", "VRFY command is disabled");
+        else
+            smtpd_reply(sess, 252, "2.0.0", "Send mail, we will try our best");
+        break;
+    case SMTP_VERB_HELP:
+        smtpd_reply(sess, 214, "2.0.0",
+                    "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP");
+        break;
+    default:
+        smtpd_reply_std(sess, &smtp_reply_not_implemented);
+        break;
+    }
+}
+
+/* smtpd_cmd_last_in_group - RFC 2920 3.1: commands after which a client must wait */
+static bool
+smtpd_cmd_last_in_group(enum smtp_verb verb)
+{
+    return verb == SMTP_VERB_EHLO || verb == SMTP_VERB_HELO || verb == SMTP_VERB_DATA ||
+           verb == SMTP_VERB_QUIT || verb == SMTP_VERB_STARTTLS || verb == SMTP_VERB_AUTH ||
+           verb == SMTP_VERB_VRFY || verb == SMTP_VERB_NOOP;
+}
+
+/* smtpd_cmd_line - one command line, in arrival order */
+void
+smtpd_cmd_line(struct smtpd_session *sess, const char *line, size_t len)
+{
+    struct smtp_cmd cmd;
+    const struct smtp_reply *bad;
+    bool ahead = sess->in.in.len > 0; /* the client sent more without waiting */
+
+    bad = smtp_cmd_parse(line, len, sess->txn.smtputf8 ? SMTP_CMD_UTF8_TXN : 0, &cmd);
+    sess->counting = (int)smtpd_cmd_counters[cmd.verb];
+    sess->last_cmd = cmd.verb == SMTP_VERB_UNKNOWN ? "UNKNOWN" : smtp_cmd_verb_name(cmd.verb);
+    if (ahead && (!sess->pipelining_seen || smtpd_cmd_last_in_group(cmd.verb)))
+        sess->unauth_pipelining = true;
+    if (bad != NULL) {
+        smtpd_reply_std(sess, bad);
+        return;
+    }
+    switch (cmd.verb) {
+    case SMTP_VERB_EHLO:
+    case SMTP_VERB_HELO:
+        smtpd_cmd_hello(sess, &cmd);
+        break;
+    case SMTP_VERB_MAIL:
+        smtpd_cmd_mail(sess, &cmd);
+        break;
+    case SMTP_VERB_RCPT:
+        smtpd_cmd_rcpt(sess, &cmd);
+        break;
+    case SMTP_VERB_DATA:
+        smtpd_data_cmd(sess);
+        break;
+    case SMTP_VERB_BDAT:
+        smtpd_bdat_cmd(sess, cmd.bdat_size, cmd.bdat_last);
+        break;
+    default:
+        smtpd_cmd_simple(sess, &cmd);
+        break;
+    }
+    smtp_cmd_free(&cmd);
+}

@@ -1,0 +1,389 @@
+/*
+ * smtpd_data.c - DATA and BDAT: from the command to "250 2.0.0 Ok: queued as QID".
+ *
+ * Runs as mail_owner; the content is untrusted and goes through smtp_data.c's state
+ * machine (unstuffing, end of data, bare CR/LF, line length, size) into the queue file.
+ * Order of events for one message:
+ *   DATA or the first BDAT  -> queue_open to qmgr (the session waits for queue_opened)
+ *   queue_opened            -> envelope, recipients and the Received header are written;
+ *                              354 (DATA) or the chunk is read (BDAT)
+ *   end of data / BDAT LAST -> refused: queue_abort, 5xx; else the writer fsyncs, then
+ *                              queue_commit, and 250 only after queue_committed
+ * The content state machine and the writer exist only during this phase.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/mem.h"
+#include "smtpd/smtpd.h"
+
+static const struct smtp_reply smtpd_reply_need_mail = {503, "5.5.1", "Error: need MAIL command"};
+static const struct smtp_reply smtpd_reply_no_rcpt = {554, "5.5.1", "Error: no valid recipients"};
+static const struct smtp_reply smtpd_reply_bdat_failed = {
+    503, "5.5.1", "Error: a previous chunk was refused; send RSET"};
+static const struct smtp_reply smtpd_reply_mixed = {
+    503, "5.5.1", "Error: DATA and BDAT cannot be used in one transaction"};
+static const struct smtp_reply smtpd_reply_queue_error = {451, "4.3.0",
+                                                          "Error: queue file write error"};
+static const struct smtp_reply smtpd_reply_no_space = {452, "4.3.1",
+                                                       "Insufficient system storage"};
+
+/* smtpd_protocol - the RFC 3848 protocol word for the Received header and the envelope */
+const char *
+smtpd_protocol(bool esmtp, bool tls, bool auth)
+{
+    static const char *const words[2][2] = {{"ESMTP", "ESMTPA"}, {"ESMTPS", "ESMTPSA"}};
+
+    return esmtp ? words[tls][auth] : "SMTP";
+}
+
+/* smtpd_xtext - RFC 3461 xtext of a decoded printable value */
+static char *
+smtpd_xtext(const char *s)
+{
+    struct buf b;
+
+    buf_init(&b, BUF_UNLIMITED);
+    buf_puts(&b, "");
+    for (; *s; s++) {
+        if (*s == '+' || *s == '=' || (unsigned char)*s < 33 || (unsigned char)*s > 126)
+            buf_printf(&b, "+%02X", (unsigned char)*s);
+        else
+            buf_putc(&b, *s);
+    }
+    return buf_steal(&b);
+}
+
+/* smtpd_data_free - drop the data-phase state (not the queue ID) */
+void
+smtpd_data_free(struct smtpd_session *sess)
+{
+    struct smtpd_txn *txn = &sess->txn;
+
+    if (txn->writer != NULL) {
+        queue_writer_free(txn->writer);
+        free(txn->writer);
+        txn->writer = NULL;
+    }
+    free(txn->data);
+    txn->data = NULL;
+    if (txn->qfd >= 0)
+        close(txn->qfd);
+    txn->qfd = -1;
+}
+
+/* smtpd_txn_reset - forget the transaction; a queue file not committed is aborted */
+void
+smtpd_txn_reset(struct smtpd_session *sess)
+{
+    struct smtpd_txn *txn = &sess->txn;
+
+    if (txn->qid[0] && sess->qsock >= 0 && !smtpd_queue_busy(sess))
+        smtpd_queue_abort(sess, NULL);
+    smtpd_data_free(sess);
+    free(txn->sender);
+    free(txn->envid);
+    for (size_t i = 0; i < txn->nrcpt; i++) {
+        free(txn->rcpt[i].addr);
+        free(txn->rcpt[i].notify);
+        free(txn->rcpt[i].orcpt);
+    }
+    free(txn->rcpt);
+    memset(txn, 0, sizeof(*txn));
+    txn->qfd = -1;
+    sess->phase = SMTPD_PHASE_CMD;
+}
+
+/* smtpd_data_received - the Received header (RFC 5321 4.4, RFC 3848 protocol word) */
+static void
+smtpd_data_received(struct smtpd_session *sess, struct buf *out)
+{
+    const struct params *p = sess->smtpd->p;
+    struct smtpd_txn *txn = &sess->txn;
+    bool v6 = strchr(sess->addr, ':') != NULL;
+    char date[64];
+    time_t now = time(NULL);
+    struct tm tm;
+
+    localtime_r(&now, &tm);
+    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z (%Z)", &tm);
+    buf_printf(out, "Received: from %s (%s [%s%s])\r\n\tby %s (%s) with %s id %s",
+               sess->helo ? sess->helo : sess->name, sess->name, v6 ? "IPv6:" : "", sess->addr,
+               p->myhostname, p->mail_name, smtpd_protocol(sess->esmtp, false, false), txn->qid);
+    if (txn->nrcpt == 1)
+        buf_printf(out, "\r\n\tfor <%s>", txn->rcpt[0].addr);
+    buf_printf(out, "; %s\r\n", date);
+}
+
+/* smtpd_data_sink - content from the state machine into the queue file */
+static void
+smtpd_data_sink(void *ctx, const char *data, size_t len)
+{
+    struct smtpd_session *sess = ctx;
+
+    queue_writer_content(sess->txn.writer, data, len);
+}
+
+/* smtpd_data_begin - write the envelope, recipients and Received header; start content */
+static void
+smtpd_data_begin(struct smtpd_session *sess)
+{
+    struct smtpd_txn *txn = &sess->txn;
+    const struct params *p = sess->smtpd->p;
+    static const char *const rets[] = {[SMTP_RET_NONE] = "", [SMTP_RET_FULL] = "FULL",
+                                       [SMTP_RET_HDRS] = "HDRS"};
+    /* The envelope struct holds writable strings; these copies are freed below. */
+    char *envid = smtpd_xtext(txn->envid ? txn->envid : "");
+    char *ret = xstrdup(rets[txn->ret]), *name = xstrdup(sess->name);
+    char *helo = xstrdup(sess->helo ? sess->helo : "");
+    char *proto = xstrdup(smtpd_protocol(sess->esmtp, false, false));
+    struct queue_envelope env = {
+        .sender = txn->sender,
+        .ret = ret,
+        .envid = envid,
+        .client_name = name,
+        .client_addr = sess->addr,
+        .helo = helo,
+        .protocol = proto,
+    };
+    struct buf received;
+    enum smtp_data_bare bare =
+        p->smtpd_forbid_bare_newline ? SMTP_DATA_BARE_REJECT : SMTP_DATA_BARE_NORMALIZE;
+    uint64_t limit = p->message_size_limit > 0 ? (uint64_t)p->message_size_limit : UINT64_MAX;
+
+    gettimeofday(&env.arrival, NULL);
+    txn->writer = xcalloc(1, sizeof(*txn->writer));
+    queue_writer_init(txn->writer, txn->qfd, &env);
+    free(envid);
+    free(ret);
+    free(name);
+    free(helo);
+    free(proto);
+    for (size_t i = 0; i < txn->nrcpt; i++)
+        queue_writer_rcpt(txn->writer, txn->rcpt[i].addr, txn->rcpt[i].notify,
+                          txn->rcpt[i].orcpt);
+    buf_init(&received, 8192);
+    smtpd_data_received(sess, &received);
+    queue_writer_content(txn->writer, received.data, received.len);
+    buf_free(&received);
+    txn->data = xmalloc(sizeof(*txn->data));
+    if (txn->bdat)
+        smtp_data_init_bdat(txn->data, bare, limit, smtpd_data_sink, sess);
+    else
+        smtp_data_init(txn->data, bare, limit, smtpd_data_sink, sess);
+}
+
+/* smtpd_data_chunk - start reading one BDAT chunk into the message */
+static void
+smtpd_data_chunk(struct smtpd_session *sess, uint64_t size, bool last);
+
+/* smtpd_data_opened - qmgr answered queue_open: go on with DATA or the first chunk */
+static void
+smtpd_data_opened(struct smtpd_session *sess, bool ok, const char *why)
+{
+    struct smtpd_txn *txn = &sess->txn;
+
+    if (!ok) {
+        log_warn("queue file open failed: %s", why);
+        if (txn->bdat) {
+            sess->phase = SMTPD_PHASE_BDAT_SKIP;
+            sess->skip_left = txn->chunk_size;
+            sess->skip_reply = &smtpd_reply_queue_error;
+            txn->bdat_failed = true;
+            if (sess->skip_left == 0) {
+                sess->phase = SMTPD_PHASE_CMD;
+                smtpd_reply_std(sess, &smtpd_reply_queue_error);
+            }
+            return;
+        }
+        smtpd_reply_std(sess, &smtpd_reply_queue_error);
+        smtpd_txn_reset(sess);
+        return;
+    }
+    log_info("%s: client=%s[%s]", txn->qid, sess->name, sess->addr);
+    smtpd_data_begin(sess);
+    if (txn->bdat) {
+        smtpd_data_chunk(sess, txn->chunk_size, txn->chunk_last);
+        return;
+    }
+    smtpd_reply(sess, 354, NULL, "End data with <CR><LF>.<CR><LF>");
+    sess->phase = SMTPD_PHASE_DATA;
+}
+
+/* smtpd_data_check - may the transaction take content now? Otherwise the reply */
+static const struct smtp_reply *
+smtpd_data_check(const struct smtpd_session *sess)
+{
+    if (sess->txn.sender == NULL)
+        return &smtpd_reply_need_mail;
+    if (sess->txn.nrcpt == 0)
+        return &smtpd_reply_no_rcpt;
+    return NULL;
+}
+
+/* smtpd_data_cmd - DATA */
+void
+smtpd_data_cmd(struct smtpd_session *sess)
+{
+    const struct smtp_reply *bad = smtpd_data_check(sess);
+
+    if (bad == NULL && sess->txn.bdat)
+        bad = &smtpd_reply_mixed;
+    if (bad != NULL) {
+        smtpd_reply_std(sess, bad);
+        return;
+    }
+    smtpd_queue_open(sess, smtpd_data_opened);
+}
+
+/* smtpd_data_skip - read a chunk and throw it away, then reply */
+static void
+smtpd_data_skip(struct smtpd_session *sess, uint64_t size, const struct smtp_reply *reply)
+{
+    if (size == 0) {
+        smtpd_reply_std(sess, reply);
+        return;
+    }
+    sess->phase = SMTPD_PHASE_BDAT_SKIP;
+    sess->skip_left = size;
+    sess->skip_reply = reply;
+}
+
+static void
+smtpd_data_chunk(struct smtpd_session *sess, uint64_t size, bool last)
+{
+    struct smtp_data *d = sess->txn.data;
+
+    smtp_data_chunk(d, size, last);
+    sess->phase = SMTPD_PHASE_BDAT;
+    if (size == 0)
+        smtpd_data_input(sess, "", 0); /* an empty chunk ends at once */
+}
+
+/* smtpd_bdat_cmd - BDAT size [LAST] (RFC 3030) */
+void
+smtpd_bdat_cmd(struct smtpd_session *sess, uint64_t size, bool last)
+{
+    struct smtpd_txn *txn = &sess->txn;
+    const struct smtp_reply *bad = smtpd_data_check(sess);
+
+    if (bad == NULL && txn->bdat_failed)
+        bad = &smtpd_reply_bdat_failed;
+    if (bad != NULL) {
+        smtpd_data_skip(sess, size, bad);
+        return;
+    }
+    if (txn->data != NULL) {
+        smtpd_data_chunk(sess, size, last);
+        return;
+    }
+    txn->bdat = true;
+    txn->chunk_size = size;
+    txn->chunk_last = last;
+    smtpd_queue_open(sess, smtpd_data_opened);
+}
+
+/* smtpd_data_committed - qmgr has the message on disk: now, and only now, 250 */
+static void
+smtpd_data_committed(struct smtpd_session *sess, bool ok, const char *why)
+{
+    if (ok) {
+        smtpd_reply(sess, 250, "2.0.0", "Ok: queued as %s", sess->txn.qid);
+    } else {
+        log_warn("%s: queue commit failed: %s", sess->txn.qid, why);
+        smtpd_reply_std(sess, &smtpd_reply_queue_error);
+    }
+    sess->txn.qid[0] = 0; /* committed, or gone with the refusal: never abort it */
+    smtpd_txn_reset(sess);
+}
+
+/* smtpd_data_refuse - a refused message: reply, log, abort the file */
+static void
+smtpd_data_refuse(struct smtpd_session *sess, const struct smtp_reply *reply)
+{
+    smtpd_log_reject(sess, "END-OF-MESSAGE", reply->code, reply->status, reply->text, NULL);
+    smtpd_reply_std(sess, reply);
+    if (reply == &smtp_reply_bare_newline)
+        smtpd_session_close(sess); /* the client's idea of the message end is not ours */
+}
+
+/* smtpd_data_end - the whole content is in: refuse it or commit it */
+static void
+smtpd_data_end(struct smtpd_session *sess)
+{
+    struct smtpd_txn *txn = &sess->txn;
+    const struct smtp_reply *refused = smtp_data_reply(txn->data);
+    struct queue_file_error err;
+
+    sess->phase = SMTPD_PHASE_CMD;
+    sess->last_cmd = "END-OF-MESSAGE";
+    if (refused != NULL) {
+        smtpd_data_refuse(sess, refused);
+        smtpd_txn_reset(sess);
+        return;
+    }
+    if (!queue_writer_finish(txn->writer, &err)) {
+        log_warn("%s: %s", txn->qid, err.text);
+        smtpd_reply_std(sess, txn->writer->errnum == ENOSPC ? &smtpd_reply_no_space
+                                                            : &smtpd_reply_queue_error);
+        smtpd_txn_reset(sess);
+        return;
+    }
+    smtpd_data_free(sess);
+    smtpd_queue_commit(sess, smtpd_data_committed);
+}
+
+/* smtpd_data_chunk_end - one BDAT chunk is in */
+static void
+smtpd_data_chunk_end(struct smtpd_session *sess)
+{
+    struct smtpd_txn *txn = &sess->txn;
+    const struct smtp_reply *refused = smtp_data_reply(txn->data);
+
+    if (txn->data->done) {
+        smtpd_data_end(sess);
+        return;
+    }
+    sess->phase = SMTPD_PHASE_CMD;
+    if (refused != NULL) {
+        smtpd_data_refuse(sess, refused);
+        if (txn->qid[0] && !smtpd_queue_busy(sess))
+            smtpd_queue_abort(sess, NULL);
+        txn->qid[0] = 0;
+        smtpd_data_free(sess);
+        txn->bdat_failed = true;
+        return;
+    }
+    smtpd_reply(sess, 250, "2.0.0", "Ok: %" PRIu64 " octets", txn->data->size);
+}
+
+/* smtpd_data_input - content octets from the client; returns how many were taken */
+size_t
+smtpd_data_input(struct smtpd_session *sess, const char *data, size_t len)
+{
+    struct smtp_data *d = sess->txn.data;
+    size_t used;
+
+    if (sess->phase == SMTPD_PHASE_BDAT_SKIP) {
+        used = len < sess->skip_left ? len : (size_t)sess->skip_left;
+        sess->skip_left -= used;
+        if (sess->skip_left == 0) {
+            sess->phase = SMTPD_PHASE_CMD;
+            smtpd_reply_std(sess, sess->skip_reply);
+        }
+        return used;
+    }
+    used = smtp_data_feed(d, data, len);
+    if (sess->phase == SMTPD_PHASE_DATA && d->done)
+        smtpd_data_end(sess);
+    else if (sess->phase == SMTPD_PHASE_BDAT && (d->chunk_left == 0 || d->done))
+        smtpd_data_chunk_end(sess);
+    return used;
+}

@@ -1,0 +1,332 @@
+/*
+ * smtpd_session.c - one SMTP session: socket I/O, the order of commands and replies,
+ * timeouts, error counting, the end of the session.
+ *
+ * Runs as mail_owner; everything read from the socket is untrusted. Invariants:
+ *   - Commands are taken strictly in the order they arrived; a command that must wait
+ *     (for qmgr, for the error delay, for a client that does not read its replies) stops
+ *     the taking of input until it is done, so replies always come out in command order.
+ *   - Replies are queued and written when the input is drained (RFC 2920), before the
+ *     session waits, or when the queue passes SMTPD_OUT_HIGH.
+ *   - Input memory is bounded: command lines by lineio's limit, content by the data-phase
+ *     read size; replies by SMTPD_OUT_LIMIT (a client that never reads is disconnected).
+ *   - Every callback into this file ends in smtpd_session_settle(), the only place that
+ *     ends a session, so no code touches a session after it is freed.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/mem.h"
+#include "smtpd/smtpd.h"
+
+#define SMTPD_OUT_LIMIT  (256 * 1024) /* queued replies; a client that never reads */
+#define SMTPD_OUT_HIGH   8192         /* stop taking commands until the replies are out */
+#define SMTPD_DATA_INPUT (64 * 1024)  /* input buffer during DATA and BDAT */
+#define SMTPD_KEEP_BUF   2048         /* idle sessions keep at most this much buffer */
+
+static void smtpd_session_settle(struct smtpd_session *sess);
+
+/* smtpd_client_addr - the peer's numeric address, IPv4-mapped IPv6 shown as IPv4 */
+static void
+smtpd_client_addr(int fd, char *out, size_t len)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    const void *a = NULL;
+    int family = 0;
+
+    snprintf(out, len, "unknown");
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
+        return;
+    if (ss.ss_family == AF_INET) {
+        family = AF_INET;
+        a = &((struct sockaddr_in *)&ss)->sin_addr;
+    } else if (ss.ss_family == AF_INET6) {
+        const struct in6_addr *a6 = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+        family = AF_INET6;
+        a = a6;
+        if (IN6_IS_ADDR_V4MAPPED(a6)) {
+            family = AF_INET;
+            a = &a6->s6_addr[12];
+        }
+    } else if (ss.ss_family == AF_UNIX) {
+        snprintf(out, len, "127.0.0.1"); /* stand-alone test mode over a socketpair */
+        return;
+    }
+    if (a == NULL || inet_ntop(family, a, out, (socklen_t)len) == NULL)
+        snprintf(out, len, "unknown");
+}
+
+/* smtpd_session_arm - the input deadline: smtpd_timeout, but never past the session's end */
+static void
+smtpd_session_arm(struct smtpd_session *sess)
+{
+    const struct params *p = sess->smtpd->p;
+    long left = (long)(sess->started + p->smtpd_session_timeout - time(NULL));
+    long wait = p->smtpd_timeout < left ? p->smtpd_timeout : left;
+
+    loop_timer_start(sess->timer, (wait > 0 ? wait : 0) * 1000);
+}
+
+/* smtpd_session_error - count an error reply: delay after the soft limit, end at the hard */
+static void
+smtpd_session_error(struct smtpd_session *sess)
+{
+    const struct params *p = sess->smtpd->p;
+
+    if (++sess->errors >= p->smtpd_hard_error_limit) {
+        smtpd_reply(sess, 421, "4.7.0", "%s Error: too many errors", p->myhostname);
+        log_info("too many errors after %s from %s[%s]", sess->last_cmd, sess->name, sess->addr);
+        smtpd_session_close(sess);
+    } else if (sess->errors >= p->smtpd_soft_error_limit && p->smtpd_error_sleep_time > 0) {
+        sess->sleeping = true;
+        loop_timer_start(sess->timer, p->smtpd_error_sleep_time * 1000);
+    }
+}
+
+/* smtpd_reply_std - queue one reply; count it for the command and as an error */
+void
+smtpd_reply_std(struct smtpd_session *sess, const struct smtp_reply *reply)
+{
+    if (!smtp_reply_format(&sess->out.q, reply)) {
+        log_info("reply queue full: client %s[%s] does not read", sess->name, sess->addr);
+        sess->eof = true;
+        smtpd_session_close(sess);
+        return;
+    }
+    smtpd_log_count(sess, reply->code);
+    if (reply->code >= 400 && reply->code != 421 && !sess->closing)
+        smtpd_session_error(sess);
+}
+
+/* smtpd_reply - queue a reply built from a format */
+void
+smtpd_reply(struct smtpd_session *sess, int code, const char *dsn, const char *fmt, ...)
+{
+    char text[1024];
+    va_list ap;
+    struct smtp_reply reply = {code, dsn, text};
+
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    smtpd_reply_std(sess, &reply);
+}
+
+/* smtpd_session_close - no more input: write what is queued, then end */
+void
+smtpd_session_close(struct smtpd_session *sess)
+{
+    sess->closing = true;
+}
+
+/* smtpd_session_paused - true while no command or content may be taken */
+static bool
+smtpd_session_paused(const struct smtpd_session *sess)
+{
+    return sess->closing || sess->sleeping || smtpd_queue_busy(sess) ||
+           sess->out.q.len > SMTPD_OUT_HIGH;
+}
+
+/* smtpd_session_line - one command line taken from the input */
+static void
+smtpd_session_line(struct smtpd_session *sess)
+{
+    const struct params *p = sess->smtpd->p;
+
+    if (sess->in.end == LINEIO_END_NONE)
+        return; /* a last line without its end: the client went away */
+    if (sess->in.end == LINEIO_END_LF && p->smtpd_forbid_bare_newline) {
+        smtpd_reply(sess, 521, "5.5.2", "%s Error: bare <LF> received", p->myhostname);
+        log_info("disconnect: bare <LF> received from %s[%s]", sess->name, sess->addr);
+        smtpd_session_close(sess);
+        return;
+    }
+    smtpd_cmd_line(sess, buf_str(&sess->in.line), sess->in.line.len);
+}
+
+/* smtpd_session_process - take commands and content until drained or paused; true if drained */
+static bool
+smtpd_session_process(struct smtpd_session *sess)
+{
+    while (!smtpd_session_paused(sess)) {
+        if (sess->phase != SMTPD_PHASE_CMD) {
+            size_t used;
+            if (sess->in.in.len == 0)
+                return true;
+            used = smtpd_data_input(sess, sess->in.in.data, sess->in.in.len);
+            buf_consume(&sess->in.in, used);
+            continue;
+        }
+        switch (lineio_in_get(&sess->in)) {
+        case LINEIO_NEED:
+            return true;
+        case LINEIO_TOO_LONG:
+            lineio_in_skip(&sess->in);
+            smtpd_reply_std(sess, &smtp_reply_line_too_long);
+            break;
+        case LINEIO_LINE:
+            smtpd_session_line(sess);
+            break;
+        }
+    }
+    return false;
+}
+
+/* smtpd_session_end - log, release everything, tell the skeleton */
+static void
+smtpd_session_end(struct smtpd_session *sess)
+{
+    struct server_ctx *ctx = sess->smtpd->ctx;
+
+    smtpd_txn_reset(sess);
+    smtpd_queue_disconnect(sess);
+    smtpd_log_disconnect(sess);
+    loop_fd_free(sess->watch);
+    loop_timer_free(sess->timer);
+    close(sess->fd);
+    lineio_in_free(&sess->in);
+    lineio_out_free(&sess->out);
+    free(sess->helo);
+    free(sess);
+    server_session_done(ctx);
+}
+
+/* smtpd_session_trim - an idle session gives back the buffers a burst made large */
+static void
+smtpd_session_trim(struct smtpd_session *sess)
+{
+    if (sess->phase == SMTPD_PHASE_CMD && sess->in.in.len == 0 && sess->in.in.cap > SMTPD_KEEP_BUF)
+        buf_free(&sess->in.in);
+    if (sess->out.q.len == 0 && sess->out.q.cap > SMTPD_KEEP_BUF)
+        buf_free(&sess->out.q);
+}
+
+/* smtpd_session_settle - process, write, decide what to wait for; may end the session */
+static void
+smtpd_session_settle(struct smtpd_session *sess)
+{
+    bool drained = smtpd_session_process(sess);
+    unsigned events = 0;
+
+    if (!sess->sleeping && lineio_out_flush(&sess->out, sess->fd) == LINEIO_ERROR) {
+        if (!sess->closing)
+            log_info("lost connection after %s from %s[%s]", sess->last_cmd, sess->name,
+                     sess->addr);
+        smtpd_session_end(sess);
+        return;
+    }
+    if (sess->closing && !sess->sleeping && !lineio_out_pending(&sess->out)) {
+        smtpd_session_end(sess);
+        return;
+    }
+    if (sess->eof && drained && !sess->closing) {
+        log_info("lost connection after %s from %s[%s]", sess->last_cmd, sess->name, sess->addr);
+        smtpd_session_end(sess);
+        return;
+    }
+    if (!sess->sleeping && lineio_out_pending(&sess->out))
+        events |= LOOP_WRITE;
+    if (drained && !sess->eof && !smtpd_session_paused(sess))
+        events |= LOOP_READ;
+    loop_fd_set(sess->watch, events);
+    smtpd_session_trim(sess);
+}
+
+/* smtpd_session_read - one read; the data phases read in larger pieces */
+static void
+smtpd_session_read(struct smtpd_session *sess)
+{
+    size_t normal = 2 * (sess->in.max + 2);
+    long n;
+
+    sess->in.in.limit = sess->phase == SMTPD_PHASE_CMD ? normal : SMTPD_DATA_INPUT;
+    if (sess->in.in.limit < sess->in.in.len)
+        sess->in.in.limit = sess->in.in.len;
+    n = lineio_in_fill(&sess->in, sess->fd);
+    if (n > 0)
+        smtpd_session_arm(sess);
+    else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+        sess->eof = true;
+}
+
+static void
+smtpd_session_io(int fd, unsigned events, void *arg)
+{
+    struct smtpd_session *sess = arg;
+
+    if ((events & LOOP_READ) && !sess->eof && !smtpd_session_paused(sess))
+        smtpd_session_read(sess);
+    smtpd_session_settle(sess);
+}
+
+/* smtpd_session_timer - the error delay ended, or the client (or qmgr) took too long */
+static void
+smtpd_session_timer(void *arg)
+{
+    struct smtpd_session *sess = arg;
+    const struct params *p = sess->smtpd->p;
+
+    if (sess->sleeping) {
+        sess->sleeping = false;
+        smtpd_session_arm(sess);
+    } else if (sess->closing) {
+        sess->sleeping = false;
+        lineio_out_free(&sess->out); /* it would not read its last replies */
+        lineio_out_init(&sess->out, SMTPD_OUT_LIMIT);
+    } else {
+        if (smtpd_queue_busy(sess))
+            smtpd_queue_disconnect(sess);
+        smtpd_reply(sess, 421, "4.4.2", "%s Error: timeout exceeded", p->myhostname);
+        log_info("timeout after %s from %s[%s]", sess->last_cmd, sess->name, sess->addr);
+        smtpd_session_close(sess);
+        loop_timer_start(sess->timer, p->smtpd_timeout * 1000);
+    }
+    smtpd_session_settle(sess);
+}
+
+/* smtpd_session_resume - called when a wait (qmgr) ended: carry on with the input */
+void
+smtpd_session_resume(struct smtpd_session *sess)
+{
+    smtpd_session_settle(sess);
+}
+
+/* smtpd_session_start - a new client: greet it */
+void
+smtpd_session_start(struct smtpd *smtpd, int fd)
+{
+    struct smtpd_session *sess = xcalloc(1, sizeof(*sess));
+    struct server_ctx *ctx = smtpd->ctx;
+    char peek;
+
+    sess->smtpd = smtpd;
+    sess->fd = fd;
+    sess->started = time(NULL);
+    sess->name = "unknown";
+    sess->last_cmd = "CONNECT";
+    sess->counting = -1;
+    sess->qsock = -1;
+    sess->qwant = -1;
+    sess->txn.qfd = -1;
+    smtpd_client_addr(fd, sess->addr, sizeof(sess->addr));
+    lineio_in_init(&sess->in, (size_t)smtpd->p->smtpd_command_line_limit - 2);
+    lineio_out_init(&sess->out, SMTPD_OUT_LIMIT);
+    log_info("connect from %s[%s]", sess->name, sess->addr);
+    sess->watch = loop_fd_add(ctx->loop, fd, 0, smtpd_session_io, sess);
+    sess->timer = loop_timer_new(ctx->loop, smtpd_session_timer, sess);
+    /* A client that talks before the greeting does not wait for replies. */
+    if (recv(fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT) == 1)
+        sess->unauth_pipelining = true;
+    smtpd_reply(sess, 220, NULL, "%s", smtpd->greeting);
+    smtpd_session_arm(sess);
+    smtpd_session_settle(sess);
+}
