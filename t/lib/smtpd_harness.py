@@ -1,0 +1,169 @@
+"""smtpd_harness.py - a real postern instance (master, qmgr, smtpd services) for the smtpd
+tests, and a raw SMTP client that reads whole replies."""
+import os
+import pwd
+import socket
+import subprocess
+import time
+
+BUILD = os.environ["BUILD"]
+POSTERN = os.path.join(BUILD, "bin", "postern")
+QUEUE_CAT = os.path.join(BUILD, "t", "bin", "queue_cat")
+TEST_USER = "postern-test"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def owner():
+    """The unprivileged mail_owner: a test user when root, else the invoking user."""
+    if os.geteuid() != 0:
+        return pwd.getpwuid(os.geteuid())
+    try:
+        return pwd.getpwnam(TEST_USER)
+    except KeyError:
+        subprocess.run(["useradd", "-r", "-M", "-d", "/nonexistent", "-s", "/usr/sbin/nologin",
+                        TEST_USER], check=True)
+        return pwd.getpwnam(TEST_USER)
+
+
+def wait_for(cond, seconds):
+    end = time.time() + seconds
+    while time.time() < end:
+        value = cond()
+        if value:
+            return value
+        time.sleep(0.05)
+    return cond()
+
+
+class Instance:
+    """A configuration under root/, started with `postern start`. services maps a name to
+    the -o options of one smtpd listener on its own port."""
+
+    def __init__(self, root, main_extra="", services=None):
+        self.root = root
+        os.chmod(root, 0o755)
+        self.cfg = os.path.join(root, "etc")
+        self.queue = os.path.join(root, "queue")
+        self.log = os.path.join(root, "maillog")
+        self.user = owner()
+        os.mkdir(self.cfg)
+        self.ports = {}
+        with open(os.path.join(self.cfg, "main.cf"), "w") as f:
+            f.write("queue_directory = %s\ndaemon_directory = %s/bin\nmail_owner = %s\n"
+                    "maillog_file = %s\nsmtpd_peername_lookup = no\ndefer_transports = local\n"
+                    "myhostname = mx.example.org\nmydomain = example.org\n"
+                    "stop_timeout = 5s\n%s"
+                    % (self.queue, BUILD, self.user.pw_name, self.log, main_extra))
+        with open(os.path.join(self.cfg, "master.cf"), "w") as f:
+            for name, opts in (services or {"main": ""}).items():
+                port = free_port()
+                self.ports[name] = port
+                f.write("127.0.0.1:%d inet n - n - - smtpd %s\n" % (port, opts))
+            f.write("qmgr unix - - n - 1 qmgr\n")
+
+    def postern(self, *args):
+        return subprocess.run([POSTERN] + list(args) + ["-c", self.cfg], capture_output=True,
+                              text=True, timeout=60)
+
+    def start(self):
+        r = self.postern("start")
+        if r.returncode != 0:
+            return r.stderr
+        for port in self.ports.values():
+            if not wait_for(lambda: self.can_connect(port), 10):
+                return "port %d does not answer" % port
+        return None
+
+    def stop(self):
+        self.postern("stop")
+
+    def can_connect(self, port):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    def files(self, state="active"):
+        d = os.path.join(self.queue, state)
+        return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+    def cat(self, qid, state="active"):
+        """(envelope lines, content bytes) of a queue file."""
+        out = subprocess.run([QUEUE_CAT, os.path.join(self.queue, state, qid)],
+                             capture_output=True, timeout=10).stdout
+        head, _, body = out.partition(b"\n\n")
+        return head.decode(errors="replace").splitlines(), body
+
+    def logtext(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def wait_log(self, text, seconds=5):
+        return wait_for(lambda: text in self.logtext(), seconds)
+
+
+class Client:
+    """A raw SMTP client: send bytes, read whole (multi-line) replies."""
+
+    def __init__(self, port, timeout=10):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = b""
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def line(self):
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                line, self.buf = self.buf, b""
+                return line
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\n")
+        return line + b"\n"
+
+    def reply(self):
+        """The next reply as "250 2.1.0 Ok" (lines joined with '|'); "" at EOF."""
+        lines = []
+        while True:
+            line = self.line()
+            if not line:
+                return "|".join(lines)
+            text = line.decode(errors="replace").rstrip("\r\n")
+            lines.append(text)
+            if len(text) < 4 or text[3] != "-":
+                return "|".join(lines)
+
+    def cmd(self, text):
+        self.send(text + "\r\n")
+        return self.reply()
+
+    def closed(self):
+        """True when the server closed the connection (EOF with nothing more)."""
+        try:
+            return self.sock.recv(1) == b""
+        except OSError:
+            return True
+
+    def close(self):
+        self.sock.close()
+
+
+def greet(port, helo="EHLO client.example.net"):
+    c = Client(port)
+    c.reply()
+    c.cmd(helo)
+    return c
