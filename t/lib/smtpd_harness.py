@@ -46,11 +46,12 @@ class Instance:
     """A configuration under root/, started with `postern start`. services maps a name to
     the -o options of one smtpd listener on its own port."""
 
-    def __init__(self, root, main_extra="", services=None):
+    def __init__(self, root, main_extra="", services=None, qmgr=True, queue=None):
         self.root = root
+        os.makedirs(root, exist_ok=True)
         os.chmod(root, 0o755)
         self.cfg = os.path.join(root, "etc")
-        self.queue = os.path.join(root, "queue")
+        self.queue = queue or os.path.join(root, "queue")
         self.log = os.path.join(root, "maillog")
         self.user = owner()
         os.mkdir(self.cfg)
@@ -66,7 +67,8 @@ class Instance:
                 port = free_port()
                 self.ports[name] = port
                 f.write("127.0.0.1:%d inet n - n - - smtpd %s\n" % (port, opts))
-            f.write("qmgr unix - - n - 1 qmgr\n")
+            if qmgr:
+                f.write("qmgr unix - - n - 1 qmgr\n")
 
     def postern(self, *args):
         return subprocess.run([POSTERN] + list(args) + ["-c", self.cfg], capture_output=True,

@@ -1,0 +1,245 @@
+#!/usr/bin/python3
+"""smtpd-limits.t - every limit of the SMTP server and its reply: message size (SIZE= and
+actual), recipients, command and text line length, NUL in content, the command timeout,
+the soft and hard error limits, table errors (451 4.3.0), qmgr unreachable (451 4.3.0), a
+full queue file system (452 4.3.1), reject_unauth_pipelining, smtpd_helo_required and
+disable_vrfy_command. Timing is never pass/fail: only that the reply comes."""
+import os
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from smtpd_harness import Client, Instance, greet, wait_for  # noqa: E402
+from tap import TAP  # noqa: E402
+
+t = TAP()
+BUILD = os.environ["BUILD"]
+
+
+def new_files(inst, before):
+    return [f for f in inst.files() if f not in before]
+
+
+def transaction(c, rcpt="root@example.org"):
+    c.cmd("MAIL FROM:<limits@example.net>")
+    c.cmd("RCPT TO:<%s>" % rcpt)
+    return c.cmd("DATA")
+
+
+def test_size(inst, port):
+    c = greet(port)
+    t.is_eq(c.cmd("MAIL FROM:<big@example.net> SIZE=20001"),
+            "552 5.3.4 Message size exceeds fixed limit", "SIZE= past message_size_limit: 552")
+    t.is_eq(c.cmd("MAIL FROM:<big@example.net> SIZE=20000"), "250 2.1.0 Ok",
+            "SIZE= at the limit is accepted")
+    c.cmd("RCPT TO:<root@example.org>")
+    c.cmd("DATA")
+    before = inst.files()
+    c.send(b"Subject: big\r\n\r\n" + (b"x" * 998 + b"\r\n") * 25 + b".\r\n")
+    t.is_eq(c.reply(), "552 5.3.4 Error: message exceeds fixed size limit",
+            "content past the limit: 552 after the end of data")
+    t.is_eq(new_files(inst, before), [], "and nothing is queued")
+    t.is_eq(c.cmd("NOOP"), "250 2.0.0 Ok", "the session goes on in step")
+    t.ok(wait_for(lambda: inst.files("incoming") == [], 3), "the refused file was aborted")
+    t.ok(inst.wait_log("reject: END-OF-MESSAGE from unknown[127.0.0.1]: 552 5.3.4"),
+         "the refusal is logged")
+    c.close()
+
+
+def test_rcpt_limit(inst, port):
+    c = greet(port)
+    c.cmd("MAIL FROM:<many@example.net>")
+    replies = [c.cmd("RCPT TO:<u%d@relay.example>" % i) for i in range(6)]
+    t.ok(all(r == "250 2.1.5 Ok" for r in replies[:5]), "smtpd_recipient_limit (5) recipients")
+    t.is_eq(replies[5], "452 4.5.3 Error: too many recipients", "one more: 452 4.5.3")
+    c.close()
+
+
+def test_lines(inst, port):
+    c = greet(port)
+    t.is_eq(c.cmd("NOOP " + "x" * 505), "250 2.0.0 Ok", "a 512-octet command line is accepted")
+    t.is_eq(c.cmd("NOOP " + "x" * 506), "500 5.5.0 Error: command line too long",
+            "a 513-octet command line: 500 5.5.0")
+    t.is_eq(c.cmd("NOOP " + "x" * 5000), "500 5.5.0 Error: command line too long",
+            "a very long one too")
+    t.is_eq(c.cmd("NOOP"), "250 2.0.0 Ok", "and the session stays in step")
+    before = inst.files()
+    transaction(c)
+    c.send(b"Subject: long\r\n\r\n" + b"y" * 998 + b"\r\n.\r\n")
+    t.ok(c.reply().startswith("250 2.0.0 Ok: queued"), "a 1000-octet text line is accepted")
+    transaction(c)
+    c.send(b"Subject: long\r\n\r\n" + b"y" * 999 + b"\r\n.\r\n")
+    t.is_eq(c.reply(), "554 5.6.0 Error: message has a line longer than 1000 octets",
+            "a 1001-octet text line: 554 5.6.0")
+    transaction(c)
+    c.send(b"Subject: nul\r\n\r\na\0b\r\n.\r\n")
+    t.is_eq(c.reply(), "554 5.6.0 Error: message contains NUL", "NUL in content: 554 5.6.0")
+    t.is_eq(len(new_files(inst, before)), 1, "only the good message was queued")
+    c.close()
+
+
+def test_timeout(inst, port):
+    c = Client(port, timeout=30)
+    c.reply()
+    t.is_eq(c.reply(), "421 4.4.2 mx.example.org Error: timeout exceeded",
+            "an idle client gets 421 4.4.2 after smtpd_timeout")
+    t.ok(c.closed(), "and is disconnected")
+    t.ok(inst.wait_log("timeout after CONNECT from unknown[127.0.0.1]"), "log: timeout after ...")
+    c = greet(port)
+    transaction(c)
+    c.send("Subject: stalled\r\n\r\npart")
+    t.is_eq(c.reply(), "421 4.4.2 mx.example.org Error: timeout exceeded",
+            "a client stalled in DATA gets the 421 too")
+    t.ok(inst.wait_log("timeout after DATA from unknown[127.0.0.1]"), "log: timeout after DATA")
+    t.ok(wait_for(lambda: inst.files("incoming") == [], 3), "and its file is dropped")
+
+
+def test_errors(inst, port):
+    c = Client(port, timeout=30)
+    c.reply()
+    replies = [c.cmd("BOGUS%d" % i) for i in range(4)]
+    t.ok(all(r.startswith("500 5.5.2") for r in replies),
+         "errors below the hard limit are answered (delayed after the soft limit)")
+    t.is_eq(c.reply(), "421 4.7.0 mx.example.org Error: too many errors",
+            "at smtpd_hard_error_limit: 421 4.7.0 after the last reply")
+    t.ok(c.closed(), "and the connection is closed")
+    t.ok(inst.wait_log("too many errors after UNKNOWN from unknown[127.0.0.1]"),
+         "log: too many errors after UNKNOWN")
+    t.ok(inst.wait_log("disconnect from unknown[127.0.0.1] unknown=0/4 commands=0/4"),
+         "log: the disconnect line counts the failures")
+
+
+def test_policy(inst, port):
+    c = Client(port)
+    c.reply()
+    t.is_eq(c.cmd("MAIL FROM:<a@example.net>"), "503 5.5.1 Error: send HELO/EHLO first",
+            "smtpd_helo_required")
+    t.is_eq(c.cmd("VRFY root"), "502 5.5.1 VRFY command is disabled", "disable_vrfy_command")
+    c.cmd("HELO client.example.net")
+    c.cmd("MAIL FROM:<a@example.net>")
+    t.is_eq(c.cmd("RCPT TO:<root@example.org>"), "250 2.1.5 Ok",
+            "a client that waits for each reply passes reject_unauth_pipelining")
+    c.close()
+    c = Client(port)
+    c.reply()
+    c.send("HELO client.example.net\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<root@example.org>\r\n")
+    replies = [c.reply() for _ in range(3)]
+    t.is_eq(replies[2], "554 5.5.0 unknown[127.0.0.1]: Client host rejected: "
+            "Improper use of SMTP command pipelining",
+            "one that pipelines without PIPELINING is refused")
+    c.close()
+    c = Client(port)
+    c.send("HELO early.example.net\r\n")
+    c.reply()
+    c.reply()
+    c.cmd("MAIL FROM:<a@example.net>")
+    t.ok(c.cmd("RCPT TO:<root@example.org>").startswith("554 5.5.0"),
+         "so is one that talks before the greeting")
+    c.close()
+
+
+def test_table_error(inst, port):
+    c = greet(port)
+    c.cmd("MAIL FROM:<a@example.net>")
+    t.is_eq(c.cmd("RCPT TO:<box@vmail.example>"),
+            "451 4.3.0 <box@vmail.example>: Temporary lookup failure",
+            "a truncated LMDB table: 451 4.3.0")
+    t.is_eq(c.cmd("RCPT TO:<root@example.org>"), "250 2.1.5 Ok",
+            "other recipients are unaffected")
+    c.close()
+    t.ok(inst.wait_log("recipient <box@vmail.example>: table lookup failed: ") and
+         "vmailbox" in inst.logtext(), "the failure is logged with the table")
+
+
+def test_no_qmgr(root):
+    inst = Instance(os.path.join(root, "noqmgr"), "mydestination = example.org\n"
+                    "local_recipient_maps =\n", qmgr=False)
+    err = inst.start()
+    if err:
+        t.ok(False, "an instance without qmgr starts: " + err)
+        return
+    try:
+        c = greet(inst.ports["main"])
+        c.cmd("MAIL FROM:<a@example.net>")
+        t.is_eq(c.cmd("RCPT TO:<root@example.org>"), "451 4.3.0 Error: queue file write error",
+                "qmgr unreachable: 451 4.3.0")
+        c.close()
+    finally:
+        inst.stop()
+
+
+def test_full_disk(root):
+    if os.geteuid() != 0:
+        t.ok(True, "# SKIP needs root to mount a tmpfs")
+        return
+    mnt = os.path.join(root, "small")
+    os.mkdir(mnt)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=755", "tmpfs", mnt]
+                      ).returncode != 0:
+        t.ok(True, "# SKIP cannot mount a tmpfs")
+        return
+    inst = Instance(os.path.join(root, "full"), "mydestination = example.org\n"
+                    "local_recipient_maps =\nmessage_size_limit = 10000000\n",
+                    queue=os.path.join(mnt, "queue"))
+    try:
+        err = inst.start()
+        if err:
+            t.ok(False, "an instance on a small tmpfs starts: " + err)
+            return
+        c = greet(inst.ports["main"])
+        transaction(c)
+        c.send(b"Subject: huge\r\n\r\n" + (b"z" * 998 + b"\r\n") * 600 + b".\r\n")
+        t.is_eq(c.reply(), "452 4.3.1 Insufficient system storage",
+                "a full queue file system: 452 4.3.1")
+        t.is_eq(inst.files(), [], "nothing is queued")
+        c.close()
+    finally:
+        inst.stop()
+        subprocess.run(["umount", "-l", mnt])
+
+
+def main(root):
+    broken = os.path.join(root, "vmailbox")
+    with open(broken, "w") as f:
+        f.write("box@vmail.example vmail.example/box/\n" * 1 +
+                "".join("u%d@vmail.example x\n" % i for i in range(2000)))
+    subprocess.run([os.path.join(BUILD, "bin", "postern"), "map", "lmdb:" + broken],
+                   capture_output=True)
+    with open(broken + ".lmdb", "r+b") as f:
+        f.truncate(os.path.getsize(broken + ".lmdb") // 2)
+    inst = Instance(os.path.join(root, "i"),
+                    "mydestination = example.org\nlocal_recipient_maps =\n"
+                    "relay_domains = relay.example\nmessage_size_limit = 20000\n"
+                    "virtual_mailbox_domains = vmail.example\n"
+                    "virtual_mailbox_maps = lmdb:%s\n" % broken,
+                    services={
+                        "main": "-o smtpd_recipient_limit=5",
+                        "slow": "-o smtpd_timeout=2s",
+                        "errors": "-o smtpd_soft_error_limit=2 -o smtpd_hard_error_limit=4 "
+                                  "-o smtpd_error_sleep_time=1s",
+                        "policy": "-o smtpd_helo_required=yes -o disable_vrfy_command=yes "
+                                  "-o smtpd_client_restrictions=reject_unauth_pipelining",
+                    })
+    err = inst.start()
+    t.ok(err is None, "postern starts with four smtpd services")
+    if err:
+        t.diag(err)
+        return
+    try:
+        test_size(inst, inst.ports["main"])
+        test_rcpt_limit(inst, inst.ports["main"])
+        test_lines(inst, inst.ports["main"])
+        test_table_error(inst, inst.ports["main"])
+        test_timeout(inst, inst.ports["slow"])
+        test_errors(inst, inst.ports["errors"])
+        test_policy(inst, inst.ports["policy"])
+    finally:
+        inst.stop()
+    test_no_qmgr(root)
+    test_full_disk(root)
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    main(tmp)
+sys.exit(t.done())
