@@ -108,7 +108,7 @@ struct smtpd_session {
     struct loop_fd *watch;
     struct loop_timer *timer; /* command timeout, session timeout, or error sleep */
     time_t started;
-    char addr[64]; /* numeric client address */
+    char addr[64];    /* numeric client address */
     const char *name; /* client host name: "unknown" without a verified lookup */
     char *helo;
     bool esmtp;
@@ -118,10 +118,10 @@ struct smtpd_session {
     bool sleeping; /* the error delay runs: no input is taken */
     bool eof;
     enum smtpd_phase phase;
-    uint64_t skip_left; /* PHASE_BDAT_SKIP: octets of the chunk still to discard */
+    uint64_t skip_left;                  /* PHASE_BDAT_SKIP: octets of the chunk still to discard */
     const struct smtp_reply *skip_reply; /* and the reply once they are */
-    const char *last_cmd; /* for "lost connection after X" */
-    int counting;         /* enum smtpd_count the next final reply is counted for, or -1 */
+    const char *last_cmd;                /* for "lost connection after X" */
+    int counting; /* enum smtpd_count the next final reply is counted for, or -1 */
     int errors;
     struct lineio_in in;
     struct lineio_out out;

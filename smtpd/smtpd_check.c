@@ -192,8 +192,8 @@ smtpd_check_restrictions(struct smtpd_session *sess, const char *rcpt)
 
 /* smtpd_check_lookup - is rcpt in the table list? MAP_ERROR for a broken one */
 static enum map_status
-smtpd_check_lookup(struct smtpd_session *sess, struct smtpd_table *t, const char *rcpt,
-                   bool local, struct map_error *err)
+smtpd_check_lookup(struct smtpd_session *sess, struct smtpd_table *t, const char *rcpt, bool local,
+                   struct map_error *err)
 {
     struct map_addr_opts opts = sess->smtpd->renv.addr_opts;
     struct map_addr_match match = {0};
@@ -246,8 +246,8 @@ smtpd_check_known(struct smtpd_session *sess, const char *rcpt)
     } else {
         return true; /* relay and default classes: the next hop decides */
     }
-    status = table ? smtpd_check_lookup(sess, table, rcpt, cls == ADDR_CLASS_LOCAL, &err)
-                   : MAP_NOTFOUND;
+    status =
+        table ? smtpd_check_lookup(sess, table, rcpt, cls == ADDR_CLASS_LOCAL, &err) : MAP_NOTFOUND;
     if (status == MAP_ERROR)
         return smtpd_check_tempfail(sess, rcpt, err.text);
     if (status == MAP_FOUND)

@@ -123,8 +123,7 @@ smtpd_cmd_add_rcpt(struct smtpd_txn *txn, const char *addr, const struct smtp_rc
     smtpd_cmd_notify(rp->notify, notify, sizeof(notify));
     r->addr = xstrdup(addr);
     r->notify = xstrdup(notify);
-    r->orcpt =
-        rp->orcpt_type ? xasprintf("%s;%s", rp->orcpt_type, rp->orcpt_addr) : xstrdup("");
+    r->orcpt = rp->orcpt_type ? xasprintf("%s;%s", rp->orcpt_type, rp->orcpt_addr) : xstrdup("");
 }
 
 /* smtpd_cmd_rcpt - RCPT TO: limits, restrictions, recipient tables, then the qmgr link */

@@ -32,8 +32,7 @@ static const struct smtp_reply smtpd_reply_mixed = {
     503, "5.5.1", "Error: DATA and BDAT cannot be used in one transaction"};
 static const struct smtp_reply smtpd_reply_queue_error = {451, "4.3.0",
                                                           "Error: queue file write error"};
-static const struct smtp_reply smtpd_reply_no_space = {452, "4.3.1",
-                                                       "Insufficient system storage"};
+static const struct smtp_reply smtpd_reply_no_space = {452, "4.3.1", "Insufficient system storage"};
 
 /* smtpd_protocol - the RFC 3848 protocol word for the Received header and the envelope */
 const char *
@@ -137,8 +136,8 @@ smtpd_data_begin(struct smtpd_session *sess)
 {
     struct smtpd_txn *txn = &sess->txn;
     const struct params *p = sess->smtpd->p;
-    static const char *const rets[] = {[SMTP_RET_NONE] = "", [SMTP_RET_FULL] = "FULL",
-                                       [SMTP_RET_HDRS] = "HDRS"};
+    static const char *const rets[] = {
+        [SMTP_RET_NONE] = "", [SMTP_RET_FULL] = "FULL", [SMTP_RET_HDRS] = "HDRS"};
     /* The envelope struct holds writable strings; these copies are freed below. */
     char *envid = smtpd_xtext(txn->envid ? txn->envid : "");
     char *ret = xstrdup(rets[txn->ret]), *name = xstrdup(sess->name);
@@ -167,8 +166,7 @@ smtpd_data_begin(struct smtpd_session *sess)
     free(helo);
     free(proto);
     for (size_t i = 0; i < txn->nrcpt; i++)
-        queue_writer_rcpt(txn->writer, txn->rcpt[i].addr, txn->rcpt[i].notify,
-                          txn->rcpt[i].orcpt);
+        queue_writer_rcpt(txn->writer, txn->rcpt[i].addr, txn->rcpt[i].notify, txn->rcpt[i].orcpt);
     buf_init(&received, 8192);
     smtpd_data_received(sess, &received);
     queue_writer_content(txn->writer, received.data, received.len);
@@ -181,8 +179,7 @@ smtpd_data_begin(struct smtpd_session *sess)
 }
 
 /* smtpd_data_chunk - start reading one BDAT chunk into the message */
-static void
-smtpd_data_chunk(struct smtpd_session *sess, uint64_t size, bool last);
+static void smtpd_data_chunk(struct smtpd_session *sess, uint64_t size, bool last);
 
 /* smtpd_data_opened - qmgr answered queue_open: go on with DATA or the first chunk */
 static void

@@ -193,8 +193,8 @@ smtpd_queue_request(struct smtpd_session *sess, enum proto_msg msg, enum proto_m
         return;
     }
     if (sess->qwatch == NULL)
-        sess->qwatch = loop_fd_add(sess->smtpd->ctx->loop, sess->qsock, LOOP_READ,
-                                   smtpd_queue_readable, sess);
+        sess->qwatch =
+            loop_fd_add(sess->smtpd->ctx->loop, sess->qsock, LOOP_READ, smtpd_queue_readable, sess);
     else
         loop_fd_set(sess->qwatch, LOOP_READ);
 }

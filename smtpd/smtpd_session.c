@@ -38,7 +38,7 @@ static void smtpd_session_settle(struct smtpd_session *sess);
 static void
 smtpd_client_addr(int fd, char *out, size_t len)
 {
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss = {0};
     socklen_t sl = sizeof(ss);
     const void *a = NULL;
     int family = 0;

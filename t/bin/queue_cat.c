@@ -36,8 +36,8 @@ main(int argc, char **argv)
     }
     printf("sender <%s>\nret %s\nenvid %s\nclient_name %s\nclient_addr %s\nhelo %s\n"
            "protocol %s\nsize %llu\nnrcpt %zu\n",
-           env.sender, env.ret, env.envid, env.client_name, env.client_addr, env.helo,
-           env.protocol, (unsigned long long)env.size, env.nrcpt);
+           env.sender, env.ret, env.envid, env.client_name, env.client_addr, env.helo, env.protocol,
+           (unsigned long long)env.size, env.nrcpt);
     for (size_t i = 0; i < env.nrcpt; i++)
         printf("rcpt <%s> notify=%s orcpt=%s\n", env.rcpt[i].addr, env.rcpt[i].notify,
                env.rcpt[i].orcpt);

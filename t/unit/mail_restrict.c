@@ -57,7 +57,7 @@ main(void)
     const char *relay = "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination";
     struct restrict_facts outsider = {
         "203.0.113.5", "unknown", "client.example", "a@b.example", "victim@elsewhere.example",
-        false, false};
+        false,         false};
     struct restrict_facts f;
     char *access = tap_write_file("access", "");
     char *inline_access;
@@ -158,7 +158,8 @@ main(void)
                         "<user>: Sender address rejected: need fully-qualified address"},
           "a sender without a domain");
     f = outsider;
-    check("reject_unauth_pipelining", RESTRICT_RECIPIENT, &f, (struct want){RESTRICT_DUNNO, 0, NULL},
+    check("reject_unauth_pipelining", RESTRICT_RECIPIENT, &f,
+          (struct want){RESTRICT_DUNNO, 0, NULL},
           "a client that waited for its replies passes reject_unauth_pipelining");
     f.unauth_pipelining = true;
     check("reject_unauth_pipelining", RESTRICT_RECIPIENT, &f,
