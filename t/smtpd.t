@@ -338,6 +338,34 @@ def test_kill_mid_data(inst, port):
     t.ok(wait_for(lambda: inst.can_connect(port), 5), "the master starts a new smtpd")
 
 
+def test_log_parsers(inst):
+    """The log, with postern/ read as postfix/, through fail2ban's postfix filter and pflogsumm."""
+    plain = os.path.join(inst.root, "maillog.postfix")
+    with open(plain, "w") as f:
+        f.write(inst.logtext().replace(" postern/", " postfix/"))
+    rejects = inst.logtext().count("NOQUEUE: reject: RCPT")
+    if shutil.which("fail2ban-regex") and os.path.exists("/etc/fail2ban/filter.d/postfix.conf"):
+        out = subprocess.run(["fail2ban-regex", plain, "/etc/fail2ban/filter.d/postfix.conf"],
+                             capture_output=True, timeout=120).stdout.decode(errors="replace")
+        m = re.search(r"Failregex: (\d+) total", out)
+        t.ok(m and int(m.group(1)) >= 3,
+             "fail2ban's postfix filter matches the rejects (%s of %d)"
+             % (m.group(1) if m else "none", rejects))
+    else:
+        t.ok(True, "# SKIP fail2ban not installed")
+    if shutil.which("pflogsumm"):
+        out = subprocess.run(["pflogsumm", "--smtpd-stats", plain], capture_output=True,
+                             timeout=120).stdout.decode(errors="replace")
+        m = re.search(r"^\s*(\d+)\s+rejected", out, re.M)
+        t.ok(m and int(m.group(1)) == rejects,
+             "pflogsumm counts every reject (%s of %d)" % (m.group(1) if m else "none", rejects))
+        m = re.search(r"^\s*(\d+)\s+connections", out, re.M)
+        t.ok(m and int(m.group(1)) == inst.logtext().count("]: disconnect from "),
+             "and every connection (--smtpd-stats)")
+    else:
+        t.ok(True, "# SKIP pflogsumm not installed")
+
+
 def main(root):
     with open(os.path.join(root, "aliases"), "w") as f:
         f.write("alias1 root\npostmaster root\n")
@@ -374,6 +402,7 @@ def main(root):
         test_swaks(inst, port)
         test_uid(inst)
         test_kill_mid_data(inst, port)
+        test_log_parsers(inst)
         bad = [f for f in inst.files() if not inst.cat(f)[0] or
                inst.cat(f)[0][0].startswith("bad")]
         t.is_eq(bad, [], "every committed queue file passes queue_file_read's checks")
