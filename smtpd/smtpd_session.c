@@ -187,8 +187,8 @@ smtpd_session_end(struct smtpd_session *sess)
 {
     struct server_ctx *ctx = sess->smtpd->ctx;
 
+    smtpd_queue_disconnect(sess); /* first: qmgr drops an uncommitted file, no abort needed */
     smtpd_txn_reset(sess);
-    smtpd_queue_disconnect(sess);
     smtpd_log_disconnect(sess);
     loop_fd_free(sess->watch);
     loop_timer_free(sess->timer);

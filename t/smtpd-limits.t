@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from smtpd_harness import Client, Instance, greet, wait_for  # noqa: E402
@@ -93,6 +94,21 @@ def test_timeout(inst, port):
             "a client stalled in DATA gets the 421 too")
     t.ok(inst.wait_log("timeout after DATA from unknown[127.0.0.1]"), "log: timeout after DATA")
     t.ok(wait_for(lambda: inst.files("incoming") == [], 3), "and its file is dropped")
+
+
+def test_session_timeout(inst, port):
+    c = greet(port)
+    replies = []
+    for _ in range(40):
+        r = c.cmd("NOOP")
+        replies.append(r)
+        if r != "250 2.0.0 Ok":
+            break
+        time.sleep(0.25)
+    t.is_eq(replies[-1], "421 4.4.2 mx.example.org Error: timeout exceeded",
+            "a busy client still ends at smtpd_session_timeout")
+    t.ok(len(replies) > 2, "after answering its commands until then")
+    c.close()
 
 
 def test_errors(inst, port):
@@ -216,6 +232,7 @@ def main(root):
                     services={
                         "main": "-o smtpd_recipient_limit=5",
                         "slow": "-o smtpd_timeout=2s",
+                        "session": "-o smtpd_session_timeout=2s -o smtpd_timeout=60s",
                         "errors": "-o smtpd_soft_error_limit=2 -o smtpd_hard_error_limit=4 "
                                   "-o smtpd_error_sleep_time=1s",
                         "policy": "-o smtpd_helo_required=yes -o disable_vrfy_command=yes "
@@ -232,6 +249,7 @@ def main(root):
         test_lines(inst, inst.ports["main"])
         test_table_error(inst, inst.ports["main"])
         test_timeout(inst, inst.ports["slow"])
+        test_session_timeout(inst, inst.ports["session"])
         test_errors(inst, inst.ports["errors"])
         test_policy(inst, inst.ports["policy"])
     finally:

@@ -44,7 +44,7 @@ def queued_id(reply):
 
 
 def smtpd_pids(inst):
-    out = subprocess.run(["pgrep", "-f", "%s/bin/smtpd" % os.environ["BUILD"]],
+    out = subprocess.run(["pgrep", "-f", "/bin/smtpd "],
                          capture_output=True, text=True).stdout
     pids = []
     for p in out.split():
@@ -319,6 +319,43 @@ def test_uid(inst):
          "smtpd runs as mail_owner (real, effective, saved, fs uid)")
 
 
+def test_lost_connection(inst, port):
+    before = inst.files()
+    c = greet(port)
+    c.cmd("MAIL FROM:<gone@example.net>")
+    c.cmd("RCPT TO:<root@example.org>")
+    c.cmd("DATA")
+    c.send("Subject: gone\r\n\r\nhalf")
+    c.close()
+    t.ok(inst.wait_log("lost connection after DATA from unknown[127.0.0.1]"),
+         "a client gone in DATA: lost connection after DATA")
+    t.ok(wait_for(lambda: inst.files("incoming") == [], 5), "its file is dropped")
+    t.is_eq(new_files(inst, before), [], "and nothing is committed")
+
+
+def test_idle_memory(inst, port):
+    if "ASAN_OPTIONS" in os.environ or os.environ["BUILD"].endswith("/valgrind"):
+        t.ok(True, "# SKIP memory is not measured under sanitizers")
+        return
+
+    def rss():
+        total = 0
+        for p in smtpd_pids(inst):
+            with open("/proc/%d/status" % p) as f:
+                total += sum(int(ln.split()[1]) for ln in f if ln.startswith("VmRSS:"))
+        return total
+    first = greet(port)
+    first.cmd("NOOP")
+    time.sleep(0.2)
+    base = rss()
+    clients = [greet(port) for _ in range(200)]
+    time.sleep(0.3)
+    per = (rss() - base) / 200.0
+    t.ok(per < 20, "an idle session costs %.1f KiB (goal: under 20 KiB)" % per)
+    for c in clients + [first]:
+        c.close()
+
+
 def test_kill_mid_data(inst, port):
     before = inst.files()
     c = greet(port)
@@ -386,7 +423,7 @@ def main(root):
                     "virtual_mailbox_domains = vmail.example\n"
                     "virtual_mailbox_maps = texthash:{d}/vmailbox\n"
                     "relay_domains = relay.example\n"
-                    "message_size_limit = 100000\n".format(d=root))
+                    "message_size_limit = 100000\nmax_use = 100000\n".format(d=root))
     err = inst.start()
     t.ok(err is None, "postern starts with smtpd and qmgr")
     if err:
@@ -404,6 +441,8 @@ def main(root):
         test_recipients(inst, port)
         test_swaks(inst, port)
         test_uid(inst)
+        test_lost_connection(inst, port)
+        test_idle_memory(inst, port)
         test_kill_mid_data(inst, port)
         test_log_parsers(inst)
         bad = [f for f in inst.files() if not inst.cat(f)[0] or
