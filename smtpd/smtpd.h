@@ -158,7 +158,7 @@ void smtpd_data_cmd(struct smtpd_session *sess);
 void smtpd_bdat_cmd(struct smtpd_session *sess, uint64_t size, bool last);
 size_t smtpd_data_input(struct smtpd_session *sess, const char *data, size_t len);
 void smtpd_data_free(struct smtpd_session *sess);
-const char *smtpd_protocol(bool esmtp, bool tls, bool auth);
+const char *smtpd_protocol(bool esmtp, bool utf8, bool tls, bool auth);
 
 /* smtpd_queue.c */
 bool smtpd_queue_connect(struct smtpd_session *sess);

@@ -34,13 +34,16 @@ static const struct smtp_reply smtpd_reply_queue_error = {451, "4.3.0",
                                                           "Error: queue file write error"};
 static const struct smtp_reply smtpd_reply_no_space = {452, "4.3.1", "Insufficient system storage"};
 
-/* smtpd_protocol - the RFC 3848 protocol word for the Received header and the envelope */
+/* smtpd_protocol - the RFC 3848 / RFC 6531 protocol word for Received and the envelope */
 const char *
-smtpd_protocol(bool esmtp, bool tls, bool auth)
+smtpd_protocol(bool esmtp, bool utf8, bool tls, bool auth)
 {
-    static const char *const words[2][2] = {{"ESMTP", "ESMTPA"}, {"ESMTPS", "ESMTPSA"}};
+    static const char *const words[2][2][2] = {
+        {{"ESMTP", "ESMTPA"}, {"ESMTPS", "ESMTPSA"}},
+        {{"UTF8SMTP", "UTF8SMTPA"}, {"UTF8SMTPS", "UTF8SMTPSA"}},
+    };
 
-    return esmtp ? words[tls][auth] : "SMTP";
+    return esmtp ? words[utf8][tls][auth] : "SMTP";
 }
 
 /* smtpd_xtext - RFC 3461 xtext of a decoded printable value */
@@ -115,7 +118,8 @@ smtpd_data_received(struct smtpd_session *sess, struct buf *out)
     strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z (%Z)", &tm);
     buf_printf(out, "Received: from %s (%s [%s%s])\r\n\tby %s (%s) with %s id %s",
                sess->helo ? sess->helo : sess->name, sess->name, v6 ? "IPv6:" : "", sess->addr,
-               p->myhostname, p->mail_name, smtpd_protocol(sess->esmtp, false, false), txn->qid);
+               p->myhostname, p->mail_name,
+               smtpd_protocol(sess->esmtp, txn->smtputf8, false, false), txn->qid);
     if (txn->nrcpt == 1)
         buf_printf(out, "\r\n\tfor <%s>", txn->rcpt[0].addr);
     buf_printf(out, "; %s\r\n", date);
@@ -142,7 +146,7 @@ smtpd_data_begin(struct smtpd_session *sess)
     char *envid = smtpd_xtext(txn->envid ? txn->envid : "");
     char *ret = xstrdup(rets[txn->ret]), *name = xstrdup(sess->name);
     char *helo = xstrdup(sess->helo ? sess->helo : "");
-    char *proto = xstrdup(smtpd_protocol(sess->esmtp, false, false));
+    char *proto = xstrdup(smtpd_protocol(sess->esmtp, txn->smtputf8, false, false));
     struct queue_envelope env = {
         .sender = txn->sender,
         .ret = ret,

@@ -51,7 +51,7 @@ smtpd_log_reject(struct smtpd_session *sess, const char *cmd, int code, const ch
     log_info("%s: reject: %s from %s[%s]: %d %s %s; from=<%s>%s proto=%s helo=<%s>",
              sess->txn.qid[0] ? sess->txn.qid : "NOQUEUE", cmd, sess->name, sess->addr, code, dsn,
              text, sess->txn.sender ? sess->txn.sender : "", to,
-             smtpd_protocol(sess->esmtp, false, false), sess->helo ? sess->helo : "");
+             smtpd_protocol(sess->esmtp, false, false, false), sess->helo ? sess->helo : "");
 }
 
 /* smtpd_log_disconnect - the closing line with the command counters */

@@ -174,6 +174,8 @@ def test_content(inst, port):
     got = new_files(inst, before)
     env, content = inst.cat(got[0]) if got else ([], b"")
     t.ok("sender <josé@exämple.net>" in env, "the UTF-8 sender is stored")
+    t.ok("protocol UTF8SMTP" in env and b" with UTF8SMTP id " in content,
+         "an SMTPUTF8 message's protocol is UTF8SMTP (RFC 6531)")
     t.is_eq(content.split(b"\r\n", 3)[3] if content else None, bodyu,
             "an SMTPUTF8 body is stored byte for byte")
     c = greet(port)
@@ -191,6 +193,19 @@ def test_null_sender_and_commands(inst, port):
          "the null sender is accepted")
     got = new_files(inst, before)
     t.ok(got and "sender <>" in inst.cat(got[0])[0], "and stored as <>")
+    before = inst.files()
+    c = greet(port, "HELO old.example.net")
+    c.cmd("MAIL FROM:<old@example.net>")
+    c.cmd("RCPT TO:<root@example.org>")
+    c.cmd("DATA")
+    c.send("Subject: helo\r\n\r\nx\r\n.\r\n")
+    c.reply()
+    c.close()
+    got = new_files(inst, before)
+    env, content = inst.cat(got[0]) if got else ([], b"")
+    t.ok("protocol SMTP" in env and b"Received: from old.example.net (unknown [127.0.0.1])\r\n"
+         b"\tby mx.example.org (Postern) with SMTP id " in content,
+         "after HELO the protocol is SMTP")
     c = Client(port)
     t.ok(c.reply() == "220 mx.example.org ESMTP Postern", "the greeting is 220 $smtpd_banner")
     t.is_eq(c.cmd("HELO client.example.net"), "250 mx.example.org", "HELO")
