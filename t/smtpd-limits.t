@@ -137,6 +137,24 @@ def test_policy(inst, port):
     t.is_eq(c.cmd("RCPT TO:<root@example.org>"), "250 2.1.5 Ok",
             "a client that waits for each reply passes reject_unauth_pipelining")
     c.close()
+    c = greet(port, "HELO client.example.net")
+    c.cmd("MAIL FROM:<spammer@example.net>")
+    t.is_eq(c.cmd("RCPT TO:<root@example.org>"), "554 5.7.1 <spammer@example.net>: Sender "
+            "address rejected: Access denied", "check_sender_access at RCPT time")
+    t.ok(inst.wait_log("NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 554 5.7.1 "
+                       "<spammer@example.net>: Sender address rejected: Access denied; "
+                       "from=<spammer@example.net> to=<root@example.org> proto=SMTP "
+                       "helo=<client.example.net>"), "and logged")
+    c.cmd("RSET")
+    c.cmd("MAIL FROM:<a@example.net>")
+    t.is_eq(c.cmd("RCPT TO:<closed@example.org>"), "450 4.7.1 <closed@example.org>: Recipient "
+            "address rejected: Access denied", "check_recipient_access DEFER")
+    c.close()
+    c = greet(port, "HELO localhost")
+    c.cmd("MAIL FROM:<a@example.net>")
+    t.is_eq(c.cmd("RCPT TO:<root@example.org>"), "504 5.5.2 <localhost>: Helo command "
+            "rejected: need fully-qualified hostname", "reject_non_fqdn_helo_hostname")
+    c.close()
     c = Client(port)
     c.reply()
     c.send("HELO client.example.net\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<root@example.org>\r\n")
@@ -236,7 +254,12 @@ def main(root):
                         "errors": "-o smtpd_soft_error_limit=2 -o smtpd_hard_error_limit=4 "
                                   "-o smtpd_error_sleep_time=1s",
                         "policy": "-o smtpd_helo_required=yes -o disable_vrfy_command=yes "
-                                  "-o smtpd_client_restrictions=reject_unauth_pipelining",
+                                  "-o smtpd_client_restrictions=reject_unauth_pipelining "
+                                  "-o smtpd_helo_restrictions=reject_non_fqdn_helo_hostname "
+                                  "-o smtpd_sender_restrictions=check_sender_access,"
+                                  "inline:{spammer@example.net=REJECT} "
+                                  "-o smtpd_recipient_restrictions=check_recipient_access,"
+                                  "inline:{closed@example.org=DEFER}",
                     })
     err = inst.start()
     t.ok(err is None, "postern starts with four smtpd services")
