@@ -252,6 +252,15 @@ smtpd_session_read(struct smtpd_session *sess)
     if (sess->in.in.limit < sess->in.in.len)
         sess->in.in.limit = sess->in.in.len;
     n = lineio_in_fill(&sess->in, sess->fd);
+    /* Content comes in bulk: fill the wider buffer while the socket has more. */
+    while (n > 0 && sess->phase != SMTPD_PHASE_CMD && sess->in.in.len < sess->in.in.limit) {
+        long more = lineio_in_fill(&sess->in, sess->fd);
+        if (more <= 0) {
+            if (more == 0)
+                sess->eof = true;
+            break;
+        }
+    }
     if (n > 0)
         smtpd_session_arm(sess);
     else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
