@@ -62,9 +62,12 @@ define program
 $(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)/*.c)) $(LIBA)
 	@mkdir -p $$(@D)
 	@echo "  LD      $$@"
-	$(Q)$(CC) $(LDFLAGS_ALL) -o $$@ $$^ $(LIBS_ALL)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $$@ $$^ $$(LIBS_ALL)
 endef
 $(foreach p,$(PROGS),$(eval $(call program,$(p))))
+# smtpd looks client names up with libunbound; nothing else links it.
+$(BUILD)/bin/smtpd: LIBS_ALL += $(UNBOUND_LIBS)
+$(BUILD)/smtpd/smtpd_dns.o: CFLAGS_ALL += $(UNBOUND_CFLAGS)
 
 # Tests: one TAP program per t/unit/*.c, linked with t/tap.c; helper programs in t/bin/.
 # Each fuzz target t/fuzz/NAME.c (with t/fuzz_util.c) is also linked with t/fuzz_replay.c

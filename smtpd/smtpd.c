@@ -32,6 +32,7 @@ smtpd_post_jail(struct server_ctx *ctx)
     smtpd->qmgr_path = xstrdup("private/qmgr");
     smtpd->greeting = xasprintf("%s", ctx->params.smtpd_banner);
     smtpd_check_open(smtpd);
+    smtpd_dns_init(smtpd);
 }
 
 /* smtpd_on_exit - release what post_jail built (sessions ended before this runs) */
@@ -43,6 +44,7 @@ smtpd_on_exit(struct server_ctx *ctx)
     if (smtpd == NULL)
         return;
     smtpd_check_close(smtpd);
+    smtpd_dns_free(smtpd);
     free(smtpd->qmgr_path);
     free(smtpd->greeting);
     free(smtpd);

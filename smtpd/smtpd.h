@@ -38,8 +38,12 @@ struct smtpd_rlist {
     char *error;
 };
 
+struct ub_ctx;
+
 struct smtpd {
     struct server_ctx *ctx;
+    struct ub_ctx *dns; /* NULL unless smtpd_peername_lookup */
+    struct loop_fd *dns_watch;
     const struct params *p;
     struct restrict_env renv;
     struct addr_domains domains;
@@ -110,6 +114,10 @@ struct smtpd_session {
     time_t started;
     char addr[64];    /* numeric client address */
     const char *name; /* client host name: "unknown" without a verified lookup */
+    char *verified_name;
+    char *dns_candidate; /* the PTR answer while its forward lookup runs */
+    int dns_id;          /* the outstanding query, -1 if none */
+    bool greeted;
     char *helo;
     bool esmtp;
     bool pipelining_seen; /* EHLO answered with PIPELINING */
@@ -138,6 +146,7 @@ struct smtpd_session {
 
 /* smtpd_session.c */
 void smtpd_session_start(struct smtpd *smtpd, int fd);
+void smtpd_session_greet(struct smtpd_session *sess);
 void smtpd_reply(struct smtpd_session *sess, int code, const char *dsn, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void smtpd_reply_std(struct smtpd_session *sess, const struct smtp_reply *reply);
@@ -167,6 +176,12 @@ void smtpd_queue_commit(struct smtpd_session *sess, smtpd_queue_done done);
 void smtpd_queue_abort(struct smtpd_session *sess, smtpd_queue_done done);
 bool smtpd_queue_busy(const struct smtpd_session *sess);
 void smtpd_queue_disconnect(struct smtpd_session *sess);
+
+/* smtpd_dns.c */
+void smtpd_dns_init(struct smtpd *smtpd);
+void smtpd_dns_free(struct smtpd *smtpd);
+bool smtpd_dns_start(struct smtpd_session *sess);
+void smtpd_dns_cancel(struct smtpd_session *sess);
 
 /* smtpd_log.c */
 void smtpd_log_reject(struct smtpd_session *sess, const char *cmd, int code, const char *dsn,

@@ -31,6 +31,7 @@
 #define SMTPD_OUT_HIGH   8192         /* stop taking commands until the replies are out */
 #define SMTPD_DATA_INPUT (64 * 1024)  /* input buffer during DATA and BDAT */
 #define SMTPD_KEEP_BUF   2048         /* idle sessions keep at most this much buffer */
+#define SMTPD_DNS_WAIT   10           /* seconds the greeting waits for the client's name */
 
 static void smtpd_session_settle(struct smtpd_session *sess);
 
@@ -132,7 +133,7 @@ smtpd_session_close(struct smtpd_session *sess)
 static bool
 smtpd_session_paused(const struct smtpd_session *sess)
 {
-    return sess->closing || sess->sleeping || smtpd_queue_busy(sess) ||
+    return !sess->greeted || sess->closing || sess->sleeping || smtpd_queue_busy(sess) ||
            sess->out.q.len > SMTPD_OUT_HIGH;
 }
 
@@ -187,6 +188,7 @@ smtpd_session_end(struct smtpd_session *sess)
 {
     struct server_ctx *ctx = sess->smtpd->ctx;
 
+    smtpd_dns_cancel(sess);
     smtpd_queue_disconnect(sess); /* first: qmgr drops an uncommitted file, no abort needed */
     smtpd_txn_reset(sess);
     smtpd_log_disconnect(sess);
@@ -196,6 +198,7 @@ smtpd_session_end(struct smtpd_session *sess)
     lineio_in_free(&sess->in);
     lineio_out_free(&sess->out);
     free(sess->helo);
+    free(sess->verified_name);
     free(sess);
     server_session_done(ctx);
 }
@@ -284,7 +287,10 @@ smtpd_session_timer(void *arg)
     struct smtpd_session *sess = arg;
     const struct params *p = sess->smtpd->p;
 
-    if (sess->sleeping) {
+    if (!sess->greeted) { /* the host name lookup took too long: go on without it */
+        smtpd_dns_cancel(sess);
+        smtpd_session_greet(sess);
+    } else if (sess->sleeping) {
         sess->sleeping = false;
         smtpd_session_arm(sess);
     } else if (sess->closing) {
@@ -309,13 +315,27 @@ smtpd_session_resume(struct smtpd_session *sess)
     smtpd_session_settle(sess);
 }
 
-/* smtpd_session_start - a new client: greet it */
+/* smtpd_session_greet - the greeting, once the client's name is known */
+void
+smtpd_session_greet(struct smtpd_session *sess)
+{
+    char peek;
+
+    sess->greeted = true;
+    log_info("connect from %s[%s]", sess->name, sess->addr);
+    /* A client that talks before the greeting does not wait for replies. */
+    if (recv(sess->fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT) == 1)
+        sess->unauth_pipelining = true;
+    smtpd_reply(sess, 220, NULL, "%s", sess->smtpd->greeting);
+    smtpd_session_arm(sess);
+}
+
+/* smtpd_session_start - a new client: find its name, then greet it */
 void
 smtpd_session_start(struct smtpd *smtpd, int fd)
 {
     struct smtpd_session *sess = xcalloc(1, sizeof(*sess));
     struct server_ctx *ctx = smtpd->ctx;
-    char peek;
 
     sess->smtpd = smtpd;
     sess->fd = fd;
@@ -325,17 +345,19 @@ smtpd_session_start(struct smtpd *smtpd, int fd)
     sess->counting = -1;
     sess->qsock = -1;
     sess->qwant = -1;
+    sess->dns_id = -1;
     sess->txn.qfd = -1;
     smtpd_client_addr(fd, sess->addr, sizeof(sess->addr));
     lineio_in_init(&sess->in, (size_t)smtpd->p->smtpd_command_line_limit - 2);
     lineio_out_init(&sess->out, SMTPD_OUT_LIMIT);
-    log_info("connect from %s[%s]", sess->name, sess->addr);
     sess->watch = loop_fd_add(ctx->loop, fd, 0, smtpd_session_io, sess);
     sess->timer = loop_timer_new(ctx->loop, smtpd_session_timer, sess);
-    /* A client that talks before the greeting does not wait for replies. */
-    if (recv(fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT) == 1)
-        sess->unauth_pipelining = true;
-    smtpd_reply(sess, 220, NULL, "%s", smtpd->greeting);
-    smtpd_session_arm(sess);
+    if (smtpd_dns_start(sess)) {
+        long limit =
+            smtpd->p->smtpd_timeout < SMTPD_DNS_WAIT ? smtpd->p->smtpd_timeout : SMTPD_DNS_WAIT;
+        loop_timer_start(sess->timer, limit * 1000);
+        return;
+    }
+    smtpd_session_greet(sess);
     smtpd_session_settle(sess);
 }
