@@ -209,8 +209,13 @@ smtpd_cmd_line(struct smtpd_session *sess, const char *line, size_t len)
     bad = smtp_cmd_parse(line, len, sess->txn.smtputf8 ? SMTP_CMD_UTF8_TXN : 0, &cmd);
     sess->counting = (int)smtpd_cmd_counters[cmd.verb];
     sess->last_cmd = cmd.verb == SMTP_VERB_UNKNOWN ? "UNKNOWN" : smtp_cmd_verb_name(cmd.verb);
-    if (ahead && (!sess->pipelining_seen || smtpd_cmd_last_in_group(cmd.verb)))
+    if (ahead && (!sess->pipelining_seen || smtpd_cmd_last_in_group(cmd.verb)) &&
+        !sess->unauth_pipelining) {
         sess->unauth_pipelining = true;
+        log_info("improper command pipelining after %s from %s[%s]: %.*s", sess->last_cmd,
+                 sess->name, sess->addr, (int)(sess->in.in.len < 100 ? sess->in.in.len : 100),
+                 sess->in.in.data);
+    }
     if (bad != NULL) {
         smtpd_reply_std(sess, bad);
         return;

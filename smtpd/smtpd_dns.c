@@ -227,8 +227,7 @@ smtpd_dns_addr_done(void *arg, int err, struct ub_result *result)
     char *candidate = sess->dns_candidate;
 
     sess->dns_candidate = NULL;
-    if (err == 0 && result != NULL && result->havedata &&
-        inet_pton(family, sess->addr, want) == 1)
+    if (err == 0 && result != NULL && result->havedata && inet_pton(family, sess->addr, want) == 1)
         for (int i = 0; result->data[i] != NULL && !match; i++)
             match = result->len[i] == size && memcmp(result->data[i], want, (size_t)size) == 0;
     ub_resolve_free(result);

@@ -162,6 +162,9 @@ def test_policy(inst, port):
     t.is_eq(replies[2], "554 5.5.0 unknown[127.0.0.1]: Client host rejected: "
             "Improper use of SMTP command pipelining",
             "one that pipelines without PIPELINING is refused")
+    t.ok(inst.wait_log("improper command pipelining after HELO from unknown[127.0.0.1]: "
+                       "MAIL FROM:<a@example.net>??RCPT TO:<root@example.org>??"),
+         "and logged as Postfix does")
     c.close()
     c = Client(port)
     c.send("HELO early.example.net\r\n")
