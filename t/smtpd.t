@@ -275,10 +275,16 @@ def test_pipelining(inst, port):
     t.ok(replies[0].startswith("250 2.0.0 Ok: queued as"), "end of data, then pipelined commands")
     t.is_eq([r[:9] for r in replies[1:]], ["250 2.0.0", "250 2.1.0", "250 2.1.5", "354 End d"],
             "are answered after the message, in order")
-    c.send("Subject: pipe2\r\n\r\ny\r\n.\r\nQUIT\r\n")
+    c.send("Subject: pipe2\r\n\r\ny\r\n.\r\nMAIL FROM:<p3@example.net>\r\n"
+           "RCPT TO:<root@example.org>\r\nDATA\r\nSubject: pipe3\r\n\r\nz\r\n.\r\n"
+           "QUIT\r\n")
+    replies = [c.reply() for _ in range(4)]
+    t.ok(replies[0].startswith("250 2.0.0 Ok: queued as") and
+         [r[:9] for r in replies[1:]] == ["250 2.1.0", "250 2.1.5", "354 End d"],
+         "a whole transaction in one write, content included, is answered in order")
     t.ok(c.reply().startswith("250 2.0.0 Ok: queued as") and c.reply() == "221 2.0.0 Bye",
          "message and QUIT in one write")
-    t.is_eq(len(new_files(inst, before)), 2, "both pipelined messages are queued")
+    t.is_eq(len(new_files(inst, before)), 3, "all pipelined messages are queued")
     pl = wait_for(lambda: [ln for ln in inst.logtext().splitlines()
                            if "NOQUEUE: reject: RCPT" in ln and "nosuchuser" in ln], 3)
     t.ok(pl and pl[-1].endswith(
@@ -286,6 +292,38 @@ def test_pipelining(inst, port):
         "Recipient address rejected: User unknown in local recipient table; "
         "from=<pipe@example.net> to=<nosuchuser@example.org> proto=ESMTP "
         "helo=<client.example.net>"), "the reject is logged in Postfix's shape")
+
+
+def test_concurrent(inst, port):
+    """Many clients at once in one smtpd process, each with its own qmgr connection."""
+    import threading
+    before = inst.files()
+    results = []
+
+    def client(n):
+        try:
+            s = smtplib.SMTP("127.0.0.1", port, timeout=30)
+            for i in range(5):
+                s.sendmail("c%d@example.net" % n, ["root@example.org"],
+                           b"Subject: c%d m%d\r\n\r\nx\r\n" % (n, i))
+            s.quit()
+            results.append(True)
+        except Exception as e:  # noqa: BLE001 - any failure fails the test below
+            results.append(repr(e))
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(20)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    t.is_eq(results, [True] * 20, "20 concurrent clients each send 5 messages")
+    got = new_files(inst, before)
+    t.is_eq(len(got), 100, "and all 100 are committed")
+    subjects = set()
+    for f in got:
+        env, content = inst.cat(f)
+        m = re.search(rb"Subject: (c\d+ m\d)", content)
+        subjects.add(m.group(1) if m else None)
+    t.is_eq(len(subjects), 100, "each one once, complete")
 
 
 def test_recipients(inst, port):
@@ -454,6 +492,7 @@ def main(root):
         test_bdat(inst, port)
         test_pipelining(inst, port)
         test_recipients(inst, port)
+        test_concurrent(inst, port)
         test_swaks(inst, port)
         test_uid(inst)
         test_lost_connection(inst, port)
