@@ -48,7 +48,7 @@ struct smtpd {
     struct restrict_env renv;
     struct addr_domains domains;
     char *domains_error; /* the domain lists could not be opened: every RCPT defers */
-    struct smtpd_rlist client, helo, sender, relay, recipient;
+    struct smtpd_rlist client, helo, sender, relay, recipient, data;
     struct smtpd_table local_rcpt, valias, vmailbox;
     char *qmgr_path;
     char *greeting; /* "220 <banner>" */
@@ -161,6 +161,7 @@ void smtpd_cmd_line(struct smtpd_session *sess, const char *line, size_t len);
 bool smtpd_check_open(struct smtpd *smtpd);
 void smtpd_check_close(struct smtpd *smtpd);
 bool smtpd_check_rcpt(struct smtpd_session *sess, const char *rcpt, bool postmaster);
+bool smtpd_check_data(struct smtpd_session *sess);
 
 /* smtpd_data.c */
 void smtpd_data_cmd(struct smtpd_session *sess);

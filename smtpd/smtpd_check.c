@@ -97,6 +97,8 @@ smtpd_check_open(struct smtpd *smtpd)
                       RESTRICT_RECIPIENT);
     smtpd_check_rlist(&smtpd->recipient, "smtpd_recipient_restrictions",
                       &p->smtpd_recipient_restrictions, RESTRICT_RECIPIENT);
+    smtpd_check_rlist(&smtpd->data, "smtpd_data_restrictions", &p->smtpd_data_restrictions,
+                      RESTRICT_DATA);
     smtpd_check_table(&smtpd->local_rcpt, "local_recipient_maps", &p->local_recipient_maps);
     smtpd_check_table(&smtpd->valias, "virtual_alias_maps", &p->virtual_alias_maps);
     smtpd_check_table(&smtpd->vmailbox, "virtual_mailbox_maps", &p->virtual_mailbox_maps);
@@ -134,6 +136,7 @@ smtpd_check_close(struct smtpd *smtpd)
     smtpd_check_free_rlist(&smtpd->sender);
     smtpd_check_free_rlist(&smtpd->relay);
     smtpd_check_free_rlist(&smtpd->recipient);
+    smtpd_check_free_rlist(&smtpd->data);
     smtpd_check_free_table(&smtpd->local_rcpt);
     smtpd_check_free_table(&smtpd->valias);
     smtpd_check_free_table(&smtpd->vmailbox);
@@ -255,6 +258,36 @@ smtpd_check_known(struct smtpd_session *sess, const char *rcpt)
     snprintf(text, sizeof(text), "<%s>: Recipient address rejected: User unknown in %s", rcpt,
              what);
     return smtpd_check_refuse(sess, rcpt, 550, "5.1.1", text);
+}
+
+/* smtpd_check_data - smtpd_data_restrictions at DATA; false when replied and logged */
+bool
+smtpd_check_data(struct smtpd_session *sess)
+{
+    struct smtpd *smtpd = sess->smtpd;
+    const char *rcpt = sess->txn.nrcpt == 1 ? sess->txn.rcpt[0].addr : NULL;
+    struct restrict_facts facts = {
+        .client_addr = sess->addr,
+        .client_name = sess->name,
+        .helo = sess->helo,
+        .sender = sess->txn.sender,
+        .unauth_pipelining = sess->unauth_pipelining,
+    };
+    struct restrict_reply reply;
+    enum restrict_verdict v;
+
+    if (smtpd->data.error != NULL) {
+        log_warn("smtpd_data_restrictions: %s", smtpd->data.error);
+        smtpd_log_reject(sess, "DATA", 451, "4.3.0", "<DATA>: Temporary lookup failure", rcpt);
+        smtpd_reply(sess, 451, "4.3.0", "<DATA>: Temporary lookup failure");
+        return false;
+    }
+    v = restrict_eval(smtpd->data.list, &smtpd->renv, &facts, &reply);
+    if (v != RESTRICT_REJECT && v != RESTRICT_DEFER)
+        return true;
+    smtpd_log_reject(sess, "DATA", reply.code, reply.dsn, reply.text, rcpt);
+    smtpd_reply(sess, reply.code, reply.dsn, "%s", reply.text);
+    return false;
 }
 
 /* smtpd_check_rcpt - true when rcpt may be accepted; otherwise replied and logged */

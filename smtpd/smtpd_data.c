@@ -241,6 +241,8 @@ smtpd_data_cmd(struct smtpd_session *sess)
         smtpd_reply_std(sess, bad);
         return;
     }
+    if (!smtpd_check_data(sess))
+        return;
     smtpd_queue_open(sess, smtpd_data_opened);
 }
 

@@ -176,6 +176,24 @@ def test_policy(inst, port):
     c.close()
 
 
+def test_data_restrictions(inst, port):
+    c = greet(port)
+    transaction(c)
+    c.send("Subject: ok\r\n\r\nx\r\n.\r\n")
+    t.ok(c.reply().startswith("250 2.0.0 Ok: queued as"),
+         "smtpd_data_restrictions: a client that waits for 354 passes")
+    c.cmd("MAIL FROM:<a@example.net>")
+    c.cmd("RCPT TO:<root@example.org>")
+    c.send("DATA\r\nSubject: early\r\n\r\nx\r\n.\r\n")
+    t.is_eq(c.reply(), "554 5.5.0 <DATA>: Data command rejected: Improper use of SMTP "
+            "command pipelining", "one that sends content before 354 is refused at DATA")
+    t.ok(inst.wait_log("NOQUEUE: reject: DATA from unknown[127.0.0.1]: 554 5.5.0 <DATA>: Data "
+                       "command rejected: Improper use of SMTP command pipelining; "
+                       "from=<a@example.net> to=<root@example.org> proto=ESMTP"),
+         "and logged in Postfix's shape")
+    c.close()
+
+
 def test_table_error(inst, port):
     c = greet(port)
     c.cmd("MAIL FROM:<a@example.net>")
@@ -263,6 +281,7 @@ def main(root):
                                   "inline:{spammer@example.net=REJECT} "
                                   "-o smtpd_recipient_restrictions=check_recipient_access,"
                                   "inline:{closed@example.org=DEFER}",
+                        "data": "-o smtpd_data_restrictions=reject_unauth_pipelining",
                     })
     err = inst.start()
     t.ok(err is None, "postern starts with four smtpd services")
@@ -278,6 +297,7 @@ def main(root):
         test_session_timeout(inst, inst.ports["session"])
         test_errors(inst, inst.ports["errors"])
         test_policy(inst, inst.ports["policy"])
+        test_data_restrictions(inst, inst.ports["data"])
     finally:
         inst.stop()
     test_no_qmgr(root)

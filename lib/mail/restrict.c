@@ -69,6 +69,7 @@ static const char *const stage_texts[] = {
     [RESTRICT_HELO] = "Helo command rejected",
     [RESTRICT_SENDER] = "Sender address rejected",
     [RESTRICT_RECIPIENT] = "Recipient address rejected",
+    [RESTRICT_DATA] = "Data command rejected",
 };
 
 struct restrict_step {
@@ -218,6 +219,9 @@ restrict_subject(const struct restrict_eval *ev, char *out, size_t len)
         break;
     case RESTRICT_RECIPIENT:
         snprintf(out, len, "<%s>", f->recipient ? f->recipient : "");
+        break;
+    case RESTRICT_DATA:
+        snprintf(out, len, "<DATA>");
         break;
     }
 }

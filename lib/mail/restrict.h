@@ -31,6 +31,7 @@ enum restrict_stage {
     RESTRICT_HELO,
     RESTRICT_SENDER,
     RESTRICT_RECIPIENT,
+    RESTRICT_DATA, /* smtpd_data_restrictions, at the DATA command */
 };
 
 enum restrict_verdict {

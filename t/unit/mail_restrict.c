@@ -167,6 +167,10 @@ main(void)
                         "<victim@elsewhere.example>: Recipient address rejected: Improper use of "
                         "SMTP command pipelining"},
           "one that did not is refused");
+    check("reject_unauth_pipelining", RESTRICT_DATA, &f,
+          (struct want){RESTRICT_REJECT, 554,
+                        "<DATA>: Data command rejected: Improper use of SMTP command pipelining"},
+          "at DATA, in Postfix's words");
 
     free(access);
     access = xasprintf("check_recipient_access lmdb:%s/missing", tap_tmpdir());
