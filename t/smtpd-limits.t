@@ -263,6 +263,10 @@ def main(root):
                    capture_output=True)
     with open(broken + ".lmdb", "r+b") as f:
         f.truncate(os.path.getsize(broken + ".lmdb") // 2)
+    unreadable = os.path.join(root, "vmailbox-secret")
+    with open(unreadable, "w") as f:
+        f.write("box@vmail.example vmail.example/box/\n")
+    os.chmod(unreadable, 0o600 if os.geteuid() == 0 else 0)
     inst = Instance(os.path.join(root, "i"),
                     "mydestination = example.org\nlocal_recipient_maps =\n"
                     "relay_domains = relay.example\nmessage_size_limit = 20000\n"
@@ -282,6 +286,7 @@ def main(root):
                                   "-o smtpd_recipient_restrictions=check_recipient_access,"
                                   "inline:{closed@example.org=DEFER}",
                         "data": "-o smtpd_data_restrictions=reject_unauth_pipelining",
+                        "unreadable": "-o virtual_mailbox_maps=texthash:%s" % unreadable,
                     })
     err = inst.start()
     t.ok(err is None, "postern starts with four smtpd services")
@@ -293,6 +298,12 @@ def main(root):
         test_rcpt_limit(inst, inst.ports["main"])
         test_lines(inst, inst.ports["main"])
         test_table_error(inst, inst.ports["main"])
+        c = greet(inst.ports["unreadable"])
+        c.cmd("MAIL FROM:<a@example.net>")
+        t.is_eq(c.cmd("RCPT TO:<box@vmail.example>"),
+                "451 4.3.0 <box@vmail.example>: Temporary lookup failure",
+                "a table smtpd cannot read: 451 4.3.0")
+        c.close()
         test_timeout(inst, inst.ports["slow"])
         test_session_timeout(inst, inst.ports["session"])
         test_errors(inst, inst.ports["errors"])
