@@ -217,32 +217,21 @@ map_build(const char *spec, int flags, struct map_error *err)
     return done;
 }
 
-/*
- * map_split - cut a list at commas and white space, keeping each {...} group (and any text
- * it is attached to, as in "inline:{ a=b, c=d }") in one piece.
- */
+/* map_split - the elements of a list of tables ({...} groups kept whole, as in inline:) */
 bool
 map_split(const char *text, struct strvec *out, struct map_error *err)
 {
-    const char *p = text, *start;
-    int depth;
+    const char *bad;
 
-    for (;;) {
-        p += strspn(p, STR_LIST_DELIMS);
-        if (*p == 0)
-            return true;
-        for (start = p, depth = 0; *p && (depth > 0 || !strchr(STR_LIST_DELIMS, *p)); p++) {
-            if (*p == '{')
-                depth++;
-            else if (*p == '}' && --depth < 0)
-                break;
-        }
-        if (depth != 0) {
-            map_set_error(err, "%s: %s", text,
-                          depth > 0 ? "missing '}'" : "'}' without a matching '{'");
-            return false;
-        }
-        strvec_add_owned(out, xstrndup(start, (size_t)(p - start)));
+    switch (strvec_split_list(out, text, &bad)) {
+    case 0:
+        return true;
+    case '{':
+        map_set_error(err, "%s: missing '}'", text);
+        return false;
+    default:
+        map_set_error(err, "%s: '}' without a matching '{'", text);
+        return false;
     }
 }
 
