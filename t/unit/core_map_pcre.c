@@ -54,8 +54,7 @@ static const struct maptest_lookup lookups[] = {
 };
 
 static const struct maptest_malformed malformed[] = {
-    {"/a(/ x\n",
-     "bad, line 1: error in pattern \"a(\" at offset 2: missing closing parenthesis"},
+    {"/a(/ x\n", "bad, line 1: error in pattern \"a(\" at offset 2: missing closing parenthesis"},
     {"/abc x\n", "line 1: missing closing delimiter '/'"},
     {"/a/q x\n", "line 1: unknown pattern flag 'q'"},
     {"/a/\n", "line 1: missing result"},
