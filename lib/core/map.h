@@ -53,6 +53,9 @@ struct map;
 struct map *map_open(const char *spec, int flags, struct map_error *err);
 void map_close(struct map *map);
 const char *map_spec(const struct map *map);
+
+/* map_changed - an open table whose file was rebuilt or changed since it was opened, or NULL */
+const char *map_changed(void);
 bool map_is_pattern(const struct map *map);
 
 /* map_lookup - *value stays valid until the next lookup in this table or its close */

@@ -31,7 +31,6 @@
 #include "core/map_type.h"
 #include "core/mem.h"
 
-#define MAP_LMDB_SUFFIX      ".lmdb"
 #define MAP_LMDB_BUILD_TRIES 10
 
 struct map_lmdb {
