@@ -39,6 +39,10 @@ enum map_status {
     0x1 /* fixed-string tables compare keys in lower case (the default \
          * everywhere but `postern map -f`); pattern tables never fold */
 
+#define MAP_SOURCE_ALIASES                                          \
+    0x2 /* map_build and texthash: the source is in aliases(5) form \
+         * ("name: value, ..."), as postalias and newaliases read */
+
 /* Flags for map_lookup(). */
 #define MAP_LOOKUP_PARTIAL                                         \
     0x1 /* key is a part of the original (a domain, "user@", ...): \
