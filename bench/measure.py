@@ -4,10 +4,12 @@ The MTA is started inside a cgroup of its own (Group.enter() runs in the start c
 child before exec), so every process it ever forks is accounted there, including children
 that have exited long before the reading. Three back ends, chosen in this order:
 
-  cgroup v2   cpu.stat usage_usec; memory.current minus memory.stat "file"
+  cgroup v2   cpu.stat usage_usec; memory.current minus memory.stat "file" and
+              "slab_reclaimable"
   cgroup v1   cpuacct.usage (ns); memory.stat total_rss + memory.kmem.usage_in_bytes
               (the same as memory.usage_in_bytes minus the page cache, without its
-              per-CPU batching error)
+              per-CPU batching error); v1 does not split off reclaimable slab, so the
+              dentries and inodes of the files the MTA created are counted here
   /proc       fallback without cgroups: the master's pid file and its descendants;
               CPU = utime+stime+cutime+cstime of the master (cutime covers its reaped
               children) plus those of the live children; memory = sum of their PSS
@@ -15,7 +17,8 @@ that have exited long before the reading. Three back ends, chosen in this order:
 "Memory" is always the MTA's own memory without the page cache: anonymous memory plus kernel
 memory charged to it (process kernel stacks, page tables, socket buffers, slab). The page
 cache is left out because it holds file data (queue files, Maildir files) that the kernel
-shares and evicts at will. PSS (smaps_rollup) is also offered as a cross-check: user space
+shares and evicts at will (v2 also leaves out reclaimable slab: dentry and inode caches).
+PSS (smaps_rollup) is also offered as a cross-check: user space
 memory only, shared pages divided among their users.
 
 Group names start with "postern-bench-"; a group is created under the bench's own cgroup
@@ -146,7 +149,8 @@ class CgroupV2(Group):
 
     def memory_bytes(self):
         current = int(_read(os.path.join(self.path, "memory.current")))
-        return current - _stat_fields(os.path.join(self.path, "memory.stat"))["file"]
+        stat = _stat_fields(os.path.join(self.path, "memory.stat"))
+        return current - stat["file"] - stat.get("slab_reclaimable", 0)
 
     def remove(self, wait=10.0):
         clean = super().remove(wait)
@@ -277,21 +281,28 @@ def create(name, pidfile, mode="auto"):
 
 
 class PeakSampler:
-    """Samples group.memory_bytes() in a thread; .peak is the largest value seen."""
+    """Samples the group's memory in a thread: .peak (memory_bytes, every interval) and
+    .peak_pss (pss_bytes, every pss_every-th sample, as reading smaps costs more)."""
 
-    def __init__(self, group, interval):
+    def __init__(self, group, interval, pss_every=5):
         self.group = group
         self.interval = interval
+        self.pss_every = pss_every
         self.peak = 0
+        self.peak_pss = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self):
+        n = 0
         while not self._stop.is_set():
             try:
                 self.peak = max(self.peak, self.group.memory_bytes())
+                if n % self.pss_every == 0:
+                    self.peak_pss = max(self.peak_pss, self.group.pss_bytes())
             except OSError:
                 pass
+            n += 1
             self._stop.wait(self.interval)
 
     def __enter__(self):
