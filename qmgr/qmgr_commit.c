@@ -46,6 +46,8 @@ qmgr_commit_sync(void *arg)
         next = c->next;
         if (synced)
             log_info("%s", c->log_line);
+        if (synced)
+            qmgr_sched_activate(q, c->id);
         if (!c->session->gone)
             qmgr_session_reply(c->session, synced ? PROTO_QUEUE_COMMITTED : PROTO_QUEUE_REFUSED,
                                c->id, synced ? NULL : "queue directory fsync failed");
