@@ -216,8 +216,175 @@ def run(root):
                    r"dsn=2\.0\.0, status=sent \(delivered to maildir\)" % (ids[0], re.escape(rcpt)),
                    log), "the delivery is logged as Postfix logs it")
     t.is_eq(m.files("active") + m.files("deferred"), [], "the queue is empty")
+
+    more_cases(m, root, alice, bob)
     t.diag(m.logtext()) if os.environ.get("SHOWLOG") else None
     m.stop()
+
+
+def delivered(m, ids, seconds=20):
+    return wait_for(lambda: all(m.removed(i) for i in ids), seconds) if ids else False
+
+
+def status_line(m, qid, rcpt):
+    found = re.search(r"%s: to=<%s>[^\n]*" % (qid, re.escape(rcpt)), m.logtext())
+    return found.group(0) if found else ""
+
+
+def more_cases(m, root, alice, bob):
+    out = os.path.join(root, "out")
+    bob_md = os.path.join(bob.pw_dir, "Maildir")
+
+    # mbox, chosen by transport_maps (the "mbox" service is local with home_mailbox empty)
+    erin = user("pt-erin", os.path.join(root, "home", "erin"))
+    ids = m.send("sender@example.org", ["pt-erin@" + HOST])
+    t.ok(delivered(m, ids), "mbox delivery through transport_maps ends with removed")
+    box = os.path.join(root, "spool", "pt-erin")
+    text = read(box) if os.path.exists(box) else ""
+    t.ok(text.startswith("From sender@example.org ") and
+         "Return-Path: <sender@example.org>\nDelivered-To: pt-erin@%s\n" % HOST in text and
+         text.endswith(BODY + "\n"), "the mbox holds From_, the added headers and the body")
+    t.is_eq(os.stat(box).st_uid if text else -1, erin.pw_uid, "the mbox belongs to the user")
+    t.ok("relay=mbox" in status_line(m, ids[0], "pt-erin@" + HOST) and
+         "status=sent (delivered to mailbox)" in status_line(m, ids[0], "pt-erin@" + HOST),
+         "logged with relay=mbox, status=sent")
+
+    # 100 recipients in one message (address extensions: 100 deliveries to one Maildir)
+    before = len(maildir_files(os.path.join(alice.pw_dir, "Maildir")))
+    rcpts = ["pt-alice+%d@%s" % (i, HOST) for i in range(100)]
+    ids = m.send("sender@example.org", rcpts)
+    t.ok(delivered(m, ids, 60), "a message with 100 recipients is delivered and removed")
+    t.is_eq(len(maildir_files(os.path.join(alice.pw_dir, "Maildir"))) - before, 100,
+            "100 files in the Maildir")
+    t.is_eq(len(re.findall(r"%s: to=<pt-alice\+\d+@[^>]*>.*status=sent" % ids[0], m.logtext())),
+            100, "100 status=sent lines")
+
+    # alias to a command: runs as default_privs (the alias table belongs to root), never root
+    ids = m.send("sender@example.org", ["pt-cmd@" + HOST])
+    t.ok(delivered(m, ids), "alias to a command: delivered")
+    nobody = pwd.getpwnam("nobody")
+    uid = read(os.path.join(out, "cmd-uid")).strip() if os.path.exists(
+        os.path.join(out, "cmd-uid")) else ""
+    t.is_eq(uid, str(nobody.pw_uid), "the command ran as default_privs (nobody), not root")
+    t.ok(os.path.exists(os.path.join(out, "cmd-msg")) and
+         read(os.path.join(out, "cmd-msg")).endswith(BODY), "the command got the message")
+    t.ok("status=sent (delivered to command: " in status_line(m, ids[0], "pt-cmd@" + HOST),
+         "logged as delivered to command")
+
+    # alias to a file, :include:, a list of users
+    ids = m.send("sender@example.org", ["pt-file@" + HOST])
+    t.ok(delivered(m, ids), "alias to a file: delivered")
+    path = os.path.join(out, "file.mbox")
+    t.ok(os.path.exists(path) and BODY in read(path) and os.stat(path).st_uid == nobody.pw_uid,
+         "the file holds the message and was written as default_privs")
+    before = len(maildir_files(bob_md))
+    ids = m.send("sender@example.org", ["pt-incl@" + HOST])
+    t.ok(delivered(m, ids), "alias to an :include: file: delivered")
+    t.is_eq(len(maildir_files(bob_md)) - before, 1, "the user named in the include file got it")
+    before_a = len(maildir_files(os.path.join(alice.pw_dir, "Maildir")))
+    before = len(maildir_files(bob_md))
+    ids = m.send("sender@example.org", ["pt-list@" + HOST])
+    t.ok(delivered(m, ids), "alias to two users: delivered")
+    t.ok(len(maildir_files(bob_md)) - before == 1 and
+         len(maildir_files(os.path.join(alice.pw_dir, "Maildir"))) - before_a == 1,
+         "each user got one copy")
+
+    # .forward: carol forwards to bob
+    carol = user("pt-carol", os.path.join(root, "home", "carol"))
+    fwd = os.path.join(carol.pw_dir, ".forward")
+    with open(fwd, "w") as f:
+        f.write("pt-bob\n")
+    os.chown(fwd, carol.pw_uid, carol.pw_gid)
+    before = len(maildir_files(bob_md))
+    ids = m.send("sender@example.org", ["pt-carol@" + HOST])
+    t.ok(delivered(m, ids), ".forward: delivered")
+    t.is_eq(len(maildir_files(bob_md)) - before, 1, ".forward sends carol's mail to bob")
+    t.ok(not os.path.exists(os.path.join(carol.pw_dir, "Maildir")), "and not into carol's own")
+    os.chmod(fwd, 0o666)
+    ids = m.send("sender@example.org", ["pt-carol@" + HOST])
+    t.ok(delivered(m, ids), "a world-writable .forward is ignored")
+    t.is_eq(len(maildir_files(os.path.join(carol.pw_dir, "Maildir"))), 1,
+            "the mail goes into carol's own Maildir")
+
+    # virtual mailbox with a static uid
+    ids = m.send("sender@example.org", ["v1@virt.test"])
+    t.ok(delivered(m, ids), "virtual mailbox: delivered")
+    vnew = maildir_files(os.path.join(root, "vmail", "v1", "Maildir"))
+    t.ok(len(vnew) == 1 and os.stat(vnew[0]).st_uid == 5000 and expect_content(vnew[0],
+                                                                                 "v1@virt.test"),
+         "in virtual_mailbox_base/v1/Maildir, owned by uid 5000, exact content")
+    t.ok("relay=virtual" in status_line(m, ids[0], "v1@virt.test"), "logged with relay=virtual")
+    ids = m.send("sender@example.org", ["v2@virt.test"])
+    t.ok(delivered(m, ids), "unknown virtual user: removed")
+    t.ok("dsn=5.1.1, status=bounced" in status_line(m, ids[0], "v2@virt.test"),
+         "unknown virtual user: 5.1.1 bounced")
+
+    # unknown user
+    ids = m.send("sender@example.org", ["nosuchuser@" + HOST])
+    t.ok(delivered(m, ids), "unknown user: the file is removed")
+    line = status_line(m, ids[0], "nosuchuser@" + HOST)
+    t.ok("dsn=5.1.1, status=bounced (unknown user: \"nosuchuser\")" in line,
+         "unknown user: logged status=bounced with 5.1.1")
+
+    # a transport without a service: deferred, in deferred/
+    ids = m.send("sender@example.org", ["someone@remote.example"])
+    t.ok(wait_for(lambda: ids and ids[0] in m.files("deferred"), 15),
+         "mail for a transport that is not running waits in deferred/")
+    line = status_line(m, ids[0], "someone@remote.example")
+    t.ok("relay=none" in line and "status=deferred (mail transport unavailable" in line,
+         "logged status=deferred (mail transport unavailable ...)")
+
+    # a deferral that clears: dave's home is not his (Maildir cannot be created)
+    dave = user("pt-dave", os.path.join(root, "home", "dave"))
+    os.chown(dave.pw_dir, 0, 0)
+    ids = m.send("sender@example.org", ["pt-dave@" + HOST])
+    t.ok(wait_for(lambda: ids and "status=deferred" in status_line(m, ids[0], "pt-dave@" + HOST),
+                  15), "an unwritable mailbox defers: status=deferred logged")
+    t.ok(wait_for(lambda: ids[0] in m.files("deferred"), 5), "the message waits in deferred/")
+    st = os.stat(os.path.join(m.queue, "deferred", ids[0])) if ids[0] in m.files(
+        "deferred") else None
+    t.ok(st is not None and st.st_mtime > time.time() - 1,
+         "its modification time is the next try, in the future")
+    os.chown(dave.pw_dir, dave.pw_uid, dave.pw_gid)
+    t.ok(delivered(m, ids, 20), "after the condition clears, the retry delivers it")
+    t.is_eq(len(maildir_files(os.path.join(dave.pw_dir, "Maildir"))), 1, "dave has his mail")
+
+    # kill -9 of local in the middle of a stream: nothing is lost
+    before = len(maildir_files(bob_md))
+    import threading
+    got = []
+    sender = threading.Thread(target=lambda: got.extend(
+        m.send("sender@example.org", ["pt-bob@" + HOST], count=200)))
+    sender.start()
+    kills = 0
+    end = time.time() + 10
+    while sender.is_alive() and time.time() < end:
+        for pid in local_pids(m):
+            try:
+                os.kill(pid, signal.SIGKILL)
+                kills += 1
+            except OSError:
+                pass
+        time.sleep(0.05)
+    sender.join()
+    t.ok(delivered(m, got, 60), "after kill -9 of local (%d times), every message is removed"
+         % kills)
+    n = len(maildir_files(bob_md)) - before
+    t.ok(200 <= n <= 200 + kills, "every message is in the Maildir (%d files for 200)" % n)
+
+
+def local_pids(m):
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/cmdline" % entry) as f:
+                    args = f.read().split("\0")
+            except OSError:
+                continue
+            if args and args[0].endswith("/local") and m.cfg in args:
+                pids.append(int(entry))
+    return pids
 
 
 with tempfile.TemporaryDirectory() as d:
