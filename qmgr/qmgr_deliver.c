@@ -110,7 +110,8 @@ qmgr_job_end(struct qmgr_job *j, const char *why)
     for (size_t k = 0; k < j->n; k++)
         if (m->rcpt[j->idx[k]].busy) {
             m->rcpt[j->idx[k]].busy = false;
-            qmgr_outcome(q, m, j->idx[k], "deferred", "4.3.0", j->dest->transport, &j->t, why);
+            qmgr_outcome(q, m, j->idx[k], "deferred", "4.3.0",
+                         j->t.connected ? j->dest->transport : "none", &j->t, why);
         }
     if (j->watch) {
         loop_fd_free(j->watch);
