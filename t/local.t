@@ -152,6 +152,9 @@ virtual_mailbox_base = %(root)s/vmail
 virtual_mailbox_maps = texthash:%(cfg)s/vmailbox
 virtual_uid_maps = static:5000
 virtual_gid_maps = static:5000
+virtual_alias_domains = virt-alias.test
+virtual_alias_maps = texthash:%(cfg)s/virtual
+defer_transports = slow
 queue_run_delay = 1s
 minimal_backoff_time = 1s
 maximal_backoff_time = 2s
@@ -175,7 +178,9 @@ stop_timeout = 5s
     with open(os.path.join(m.cfg, "include"), "w") as f:
         f.write("# the include file\npt-bob\n")
     with open(os.path.join(m.cfg, "transport"), "w") as f:
-        f.write("pt-erin@%s mbox:\n" % HOST)
+        f.write("pt-erin@%s mbox:\npt-slow@%s slow:\n" % (HOST, HOST))
+    with open(os.path.join(m.cfg, "virtual"), "w") as f:
+        f.write("team@virt-alias.test pt-alice@%s, pt-bob@%s\n" % (HOST, HOST))
     with open(os.path.join(m.cfg, "vmailbox"), "w") as f:
         f.write("v1@virt.test v1/Maildir/\n")
     vmail = os.path.join(root, "vmail")
@@ -354,6 +359,26 @@ def more_cases(m, root, alice, bob):
     t.ok(delivered(m, ids, 20), "after the condition clears, the retry delivers it")
     t.is_eq(len(maildir_files(os.path.join(dave.pw_dir, "Maildir"))), 1, "dave has his mail")
 
+    # virtual alias expansion: the file is rewritten with the expanded recipients
+    before_a = len(maildir_files(os.path.join(alice.pw_dir, "Maildir")))
+    before = len(maildir_files(bob_md))
+    ids = m.send("sender@example.org", ["team@virt-alias.test"])
+    t.ok(delivered(m, ids), "virtual alias to two users: delivered and removed")
+    t.ok(len(maildir_files(bob_md)) - before == 1 and
+         len(maildir_files(os.path.join(alice.pw_dir, "Maildir"))) - before_a == 1,
+         "each expanded recipient got one copy")
+    t.ok("%s: virtual alias expansion: 2 recipients now" % ids[0] in m.logtext(),
+         "the expansion is recorded in the queue file once")
+    t.ok(", orig_to=<team@virt-alias.test>, relay=local" in
+         status_line(m, ids[0], "pt-bob@" + HOST), "logged with orig_to")
+
+    # defer_transports: the transport's mail waits
+    ids = m.send("sender@example.org", ["pt-slow@" + HOST])
+    t.ok(wait_for(lambda: ids and "status=deferred (deferred transport)" in
+                  status_line(m, ids[0], "pt-slow@" + HOST), 15),
+         "defer_transports: status=deferred (deferred transport)")
+    t.ok(wait_for(lambda: ids[0] in m.files("deferred"), 5), "and the message is in deferred/")
+
     # kill -9 of local in the middle of a stream: nothing is lost
     before = len(maildir_files(bob_md))
     import threading
@@ -377,8 +402,21 @@ def more_cases(m, root, alice, bob):
     n = len(maildir_files(bob_md)) - before
     t.ok(200 <= n <= 200 + kills, "every message is in the Maildir (%d files for 200)" % n)
 
+    # kill -9 of qmgr while messages are being delivered: the new qmgr resumes active/
+    before = len(maildir_files(bob_md))
+    got = m.send("sender@example.org", ["pt-bob@" + HOST], count=100)
+    for pid in service_pids(m, "qmgr"):
+        os.kill(pid, signal.SIGKILL)
+    t.ok(delivered(m, got, 60), "after kill -9 of qmgr, every message is delivered and removed")
+    n = len(maildir_files(bob_md)) - before
+    t.ok(100 <= n <= 100 + 20, "each once, or twice for those in flight (%d files for 100)" % n)
+
 
 def local_pids(m):
+    return service_pids(m, "local")
+
+
+def service_pids(m, name):
     pids = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -387,7 +425,7 @@ def local_pids(m):
                     args = f.read().split("\0")
             except OSError:
                 continue
-            if args and args[0].endswith("/local") and m.cfg in args:
+            if args and args[0].endswith("/" + name) and m.cfg in args:
                 pids.append(int(entry))
     return pids
 
