@@ -111,15 +111,19 @@ local_recipient(struct local *lc, struct local_msg *msg, const struct deliver_re
 
     strvec_init(&r.seen);
     strvec_init(&r.chain);
+    strvec_init(&r.remote);
     if (lc->virtual_mode)
         local_deliver_virtual(&r);
     else
         local_deliver_local(&r, rcpt->addr, 0);
+    if (r.remote.n > 0)
+        local_forward_remote(&r);
     if (!r.any)
         deliver_set(&r.res, DELIVER_DEFER, "4.3.0", "no destination for the recipient");
     *res = r.res;
     strvec_free(&r.seen);
     strvec_free(&r.chain);
+    strvec_free(&r.remote);
 }
 
 /* local_request - one request: the content once, then each recipient */

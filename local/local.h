@@ -57,7 +57,8 @@ struct local_rcpt {
     struct deliver_result res;
     bool any;            /* some destination was tried */
     struct strvec seen;  /* destinations already delivered: each once */
-    struct strvec chain; /* names being expanded (loops) */
+    struct strvec chain;  /* names being expanded (loops) */
+    struct strvec remote; /* addresses of other domains, to forward */
 };
 
 /* local_content.c */
@@ -77,6 +78,9 @@ void local_deliver_mailbox(struct local_rcpt *r, const struct local_privs *user)
 void local_deliver_file(struct local_rcpt *r, const char *path, const struct local_privs *p);
 void local_deliver_command(struct local_rcpt *r, const char *cmd, const struct local_privs *p);
 void local_deliver_virtual(struct local_rcpt *r);
+
+/* local_forward.c */
+void local_forward_remote(struct local_rcpt *r);
 
 /* local_alias.c */
 bool local_alias_open(struct local *lc, struct map_error *err);

@@ -157,15 +157,12 @@ local_include(struct local_rcpt *r, const char *path, enum local_origin origin,
     free(text);
 }
 
-/* local_remote - an address of another domain: not delivered here */
+/* local_remote - an address of another domain: collected, forwarded as one new message */
 static void
 local_remote(struct local_rcpt *r, const char *addr)
 {
-    struct deliver_result res;
-
-    deliver_set(&res, DELIVER_DEFER, "4.3.0",
-                "forwarding to the remote address <%s> is not supported yet", addr);
-    local_merge(r, &res);
+    if (!strvec_contains(&r->remote, addr))
+        strvec_add(&r->remote, addr);
 }
 
 /* local_item - one destination of an alias, include or forward list */

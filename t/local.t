@@ -174,6 +174,7 @@ stop_timeout = 5s
                 "pt-file %(out)s/file.mbox\n"
                 "pt-incl :include:%(cfg)s/include\n"
                 "pt-list pt-alice, pt-bob\n"
+                "pt-remote far@remote.example\n"
                 % {"out": out, "cfg": m.cfg})
     with open(os.path.join(m.cfg, "include"), "w") as f:
         f.write("# the include file\npt-bob\n")
@@ -298,6 +299,18 @@ def more_cases(m, root, alice, bob):
     t.ok(len(maildir_files(bob_md)) - before == 1 and
          len(maildir_files(os.path.join(alice.pw_dir, "Maildir"))) - before_a == 1,
          "each user got one copy")
+
+    # alias to a remote address: forwarded as a new message through qmgr
+    ids = m.send("sender@example.org", ["pt-remote@" + HOST])
+    t.ok(delivered(m, ids), "alias to a remote address: the original is done")
+    fwd_line = status_line(m, ids[0], "pt-remote@" + HOST)
+    new = re.search(r"status=sent \(forwarded as (\w+)\)", fwd_line)
+    t.ok(new, "logged status=sent (forwarded as QID)")
+    new_id = new.group(1) if new else "none"
+    t.ok(wait_for(lambda: "status=deferred" in status_line(m, new_id, "far@remote.example"), 15),
+         "the new message is queued for the remote address (deferred: no smtp service)")
+    t.ok("orig_to=<pt-remote@%s>" % HOST in status_line(m, new_id, "far@remote.example"),
+         "with the local recipient as its original recipient")
 
     # .forward: carol forwards to bob
     carol = user("pt-carol", os.path.join(root, "home", "carol"))
