@@ -38,7 +38,7 @@ struct qmgr_rcpt {
 /* A message in memory: in active/, being delivered. */
 struct qmgr_msg {
     char id[QUEUE_ID_SIZE];
-    int fd; /* active/ID, read-write: status slots */
+    int fd; /* active/ID, read-write, while it is activated; -1 after */
     struct queue_envelope env;
     struct qmgr_rcpt *rcpt;
     size_t open;      /* recipients not yet done in this activation */

@@ -11,7 +11,9 @@
  * recipient deferred when the message is older than maximal_queue_lifetime fails instead
  * (bounce notices are a later issue: it is logged status=bounced and recorded 'F').
  */
+#include <fcntl.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -84,13 +86,28 @@ qmgr_next_try(struct qmgr *q, struct qmgr_msg *m, time_t now)
     return (int64_t)now + age;
 }
 
+/* qmgr_record - write a recipient's slot (the file is opened for it when not open) */
+static void
+qmgr_record(struct qmgr *q, struct qmgr_msg *m, size_t i, const struct queue_rcpt_status *st)
+{
+    int fd = m->fd >= 0 ? m->fd
+                        : openat(q->dir_fd[QMGR_ACTIVE], m->id, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    struct queue_file_error err;
+
+    if (fd < 0)
+        log_warn("%s: open active/%s to record an outcome: %m", m->id, m->id);
+    else if (!queue_file_set_status(fd, &m->env.rcpt[i], st, &err))
+        log_warn("%s: record the outcome of recipient %zu: %s", m->id, i, err.text);
+    if (fd >= 0 && fd != m->fd)
+        close(fd);
+}
+
 /* qmgr_outcome - record, log and count one recipient's outcome */
 void
 qmgr_outcome(struct qmgr *q, struct qmgr_msg *m, size_t i, const char *status, const char *dsn,
              const char *relay, const struct qmgr_times *t, const char *reason)
 {
     struct queue_rcpt_status st = {0};
-    struct queue_file_error err;
     time_t now = time(NULL);
     bool deferred = strcmp(status, "deferred") == 0;
     char why[QUEUE_FILE_REASON_MAX + 64];
@@ -108,9 +125,8 @@ qmgr_outcome(struct qmgr *q, struct qmgr_msg *m, size_t i, const char *status, c
     if (deferred)
         st.next_try = qmgr_next_try(q, m, now);
     snprintf(st.reason, sizeof(st.reason), "%.15s %.180s", dsn, why);
-    if ((deferred || m->open > 1 || m->deferred > 0) &&
-        !queue_file_set_status(m->fd, &m->env.rcpt[i], &st, &err))
-        log_warn("%s: record the outcome of recipient %zu: %s", m->id, i, err.text);
+    if (deferred || m->open > 1 || m->deferred > 0)
+        qmgr_record(q, m, i, &st);
     qmgr_log(m, i, status, dsn, relay, t, why);
     m->rcpt[i].state = st.state;
     m->rcpt[i].done = true;

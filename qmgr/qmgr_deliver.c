@@ -46,7 +46,8 @@ struct qmgr_dest {
     long limit;
     long rcpt_limit;
     long active;
-    struct qmgr_job *head, *tail;
+    struct qmgr_job *head, *tail; /* waiting */
+    struct qmgr_job *running;     /* in flight */
     struct qmgr_dest *next;
 };
 
@@ -114,6 +115,10 @@ qmgr_job_end(struct qmgr_job *j, const char *why)
                          j->t.connected ? j->dest->transport : "none", &j->t, why);
         }
     if (j->watch) {
+        struct qmgr_job **pp = &j->dest->running;
+        while (*pp != j)
+            pp = &(*pp)->next;
+        *pp = j->next;
         loop_fd_free(j->watch);
         ipc_reader_free(&j->reader);
         j->dest->active--;
@@ -238,6 +243,8 @@ qmgr_job_start(struct qmgr *q, struct qmgr_job *j)
     ipc_reader_init(&j->reader, j->fd, DELIVER_REPLY_LIMIT);
     j->watch = loop_fd_add(q->ctx->loop, j->fd, LOOP_READ, qmgr_job_readable, j);
     j->dest->active++;
+    j->next = j->dest->running;
+    j->dest->running = j;
 }
 
 /* qmgr_deliver_run - start what the concurrency limits allow; drop idle destinations */
@@ -279,6 +286,14 @@ qmgr_deliver_free(struct qmgr *q)
         q->dests = d->next;
         for (struct qmgr_job *j = d->head, *next; j; j = next) {
             next = j->next;
+            free(j->idx);
+            free(j);
+        }
+        for (struct qmgr_job *j = d->running, *next; j; j = next) {
+            next = j->next;
+            loop_fd_free(j->watch);
+            ipc_reader_free(&j->reader);
+            close(j->fd);
             free(j->idx);
             free(j);
         }

@@ -66,7 +66,8 @@ qmgr_msg_free(struct qmgr *q, struct qmgr_msg *m)
         pp = &(*pp)->hash_next;
     *pp = m->hash_next;
     q->nmsg--;
-    close(m->fd);
+    if (m->fd >= 0)
+        close(m->fd);
     queue_envelope_free(&m->env);
     free(m->rcpt);
     free(m);
@@ -117,6 +118,8 @@ qmgr_sched_activate(struct qmgr *q, const char *id)
     q->msg_hash[qmgr_hash(id)] = m;
     q->nmsg++;
     qmgr_resolve_message(q, m);
+    close(m->fd); /* no descriptor per message in memory: outcomes open the file again */
+    m->fd = -1;
     qmgr_sched_check(q, m);
     qmgr_deliver_run(q);
 }
@@ -127,7 +130,7 @@ qmgr_sched_defer(struct qmgr *q, struct qmgr_msg *m)
 {
     struct timespec times[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_sec = (time_t)m->next_try}};
 
-    if (futimens(m->fd, times) < 0)
+    if (utimensat(q->dir_fd[QMGR_ACTIVE], m->id, times, AT_SYMLINK_NOFOLLOW) < 0)
         log_warn("%s: set the next try time: %m", m->id);
     if (renameat2(q->dir_fd[QMGR_ACTIVE], m->id, q->dir_fd[QMGR_DEFERRED], m->id,
                   RENAME_NOREPLACE) < 0)
@@ -238,7 +241,8 @@ qmgr_sched_free(struct qmgr *q)
         while (q->msg_hash[h]) {
             struct qmgr_msg *m = q->msg_hash[h];
             q->msg_hash[h] = m->hash_next;
-            close(m->fd);
+            if (m->fd >= 0)
+                close(m->fd);
             queue_envelope_free(&m->env);
             free(m->rcpt);
             free(m);
