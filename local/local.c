@@ -160,8 +160,8 @@ local_service(struct server_ctx *ctx, int fd)
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     attr_fds_init(&fds);
     buf_init(&rec, DELIVER_REQ_RECORD_LIMIT);
-    st = ipc_recv(fd, &rec, &fds, DELIVER_REQ_RECORD_LIMIT,
-                  (int)(ctx->params.ipc_timeout * 1000L), &err);
+    st = ipc_recv(fd, &rec, &fds, DELIVER_REQ_RECORD_LIMIT, (int)(ctx->params.ipc_timeout * 1000L),
+                  &err);
     if (st != IPC_OK) {
         if (st != IPC_EOF)
             log_warn("read request from qmgr: %s", err.text);

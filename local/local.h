@@ -55,14 +55,15 @@ struct local_rcpt {
     struct local_msg *msg;
     const struct deliver_req_rcpt *rcpt;
     struct deliver_result res;
-    bool any;            /* some destination was tried */
-    struct strvec seen;  /* destinations already delivered: each once */
+    bool any;             /* some destination was tried */
+    struct strvec seen;   /* destinations already delivered: each once */
     struct strvec chain;  /* names being expanded (loops) */
     struct strvec remote; /* addresses of other domains, to forward */
 };
 
 /* local_content.c */
-bool local_content(const struct deliver_req *req, struct local_msg *msg, struct deliver_result *res);
+bool local_content(const struct deliver_req *req, struct local_msg *msg,
+                   struct deliver_result *res);
 
 /* local_priv.c */
 void local_privs_free(struct local_privs *p);

@@ -139,7 +139,8 @@ local_include(struct local_rcpt *r, const char *path, enum local_origin origin,
     char *text;
 
     if (!local_allowed(&r->lc->ctx->params.allow_mail_to_files, origin) &&
-        !local_allowed(&r->lc->ctx->params.allow_mail_to_commands, origin) && origin != LOCAL_FROM_ALIAS) {
+        !local_allowed(&r->lc->ctx->params.allow_mail_to_commands, origin) &&
+        origin != LOCAL_FROM_ALIAS) {
         local_fail(r, DELIVER_BOUNCE, "5.7.1", "mail to :include: file is restricted");
         return;
     }

@@ -98,9 +98,8 @@ local_box_child(void *arg, struct deliver_result *res)
 {
     const struct local_job *j = arg;
     const struct params *p = &j->r->lc->ctx->params;
-    struct mbox_opts opts = {.lock_timeout = (int)p->mailbox_lock_timeout,
-                             .stale_lock_age = 300,
-                             .dotlock = true};
+    struct mbox_opts opts = {
+        .lock_timeout = (int)p->mailbox_lock_timeout, .stale_lock_age = 300, .dotlock = true};
     struct deliver_request req;
 
     local_request(j, &req);
@@ -289,8 +288,8 @@ local_virtual_id(struct local_rcpt *r, struct map_list *maps, const char *what, 
     struct map_addr_match m = {0};
     struct deliver_result res;
     struct map_error err;
-    enum map_status st = maps ? map_addr_find(maps, MAP_ADDR_VIRTUAL, r->rcpt->addr, &opts, &m, &err)
-                              : MAP_NOTFOUND;
+    enum map_status st =
+        maps ? map_addr_find(maps, MAP_ADDR_VIRTUAL, r->rcpt->addr, &opts, &m, &err) : MAP_NOTFOUND;
     bool good = st == MAP_FOUND && str_to_long(m.value, 0, 2147483647, id);
 
     if (!good) {
@@ -335,8 +334,8 @@ local_deliver_virtual(struct local_rcpt *r)
     } else if (local_virtual_id(r, r->lc->vuid, "virtual_uid_maps", &uid) &&
                local_virtual_id(r, r->lc->vgid, "virtual_gid_maps", &gid)) {
         if (uid < p->virtual_minimum_uid) {
-            deliver_set(&res, DELIVER_DEFER, "4.3.0", "recipient %s: bad uid %ld in virtual_uid_maps",
-                        r->rcpt->addr, uid);
+            deliver_set(&res, DELIVER_DEFER, "4.3.0",
+                        "recipient %s: bad uid %ld in virtual_uid_maps", r->rcpt->addr, uid);
             local_merge(r, &res);
         } else {
             priv.uid = (uid_t)uid;

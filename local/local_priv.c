@@ -57,7 +57,8 @@ local_privs_user(const char *name, struct local_privs *p)
 bool
 local_privs_owner(struct local *lc, uid_t owner, struct local_privs *p)
 {
-    const struct passwd *pw = owner == 0 ? getpwnam(lc->ctx->params.default_privs) : getpwuid(owner);
+    const struct passwd *pw =
+        owner == 0 ? getpwnam(lc->ctx->params.default_privs) : getpwuid(owner);
 
     memset(p, 0, sizeof(*p));
     if (pw == NULL || pw->pw_uid == 0)
@@ -91,8 +92,8 @@ local_child(int out, const struct local_privs *p, local_child_fn fn, void *arg)
     if (geteuid() == 0 && !local_drop(p))
         deliver_set(&res, DELIVER_DEFER, "4.3.0", "cannot change to uid %ld", (long)p->uid);
     else if (geteuid() != p->uid)
-        deliver_set(&res, DELIVER_DEFER, "4.3.0",
-                    "not running as root: cannot deliver as uid %ld", (long)p->uid);
+        deliver_set(&res, DELIVER_DEFER, "4.3.0", "not running as root: cannot deliver as uid %ld",
+                    (long)p->uid);
     else
         fn(arg, &res);
     while (off < sizeof(res)) {

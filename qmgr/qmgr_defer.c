@@ -13,10 +13,10 @@
  */
 #include <fcntl.h>
 #include <stdio.h>
-#include <unistd.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "qmgr/qmgr.h"
@@ -68,8 +68,8 @@ qmgr_log(struct qmgr_msg *m, size_t i, const char *status, const char *dsn, cons
     qmgr_seconds(c, sizeof(c), connected - dispatch);
     qmgr_seconds(d, sizeof(d), done - connected);
     qmgr_orig_to(orig, sizeof(orig), &m->env.rcpt[i]);
-    log_info("%s: to=<%s>%s, relay=%s, delay=%s, delays=%s/%s/%s/%s, dsn=%s, status=%s (%s)",
-             m->id, m->env.rcpt[i].addr, orig, relay, total, a, b, c, d, dsn, status, reason);
+    log_info("%s: to=<%s>%s, relay=%s, delay=%s, delays=%s/%s/%s/%s, dsn=%s, status=%s (%s)", m->id,
+             m->env.rcpt[i].addr, orig, relay, total, a, b, c, d, dsn, status, reason);
 }
 
 /* qmgr_next_try - when a recipient deferred now is tried again */
@@ -90,8 +90,8 @@ qmgr_next_try(struct qmgr *q, struct qmgr_msg *m, time_t now)
 static void
 qmgr_record(struct qmgr *q, struct qmgr_msg *m, size_t i, const struct queue_rcpt_status *st)
 {
-    int fd = m->fd >= 0 ? m->fd
-                        : openat(q->dir_fd[QMGR_ACTIVE], m->id, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    int fd =
+        m->fd >= 0 ? m->fd : openat(q->dir_fd[QMGR_ACTIVE], m->id, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
     struct queue_file_error err;
 
     if (fd < 0)
@@ -119,9 +119,9 @@ qmgr_outcome(struct qmgr *q, struct qmgr_msg *m, size_t i, const char *status, c
         status = "bounced";
         deferred = false;
     }
-    st.state = deferred                       ? QUEUE_RCPT_DEFERRED
+    st.state = deferred                      ? QUEUE_RCPT_DEFERRED
                : strcmp(status, "sent") == 0 ? QUEUE_RCPT_DELIVERED
-                                              : QUEUE_RCPT_FAILED;
+                                             : QUEUE_RCPT_FAILED;
     if (deferred)
         st.next_try = qmgr_next_try(q, m, now);
     snprintf(st.reason, sizeof(st.reason), "%.15s %.180s", dsn, why);

@@ -173,8 +173,8 @@ qmgr_job_readable(int fd, unsigned events, void *arg)
             break;
     if (st == IPC_AGAIN && j->answered < j->n)
         return;
-    snprintf(why, sizeof(why), "lost connection with the %s delivery agent%s%s",
-             j->dest->transport, st == IPC_ERROR ? ": " : "", st == IPC_ERROR ? err.text : "");
+    snprintf(why, sizeof(why), "lost connection with the %s delivery agent%s%s", j->dest->transport,
+             st == IPC_ERROR ? ": " : "", st == IPC_ERROR ? err.text : "");
     qmgr_job_end(j, why);
     qmgr_deliver_run(q);
 }
@@ -206,8 +206,7 @@ qmgr_job_send(struct qmgr_job *j, struct attr_error *err)
     attr_fds_init(&fds);
     buf_init(&rec, DELIVER_REQ_RECORD_LIMIT);
     good = deliver_req_encode(&req, &rec, &fds, err) &&
-           ipc_send(j->fd, &rec, &fds, (int)(j->q->ctx->params.ipc_timeout * 1000L), err) ==
-               IPC_OK;
+           ipc_send(j->fd, &rec, &fds, (int)(j->q->ctx->params.ipc_timeout * 1000L), err) == IPC_OK;
     buf_free(&rec);
     req.sender = req.nexthop = NULL; /* borrowed */
     deliver_req_free(&req);

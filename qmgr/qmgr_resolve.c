@@ -47,15 +47,15 @@ qmgr_copy_chunk(const char *data, size_t len, void *ctx)
 
 /* qmgr_rewrite_rcpts - the new file's recipients; fail[j] the failed expansion of new j */
 static void
-qmgr_rewrite_rcpts(struct queue_writer *w, const struct queue_envelope *env,
-                   struct qmgr_exp *exp, struct resolve_result **fail, size_t *n)
+qmgr_rewrite_rcpts(struct queue_writer *w, const struct queue_envelope *env, struct qmgr_exp *exp,
+                   struct resolve_result **fail, size_t *n)
 {
     for (size_t i = 0; i < env->nrcpt; i++) {
         const struct queue_rcpt *r = &env->rcpt[i];
 
         if (!qmgr_rcpt_active(r) || exp[i].same || exp[i].res.status != RESOLVE_OK) {
-            fail[(*n)++] = qmgr_rcpt_active(r) && exp[i].res.status != RESOLVE_OK ? &exp[i].res
-                                                                                  : NULL;
+            fail[(*n)++] =
+                qmgr_rcpt_active(r) && exp[i].res.status != RESOLVE_OK ? &exp[i].res : NULL;
             queue_writer_rcpt(w, r->addr, r->notify, r->orcpt);
             continue;
         }
@@ -243,8 +243,8 @@ qmgr_route(struct qmgr *q, struct qmgr_msg *m, size_t i, const struct resolve_re
         strcpy(res.reason, "deferred transport");
     }
     if (res.status != RESOLVE_OK) {
-        qmgr_outcome(q, m, i, res.status == RESOLVE_DEFER ? "deferred" : "bounced", res.dsn,
-                     "none", &t, res.reason);
+        qmgr_outcome(q, m, i, res.status == RESOLVE_DEFER ? "deferred" : "bounced", res.dsn, "none",
+                     &t, res.reason);
         return;
     }
     rcpt_limit = qmgr_transport_limit(q, res.transport, "recipient",

@@ -173,12 +173,12 @@ qmgr_sched_dir(struct qmgr *q, enum qmgr_dir d)
             close(fd);
         return;
     }
-    while ((e = readdir(dir)) != NULL && q->nmsg < (size_t)q->ctx->params.qmgr_message_active_limit) {
+    while ((e = readdir(dir)) != NULL &&
+           q->nmsg < (size_t)q->ctx->params.qmgr_message_active_limit) {
         if (!queue_id_valid(e->d_name, strlen(e->d_name)))
             continue;
         if (d == QMGR_DEFERRED) {
-            if (fstatat(q->dir_fd[d], e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-                st.st_mtime > now)
+            if (fstatat(q->dir_fd[d], e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_mtime > now)
                 continue;
             if (renameat2(q->dir_fd[d], e->d_name, q->dir_fd[QMGR_ACTIVE], e->d_name,
                           RENAME_NOREPLACE) < 0) {

@@ -135,8 +135,8 @@ deliver_req_decode(const struct buf *rec, struct attr_fds *fds, struct deliver_r
     buf_init(&list, DELIVER_REQ_RECORD_LIMIT);
     good = attr_decode(rec->data, rec->len, DELIVER_REQ_RECORD_LIMIT, fds, spec,
                        sizeof(spec) / sizeof(spec[0]), err);
-    if (good && (!proto_msg_is(&msg, PROTO_DELIVER_REQUEST) ||
-                 !queue_id_valid(id.data, id.len) || offset <= 0 || size < 0)) {
+    if (good && (!proto_msg_is(&msg, PROTO_DELIVER_REQUEST) || !queue_id_valid(id.data, id.len) ||
+                 offset <= 0 || size < 0)) {
         snprintf(err->text, sizeof(err->text), "malformed deliver_request");
         good = false;
     }

@@ -49,8 +49,8 @@ struct deliver_reply {
     char reason[256];
 };
 
-void deliver_req_add_rcpt(struct deliver_req *req, long index, const char *addr,
-                          const char *orcpt, const char *notify);
+void deliver_req_add_rcpt(struct deliver_req *req, long index, const char *addr, const char *orcpt,
+                          const char *notify);
 bool deliver_req_encode(const struct deliver_req *req, struct buf *rec, struct attr_fds *fds,
                         struct attr_error *err);
 bool deliver_req_decode(const struct buf *rec, struct attr_fds *fds, struct deliver_req *req,

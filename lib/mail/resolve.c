@@ -180,7 +180,8 @@ resolve_walk(struct resolve_walk *w, const char *addr)
     for (size_t i = 0; i < w->chain.n; i++)
         if (str_eq_nocase(w->chain.v[i], addr))
             return resolve_set(w->res, RESOLVE_DEFER, "4.3.0",
-                               "virtual alias loop: %s expands back to %s", w->chain.v[w->chain.n - 1], addr);
+                               "virtual alias loop: %s expands back to %s",
+                               w->chain.v[w->chain.n - 1], addr);
     if (w->chain.n >= (size_t)w->r->p->virtual_alias_recursion_limit)
         return resolve_set(w->res, RESOLVE_DEFER, "4.3.0",
                            "unreasonable virtual_alias_maps map nesting for %s", w->orig);

@@ -62,16 +62,16 @@ test_expand(struct resolve *r)
         const char *addr, *want;
     } cases[] = {
         {"nobody@elsewhere.example", "nobody@elsewhere.example"},
-        {"a@alias.example", "c@box.example"}, /* recursive */
+        {"a@alias.example", "c@box.example"},                  /* recursive */
         {"list@alias.example", "x@box.example,y@box.example"}, /* unique */
         {"self@alias.example", "bounce:5.1.1"}, /* final, but its domain has no mailboxes */
         {"keep@box.example", "keep@box.example,copy@box.example"},
-        {"user@alias.example", "plain@example.org"}, /* unqualified: @myorigin */
+        {"user@alias.example", "plain@example.org"},         /* unqualified: @myorigin */
         {"ext+tag@alias.example", "target+tag@box.example"}, /* extension carried on */
-        {"unknown@alias.example", "bounce:5.1.1"},  /* virtual alias domain: must match */
-        {"loop1@box.example", "defer:4.3.0"},       /* a loop */
-        {"deep0@box.example", "defer:4.3.0"},       /* recursion limit 3 */
-        {"wide@box.example", "defer:4.3.0"},        /* expansion limit 2 */
+        {"unknown@alias.example", "bounce:5.1.1"},           /* virtual alias domain: must match */
+        {"loop1@box.example", "defer:4.3.0"},                /* a loop */
+        {"deep0@box.example", "defer:4.3.0"},                /* recursion limit 3 */
+        {"wide@box.example", "defer:4.3.0"},                 /* expansion limit 2 */
     };
     struct resolve_result res;
 
@@ -85,8 +85,7 @@ test_expand(struct resolve *r)
     free(expand(r, "deep0@box.example", &res));
     ok(strstr(res.reason, "nesting") != NULL, "the recursion limit says so: %s", res.reason);
     free(expand(r, "wide@box.example", &res));
-    ok(strstr(res.reason, "expansion size") != NULL, "the expansion limit says so: %s",
-       res.reason);
+    ok(strstr(res.reason, "expansion size") != NULL, "the expansion limit says so: %s", res.reason);
 }
 
 static void
@@ -99,16 +98,15 @@ test_transport(struct resolve *r)
         {"user", "local", "mx.example.org"},
         {"special@mx.example.org", "mbox", "mx.example.org"}, /* transport_maps, address */
         {"v@box.example", "virtual", "box.example"},
-        {"r@relay.example", "relay", "[10.0.0.1]"}, /* transport_maps: next hop only */
+        {"r@relay.example", "relay", "[10.0.0.1]"},             /* transport_maps: next hop only */
         {"x@elsewhere.example", "smtp", "[smarthost.example]"}, /* relayhost */
-        {"x@host.sub.example", "smtp", "[gw.example]"},          /* .parent entry */
-        {"x@sub.example", "smtp", "[smarthost.example]"},        /* not the parent itself */
+        {"x@host.sub.example", "smtp", "[gw.example]"},         /* .parent entry */
+        {"x@sub.example", "smtp", "[smarthost.example]"},       /* not the parent itself */
     };
     struct resolve_result res;
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        ok(resolve_transport(r, cases[i].addr, &res) == RESOLVE_OK, "%s resolves",
-           cases[i].addr);
+        ok(resolve_transport(r, cases[i].addr, &res) == RESOLVE_OK, "%s resolves", cases[i].addr);
         is_str(res.transport, cases[i].transport, "%s: transport", cases[i].addr);
         is_str(res.nexthop, cases[i].nexthop, "%s: next hop", cases[i].addr);
     }
