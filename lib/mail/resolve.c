@@ -135,7 +135,7 @@ resolve_item(struct resolve *r, const char *item, const char *from, const char *
     if (extension && delim && *delim) {
         size_t cut = strcspn(from, delim);
         sep[0] = from[cut] ? from[cut] : delim[0];
-        if (memchr(item, sep[0], local_len) != NULL)
+        if (strcspn(item, sep) < local_len)
             extension = NULL; /* the value names its own extension */
     } else
         extension = NULL;
