@@ -114,8 +114,10 @@ qmgr_outcome(struct qmgr *q, struct qmgr_msg *m, size_t i, const char *status, c
 
     snprintf(why, sizeof(why), "%s", reason);
     if (deferred && now - m->env.arrival.tv_sec >= q->ctx->params.maximal_queue_lifetime) {
-        snprintf(why, sizeof(why), "message expired after %ld days in the queue: %s",
-                 q->ctx->params.maximal_queue_lifetime / 86400, reason);
+        long life = q->ctx->params.maximal_queue_lifetime;
+        snprintf(why, sizeof(why), "message expired after %ld %s in the queue: %s",
+                 life % 86400 == 0 ? life / 86400 : life, life % 86400 == 0 ? "days" : "seconds",
+                 reason);
         status = "bounced";
         deferred = false;
     }

@@ -173,10 +173,13 @@ qmgr_sched_dir(struct qmgr *q, enum qmgr_dir d)
             close(fd);
         return;
     }
-    while ((e = readdir(dir)) != NULL &&
-           q->nmsg < (size_t)q->ctx->params.qmgr_message_active_limit) {
+    while ((e = readdir(dir)) != NULL) {
         if (!queue_id_valid(e->d_name, strlen(e->d_name)))
             continue;
+        if (q->nmsg >= (size_t)q->ctx->params.qmgr_message_active_limit) {
+            q->backlog |= d == QMGR_ACTIVE; /* deferred/ waits for the next scan anyway */
+            break;
+        }
         if (d == QMGR_DEFERRED) {
             if (fstatat(q->dir_fd[d], e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_mtime > now)
                 continue;

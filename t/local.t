@@ -162,7 +162,8 @@ stop_timeout = 5s
 """ % {"q": m.queue, "b": BUILD, "owner": OWNER, "log": m.log, "host": HOST, "cfg": m.cfg,
             "root": root})
     with open(os.path.join(m.cfg, "master.cf"), "w") as f:
-        f.write("qmgr unix - - n - 1 qmgr\n"
+        # A tiny in-memory limit: the rest waits in active/ (the backlog path is exercised).
+        f.write("qmgr unix - - n - 1 qmgr -o qmgr_message_active_limit=3\n"
                 "local unix - n n - - local\n"
                 "virtual unix - n n - - local\n"
                 "mbox unix - n n - - local -o home_mailbox= -o mail_spool_directory=%s/spool\n"
@@ -423,6 +424,19 @@ def more_cases(m, root, alice, bob):
     t.ok(delivered(m, got, 60), "after kill -9 of qmgr, every message is delivered and removed")
     n = len(maildir_files(bob_md)) - before
     t.ok(100 <= n <= 100 + 20, "each once, or twice for those in flight (%d files for 100)" % n)
+
+    # maximal_queue_lifetime: what is still deferred fails at its next try
+    waiting = [i for i in m.files("deferred")]
+    t.ok(len(waiting) >= 2, "messages wait in deferred/ (%d)" % len(waiting))
+    m.stop()
+    with open(os.path.join(m.cfg, "main.cf"), "a") as f:
+        f.write("maximal_queue_lifetime = 1s\n")
+    t.ok(m.start(), "restarted with maximal_queue_lifetime = 1s")
+    t.ok(wait_for(lambda: all(m.removed(i) for i in waiting), 20),
+         "every deferred message is removed at its next try")
+    t.ok(re.search(r"to=<pt-slow@[^>]*>.*dsn=4\.3\.2, status=bounced \(message expired after "
+                   r"1 seconds in the queue: deferred transport\)", m.logtext()),
+         "logged status=bounced (message expired ...)")
 
 
 def local_pids(m):
