@@ -200,6 +200,10 @@ local_cmd_exec(const struct local_job *j, int in)
         _exit(75);
     if (chdir(j->p->home) < 0 && chdir("/") < 0)
         _exit(75);
+    /* Nothing of local's reaches the command: not its listener, the status socket, the
+     * request connection, nor the queue file's descriptor. */
+    if (close_range(3, ~0U, 0) < 0)
+        _exit(75);
     execle("/bin/sh", "sh", "-c", j->path, (char *)NULL, env);
     _exit(75);
 }

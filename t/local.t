@@ -171,14 +171,18 @@ stop_timeout = 5s
     os.mkdir(os.path.join(root, "spool"))
     os.chmod(os.path.join(root, "spool"), 0o1777)
     with open(os.path.join(m.cfg, "aliases"), "w") as f:
-        f.write("pt-cmd \"|/bin/sh -c 'id -u > %(out)s/cmd-uid; cat > %(out)s/cmd-msg'\"\n"
+        f.write("pt-cmd \"|/bin/sh -c 'id -u > %(out)s/cmd-uid; ls -l /proc/$$/fd > %(out)s/cmd-fds;"
+                " cat > %(out)s/cmd-msg'\"\n"
                 "pt-file %(out)s/file.mbox\n"
                 "pt-incl :include:%(cfg)s/include\n"
                 "pt-list pt-alice, pt-bob\n"
                 "pt-remote far@remote.example\n"
+                "pt-inclcmd :include:%(cfg)s/include-cmd\n"
                 % {"out": out, "cfg": m.cfg})
     with open(os.path.join(m.cfg, "include"), "w") as f:
         f.write("# the include file\npt-bob\n")
+    with open(os.path.join(m.cfg, "include-cmd"), "w") as f:
+        f.write("|/bin/true\n")
     with open(os.path.join(m.cfg, "transport"), "w") as f:
         f.write("pt-erin@%s mbox:\npt-slow@%s slow:\n" % (HOST, HOST))
     with open(os.path.join(m.cfg, "virtual"), "w") as f:
@@ -281,6 +285,20 @@ def more_cases(m, root, alice, bob):
          read(os.path.join(out, "cmd-msg")).endswith(BODY), "the command got the message")
     t.ok("status=sent (delivered to command: " in status_line(m, ids[0], "pt-cmd@" + HOST),
          "logged as delivered to command")
+    fds = read(os.path.join(out, "cmd-fds")) if os.path.exists(
+        os.path.join(out, "cmd-fds")) else "socket:"
+    t.ok("socket:" not in fds and "memfd:" not in fds and m.queue not in fds,
+         "the command inherits no socket, queue file or message copy of local's")
+    ids = m.send("sender@example.org", ["pt-inclcmd@" + HOST])
+    t.ok(delivered(m, ids) and "dsn=5.7.1, status=bounced (mail to command is restricted)" in
+         status_line(m, ids[0], "pt-inclcmd@" + HOST),
+         "a command in an :include: file bounces: allow_mail_to_commands = alias, forward")
+
+    # Delivered-To for the recipient already in the message: a loop
+    ids = m.send("sender@example.org", ["pt-alice@" + HOST],
+                 body="Delivered-To: pt-alice@%s\n" % HOST + BODY)
+    t.ok(delivered(m, ids) and "dsn=5.4.6, status=bounced (mail forwarding loop for pt-alice@" in
+         status_line(m, ids[0], "pt-alice@" + HOST), "a Delivered-To loop bounces with 5.4.6")
 
     # alias to a file, :include:, a list of users
     ids = m.send("sender@example.org", ["pt-file@" + HOST])
@@ -324,6 +342,13 @@ def more_cases(m, root, alice, bob):
     t.ok(delivered(m, ids), ".forward: delivered")
     t.is_eq(len(maildir_files(bob_md)) - before, 1, ".forward sends carol's mail to bob")
     t.ok(not os.path.exists(os.path.join(carol.pw_dir, "Maildir")), "and not into carol's own")
+    with open(fwd, "w") as f:
+        f.write("\"|id -u > %s/fwd-uid\"\n" % out)
+    ids = m.send("sender@example.org", ["pt-carol@" + HOST])
+    t.ok(delivered(m, ids), ".forward to a command: delivered")
+    path = os.path.join(out, "fwd-uid")
+    t.is_eq(read(path).strip() if os.path.exists(path) else "", str(carol.pw_uid),
+            "the .forward command ran as the user")
     os.chmod(fwd, 0o666)
     ids = m.send("sender@example.org", ["pt-carol@" + HOST])
     t.ok(delivered(m, ids), "a world-writable .forward is ignored")
