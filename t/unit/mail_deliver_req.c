@@ -39,7 +39,7 @@ test_request(void)
                              .arrival = 1234567890,
                              .offset = 100,
                              .size = 42};
-    struct deliver_req out;
+    struct deliver_req out = {.fd = -1};
     struct attr_error err;
 
     strcpy(in.queue_id, "01xXV5x0qyG07po00");
@@ -93,7 +93,7 @@ reply_round_trip(long index, const char *status, const char *dsn, struct deliver
 static void
 test_reply(void)
 {
-    struct deliver_reply out;
+    struct deliver_reply out = {0};
     struct attr_error err;
     struct attr_fds fds;
     struct buf rec;
