@@ -3,7 +3,9 @@
  *
  * A destination is a transport and what its concurrency limit counts (qmgr_resolve.c).
  * Requests wait in their destination's queue in arrival order; at most
- * <transport>_destination_concurrency_limit of them are in flight. A request is one
+ * <transport>_destination_concurrency_limit of them are in flight per destination, and at
+ * most default_process_limit per transport (the master's default process limit: more
+ * connections than agents plus the listen backlog would make the connect block). A request is one
  * connection to $queue_directory/private/<transport> (the master starts another agent
  * process for each connection waiting), one deliver_request with the queue file as a
  * read-only descriptor, then one deliver_status per recipient, read on the event loop so
@@ -39,7 +41,19 @@ struct qmgr_job {
     struct qmgr_job *next;
 };
 
+#define QMGR_DEST_HASH 4096
+
+/* A transport: how many requests it has in flight, against its process limit. */
+struct qmgr_transport {
+    char *name;
+    long active;
+    long limit;
+    struct qmgr_transport *next;
+};
+
 struct qmgr_dest {
+    struct qmgr_transport *tp;
+    struct qmgr_dest *hash_next;
     char *key;
     char *transport;
     char *nexthop;
@@ -51,16 +65,47 @@ struct qmgr_dest {
     struct qmgr_dest *next;
 };
 
+static unsigned
+qmgr_dest_hash(const char *key)
+{
+    unsigned h = 2166136261u;
+
+    for (; *key; key++)
+        h = (h ^ (unsigned char)*key) * 16777619u;
+    return h % QMGR_DEST_HASH;
+}
+
+/* qmgr_transport_get - a transport's counters, created on first use */
+static struct qmgr_transport *
+qmgr_transport_get(struct qmgr *q, const char *name)
+{
+    struct qmgr_transport *tp;
+
+    for (tp = q->transports; tp; tp = tp->next)
+        if (strcmp(tp->name, name) == 0)
+            return tp;
+    tp = xcalloc(1, sizeof(*tp));
+    tp->name = xstrdup(name);
+    tp->limit = q->ctx->params.default_process_limit;
+    tp->next = q->transports;
+    q->transports = tp;
+    return tp;
+}
+
 /* qmgr_dest_get - the destination of key, created on first use */
 static struct qmgr_dest *
 qmgr_dest_get(struct qmgr *q, const struct resolve_result *res, const char *key, long rcpt_limit)
 {
+    unsigned h = qmgr_dest_hash(key);
     struct qmgr_dest *d;
 
-    for (d = q->dests; d; d = d->next)
+    if (q->dest_hash == NULL)
+        q->dest_hash = xcalloc(QMGR_DEST_HASH, sizeof(*q->dest_hash));
+    for (d = q->dest_hash[h]; d; d = d->hash_next)
         if (strcmp(d->key, key) == 0)
             return d;
     d = xcalloc(1, sizeof(*d));
+    d->tp = qmgr_transport_get(q, res->transport);
     d->key = xstrdup(key);
     d->transport = xstrdup(res->transport);
     d->nexthop = xstrdup(res->nexthop);
@@ -69,7 +114,24 @@ qmgr_dest_get(struct qmgr *q, const struct resolve_result *res, const char *key,
                                     q->ctx->params.default_destination_concurrency_limit);
     d->next = q->dests;
     q->dests = d;
+    d->hash_next = q->dest_hash[h];
+    q->dest_hash[h] = d;
     return d;
+}
+
+/* qmgr_dest_free - a destination with nothing waiting and nothing in flight */
+static void
+qmgr_dest_free(struct qmgr *q, struct qmgr_dest *d)
+{
+    struct qmgr_dest **pp = &q->dest_hash[qmgr_dest_hash(d->key)];
+
+    while (*pp != d)
+        pp = &(*pp)->hash_next;
+    *pp = d->hash_next;
+    free(d->key);
+    free(d->transport);
+    free(d->nexthop);
+    free(d);
 }
 
 /* qmgr_deliver_add - queue recipient i: with the message's last request to the same
@@ -122,6 +184,7 @@ qmgr_job_end(struct qmgr_job *j, const char *why)
         loop_fd_free(j->watch);
         ipc_reader_free(&j->reader);
         j->dest->active--;
+        j->dest->tp->active--;
     }
     if (j->fd >= 0)
         close(j->fd);
@@ -242,6 +305,7 @@ qmgr_job_start(struct qmgr *q, struct qmgr_job *j)
     ipc_reader_init(&j->reader, j->fd, DELIVER_REPLY_LIMIT);
     j->watch = loop_fd_add(q->ctx->loop, j->fd, LOOP_READ, qmgr_job_readable, j);
     j->dest->active++;
+    j->dest->tp->active++;
     j->next = j->dest->running;
     j->dest->running = j;
 }
@@ -255,7 +319,7 @@ qmgr_deliver_run(struct qmgr *q)
     while (*pp) {
         struct qmgr_dest *d = *pp;
 
-        while (d->head && d->active < d->limit) {
+        while (d->head && d->active < d->limit && d->tp->active < d->tp->limit) {
             struct qmgr_job *j = d->head;
             d->head = j->next;
             if (d->head == NULL)
@@ -267,10 +331,7 @@ qmgr_deliver_run(struct qmgr *q)
         }
         if (d->head == NULL && d->active == 0) {
             *pp = d->next;
-            free(d->key);
-            free(d->transport);
-            free(d->nexthop);
-            free(d);
+            qmgr_dest_free(q, d);
         } else
             pp = &d->next;
     }
@@ -296,9 +357,14 @@ qmgr_deliver_free(struct qmgr *q)
             free(j->idx);
             free(j);
         }
-        free(d->key);
-        free(d->transport);
-        free(d->nexthop);
-        free(d);
+        qmgr_dest_free(q, d);
+    }
+    free(q->dest_hash);
+    q->dest_hash = NULL;
+    while (q->transports) {
+        struct qmgr_transport *tp = q->transports;
+        q->transports = tp->next;
+        free(tp->name);
+        free(tp);
     }
 }

@@ -162,8 +162,10 @@ stop_timeout = 5s
 """ % {"q": m.queue, "b": BUILD, "owner": OWNER, "log": m.log, "host": HOST, "cfg": m.cfg,
             "root": root})
     with open(os.path.join(m.cfg, "master.cf"), "w") as f:
-        # A tiny in-memory limit: the rest waits in active/ (the backlog path is exercised).
-        f.write("qmgr unix - - n - 1 qmgr -o qmgr_message_active_limit=3\n"
+        # Tiny limits: the rest waits in active/ (the backlog path is exercised), at most 5
+        # requests per transport are in flight.
+        f.write("qmgr unix - - n - 1 qmgr -o qmgr_message_active_limit=3 "
+                "-o default_process_limit=5\n"
                 "local unix - n n - - local\n"
                 "virtual unix - n n - - local\n"
                 "mbox unix - n n - - local -o home_mailbox= -o mail_spool_directory=%s/spool\n"
