@@ -67,7 +67,7 @@ bool local_content(const struct deliver_req *req, struct local_msg *msg,
 
 /* local_priv.c */
 void local_privs_free(struct local_privs *p);
-bool local_privs_user(const char *name, struct local_privs *p);
+bool local_privs_user(const char *name, struct local_privs *p, bool *failed);
 bool local_privs_owner(struct local *lc, uid_t owner, struct local_privs *p);
 typedef void (*local_child_fn)(void *arg, struct deliver_result *res);
 void local_run_as(const struct local_privs *p, local_child_fn fn, void *arg,

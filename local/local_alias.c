@@ -328,6 +328,7 @@ local_deliver_local(struct local_rcpt *r, const char *addr, int depth)
     char *name = local_user_name(p, addr), *full, *msg;
     const char *at = strrchr(addr, '@');
     struct local_privs user;
+    bool failed;
 
     if (depth > p->local_alias_recursion_limit) {
         local_fail(r, DELIVER_DEFER, "4.3.0", "alias expansion nesting too deep");
@@ -341,14 +342,17 @@ local_deliver_local(struct local_rcpt *r, const char *addr, int depth)
         return;
     }
     free(full);
-    if (!local_privs_user(name, &user)) {
-        msg = xasprintf("unknown user: \"%s\"", name);
-        local_fail(r, DELIVER_BOUNCE, "5.1.1", msg);
+    if (!local_privs_user(name, &user, &failed)) {
+        msg = xasprintf(failed ? "user lookup failure for \"%s\"" : "unknown user: \"%s\"", name);
+        if (failed)
+            local_fail(r, DELIVER_DEFER, "4.3.0", msg);
+        else
+            local_fail(r, DELIVER_BOUNCE, "5.1.1", msg);
         free(msg);
     } else {
         if (user.uid == 0) { /* root's mail is written with default_privs */
             struct local_privs dflt;
-            if (local_privs_user(p->default_privs, &dflt)) {
+            if (local_privs_user(p->default_privs, &dflt, NULL)) {
                 user.uid = dflt.uid;
                 user.gid = dflt.gid;
             }

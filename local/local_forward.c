@@ -94,7 +94,7 @@ local_forward_remote(struct local_rcpt *r)
     struct local_privs owner;
     struct deliver_result res;
 
-    if (!local_privs_user(r->lc->ctx->params.mail_owner, &owner)) {
+    if (!local_privs_user(r->lc->ctx->params.mail_owner, &owner, NULL)) {
         deliver_set(&res, DELIVER_DEFER, "4.3.0", "cannot forward: no mail_owner account");
         local_merge(r, &res);
         return;

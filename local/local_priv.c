@@ -40,13 +40,19 @@ local_privs_from(const struct passwd *pw, struct local_privs *p)
     p->home = xstrdup(pw->pw_dir);
 }
 
-/* local_privs_user - the rights of a user by name; false if there is no such user */
+/* local_privs_user - the rights of a user by name; false if there is no such user, and
+ * then *failed says whether the passwd lookup itself failed (try again later) */
 bool
-local_privs_user(const char *name, struct local_privs *p)
+local_privs_user(const char *name, struct local_privs *p, bool *failed)
 {
-    const struct passwd *pw = getpwnam(name);
+    const struct passwd *pw;
 
     memset(p, 0, sizeof(*p));
+    errno = 0;
+    pw = getpwnam(name);
+    if (failed)
+        *failed = pw == NULL && errno != 0 && errno != ENOENT && errno != ESRCH && errno != EBADF &&
+                  errno != EPERM;
     if (pw == NULL)
         return false;
     local_privs_from(pw, p);

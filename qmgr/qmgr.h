@@ -60,9 +60,9 @@ struct qmgr {
     struct resolve resolve;
     struct qmgr_msg **msg_hash; /* QMGR_HASH_SIZE chains, by queue ID */
     size_t nmsg;
-    bool backlog; /* files in active/ wait for room in memory */
-    struct qmgr_dest *dests;       /* with requests waiting or in flight */
-    struct qmgr_dest **dest_hash;  /* the same, by key */
+    bool backlog;                 /* files in active/ wait for room in memory */
+    struct qmgr_dest *dests;      /* with requests waiting or in flight */
+    struct qmgr_dest **dest_hash; /* the same, by key */
     struct qmgr_transport *transports;
     struct loop_timer *scan_timer; /* the deferred/ scan, every queue_run_delay */
     struct loop_timer *backlog_timer;
