@@ -2,7 +2,8 @@
  * deliver_req.c - encoding and decoding of deliver_request and deliver_status records.
  *
  * Trusts: neither side. A decoded request has a valid queue ID, at least one and at most
- * DELIVER_REQ_RCPT_MAX recipients, no NUL inside a text value, and a descriptor; a decoded
+ * DELIVER_REQ_RCPT_MAX recipients, no NUL or other control character inside a text value
+ * (addresses go into headers such as Return-Path), and a descriptor; a decoded
  * reply has a known status and a DSN code whose class agrees with it.
  */
 #include <stdio.h>
@@ -78,6 +79,16 @@ deliver_req_field(const struct buf *list, size_t *pos, size_t max)
     return start;
 }
 
+/* deliver_req_clean - no control character: addresses end up in headers and log lines */
+static bool
+deliver_req_clean(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return false;
+    return true;
+}
+
 /* deliver_req_list - split the recipient list */
 static bool
 deliver_req_list(const struct buf *list, struct deliver_req *req, struct attr_error *err)
@@ -92,7 +103,8 @@ deliver_req_list(const struct buf *list, struct deliver_req *req, struct attr_er
         long n;
 
         if (notify == NULL || !str_to_long(index, 0, QUEUE_FILE_RCPT_MAX, &n) ||
-            req->nrcpt >= DELIVER_REQ_RCPT_MAX) {
+            req->nrcpt >= DELIVER_REQ_RCPT_MAX || !deliver_req_clean(addr) ||
+            !deliver_req_clean(orcpt) || !deliver_req_clean(notify)) {
             snprintf(err->text, sizeof(err->text), "malformed recipient list");
             return false;
         }
@@ -136,7 +148,7 @@ deliver_req_decode(const struct buf *rec, struct attr_fds *fds, struct deliver_r
     good = attr_decode(rec->data, rec->len, DELIVER_REQ_RECORD_LIMIT, fds, spec,
                        sizeof(spec) / sizeof(spec[0]), err);
     if (good && (!proto_msg_is(&msg, PROTO_DELIVER_REQUEST) || !queue_id_valid(id.data, id.len) ||
-                 offset <= 0 || size < 0)) {
+                 offset <= 0 || size < 0 || !deliver_req_clean(buf_str(&sender)))) {
         snprintf(err->text, sizeof(err->text), "malformed deliver_request");
         good = false;
     }

@@ -2,6 +2,7 @@
  * receiver relies on (queue ID, recipients, status words against DSN classes, limits) */
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -63,7 +64,14 @@ test_request(void)
     strcpy(in.queue_id, "../../etc/passwd");
     ok(!request_round_trip(&in, &out, &err), "a request with a path for a queue ID is refused");
     strcpy(in.queue_id, "01xXV5x0qyG07po00");
-    for (int i = 2; i <= DELIVER_REQ_RCPT_MAX; i++)
+    in.sender = "s@example.org\r\nX-Injected: yes";
+    ok(!request_round_trip(&in, &out, &err), "a sender with CR LF is refused");
+    in.sender = "s@example.org";
+    deliver_req_add_rcpt(&in, 8, "r@example.org\nX-Injected: yes", "", "");
+    ok(!request_round_trip(&in, &out, &err), "a recipient with LF is refused");
+    free(in.rcpt[2].addr);
+    in.rcpt[2].addr = strdup("c@example.org");
+    for (int i = 3; i <= DELIVER_REQ_RCPT_MAX; i++)
         deliver_req_add_rcpt(&in, i, "c@example.org", "", "");
     ok(!request_round_trip(&in, &out, &err), "more than %d recipients are refused",
        DELIVER_REQ_RCPT_MAX);
