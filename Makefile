@@ -8,6 +8,7 @@
 #   make fuzz       libFuzzer run of every t/fuzz/*.c target, FUZZ_SECONDS each (build-fuzz/)
 #   make valgrind   unit tests, fuzz replays and integration scripts under valgrind memcheck
 #   make install    install under $(DESTDIR)$(prefix)
+#   make bench      benchmarks against Debian's Postfix side by side (not a test; doc/bench.md)
 #
 # Sources are found by directory: every lib/<part>/*.c goes into lib<part>.a, every program
 # directory's *.c into one program, every t/unit/*.c into one TAP test program.
@@ -196,6 +197,13 @@ valgrind: tests
 
 run: setup all
 	tools/run-dev $(BUILD)
+
+# bench: workloads W1 (throughput) and W3 (idle connections) against a private Postfix
+# instance; bench/setup installs Postfix when missing. Knobs: BENCH_* (bench/run, doc/bench.md).
+bench: setup all
+	bench/setup
+	BENCH_BUILD=$(abspath $(BUILD)) bench/run
+.PHONY: bench
 
 # --- install --------------------------------------------------------------------------------
 

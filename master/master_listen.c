@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/listen.h"
@@ -17,7 +18,12 @@
 #include "mail/peers.h"
 #include "master/master.h"
 
-#define MASTER_BACKLOG 100
+/*
+ * As deep as the kernel allows (net.core.somaxconn caps it): one event-driven smtpd holds
+ * thousands of sessions, and a burst of connections must wait in the queue, not lose its
+ * SYNs and retry seconds later.
+ */
+#define MASTER_BACKLOG SOMAXCONN
 
 static void
 master_listen_add(struct master_service *svc, int fd)

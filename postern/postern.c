@@ -19,6 +19,8 @@ static const struct verb {
 } verbs[] = {
     {"conf", postern_conf_main, "conf [-c dir] [-n|-d] [-h] [-x] [-M|-P|-X] [name[=value] ...]"},
     {"map", postern_map_main, "map [-c dir] [-f] [-q key|-q -|-s] [type:]name ..."},
+    {"alias", postern_alias_main, "alias [-c dir] [-f] [-q key|-q -|-s] [type:]name ..."},
+    {"newaliases", postern_newaliases_main, "newaliases [-c dir]"},
     {"check", postern_check_main, "check [-c dir]"},
     {"start", postern_start_main, "start [-c dir]"},
     {"start-fg", postern_start_fg_main, "start-fg [-c dir]"},
@@ -45,9 +47,24 @@ usage(void)
     return 2;
 }
 
+/* Installed under these names (links to postern), it acts as Postfix's command of that name. */
+static const struct verb compat_names[] = {
+    {"newaliases", postern_newaliases_main, NULL},
+    {"postalias", postern_alias_main, NULL},
+    {"postmap", postern_map_main, NULL},
+};
+
 int
 main(int argc, char **argv)
 {
+    const char *base = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+
+    for (size_t i = 0; i < sizeof(compat_names) / sizeof(compat_names[0]); i++) {
+        if (strcmp(base, compat_names[i].name) == 0) {
+            log_init("postern", compat_names[i].name);
+            return compat_names[i].run(argc, argv);
+        }
+    }
     if (argc < 2)
         return usage();
     for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {

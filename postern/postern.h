@@ -4,6 +4,8 @@
 
 int postern_conf_main(int argc, char **argv);
 int postern_map_main(int argc, char **argv);
+int postern_alias_main(int argc, char **argv);
+int postern_newaliases_main(int argc, char **argv);
 int postern_check_main(int argc, char **argv);
 int postern_start_main(int argc, char **argv);
 int postern_start_fg_main(int argc, char **argv);

@@ -5,6 +5,8 @@
  *   postern map [-f] [-c dir] -q key table ...     print the value; the first table wins
  *   postern map [-f] [-c dir] -q - table ...       keys on stdin, "key<TAB>value" out
  *   postern map [-f] [-c dir] -s table ...         every "key<TAB>value" of each table
+ *   postern alias ...                              the same, for aliases(5) sources (postalias)
+ *   postern newaliases [-c dir]                    build every table of alias_database
  *
  * A table without a type is lmdb:. Exit status: 0 done or found, 1 not found, 2 any error
  * (usage, open, build or lookup), with a message on stderr naming the table, file and line.
@@ -41,11 +43,13 @@ struct postern_map_tables {
 };
 
 static int
-postern_map_usage(void)
+postern_map_usage(const char *verb)
 {
-    fprintf(stderr, "usage: postern map [-f] [-c dir] [type:]file ...\n"
-                    "       postern map [-f] [-c dir] -q key|- type:name ...\n"
-                    "       postern map [-f] [-c dir] -s type:name ...\n");
+    fprintf(stderr,
+            "usage: postern %s [-f] [-c dir] [type:]file ...\n"
+            "       postern %s [-f] [-c dir] -q key|- type:name ...\n"
+            "       postern %s [-f] [-c dir] -s type:name ...\n",
+            verb, verb, verb);
     return POSTERN_MAP_FAIL;
 }
 
@@ -235,40 +239,52 @@ postern_map_flush(int result)
 }
 
 /*
- * postern_map_default_type - default_database_type from main.cf: of -c dir (which must
- * have one), else of the default configuration when it exists, else lmdb.
+ * postern_map_param - a parameter from main.cf: of -c dir (which must have one), else of the
+ * default configuration when it exists, else the built-in default. NULL after a message.
  */
 static char *
-postern_map_default_type(const char *config_dir)
+postern_map_param(const char *config_dir, const char *name)
 {
     char *dir = config_dir ? xstrdup(config_dir) : postern_config_dir();
     char *path = xasprintf("%s/main.cf", dir);
     struct conf *conf = params_conf_new();
     struct conf_error err;
-    char *type = NULL;
+    char *value = NULL;
 
-    if (config_dir || access(path, F_OK) == 0) {
-        if (!conf_read_file(conf, path, &err) ||
-            !conf_get_str(conf, "default_database_type", &type, &err))
+    if ((config_dir == NULL && access(path, F_OK) != 0) || conf_read_file(conf, path, &err)) {
+        if (!conf_get_str(conf, name, &value, &err))
             log_error("%s", err.text);
     } else {
-        type = xstrdup("lmdb");
+        log_error("%s", err.text);
     }
     conf_free(conf);
     free(path);
     free(dir);
-    return type;
+    return value;
 }
 
-int
-postern_map_main(int argc, char **argv)
+/* postern_map_config_dir - -c must name a directory */
+static bool
+postern_map_config_dir(const char *config_dir)
+{
+    struct stat st;
+
+    if (config_dir && (stat(config_dir, &st) < 0 || !S_ISDIR(st.st_mode))) {
+        log_error("-c %s: not a directory", config_dir);
+        return false;
+    }
+    return true;
+}
+
+/* postern_map_run - `postern map` and `postern alias`: the same options, another source */
+static int
+postern_map_run(int argc, char **argv, const char *verb, int source_flags)
 {
     struct postern_map_tables tables;
     const char *query = NULL, *config_dir = NULL;
     char *default_type;
     bool list = false;
-    int flags = MAP_FOLD_FIXED, c, result;
-    struct stat st;
+    int flags = MAP_FOLD_FIXED | source_flags, c, result;
 
     optind = 1;
     while ((c = getopt(argc, argv, "c:fq:s")) != -1) {
@@ -286,16 +302,13 @@ postern_map_main(int argc, char **argv)
             list = true;
             break;
         default:
-            return postern_map_usage();
+            return postern_map_usage(verb);
         }
     }
     if (optind >= argc || (query && list))
-        return postern_map_usage();
-    if (config_dir && (stat(config_dir, &st) < 0 || !S_ISDIR(st.st_mode))) {
-        log_error("-c %s: not a directory", config_dir);
-        return POSTERN_MAP_FAIL;
-    }
-    if ((default_type = postern_map_default_type(config_dir)) == NULL)
+        return postern_map_usage(verb);
+    if (!postern_map_config_dir(config_dir) ||
+        (default_type = postern_map_param(config_dir, "default_database_type")) == NULL)
         return POSTERN_MAP_FAIL;
     if (query == NULL && !list) {
         result = postern_map_build(argv + optind, argc - optind, flags, default_type);
@@ -307,5 +320,49 @@ postern_map_main(int argc, char **argv)
         result = postern_map_flush(result);
     }
     free(default_type);
+    return result;
+}
+
+int
+postern_map_main(int argc, char **argv)
+{
+    return postern_map_run(argc, argv, "map", 0);
+}
+
+int
+postern_alias_main(int argc, char **argv)
+{
+    return postern_map_run(argc, argv, "alias", MAP_SOURCE_ALIASES);
+}
+
+/* postern_newaliases_main - build every table alias_database names, from aliases(5) sources */
+int
+postern_newaliases_main(int argc, char **argv)
+{
+    const char *config_dir = NULL;
+    char *tables, *default_type = NULL;
+    struct strvec specs;
+    struct conf_error err;
+    int c, result = POSTERN_MAP_FAIL;
+
+    optind = 1;
+    while ((c = getopt(argc, argv, "c:")) != -1 && c == 'c')
+        config_dir = optarg;
+    if (c != -1 || optind != argc) {
+        fprintf(stderr, "usage: postern newaliases [-c dir]\n");
+        return POSTERN_MAP_FAIL;
+    }
+    if (!postern_map_config_dir(config_dir) ||
+        (tables = postern_map_param(config_dir, "alias_database")) == NULL)
+        return POSTERN_MAP_FAIL;
+    strvec_init(&specs);
+    if (!conf_split_list(tables, &specs, &err))
+        log_error("alias_database: %s", err.text);
+    else if ((default_type = postern_map_param(config_dir, "default_database_type")) != NULL)
+        result = postern_map_build(specs.v, (int)specs.n, MAP_FOLD_FIXED | MAP_SOURCE_ALIASES,
+                                   default_type);
+    strvec_free(&specs);
+    free(default_type);
+    free(tables);
     return result;
 }

@@ -98,5 +98,27 @@ check "-c with no such directory" 2 "" "not a directory" -- "$P" map -c "$D/nope
 check "no table is a usage error" 2 "" "usage: postern map" -- "$P" map -q x
 check "-q and -s together is a usage error" 2 "" "usage: postern map" -- "$P" map -q x -s "$D/aliases"
 
+# aliases(5) sources: postern alias (postalias), postern newaliases, the compatibility names
+printf '# system aliases\nPostmaster: root\nroot:  admin, "|/usr/bin/logger x"\n  , other@example.org\n"a b": x\n' >"$D/etc/aliases"
+check "alias builds an aliases(5) source" 0 "" "" -- "$P" alias "$D/etc/aliases"
+check "alias: name folded, value after the colon" 0 "root" "" -- "$P" alias -q postmaster "$D/etc/aliases"
+check "alias: continuation lines join the value" 0 'admin, "|/usr/bin/logger x" , other@example.org' "" -- \
+    "$P" alias -q root "$D/etc/aliases"
+check "alias: a quoted name may hold a space" 0 "x" "" -- "$P" map -q "a b" "lmdb:$D/etc/aliases"
+printf 'no colon here\n' >"$D/badalias"
+check "alias: a line without a colon is named" 2 "" "badalias, line 1: expected \"name: value\"" -- \
+    "$P" alias "$D/badalias"
+printf 'x:\n' >"$D/badalias"
+check "alias: a name without a value is named" 2 "" "line 1: no value for \"x\"" -- "$P" alias "$D/badalias"
+printf 'alias_database = lmdb:%s/etc/aliases\n' "$D" >"$D/etc/main.cf"
+rm -f "$D/etc/aliases.lmdb"
+check "newaliases builds every alias_database table" 0 "root" "" -- \
+    sh -c "'$P' newaliases -c '$D/etc' && '$P' map -q postmaster '$D/etc/aliases'"
+ln -s "$P" "$D/newaliases"
+rm -f "$D/etc/aliases.lmdb"
+check "installed as newaliases, it is newaliases" 0 "root" "" -- \
+    sh -c "'$D/newaliases' -c '$D/etc' && '$P' map -q postmaster '$D/etc/aliases'"
+check "newaliases takes no table names" 2 "" "usage: postern newaliases" -- "$P" newaliases x
+
 echo "1..$n"
 exit $fail

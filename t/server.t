@@ -108,6 +108,26 @@ with tempfile.TemporaryDirectory() as d:
     t.is_eq(proc.wait(timeout=5), 0, "then the process exits")
     listener.close()
 
+    table = os.path.join(d, "table")
+    with open(table, "w") as f:
+        f.write("key value\n")
+    os.environ["ECHO_TABLE"] = "texthash:" + table
+    proc, listener, st = start(d, "-o", "max_use=100")
+    del os.environ["ECHO_TABLE"]
+    port = listener.getsockname()[1]
+    c1, _ = talk(port, "before")
+    c1.close()
+    c1, _ = talk(port, "unchanged")
+    t.ok(proc.poll() is None, "a table that did not change keeps the process")
+    with open(table + ".new", "w") as f:
+        f.write("key other\n")
+    os.rename(table + ".new", table)
+    c1.close()
+    t.is_eq(proc.wait(timeout=5), 0, "a rebuilt table ends the process after the session")
+    with open(os.path.join(d, "log")) as f:
+        t.like(f.read(), "table texthash:%s has changed -- restarting" % table, "and says why")
+    listener.close()
+
     proc, listener, st = start(d, "-o", "max_idle=1s")
     started = time.time()
     t.is_eq(proc.wait(timeout=10), 0, "an idle process exits after max_idle")

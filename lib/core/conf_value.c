@@ -72,40 +72,16 @@ conf_parse_size(const char *text, long *bytes)
     return str_to_long(text, 0, LONG_MAX, bytes);
 }
 
-static bool
-conf_list_sep(char c)
-{
-    return c == ',' || c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
 /* conf_split_list - append each element of a list; braces group and must balance */
 bool
 conf_split_list(const char *text, struct strvec *out, struct conf_error *err)
 {
-    const char *p = text;
+    const char *bad;
+    int brace = strvec_split_list(out, text, &bad);
 
-    while (*p) {
-        const char *start;
-        int depth = 0;
-
-        while (*p && conf_list_sep(*p))
-            p++;
-        if (*p == 0)
-            break;
-        for (start = p; *p && (depth > 0 || !conf_list_sep(*p)); p++) {
-            if (*p == '{')
-                depth++;
-            else if (*p == '}' && --depth < 0)
-                break;
-        }
-        if (depth != 0) {
-            snprintf(err->text, sizeof(err->text), "unbalanced '%c' in \"%.60s\"",
-                     depth > 0 ? '{' : '}', start);
-            return false;
-        }
-        strvec_add_owned(out, xstrndup(start, (size_t)(p - start)));
-    }
-    return true;
+    if (brace != 0)
+        snprintf(err->text, sizeof(err->text), "unbalanced '%c' in \"%.60s\"", brace, bad);
+    return brace == 0;
 }
 
 /* conf_mentions - does text refer to $name, ${name...} or $(name...)? */

@@ -12,21 +12,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/map.h"
 #include "core/map_type.h"
 #include "core/mem.h"
 #include "core/str.h"
 
+/* file: the suffix added to the table's name to get the file it reads; NULL: no file */
 static const struct map_type {
     const char *name;
     map_open_fn open;
     bool (*build)(const char *type, const char *name, int flags, struct map_error *err);
+    const char *file;
 } map_types[] = {
-    {"lmdb", map_lmdb_open, map_lmdb_build}, {"hash", map_lmdb_open, map_lmdb_build},
-    {"texthash", map_texthash_open, NULL},   {"inline", map_inline_open, NULL},
-    {"static", map_static_open, NULL},       {"pcre", map_pcre_open, NULL},
-    {"cidr", map_cidr_open, NULL},           {"unionmap", map_union_open, NULL},
+    {"lmdb", map_lmdb_open, map_lmdb_build, MAP_LMDB_SUFFIX},
+    {"hash", map_lmdb_open, map_lmdb_build, MAP_LMDB_SUFFIX},
+    {"texthash", map_texthash_open, NULL, ""},
+    {"inline", map_inline_open, NULL, NULL},
+    {"static", map_static_open, NULL, NULL},
+    {"pcre", map_pcre_open, NULL, ""},
+    {"cidr", map_cidr_open, NULL, ""},
+    {"unionmap", map_union_open, NULL, NULL},
 };
 
 #define MAP_NTYPES (sizeof(map_types) / sizeof(map_types[0]))
@@ -85,13 +92,57 @@ map_parse_spec(const char *spec, const char **name, struct map_error *err)
     return xstrndup(spec, len);
 }
 
+/* map_file_stamp - what identifies one version of a file: device, inode, size, mtime */
+static void
+map_file_stamp(const char *path, struct map_file_stamp *stamp)
+{
+    struct stat st;
+
+    *stamp = (struct map_file_stamp){0};
+    if (stat(path, &st) == 0) {
+        stamp->exists = true;
+        stamp->dev = st.st_dev;
+        stamp->ino = st.st_ino;
+        stamp->size = st.st_size;
+        stamp->mtime = st.st_mtim;
+    }
+}
+
+static bool
+map_stamp_equal(const struct map_file_stamp *a, const struct map_file_stamp *b)
+{
+    return a->exists == b->exists && a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+           a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
+/*
+ * map_changed - the spec of an open table whose file is no longer the one it read (rebuilt,
+ * edited, replaced or removed), else NULL. The stamp is taken before the table reads the
+ * file, so a change made while it was being read is reported too.
+ */
+const char *
+map_changed(void)
+{
+    struct map_file_stamp now;
+
+    for (const struct map *map = map_open_list; map; map = map->next) {
+        if (map->file == NULL)
+            continue;
+        map_file_stamp(map->file, &now);
+        if (!map_stamp_equal(&now, &map->file_stamp))
+            return map->spec;
+    }
+    return NULL;
+}
+
 struct map *
 map_open(const char *spec, int flags, struct map_error *err)
 {
     const struct map_type *mt;
     const char *name;
     struct map *map;
-    char *type;
+    char *type, *file = NULL;
+    struct map_file_stamp stamp = {0};
 
     for (map = map_open_list; map; map = map->next) {
         if (map->flags == flags && strcmp(map->spec, spec) == 0) {
@@ -101,11 +152,18 @@ map_open(const char *spec, int flags, struct map_error *err)
     }
     if ((type = map_parse_spec(spec, &name, err)) == NULL)
         return NULL;
-    mt = map_find_type(type, spec, err);
+    if ((mt = map_find_type(type, spec, err)) != NULL && mt->file != NULL)
+        file = xasprintf("%s%s", name, mt->file);
+    if (file != NULL)
+        map_file_stamp(file, &stamp);
     map = mt ? mt->open(type, name, flags, err) : NULL;
     free(type);
-    if (map == NULL)
+    if (map == NULL) {
+        free(file);
         return NULL;
+    }
+    map->file = file;
+    map->file_stamp = stamp;
     map->spec = xstrdup(spec);
     map->flags = flags;
     map->refs = 1;
@@ -129,6 +187,7 @@ map_close(struct map *map)
         }
     }
     free(map->spec);
+    free(map->file);
     buf_free(&map->value);
     map->ops->close(map);
 }
@@ -217,32 +276,21 @@ map_build(const char *spec, int flags, struct map_error *err)
     return done;
 }
 
-/*
- * map_split - cut a list at commas and white space, keeping each {...} group (and any text
- * it is attached to, as in "inline:{ a=b, c=d }") in one piece.
- */
+/* map_split - the elements of a list of tables ({...} groups kept whole, as in inline:) */
 bool
 map_split(const char *text, struct strvec *out, struct map_error *err)
 {
-    const char *p = text, *start;
-    int depth;
+    const char *bad;
 
-    for (;;) {
-        p += strspn(p, STR_LIST_DELIMS);
-        if (*p == 0)
-            return true;
-        for (start = p, depth = 0; *p && (depth > 0 || !strchr(STR_LIST_DELIMS, *p)); p++) {
-            if (*p == '{')
-                depth++;
-            else if (*p == '}' && --depth < 0)
-                break;
-        }
-        if (depth != 0) {
-            map_set_error(err, "%s: %s", text,
-                          depth > 0 ? "missing '}'" : "'}' without a matching '{'");
-            return false;
-        }
-        strvec_add_owned(out, xstrndup(start, (size_t)(p - start)));
+    switch (strvec_split_list(out, text, &bad)) {
+    case 0:
+        return true;
+    case '{':
+        map_set_error(err, "%s: missing '}'", text);
+        return false;
+    default:
+        map_set_error(err, "%s: '}' without a matching '{'", text);
+        return false;
     }
 }
 

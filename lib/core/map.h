@@ -39,6 +39,10 @@ enum map_status {
     0x1 /* fixed-string tables compare keys in lower case (the default \
          * everywhere but `postern map -f`); pattern tables never fold */
 
+#define MAP_SOURCE_ALIASES                                          \
+    0x2 /* map_build and texthash: the source is in aliases(5) form \
+         * ("name: value, ..."), as postalias and newaliases read */
+
 /* Flags for map_lookup(). */
 #define MAP_LOOKUP_PARTIAL                                         \
     0x1 /* key is a part of the original (a domain, "user@", ...): \
@@ -53,6 +57,9 @@ struct map;
 struct map *map_open(const char *spec, int flags, struct map_error *err);
 void map_close(struct map *map);
 const char *map_spec(const struct map *map);
+
+/* map_changed - an open table whose file was rebuilt or changed since it was opened, or NULL */
+const char *map_changed(void);
 bool map_is_pattern(const struct map *map);
 
 /* map_lookup - *value stays valid until the next lookup in this table or its close */

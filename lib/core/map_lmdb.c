@@ -31,7 +31,6 @@
 #include "core/map_type.h"
 #include "core/mem.h"
 
-#define MAP_LMDB_SUFFIX      ".lmdb"
 #define MAP_LMDB_BUILD_TRIES 10
 
 struct map_lmdb {
@@ -354,7 +353,7 @@ map_lmdb_build(const char *type, const char *name, int flags, struct map_error *
     map_pairs_init(&pairs);
     if (stat(name, &st) < 0)
         map_set_error(err, "%s: open %s: %s", spec, name, strerror(errno));
-    else if (map_source_pairs(name, (flags & MAP_FOLD_FIXED) != 0, &pairs, err) &&
+    else if (map_source_pairs(name, flags, &pairs, err) &&
              (tmp = map_lmdb_make_temp(path, &st, err)) != NULL &&
              map_lmdb_write(spec, tmp, name, &pairs, err)) {
         if (rename(tmp, path) < 0)

@@ -212,31 +212,82 @@ map_pairs_free(struct map_pairs *pairs)
 
 struct map_source_pairs_ctx {
     struct map_pairs *pairs;
-    bool fold;
+    int flags;
 };
+
+/* map_source_add_pair - key (folded when asked) and value, both copied */
+static void
+map_source_add_pair(struct map_source_pairs_ctx *pc, const char *key, const char *value, int line)
+{
+    char *k = xstrdup(key);
+
+    map_pairs_add(pc->pairs, (pc->flags & MAP_FOLD_FIXED) ? str_lower(k) : k, xstrdup(value), line);
+}
+
+/*
+ * map_source_alias_line - "name: value", where name is up to the first ':' or a quoted
+ * string ("a b": c); the value is what follows, trimmed, and may not be empty.
+ */
+static bool
+map_source_alias_line(struct map_source_pairs_ctx *pc, const char *file, int line, char *text,
+                      struct map_error *err)
+{
+    char *name = text, *end, *value;
+
+    if (*text == '"') {
+        name = text + 1;
+        if ((end = strchr(name, '"')) == NULL) {
+            map_set_error(err, "%s, line %d: unterminated quoted name", file, line);
+            return false;
+        }
+        *end++ = 0;
+        end += strspn(end, " \t");
+    } else {
+        end = text + strcspn(text, ":");
+    }
+    if (*end != ':') {
+        map_set_error(err, "%s, line %d: expected \"name: value\", got \"%s\"", file, line, text);
+        return false;
+    }
+    *end = 0;
+    if (*(name = str_trim(name)) == 0) {
+        map_set_error(err, "%s, line %d: empty name before ':'", file, line);
+        return false;
+    }
+    value = str_trim(end + 1);
+    if (*value == 0) {
+        map_set_error(err, "%s, line %d: no value for \"%s\"", file, line, name);
+        return false;
+    }
+    map_source_add_pair(pc, name, value, line);
+    return true;
+}
 
 /* map_source_pair_line - split one logical line at the first white space */
 static bool
 map_source_pair_line(void *ctx, const char *file, int line, char *text, struct map_error *err)
 {
     struct map_source_pairs_ctx *pc = ctx;
-    size_t klen = strcspn(text, " \t\f\v");
-    char *value = str_trim(text + klen);
+    size_t klen;
+    char *value;
 
+    if (pc->flags & MAP_SOURCE_ALIASES)
+        return map_source_alias_line(pc, file, line, text, err);
+    klen = strcspn(text, " \t\f\v");
+    value = str_trim(text + klen);
     if (*value == 0) {
         map_set_error(err, "%s, line %d: expected \"key value\", got \"%s\"", file, line, text);
         return false;
     }
     text[klen] = 0;
-    map_pairs_add(pc->pairs, pc->fold ? str_lower(xstrdup(text)) : xstrdup(text), xstrdup(value),
-                  line);
+    map_source_add_pair(pc, text, value, line);
     return true;
 }
 
 bool
-map_source_pairs(const char *path, bool fold, struct map_pairs *pairs, struct map_error *err)
+map_source_pairs(const char *path, int flags, struct map_pairs *pairs, struct map_error *err)
 {
-    struct map_source_pairs_ctx pc = {pairs, fold};
+    struct map_source_pairs_ctx pc = {pairs, flags};
 
     if (!map_source_read(path, map_source_pair_line, &pc, err)) {
         map_pairs_free(pairs);

@@ -39,8 +39,11 @@ void map_pairs_finish(struct map_pairs *pairs, const char *origin);
 const struct map_pair *map_pairs_find(const struct map_pairs *pairs, const char *key);
 void map_pairs_free(struct map_pairs *pairs);
 
-/* map_source_pairs - read "key value" lines of path; fold lower-cases the keys */
-bool map_source_pairs(const char *path, bool fold, struct map_pairs *pairs, struct map_error *err);
+/*
+ * map_source_pairs - read the pairs of path: "key value" lines, or "name: value" lines with
+ * MAP_SOURCE_ALIASES (the name may be quoted: "a b": c); MAP_FOLD_FIXED lower-cases keys.
+ */
+bool map_source_pairs(const char *path, int flags, struct map_pairs *pairs, struct map_error *err);
 
 /*
  * map_pairs_table - a fixed table (lookup, walk, close) over finished pairs; it takes the

@@ -13,7 +13,7 @@ map_texthash_open(const char *type, const char *name, int flags, struct map_erro
     struct map_pairs pairs;
 
     map_pairs_init(&pairs);
-    if (!map_source_pairs(name, (flags & MAP_FOLD_FIXED) != 0, &pairs, err))
+    if (!map_source_pairs(name, flags, &pairs, err))
         return NULL;
     return map_pairs_table(&pairs);
 }

@@ -3,6 +3,8 @@
 #define CORE_MAP_TYPE_H
 
 #include <stdbool.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include "core/buf.h"
 #include "core/map.h"
@@ -16,6 +18,9 @@
 #define MAP_PROP_FIXED   0x1 /* keys are compared as strings: map.c folds them */
 #define MAP_PROP_PATTERN 0x2 /* keys are matched whole: partial keys are never looked up */
 
+/* lmdb: and hash: tables read NAME.lmdb. */
+#define MAP_LMDB_SUFFIX ".lmdb"
+
 /* The longest value a lookup may produce (a pcre result grows with $n substitutions). */
 #define MAP_VALUE_MAX (1024 * 1024)
 
@@ -26,10 +31,21 @@ struct map_ops {
     void (*close)(struct map *map);
 };
 
+/* One version of a table's file, to notice when it is rebuilt (map_changed). */
+struct map_file_stamp {
+    bool exists;
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+};
+
 struct map {
     const struct map_ops *ops;
     unsigned props;
     char *spec; /* "type:name", as opened */
+    char *file; /* the file the table reads, or NULL */
+    struct map_file_stamp file_stamp;
     int flags;
     int refs;
     struct buf value;

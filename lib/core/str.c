@@ -150,6 +150,36 @@ strvec_free(struct strvec *sv)
     strvec_init(sv);
 }
 
+/*
+ * strvec_split_list - append each element of a list as main.cf writes one: separated by
+ * commas and white space, except inside {braces}, which group and must balance. Returns 0,
+ * or the brace that does not balance ('{' never closed, '}' never opened) with *bad set to
+ * the start of the element it is in.
+ */
+int
+strvec_split_list(struct strvec *sv, const char *text, const char **bad)
+{
+    const char *p = text, *start;
+    int depth;
+
+    for (;;) {
+        p += strspn(p, STR_LIST_DELIMS);
+        if (*p == 0)
+            return 0;
+        for (start = p, depth = 0; *p && (depth > 0 || !strchr(STR_LIST_DELIMS, *p)); p++) {
+            if (*p == '{')
+                depth++;
+            else if (*p == '}' && --depth < 0)
+                break;
+        }
+        if (depth != 0) {
+            *bad = start;
+            return depth > 0 ? '{' : '}';
+        }
+        strvec_add_owned(sv, xstrndup(start, (size_t)(p - start)));
+    }
+}
+
 /* strvec_split - append every token of text, as separated by any run of delims */
 void
 strvec_split(struct strvec *sv, const char *text, const char *delims)

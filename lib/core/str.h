@@ -26,6 +26,7 @@ void strvec_add_owned(struct strvec *sv, char *s);
 bool strvec_contains(const struct strvec *sv, const char *s);
 void strvec_free(struct strvec *sv);
 void strvec_split(struct strvec *sv, const char *text, const char *delims);
+int strvec_split_list(struct strvec *sv, const char *text, const char **bad);
 
 #define STR_LIST_DELIMS ", \t\r\n"
 

@@ -22,6 +22,7 @@
 
 #include "core/ipc.h"
 #include "core/log.h"
+#include "core/map.h"
 #include "core/mem.h"
 #include "mail/params.h"
 #include "mail/peers.h"
@@ -303,9 +304,15 @@ server_accept(int fd, unsigned events, void *arg)
 void
 server_session_done(struct server_ctx *ctx)
 {
+    const char *table;
+
     if (ctx->active <= 0)
         log_panic("server_session_done without a session");
     ctx->active--;
+    if (!ctx->draining && (table = map_changed()) != NULL) {
+        log_info("table %s has changed -- restarting", table);
+        ctx->draining = true;
+    }
     server_update(ctx);
 }
 

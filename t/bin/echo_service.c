@@ -1,7 +1,8 @@
 /*
  * echo_service.c - a test daemon on the server skeleton: every line a client sends comes
- * back, "quit" ends the session; a wakeup on a fifo is logged. It exists for the master's and the
- * skeleton's tests and is never installed. Up to four clients per process, lines up to 1000 bytes.
+ * back, "quit" ends the session; a wakeup on a fifo is logged; ECHO_TABLE names a table to hold
+ * open. It exists for the master's and the skeleton's tests and is never installed. Up to four
+ * clients per process, lines up to 1000 bytes.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/map.h"
 #include "core/mem.h"
 #include "server/server.h"
 
@@ -102,6 +104,23 @@ echo_service(struct server_ctx *ctx, int fd)
     s->watch = loop_fd_add(ctx->loop, fd, LOOP_READ, echo_readable, s);
 }
 
+/* echo_post_jail - open the table named by ECHO_TABLE, so tests can change it under us */
+static void
+echo_post_jail(struct server_ctx *ctx)
+{
+    const char *spec = getenv("ECHO_TABLE");
+    struct map_error err;
+
+    if (spec != NULL && (ctx->app = map_open(spec, MAP_FOLD_FIXED, &err)) == NULL)
+        log_fatal("%s", err.text);
+}
+
+static void
+echo_exit(struct server_ctx *ctx)
+{
+    map_close(ctx->app);
+}
+
 /* echo_trigger - a wakeup from the master, logged so that tests can count them */
 static void
 echo_trigger(struct server_ctx *ctx, const char *data, size_t len)
@@ -117,6 +136,8 @@ main(int argc, char **argv)
         .max_sessions = 4,
         .service = echo_service,
         .trigger = echo_trigger,
+        .post_jail = echo_post_jail,
+        .on_exit = echo_exit,
     };
 
     return server_main(argc, argv, &ops);

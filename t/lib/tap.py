@@ -21,6 +21,14 @@ class TAP:
             self.diag("expected: %r" % (want,))
         return good
 
+    def like(self, got, part, name):
+        """Passes when part (a string) occurs in got."""
+        good = self.ok(part in got, name)
+        if not good:
+            self.diag("     got: %r" % (got[-2000:],))
+            self.diag("wanted a part: %r" % (part,))
+        return good
+
     def diag(self, text):
         for line in str(text).splitlines():
             print("# " + line, file=sys.stderr, flush=True)

@@ -4,6 +4,7 @@
 
 #include "core/map.h"
 #include "core/mem.h"
+#include "t/maptest.h"
 #include "t/tap.h"
 
 static const char table[] = "# cidr test table\n"
@@ -23,11 +24,7 @@ static const char table[] = "# cidr test table\n"
                             "0.0.0.0/0          any v4\n"
                             "::/0               any v6\n";
 
-static const struct {
-    const char *key;
-    enum map_status status;
-    const char *value;
-} lookups[] = {
+static const struct maptest_lookup lookups[] = {
     {"192.0.2.1", MAP_FOUND, "exact host"},
     {"192.0.2.200", MAP_FOUND, "v4 net"},
     {"2001:db8::1", MAP_FOUND, "v6 host in brackets"},
@@ -49,11 +46,8 @@ static const struct {
     {"", MAP_NOTFOUND, NULL},
 };
 
-static const struct {
-    const char *text;
-    const char *error;
-} malformed[] = {
-    {"192.0.2.1/24 x\n", "bad.cidr, line 1: 192.0.2.1/24 has host bits set beyond the prefix"},
+static const struct maptest_malformed malformed[] = {
+    {"192.0.2.1/24 x\n", "bad, line 1: 192.0.2.1/24 has host bits set beyond the prefix"},
     {"2001:db8::1/32 x\n", "line 1: 2001:db8::1/32 has host bits set"},
     {"192.0.2.0/33 x\n", "line 1: bad prefix length \"/33\""},
     {"2001:db8::/129 x\n", "line 1: bad prefix length \"/129\""},
@@ -85,37 +79,16 @@ test_lookups(void)
         return;
     }
     ok(map_is_pattern(map), "cidr is a pattern table");
-    for (size_t i = 0; i < sizeof(lookups) / sizeof(lookups[0]); i++) {
-        const char *value = NULL;
-        is_int(map_lookup(map, lookups[i].key, 0, &value, &err), lookups[i].status, "lookup '%s'",
-               lookups[i].key);
-        if (lookups[i].value)
-            is_str(value, lookups[i].value, "... value");
-    }
+    maptest_lookups(map, lookups, MAPTEST_COUNT(lookups));
     map_close(map);
     free(spec);
     free(path);
-}
-
-static void
-test_malformed(void)
-{
-    for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++) {
-        char *path = tap_write_file("bad.cidr", malformed[i].text);
-        char *spec = xasprintf("cidr:%s", path);
-        struct map_error err = {""};
-
-        ok(map_open(spec, 0, &err) == NULL, "malformed table %zu fails", i);
-        like(err.text, malformed[i].error, "... with file and line");
-        free(spec);
-        free(path);
-    }
 }
 
 int
 main(void)
 {
     test_lookups();
-    test_malformed();
+    maptest_malformed("cidr", 0, malformed, MAPTEST_COUNT(malformed));
     return done_testing();
 }

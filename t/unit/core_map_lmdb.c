@@ -99,8 +99,10 @@ test_walk_and_rebuild(void)
 
     ok(old && map_walk(old, collect, all, &err), "walk");
     is_str(all, "a=1;b=2;", "every entry, in key order");
+    ok(map_changed() == NULL, "no open table has changed");
 
     free(build("walk", "a changed\n", MAP_FOLD_FIXED));
+    is_str(map_changed(), spec, "a rebuild is noticed (map_changed)");
     ok(map_lookup(old, "a", 0, &value, &err) == MAP_FOUND && strcmp(value, "1") == 0,
        "a table opened before a rebuild keeps reading the old file");
     ok(map_lookup(old, "b", 0, &value, &err) == MAP_FOUND, "... all of it");

@@ -4,6 +4,7 @@
 
 #include "core/map.h"
 #include "core/mem.h"
+#include "t/maptest.h"
 #include "t/tap.h"
 
 static const char table[] = "# pcre test table\n"
@@ -29,11 +30,7 @@ static const char table[] = "# pcre test table\n"
                             "/end$/E                     dollar end only\n"
                             "/^extra/X                   X is accepted\n";
 
-static const struct {
-    const char *key;
-    enum map_status status;
-    const char *value;
-} lookups[] = {
+static const struct maptest_lookup lookups[] = {
     {"joe@example.com", MAP_FOUND, "local joe and $ and joex"},
     {"JOE@EXAMPLE.COM", MAP_FOUND, "local JOE and $ and JOEx"},
     {"case@x", MAP_FOUND, "case-insensitive by default"},
@@ -56,12 +53,8 @@ static const struct {
     {"extra@x", MAP_FOUND, "X is accepted"},
 };
 
-static const struct {
-    const char *text;
-    const char *error;
-} malformed[] = {
-    {"/a(/ x\n",
-     "bad.pcre, line 1: error in pattern \"a(\" at offset 2: missing closing parenthesis"},
+static const struct maptest_malformed malformed[] = {
+    {"/a(/ x\n", "bad, line 1: error in pattern \"a(\" at offset 2: missing closing parenthesis"},
     {"/abc x\n", "line 1: missing closing delimiter '/'"},
     {"/a/q x\n", "line 1: unknown pattern flag 'q'"},
     {"/a/\n", "line 1: missing result"},
@@ -91,33 +84,12 @@ test_lookups(void)
         return;
     }
     ok(map_is_pattern(map), "pcre is a pattern table");
-    for (size_t i = 0; i < sizeof(lookups) / sizeof(lookups[0]); i++) {
-        const char *value = NULL;
-        is_int(map_lookup(map, lookups[i].key, 0, &value, &err), lookups[i].status, "lookup '%s'",
-               lookups[i].key);
-        if (lookups[i].value)
-            is_str(value, lookups[i].value, "... value");
-    }
+    maptest_lookups(map, lookups, MAPTEST_COUNT(lookups));
     is_int(map_lookup(map, "nohost", MAP_LOOKUP_PARTIAL, NULL, &err), MAP_NOTFOUND,
            "a partial key is never matched");
     map_close(map);
     free(spec);
     free(path);
-}
-
-static void
-test_malformed(void)
-{
-    for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++) {
-        char *path = tap_write_file("bad.pcre", malformed[i].text);
-        char *spec = xasprintf("pcre:%s", path);
-        struct map_error err = {""};
-
-        ok(map_open(spec, 0, &err) == NULL, "malformed table %zu fails", i);
-        like(err.text, malformed[i].error, "... with file and line");
-        free(spec);
-        free(path);
-    }
 }
 
 static void
@@ -142,7 +114,7 @@ int
 main(void)
 {
     test_lookups();
-    test_malformed();
+    maptest_malformed("pcre", 0, malformed, MAPTEST_COUNT(malformed));
     test_match_limit();
     return done_testing();
 }

@@ -5,6 +5,7 @@
 
 #include "core/map.h"
 #include "core/mem.h"
+#include "t/maptest.h"
 #include "t/tap.h"
 
 static const char source[] = "# a comment\n"
@@ -37,10 +38,7 @@ static const struct {
     {0, "UPPER", MAP_FOUND, "UPPER value keeps its case"},
 };
 
-static const struct {
-    const char *text;
-    const char *error;
-} malformed[] = {
+static const struct maptest_malformed malformed[] = {
     {"key\n", "bad, line 1: expected \"key value\", got \"key\""},
     {"a b\n\nkey   \n", "bad, line 3: expected \"key value\""},
     {"  indented first\n", "bad, line 1: continuation line without a line to continue"},
@@ -98,21 +96,6 @@ test_walk(void)
 }
 
 static void
-test_malformed(void)
-{
-    for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++) {
-        char *path = tap_write_file("bad", malformed[i].text);
-        char *spec = xasprintf("texthash:%s", path);
-        struct map_error err = {""};
-
-        ok(map_open(spec, MAP_FOLD_FIXED, &err) == NULL, "malformed source %zu fails", i);
-        like(err.text, malformed[i].error, "... with file and line");
-        free(spec);
-        free(path);
-    }
-}
-
-static void
 test_limits(void)
 {
     size_t big = 1024 * 1024 + 10;
@@ -150,7 +133,7 @@ main(void)
 {
     test_lookups();
     test_walk();
-    test_malformed();
+    maptest_malformed("texthash", MAP_FOLD_FIXED, malformed, MAPTEST_COUNT(malformed));
     test_limits();
     return done_testing();
 }
