@@ -67,8 +67,9 @@ def files(d, state):
 
 def queued(d):
     """Committed files: in active/ or, once the delivery side deferred them, in deferred/."""
-    return sorted(f for f in files(d, "active") + files(d, "deferred")
-                  if re.match(r"[0-9A-Za-z]{17}$", f))
+    # active/ first: a file moving on is then seen once or twice, never missed
+    return sorted(set(f for f in files(d, "active") + files(d, "deferred")
+                      if re.match(r"[0-9A-Za-z]{17}$", f)))
 
 
 def queued_path(d, qid):
