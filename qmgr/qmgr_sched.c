@@ -133,10 +133,8 @@ qmgr_sched_defer(struct qmgr *q, struct qmgr_msg *m)
     if (utimensat(q->dir_fd[QMGR_ACTIVE], m->id, times, AT_SYMLINK_NOFOLLOW) < 0)
         log_warn("%s: set the next try time: %m", m->id);
     if (renameat2(q->dir_fd[QMGR_ACTIVE], m->id, q->dir_fd[QMGR_DEFERRED], m->id,
-                  RENAME_NOREPLACE) < 0) {
+                  RENAME_NOREPLACE) < 0)
         log_warn("%s: move active/%s to deferred/: %m", m->id, m->id);
-        q->backlog = true; /* still in active/: the backlog scan tries it again */
-    }
 }
 
 /* qmgr_sched_check - is the message done for this activation? then remove or defer it */
