@@ -91,7 +91,7 @@ void qmgr_commit_add(struct qmgr_session *s, const char *id, char *log_line);
 
 /* qmgr_sched.c: messages in memory, activation, completion, the queue scans */
 void qmgr_sched_init(struct qmgr *q);
-void qmgr_sched_activate(struct qmgr *q, const char *id);
+void qmgr_sched_activate(struct qmgr *q, const char *id, bool announce);
 void qmgr_sched_check(struct qmgr *q, struct qmgr_msg *m);
 void qmgr_sched_scan(struct qmgr *q);
 void qmgr_sched_free(struct qmgr *q);

@@ -52,7 +52,7 @@ qmgr_commit_sync(void *arg)
                                c->id, synced ? NULL : "queue directory fsync failed");
         qmgr_session_resume(c->session);
         if (synced) /* after the reply: the receiver need not wait for the scheduling */
-            qmgr_sched_activate(q, c->id);
+            qmgr_sched_activate(q, c->id, false);
         free(c->log_line);
         free(c);
     }

@@ -85,9 +85,10 @@ qmgr_corrupt(struct qmgr *q, const char *id, const char *why)
         log_warn("%s: %s; moved to corrupt/", id, why);
 }
 
-/* qmgr_sched_activate - take active/ID into memory and start its deliveries */
+/* qmgr_sched_activate - take active/ID into memory and start its deliveries; announce:
+ * log "(queue active)" as Postfix does for each activation (a commit logged it already) */
 void
-qmgr_sched_activate(struct qmgr *q, const char *id)
+qmgr_sched_activate(struct qmgr *q, const char *id, bool announce)
 {
     struct queue_file_error err;
     struct qmgr_msg *m;
@@ -114,6 +115,9 @@ qmgr_sched_activate(struct qmgr *q, const char *id)
         qmgr_corrupt(q, id, err.text);
         return;
     }
+    if (announce)
+        log_info("%s: from=<%s>, size=%llu, nrcpt=%zu (queue active)", id, m->env.sender,
+                 (unsigned long long)m->env.size, m->env.nrcpt);
     m->hash_next = q->msg_hash[qmgr_hash(id)];
     q->msg_hash[qmgr_hash(id)] = m;
     q->nmsg++;
@@ -189,7 +193,7 @@ qmgr_sched_dir(struct qmgr *q, enum qmgr_dir d)
                 continue;
             }
         }
-        qmgr_sched_activate(q, e->d_name);
+        qmgr_sched_activate(q, e->d_name, true);
     }
     closedir(dir);
 }

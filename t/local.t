@@ -402,6 +402,8 @@ def more_cases(m, root, alice, bob):
          "its modification time is the next try, in the future")
     os.chown(dave.pw_dir, dave.pw_uid, dave.pw_gid)
     t.ok(delivered(m, ids, 20), "after the condition clears, the retry delivers it")
+    t.ok(m.logtext().count("%s: from=<sender@example.org>, size=" % ids[0]) >= 2,
+         "each activation is logged (queue active), the first at the commit")
     t.is_eq(len(maildir_files(os.path.join(dave.pw_dir, "Maildir"))), 1, "dave has his mail")
 
     # virtual alias expansion: the file is rewritten with the expanded recipients
