@@ -1,7 +1,8 @@
 /*
  * qmgr.c - the queue manager: hands out queue files to receivers and commits them
- * durably (qmgr_session.c, qmgr_commit.c), recovers the queue at start (qmgr_recover.c).
- * Delivery scheduling comes later; committed files wait in active/.
+ * durably (qmgr_session.c, qmgr_commit.c), recovers the queue at start (qmgr_recover.c),
+ * and delivers what is in active/: resolution (qmgr_resolve.c), requests to the delivery
+ * agents (qmgr_deliver.c), outcomes (qmgr_defer.c), the queue scans (qmgr_sched.c).
  *
  * Runs as mail_owner in the queue directory (the skeleton's chdir or chroot), one process
  * (master.cf: process limit 1). Trusts: its clients only as far as the skeleton's peer check says
@@ -42,6 +43,7 @@ qmgr_post_jail(struct server_ctx *ctx)
     qmgr_open_dirs(q);
     qmgr_recover(q);
     qmgr_commit_init(q);
+    qmgr_sched_init(q);
 }
 
 /* qmgr_on_exit - release what post_jail set up (sessions ended before this runs) */
@@ -52,11 +54,19 @@ qmgr_on_exit(struct server_ctx *ctx)
 
     if (q == NULL)
         return;
+    qmgr_sched_free(q);
     loop_timer_free(q->sync_timer);
     for (int d = 0; d < QMGR_DIR_COUNT; d++)
         close(q->dir_fd[d]);
     free(q);
     ctx->app = NULL;
+}
+
+/* qmgr_trigger - a wakeup from the master (fifo): scan deferred/ now */
+static void
+qmgr_trigger(struct server_ctx *ctx, const char *data, size_t len)
+{
+    qmgr_sched_scan(ctx->app);
 }
 
 static void
@@ -73,6 +83,7 @@ main(int argc, char **argv)
         .max_sessions = 1024,
         .post_jail = qmgr_post_jail,
         .service = qmgr_service,
+        .trigger = qmgr_trigger,
         .on_exit = qmgr_on_exit,
     };
 

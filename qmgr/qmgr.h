@@ -4,10 +4,14 @@
 
 #include <stdbool.h>
 
+#include <sys/types.h>
+
 #include "core/ipc.h"
 #include "core/loop.h"
 #include "mail/proto.h"
+#include "mail/queue_file.h"
 #include "mail/queue_id.h"
+#include "mail/resolve.h"
 #include "server/server.h"
 
 /* The queue states qmgr works in (doc/queue.md), as descriptors of their directories. */
@@ -21,6 +25,30 @@ enum qmgr_dir {
 };
 
 struct qmgr_commit;
+struct qmgr_dest;
+struct qmgr_job;
+struct qmgr_transport;
+
+/* One recipient of an active message, in the order of the queue file. */
+struct qmgr_rcpt {
+    enum queue_rcpt_state state; /* as recorded, or as decided in this activation */
+    bool busy;                   /* in a request in flight */
+    bool done;                   /* final or deferred in this activation */
+};
+
+/* A message in memory: in active/, being delivered. */
+struct qmgr_msg {
+    char id[QUEUE_ID_SIZE];
+    int fd; /* active/ID, read-write, while it is activated; -1 after */
+    struct queue_envelope env;
+    struct qmgr_rcpt *rcpt;
+    size_t open;      /* recipients not yet done in this activation */
+    size_t jobs;      /* requests queued or in flight */
+    size_t deferred;  /* recipients deferred in this activation */
+    int64_t next_try; /* earliest next try of a deferred recipient, 0 if none */
+    double t_active;  /* when it entered active/ (this activation) */
+    struct qmgr_msg *hash_next;
+};
 
 struct qmgr {
     struct server_ctx *ctx;
@@ -28,6 +56,16 @@ struct qmgr {
     struct qmgr_commit *batch; /* renamed, waiting for the directory fsync */
     struct qmgr_commit **batch_tail;
     struct loop_timer *sync_timer;
+    /* delivery side */
+    struct resolve resolve;
+    struct qmgr_msg **msg_hash; /* QMGR_HASH_SIZE chains, by queue ID */
+    size_t nmsg;
+    bool backlog;                 /* files in active/ wait for room in memory */
+    struct qmgr_dest *dests;      /* with requests waiting or in flight */
+    struct qmgr_dest **dest_hash; /* the same, by key */
+    struct qmgr_transport *transports;
+    struct loop_timer *scan_timer; /* the deferred/ scan, every queue_run_delay */
+    struct loop_timer *backlog_timer;
 };
 
 /* One receiver's connection. */
@@ -50,6 +88,31 @@ void qmgr_recover(struct qmgr *q);
 /* qmgr_commit.c */
 void qmgr_commit_init(struct qmgr *q);
 void qmgr_commit_add(struct qmgr_session *s, const char *id, char *log_line);
+
+/* qmgr_sched.c: messages in memory, activation, completion, the queue scans */
+void qmgr_sched_init(struct qmgr *q);
+void qmgr_sched_activate(struct qmgr *q, const char *id, bool announce);
+void qmgr_sched_check(struct qmgr *q, struct qmgr_msg *m);
+void qmgr_sched_scan(struct qmgr *q);
+void qmgr_sched_free(struct qmgr *q);
+double qmgr_now(void);
+
+/* qmgr_resolve.c: expansion, transports, requests */
+void qmgr_resolve_message(struct qmgr *q, struct qmgr_msg *m);
+long qmgr_transport_limit(struct qmgr *q, const char *transport, const char *what, long dflt);
+
+/* qmgr_deliver.c: destinations and requests to delivery agents */
+void qmgr_deliver_add(struct qmgr *q, struct qmgr_msg *m, const struct resolve_result *res,
+                      const char *key, size_t i, long rcpt_limit);
+void qmgr_deliver_run(struct qmgr *q);
+void qmgr_deliver_free(struct qmgr *q);
+
+/* qmgr_defer.c: one recipient's outcome */
+struct qmgr_times {
+    double dispatch, connected, done; /* 0: not reached */
+};
+void qmgr_outcome(struct qmgr *q, struct qmgr_msg *m, size_t i, const char *status, const char *dsn,
+                  const char *relay, const struct qmgr_times *t, const char *reason);
 
 /* qmgr_session.c */
 void qmgr_session_start(struct qmgr *q, int fd);

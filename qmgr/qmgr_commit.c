@@ -10,7 +10,8 @@
  *
  * The file's own data was fsynced by the receiver (queue_writer_finish) before it sent
  * queue_commit; incoming/ is not synced after the rename, since a crash that brings the
- * old name back is resolved by recovery (doc/queue.md).
+ * old name back is resolved by recovery (doc/queue.md). Once on disk, each message is
+ * handed to the delivery side (qmgr_sched_activate) at once.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,8 @@ qmgr_commit_sync(void *arg)
             qmgr_session_reply(c->session, synced ? PROTO_QUEUE_COMMITTED : PROTO_QUEUE_REFUSED,
                                c->id, synced ? NULL : "queue directory fsync failed");
         qmgr_session_resume(c->session);
+        if (synced) /* after the reply: the receiver need not wait for the scheduling */
+            qmgr_sched_activate(q, c->id, false);
         free(c->log_line);
         free(c);
     }

@@ -17,19 +17,21 @@
  * Records: see lib/core/attr.c. A receiver decodes with a struct attr_spec table that
  * lists PROTO_ATTR_MSG as a required ATTR_STR and checks the value with proto_msg_is().
  */
-#define PROTO_MESSAGES(X)                                                                    \
-    X(ECHO_REQUEST, "echo_request", "test client -> echo service: text to send back")        \
-    X(ECHO_REPLY, "echo_reply", "echo service -> test client: the text, unchanged")          \
-    X(STATUS_READY, "status_ready", "child -> master: started, accepting connections")       \
-    X(STATUS_BUSY, "status_busy", "child -> master: serving a client")                       \
-    X(STATUS_IDLE, "status_idle", "child -> master: done with a client, may take another")   \
-    X(QUEUE_OPEN, "queue_open", "receiver -> qmgr: create a queue file in incoming/")        \
-    X(QUEUE_OPENED, "queue_opened", "qmgr -> receiver: its queue ID and descriptor")         \
-    X(QUEUE_COMMIT, "queue_commit", "receiver -> qmgr: the file is written and fsynced")     \
-    X(QUEUE_COMMITTED, "queue_committed", "qmgr -> receiver: on disk; the receiver may 250") \
-    X(QUEUE_ABORT, "queue_abort", "receiver -> qmgr: drop the file, it was never accepted")  \
-    X(QUEUE_ABORTED, "queue_aborted", "qmgr -> receiver: the file is gone")                  \
-    X(QUEUE_REFUSED, "queue_refused", "qmgr -> receiver: the request failed, with a reason")
+#define PROTO_MESSAGES(X)                                                                     \
+    X(ECHO_REQUEST, "echo_request", "test client -> echo service: text to send back")         \
+    X(ECHO_REPLY, "echo_reply", "echo service -> test client: the text, unchanged")           \
+    X(STATUS_READY, "status_ready", "child -> master: started, accepting connections")        \
+    X(STATUS_BUSY, "status_busy", "child -> master: serving a client")                        \
+    X(STATUS_IDLE, "status_idle", "child -> master: done with a client, may take another")    \
+    X(QUEUE_OPEN, "queue_open", "receiver -> qmgr: create a queue file in incoming/")         \
+    X(QUEUE_OPENED, "queue_opened", "qmgr -> receiver: its queue ID and descriptor")          \
+    X(QUEUE_COMMIT, "queue_commit", "receiver -> qmgr: the file is written and fsynced")      \
+    X(QUEUE_COMMITTED, "queue_committed", "qmgr -> receiver: on disk; the receiver may 250")  \
+    X(QUEUE_ABORT, "queue_abort", "receiver -> qmgr: drop the file, it was never accepted")   \
+    X(QUEUE_ABORTED, "queue_aborted", "qmgr -> receiver: the file is gone")                   \
+    X(QUEUE_REFUSED, "queue_refused", "qmgr -> receiver: the request failed, with a reason")  \
+    X(DELIVER_REQUEST, "deliver_request", "qmgr -> agent: deliver one message to recipients") \
+    X(DELIVER_STATUS, "deliver_status", "agent -> qmgr: one recipient's outcome")
 
 enum proto_msg {
     PROTO_NONE,
@@ -47,6 +49,15 @@ enum proto_msg {
 #define PROTO_ATTR_QUEUE_ID   "queue_id"   /* string: a queue ID (queue_id.h) */
 #define PROTO_ATTR_QUEUE_FILE "queue_file" /* fd: an open queue file */
 #define PROTO_ATTR_REASON     "reason"     /* string: why a request was refused */
+#define PROTO_ATTR_SENDER     "sender"     /* string: envelope sender ("" null sender) */
+#define PROTO_ATTR_NEXTHOP    "nexthop"    /* string: the transport's next hop */
+#define PROTO_ATTR_ARRIVAL    "arrival"    /* int: arrival time, seconds since the epoch */
+#define PROTO_ATTR_OFFSET     "offset"     /* int: the first content record's offset */
+#define PROTO_ATTR_SIZE       "size"       /* int: content bytes */
+#define PROTO_ATTR_RCPTS      "recipients" /* string: index, address, orcpt, notify, NUL-ended */
+#define PROTO_ATTR_INDEX      "index"      /* int: a recipient's index in the queue file */
+#define PROTO_ATTR_DSN        "dsn"        /* string: enhanced status code "2.0.0" */
+#define PROTO_ATTR_STATUS     "status"     /* string: sent, deferred or bounced */
 
 /* The longest message name, plus its NUL. */
 #define PROTO_MSG_NAME_SIZE 32

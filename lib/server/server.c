@@ -232,10 +232,23 @@ server_update(struct server_ctx *ctx)
         loop_break(ctx->loop);
 }
 
+/* server_owner_uid - mail_owner's uid, the uid every unprivileged role runs as */
+static bool
+server_owner_uid(const struct server_ctx *ctx, uid_t *uid)
+{
+    const struct passwd *pw = getpwnam(ctx->params.mail_owner);
+
+    if (pw == NULL)
+        return false;
+    *uid = pw->pw_uid;
+    return true;
+}
+
 /*
  * server_admit - a client of a UNIX socket named in the peer table must run as one of the
  * roles allowed to use it (lib/mail/peers.c). Every role runs as mail_owner, the user this
- * process became, so that is the uid to match.
+ * process became, so that is the uid to match; a daemon that stays root also matches
+ * mail_owner itself.
  */
 static bool
 server_admit(const struct server_ctx *ctx, int conn)
@@ -255,6 +268,11 @@ server_admit(const struct server_ctx *ctx, int conn)
     peers_uids_all(&uids, geteuid());
     buf_init(&why, 512);
     good = ipc_peer_cred(conn, &cred, &err) && peers_check(peer, &cred, &uids, &why);
+    if (!good && geteuid() == 0 && cred.uid != 0 && server_owner_uid(ctx, &uids.uid[0])) {
+        /* A daemon that stays root (local) serves clients that dropped to mail_owner. */
+        peers_uids_all(&uids, uids.uid[0]);
+        good = peers_check(peer, &cred, &uids, &why);
+    }
     if (!good)
         log_warn("rejecting client: %s", why.len ? buf_str(&why) : err.text);
     buf_free(&why);

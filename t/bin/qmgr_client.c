@@ -8,6 +8,10 @@
  *   qmgr_client SOCKET badid       commit a name that is no queue ID of ours
  *   qmgr_client SOCKET hold        open, write half, print "opened ID", wait to be killed
  *   qmgr_client read FILE          check a queue file: "ok SENDER NRCPT SIZE" or the error
+ *   qmgr_client SOCKET send SENDER RCPTS FILE [N]
+ *                                  commit N messages (default 1) from SENDER to the
+ *                                  comma-separated RCPTS with FILE as content (LF made CRLF,
+ *                                  as smtpd stores it): "committed ID" for each
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,6 +21,7 @@
 #include <unistd.h>
 
 #include "core/attr.h"
+#include "core/buf.h"
 #include "core/str.h"
 #include "mail/qmgr_clnt.h"
 #include "mail/queue_file.h"
@@ -88,6 +93,77 @@ open_written(int sock, char id[QUEUE_ID_SIZE], bool finish, struct attr_error *e
     return true;
 }
 
+/* send_one - one message with the given envelope and content */
+static bool
+send_one(int sock, char **argv, const struct buf *content, char id[QUEUE_ID_SIZE],
+         struct attr_error *err)
+{
+    struct queue_envelope env = {.sender = argv[0],
+                                 .client_name = "localhost",
+                                 .client_addr = "127.0.0.1",
+                                 .helo = "client.example.org",
+                                 .protocol = "ESMTP"};
+    struct queue_file_error qerr;
+    struct queue_writer w;
+    struct strvec rcpts;
+    bool good;
+    int fd;
+
+    if (!qmgr_clnt_open(sock, id, &fd, TIMEOUT_MS, err))
+        return false;
+    gettimeofday(&env.arrival, NULL);
+    queue_writer_init(&w, fd, &env);
+    strvec_init(&rcpts);
+    strvec_split(&rcpts, argv[1], ",");
+    for (size_t i = 0; i < rcpts.n; i++)
+        queue_writer_rcpt(&w, rcpts.v[i], NULL, NULL);
+    strvec_free(&rcpts);
+    queue_writer_content(&w, content->data, content->len);
+    good = queue_writer_finish(&w, &qerr);
+    queue_writer_free(&w);
+    close(fd);
+    if (!good) {
+        snprintf(err->text, sizeof(err->text), "%s", qerr.text);
+        return false;
+    }
+    return qmgr_clnt_commit(sock, id, TIMEOUT_MS, err);
+}
+
+/* send_mode - "send SENDER RCPTS FILE [N]" */
+static int
+send_mode(int sock, int argc, char **argv)
+{
+    char id[QUEUE_ID_SIZE];
+    struct attr_error err;
+    struct buf content;
+    long count = 1;
+    FILE *f;
+    int c;
+
+    if (argc < 3 || (f = fopen(argv[2], "r")) == NULL ||
+        (argc > 3 && !str_to_long(argv[3], 1, 1000000, &count))) {
+        fprintf(stderr, "usage: qmgr_client SOCKET send SENDER RCPTS FILE [N]\n");
+        return 2;
+    }
+    buf_init(&content, BUF_UNLIMITED);
+    while ((c = getc(f)) != EOF) {
+        if (c == '\n' && (content.len == 0 || content.data[content.len - 1] != '\r'))
+            buf_putc(&content, '\r');
+        buf_putc(&content, c);
+    }
+    fclose(f);
+    for (long i = 0; i < count; i++) {
+        if (!send_one(sock, argv, &content, id, &err)) {
+            printf("failed: %s\n", err.text);
+            buf_free(&content);
+            return 1;
+        }
+        printf("committed %s\n", id);
+    }
+    buf_free(&content);
+    return 0;
+}
+
 static int
 run(int sock, const char *mode, int count)
 {
@@ -147,6 +223,9 @@ main(int argc, char **argv)
         printf("failed: %s\n", err.text);
         return 1;
     }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (strcmp(argv[2], "send") == 0)
+        return send_mode(sock, argc - 3, argv + 3);
     if (argc > 3 && !str_to_long(argv[3], 1, 1000000, &count)) {
         fprintf(stderr, "qmgr_client: bad COUNT \"%s\"\n", argv[3]);
         return 2;

@@ -1,0 +1,323 @@
+/*
+ * resolve.c - virtual alias expansion and transport selection for qmgr (resolve.h).
+ *
+ * Trusts: the tables (the administrator's), not the addresses (they come from SMTP): an
+ * address is only used as a lookup key and copied; every expansion is bounded in depth
+ * and in size, and loops are detected, before anything is allocated without limit.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/mem.h"
+#include "mail/resolve.h"
+
+/* The state of one expansion. */
+struct resolve_walk {
+    struct resolve *r;
+    const char *orig;
+    struct strvec *out;
+    struct strvec chain; /* addresses being expanded, outermost first */
+    struct resolve_result *res;
+};
+
+static enum resolve_status resolve_set(struct resolve_result *res, enum resolve_status status,
+                                       const char *dsn, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static enum resolve_status
+resolve_set(struct resolve_result *res, enum resolve_status status, const char *dsn,
+            const char *fmt, ...)
+{
+    va_list ap;
+
+    res->status = status;
+    snprintf(res->dsn, sizeof(res->dsn), "%s", dsn);
+    va_start(ap, fmt);
+    vsnprintf(res->reason, sizeof(res->reason), fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+/* resolve_maps - open a table list, or leave NULL when the parameter is empty */
+static bool
+resolve_maps(struct map_list **list, const struct strvec *value, struct map_error *err)
+{
+    struct buf text;
+
+    *list = NULL;
+    if (value->n == 0)
+        return true;
+    buf_init(&text, BUF_UNLIMITED);
+    for (size_t i = 0; i < value->n; i++)
+        buf_printf(&text, "%s%s", i ? ", " : "", value->v[i]);
+    *list = map_list_open(buf_str(&text), MAP_FOLD_FIXED, err);
+    buf_free(&text);
+    return *list != NULL;
+}
+
+bool
+resolve_open(struct resolve *r, const struct params *p, struct map_error *err)
+{
+    memset(r, 0, sizeof(*r));
+    r->p = p;
+    if (!addr_domains_open(&r->domains, p, err))
+        return false;
+    if (resolve_maps(&r->valias, &p->virtual_alias_maps, err) &&
+        resolve_maps(&r->transport, &p->transport_maps, err))
+        return true;
+    resolve_close(r);
+    return false;
+}
+
+void
+resolve_close(struct resolve *r)
+{
+    addr_domains_close(&r->domains);
+    if (r->valias)
+        map_list_close(r->valias);
+    if (r->transport)
+        map_list_close(r->transport);
+    r->valias = r->transport = NULL;
+}
+
+static const char *
+resolve_domain(const char *addr)
+{
+    const char *at = strrchr(addr, '@');
+
+    return at ? at + 1 : "";
+}
+
+/* resolve_class - the address class of addr's domain; false on a table error */
+static bool
+resolve_class(struct resolve *r, const char *addr, struct resolve_result *res)
+{
+    struct map_error err;
+
+    if (addr_class_find(&r->domains, resolve_domain(addr), &res->cls, &err) != MAP_ERROR)
+        return true;
+    resolve_set(res, RESOLVE_DEFER, "4.3.0", "address class lookup failure: %s", err.text);
+    return false;
+}
+
+/* resolve_leaf - a final address: unknown in a virtual alias domain, else kept once */
+static enum resolve_status
+resolve_leaf(struct resolve_walk *w, const char *addr)
+{
+    if (!resolve_class(w->r, addr, w->res))
+        return RESOLVE_DEFER;
+    if (w->res->cls == ADDR_CLASS_VIRTUAL_ALIAS)
+        return resolve_set(w->res, RESOLVE_BOUNCE, "5.1.1",
+                           "<%s>: User unknown in virtual alias table", addr);
+    for (size_t i = 0; i < w->out->n; i++)
+        if (str_eq_nocase(w->out->v[i], addr))
+            return RESOLVE_OK;
+    if (w->out->n >= (size_t)w->r->p->virtual_alias_expansion_limit)
+        return resolve_set(w->res, RESOLVE_DEFER, "4.3.0",
+                           "unreasonable virtual_alias_maps map expansion size for %s", w->orig);
+    strvec_add(w->out, addr);
+    return RESOLVE_OK;
+}
+
+/* resolve_item - one address of a table value: qualified, with the extension carried on */
+static char *
+resolve_item(struct resolve *r, const char *item, const char *from, const char *extension)
+{
+    const char *at = strrchr(item, '@');
+    size_t local_len = at ? (size_t)(at - item) : strlen(item);
+    const char *domain = at ? at + 1 : r->p->myorigin;
+    const char *delim = r->p->recipient_delimiter;
+    char sep[2] = {0, 0};
+
+    if (extension && delim && *delim) {
+        size_t cut = strcspn(from, delim);
+        sep[0] = from[cut] ? from[cut] : delim[0];
+        if (strcspn(item, sep) < local_len)
+            extension = NULL; /* the value names its own extension */
+    } else
+        extension = NULL;
+    return xasprintf("%.*s%s%s@%s", (int)local_len, item, extension ? sep : "",
+                     extension ? extension : "", domain);
+}
+
+static enum resolve_status resolve_walk(struct resolve_walk *w, const char *addr);
+
+/* resolve_value - expand each address a table entry lists */
+static enum resolve_status
+resolve_value(struct resolve_walk *w, const char *addr, const char *value, const char *extension)
+{
+    enum resolve_status st = RESOLVE_OK;
+    struct strvec items;
+
+    strvec_init(&items);
+    strvec_split(&items, value, ", \t\r\n");
+    for (size_t i = 0; i < items.n && st == RESOLVE_OK; i++) {
+        char *next = resolve_item(w->r, items.v[i], addr, extension);
+
+        if (str_eq_nocase(next, addr))
+            st = resolve_leaf(w, next);
+        else
+            st = resolve_walk(w, next);
+        free(next);
+    }
+    strvec_free(&items);
+    return st;
+}
+
+/* resolve_walk - expand addr, one level deeper than its caller */
+static enum resolve_status
+resolve_walk(struct resolve_walk *w, const char *addr)
+{
+    struct map_addr_opts opts = {.recipient_delimiter = w->r->p->recipient_delimiter};
+    struct map_addr_match match = {0};
+    struct map_error err;
+    enum resolve_status st;
+    enum map_status found;
+
+    for (size_t i = 0; i < w->chain.n; i++)
+        if (str_eq_nocase(w->chain.v[i], addr))
+            return resolve_set(w->res, RESOLVE_DEFER, "4.3.0",
+                               "virtual alias loop: %s expands back to %s",
+                               w->chain.v[w->chain.n - 1], addr);
+    if (w->chain.n >= (size_t)w->r->p->virtual_alias_recursion_limit)
+        return resolve_set(w->res, RESOLVE_DEFER, "4.3.0",
+                           "unreasonable virtual_alias_maps map nesting for %s", w->orig);
+    if (!resolve_class(w->r, addr, w->res))
+        return RESOLVE_DEFER;
+    opts.domain_is_local = w->res->cls == ADDR_CLASS_LOCAL;
+    found = map_addr_find(w->r->valias, MAP_ADDR_VIRTUAL, addr, &opts, &match, &err);
+    if (found == MAP_ERROR)
+        return resolve_set(w->res, RESOLVE_DEFER, "4.3.0", "virtual_alias_maps lookup failure: %s",
+                           err.text);
+    if (found == MAP_NOTFOUND)
+        return resolve_leaf(w, addr);
+    strvec_add(&w->chain, addr);
+    {
+        char *value = xstrdup(match.value);
+        st = resolve_value(w, addr, value, match.extension);
+        free(value);
+    }
+    free(w->chain.v[--w->chain.n]);
+    map_addr_match_free(&match);
+    return st;
+}
+
+/* resolve_expand - the final addresses addr stands for, appended to out */
+enum resolve_status
+resolve_expand(struct resolve *r, const char *addr, struct strvec *out, struct resolve_result *res)
+{
+    struct resolve_walk w = {.r = r, .orig = addr, .out = out, .res = res};
+    enum resolve_status st;
+    size_t before = out->n;
+
+    memset(res, 0, sizeof(*res));
+    if (r->valias == NULL)
+        return resolve_leaf(&w, addr);
+    strvec_init(&w.chain);
+    st = resolve_walk(&w, addr);
+    strvec_free(&w.chain);
+    if (st != RESOLVE_OK)
+        while (out->n > before)
+            free(out->v[--out->n]);
+    else
+        res->status = RESOLVE_OK;
+    return st;
+}
+
+/* resolve_split - "transport:nexthop" into its parts; either may be empty */
+static void
+resolve_split(const char *spec, struct resolve_result *res)
+{
+    const char *colon = strchr(spec, ':');
+    size_t len = colon ? (size_t)(colon - spec) : strlen(spec);
+
+    snprintf(res->transport, sizeof(res->transport), "%.*s", (int)len, spec);
+    snprintf(res->nexthop, sizeof(res->nexthop), "%s", colon ? colon + 1 : "");
+}
+
+/* resolve_default - the class's transport and next hop */
+static void
+resolve_default(struct resolve *r, const char *addr, struct resolve_result *res)
+{
+    const struct params *p = r->p;
+    const char *domain = resolve_domain(addr);
+
+    switch (res->cls) {
+    case ADDR_CLASS_LOCAL:
+        resolve_split(p->local_transport, res);
+        if (!*res->nexthop)
+            snprintf(res->nexthop, sizeof(res->nexthop), "%s", p->myhostname);
+        return;
+    case ADDR_CLASS_VIRTUAL_ALIAS: /* not reached: resolve_expand() bounced it */
+    case ADDR_CLASS_VIRTUAL_MAILBOX:
+        resolve_split(p->virtual_transport, res);
+        break;
+    case ADDR_CLASS_RELAY:
+        resolve_split(p->relay_transport, res);
+        break;
+    case ADDR_CLASS_DEFAULT:
+        resolve_split(p->default_transport, res);
+        if (!*res->nexthop && *p->relayhost)
+            snprintf(res->nexthop, sizeof(res->nexthop), "%s", p->relayhost);
+        break;
+    }
+    if (!*res->nexthop)
+        snprintf(res->nexthop, sizeof(res->nexthop), "%s", domain);
+}
+
+/* resolve_lookup - transport_maps: whole address, then the domain; NULL if none */
+static enum map_status
+resolve_lookup(struct resolve *r, const char *addr, char **value, struct map_error *err)
+{
+    struct map_addr_match match = {0};
+    const char *v;
+    enum map_status st = map_list_lookup(r->transport, addr, 0, &v, err);
+
+    if (st == MAP_FOUND)
+        *value = xstrdup(v);
+    if (st != MAP_NOTFOUND || !*resolve_domain(addr))
+        return st;
+    st = map_addr_domain(r->transport, resolve_domain(addr), false, &match, err);
+    if (st == MAP_FOUND)
+        *value = xstrdup(match.value);
+    map_addr_match_free(&match);
+    return st;
+}
+
+/* resolve_transport - the transport and next hop of a final address */
+enum resolve_status
+resolve_transport(struct resolve *r, const char *addr, struct resolve_result *res)
+{
+    struct resolve_result map = {0};
+    struct map_error err;
+    char *value = NULL;
+
+    memset(res, 0, sizeof(*res));
+    if (!resolve_class(r, addr, res))
+        return RESOLVE_DEFER;
+    if (res->cls == ADDR_CLASS_VIRTUAL_ALIAS)
+        return resolve_set(res, RESOLVE_BOUNCE, "5.1.1",
+                           "<%s>: User unknown in virtual alias table", addr);
+    resolve_default(r, addr, res);
+    if (r->transport == NULL)
+        return RESOLVE_OK;
+    switch (resolve_lookup(r, addr, &value, &err)) {
+    case MAP_ERROR:
+        return resolve_set(res, RESOLVE_DEFER, "4.3.0", "transport_maps lookup failure: %s",
+                           err.text);
+    case MAP_NOTFOUND:
+        return RESOLVE_OK;
+    case MAP_FOUND:
+        break;
+    }
+    resolve_split(value, &map);
+    free(value);
+    if (*map.transport)
+        snprintf(res->transport, sizeof(res->transport), "%s", map.transport);
+    if (*map.nexthop)
+        snprintf(res->nexthop, sizeof(res->nexthop), "%s", map.nexthop);
+    return RESOLVE_OK;
+}

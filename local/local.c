@@ -1,0 +1,192 @@
+/*
+ * local.c - the local delivery agent: delivers the requests qmgr sends over
+ * $queue_directory/private/local (and, started as the "virtual" service, to virtual
+ * mailboxes). One request per connection, one connection at a time per process; the master
+ * runs as many processes as qmgr keeps connections open.
+ *
+ * Runs as root (master.cf: unprivileged n), because each write happens in a child that
+ * becomes the recipient (local_priv.c). Never opens a queue directory: the message comes
+ * as the read-only descriptor in the request. Trusts: qmgr (the skeleton admitted it by its
+ * credentials) for the request's shape, which deliver_req_decode checks anyway; nothing in
+ * the addresses.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/ipc.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "local/local.h"
+#include "mail/proto.h"
+
+/* local_maps - one optional table list from a LIST parameter */
+static struct map_list *
+local_maps(const struct strvec *value, const char *name)
+{
+    struct map_error err;
+    struct buf text;
+    struct map_list *list;
+
+    if (value->n == 0)
+        return NULL;
+    buf_init(&text, BUF_UNLIMITED);
+    for (size_t i = 0; i < value->n; i++)
+        buf_printf(&text, "%s%s", i ? ", " : "", value->v[i]);
+    if ((list = map_list_open(buf_str(&text), MAP_FOLD_FIXED, &err)) == NULL)
+        log_fatal("%s: %s", name, err.text);
+    buf_free(&text);
+    return list;
+}
+
+static void
+local_post_jail(struct server_ctx *ctx)
+{
+    struct local *lc = xcalloc(1, sizeof(*lc));
+    struct map_error err;
+
+    ctx->app = lc;
+    lc->ctx = ctx;
+    lc->virtual_mode = strcmp(ctx->service_name, "virtual") == 0;
+    if (!addr_domains_open(&lc->domains, &ctx->params, &err))
+        log_fatal("address classes: %s", err.text);
+    if (lc->virtual_mode) {
+        lc->vmailbox = local_maps(&ctx->params.virtual_mailbox_maps, "virtual_mailbox_maps");
+        lc->vuid = local_maps(&ctx->params.virtual_uid_maps, "virtual_uid_maps");
+        lc->vgid = local_maps(&ctx->params.virtual_gid_maps, "virtual_gid_maps");
+    } else if (!local_alias_open(lc, &err))
+        log_fatal("alias_maps: %s", err.text);
+}
+
+static void
+local_on_exit(struct server_ctx *ctx)
+{
+    struct local *lc = ctx->app;
+
+    if (lc == NULL)
+        return;
+    local_alias_close(lc);
+    addr_domains_close(&lc->domains);
+    if (lc->vmailbox)
+        map_list_close(lc->vmailbox);
+    if (lc->vuid)
+        map_list_close(lc->vuid);
+    if (lc->vgid)
+        map_list_close(lc->vgid);
+    free(lc);
+    ctx->app = NULL;
+}
+
+/* local_reply - one recipient's status back to qmgr */
+static bool
+local_reply(struct local *lc, int fd, const struct deliver_req_rcpt *rcpt,
+            const struct deliver_result *res)
+{
+    static const char *const words[] = {"sent", "deferred", "bounced"};
+    struct deliver_reply reply = {.index = rcpt->index};
+    struct attr_error err;
+    struct buf rec;
+    bool good;
+
+    snprintf(reply.status, sizeof(reply.status), "%s", words[res->status]);
+    snprintf(reply.dsn, sizeof(reply.dsn), "%s", res->dsn);
+    snprintf(reply.reason, sizeof(reply.reason), "%s", res->reason);
+    buf_init(&rec, DELIVER_REPLY_LIMIT);
+    good = deliver_reply_encode(&reply, &rec, &err) &&
+           ipc_send(fd, &rec, NULL, (int)(lc->ctx->params.ipc_timeout * 1000L), &err) == IPC_OK;
+    if (!good)
+        log_warn("reply to qmgr: %s", err.text);
+    buf_free(&rec);
+    return good;
+}
+
+/* local_recipient - deliver to one recipient: every destination it expands to */
+static void
+local_recipient(struct local *lc, struct local_msg *msg, const struct deliver_req_rcpt *rcpt,
+                struct deliver_result *res)
+{
+    struct local_rcpt r = {.lc = lc, .msg = msg, .rcpt = rcpt};
+
+    strvec_init(&r.seen);
+    strvec_init(&r.chain);
+    strvec_init(&r.remote);
+    if (lc->virtual_mode)
+        local_deliver_virtual(&r);
+    else
+        local_deliver_local(&r, rcpt->addr, 0);
+    if (r.remote.n > 0)
+        local_forward_remote(&r);
+    if (!r.any)
+        deliver_set(&r.res, DELIVER_DEFER, "4.3.0", "no destination for the recipient");
+    *res = r.res;
+    strvec_free(&r.seen);
+    strvec_free(&r.chain);
+    strvec_free(&r.remote);
+}
+
+/* local_request - one request: the content once, then each recipient */
+static void
+local_request(struct local *lc, int fd, const struct deliver_req *req)
+{
+    struct local_msg msg = {.fd = -1};
+    struct deliver_result res, copy;
+    bool have = local_content(req, &msg, &copy);
+
+    for (size_t i = 0; i < req->nrcpt; i++) {
+        if (have)
+            local_recipient(lc, &msg, &req->rcpt[i], &res);
+        else
+            res = copy;
+        if (!local_reply(lc, fd, &req->rcpt[i], &res))
+            break;
+    }
+    if (msg.fd >= 0)
+        close(msg.fd);
+}
+
+/* local_service - read one request (blocking: this process serves one client), answer */
+static void
+local_service(struct server_ctx *ctx, int fd)
+{
+    struct local *lc = ctx->app;
+    struct deliver_req req;
+    struct attr_error err;
+    struct attr_fds fds;
+    struct buf rec;
+    enum ipc_status st;
+
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    attr_fds_init(&fds);
+    buf_init(&rec, DELIVER_REQ_RECORD_LIMIT);
+    st = ipc_recv(fd, &rec, &fds, DELIVER_REQ_RECORD_LIMIT, (int)(ctx->params.ipc_timeout * 1000L),
+                  &err);
+    if (st != IPC_OK) {
+        if (st != IPC_EOF)
+            log_warn("read request from qmgr: %s", err.text);
+        attr_fds_close(&fds);
+    } else if (!deliver_req_decode(&rec, &fds, &req, &err))
+        log_warn("bad request from qmgr: %s", err.text);
+    else {
+        local_request(lc, fd, &req);
+        deliver_req_free(&req);
+    }
+    buf_free(&rec);
+    close(fd);
+    server_session_done(ctx);
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct server_ops ops = {
+        .name = "local",
+        .max_sessions = 1,
+        .post_jail = local_post_jail,
+        .service = local_service,
+        .on_exit = local_on_exit,
+    };
+
+    return server_main(argc, argv, &ops);
+}

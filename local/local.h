@@ -1,0 +1,91 @@
+/* local.h - the local delivery agent's shared state, split across local/ by job */
+#ifndef LOCAL_LOCAL_H
+#define LOCAL_LOCAL_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "core/map.h"
+#include "core/str.h"
+#include "mail/addr_class.h"
+#include "mail/deliver.h"
+#include "mail/deliver_req.h"
+#include "server/server.h"
+
+/* One alias table with the uid its commands and files run as (its file's owner). */
+struct local_alias_map {
+    char *spec;
+    struct map_list *map;
+};
+
+struct local {
+    struct server_ctx *ctx;
+    bool virtual_mode; /* started as the "virtual" service: virtual mailboxes */
+    struct local_alias_map *alias;
+    size_t nalias;
+    struct addr_domains domains;
+    struct map_list *vmailbox, *vuid, *vgid;
+};
+
+/* Rights a delivery runs with. */
+struct local_privs {
+    uid_t uid;
+    gid_t gid;
+    char *user; /* for USER/LOGNAME */
+    char *home; /* for HOME */
+};
+
+/* The message of one request, as the mailboxes get it (LF line ends). */
+struct local_msg {
+    const struct deliver_req *req;
+    int fd; /* a memory file, read with pread */
+    off_t len;
+};
+
+/* Where in a recipient's expansion a destination came from (Postfix's allow_* words). */
+enum local_origin {
+    LOCAL_FROM_ALIAS,
+    LOCAL_FROM_FORWARD,
+    LOCAL_FROM_INCLUDE,
+};
+
+/* One recipient's delivery: every destination it expands to, merged into one result. */
+struct local_rcpt {
+    struct local *lc;
+    struct local_msg *msg;
+    const struct deliver_req_rcpt *rcpt;
+    struct deliver_result res;
+    bool any;             /* some destination was tried */
+    struct strvec seen;   /* destinations already delivered: each once */
+    struct strvec chain;  /* names being expanded (loops) */
+    struct strvec remote; /* addresses of other domains, to forward */
+};
+
+/* local_content.c */
+bool local_content(const struct deliver_req *req, struct local_msg *msg,
+                   struct deliver_result *res);
+
+/* local_priv.c */
+void local_privs_free(struct local_privs *p);
+bool local_privs_user(const char *name, struct local_privs *p, bool *failed);
+bool local_privs_owner(struct local *lc, uid_t owner, struct local_privs *p);
+typedef void (*local_child_fn)(void *arg, struct deliver_result *res);
+void local_run_as(const struct local_privs *p, local_child_fn fn, void *arg,
+                  struct deliver_result *res);
+
+/* local_mailbox.c */
+void local_merge(struct local_rcpt *r, const struct deliver_result *res);
+void local_deliver_mailbox(struct local_rcpt *r, const struct local_privs *user);
+void local_deliver_file(struct local_rcpt *r, const char *path, const struct local_privs *p);
+void local_deliver_command(struct local_rcpt *r, const char *cmd, const struct local_privs *p);
+void local_deliver_virtual(struct local_rcpt *r);
+
+/* local_forward.c */
+void local_forward_remote(struct local_rcpt *r);
+
+/* local_alias.c */
+bool local_alias_open(struct local *lc, struct map_error *err);
+void local_alias_close(struct local *lc);
+void local_deliver_local(struct local_rcpt *r, const char *addr, int depth);
+
+#endif

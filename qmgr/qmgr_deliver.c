@@ -1,0 +1,370 @@
+/*
+ * qmgr_deliver.c - delivery requests: per-destination queues, concurrency, agent replies.
+ *
+ * A destination is a transport and what its concurrency limit counts (qmgr_resolve.c).
+ * Requests wait in their destination's queue in arrival order; at most
+ * <transport>_destination_concurrency_limit of them are in flight per destination, and at
+ * most default_process_limit per transport (the master's default process limit: more
+ * connections than agents plus the listen backlog would make the connect block). A request is one
+ * connection to $queue_directory/private/<transport> (the master starts another agent
+ * process for each connection waiting), one deliver_request with the queue file as a
+ * read-only descriptor, then one deliver_status per recipient, read on the event loop so
+ * that the receiving side is never blocked. A recipient without a status when the
+ * connection ends is deferred.
+ *
+ * Trusts: agents to report truthfully, not to be well-formed (deliver_reply_decode checks
+ * each record, and a status for a recipient not in the request is ignored).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/mem.h"
+#include "mail/deliver_req.h"
+#include "qmgr/qmgr.h"
+
+struct qmgr_job {
+    struct qmgr *q;
+    struct qmgr_dest *dest;
+    struct qmgr_msg *m;
+    size_t *idx; /* recipients, as indexes in the queue file */
+    size_t n;
+    size_t answered;
+    int fd;
+    struct loop_fd *watch;
+    struct ipc_reader reader;
+    struct qmgr_times t;
+    struct qmgr_job *next;
+};
+
+#define QMGR_DEST_HASH 4096
+
+/* A transport: how many requests it has in flight, against its process limit. */
+struct qmgr_transport {
+    char *name;
+    long active;
+    long limit;
+    struct qmgr_transport *next;
+};
+
+struct qmgr_dest {
+    struct qmgr_transport *tp;
+    struct qmgr_dest *hash_next;
+    char *key;
+    char *transport;
+    char *nexthop;
+    long limit;
+    long rcpt_limit;
+    long active;
+    struct qmgr_job *head, *tail; /* waiting */
+    struct qmgr_job *running;     /* in flight */
+    struct qmgr_dest *next;
+};
+
+static unsigned
+qmgr_dest_hash(const char *key)
+{
+    unsigned h = 2166136261u;
+
+    for (; *key; key++)
+        h = (h ^ (unsigned char)*key) * 16777619u;
+    return h % QMGR_DEST_HASH;
+}
+
+/* qmgr_transport_get - a transport's counters, created on first use */
+static struct qmgr_transport *
+qmgr_transport_get(struct qmgr *q, const char *name)
+{
+    struct qmgr_transport *tp;
+
+    for (tp = q->transports; tp; tp = tp->next)
+        if (strcmp(tp->name, name) == 0)
+            return tp;
+    tp = xcalloc(1, sizeof(*tp));
+    tp->name = xstrdup(name);
+    tp->limit = q->ctx->params.default_process_limit;
+    tp->next = q->transports;
+    q->transports = tp;
+    return tp;
+}
+
+/* qmgr_dest_get - the destination of key, created on first use */
+static struct qmgr_dest *
+qmgr_dest_get(struct qmgr *q, const struct resolve_result *res, const char *key, long rcpt_limit)
+{
+    unsigned h = qmgr_dest_hash(key);
+    struct qmgr_dest *d;
+
+    if (q->dest_hash == NULL)
+        q->dest_hash = xcalloc(QMGR_DEST_HASH, sizeof(*q->dest_hash));
+    for (d = q->dest_hash[h]; d; d = d->hash_next)
+        if (strcmp(d->key, key) == 0)
+            return d;
+    d = xcalloc(1, sizeof(*d));
+    d->tp = qmgr_transport_get(q, res->transport);
+    d->key = xstrdup(key);
+    d->transport = xstrdup(res->transport);
+    d->nexthop = xstrdup(res->nexthop);
+    d->rcpt_limit = rcpt_limit;
+    d->limit = qmgr_transport_limit(q, res->transport, "concurrency",
+                                    q->ctx->params.default_destination_concurrency_limit);
+    d->next = q->dests;
+    q->dests = d;
+    d->hash_next = q->dest_hash[h];
+    q->dest_hash[h] = d;
+    return d;
+}
+
+/* qmgr_dest_free - a destination with nothing waiting and nothing in flight */
+static void
+qmgr_dest_free(struct qmgr *q, struct qmgr_dest *d)
+{
+    struct qmgr_dest **pp = &q->dest_hash[qmgr_dest_hash(d->key)];
+
+    while (*pp != d)
+        pp = &(*pp)->hash_next;
+    *pp = d->hash_next;
+    free(d->key);
+    free(d->transport);
+    free(d->nexthop);
+    free(d);
+}
+
+/* qmgr_deliver_add - queue recipient i: with the message's last request to the same
+ * destination while that has room, else in a new request */
+void
+qmgr_deliver_add(struct qmgr *q, struct qmgr_msg *m, const struct resolve_result *res,
+                 const char *key, size_t i, long rcpt_limit)
+{
+    struct qmgr_dest *d = qmgr_dest_get(q, res, key, rcpt_limit);
+    struct qmgr_job *j = d->tail;
+
+    if (j == NULL || j->m != m || j->n >= (size_t)d->rcpt_limit) {
+        j = xcalloc(1, sizeof(*j));
+        j->q = q;
+        j->dest = d;
+        j->m = m;
+        j->fd = -1;
+        if (d->tail)
+            d->tail->next = j;
+        else
+            d->head = j;
+        d->tail = j;
+        m->jobs++;
+    }
+    j->idx = xreallocarray(j->idx, j->n + 1, sizeof(*j->idx));
+    j->idx[j->n++] = i;
+    m->rcpt[i].busy = true;
+}
+
+/* qmgr_job_end - the request is over: unanswered recipients are deferred */
+static void
+qmgr_job_end(struct qmgr_job *j, const char *why)
+{
+    struct qmgr *q = j->q;
+    struct qmgr_msg *m = j->m;
+
+    if (j->t.done == 0)
+        j->t.done = qmgr_now();
+    for (size_t k = 0; k < j->n; k++)
+        if (m->rcpt[j->idx[k]].busy) {
+            m->rcpt[j->idx[k]].busy = false;
+            qmgr_outcome(q, m, j->idx[k], "deferred", "4.3.0",
+                         j->t.connected ? j->dest->transport : "none", &j->t, why);
+        }
+    if (j->watch) {
+        struct qmgr_job **pp = &j->dest->running;
+        while (*pp != j)
+            pp = &(*pp)->next;
+        *pp = j->next;
+        loop_fd_free(j->watch);
+        ipc_reader_free(&j->reader);
+        j->dest->active--;
+        j->dest->tp->active--;
+    }
+    if (j->fd >= 0)
+        close(j->fd);
+    free(j->idx);
+    free(j);
+    m->jobs--;
+    qmgr_sched_check(q, m);
+}
+
+/* qmgr_job_reply - one deliver_status */
+static bool
+qmgr_job_reply(struct qmgr_job *j)
+{
+    struct deliver_reply r;
+    struct attr_error err;
+    bool good = deliver_reply_decode(&j->reader.rec, &j->reader.fds, &r, &err);
+
+    ipc_reader_reset(&j->reader);
+    if (!good) {
+        log_warn("%s: reply from %s: %s", j->m->id, j->dest->transport, err.text);
+        return false;
+    }
+    j->t.done = qmgr_now();
+    for (size_t k = 0; k < j->n; k++)
+        if ((long)j->idx[k] == r.index && j->m->rcpt[j->idx[k]].busy) {
+            j->m->rcpt[j->idx[k]].busy = false;
+            j->answered++;
+            qmgr_outcome(j->q, j->m, j->idx[k], r.status, r.dsn, j->dest->transport, &j->t,
+                         r.reason);
+            return true;
+        }
+    log_warn("%s: %s reports on recipient %ld, which is not in its request", j->m->id,
+             j->dest->transport, r.index);
+    return true;
+}
+
+/* qmgr_job_readable - read replies; end the request when all are in or the agent left */
+static void
+qmgr_job_readable(int fd, unsigned events, void *arg)
+{
+    struct qmgr_job *j = arg;
+    struct qmgr *q = j->q;
+    struct attr_error err;
+    enum ipc_status st;
+    char why[300];
+
+    while ((st = ipc_reader_read(&j->reader, &err)) == IPC_OK)
+        if (!qmgr_job_reply(j) || j->answered == j->n)
+            break;
+    if (st == IPC_AGAIN && j->answered < j->n)
+        return;
+    snprintf(why, sizeof(why), "lost connection with the %s delivery agent%s%s", j->dest->transport,
+             st == IPC_ERROR ? ": " : "", st == IPC_ERROR ? err.text : "");
+    qmgr_job_end(j, why);
+    qmgr_deliver_run(q);
+}
+
+/* qmgr_job_send - the request record, with a read-only descriptor of the queue file */
+static bool
+qmgr_job_send(struct qmgr_job *j, struct attr_error *err)
+{
+    struct qmgr_msg *m = j->m;
+    struct deliver_req req = {.sender = m->env.sender,
+                              .nexthop = j->dest->nexthop,
+                              .arrival = m->env.arrival.tv_sec,
+                              .offset = m->env.content_offset,
+                              .size = (off_t)m->env.size};
+    struct attr_fds fds;
+    struct buf rec;
+    bool good;
+
+    memcpy(req.queue_id, m->id, QUEUE_ID_SIZE);
+    req.fd = openat(j->q->dir_fd[QMGR_ACTIVE], m->id, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (req.fd < 0) {
+        snprintf(err->text, sizeof(err->text), "open active/%s: %s", m->id, strerror(errno));
+        return false;
+    }
+    for (size_t k = 0; k < j->n; k++) {
+        const struct queue_rcpt *r = &m->env.rcpt[j->idx[k]];
+        deliver_req_add_rcpt(&req, (long)j->idx[k], r->addr, r->orcpt, r->notify);
+    }
+    attr_fds_init(&fds);
+    buf_init(&rec, DELIVER_REQ_RECORD_LIMIT);
+    good = deliver_req_encode(&req, &rec, &fds, err) &&
+           ipc_send(j->fd, &rec, &fds, (int)(j->q->ctx->params.ipc_timeout * 1000L), err) == IPC_OK;
+    buf_free(&rec);
+    req.sender = req.nexthop = NULL; /* borrowed */
+    deliver_req_free(&req);
+    return good;
+}
+
+/* qmgr_job_start - connect, send, then wait for the replies on the loop */
+static void
+qmgr_job_start(struct qmgr *q, struct qmgr_job *j)
+{
+    struct attr_error err;
+    char path[128], why[400];
+
+    j->t.dispatch = qmgr_now();
+    if (strchr(j->dest->transport, '/') || strcmp(j->dest->transport, "..") == 0 ||
+        snprintf(path, sizeof(path), "private/%s", j->dest->transport) >= (int)sizeof(path)) {
+        qmgr_job_end(j, "mail transport unavailable: bad transport name");
+        return;
+    }
+    if ((j->fd = ipc_connect(path, &err)) < 0) {
+        snprintf(why, sizeof(why), "mail transport unavailable: %s", err.text);
+        qmgr_job_end(j, why);
+        return;
+    }
+    j->t.connected = qmgr_now();
+    if (!qmgr_job_send(j, &err)) {
+        snprintf(why, sizeof(why), "delivery request to %s failed: %s", j->dest->transport,
+                 err.text);
+        qmgr_job_end(j, why);
+        return;
+    }
+    fcntl(j->fd, F_SETFL, fcntl(j->fd, F_GETFL) | O_NONBLOCK);
+    ipc_reader_init(&j->reader, j->fd, DELIVER_REPLY_LIMIT);
+    j->watch = loop_fd_add(q->ctx->loop, j->fd, LOOP_READ, qmgr_job_readable, j);
+    j->dest->active++;
+    j->dest->tp->active++;
+    j->next = j->dest->running;
+    j->dest->running = j;
+}
+
+/* qmgr_deliver_run - start what the concurrency limits allow; drop idle destinations */
+void
+qmgr_deliver_run(struct qmgr *q)
+{
+    struct qmgr_dest **pp = &q->dests;
+
+    while (*pp) {
+        struct qmgr_dest *d = *pp;
+
+        while (d->head && d->active < d->limit && d->tp->active < d->tp->limit) {
+            struct qmgr_job *j = d->head;
+            d->head = j->next;
+            if (d->head == NULL)
+                d->tail = NULL;
+            j->next = NULL;
+            d->active++; /* hold d while the job starts: an immediate end releases it */
+            qmgr_job_start(q, j);
+            d->active--;
+        }
+        if (d->head == NULL && d->active == 0) {
+            *pp = d->next;
+            qmgr_dest_free(q, d);
+        } else
+            pp = &d->next;
+    }
+}
+
+/* qmgr_deliver_free - at exit: close every request (the files stay for the next start) */
+void
+qmgr_deliver_free(struct qmgr *q)
+{
+    while (q->dests) {
+        struct qmgr_dest *d = q->dests;
+        q->dests = d->next;
+        for (struct qmgr_job *j = d->head, *next; j; j = next) {
+            next = j->next;
+            free(j->idx);
+            free(j);
+        }
+        for (struct qmgr_job *j = d->running, *next; j; j = next) {
+            next = j->next;
+            loop_fd_free(j->watch);
+            ipc_reader_free(&j->reader);
+            close(j->fd);
+            free(j->idx);
+            free(j);
+        }
+        qmgr_dest_free(q, d);
+    }
+    free(q->dest_hash);
+    q->dest_hash = NULL;
+    while (q->transports) {
+        struct qmgr_transport *tp = q->transports;
+        q->transports = tp->next;
+        free(tp->name);
+        free(tp);
+    }
+}
