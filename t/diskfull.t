@@ -30,13 +30,16 @@ filler = os.path.join(inst.queue, "filler")
 
 
 def fill():
-    with open(filler, "wb") as f:
-        try:
+    """Write until the file system is full, to the last block."""
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        for size in (65536, 4096, 512, 1):
             while True:
-                f.write(b"x" * 65536)
-                f.flush()
-        except OSError:
-            pass
+                os.write(fd, b"x" * size)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 try:
