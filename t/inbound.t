@@ -1,0 +1,114 @@
+#!/usr/bin/python3
+"""inbound.t - the whole inbound path with real processes: swaks and smtplib talk to smtpd on
+a loopback port, qmgr queues, local delivers into a real user's Maildir. Checks the delivered
+bytes, who runs what, and that Debian's pflogsumm and fail2ban read the log."""
+import os
+import shutil
+import smtplib
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from instance import Instance, ensure_user, maildir_messages, uids, wait_for  # noqa: E402
+from tap import TAP  # noqa: E402
+
+t = TAP()
+if os.geteuid() != 0:
+    t.skip_all("local delivery runs as the recipient: needs root")
+
+USER = "pt-inbound"
+inst = Instance(main="home_mailbox = Maildir/\n"
+                     "mynetworks = 192.0.2.0/24\n"
+                     "smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination\n")
+home = os.path.join(inst.root, "home")
+pw = ensure_user(USER, home)
+maildir = os.path.join(home, "Maildir")
+
+
+def delivered(n):
+    return wait_for(lambda: len(maildir_messages(maildir)) >= n, 20)
+
+
+def swaks(*args):
+    return subprocess.run(["swaks", "--server", "127.0.0.1", "--port", str(inst.port),
+                           "--helo", "client.test.example"] + list(args),
+                          capture_output=True, text=True, timeout=60)
+
+
+try:
+    t.ok(inst.start(), "postern starts with smtpd, qmgr and local")
+
+    body = ("Subject: first\r\nMessage-ID: <first@test.example>\r\n\r\n"
+            "plain line\r\n.leading dot\r\n..two dots\r\n").encode()
+    with smtplib.SMTP("127.0.0.1", inst.port, local_hostname="client.test.example",
+                      timeout=30) as c:
+        refused = c.sendmail("sender@client.test.example", ["%s@test.example" % USER], body)
+    t.is_eq(refused, {}, "smtplib: the message is accepted")
+    t.ok(delivered(1), "and lands in the recipient's Maildir")
+    msgs = maildir_messages(maildir)
+    first = list(msgs.values())[0] if msgs else b""
+    t.ok(first.endswith(body.replace(b"\r\n", b"\n")),
+         "the content arrives byte for byte, dots unstuffed, with Unix line ends in the Maildir")
+    t.ok(first.startswith(b"Return-Path: <sender@client.test.example>\n"), "Return-Path first")
+    t.like(first.decode(errors="replace"), "Delivered-To: %s@test.example" % USER,
+           "Delivered-To names the recipient")
+    t.like(first.decode(errors="replace"), "Received: from client.test.example (unknown [127.0.0.1])",
+           "the Received header names the client")
+    files = [os.path.join(maildir, "new", n) for n in os.listdir(os.path.join(maildir, "new"))]
+    t.ok(files and all(os.stat(p).st_uid == pw.pw_uid for p in files),
+         "the Maildir file belongs to the recipient")
+
+    eight = "Subject: 8bit\r\n\r\nGr\u00fc\u00dfe aus K\u00f6ln\r\n".encode("utf-8")
+    bodyfile = os.path.join(inst.root, "eight.eml")
+    with open(bodyfile, "wb") as f:
+        f.write(eight)
+    r = swaks("--from", "<>", "--to", "%s@test.example" % USER, "--data", "@" + bodyfile)
+    t.ok(r.returncode == 0 and "250 2.0.0" in r.stdout, "swaks: the null sender, 8-bit body")
+    t.ok(delivered(2), "delivered too")
+    t.ok(any(b"Return-Path: <>" in m and "Gr\u00fc\u00dfe aus K\u00f6ln\n".encode() in m
+             for m in maildir_messages(maildir).values()), "8-bit bytes unchanged, null sender kept")
+
+    r = swaks("--from", "x@client.test.example", "--to", "nobody-here@test.example",
+              "--quit-after", "RCPT")
+    t.like(r.stdout, "550 5.1.1 <nobody-here@test.example>: Recipient address rejected: "
+           "User unknown in local recipient table", "an unknown local user: 550 5.1.1 at RCPT")
+    r = swaks("--from", "x@client.test.example", "--to", "someone@elsewhere.example",
+              "--quit-after", "RCPT")
+    t.like(r.stdout, "554 5.7.1 <someone@elsewhere.example>: Relay access denied",
+           "an outside domain from an untrusted client: relay denied")
+
+    smtpd = inst.program_pids("smtpd")
+    qmgr = inst.program_pids("qmgr")
+    owner = ensure_user("postern-test").pw_uid
+    t.ok(qmgr and all(uids(p) == [owner] * 4 for p in qmgr), "qmgr runs as mail_owner")
+    t.ok(all(uids(p) == [owner] * 4 for p in smtpd), "smtpd runs as mail_owner")
+
+    t.ok(wait_for(lambda: inst.log().count(": removed") >= 2, 10), "both queue files removed")
+    inst.stop()
+    log = inst.log()
+
+    r = subprocess.run(["pflogsumm", "--syslog-name=postern", "--smtpd-stats", inst.logfile],
+                       capture_output=True, text=True, timeout=60)
+    report = r.stdout
+    t.like(report, "      2   received", "pflogsumm counts two received messages")
+    t.like(report, "      2   delivered", "and two delivered")
+    t.like(report, "      2   rejected", "and the two rejections")
+
+    f2b = tempfile.mkdtemp(prefix="postern-f2b.")
+    shutil.copytree("/etc/fail2ban", os.path.join(f2b, "fail2ban"))
+    shutil.copy(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "conf",
+                             "fail2ban", "postern.conf"),
+                os.path.join(f2b, "fail2ban", "filter.d", "postern.conf"))
+    r = subprocess.run(["fail2ban-regex", "--config", os.path.join(f2b, "fail2ban"),
+                        inst.logfile, "postern"], capture_output=True, text=True, timeout=60)
+    shutil.rmtree(f2b)
+    t.like(r.stdout, "Failregex: 2 total", "fail2ban's postfix filter, as conf/fail2ban/postern.conf, "
+           "matches both rejections")
+    if r.returncode != 0 or "Failregex: 2 total" not in r.stdout:
+        t.diag(r.stdout + r.stderr)
+    if t.failed:
+        t.diag(log)
+finally:
+    inst.cleanup()
+sys.exit(t.done())
