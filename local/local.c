@@ -21,6 +21,7 @@
 #include "core/mem.h"
 #include "local/local.h"
 #include "mail/proto.h"
+#include "mail/queue_file.h"
 
 /* local_maps - one optional table list from a LIST parameter */
 static struct map_list *
@@ -126,6 +127,39 @@ local_recipient(struct local *lc, struct local_msg *msg, const struct deliver_re
     strvec_free(&r.remote);
 }
 
+/*
+ * local_claim - lock the recipient's slot in the queue file, waiting for an agent that still
+ * delivers it for a qmgr that was restarted since; true if it was delivered meanwhile.
+ */
+static bool
+local_claim(const struct deliver_req *req, const struct deliver_req_rcpt *rcpt)
+{
+    struct queue_rcpt_status st;
+    struct queue_file_error err;
+
+    if (rcpt->slot <= 0)
+        return false;
+    if (!queue_file_lock_slot(req->fd, rcpt->slot, &st, &err)) {
+        log_warn("%s: <%s>: %s", req->queue_id, rcpt->addr, err.text);
+        return false;
+    }
+    return st.state == QUEUE_RCPT_DELIVERED;
+}
+
+/*
+ * local_mark_delivered - mark the recipient delivered in the queue file before saying so:
+ * a qmgr that dies before it reads the reply sees the mark when it reads the file again.
+ */
+static void
+local_mark_delivered(const struct deliver_req *req, const struct deliver_req_rcpt *rcpt)
+{
+    const struct queue_rcpt_status done = {.state = QUEUE_RCPT_DELIVERED};
+    struct queue_file_error err;
+
+    if (rcpt->slot > 0 && !queue_file_write_slot(req->fd, rcpt->slot, &done, false, &err))
+        log_warn("%s: mark <%s> delivered: %s", req->queue_id, rcpt->addr, err.text);
+}
+
 /* local_request - one request: the content once, then each recipient */
 static void
 local_request(struct local *lc, int fd, const struct deliver_req *req)
@@ -135,10 +169,16 @@ local_request(struct local *lc, int fd, const struct deliver_req *req)
     bool have = local_content(req, &msg, &copy);
 
     for (size_t i = 0; i < req->nrcpt; i++) {
-        if (have)
+        if (local_claim(req, &req->rcpt[i]))
+            deliver_set(&res, DELIVER_OK, "2.0.0", "already delivered");
+        else if (have)
             local_recipient(lc, &msg, &req->rcpt[i], &res);
         else
             res = copy;
+        if (res.status == DELIVER_OK)
+            local_mark_delivered(req, &req->rcpt[i]);
+        if (req->rcpt[i].slot > 0)
+            queue_file_unlock_slot(req->fd, req->rcpt[i].slot);
         if (!local_reply(lc, fd, &req->rcpt[i], &res))
             break;
     }

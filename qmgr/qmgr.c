@@ -40,6 +40,7 @@ qmgr_post_jail(struct server_ctx *ctx)
 
     ctx->app = q;
     q->ctx = ctx;
+    strvec_init(&q->recovered);
     qmgr_open_dirs(q);
     qmgr_recover(q);
     qmgr_commit_init(q);
@@ -56,6 +57,7 @@ qmgr_on_exit(struct server_ctx *ctx)
         return;
     qmgr_sched_free(q);
     loop_timer_free(q->sync_timer);
+    strvec_free(&q->recovered);
     for (int d = 0; d < QMGR_DIR_COUNT; d++)
         close(q->dir_fd[d]);
     free(q);

@@ -8,6 +8,7 @@
 
 #include "core/ipc.h"
 #include "core/loop.h"
+#include "core/str.h"
 #include "mail/proto.h"
 #include "mail/queue_file.h"
 #include "mail/queue_id.h"
@@ -56,6 +57,7 @@ struct qmgr {
     struct qmgr_commit *batch; /* renamed, waiting for the directory fsync */
     struct qmgr_commit **batch_tail;
     struct loop_timer *sync_timer;
+    struct strvec recovered; /* IDs found in active/ at start: committed by an earlier qmgr */
     /* delivery side */
     struct resolve resolve;
     struct qmgr_msg **msg_hash; /* QMGR_HASH_SIZE chains, by queue ID */

@@ -257,14 +257,14 @@ qmgr_job_send(struct qmgr_job *j, struct attr_error *err)
     bool good;
 
     memcpy(req.queue_id, m->id, QUEUE_ID_SIZE);
-    req.fd = openat(j->q->dir_fd[QMGR_ACTIVE], m->id, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    req.fd = openat(j->q->dir_fd[QMGR_ACTIVE], m->id, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
     if (req.fd < 0) {
         snprintf(err->text, sizeof(err->text), "open active/%s: %s", m->id, strerror(errno));
         return false;
     }
     for (size_t k = 0; k < j->n; k++) {
         const struct queue_rcpt *r = &m->env.rcpt[j->idx[k]];
-        deliver_req_add_rcpt(&req, (long)j->idx[k], r->addr, r->orcpt, r->notify);
+        deliver_req_add_rcpt(&req, (long)j->idx[k], r->status_offset, r->addr, r->orcpt, r->notify);
     }
     attr_fds_init(&fds);
     buf_init(&rec, DELIVER_REQ_RECORD_LIMIT);

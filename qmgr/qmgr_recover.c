@@ -105,6 +105,8 @@ qmgr_recover_state(struct qmgr *q, enum qmgr_dir d)
         if (qmgr_recover_dot(e->d_name))
             continue;
         if (qmgr_recover_check(q, d, e->d_name, &err)) {
+            if (d == QMGR_ACTIVE)
+                strvec_add(&q->recovered, e->d_name);
             resumed++;
             continue;
         }

@@ -188,6 +188,31 @@ qmgr_abort(struct qmgr_session *s, const struct buf *id)
     qmgr_session_forget(s, (size_t)i);
 }
 
+/*
+ * qmgr_status - a receiver lost the answer to a commit (an earlier qmgr died): say
+ * "committed" only on evidence, the file in a committed state or found in active/ at start;
+ * anything else is refused, and the receiver answers 451 (at worst the message comes twice,
+ * never is it lost).
+ */
+static void
+qmgr_status(struct qmgr_session *s, const struct buf *id)
+{
+    static const enum qmgr_dir committed[] = {QMGR_ACTIVE, QMGR_DEFERRED, QMGR_HOLD};
+    struct qmgr *q = s->qmgr;
+    bool found = false;
+
+    if (!queue_id_valid(id->data, id->len)) {
+        qmgr_session_reply(s, PROTO_QUEUE_REFUSED, NULL, "bad queue ID");
+        return;
+    }
+    for (size_t i = 0; i < sizeof(committed) / sizeof(committed[0]) && !found; i++)
+        found = faccessat(q->dir_fd[committed[i]], id->data, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+    if (found || strvec_contains(&q->recovered, id->data))
+        qmgr_session_reply(s, PROTO_QUEUE_COMMITTED, id->data, NULL);
+    else
+        qmgr_session_reply(s, PROTO_QUEUE_REFUSED, id->data, "not committed");
+}
+
 /* qmgr_request - decode and answer one buffered request; false ends the session */
 static bool
 qmgr_request(struct qmgr_session *s)
@@ -211,6 +236,8 @@ qmgr_request(struct qmgr_session *s)
         qmgr_commit(s, &id);
     else if (proto_msg_is(&msg, PROTO_QUEUE_ABORT))
         qmgr_abort(s, &id);
+    else if (proto_msg_is(&msg, PROTO_QUEUE_STATUS))
+        qmgr_status(s, &id);
     else {
         log_warn("unexpected message \"%s\" from client", buf_str(&msg));
         good = false;

@@ -140,6 +140,8 @@ struct smtpd_session {
     struct ipc_reader *qreader;
     int qwant; /* enum proto_msg of the expected reply, -1 when idle */
     smtpd_queue_done qdone;
+    int qverify_left;          /* lost qmgr during a commit: queries left to ask it again */
+    struct loop_timer *qretry; /* the next of those queries */
     uint16_t count_ok[SMTPD_C_COUNT];
     uint16_t count_all[SMTPD_C_COUNT];
 };

@@ -12,6 +12,13 @@
  * message (or queue_refused), name the queue ID asked about, and a new ID must be valid.
  * Any other answer, EOF or error closes the connection and fails the request; messages
  * opened and not committed on a closed connection are removed by qmgr.
+ *
+ * A commit whose answer is lost (qmgr killed while the file was being committed) has an
+ * unknown outcome, and neither 250 nor 451 may be guessed: a 451 for a message that was
+ * committed makes the client send it twice. The session asks again, every
+ * SMTPD_QUEUE_RETRY_MS on a new connection, with queue_status (qmgr says committed only
+ * when it sees the file in a committed state); the master restarts qmgr in a second or
+ * two. Only when qmgr cannot say within SMTPD_QUEUE_RETRIES tries does the client get 451.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +35,9 @@
 #include "mail/proto.h"
 #include "mail/qmgr_clnt.h"
 #include "smtpd/smtpd.h"
+
+#define SMTPD_QUEUE_RETRY_MS 250
+#define SMTPD_QUEUE_RETRIES  40
 
 /* smtpd_queue_connect - a non-blocking connection to qmgr; false (logged) if none */
 bool
@@ -56,9 +66,9 @@ smtpd_queue_connect(struct smtpd_session *sess)
     return true;
 }
 
-/* smtpd_queue_disconnect - drop the connection (qmgr removes what was not committed) */
-void
-smtpd_queue_disconnect(struct smtpd_session *sess)
+/* smtpd_queue_close - close the connection; a request in progress stays in progress */
+static void
+smtpd_queue_close(struct smtpd_session *sess)
 {
     if (sess->qsock < 0)
         return;
@@ -69,8 +79,52 @@ smtpd_queue_disconnect(struct smtpd_session *sess)
     sess->qreader = NULL;
     close(sess->qsock);
     sess->qsock = -1;
+}
+
+/* smtpd_queue_disconnect - drop the connection (qmgr removes what was not committed) */
+void
+smtpd_queue_disconnect(struct smtpd_session *sess)
+{
+    smtpd_queue_close(sess);
+    loop_timer_free(sess->qretry);
+    sess->qretry = NULL;
+    sess->qverify_left = 0;
     sess->qwant = -1;
     sess->qdone = NULL;
+}
+
+static void smtpd_queue_request(struct smtpd_session *sess, enum proto_msg msg, enum proto_msg want,
+                                const char *id, smtpd_queue_done done);
+
+/* smtpd_queue_ask_again - the timer: ask a (restarted) qmgr what became of the commit */
+static void
+smtpd_queue_ask_again(void *arg)
+{
+    struct smtpd_session *sess = arg;
+
+    smtpd_queue_request(sess, PROTO_QUEUE_STATUS, PROTO_QUEUE_COMMITTED, sess->txn.qid,
+                        sess->qdone);
+    if (!smtpd_queue_busy(sess))
+        smtpd_session_resume(sess);
+}
+
+/*
+ * smtpd_queue_verify_later - the answer to a commit was lost: ask again soon, unless the
+ * tries are used up (then false: the commit fails and the client gets 451).
+ */
+static bool
+smtpd_queue_verify_later(struct smtpd_session *sess, const char *why)
+{
+    if (sess->qretry == NULL) {
+        log_warn("%s: lost the answer to the commit (%s): asking qmgr again", sess->txn.qid, why);
+        sess->qverify_left = SMTPD_QUEUE_RETRIES;
+        sess->qretry = loop_timer_new(sess->smtpd->ctx->loop, smtpd_queue_ask_again, sess);
+    }
+    if (sess->qverify_left-- <= 0)
+        return false;
+    smtpd_queue_close(sess);
+    loop_timer_start(sess->qretry, SMTPD_QUEUE_RETRY_MS);
+    return true;
 }
 
 bool
@@ -84,11 +138,17 @@ static void
 smtpd_queue_finish(struct smtpd_session *sess, bool ok, const char *why)
 {
     smtpd_queue_done done = sess->qdone;
+    bool refused = !ok && strncmp(why, "refused: ", 9) == 0;
 
+    if (!ok && !refused && sess->qwant == PROTO_QUEUE_COMMITTED &&
+        smtpd_queue_verify_later(sess, why))
+        return;
+    if (!ok && !refused)
+        smtpd_queue_disconnect(sess);
+    loop_timer_free(sess->qretry);
+    sess->qretry = NULL;
     sess->qwant = -1;
     sess->qdone = NULL;
-    if (!ok && strncmp(why, "refused: ", 9) != 0)
-        smtpd_queue_disconnect(sess);
     if (done != NULL)
         done(sess, ok, why);
 }
@@ -174,9 +234,10 @@ smtpd_queue_request(struct smtpd_session *sess, enum proto_msg msg, enum proto_m
     struct attr_error err;
     bool sent;
 
+    sess->qwant = (int)want;
+    sess->qdone = done;
     if (sess->qsock < 0 && !smtpd_queue_connect(sess)) {
-        if (done)
-            done(sess, false, "cannot connect to qmgr");
+        smtpd_queue_finish(sess, false, "cannot connect to qmgr");
         return;
     }
     buf_init(&rec, QMGR_CLNT_RECORD_LIMIT);
@@ -186,8 +247,6 @@ smtpd_queue_request(struct smtpd_session *sess, enum proto_msg msg, enum proto_m
     /* A request is a few dozen bytes on an idle connection: the send never waits long. */
     sent = attr_end(&rec, &err) && ipc_send(sess->qsock, &rec, NULL, 1000, &err) == IPC_OK;
     buf_free(&rec);
-    sess->qwant = (int)want;
-    sess->qdone = done;
     if (!sent) {
         smtpd_queue_finish(sess, false, err.text);
         return;

@@ -22,7 +22,7 @@ t = TAP()
 if os.geteuid() != 0:
     t.skip_all("local delivery runs as the recipient: needs root")
 
-MESSAGES = 400
+MESSAGES = 600
 CLIENTS = 4
 USER = "pt-crash"
 seed = int(os.environ.get("CRASH_SEED", str(int(time.time()))))
@@ -96,9 +96,14 @@ def client(numbers):
 
 
 def killer():
+    """Every daemon in turn, in a random order each round, at random moments."""
+    order = []
     while sending:
-        time.sleep(rand.uniform(0.2, 0.7))
-        victim = rand.choice(("smtpd", "qmgr", "local"))
+        time.sleep(rand.uniform(0.15, 0.5))
+        if not order:
+            order = ["smtpd", "qmgr", "local"]
+            rand.shuffle(order)
+        victim = order.pop()
         pids = inst.program_pids(victim)
         if pids:
             try:
@@ -130,7 +135,7 @@ try:
     sending = False
     kill_thread.join()
     t.diag("kills: %r" % kills)
-    t.ok(sum(kills.values()) >= 5, "the processes were killed during the stream")
+    t.ok(min(kills.values()) >= 1, "smtpd, qmgr and local were each killed during the stream")
 
     accepted = {i for i, r in outcome.items() if r == "250"}
     errors = {i for i, r in outcome.items() if r == "error"}

@@ -275,6 +275,17 @@ with tempfile.TemporaryDirectory() as d:
             % (n_active, n_deferred))
     out = client(path, "commit", "1")
     t.ok(out.startswith("committed "), "the restarted qmgr takes new messages")
+    new_id = out.split()[1] if out.startswith("committed ") else "none"
+    t.is_eq(client(path, "status", new_id), "committed " + new_id,
+            "queue_status: a committed file is confirmed")
+    old_id = sorted(committed)[0] if committed else "none"
+    t.is_eq(client(path, "status", old_id), "committed " + old_id,
+            "queue_status: so is one that was committed before the restart")
+    t.ok(client(path, "status", held).startswith("refused %s: " % held) and
+         "not committed" in client(path, "status", held),
+         "queue_status: the file that recovery removed from incoming/ is not committed")
+    t.ok(client(path, "status", "../../etc/passwd").startswith("refused"),
+         "queue_status: a name that is no queue ID is refused")
     stop(proc)
 
 sys.exit(t.done())

@@ -6,6 +6,7 @@
  * (addresses go into headers such as Return-Path), and a descriptor; a decoded
  * reply has a known status and a DSN code whose class agrees with it.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,14 +20,15 @@
 
 /* deliver_req_add_rcpt - one more recipient for the request */
 void
-deliver_req_add_rcpt(struct deliver_req *req, long index, const char *addr, const char *orcpt,
-                     const char *notify)
+deliver_req_add_rcpt(struct deliver_req *req, long index, off_t slot, const char *addr,
+                     const char *orcpt, const char *notify)
 {
     struct deliver_req_rcpt *r;
 
     req->rcpt = xreallocarray(req->rcpt, req->nrcpt + 1, sizeof(*req->rcpt));
     r = &req->rcpt[req->nrcpt++];
     r->index = index;
+    r->slot = slot;
     r->addr = xstrdup(addr);
     r->orcpt = xstrdup(orcpt ? orcpt : "");
     r->notify = xstrdup(notify ? notify : "");
@@ -43,10 +45,12 @@ deliver_req_encode(const struct deliver_req *req, struct buf *rec, struct attr_f
     buf_init(&list, DELIVER_REQ_RECORD_LIMIT);
     for (size_t i = 0; i < req->nrcpt; i++) {
         const struct deliver_req_rcpt *r = &req->rcpt[i];
-        char index[32];
+        char index[32], slot[32];
 
         snprintf(index, sizeof(index), "%ld", r->index);
+        snprintf(slot, sizeof(slot), "%lld", (long long)r->slot);
         buf_append(&list, index, strlen(index) + 1);
+        buf_append(&list, slot, strlen(slot) + 1);
         buf_append(&list, r->addr, strlen(r->addr) + 1);
         buf_append(&list, r->orcpt, strlen(r->orcpt) + 1);
         buf_append(&list, r->notify, strlen(r->notify) + 1);
@@ -97,18 +101,19 @@ deliver_req_list(const struct buf *list, struct deliver_req *req, struct attr_er
 
     while (pos < list->len) {
         const char *index = deliver_req_field(list, &pos, 20);
+        const char *slot = deliver_req_field(list, &pos, 20);
         const char *addr = deliver_req_field(list, &pos, QUEUE_FILE_ADDR_MAX);
         const char *orcpt = deliver_req_field(list, &pos, QUEUE_FILE_ADDR_MAX);
         const char *notify = deliver_req_field(list, &pos, QUEUE_FILE_TEXT_MAX);
-        long n;
+        long n, at;
 
         if (notify == NULL || !str_to_long(index, 0, QUEUE_FILE_RCPT_MAX, &n) ||
-            req->nrcpt >= DELIVER_REQ_RCPT_MAX || !deliver_req_clean(addr) ||
-            !deliver_req_clean(orcpt) || !deliver_req_clean(notify)) {
+            !str_to_long(slot, 0, LONG_MAX, &at) || req->nrcpt >= DELIVER_REQ_RCPT_MAX ||
+            !deliver_req_clean(addr) || !deliver_req_clean(orcpt) || !deliver_req_clean(notify)) {
             snprintf(err->text, sizeof(err->text), "malformed recipient list");
             return false;
         }
-        deliver_req_add_rcpt(req, n, addr, orcpt, notify);
+        deliver_req_add_rcpt(req, n, (off_t)at, addr, orcpt, notify);
     }
     if (req->nrcpt == 0) {
         snprintf(err->text, sizeof(err->text), "request without recipients");

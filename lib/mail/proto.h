@@ -17,20 +17,21 @@
  * Records: see lib/core/attr.c. A receiver decodes with a struct attr_spec table that
  * lists PROTO_ATTR_MSG as a required ATTR_STR and checks the value with proto_msg_is().
  */
-#define PROTO_MESSAGES(X)                                                                     \
-    X(ECHO_REQUEST, "echo_request", "test client -> echo service: text to send back")         \
-    X(ECHO_REPLY, "echo_reply", "echo service -> test client: the text, unchanged")           \
-    X(STATUS_READY, "status_ready", "child -> master: started, accepting connections")        \
-    X(STATUS_BUSY, "status_busy", "child -> master: serving a client")                        \
-    X(STATUS_IDLE, "status_idle", "child -> master: done with a client, may take another")    \
-    X(QUEUE_OPEN, "queue_open", "receiver -> qmgr: create a queue file in incoming/")         \
-    X(QUEUE_OPENED, "queue_opened", "qmgr -> receiver: its queue ID and descriptor")          \
-    X(QUEUE_COMMIT, "queue_commit", "receiver -> qmgr: the file is written and fsynced")      \
-    X(QUEUE_COMMITTED, "queue_committed", "qmgr -> receiver: on disk; the receiver may 250")  \
-    X(QUEUE_ABORT, "queue_abort", "receiver -> qmgr: drop the file, it was never accepted")   \
-    X(QUEUE_ABORTED, "queue_aborted", "qmgr -> receiver: the file is gone")                   \
-    X(QUEUE_REFUSED, "queue_refused", "qmgr -> receiver: the request failed, with a reason")  \
-    X(DELIVER_REQUEST, "deliver_request", "qmgr -> agent: deliver one message to recipients") \
+#define PROTO_MESSAGES(X)                                                                       \
+    X(ECHO_REQUEST, "echo_request", "test client -> echo service: text to send back")           \
+    X(ECHO_REPLY, "echo_reply", "echo service -> test client: the text, unchanged")             \
+    X(STATUS_READY, "status_ready", "child -> master: started, accepting connections")          \
+    X(STATUS_BUSY, "status_busy", "child -> master: serving a client")                          \
+    X(STATUS_IDLE, "status_idle", "child -> master: done with a client, may take another")      \
+    X(QUEUE_OPEN, "queue_open", "receiver -> qmgr: create a queue file in incoming/")           \
+    X(QUEUE_OPENED, "queue_opened", "qmgr -> receiver: its queue ID and descriptor")            \
+    X(QUEUE_COMMIT, "queue_commit", "receiver -> qmgr: the file is written and fsynced")        \
+    X(QUEUE_COMMITTED, "queue_committed", "qmgr -> receiver: on disk; the receiver may 250")    \
+    X(QUEUE_ABORT, "queue_abort", "receiver -> qmgr: drop the file, it was never accepted")     \
+    X(QUEUE_ABORTED, "queue_aborted", "qmgr -> receiver: the file is gone")                     \
+    X(QUEUE_STATUS, "queue_status", "receiver -> qmgr: after a lost answer, was it committed?") \
+    X(QUEUE_REFUSED, "queue_refused", "qmgr -> receiver: the request failed, with a reason")    \
+    X(DELIVER_REQUEST, "deliver_request", "qmgr -> agent: deliver one message to recipients")   \
     X(DELIVER_STATUS, "deliver_status", "agent -> qmgr: one recipient's outcome")
 
 enum proto_msg {

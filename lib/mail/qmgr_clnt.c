@@ -150,6 +150,16 @@ qmgr_clnt_commit(int sock, const char *id, int timeout_ms, struct attr_error *er
     return qmgr_clnt_call(sock, PROTO_QUEUE_COMMIT, PROTO_QUEUE_COMMITTED, id, timeout_ms, err);
 }
 
+/*
+ * qmgr_clnt_status - after the answer to a commit was lost: true when qmgr can show that the
+ * message was committed; false (a refusal: "not committed") when it cannot
+ */
+bool
+qmgr_clnt_status(int sock, const char *id, int timeout_ms, struct attr_error *err)
+{
+    return qmgr_clnt_call(sock, PROTO_QUEUE_STATUS, PROTO_QUEUE_COMMITTED, id, timeout_ms, err);
+}
+
 /* qmgr_clnt_abort - drop a message that will not be accepted */
 bool
 qmgr_clnt_abort(int sock, const char *id, int timeout_ms, struct attr_error *err)

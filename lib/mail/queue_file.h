@@ -100,6 +100,21 @@ bool queue_file_content(int fd, const struct queue_envelope *env, queue_content_
                         struct queue_file_error *err);
 
 /* Recording an outcome: one fixed-size write into the slot, then fdatasync. */
+/*
+ * queue_file_write_slot - the same by the slot's offset; without durable, no fdatasync: a
+ * delivery agent's "delivered" mark, which must survive the death of a process, not a power
+ * cut (then the delivery repeats, as the durability rule allows).
+ */
+bool queue_file_write_slot(int fd, off_t offset, const struct queue_rcpt_status *status,
+                           bool durable, struct queue_file_error *err);
+/*
+ * queue_file_lock_slot - a delivery agent's claim on one recipient: wait for any other agent
+ * delivering it (after a qmgr restart, the old agent may still be at work), then read its
+ * state; queue_file_unlock_slot lets the next one in.
+ */
+bool queue_file_lock_slot(int fd, off_t offset, struct queue_rcpt_status *status,
+                          struct queue_file_error *err);
+void queue_file_unlock_slot(int fd, off_t offset);
 bool queue_file_set_status(int fd, const struct queue_rcpt *rcpt,
                            const struct queue_rcpt_status *status, struct queue_file_error *err);
 

@@ -7,6 +7,7 @@
  *   qmgr_client SOCKET twice       commit one ID twice: the second is refused
  *   qmgr_client SOCKET badid       commit a name that is no queue ID of ours
  *   qmgr_client SOCKET hold        open, write half, print "opened ID", wait to be killed
+ *   qmgr_client SOCKET status ID   was ID committed? "committed ID" or "refused ID: reason"
  *   qmgr_client read FILE          check a queue file: "ok SENDER NRCPT SIZE" or the error
  *   qmgr_client SOCKET send SENDER RCPTS FILE [N]
  *                                  commit N messages (default 1) from SENDER to the
@@ -226,6 +227,13 @@ main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (strcmp(argv[2], "send") == 0)
         return send_mode(sock, argc - 3, argv + 3);
+    if (strcmp(argv[2], "status") == 0 && argc == 4) {
+        if (qmgr_clnt_status(sock, argv[3], TIMEOUT_MS, &err))
+            printf("committed %s\n", argv[3]);
+        else
+            printf("refused %s: %s\n", argv[3], err.text);
+        return 0;
+    }
     if (argc > 3 && !str_to_long(argv[3], 1, 1000000, &count)) {
         fprintf(stderr, "qmgr_client: bad COUNT \"%s\"\n", argv[3]);
         return 2;

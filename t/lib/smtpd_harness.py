@@ -93,14 +93,30 @@ class Instance:
         except OSError:
             return False
 
-    def files(self, state="active"):
-        d = os.path.join(self.queue, state)
-        return sorted(os.listdir(d)) if os.path.isdir(d) else []
+    COMMITTED = ("active", "deferred")
 
-    def cat(self, qid, state="active"):
-        """(envelope lines, content bytes) of a queue file."""
-        out = subprocess.run([QUEUE_CAT, os.path.join(self.queue, state, qid)],
-                             capture_output=True, timeout=10).stdout
+    def files(self, state=None):
+        """Queue IDs in one state, or committed (active/ or deferred/: qmgr moves a file on
+        to deferred/ once its delivery is put off, as defer_transports does here)."""
+        found = set()
+        for st in (state,) if state else self.COMMITTED:
+            d = os.path.join(self.queue, st)
+            found.update(os.listdir(d) if os.path.isdir(d) else [])
+        return sorted(found)
+
+    def cat(self, qid, state=None):
+        """(envelope lines, content bytes) of a queue file, wherever it is committed."""
+        out = b""
+        for _ in range(20):
+            for st in (state,) if state else self.COMMITTED:
+                path = os.path.join(self.queue, st, qid)
+                r = subprocess.run([QUEUE_CAT, path], capture_output=True, timeout=10)
+                out = r.stdout if r.returncode == 0 else b""
+                if out:
+                    break
+            if out:
+                break
+            time.sleep(0.05)
         head, _, body = out.partition(b"\n\n")
         return head.decode(errors="replace").splitlines(), body
 

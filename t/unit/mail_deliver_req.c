@@ -44,8 +44,8 @@ test_request(void)
     struct attr_error err;
 
     strcpy(in.queue_id, "01xXV5x0qyG07po00");
-    deliver_req_add_rcpt(&in, 0, "a@example.org", "", "");
-    deliver_req_add_rcpt(&in, 7, "b@example.org", "rfc822;list@example.org", "SUCCESS,FAILURE");
+    deliver_req_add_rcpt(&in, 0, 100, "a@example.org", "", "");
+    deliver_req_add_rcpt(&in, 7, 4711, "b@example.org", "rfc822;list@example.org", "SUCCESS,FAILURE");
     ok(request_round_trip(&in, &out, &err), "a request survives encoding");
     is_str(out.queue_id, "01xXV5x0qyG07po00", "queue ID");
     is_str(out.sender, "s@example.org", "sender");
@@ -59,6 +59,8 @@ test_request(void)
            strcmp(out.rcpt[1].orcpt, "rfc822;list@example.org") == 0 &&
            strcmp(out.rcpt[1].notify, "SUCCESS,FAILURE") == 0 && out.rcpt[0].orcpt[0] == 0,
        "each recipient with its index, ORCPT and NOTIFY");
+    ok(out.nrcpt == 2 && out.rcpt[0].slot == 100 && out.rcpt[1].slot == 4711,
+       "and where its status slot is");
     deliver_req_free(&out);
 
     strcpy(in.queue_id, "../../etc/passwd");
@@ -67,12 +69,12 @@ test_request(void)
     in.sender = "s@example.org\r\nX-Injected: yes";
     ok(!request_round_trip(&in, &out, &err), "a sender with CR LF is refused");
     in.sender = "s@example.org";
-    deliver_req_add_rcpt(&in, 8, "r@example.org\nX-Injected: yes", "", "");
+    deliver_req_add_rcpt(&in, 8, 0, "r@example.org\nX-Injected: yes", "", "");
     ok(!request_round_trip(&in, &out, &err), "a recipient with LF is refused");
     free(in.rcpt[2].addr);
     in.rcpt[2].addr = strdup("c@example.org");
     for (int i = 3; i <= DELIVER_REQ_RCPT_MAX; i++)
-        deliver_req_add_rcpt(&in, i, "c@example.org", "", "");
+        deliver_req_add_rcpt(&in, i, 0, "c@example.org", "", "");
     ok(!request_round_trip(&in, &out, &err), "more than %d recipients are refused",
        DELIVER_REQ_RCPT_MAX);
     in.sender = in.nexthop = NULL;
