@@ -45,7 +45,8 @@ test_request(void)
 
     strcpy(in.queue_id, "01xXV5x0qyG07po00");
     deliver_req_add_rcpt(&in, 0, 100, "a@example.org", "", "");
-    deliver_req_add_rcpt(&in, 7, 4711, "b@example.org", "rfc822;list@example.org", "SUCCESS,FAILURE");
+    deliver_req_add_rcpt(&in, 7, 4711, "b@example.org", "rfc822;list@example.org",
+                         "SUCCESS,FAILURE");
     ok(request_round_trip(&in, &out, &err), "a request survives encoding");
     is_str(out.queue_id, "01xXV5x0qyG07po00", "queue ID");
     is_str(out.sender, "s@example.org", "sender");
