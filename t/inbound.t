@@ -24,6 +24,11 @@ inst = Instance(main="home_mailbox = Maildir/\n"
 home = os.path.join(inst.root, "home")
 pw = ensure_user(USER, home)
 maildir = os.path.join(home, "Maildir")
+aliases = os.path.join(inst.etc, "aliases")
+with open(aliases, "w") as f:
+    f.write("# aliases(5), built by newaliases\nPostmaster: %s\n\"list of one\": %s\n" % (USER, USER))
+with open(os.path.join(inst.etc, "main.cf"), "a") as f:
+    f.write("alias_maps = hash:%s\nalias_database = hash:%s\n" % (aliases, aliases))
 
 
 def delivered(n):
@@ -37,6 +42,9 @@ def swaks(*args):
 
 
 try:
+    r = subprocess.run([os.path.join(os.environ["BUILD"], "bin", "postern"), "newaliases", "-c",
+                        inst.etc], capture_output=True, text=True, timeout=30)
+    t.is_eq((r.returncode, r.stderr), (0, ""), "postern newaliases builds alias_database")
     t.ok(inst.start(), "postern starts with smtpd, qmgr and local")
 
     body = ("Subject: first\r\nMessage-ID: <first@test.example>\r\n\r\n"
@@ -69,6 +77,13 @@ try:
     t.ok(any(b"Return-Path: <>" in m and "Gr\u00fc\u00dfe aus K\u00f6ln\n".encode() in m
              for m in maildir_messages(maildir).values()), "8-bit bytes unchanged, null sender kept")
 
+    r = swaks("--from", "x@client.test.example", "--to", "postmaster@test.example",
+              "--header", "Subject: to postmaster")
+    t.ok(r.returncode == 0 and "250 2.0.0" in r.stdout, "postmaster is accepted through the alias")
+    t.ok(delivered(3) and any(b"Subject: to postmaster" in m and b"Delivered-To: postmaster@test.example" in m
+                              for m in maildir_messages(maildir).values()),
+         "and delivered to the alias's user, with Delivered-To: postmaster@")
+
     r = swaks("--from", "x@client.test.example", "--to", "nobody-here@test.example",
               "--quit-after", "RCPT")
     t.like(r.stdout, "550 5.1.1 <nobody-here@test.example>: Recipient address rejected: "
@@ -84,15 +99,15 @@ try:
     t.ok(qmgr and all(uids(p) == [owner] * 4 for p in qmgr), "qmgr runs as mail_owner")
     t.ok(all(uids(p) == [owner] * 4 for p in smtpd), "smtpd runs as mail_owner")
 
-    t.ok(wait_for(lambda: inst.log().count(": removed") >= 2, 10), "both queue files removed")
+    t.ok(wait_for(lambda: inst.log().count(": removed") >= 3, 10), "all three queue files removed")
     inst.stop()
     log = inst.log()
 
     r = subprocess.run(["pflogsumm", "--syslog-name=postern", "--smtpd-stats", inst.logfile],
                        capture_output=True, text=True, timeout=60)
     report = r.stdout
-    t.like(report, "      2   received", "pflogsumm counts two received messages")
-    t.like(report, "      2   delivered", "and two delivered")
+    t.like(report, "      3   received", "pflogsumm counts three received messages")
+    t.like(report, "      3   delivered", "and three delivered")
     t.like(report, "      2   rejected", "and the two rejections")
 
     f2b = tempfile.mkdtemp(prefix="postern-f2b.")
