@@ -16,6 +16,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from instance import wait_for  # noqa: E402
 from tap import TAP  # noqa: E402
 
 BUILD = os.environ["BUILD"]
@@ -45,15 +46,6 @@ def user(name, home):
     os.chmod(home, 0o755)
     return pw
 
-
-def wait_for(cond, seconds):
-    end = time.time() + seconds
-    while time.time() < end:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.05)
-    return cond()
 
 
 def postern(cfg, *args):

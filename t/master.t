@@ -14,6 +14,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from instance import children_of, cmdline, free_port, uids, wait_for  # noqa: E402
 from sockets import read_line  # noqa: E402
 from tap import TAP  # noqa: E402
 
@@ -23,13 +24,6 @@ ECHO = os.path.join(BUILD, "t", "bin", "echo_service")
 TEST_USER = "postern-test"
 t = TAP()
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def ensure_test_user():
@@ -41,35 +35,7 @@ def ensure_test_user():
         return pwd.getpwnam(TEST_USER)
 
 
-def children_of(pid):
-    kids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % entry) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            if int(fields[1]) == pid:
-                kids.append(int(entry))
-        except (OSError, IndexError):
-            pass
-    return kids
 
-
-def cmdline(pid):
-    try:
-        with open("/proc/%d/cmdline" % pid) as f:
-            return f.read().split("\0")
-    except OSError:
-        return []
-
-
-def uids(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("Uid:"):
-                return [int(x) for x in line.split()[1:]]
-    return []
 
 
 def alive(pid):
@@ -80,15 +46,6 @@ def alive(pid):
     except (OSError, IndexError):
         return False
 
-
-def wait_for(cond, seconds):
-    end = time.time() + seconds
-    while time.time() < end:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.05)
-    return cond()
 
 
 def service_children(master, name):

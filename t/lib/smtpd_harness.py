@@ -6,18 +6,13 @@ import socket
 import subprocess
 import time
 
+from instance import free_port, wait_for  # noqa: F401 (tests import them from here)
+
 BUILD = os.environ["BUILD"]
 POSTERN = os.path.join(BUILD, "bin", "postern")
 QUEUE_CAT = os.path.join(BUILD, "t", "bin", "queue_cat")
 TEST_USER = "postern-test"
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def owner():
@@ -31,15 +26,6 @@ def owner():
                         TEST_USER], check=True)
         return pwd.getpwnam(TEST_USER)
 
-
-def wait_for(cond, seconds):
-    end = time.time() + seconds
-    while time.time() < end:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.05)
-    return cond()
 
 
 class Instance:
