@@ -82,7 +82,9 @@ def main(root):
                     "mynetworks = 192.0.2.0/24\n"
                     "smtpd_relay_restrictions = reject_unauth_destination\n"
                     "smtpd_dns_resolv_conf = %s\n" % resolv,
-                    services={"main": "-o smtpd_peername_lookup=yes"})
+                    services={"main": "-o smtpd_peername_lookup=yes",
+                              "pregreet": "-o smtpd_peername_lookup=yes "
+                              "-o smtpd_client_restrictions=reject_unauth_pipelining"})
     with open(inst.cfg + "/main.cf") as f:
         t.ok("smtpd_peername_lookup = no" in f.read(), "(main.cf says no; the service says yes)")
     err = inst.start()
@@ -117,6 +119,17 @@ def main(root):
              "a name server that never answers delays the greeting, but it comes")
         t.ok(inst.wait_log("connect from unknown[127.0.0.2]"), "as unknown")
         t.diag("waited %.1fs for the greeting" % (time.time() - start))
+
+        # The lookup holds the greeting back, so these bytes surely come before it.
+        c = Client(inst.ports["pregreet"], timeout=30, source="127.0.0.3")
+        c.send("HELO early.example.net\r\n")
+        greeting = c.reply()
+        c.reply()
+        c.cmd("MAIL FROM:<a@example.net>")
+        t.ok(greeting.startswith("220 ") and
+             c.cmd("RCPT TO:<root@example.org>").startswith("554 5.5.0"),
+             "reject_unauth_pipelining: a client that talks before the greeting is refused")
+        c.close()
     finally:
         inst.stop()
         if os.environ.get("SMTPD_DNS_DEBUG"):
