@@ -68,6 +68,7 @@ local_on_exit(struct server_ctx *ctx)
 
     if (lc == NULL)
         return;
+    local_workers_stop(lc);
     local_alias_close(lc);
     addr_domains_close(&lc->domains);
     if (lc->vmailbox)

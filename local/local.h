@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "core/map.h"
 #include "core/str.h"
@@ -11,6 +12,24 @@
 #include "mail/deliver.h"
 #include "mail/deliver_req.h"
 #include "server/server.h"
+
+/* Rights a delivery runs with. */
+struct local_privs {
+    uid_t uid;
+    gid_t gid;
+    char *user; /* for USER/LOGNAME */
+    char *home; /* for HOME */
+};
+
+/* A long-lived delivery process with one user's rights (local_worker.c). */
+struct local_worker {
+    pid_t pid; /* 0: the slot is free */
+    int sock;
+    struct local_privs who;
+    unsigned long used; /* struct local's tick at its last task */
+};
+
+#define LOCAL_WORKERS 8 /* per local process; the least recently used goes first */
 
 /* One alias table with the uid its commands and files run as (its file's owner). */
 struct local_alias_map {
@@ -25,14 +44,8 @@ struct local {
     size_t nalias;
     struct addr_domains domains;
     struct map_list *vmailbox, *vuid, *vgid;
-};
-
-/* Rights a delivery runs with. */
-struct local_privs {
-    uid_t uid;
-    gid_t gid;
-    char *user; /* for USER/LOGNAME */
-    char *home; /* for HOME */
+    struct local_worker worker[LOCAL_WORKERS];
+    unsigned long tick;
 };
 
 /* The message of one request, as the mailboxes get it (LF line ends). */
@@ -61,6 +74,25 @@ struct local_rcpt {
     struct strvec remote; /* addresses of other domains, to forward */
 };
 
+/* What a delivery process is asked to do: self-contained, as it crosses a socket. */
+enum local_task_kind {
+    LOCAL_TASK_MAILDIR,
+    LOCAL_TASK_MBOX, /* also a file named by an alias or .forward entry */
+    LOCAL_TASK_COMMAND,
+};
+
+struct local_task {
+    enum local_task_kind kind;
+    const char *path;       /* mailbox, file or command */
+    const char *mkdir_base; /* virtual: create missing directories below this; "" none */
+    const char *sender;
+    const char *recipient;
+    const char *orcpt;
+    time_t arrival;
+    int fd; /* the message: a memory file with LF line ends, read with pread */
+    off_t len;
+};
+
 /* local_content.c */
 bool local_content(const struct deliver_req *req, struct local_msg *msg,
                    struct deliver_result *res);
@@ -69,9 +101,21 @@ bool local_content(const struct deliver_req *req, struct local_msg *msg,
 void local_privs_free(struct local_privs *p);
 bool local_privs_user(const char *name, struct local_privs *p, bool *failed);
 bool local_privs_owner(struct local *lc, uid_t owner, struct local_privs *p);
+void local_child_signals(void);
+bool local_become(const struct local_privs *p, struct deliver_result *res);
+void local_result_check(struct deliver_result *res);
 typedef void (*local_child_fn)(void *arg, struct deliver_result *res);
 void local_run_as(const struct local_privs *p, local_child_fn fn, void *arg,
                   struct deliver_result *res);
+
+/* local_worker.c */
+void local_worker_run(struct local *lc, const struct local_privs *p, const struct local_task *t,
+                      struct deliver_result *res);
+void local_workers_stop(struct local *lc);
+
+/* local_task.c: in a delivery process */
+void local_task_run(const struct params *params, const struct local_privs *p,
+                    const struct local_task *t, struct deliver_result *res);
 
 /* local_mailbox.c */
 void local_merge(struct local_rcpt *r, const struct deliver_result *res);

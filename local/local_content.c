@@ -7,6 +7,7 @@
  * the queue file itself is never handed to a process running as a user).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -67,7 +68,7 @@ local_content(const struct deliver_req *req, struct local_msg *msg, struct deliv
     bool good;
 
     msg->req = req;
-    msg->fd = memfd_create("postern-message", MFD_CLOEXEC);
+    msg->fd = memfd_create("postern-message", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (msg->fd < 0) {
         deliver_errno(res, errno, "create", "memory file");
         return false;
@@ -87,5 +88,13 @@ local_content(const struct deliver_req *req, struct local_msg *msg, struct deliv
         return false;
     }
     msg->len = lseek(msg->fd, 0, SEEK_CUR);
+    /* Sealed: a delivery process running as one recipient cannot change what the next
+     * recipient of the request gets. */
+    if (fcntl(msg->fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) < 0) {
+        deliver_errno(res, errno, "seal", "memory file");
+        close(msg->fd);
+        msg->fd = -1;
+        return false;
+    }
     return true;
 }

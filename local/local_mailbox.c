@@ -1,37 +1,22 @@
 /*
  * local_mailbox.c - the destinations a recipient ends at: a mailbox (Maildir or mbox), a
- * file, a command, a virtual mailbox. Each write runs in a child with the rights of the
- * user it is for (local_priv.c), never as root; this file only decides paths and rights.
+ * file, a command, a virtual mailbox. Each write is a task for a delivery process with the
+ * rights of the user it is for (local_worker.c), never root; this file only decides paths
+ * and rights.
  *
  * Trusts: the passwd database and the administrator's tables. Addresses come from the
  * network: they are never put into a path except through a table's answer or a passwd
  * entry, and never into a command line (commands get them only as environment values).
  */
-#include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
 #include "core/mem.h"
 #include "local/local.h"
 #include "mail/map_addr.h"
-
-/* What a delivering child needs. */
-struct local_job {
-    struct local_rcpt *r;
-    const char *path; /* mailbox, file or command */
-    bool maildir;
-    const struct local_privs *p;
-    const char *mkdir_base; /* virtual: create missing directories below this */
-};
 
 static int
 local_rank(enum deliver_status s)
@@ -62,53 +47,22 @@ local_once(struct local_rcpt *r, const char *kind, const char *what)
     return true;
 }
 
+/* local_task_for - a task for r's message, to be completed with where it goes */
 static void
-local_request(const struct local_job *j, struct deliver_request *req)
+local_task_for(const struct local_rcpt *r, enum local_task_kind kind, const char *path,
+               struct local_task *t)
 {
-    const struct local_msg *msg = j->r->msg;
+    const struct local_msg *msg = r->msg;
 
-    memset(req, 0, sizeof(*req));
-    req->sender = msg->req->sender;
-    req->recipient = j->r->rcpt->addr;
-    req->hostname = j->r->lc->ctx->params.myhostname;
-    req->arrival = msg->req->arrival;
-    req->src.fd = msg->fd;
-    req->src.offset = 0;
-    req->src.length = msg->len;
-}
-
-/* local_mkdirs - the directories between base and path's last component (virtual) */
-static void
-local_mkdirs(const char *base, const char *path)
-{
-    char *copy = xstrdup(path);
-    size_t blen = strlen(base);
-
-    for (char *p = copy + blen + 1; (p = strchr(p, '/')) != NULL; p++) {
-        *p = 0;
-        (void)mkdir(copy, 0700); /* EEXIST is fine; any other failure shows at delivery */
-        *p = '/';
-    }
-    free(copy);
-}
-
-/* local_box_child - write the message into a mailbox or file, as the user */
-static void
-local_box_child(void *arg, struct deliver_result *res)
-{
-    const struct local_job *j = arg;
-    const struct params *p = &j->r->lc->ctx->params;
-    struct mbox_opts opts = {
-        .lock_timeout = (int)p->mailbox_lock_timeout, .stale_lock_age = 300, .dotlock = true};
-    struct deliver_request req;
-
-    local_request(j, &req);
-    if (j->mkdir_base)
-        local_mkdirs(j->mkdir_base, j->path);
-    if (j->maildir)
-        deliver_maildir(&req, j->path, res);
-    else
-        deliver_mbox(&req, j->path, &opts, res);
+    *t = (struct local_task){.kind = kind,
+                             .path = path,
+                             .mkdir_base = "",
+                             .sender = msg->req->sender,
+                             .recipient = r->rcpt->addr,
+                             .orcpt = r->rcpt->orcpt,
+                             .arrival = msg->req->arrival,
+                             .fd = msg->fd,
+                             .len = msg->len};
 }
 
 /* local_box - deliver to path (Maildir when it ends in '/') as p */
@@ -116,12 +70,15 @@ static void
 local_box(struct local_rcpt *r, const char *path, const struct local_privs *p, const char *base,
           const char *what)
 {
-    struct local_job j = {.r = r, .path = path, .p = p, .mkdir_base = base};
-    struct deliver_result res;
     size_t len = strlen(path);
+    struct deliver_result res;
+    struct local_task t;
 
-    j.maildir = len > 0 && path[len - 1] == '/';
-    local_run_as(p, local_box_child, &j, &res);
+    local_task_for(r, len > 0 && path[len - 1] == '/' ? LOCAL_TASK_MAILDIR : LOCAL_TASK_MBOX, path,
+                   &t);
+    if (base)
+        t.mkdir_base = base;
+    local_worker_run(r->lc, p, &t, &res);
     if (res.status == DELIVER_OK)
         deliver_set(&res, DELIVER_OK, "2.0.0", "delivered to %s", what);
     local_merge(r, &res);
@@ -173,114 +130,17 @@ local_deliver_file(struct local_rcpt *r, const char *path, const struct local_pr
     free(what);
 }
 
-/* local_cmd_exec - in the grandchild: stdin from the pipe, a clean environment, sh -c */
-static void
-local_cmd_exec(const struct local_job *j, int in)
-{
-    const struct local_msg *msg = j->r->msg;
-    const char *addr = j->r->rcpt->addr, *orig = j->r->rcpt->orcpt;
-    const char *at = strrchr(addr, '@');
-    char *env[16];
-    int n = 0, null = open("/dev/null", O_RDWR);
-
-    if (strncasecmp(orig, "rfc822;", 7) == 0)
-        orig += 7;
-    env[n++] = "PATH=/usr/bin:/bin";
-    env[n++] = "SHELL=/bin/sh";
-    env[n++] = xasprintf("HOME=%s", j->p->home);
-    env[n++] = xasprintf("USER=%s", j->p->user);
-    env[n++] = xasprintf("LOGNAME=%s", j->p->user);
-    env[n++] = xasprintf("SENDER=%s", msg->req->sender);
-    env[n++] = xasprintf("RECIPIENT=%s", addr);
-    env[n++] = xasprintf("ORIGINAL_RECIPIENT=%s", *orig ? orig : addr);
-    env[n++] = xasprintf("LOCAL=%.*s", at ? (int)(at - addr) : (int)strlen(addr), addr);
-    env[n++] = xasprintf("DOMAIN=%s", at ? at + 1 : "");
-    env[n] = NULL;
-    if (dup2(in, 0) < 0 || null < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
-        _exit(75);
-    if (chdir(j->p->home) < 0 && chdir("/") < 0)
-        _exit(75);
-    /* Nothing of local's reaches the command: not its listener, the status socket, the
-     * request connection, nor the queue file's descriptor. */
-    if (close_range(3, ~0U, 0) < 0)
-        _exit(75);
-    execle("/bin/sh", "sh", "-c", j->path, (char *)NULL, env);
-    _exit(75);
-}
-
-/* local_cmd_wait - wait for the command, at most command_time_limit */
-static void
-local_cmd_wait(const struct local_job *j, pid_t pid, struct deliver_result *res)
-{
-    long limit_ms = j->r->lc->ctx->params.command_time_limit * 1000L;
-    const struct timespec tick = {0, 10 * 1000 * 1000};
-    int status = 0;
-    long waited = 0;
-    pid_t got;
-
-    while ((got = waitpid(pid, &status, WNOHANG)) == 0 && waited < limit_ms) {
-        nanosleep(&tick, NULL);
-        waited += 10;
-    }
-    if (got == 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-        deliver_set(res, DELIVER_DEFER, "4.3.0", "command time limit exceeded: \"%s\"", j->path);
-    } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        deliver_set(res, DELIVER_OK, "2.0.0", "delivered to command: %s", j->path);
-    else if (WIFEXITED(status) && WEXITSTATUS(status) == 75)
-        deliver_set(res, DELIVER_DEFER, "4.3.0", "temporary failure. Command output: %s", j->path);
-    else if (WIFEXITED(status))
-        deliver_set(res, DELIVER_BOUNCE, "5.3.0", "Command died with status %d: \"%s\"",
-                    WEXITSTATUS(status), j->path);
-    else
-        deliver_set(res, DELIVER_DEFER, "4.3.0", "Command died with signal %d: \"%s\"",
-                    WTERMSIG(status), j->path);
-}
-
-/* local_cmd_child - run the command with the message on its stdin, as the owner */
-static void
-local_cmd_child(void *arg, struct deliver_result *res)
-{
-    const struct local_job *j = arg;
-    struct deliver_request req;
-    struct deliver_sink sink;
-    char *head;
-    int fds[2];
-    pid_t pid;
-
-    signal(SIGPIPE, SIG_IGN);
-    local_request(j, &req);
-    if (pipe(fds) < 0 || (pid = fork()) < 0) {
-        deliver_errno(res, errno, "fork", "command");
-        return;
-    }
-    if (pid == 0) {
-        close(fds[1]);
-        signal(SIGPIPE, SIG_DFL);
-        local_cmd_exec(j, fds[0]);
-    }
-    close(fds[0]);
-    head = deliver_prepend(&req);
-    deliver_sink_init(&sink, fds[1], false);
-    deliver_sink_raw(&sink, head, strlen(head));
-    deliver_sink_copy(&sink, &req.src);
-    deliver_sink_flush(&sink); /* a command that does not read its input is not an error */
-    free(head);
-    close(fds[1]);
-    local_cmd_wait(j, pid, res);
-}
-
 /* local_deliver_command - pipe the message into a command of an alias or forward entry */
 void
 local_deliver_command(struct local_rcpt *r, const char *cmd, const struct local_privs *p)
 {
-    struct local_job j = {.r = r, .path = cmd, .p = p};
     struct deliver_result res;
+    struct local_task t;
 
     if (!local_once(r, "command", cmd))
         return;
-    local_run_as(p, local_cmd_child, &j, &res);
+    local_task_for(r, LOCAL_TASK_COMMAND, cmd, &t);
+    local_worker_run(r->lc, p, &t, &res);
     local_merge(r, &res);
 }
 

@@ -1,13 +1,15 @@
 /*
- * local_priv.c - whose rights a delivery runs with, and the child that runs with them.
+ * local_priv.c - whose rights a delivery runs with, and how a child of local takes them.
  *
- * Every write into a mailbox, a file or a command happens in a child forked for it that
- * has dropped to the recipient's (or the alias owner's) uid and gid: setgroups to the one
+ * Every write into a mailbox, a file or a command happens in a child of local that has
+ * dropped to the recipient's (or the alias owner's) uid and gid: setgroups to the one
  * group, setgid, setuid, then a check that the change is irreversible (setuid(0) must
  * fail and every uid must be the target). The child never runs as root after the drop;
  * uid 0 itself is refused (root's mail goes through an alias, as Postfix advises, or is
- * delivered with default_privs). The result comes back through a pipe as a fixed-size
- * struct; a child that dies without one defers the delivery.
+ * delivered with default_privs). Mailbox writes and commands go to long-lived children,
+ * one per user (local_worker.c); local_run_as forks one for a single job (forwarding).
+ * A child's result comes back as a fixed-size struct that local_result_check makes
+ * well-formed; a child that dies without one defers the delivery.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/fdio.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "local/local.h"
@@ -84,32 +87,48 @@ local_drop(const struct local_privs *p)
     return setuid(0) < 0 && seteuid(0) < 0;
 }
 
-/* local_child - the delivering child: drop, deliver, report, exit */
+/* local_child_signals - a child of local starts with the default dispositions, none
+ * blocked: the handlers it inherits write into local's event loop */
+void
+local_child_signals(void)
+{
+    static const int sigs[] = {SIGTERM, SIGHUP, SIGINT, SIGPIPE, SIGCHLD};
+    sigset_t none;
+
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        signal(sigs[i], SIG_DFL);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* local_become - in a child of local: become p for good (as root), or be p already
+ * (development mode, not root); false with the reason in res otherwise */
+bool
+local_become(const struct local_privs *p, struct deliver_result *res)
+{
+    if (geteuid() == 0 && !local_drop(p)) {
+        deliver_set(res, DELIVER_DEFER, "4.3.0", "cannot change to uid %ld", (long)p->uid);
+        return false;
+    }
+    if (geteuid() != p->uid) {
+        deliver_set(res, DELIVER_DEFER, "4.3.0", "not running as root: cannot deliver as uid %ld",
+                    (long)p->uid);
+        return false;
+    }
+    return true;
+}
+
+/* local_child - the child: drop, run, report, exit */
 static void
 local_child(int out, const struct local_privs *p, local_child_fn fn, void *arg)
 {
     struct deliver_result res;
-    const char *w = (const char *)&res;
-    size_t off = 0;
 
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGPIPE, SIG_DFL);
+    local_child_signals();
     memset(&res, 0, sizeof(res));
-    if (geteuid() == 0 && !local_drop(p))
-        deliver_set(&res, DELIVER_DEFER, "4.3.0", "cannot change to uid %ld", (long)p->uid);
-    else if (geteuid() != p->uid)
-        deliver_set(&res, DELIVER_DEFER, "4.3.0", "not running as root: cannot deliver as uid %ld",
-                    (long)p->uid);
-    else
+    if (local_become(p, &res))
         fn(arg, &res);
-    while (off < sizeof(res)) {
-        ssize_t n = write(out, w + off, sizeof(res) - off);
-        if (n <= 0 && errno != EINTR)
-            _exit(1);
-        if (n > 0)
-            off += (size_t)n;
-    }
-    _exit(0);
+    _exit(fd_write_all(out, &res, sizeof(res)) ? 0 : 1);
 }
 
 /* local_run_as - run fn in a child with p's rights; its result in res */
@@ -117,7 +136,7 @@ void
 local_run_as(const struct local_privs *p, local_child_fn fn, void *arg, struct deliver_result *res)
 {
     int fds[2], status;
-    size_t got = 0;
+    size_t got;
     pid_t pid;
 
     if (pipe2(fds, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
@@ -129,14 +148,7 @@ local_run_as(const struct local_privs *p, local_child_fn fn, void *arg, struct d
         local_child(fds[1], p, fn, arg);
     }
     close(fds[1]);
-    while (got < sizeof(*res)) {
-        ssize_t n = read(fds[0], (char *)res + got, sizeof(*res) - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
+    got = fd_read_full(fds[0], res, sizeof(*res));
     close(fds[0]);
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
@@ -144,6 +156,15 @@ local_run_as(const struct local_privs *p, local_child_fn fn, void *arg, struct d
         deliver_set(res, DELIVER_DEFER, "4.3.0", "delivery process died (%s %d)",
                     WIFSIGNALED(status) ? "signal" : "status",
                     WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+    local_result_check(res);
+}
+
+/* local_result_check - a result from a process running as a user: make it well-formed */
+void
+local_result_check(struct deliver_result *res)
+{
     res->reason[sizeof(res->reason) - 1] = 0;
     res->dsn[sizeof(res->dsn) - 1] = 0;
+    if (res->status != DELIVER_OK && res->status != DELIVER_DEFER && res->status != DELIVER_BOUNCE)
+        deliver_set(res, DELIVER_DEFER, "4.3.0", "delivery process gave a bad result");
 }

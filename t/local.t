@@ -221,11 +221,48 @@ def run(root):
                    r"dsn=2\.0\.0, status=sent \(delivered to maildir\)" % (ids[0], re.escape(rcpt)),
                    log), "the delivery is logged as Postfix logs it")
     t.is_eq(m.files("active") + m.files("deferred"), [], "the queue is empty")
+    worker_cases(m, alice, rcpt)
 
     more_cases(m, root, alice, bob)
     t.diag(m.logtext()) if os.environ.get("SHOWLOG") else None
     t.diag(m.logtext()) if os.environ.get("SHOWLOG") else None
     m.stop()
+
+
+def proc_ids(pid, key):
+    """The real, effective, saved and filesystem ids of a process (key Uid or Gid)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return [int(x) for x in line.split()[1:]]
+    return []
+
+
+def worker_cases(m, alice, rcpt):
+    """The delivery process that wrote alice's mail stays for the next message to her: it
+    runs as alice for good, holds no descriptor of local's, and one that is killed while
+    idle is replaced without losing a message."""
+    workers = [pid for pid in local_pids(m) if proc_ids(pid, "Uid")[:1] == [alice.pw_uid]]
+    t.is_eq(len(workers), 1, "one delivery process for the user is kept")
+    if not workers:
+        return
+    pid = workers[0]
+    t.is_eq(proc_ids(pid, "Uid"), [alice.pw_uid] * 4, "its real, effective, saved and fs uid")
+    t.is_eq(proc_ids(pid, "Gid"), [alice.pw_gid] * 4, "its real, effective, saved and fs gid")
+    with open("/proc/%d/status" % pid) as f:
+        groups = [line.split()[1:] for line in f if line.startswith("Groups:")]
+    t.is_eq(groups, [[str(alice.pw_gid)]], "its only supplementary group is the user's")
+    t.is_eq(sorted(int(fd) for fd in os.listdir("/proc/%d/fd" % pid)), [0, 1, 2, 3],
+            "it holds stdin, stdout, stderr and its socket to local, nothing else")
+    os.kill(pid, signal.SIGKILL)
+    ids = m.send("sender@example.org", [rcpt])
+    t.ok(delivered(m, ids), "after kill -9 of the idle delivery process, the next message "
+         "to the user is delivered")
+    t.ok(len(maildir_files(os.path.join(alice.pw_dir, "Maildir"))) == 2
+         and "delivery process died" not in m.logtext(), "by a new one, without a deferral")
+    # The Maildir of the later cases holds only their messages.
+    for path in maildir_files(os.path.join(alice.pw_dir, "Maildir")):
+        os.unlink(path)
 
 
 def delivered(m, ids, seconds=20):

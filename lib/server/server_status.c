@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/attr.h"
+#include "core/fdio.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "mail/proto.h"
@@ -43,28 +44,13 @@ server_status_send(int fd, enum proto_msg msg)
     buf_free(&rec);
 }
 
-static bool
-stdio_write_all(int fd, const char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        data += n;
-        len -= (size_t)n;
-    }
-    return true;
-}
-
 static void
 stdio_from_stdin(int fd, unsigned events, void *ctx)
 {
     char data[8192];
     ssize_t n = read(0, data, sizeof(data));
 
-    if (n > 0 && stdio_write_all(stdio_peer, data, (size_t)n))
+    if (n > 0 && fd_write_all(stdio_peer, data, (size_t)n))
         return;
     if (n < 0 && errno == EINTR)
         return;
@@ -79,7 +65,7 @@ stdio_to_stdout(int fd, unsigned events, void *ctx)
     char data[8192];
     ssize_t n = read(stdio_peer, data, sizeof(data));
 
-    if (n > 0 && stdio_write_all(1, data, (size_t)n))
+    if (n > 0 && fd_write_all(1, data, (size_t)n))
         return;
     if (n < 0 && errno == EINTR)
         return;
@@ -112,7 +98,7 @@ server_stdio_drain(void)
     if (stdio_peer < 0)
         return;
     while ((n = read(stdio_peer, data, sizeof(data))) > 0)
-        if (!stdio_write_all(1, data, (size_t)n))
+        if (!fd_write_all(1, data, (size_t)n))
             break;
     close(stdio_peer);
     stdio_peer = -1;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/fdio.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/map.h"
@@ -35,21 +36,6 @@ echo_end(struct echo_session *s)
     free(s);
 }
 
-static bool
-echo_send(struct echo_session *s, const char *text, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(s->fd, text, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        text += n;
-        len -= (size_t)n;
-    }
-    return true;
-}
-
 /* echo_lines - answer every complete line; false when the session is over */
 static bool
 echo_lines(struct echo_session *s)
@@ -67,7 +53,7 @@ echo_lines(struct echo_session *s)
         memcpy(out, s->in.data,
                text); // NOLINT(bugprone-not-null-terminated-result): sent by length
         memcpy(out + text, "\r\n", 2); // NOLINT(bugprone-not-null-terminated-result): by length
-        if (!echo_send(s, out, text + 2))
+        if (!fd_write_all(s->fd, out, text + 2))
             return false;
         buf_consume(&s->in, len);
     }
@@ -85,7 +71,7 @@ echo_readable(int fd, unsigned events, void *arg)
         return;
     if (n <= 0 || !buf_append(&s->in, data, (size_t)n)) {
         if (n > 0)
-            echo_send(s, "error: line too long\r\n", 22);
+            fd_write_all(s->fd, "error: line too long\r\n", 22);
         echo_end(s);
         return;
     }

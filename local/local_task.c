@@ -1,0 +1,181 @@
+/*
+ * local_task.c - what a delivery process does with one task: write the message into a
+ * mailbox or file, or pipe it into a command. Runs with the rights of the user it is for
+ * (a worker, local_worker.c), never as root.
+ *
+ * SIGPIPE is ignored in a delivery process (a command that exits without reading its input
+ * is not an error); the command itself starts with the default.
+ *
+ * Trusts: the task, which local built from its own tables and the passwd database; the
+ * addresses in it come from the network and reach a command only as environment values,
+ * never as part of its text.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/mem.h"
+#include "local/local.h"
+
+/* local_task_request - the mailbox writers' view of the task */
+static void
+local_task_request(const struct params *params, const struct local_task *t,
+                   struct deliver_request *req)
+{
+    memset(req, 0, sizeof(*req));
+    req->sender = t->sender;
+    req->recipient = t->recipient;
+    req->hostname = params->myhostname;
+    req->arrival = t->arrival;
+    req->src.fd = t->fd;
+    req->src.offset = 0;
+    req->src.length = t->len;
+}
+
+/* local_mkdirs - the directories between base and path's last component (virtual) */
+static void
+local_mkdirs(const char *base, const char *path)
+{
+    char *copy = xstrdup(path);
+    size_t blen = strlen(base);
+
+    for (char *p = copy + blen + 1; (p = strchr(p, '/')) != NULL; p++) {
+        *p = 0;
+        (void)mkdir(copy, 0700); /* EEXIST is fine; any other failure shows at delivery */
+        *p = '/';
+    }
+    free(copy);
+}
+
+/* local_task_box - write the message into a Maildir, mbox or file */
+static void
+local_task_box(const struct params *params, const struct local_task *t,
+               struct deliver_result *res)
+{
+    struct mbox_opts opts = {
+        .lock_timeout = (int)params->mailbox_lock_timeout, .stale_lock_age = 300, .dotlock = true};
+    struct deliver_request req;
+
+    local_task_request(params, t, &req);
+    if (*t->mkdir_base)
+        local_mkdirs(t->mkdir_base, t->path);
+    if (t->kind == LOCAL_TASK_MAILDIR)
+        deliver_maildir(&req, t->path, res);
+    else
+        deliver_mbox(&req, t->path, &opts, res);
+}
+
+/* local_cmd_exec - in the command's process: stdin from the pipe, a clean environment */
+static void
+local_cmd_exec(const struct local_task *t, const struct local_privs *p, int in)
+{
+    const char *addr = t->recipient, *orig = t->orcpt;
+    const char *at = strrchr(addr, '@');
+    char *env[16];
+    int n = 0, null = open("/dev/null", O_RDWR);
+
+    if (strncasecmp(orig, "rfc822;", 7) == 0)
+        orig += 7;
+    env[n++] = "PATH=/usr/bin:/bin";
+    env[n++] = "SHELL=/bin/sh";
+    env[n++] = xasprintf("HOME=%s", p->home);
+    env[n++] = xasprintf("USER=%s", p->user);
+    env[n++] = xasprintf("LOGNAME=%s", p->user);
+    env[n++] = xasprintf("SENDER=%s", t->sender);
+    env[n++] = xasprintf("RECIPIENT=%s", addr);
+    env[n++] = xasprintf("ORIGINAL_RECIPIENT=%s", *orig ? orig : addr);
+    env[n++] = xasprintf("LOCAL=%.*s", at ? (int)(at - addr) : (int)strlen(addr), addr);
+    env[n++] = xasprintf("DOMAIN=%s", at ? at + 1 : "");
+    env[n] = NULL;
+    if (dup2(in, 0) < 0 || null < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+        _exit(75);
+    if (chdir(p->home) < 0 && chdir("/") < 0)
+        _exit(75);
+    /* Nothing of the delivery process reaches the command: not its socket to local, nor
+     * the message's memory file. */
+    if (close_range(3, ~0U, 0) < 0)
+        _exit(75);
+    execle("/bin/sh", "sh", "-c", t->path, (char *)NULL, env);
+    _exit(75);
+}
+
+/* local_cmd_wait - wait for the command, at most command_time_limit */
+static void
+local_cmd_wait(const struct params *params, const struct local_task *t, pid_t pid,
+               struct deliver_result *res)
+{
+    long limit_ms = params->command_time_limit * 1000L;
+    const struct timespec tick = {0, 10 * 1000 * 1000};
+    int status = 0;
+    long waited = 0;
+    pid_t got;
+
+    while ((got = waitpid(pid, &status, WNOHANG)) == 0 && waited < limit_ms) {
+        nanosleep(&tick, NULL);
+        waited += 10;
+    }
+    if (got == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        deliver_set(res, DELIVER_DEFER, "4.3.0", "command time limit exceeded: \"%s\"", t->path);
+    } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        deliver_set(res, DELIVER_OK, "2.0.0", "delivered to command: %s", t->path);
+    else if (WIFEXITED(status) && WEXITSTATUS(status) == 75)
+        deliver_set(res, DELIVER_DEFER, "4.3.0", "temporary failure. Command output: %s", t->path);
+    else if (WIFEXITED(status))
+        deliver_set(res, DELIVER_BOUNCE, "5.3.0", "Command died with status %d: \"%s\"",
+                    WEXITSTATUS(status), t->path);
+    else
+        deliver_set(res, DELIVER_DEFER, "4.3.0", "Command died with signal %d: \"%s\"",
+                    WTERMSIG(status), t->path);
+}
+
+/* local_task_command - run the command with the message on its stdin */
+static void
+local_task_command(const struct params *params, const struct local_privs *p,
+                   const struct local_task *t, struct deliver_result *res)
+{
+    struct deliver_request req;
+    struct deliver_sink sink;
+    char *head;
+    int fds[2];
+    pid_t pid;
+
+    local_task_request(params, t, &req);
+    if (pipe2(fds, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
+        deliver_errno(res, errno, "fork", "command");
+        return;
+    }
+    if (pid == 0) {
+        signal(SIGPIPE, SIG_DFL);
+        local_cmd_exec(t, p, fds[0]);
+    }
+    close(fds[0]);
+    head = deliver_prepend(&req);
+    deliver_sink_init(&sink, fds[1], false);
+    deliver_sink_raw(&sink, head, strlen(head));
+    deliver_sink_copy(&sink, &req.src);
+    deliver_sink_flush(&sink); /* a command that does not read its input is not an error */
+    free(head);
+    close(fds[1]);
+    local_cmd_wait(params, t, pid, res);
+}
+
+/* local_task_run - do the task; the result in res */
+void
+local_task_run(const struct params *params, const struct local_privs *p,
+               const struct local_task *t, struct deliver_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    if (t->kind == LOCAL_TASK_COMMAND)
+        local_task_command(params, p, t, res);
+    else
+        local_task_box(params, t, res);
+}
