@@ -56,8 +56,7 @@ local_mkdirs(const char *base, const char *path)
 
 /* local_task_box - write the message into a Maildir, mbox or file */
 static void
-local_task_box(const struct params *params, const struct local_task *t,
-               struct deliver_result *res)
+local_task_box(const struct params *params, const struct local_task *t, struct deliver_result *res)
 {
     struct mbox_opts opts = {
         .lock_timeout = (int)params->mailbox_lock_timeout, .stale_lock_age = 300, .dotlock = true};
@@ -170,8 +169,8 @@ local_task_command(const struct params *params, const struct local_privs *p,
 
 /* local_task_run - do the task; the result in res */
 void
-local_task_run(const struct params *params, const struct local_privs *p,
-               const struct local_task *t, struct deliver_result *res)
+local_task_run(const struct params *params, const struct local_privs *p, const struct local_task *t,
+               struct deliver_result *res)
 {
     memset(res, 0, sizeof(*res));
     if (t->kind == LOCAL_TASK_COMMAND)

@@ -12,8 +12,8 @@
  *
  * A local process keeps at most LOCAL_WORKERS and stops the least recently used one to
  * make room; all stop when local exits, and a worker is killed when local dies
- * (PR_SET_PDEATHSIG), so a local killed with -9 leaves none behind. local handles one request at a time,
- * so a worker is never asked for two tasks at once.
+ * (PR_SET_PDEATHSIG), so a local killed with -9 leaves none behind. local handles one request at a
+ * time, so a worker is never asked for two tasks at once.
  *
  * Trusts: a worker runs as a user and answers with a fixed-size result that local checks
  * (local_result_check); a worker that dies or cannot be reached defers the delivery.
@@ -155,8 +155,7 @@ local_worker_loop(const struct params *params, const struct local_privs *p, bool
 
 /* local_worker_child - after the fork: keep only the socket, become the user, serve */
 static void
-local_worker_child(int sock, pid_t parent, const struct params *params,
-                   const struct local_privs *p)
+local_worker_child(int sock, pid_t parent, const struct params *params, const struct local_privs *p)
 {
     struct deliver_result broken;
     bool good;

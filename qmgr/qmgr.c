@@ -83,6 +83,7 @@ main(int argc, char **argv)
     static const struct server_ops ops = {
         .name = "qmgr",
         .max_sessions = 1024,
+        .unlimited = true,
         .post_jail = qmgr_post_jail,
         .service = qmgr_service,
         .trigger = qmgr_trigger,

@@ -55,7 +55,7 @@ def talk(port, line):
 
 with tempfile.TemporaryDirectory() as d:
     with open(os.path.join(d, "main.cf"), "w") as f:
-        f.write("queue_directory = %s\nmaillog_file = %s/log\nmax_use = 2\nmax_idle = 2s\n" % (d, d))
+        f.write("queue_directory = %s\nmaillog_file = %s/log\nmax_use = 1\nmax_idle = 2s\n" % (d, d))
 
     r = subprocess.run([ECHO, "-S", "-c", d], input=b"one\r\ntwo\nquit\nthree\n",
                        capture_output=True, timeout=10)
@@ -75,13 +75,21 @@ with tempfile.TemporaryDirectory() as d:
     proc, listener, st = start(d)
     port = listener.getsockname()[1]
     t.is_eq(status(st), "ready", "a started child reports ready")
+    # The echo service serves 4 sessions at once, so max_use = 1 retires it after 4 clients
+    # (max_use per session slot), though never more than 2 are connected at a time.
     c1, answer = talk(port, "first")
     t.is_eq(answer, "first", "it serves a client from the passed listener")
     c2, answer = talk(port, "second")
     t.is_eq(answer, "second", "a second concurrent client")
-    t.is_eq(status(st), "busy", "max_use reached: it reports busy")
+    c1.close()
+    c2.close()
+    c1, answer = talk(port, "third")
+    t.is_eq(answer, "third", "a third client, after the first two left")
+    c2, answer = talk(port, "fourth")
+    t.is_eq(answer, "fourth", "a fourth")
+    t.is_eq(status(st), "busy", "max_use x 4 sessions reached: it reports busy")
     c3 = socket.create_connection(("127.0.0.1", port), timeout=5)
-    c3.sendall(b"third\r\n")
+    c3.sendall(b"fifth\r\n")
     c3.settimeout(1)
     try:
         third = c3.recv(1024)

@@ -318,11 +318,18 @@ queue_writer_free(struct queue_writer *w)
 
 /* --- reader -------------------------------------------------------------------------------- */
 
+/* Small reads (record headers, envelope values) come from a window read ahead with one
+ * pread: a short message's whole file is one system call, not two per record. */
+#define QUEUE_WINDOW 8192
+
 struct queue_reader {
     int fd;
     off_t off;  /* the next record */
     off_t size; /* of the file */
     struct queue_file_error *err;
+    off_t win_off; /* the window holds win_len bytes of the file from win_off */
+    size_t win_len;
+    unsigned char win[QUEUE_WINDOW];
 };
 
 /* The longest value each record type may have; 0: unknown type. */
@@ -358,7 +365,7 @@ queue_type_max(int type)
 }
 
 static bool
-queue_pread(struct queue_reader *r, void *data, size_t len, off_t off)
+queue_pread_direct(struct queue_reader *r, void *data, size_t len, off_t off)
 {
     size_t got = 0;
 
@@ -375,6 +382,26 @@ queue_pread(struct queue_reader *r, void *data, size_t len, off_t off)
         }
         got += (size_t)n;
     }
+    return true;
+}
+
+/* queue_pread - len bytes at off, through the window when they fit in it */
+static bool
+queue_pread(struct queue_reader *r, void *data, size_t len, off_t off)
+{
+    bool inside = off >= r->win_off && (uint64_t)(off - r->win_off) + len <= r->win_len;
+
+    if (len > QUEUE_WINDOW || off >= r->size)
+        return queue_pread_direct(r, data, len, off);
+    if (!inside) {
+        size_t want = r->size - off < QUEUE_WINDOW ? (size_t)(r->size - off) : QUEUE_WINDOW;
+        r->win_len = 0;
+        if (want < len || !queue_pread_direct(r, r->win, want, off))
+            return queue_pread_direct(r, data, len, off);
+        r->win_off = off;
+        r->win_len = want;
+    }
+    memcpy(data, r->win + (off - r->win_off), len);
     return true;
 }
 

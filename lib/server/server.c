@@ -224,7 +224,7 @@ server_update(struct server_ctx *ctx)
         ctx->busy_reported = !room;
         server_status_send(ctx->status_fd, room ? PROTO_STATUS_IDLE : PROTO_STATUS_BUSY);
     }
-    if (ctx->active == 0 && !ctx->draining)
+    if (ctx->active == 0 && !ctx->draining && !ctx->ops->unlimited)
         loop_timer_start(ctx->idle_timer, ctx->params.max_idle * 1000L);
     else
         loop_timer_stop(ctx->idle_timer);
@@ -295,7 +295,7 @@ server_accept(int fd, unsigned events, void *arg)
         return;
     }
     ctx->active++;
-    if (++ctx->served >= ctx->params.max_use)
+    if (++ctx->served >= ctx->params.max_use * server_capacity(ctx) && !ctx->ops->unlimited)
         ctx->draining = true;
     server_update(ctx);
     ctx->ops->service(ctx, conn);

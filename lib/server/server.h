@@ -21,9 +21,12 @@
  *             mail_owner (-u), then ops.post_jail. Not root: development mode, stays.
  *   master    started by the master (POSTERN_LISTEN_FDS set): listeners are fds 4..,
  *             fd 3 is a datagram socket for status records (doc/master-protocol.md).
- *   lifetime  accepts until max_use clients, exits after max_idle without a client,
- *             stops on SIGTERM once its sessions ended; a watchdog ends a process that
- *             stops running its event loop for daemon_timeout.
+ *   lifetime  accepts until max_use clients per session slot (max_use x max_sessions:
+ *             a process that serves a thousand clients at once is not retired after a
+ *             hundred), exits after max_idle without a client, stops on SIGTERM once its
+ *             sessions ended; ops.unlimited (qmgr) ignores max_use and max_idle, as
+ *             Postfix's long-running daemons do. A watchdog ends a process that stops
+ *             running its event loop for daemon_timeout.
  *
  * A fifo listener (master.cf type fifo, used for wakeups) is read, not accepted: what
  * arrives goes to ops.trigger.
@@ -37,6 +40,7 @@ struct server_ctx;
 struct server_ops {
     const char *name; /* program name in logs: "smtpd" */
     int max_sessions; /* concurrent sessions per process; 0 means 1 */
+    bool unlimited;   /* runs until stopped: max_use and max_idle do not apply */
     void (*pre_jail)(struct server_ctx *ctx);
     void (*post_jail)(struct server_ctx *ctx);
     void (*service)(struct server_ctx *ctx, int fd);
