@@ -43,6 +43,47 @@ local_privs_from(const struct passwd *pw, struct local_privs *p)
     p->home = xstrdup(pw->pw_dir);
 }
 
+/*
+ * Users found by name are remembered for the life of the process, as Postfix's local does
+ * (mypwnam): a local process lives for max_use requests, and a lookup in /etc/passwd is
+ * several system calls. Users not found are looked up again each time.
+ */
+#define LOCAL_PW_CACHE 32
+
+static struct local_privs pw_cache[LOCAL_PW_CACHE];
+static size_t pw_cached, pw_next;
+
+static bool
+local_privs_cached(const char *name, struct local_privs *p)
+{
+    for (size_t i = 0; i < pw_cached; i++) {
+        if (strcmp(pw_cache[i].user, name) == 0) {
+            p->uid = pw_cache[i].uid;
+            p->gid = pw_cache[i].gid;
+            p->user = xstrdup(pw_cache[i].user);
+            p->home = xstrdup(pw_cache[i].home);
+            return true;
+        }
+    }
+    return false;
+}
+
+static void
+local_privs_remember(const struct local_privs *p)
+{
+    struct local_privs *slot = &pw_cache[pw_next];
+
+    if (pw_cached == LOCAL_PW_CACHE)
+        local_privs_free(slot);
+    else
+        pw_cached++;
+    pw_next = (pw_next + 1) % LOCAL_PW_CACHE;
+    slot->uid = p->uid;
+    slot->gid = p->gid;
+    slot->user = xstrdup(p->user);
+    slot->home = xstrdup(p->home);
+}
+
 /* local_privs_user - the rights of a user by name; false if there is no such user, and
  * then *failed says whether the passwd lookup itself failed (try again later) */
 bool
@@ -51,6 +92,10 @@ local_privs_user(const char *name, struct local_privs *p, bool *failed)
     const struct passwd *pw;
 
     memset(p, 0, sizeof(*p));
+    if (failed)
+        *failed = false;
+    if (local_privs_cached(name, p))
+        return true;
     errno = 0;
     pw = getpwnam(name);
     if (failed)
@@ -59,6 +104,8 @@ local_privs_user(const char *name, struct local_privs *p, bool *failed)
     if (pw == NULL)
         return false;
     local_privs_from(pw, p);
+    if (strcmp(p->user, name) == 0)
+        local_privs_remember(p);
     return true;
 }
 

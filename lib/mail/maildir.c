@@ -61,7 +61,7 @@ maildir_fsync_dir(const char *path)
     return err;
 }
 
-/* maildir_write - create tmp/name and copy headers and content; 0 or an errno */
+/* maildir_write - create tmp/name and copy headers and content; 0, or an errno and no file */
 static int
 maildir_write(const struct deliver_request *req, const char *tmp)
 {
@@ -83,21 +83,60 @@ maildir_write(const struct deliver_request *req, const char *tmp)
         err = errno;
     if (close(fd) < 0 && err == 0)
         err = errno;
+    if (err != 0)
+        unlink(tmp);
     return err;
 }
 
 /*
- * maildir_publish - move tmp/name to new/name; link() refuses to overwrite, rename() is
- * the fallback for file systems without hard links. 0 or an errno.
+ * maildir_publish - move tmp/name to new/name without overwriting anything: one
+ * renameat2(RENAME_NOREPLACE) where the file system has it, else link() (which refuses to
+ * overwrite) and unlink, else rename() on file systems without hard links. 0 or an errno;
+ * on success tmp/name is gone.
  */
 static int
 maildir_publish(const char *tmp, const char *new)
 {
-    if (link(tmp, new) == 0)
+    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, new, RENAME_NOREPLACE) == 0)
         return 0;
+    if (errno != EINVAL && errno != ENOSYS)
+        return errno;
+    if (link(tmp, new) == 0) {
+        unlink(tmp);
+        return 0;
+    }
     if (errno != EPERM && errno != ENOSYS && errno != EOPNOTSUPP)
         return errno;
     return rename(tmp, new) == 0 ? 0 : errno;
+}
+
+/* maildir_store - tmp/name written and moved to new/name; 0, or an errno with the path
+ * that failed in *failed and no file left behind */
+static int
+maildir_store(const struct deliver_request *req, const char *tmp, const char *new,
+              const char **failed)
+{
+    int err;
+
+    *failed = tmp;
+    if ((err = maildir_write(req, tmp)) != 0)
+        return err;
+    *failed = new;
+    if ((err = maildir_publish(tmp, new)) != 0)
+        unlink(tmp);
+    return err;
+}
+
+/* maildir_mkdirs - the Maildir and its tmp/, new/ and cur/, those that are missing */
+static bool
+maildir_mkdirs(const char *dir, char *const sub[3], struct deliver_result *res)
+{
+    if (!maildir_mkdir(dir, res))
+        return false;
+    for (int i = 0; i < 3; i++)
+        if (!maildir_mkdir(sub[i], res))
+            return false;
+    return true;
 }
 
 /* deliver_maildir - deliver req into the Maildir at dir; returns res->status */
@@ -107,37 +146,34 @@ deliver_maildir(const struct deliver_request *req, const char *dir, struct deliv
     static unsigned long seq;
     struct timeval tv;
     char *sub[3], *host, *base, *tmp, *new;
+    const char *failed = NULL;
     static const char *names[3] = {"tmp", "new", "cur"};
     int err;
 
     if (!deliver_check_loop(req, res))
         return res->status;
-    if (!maildir_mkdir(dir, res))
-        return res->status;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 3; i++)
         sub[i] = xasprintf("%s/%s", dir, names[i]);
-        if (!maildir_mkdir(sub[i], res)) {
-            for (int j = 0; j <= i; j++)
-                free(sub[j]);
-            return res->status;
-        }
-    }
     gettimeofday(&tv, NULL);
     host = maildir_host(req->hostname);
     base = xasprintf("%lld.M%ldP%ldQ%lu.%s", (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
                      ++seq, host);
     tmp = xasprintf("%s/%s", sub[0], base);
     new = xasprintf("%s/%s", sub[1], base);
-    if ((err = maildir_write(req, tmp)) != 0)
-        deliver_errno(res, err, "write", tmp);
-    else if ((err = maildir_publish(tmp, new)) != 0)
-        deliver_errno(res, err, "link", new);
+    /* The directories are created only when missing: the usual delivery makes no mkdir. */
+    if ((err = maildir_store(req, tmp, new, &failed)) == ENOENT) {
+        if (!maildir_mkdirs(dir, sub, res))
+            goto done;
+        err = maildir_store(req, tmp, new, &failed);
+    }
+    if (err != 0)
+        deliver_errno(res, err, failed == tmp ? "write" : "link", failed);
     else if ((err = maildir_fsync_dir(sub[1])) != 0) {
         deliver_errno(res, err, "fsync", sub[1]);
         unlink(new);
     } else
         deliver_set(res, DELIVER_OK, "2.0.0", "delivered to maildir");
-    unlink(tmp);
+done:
     for (int i = 0; i < 3; i++)
         free(sub[i]);
     free(host), free(base), free(tmp), free(new);

@@ -112,6 +112,29 @@ test_many_and_errors(void)
     free(dir), free(new), free(blocked);
 }
 
+/* A Maildir whose new/ (or cur/) went missing gets it back at the next delivery. */
+static void
+test_missing_subdirectory(void)
+{
+    char *dir = xasprintf("%s/partial", tap_tmpdir());
+    char *new = xasprintf("%s/new", dir), *cur = xasprintf("%s/cur", dir);
+    char *tmp = xasprintf("%s/tmp", dir), *name = NULL, *file;
+    struct deliver_result res;
+    struct stat st;
+
+    is_int(run(dir, "h", "S: x\n\n", &res), DELIVER_OK, "a Maildir is created at first delivery");
+    ok(stat(cur, &st) == 0 && S_ISDIR(st.st_mode), "with cur/");
+    count_dir(new, &name);
+    file = xasprintf("%s/%s", new, name ? name : "");
+    unlink(file);
+    ok(rmdir(new) == 0 && rmdir(cur) == 0, "new/ and cur/ removed");
+    is_int(run(dir, "h", "S: x\n\n", &res), DELIVER_OK, "the next delivery succeeds");
+    is_int(count_dir(new, NULL), 1, "into a new new/");
+    is_int(count_dir(tmp, NULL), 0, "tmp/ is empty");
+    ok(stat(cur, &st) == 0 && S_ISDIR(st.st_mode), "cur/ is back");
+    free(dir), free(new), free(cur), free(tmp), free(name), free(file);
+}
+
 static void
 test_header_scan(void)
 {
@@ -141,6 +164,7 @@ main(void)
 {
     test_cases();
     test_many_and_errors();
+    test_missing_subdirectory();
     test_header_scan();
     return done_testing();
 }
