@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/conf.h"
+#include "core/log.h"
 #include "core/mem.h"
 #include "core/str.h"
 #include "mail/restrict.h"
@@ -231,9 +232,11 @@ restrict_table_error(struct restrict_eval *ev, const struct map_error *err)
 {
     char subject[600];
 
+    /* The client hears only that a lookup failed; which table and why go to the log. */
     restrict_subject(ev, subject, sizeof(subject));
-    return restrict_answer(ev, RESTRICT_DEFER, 451, "4.3.0", "%s: Temporary lookup failure (%s)",
-                           subject, err->text);
+    log_warn("%s: table lookup failed: %s", subject, err->text);
+    return restrict_answer(ev, RESTRICT_DEFER, 451, "4.3.0", "%s: Temporary lookup failure",
+                           subject);
 }
 
 static const char *
