@@ -17,8 +17,8 @@
 #include "qmgr/qmgr.h"
 #include "server/server.h"
 
-const char *const qmgr_dir_names[QMGR_DIR_COUNT] = {"incoming", "active", "deferred", "hold",
-                                                    "corrupt"};
+const char *const qmgr_dir_names[QMGR_DIR_COUNT] = {"incoming", "active",  "deferred",
+                                                    "hold",     "corrupt", "spare"};
 
 /* qmgr_open_dirs - a descriptor for each queue state directory */
 static void
@@ -43,6 +43,7 @@ qmgr_post_jail(struct server_ctx *ctx)
     strvec_init(&q->recovered);
     qmgr_open_dirs(q);
     qmgr_recover(q);
+    qmgr_spare_init(q);
     qmgr_commit_init(q);
     qmgr_sched_init(q);
 }
@@ -56,6 +57,7 @@ qmgr_on_exit(struct server_ctx *ctx)
     if (q == NULL)
         return;
     qmgr_sched_free(q);
+    qmgr_spare_free(q);
     loop_timer_free(q->sync_timer);
     strvec_free(&q->recovered);
     for (int d = 0; d < QMGR_DIR_COUNT; d++)

@@ -22,6 +22,7 @@ enum qmgr_dir {
     QMGR_DEFERRED,
     QMGR_HOLD,
     QMGR_CORRUPT,
+    QMGR_SPARE,
     QMGR_DIR_COUNT
 };
 
@@ -68,7 +69,11 @@ struct qmgr {
     struct qmgr_transport *transports;
     struct loop_timer *scan_timer; /* the deferred/ scan, every queue_run_delay */
     struct loop_timer *backlog_timer;
+    char (*spare)[QUEUE_ID_SIZE]; /* empty files in spare/, for the next queue_open */
+    size_t nspare;
 };
+
+#define QMGR_SPARE_MAX 256
 
 /* One receiver's connection. */
 struct qmgr_session {
@@ -102,6 +107,12 @@ double qmgr_now(void);
 /* qmgr_resolve.c: expansion, transports, requests */
 void qmgr_resolve_message(struct qmgr *q, struct qmgr_msg *m);
 long qmgr_transport_limit(struct qmgr *q, const char *transport, const char *what, long dflt);
+
+/* qmgr_spare.c: queue files kept for reuse */
+void qmgr_spare_init(struct qmgr *q);
+bool qmgr_spare_put(struct qmgr *q, const struct qmgr_msg *m);
+int qmgr_spare_take(struct qmgr *q, const char *id);
+void qmgr_spare_free(struct qmgr *q);
 
 /* qmgr_deliver.c: destinations and requests to delivery agents */
 void qmgr_deliver_add(struct qmgr *q, struct qmgr_msg *m, const struct resolve_result *res,

@@ -154,7 +154,7 @@ qmgr_sched_check(struct qmgr *q, struct qmgr_msg *m)
             deferred = true;
     if (deferred)
         qmgr_sched_defer(q, m);
-    else if (unlinkat(q->dir_fd[QMGR_ACTIVE], m->id, 0) < 0)
+    else if (!qmgr_spare_put(q, m) && unlinkat(q->dir_fd[QMGR_ACTIVE], m->id, 0) < 0)
         log_warn("%s: remove active/%s: %m", m->id, m->id);
     else
         log_info("%s: removed", m->id);

@@ -90,8 +90,11 @@ qmgr_open(struct qmgr_session *s)
         qmgr_session_reply(s, PROTO_QUEUE_REFUSED, NULL, "too many open queue files");
         return;
     }
+    queue_id_new(id);
+    fd = qmgr_spare_take(s->qmgr, id);
     for (int i = 0; i < QMGR_CREATE_TRIES && fd < 0; i++) {
-        queue_id_new(id);
+        if (i > 0)
+            queue_id_new(id);
         fd =
             openat(s->qmgr->dir_fd[QMGR_INCOMING], id, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd < 0 && errno != EEXIST)

@@ -221,7 +221,13 @@ def run(root):
                    r"dsn=2\.0\.0, status=sent \(delivered to maildir\)" % (ids[0], re.escape(rcpt)),
                    log), "the delivery is logged as Postfix logs it")
     t.is_eq(m.files("active") + m.files("deferred"), [], "the queue is empty")
+    spare = [os.stat(os.path.join(m.queue, "spare", f)) for f in m.files("spare")]
+    t.ok(len(spare) == 1 and spare[0].st_size == 0,
+         "the finished message left one empty file in spare/ for reuse")
     worker_cases(m, alice, rcpt)
+    again = [os.stat(os.path.join(m.queue, "spare", f)).st_ino for f in m.files("spare")]
+    t.is_eq(again, [spare[0].st_ino] if spare else [None],
+            "the next message was written into that file and left it again")
 
     more_cases(m, root, alice, bob)
     t.diag(m.logtext()) if os.environ.get("SHOWLOG") else None

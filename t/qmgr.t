@@ -22,7 +22,7 @@ from tap import TAP  # noqa: E402
 BUILD = os.environ["BUILD"]
 QMGR = os.path.join(BUILD, "bin", "qmgr")
 CLIENT = os.path.join(BUILD, "t", "bin", "qmgr_client")
-STATES = ("incoming", "active", "deferred", "hold", "corrupt")
+STATES = ("incoming", "active", "deferred", "hold", "corrupt", "spare")
 t = TAP()
 
 
@@ -152,6 +152,8 @@ with tempfile.TemporaryDirectory() as d:
         os.mkdir(os.path.join(d, sub), 0o700)
     with open(os.path.join(d, "main.cf"), "w") as f:
         f.write("queue_directory = %s\nmaillog_file = %s/log\nmax_idle = 600s\n" % (d, d))
+    with open(os.path.join(d, "spare", "0000000000000000x"), "w") as f:
+        f.write("a spare file left by a crash")
 
     # One message, end to end.
     proc, path, st = start(d)
@@ -161,6 +163,7 @@ with tempfile.TemporaryDirectory() as d:
     qid = m.group(1) if m else "none"
     t.is_eq(queued(d), [qid], "its file is in active/ (or already deferred/)")
     t.is_eq(files(d, "incoming"), [], "and no longer in incoming/")
+    t.is_eq(files(d, "spare"), [], "a file left in spare/ is removed at start")
     t.is_eq(check_queued(d, qid), "ok <sender@example.org> 2 25",
             "the file is complete: sender, two recipients, 25 bytes of content")
     t.ok(mode_queued(d, qid) == 0o600,

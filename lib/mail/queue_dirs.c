@@ -27,6 +27,7 @@ static const struct queue_dir {
     {"", 0755, false},        {"pid", 0755, false},     {"private", 0700, true},
     {"public", 0711, true},   {"incoming", 0700, true}, {"active", 0700, true},
     {"deferred", 0700, true}, {"hold", 0700, true},     {"corrupt", 0700, true},
+    {"spare", 0700, true},
 };
 
 /* queue_dir_make - one directory; a problem is appended to problems */
