@@ -62,8 +62,8 @@ qmgr_spare_put(struct qmgr *q, const struct qmgr_msg *m)
     snprintf(path, sizeof(path), "%s/%s", qmgr_dir_names[QMGR_SPARE], m->id);
     if (q->nspare >= QMGR_SPARE_MAX)
         return false;
-    if (renameat2(q->dir_fd[QMGR_ACTIVE], m->id, q->dir_fd[QMGR_SPARE], m->id,
-                  RENAME_NOREPLACE) < 0)
+    if (renameat2(q->dir_fd[QMGR_ACTIVE], m->id, q->dir_fd[QMGR_SPARE], m->id, RENAME_NOREPLACE) <
+        0)
         return false;
     if (truncate(path, 0) < 0) {
         log_warn("%s: truncate spare/%s: %m", m->id, m->id);
@@ -82,8 +82,8 @@ qmgr_spare_take(struct qmgr *q, const char *id)
         const char *name = q->spare[--q->nspare];
         int fd;
 
-        if (renameat2(q->dir_fd[QMGR_SPARE], name, q->dir_fd[QMGR_INCOMING], id,
-                      RENAME_NOREPLACE) < 0) {
+        if (renameat2(q->dir_fd[QMGR_SPARE], name, q->dir_fd[QMGR_INCOMING], id, RENAME_NOREPLACE) <
+            0) {
             log_warn("reuse spare/%s: %m", name);
             continue;
         }
