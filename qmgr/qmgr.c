@@ -58,7 +58,7 @@ qmgr_on_exit(struct server_ctx *ctx)
         return;
     qmgr_sched_free(q);
     qmgr_spare_free(q);
-    loop_timer_free(q->sync_timer);
+    qmgr_commit_free(q);
     strvec_free(&q->recovered);
     for (int d = 0; d < QMGR_DIR_COUNT; d++)
         close(q->dir_fd[d]);

@@ -8,6 +8,7 @@
 
 #include "core/ipc.h"
 #include "core/loop.h"
+#include "core/offload.h"
 #include "core/str.h"
 #include "mail/proto.h"
 #include "mail/queue_file.h"
@@ -55,10 +56,13 @@ struct qmgr_msg {
 struct qmgr {
     struct server_ctx *ctx;
     int dir_fd[QMGR_DIR_COUNT];
-    struct qmgr_commit *batch; /* renamed, waiting for the directory fsync */
+    struct qmgr_commit *batch; /* renamed, waiting for the next directory fsync */
     struct qmgr_commit **batch_tail;
-    struct loop_timer *sync_timer;
-    struct strvec recovered; /* IDs found in active/ at start: committed by an earlier qmgr */
+    struct qmgr_commit *syncing;  /* covered by the fsync in flight */
+    struct offload_job *sync_job; /* that fsync, on a helper thread */
+    struct offload *offload;
+    struct loop_timer *sync_timer; /* starts the fsync once the loop served a round */
+    struct strvec recovered;       /* IDs found in active/ at start: committed by an earlier qmgr */
     /* delivery side */
     struct resolve resolve;
     struct qmgr_msg **msg_hash; /* QMGR_HASH_SIZE chains, by queue ID */
@@ -94,6 +98,7 @@ void qmgr_recover(struct qmgr *q);
 
 /* qmgr_commit.c */
 void qmgr_commit_init(struct qmgr *q);
+void qmgr_commit_free(struct qmgr *q);
 void qmgr_commit_add(struct qmgr_session *s, const char *id, char *log_line);
 
 /* qmgr_sched.c: messages in memory, activation, completion, the queue scans */

@@ -2,11 +2,13 @@
  * qmgr_commit.c - group commit: one fsync of active/ covers every file renamed into it
  * since the last one, and each receiver hears "committed" only after that fsync returned.
  *
- * How commits batch: a commit renames its file and queues itself here; the sync runs
- * from a zero-delay timer, which the event loop fires after it has served every socket
- * that was readable in the same round. While the fsync blocks this process, further
- * commits wait in their sockets; the next round reads all of them and one more fsync
- * covers them all. So the fsync rate is bounded by the disk, not by the commit rate.
+ * How commits batch: a commit renames its file and queues itself here. The fsync runs on a
+ * helper thread (lib/core/offload.c), started from a zero-delay timer, which the event
+ * loop fires after it has served every socket that was readable in the same round. While
+ * one fsync is in flight, qmgr goes on serving (deliveries, opens, other commits); the
+ * commits that arrive meanwhile wait for the next fsync, which starts as soon as this one
+ * returned and covers them all. So the fsync rate is bounded by the disk, not by the
+ * commit rate, and the event loop never waits for the disk.
  *
  * The file's own data was fsynced by the receiver (queue_writer_finish) before it sent
  * queue_commit; incoming/ is not synced after the rename, since a crash that brings the
@@ -20,6 +22,7 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/mem.h"
+#include "core/offload.h"
 #include "mail/proto.h"
 #include "qmgr/qmgr.h"
 
@@ -30,19 +33,36 @@ struct qmgr_commit {
     struct qmgr_commit *next;
 };
 
-/* qmgr_commit_sync - fsync active/, then answer every commit it covers */
+static void qmgr_commit_synced(int err, void *arg);
+
+/* qmgr_commit_start - the commits waiting so far go into one fsync of active/, unless one
+ * is in flight (its end starts the next) */
 static void
-qmgr_commit_sync(void *arg)
+qmgr_commit_start(void *arg)
 {
     struct qmgr *q = arg;
-    struct qmgr_commit *c = q->batch, *next;
-    bool synced = fsync(q->dir_fd[QMGR_ACTIVE]) == 0;
+
+    if (q->syncing != NULL || q->batch == NULL)
+        return;
+    q->syncing = q->batch;
+    q->batch = NULL;
+    q->batch_tail = &q->batch;
+    q->sync_job = offload_fsync(q->offload, q->dir_fd[QMGR_ACTIVE], qmgr_commit_synced, q);
+}
+
+/* qmgr_commit_synced - active/ is on disk (or not): answer every commit the fsync covers */
+static void
+qmgr_commit_synced(int err, void *arg)
+{
+    struct qmgr *q = arg;
+    struct qmgr_commit *c = q->syncing, *next;
+    bool synced = err == 0;
     int n = 0;
 
     if (!synced)
-        log_warn("fsync %s/active: %m", q->ctx->params.queue_directory);
-    q->batch = NULL;
-    q->batch_tail = &q->batch;
+        log_warn("fsync %s/active: %s", q->ctx->params.queue_directory, strerror(err));
+    q->syncing = NULL;
+    q->sync_job = NULL;
     for (; c != NULL; c = next, n++) {
         next = c->next;
         if (synced)
@@ -57,6 +77,7 @@ qmgr_commit_sync(void *arg)
         free(c);
     }
     log_debug("group commit: %d file%s, one fsync of active/", n, n == 1 ? "" : "s");
+    qmgr_commit_start(q);
 }
 
 void
@@ -64,7 +85,28 @@ qmgr_commit_init(struct qmgr *q)
 {
     q->batch = NULL;
     q->batch_tail = &q->batch;
-    q->sync_timer = loop_timer_new(q->ctx->loop, qmgr_commit_sync, q);
+    q->sync_timer = loop_timer_new(q->ctx->loop, qmgr_commit_start, q);
+    q->offload = offload_new(q->ctx->loop);
+}
+
+/* qmgr_commit_free - at exit: commits not answered stay unanswered (their files are in
+ * active/, committed or not; the receivers will ask the next qmgr) */
+void
+qmgr_commit_free(struct qmgr *q)
+{
+    struct qmgr_commit *lists[2] = {q->syncing, q->batch};
+
+    if (q->sync_job != NULL)
+        offload_cancel(q->sync_job);
+    offload_free(q->offload);
+    for (int i = 0; i < 2; i++)
+        for (struct qmgr_commit *c = lists[i], *next; c != NULL; c = next) {
+            next = c->next;
+            qmgr_session_resume(c->session); /* frees a session that ended meanwhile */
+            free(c->log_line);
+            free(c);
+        }
+    loop_timer_free(q->sync_timer);
 }
 
 /* qmgr_commit_add - a file now in active/ waits for the next directory fsync */
@@ -79,6 +121,6 @@ qmgr_commit_add(struct qmgr_session *s, const char *id, char *log_line)
     c->log_line = log_line;
     *q->batch_tail = c;
     q->batch_tail = &c->next;
-    if (!loop_timer_pending(q->sync_timer))
+    if (q->syncing == NULL && !loop_timer_pending(q->sync_timer))
         loop_timer_start(q->sync_timer, 0);
 }

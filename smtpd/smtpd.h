@@ -10,6 +10,7 @@
 #include "core/lineio.h"
 #include "core/loop.h"
 #include "core/map.h"
+#include "core/offload.h"
 #include "mail/addr_class.h"
 #include "mail/queue_file.h"
 #include "mail/queue_id.h"
@@ -51,7 +52,8 @@ struct smtpd {
     struct smtpd_rlist client, helo, sender, relay, recipient, data;
     struct smtpd_table local_rcpt, valias, vmailbox;
     char *qmgr_path;
-    char *greeting; /* "220 <banner>" */
+    char *greeting;          /* "220 <banner>" */
+    struct offload *offload; /* queue file fsyncs, off the event loop */
 };
 
 /* Counters for the disconnect line, in Postfix's order. */
@@ -94,6 +96,7 @@ struct smtpd_txn {
     bool bdat_failed;            /* a chunk was refused: discard the rest until RSET */
     uint64_t chunk_size;         /* the BDAT chunk waiting for qmgr's queue_opened */
     bool chunk_last;
+    struct offload_job *sync; /* the queue file's fsync, before the commit */
 };
 
 enum smtpd_phase {

@@ -7,8 +7,10 @@
  *   DATA or the first BDAT  -> queue_open to qmgr (the session waits for queue_opened)
  *   queue_opened            -> envelope, recipients and the Received header are written;
  *                              354 (DATA) or the chunk is read (BDAT)
- *   end of data / BDAT LAST -> refused: queue_abort, 5xx; else the writer fsyncs, then
- *                              queue_commit, and 250 only after queue_committed
+ *   end of data / BDAT LAST -> refused: queue_abort, 5xx; else the end marker is written,
+ *                              a helper thread fsyncs the file (lib/core/offload.c: the
+ *                              other sessions go on meanwhile), then queue_commit, and
+ *                              250 only after queue_committed
  * The content state machine and the writer exist only during this phase.
  */
 #include <errno.h>
@@ -87,6 +89,8 @@ smtpd_txn_reset(struct smtpd_session *sess)
 {
     struct smtpd_txn *txn = &sess->txn;
 
+    if (txn->sync != NULL)
+        offload_cancel(txn->sync); /* the session ends while its file is being fsynced */
     if (txn->qid[0] && sess->qsock >= 0 && !smtpd_queue_busy(sess))
         smtpd_queue_abort(sess, NULL);
     smtpd_data_free(sess);
@@ -307,6 +311,23 @@ smtpd_data_committed(struct smtpd_session *sess, bool ok, const char *why)
     smtpd_txn_reset(sess);
 }
 
+/* smtpd_data_synced - the queue file is on disk (or could not be put there): commit it */
+static void
+smtpd_data_synced(int err, void *arg)
+{
+    struct smtpd_session *sess = arg;
+
+    sess->txn.sync = NULL;
+    if (err != 0) {
+        log_warn("%s: queue file fsync: %s", sess->txn.qid, strerror(err));
+        smtpd_reply_std(sess, err == ENOSPC || err == EDQUOT ? &smtpd_reply_no_space
+                                                             : &smtpd_reply_queue_error);
+        smtpd_txn_reset(sess);
+    } else
+        smtpd_queue_commit(sess, smtpd_data_committed);
+    smtpd_session_resume(sess);
+}
+
 /* smtpd_data_refuse - a refused message: reply, log, abort the file */
 static void
 smtpd_data_refuse(struct smtpd_session *sess, const struct smtp_reply *reply)
@@ -332,15 +353,16 @@ smtpd_data_end(struct smtpd_session *sess)
         smtpd_txn_reset(sess);
         return;
     }
-    if (!queue_writer_finish(txn->writer, &err)) {
+    if (!queue_writer_end(txn->writer, &err)) {
         log_warn("%s: %s", txn->qid, err.text);
         smtpd_reply_std(sess, txn->writer->errnum == ENOSPC ? &smtpd_reply_no_space
                                                             : &smtpd_reply_queue_error);
         smtpd_txn_reset(sess);
         return;
     }
+    /* The session takes no input until the file is on disk and committed. */
+    txn->sync = offload_fsync(sess->smtpd->offload, txn->qfd, smtpd_data_synced, sess);
     smtpd_data_free(sess);
-    smtpd_queue_commit(sess, smtpd_data_committed);
 }
 
 /* smtpd_data_chunk_end - one BDAT chunk is in */

@@ -133,8 +133,8 @@ smtpd_session_close(struct smtpd_session *sess)
 static bool
 smtpd_session_paused(const struct smtpd_session *sess)
 {
-    return !sess->greeted || sess->closing || sess->sleeping || smtpd_queue_busy(sess) ||
-           sess->out.q.len > SMTPD_OUT_HIGH;
+    return !sess->greeted || sess->closing || sess->sleeping || sess->txn.sync != NULL ||
+           smtpd_queue_busy(sess) || sess->out.q.len > SMTPD_OUT_HIGH;
 }
 
 /* smtpd_session_line - one command line taken from the input */

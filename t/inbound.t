@@ -3,11 +3,13 @@
 a loopback port, qmgr queues, local delivers into a real user's Maildir. Checks the delivered
 bytes, who runs what, and that Debian's pflogsumm and fail2ban read the log."""
 import os
+import re
 import shutil
 import smtplib
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from instance import Instance, ensure_user, maildir_messages, uids, wait_for  # noqa: E402
@@ -33,6 +35,44 @@ with open(os.path.join(inst.etc, "main.cf"), "a") as f:
 
 def delivered(n):
     return wait_for(lambda: len(maildir_messages(maildir)) >= n, 20)
+
+
+def commits_after_fsync(trace):
+    """(commits, commits sent before an fsync of their own had finished) in a strace -f of
+    smtpd: the queue file's fsync runs on a helper thread; its end, not its start, counts."""
+    synced, commits, early = 0, 0, 0
+    for line in trace.splitlines():
+        if re.search(r"\bfsync\(\d+\)\s+= 0|<\.\.\. fsync resumed>\)\s+= 0", line):
+            synced += 1
+        elif "sendmsg" in line and "queue_commit" in line and "queue_committed" not in line:
+            commits += 1
+            if synced < commits:
+                early += 1
+    return commits, early
+
+
+def durable_before_commit(pid):
+    """Three messages through an smtpd under strace: each queue file is fsynced before
+    smtpd asks qmgr to commit it, so a 250 never precedes the file's data on disk."""
+    if not shutil.which("strace") or not pid:
+        for _ in range(2):
+            t.ok(True, "# SKIP strace not usable")
+        return
+    trace = os.path.join(inst.root, "smtpd.trace")
+    st = subprocess.Popen(["strace", "-f", "-qq", "-s", "128", "-e", "trace=fsync,sendmsg",
+                           "-o", trace, "-p", str(pid)], stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    with smtplib.SMTP("127.0.0.1", inst.port, local_hostname="client.test.example",
+                      timeout=30) as c:
+        for i in range(3):
+            c.sendmail("sender@client.test.example", ["%s@test.example" % USER],
+                       b"Subject: durable %d\r\n\r\nbody\r\n" % i)
+    st.terminate()
+    st.wait(timeout=10)
+    with open(trace) as f:
+        commits, early = commits_after_fsync(f.read())
+    t.is_eq(commits, 3, "strace sees smtpd commit three messages")
+    t.is_eq(early, 0, "each only after the fsync of its queue file returned")
 
 
 def swaks(*args):
@@ -98,16 +138,17 @@ try:
     owner = ensure_user("postern-test").pw_uid
     t.ok(qmgr and all(uids(p) == [owner] * 4 for p in qmgr), "qmgr runs as mail_owner")
     t.ok(all(uids(p) == [owner] * 4 for p in smtpd), "smtpd runs as mail_owner")
+    durable_before_commit(smtpd[0] if smtpd else 0)
 
-    t.ok(wait_for(lambda: inst.log().count(": removed") >= 3, 10), "all three queue files removed")
+    t.ok(wait_for(lambda: inst.log().count(": removed") >= 6, 10), "all six queue files removed")
     inst.stop()
     log = inst.log()
 
     r = subprocess.run(["pflogsumm", "--syslog-name=postern", "--smtpd-stats", inst.logfile],
                        capture_output=True, text=True, timeout=60)
     report = r.stdout
-    t.like(report, "      3   received", "pflogsumm counts three received messages")
-    t.like(report, "      3   delivered", "and three delivered")
+    t.like(report, "      6   received", "pflogsumm counts six received messages")
+    t.like(report, "      6   delivered", "and six delivered")
     t.like(report, "      2   rejected", "and the two rejections")
 
     f2b = tempfile.mkdtemp(prefix="postern-f2b.")

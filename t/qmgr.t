@@ -129,21 +129,38 @@ def strace_usable():
 
 
 def fsync_order(trace, direct_ids):
-    """From a strace of qmgr: (fsyncs, replies, replies sent before an fsync covered them)."""
+    """From a strace -f of qmgr: (fsyncs, replies, replies sent before an fsync covered
+    them). The fsync runs on a helper thread while the loop goes on: it covers the renames
+    made before it started, not those made while it ran (strace shows such a call as
+    "fsync(N <unfinished ...>" and later "<... fsync resumed>) = 0")."""
     renamed, synced, fsyncs, replies, early = set(), set(), 0, 0, 0
+    in_flight = {}  # thread id -> the renames its fsync covers
+    renaming = {}  # thread id -> the file of a rename strace shows in two parts
     for line in trace.splitlines():
+        tid = line.split(None, 1)[0] if line else ""
         m = re.search(r'renameat2?\(\d+, "([0-9A-Za-z]{17})"', line)
-        if m and "= 0" in line:
+        if m and "<unfinished" in line:
+            renaming[tid] = m.group(1)
+        elif re.search(r"<\.\.\. renameat2? resumed>.*= 0", line) and tid in renaming:
+            renamed.add(renaming.pop(tid))
+        elif m and "= 0" in line:
             renamed.add(m.group(1))
         elif re.search(r"\bfsync\(\d+\)\s+= 0", line):
             fsyncs += 1
             synced |= renamed
             renamed = set()
+        elif re.search(r"\bfsync\(\d+ <unfinished", line):
+            in_flight[tid] = renamed
+            renamed = set()
+        elif re.search(r"<\.\.\. fsync resumed>\)\s+= 0", line):
+            fsyncs += 1
+            synced |= in_flight.pop(tid, set())
         elif "sendmsg" in line and "queue_committed" in line:
             ids = [i for i in direct_ids if i in line]
             replies += 1
             if not ids or ids[0] not in synced:
                 early += 1
+                t.diag("early reply: %s" % line)
     return fsyncs, replies, early
 
 
@@ -214,7 +231,7 @@ with tempfile.TemporaryDirectory() as d:
     # active/ that covers it; fewer fsyncs than commits.
     clients, per_client = 20, 10
     use_strace = strace_usable()
-    trace = os.path.join(d, "trace")
+    trace = os.path.join(os.environ.get("KEEP_TRACE", d), "trace")
     wrap = ["strace", "-f", "-qq", "-s", "256", "-e", "trace=renameat,renameat2,fsync,sendmsg",
             "-o", trace] if use_strace else []
     open(os.path.join(d, "log"), "w").close()

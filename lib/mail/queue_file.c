@@ -289,9 +289,10 @@ queue_writer_content(struct queue_writer *w, const void *data, size_t len)
     }
 }
 
-/* queue_writer_finish - the end marker, then write and fsync; false with err on failure */
+/* queue_writer_end - the end marker, then write what is buffered (no fsync: the caller
+ * does it, as smtpd does off its event loop); false with err on failure */
 bool
-queue_writer_finish(struct queue_writer *w, struct queue_file_error *err)
+queue_writer_end(struct queue_writer *w, struct queue_file_error *err)
 {
     unsigned char end[QUEUE_END_LEN];
 
@@ -302,7 +303,16 @@ queue_writer_finish(struct queue_writer *w, struct queue_file_error *err)
     queue_put_be(end + 8, w->nrcpt, 4);
     queue_writer_record(w, 'E', end, sizeof(end));
     queue_writer_flush(w);
-    if (!w->failed && fsync(w->fd) < 0)
+    if (w->failed && err)
+        *err = w->err;
+    return !w->failed;
+}
+
+/* queue_writer_finish - queue_writer_end, then fsync; false with err on failure */
+bool
+queue_writer_finish(struct queue_writer *w, struct queue_file_error *err)
+{
+    if (queue_writer_end(w, NULL) && fsync(w->fd) < 0)
         queue_writer_fail(w, errno, "queue file fsync: %s", strerror(errno));
     if (w->failed && err)
         *err = w->err;

@@ -66,7 +66,8 @@ void queue_envelope_free(struct queue_envelope *env);
 /*
  * Writing, by the receiver on the descriptor qmgr gave it. Values are checked for length
  * and NUL bytes; any failure (including write errors such as ENOSPC) is sticky and
- * reported by queue_writer_finish(), which also writes the end marker and fsyncs.
+ * reported by queue_writer_finish(), which also writes the end marker and fsyncs (or by
+ * queue_writer_end(), the same without the fsync, for a caller that fsyncs elsewhere).
  * Recipients go after the sender and before the content.
  */
 struct queue_writer {
@@ -85,6 +86,7 @@ void queue_writer_init(struct queue_writer *w, int fd, const struct queue_envelo
 void queue_writer_rcpt(struct queue_writer *w, const char *addr, const char *notify,
                        const char *orcpt);
 void queue_writer_content(struct queue_writer *w, const void *data, size_t len);
+bool queue_writer_end(struct queue_writer *w, struct queue_file_error *err);
 bool queue_writer_finish(struct queue_writer *w, struct queue_file_error *err);
 void queue_writer_free(struct queue_writer *w);
 
