@@ -118,10 +118,12 @@ qmgr_recover_state(struct qmgr *q, enum qmgr_dir d)
         }
     }
     closedir(dir);
-    if (moved > 0) {
+    if (moved > 0)
         qmgr_recover_sync(q, QMGR_CORRUPT);
+    /* Also for files that stay: one renamed in by a qmgr that died before its fsync returned
+     * counts as committed from now on (queue_status says so), so its entry goes to disk. */
+    if (moved > 0 || resumed > 0)
         qmgr_recover_sync(q, d);
-    }
     if (resumed > 0)
         log_info("recovery: resumed %d file%s in %s/", resumed, resumed == 1 ? "" : "s",
                  qmgr_dir_names[d]);
