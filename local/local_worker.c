@@ -194,11 +194,12 @@ local_privs_same(const struct local_privs *a, const struct local_privs *b)
            strcmp(a->home, b->home) == 0;
 }
 
-/* local_worker_stop - end a worker that is between tasks, and forget it */
-static void
+/* local_worker_stop - close the socket, kill and collect the process, forget the worker; its
+ * wait status (a worker that already died keeps its own: killing a zombie changes nothing) */
+static int
 local_worker_stop(struct local_worker *w)
 {
-    int status;
+    int status = 0;
 
     close(w->sock);
     kill(w->pid, SIGKILL);
@@ -206,6 +207,7 @@ local_worker_stop(struct local_worker *w)
         ;
     local_privs_free(&w->who);
     memset(w, 0, sizeof(*w));
+    return status;
 }
 
 /* local_worker_start - a new worker for p in slot w; false (and why in res) if none */
@@ -261,18 +263,13 @@ local_worker_for(struct local *lc, const struct local_privs *p, struct deliver_r
 static void
 local_worker_result(struct local_worker *w, struct deliver_result *res)
 {
-    int status = 0;
-    pid_t pid = w->pid;
+    int status;
 
     if (fd_read_full(w->sock, res, sizeof(*res)) == sizeof(*res)) {
         local_result_check(res);
         return;
     }
-    close(w->sock);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    local_privs_free(&w->who);
-    memset(w, 0, sizeof(*w));
+    status = local_worker_stop(w);
     deliver_set(res, DELIVER_DEFER, "4.3.0", "delivery process died (%s %d)",
                 WIFSIGNALED(status) ? "signal" : "status",
                 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));

@@ -16,7 +16,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from instance import wait_for  # noqa: E402
+from instance import read_text, wait_for  # noqa: E402
 from tap import TAP  # noqa: E402
 
 BUILD = os.environ["BUILD"]
@@ -100,11 +100,7 @@ class Mta:
             self.fg = None
 
     def logtext(self):
-        try:
-            with open(self.log, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return read_text(self.log)
 
     def removed(self, qid):
         return "%s: removed" % qid in self.logtext()

@@ -14,7 +14,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from instance import children_of, cmdline, free_port, uids, wait_for  # noqa: E402
+from instance import children_of, cmdline, ensure_user, free_port, uids, wait_for  # noqa: E402
 from sockets import read_line  # noqa: E402
 from tap import TAP  # noqa: E402
 
@@ -24,15 +24,6 @@ ECHO = os.path.join(BUILD, "t", "bin", "echo_service")
 TEST_USER = "postern-test"
 t = TAP()
 
-
-
-def ensure_test_user():
-    try:
-        return pwd.getpwnam(TEST_USER)
-    except KeyError:
-        subprocess.run(["useradd", "-r", "-M", "-d", "/nonexistent", "-s", "/usr/sbin/nologin",
-                        TEST_USER], check=True)
-        return pwd.getpwnam(TEST_USER)
 
 
 
@@ -79,7 +70,7 @@ def write_master_cf(cfg, port, extra=""):
 
 def run(root):
     if os.geteuid() == 0:
-        owner = ensure_test_user()
+        owner = ensure_user(TEST_USER)
     else:
         owner = pwd.getpwuid(os.geteuid())
     os.chmod(root, 0o755)

@@ -139,26 +139,26 @@ def test_many_rcpts_and_dsn(inst, port):
         t.ok(False, "the DSN message was queued")
 
 
-def test_content(inst, port):
+def stored_body(inst, port, sender, body, mail_options=()):
+    """Send body with smtplib; the content of the queue file it made, after the Received
+    header's three lines (None if no file appeared)."""
     before = inst.files()
-    body = (b"Subject: dots\r\n\r\n.\r\n..\r\n.leading\r\n...three\r\nend.\r\n. \r\n")
-    s = smtplib.SMTP("127.0.0.1", port, timeout=10)
-    s.sendmail("dots@example.net", ["root@example.org"], body)
-    s.quit()
-    got = new_files(inst, before)
-    _, content = inst.cat(got[0]) if got else ([], b"")
-    t.is_eq(content.split(b"\r\n", 3)[3] if content else None, body,
-            "dot-stuffing round trip: the stored content equals what was sent")
-
-    before = inst.files()
-    body8 = "Subject: 8bit\r\n\r\nGrüße, ça va? 日本語\r\n".encode() + bytes(range(0x80, 0x100)) + b"\r\n"
     s = smtplib.SMTP("127.0.0.1", port, timeout=10)
     s.ehlo("client.example.net")
-    s.sendmail("eight@example.net", ["root@example.org"], body8, mail_options=["BODY=8BITMIME"])
+    s.sendmail(sender, ["root@example.org"], body, mail_options=list(mail_options))
     s.quit()
     got = new_files(inst, before)
     _, content = inst.cat(got[0]) if got else ([], b"")
-    t.is_eq(content.split(b"\r\n", 3)[3] if content else None, body8,
+    return content.split(b"\r\n", 3)[3] if content else None
+
+
+def test_content(inst, port):
+    body = (b"Subject: dots\r\n\r\n.\r\n..\r\n.leading\r\n...three\r\nend.\r\n. \r\n")
+    t.is_eq(stored_body(inst, port, "dots@example.net", body), body,
+            "dot-stuffing round trip: the stored content equals what was sent")
+
+    body8 = "Subject: 8bit\r\n\r\nGrüße, ça va? 日本語\r\n".encode() + bytes(range(0x80, 0x100)) + b"\r\n"
+    t.is_eq(stored_body(inst, port, "eight@example.net", body8, ["BODY=8BITMIME"]), body8,
             "an 8-bit body is stored byte for byte")
 
     before = inst.files()

@@ -88,6 +88,15 @@ def ensure_user(name, home=None):
     return pw
 
 
+def read_text(path):
+    """A log or other text file, "" while it does not exist yet."""
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
 def maildir_messages(maildir):
     """The files delivered to a Maildir (new/ and cur/), as bytes, by file name."""
     found = {}
@@ -190,11 +199,7 @@ class Instance:
                 if os.path.basename(cmdline(p)[0]) == program]
 
     def log(self):
-        try:
-            with open(self.logfile, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return read_text(self.logfile)
 
     def queue_files(self, *states):
         """Queue IDs in the given state directories (all states when none is given)."""

@@ -6,7 +6,7 @@ import socket
 import subprocess
 import time
 
-from instance import free_port, wait_for  # noqa: F401 (tests import them from here)
+from instance import ensure_user, free_port, read_text, wait_for  # noqa: F401 (tests import some)
 
 BUILD = os.environ["BUILD"]
 POSTERN = os.path.join(BUILD, "bin", "postern")
@@ -19,12 +19,7 @@ def owner():
     """The unprivileged mail_owner: a test user when root, else the invoking user."""
     if os.geteuid() != 0:
         return pwd.getpwuid(os.geteuid())
-    try:
-        return pwd.getpwnam(TEST_USER)
-    except KeyError:
-        subprocess.run(["useradd", "-r", "-M", "-d", "/nonexistent", "-s", "/usr/sbin/nologin",
-                        TEST_USER], check=True)
-        return pwd.getpwnam(TEST_USER)
+    return ensure_user(TEST_USER)
 
 
 
@@ -107,11 +102,7 @@ class Instance:
         return head.decode(errors="replace").splitlines(), body
 
     def logtext(self):
-        try:
-            with open(self.log, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return read_text(self.log)
 
     def wait_log(self, text, seconds=5):
         return wait_for(lambda: text in self.logtext(), seconds)
