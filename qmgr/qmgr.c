@@ -40,8 +40,8 @@ qmgr_post_jail(struct server_ctx *ctx)
 
     ctx->app = q;
     q->ctx = ctx;
-    strvec_init(&q->recovered);
     qmgr_open_dirs(q);
+    qmgr_orphan_init(q);
     qmgr_recover(q);
     qmgr_spare_init(q);
     qmgr_commit_init(q);
@@ -59,7 +59,7 @@ qmgr_on_exit(struct server_ctx *ctx)
     qmgr_sched_free(q);
     qmgr_spare_free(q);
     qmgr_commit_free(q);
-    strvec_free(&q->recovered);
+    qmgr_orphan_free(q);
     for (int d = 0; d < QMGR_DIR_COUNT; d++)
         close(q->dir_fd[d]);
     free(q);

@@ -62,7 +62,9 @@ struct qmgr {
     struct offload_job *sync_job; /* that fsync, on a helper thread */
     struct offload *offload;
     struct loop_timer *sync_timer; /* starts the fsync once the loop served a round */
-    struct strvec recovered;       /* IDs found in active/ at start: committed by an earlier qmgr */
+    struct strvec orphans_new;     /* uncommitted files kept in incoming/ (qmgr_orphan.c) */
+    struct strvec orphans_old;     /* the same, removed at the next sweep */
+    struct loop_timer *orphan_timer;
     /* delivery side */
     struct resolve resolve;
     struct qmgr_msg **msg_hash; /* QMGR_HASH_SIZE chains, by queue ID */
@@ -95,6 +97,12 @@ extern const char *const qmgr_dir_names[QMGR_DIR_COUNT];
 
 /* qmgr_recover.c */
 void qmgr_recover(struct qmgr *q);
+
+/* qmgr_orphan.c: uncommitted files kept for a while, for queue_status */
+void qmgr_orphan_init(struct qmgr *q);
+void qmgr_orphan_add(struct qmgr *q, const char *id);
+bool qmgr_orphan_is_old(time_t mtime, time_t now);
+void qmgr_orphan_free(struct qmgr *q);
 
 /* qmgr_commit.c */
 void qmgr_commit_init(struct qmgr *q);
@@ -134,7 +142,7 @@ void qmgr_outcome(struct qmgr *q, struct qmgr_msg *m, size_t i, const char *stat
 
 /* qmgr_session.c */
 void qmgr_session_start(struct qmgr *q, int fd);
-void qmgr_session_reply(struct qmgr_session *s, enum proto_msg msg, const char *id,
+bool qmgr_session_reply(struct qmgr_session *s, enum proto_msg msg, const char *id,
                         const char *reason);
 void qmgr_session_resume(struct qmgr_session *s);
 

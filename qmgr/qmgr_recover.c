@@ -1,7 +1,8 @@
 /*
  * qmgr_recover.c - bring the queue to a consistent state at start (doc/queue.md).
  *
- * incoming/ holds only files never acknowledged: all are removed. Files in active/ and
+ * incoming/ holds only files never acknowledged: they are removed, the recent ones a few
+ * minutes later (qmgr_orphan.c), so that queue_status can still tell them. Files in active/ and
  * deferred/ were acknowledged: each is parsed in full; one that does not parse (or whose
  * name is not a queue ID) goes to corrupt/ with a log line, the rest are resumed. hold/
  * and corrupt/ are left to the administrator. Trusts: no name and no file it finds.
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -44,18 +46,28 @@ qmgr_recover_sync(struct qmgr *q, enum qmgr_dir d)
         log_fatal("fsync queue directory %s: %m", qmgr_dir_names[d]);
 }
 
-/* qmgr_recover_incoming - remove every file that was never committed */
+/*
+ * qmgr_recover_incoming - no file in incoming/ was committed. Those untouched for long are
+ * removed; the others may be the subject of a receiver's queue_status soon, and stay a
+ * few minutes (qmgr_orphan.c).
+ */
 static void
 qmgr_recover_incoming(struct qmgr *q)
 {
     DIR *dir = qmgr_recover_open(q, QMGR_INCOMING);
+    int fd = q->dir_fd[QMGR_INCOMING];
+    time_t now = time(NULL);
     struct dirent *e;
+    struct stat st;
     int removed = 0;
 
     while ((e = readdir(dir)) != NULL) {
         if (qmgr_recover_dot(e->d_name))
             continue;
-        if (unlinkat(q->dir_fd[QMGR_INCOMING], e->d_name, 0) < 0)
+        if (fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            !qmgr_orphan_is_old(st.st_mtime, now))
+            qmgr_orphan_add(q, e->d_name);
+        else if (unlinkat(fd, e->d_name, 0) < 0)
             log_warn("remove incoming/%s: %m", e->d_name);
         else
             removed++;
@@ -66,6 +78,9 @@ qmgr_recover_incoming(struct qmgr *q)
         log_info("recovery: removed %d uncommitted file%s from incoming/", removed,
                  removed == 1 ? "" : "s");
     }
+    if (q->orphans_new.n > 0)
+        log_info("recovery: %zu uncommitted file%s in incoming/ kept for queue_status",
+                 q->orphans_new.n, q->orphans_new.n == 1 ? "" : "s");
 }
 
 /* qmgr_recover_check - does this entry hold a complete queue file? why not, if not */
@@ -105,8 +120,6 @@ qmgr_recover_state(struct qmgr *q, enum qmgr_dir d)
         if (qmgr_recover_dot(e->d_name))
             continue;
         if (qmgr_recover_check(q, d, e->d_name, &err)) {
-            if (d == QMGR_ACTIVE)
-                strvec_add(&q->recovered, e->d_name);
             resumed++;
             continue;
         }

@@ -30,14 +30,15 @@
 #define QMGR_REPLY_MS     10000
 #define QMGR_CREATE_TRIES 10
 
-static void qmgr_session_end(struct qmgr_session *s);
+static void qmgr_session_end(struct qmgr_session *s, bool clean);
 
-/* qmgr_session_reply - one reply record; id and reason may be NULL */
-void
+/* qmgr_session_reply - one reply record; id and reason may be NULL. false: not sent */
+bool
 qmgr_session_reply(struct qmgr_session *s, enum proto_msg msg, const char *id, const char *reason)
 {
     struct buf rec;
     struct attr_error err;
+    bool sent;
 
     buf_init(&rec, QMGR_RECORD_LIMIT);
     proto_begin(&rec, msg);
@@ -45,9 +46,11 @@ qmgr_session_reply(struct qmgr_session *s, enum proto_msg msg, const char *id, c
         attr_put_text(&rec, PROTO_ATTR_QUEUE_ID, id);
     if (reason)
         attr_put_text(&rec, PROTO_ATTR_REASON, reason);
-    if (!attr_end(&rec, &err) || ipc_send(s->fd, &rec, NULL, QMGR_REPLY_MS, &err) != IPC_OK)
+    sent = attr_end(&rec, &err) && ipc_send(s->fd, &rec, NULL, QMGR_REPLY_MS, &err) == IPC_OK;
+    if (!sent)
         log_warn("reply %s to client: %s", proto_msg_name(msg), err.text);
     buf_free(&rec);
+    return sent;
 }
 
 /* qmgr_session_find - index of id among this connection's open files, or -1 */
@@ -165,8 +168,12 @@ qmgr_commit(struct qmgr_session *s, const struct buf *id)
         line = NULL;
     }
     if (line == NULL) {
-        qmgr_session_unlink(s, id->data);
-        qmgr_session_reply(s, PROTO_QUEUE_REFUSED, id->data, "queue file incomplete or invalid");
+        /* The answer first: if it is lost, queue_status must find the file in incoming/. */
+        if (qmgr_session_reply(s, PROTO_QUEUE_REFUSED, id->data,
+                               "queue file incomplete or invalid"))
+            qmgr_session_unlink(s, id->data);
+        else
+            qmgr_orphan_add(s->qmgr, id->data);
     } else {
         s->waiting = true;
         loop_fd_set(s->watch, 0);
@@ -192,28 +199,23 @@ qmgr_abort(struct qmgr_session *s, const struct buf *id)
 }
 
 /*
- * qmgr_status - a receiver lost the answer to a commit (an earlier qmgr died): say
- * "committed" only on evidence, the file in a committed state or found in active/ at start;
- * anything else is refused, and the receiver answers 451 (at worst the message comes twice,
- * never is it lost).
+ * qmgr_status - a receiver lost the answer to a commit (an earlier qmgr died). A file still
+ * in incoming/ was not committed. A file in a committed state was; so was one that is
+ * nowhere: an uncommitted file stays in incoming/ for minutes after its receiver could
+ * have asked (qmgr_orphan.c), so a file that left incoming/ for good was renamed out by a
+ * commit and has since been delivered.
  */
 static void
 qmgr_status(struct qmgr_session *s, const struct buf *id)
 {
-    static const enum qmgr_dir committed[] = {QMGR_ACTIVE, QMGR_DEFERRED, QMGR_HOLD};
-    struct qmgr *q = s->qmgr;
-    bool found = false;
+    int incoming = s->qmgr->dir_fd[QMGR_INCOMING];
 
-    if (!queue_id_valid(id->data, id->len)) {
+    if (!queue_id_valid(id->data, id->len))
         qmgr_session_reply(s, PROTO_QUEUE_REFUSED, NULL, "bad queue ID");
-        return;
-    }
-    for (size_t i = 0; i < sizeof(committed) / sizeof(committed[0]) && !found; i++)
-        found = faccessat(q->dir_fd[committed[i]], id->data, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
-    if (found || strvec_contains(&q->recovered, id->data))
-        qmgr_session_reply(s, PROTO_QUEUE_COMMITTED, id->data, NULL);
-    else
+    else if (faccessat(incoming, id->data, F_OK, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
         qmgr_session_reply(s, PROTO_QUEUE_REFUSED, id->data, "not committed");
+    else
+        qmgr_session_reply(s, PROTO_QUEUE_COMMITTED, id->data, NULL);
 }
 
 /* qmgr_request - decode and answer one buffered request; false ends the session */
@@ -260,14 +262,14 @@ qmgr_session_readable(int fd, unsigned events, void *arg)
 
     while (!s->waiting && (status = ipc_reader_read(&s->reader, &err)) == IPC_OK)
         if (!qmgr_request(s)) {
-            qmgr_session_end(s);
+            qmgr_session_end(s, false);
             return;
         }
     if (s->waiting || status == IPC_AGAIN)
         return;
     if (status == IPC_ERROR)
         log_warn("client connection: %s", err.text);
-    qmgr_session_end(s);
+    qmgr_session_end(s, status == IPC_EOF);
 }
 
 /* qmgr_session_free - release a session whose connection already ended */
@@ -281,13 +283,20 @@ qmgr_session_free(struct qmgr_session *s)
     server_session_done(ctx);
 }
 
-/* qmgr_session_end - close the connection; files it left uncommitted are removed */
+/*
+ * qmgr_session_end - close the connection. Files it left uncommitted are removed when the
+ * receiver said goodbye (EOF after whole requests); after an error, a commit may have been
+ * in what was not read, and its receiver may ask queue_status: they stay a while.
+ */
 static void
-qmgr_session_end(struct qmgr_session *s)
+qmgr_session_end(struct qmgr_session *s, bool clean)
 {
     for (size_t i = 0; i < s->nopen; i++) {
-        qmgr_session_unlink(s, s->open_ids[i]);
-        log_debug("%s: removed, the receiver left without a commit", s->open_ids[i]);
+        if (clean)
+            qmgr_session_unlink(s, s->open_ids[i]);
+        else
+            qmgr_orphan_add(s->qmgr, s->open_ids[i]);
+        log_debug("%s: the receiver left without a commit", s->open_ids[i]);
     }
     s->nopen = 0;
     loop_fd_free(s->watch);

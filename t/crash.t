@@ -155,9 +155,9 @@ try:
            % (len(accepted), len(errors), len(lost)))
     t.ok(len(accepted) > len(outcome) / 2, "most messages were accepted")
 
+    # incoming/ may keep uncommitted files for minutes after a qmgr restart (doc/queue.md).
     def drained():
-        return not inst.queue_files("incoming", "active", "deferred") and \
-            accepted <= set(subjects())
+        return not inst.queue_files("active", "deferred") and accepted <= set(subjects())
     t.ok(wait_for(drained, 120, 0.5), "the queue drains and every accepted message arrives")
     got = subjects()
     missing = sorted(accepted - set(got))
