@@ -8,8 +8,8 @@
  * files whose receiver might ask are kept here for a while instead of being removed at once:
  * those found in incoming/ at start (an earlier qmgr died, perhaps during their commit),
  * those of a connection that ended on an error (a commit may have been in the unread part),
- * and those whose commit was refused in an answer that could not be sent. A timer removes each between one and two
- * QMGR_ORPHAN_MS after it came here, generation by generation.
+ * and those whose commit was refused in an answer that could not be sent. A timer removes each
+ * between one and two QMGR_ORPHAN_MS after it came here, generation by generation.
  *
  * Trusts: the names it is given (queue IDs checked by the caller or read from incoming/).
  */
