@@ -53,18 +53,24 @@ local_forward_child(void *arg, struct deliver_result *res)
                                  .client_addr = "127.0.0.1",
                                  .helo = "localhost",
                                  .protocol = "local"};
-    char id[QUEUE_ID_SIZE], *head, *orcpt;
+    char *head, *orcpt;
     struct queue_file_error qerr;
     struct queue_writer w;
+    struct qmgr_reply opened, reply;
     struct attr_error err;
     int sock, fd;
     bool good;
 
-    if ((sock = qmgr_clnt_connect("private/qmgr", &err)) < 0 ||
-        !qmgr_clnt_open(sock, id, &fd, LOCAL_FORWARD_MS, &err)) {
+    if ((sock = qmgr_clnt_connect("private/qmgr", &err)) < 0) {
         deliver_set(res, DELIVER_DEFER, "4.3.0", "cannot forward: %s", err.text);
         return;
     }
+    if (qmgr_clnt_open(sock, LOCAL_FORWARD_MS, &opened) != QMGR_OK) {
+        deliver_set(res, DELIVER_DEFER, "4.3.0", "cannot forward: %s", opened.why);
+        close(sock);
+        return;
+    }
+    fd = opened.fd;
     gettimeofday(&env.arrival, NULL);
     queue_writer_init(&w, fd, &env);
     orcpt = xasprintf("rfc822;%s", r->rcpt->addr);
@@ -78,10 +84,10 @@ local_forward_child(void *arg, struct deliver_result *res)
     close(fd);
     if (!good)
         deliver_set(res, DELIVER_DEFER, "4.3.0", "cannot forward: %s", qerr.text);
-    else if (!qmgr_clnt_commit(sock, id, LOCAL_FORWARD_MS, &err))
-        deliver_set(res, DELIVER_DEFER, "4.3.0", "cannot forward: %s", err.text);
+    else if (qmgr_clnt_commit(sock, opened.id, LOCAL_FORWARD_MS, &reply) != QMGR_OK)
+        deliver_set(res, DELIVER_DEFER, "4.3.0", "cannot forward: %s", reply.why);
     else
-        deliver_set(res, DELIVER_OK, "2.0.0", "forwarded as %s", id);
+        deliver_set(res, DELIVER_OK, "2.0.0", "forwarded as %s", opened.id);
     free(head);
     free(orcpt);
     close(sock);

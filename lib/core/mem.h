@@ -4,6 +4,9 @@
 
 #include <stddef.h>
 
+/* nitems - the number of elements of an array (never a pointer) */
+#define nitems(a) (sizeof(a) / sizeof((a)[0]))
+
 void *xmalloc(size_t size);
 void *xcalloc(size_t count, size_t size);
 void *xrealloc(void *ptr, size_t size);

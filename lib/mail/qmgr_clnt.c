@@ -1,10 +1,13 @@
 /*
- * qmgr_clnt.c - the receiving side of qmgr's protocol, as calls: open, commit, abort.
+ * qmgr_clnt.c - the receiving side of qmgr's protocol: requests encoded, answers decoded
+ * to an outcome, and the blocking calls (open, commit, abort, status) built on the two.
  *
- * Trusts: nothing qmgr sends; every reply is decoded against a table, must be the
- * expected message (or queue_refused), and a queue ID must be valid before the caller
- * sees it. Receivers never see attribute names or the wire.
+ * Trusts: nothing qmgr sends; every answer is decoded against one table, must be the
+ * answer the request expects (or queue_refused), must name the queue ID asked about, and a
+ * new queue ID must be valid before the caller sees it. Receivers never see attribute
+ * names or the wire.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,86 +15,109 @@
 #include "core/attr.h"
 #include "core/buf.h"
 #include "core/ipc.h"
+#include "core/log.h"
+#include "core/mem.h"
 #include "mail/proto.h"
 #include "mail/qmgr_clnt.h"
 
-/* A decoded reply. */
-struct qmgr_clnt_reply {
-    struct buf msg;
-    struct buf id;
-    struct buf reason;
-    int fd;
-};
-
-/* qmgr_clnt_request - send one request naming id (NULL: none) */
-static bool
-qmgr_clnt_request(int sock, enum proto_msg msg, const char *id, int timeout_ms,
-                  struct attr_error *err)
+/* qmgr_answer_to - the message qmgr answers request with when all is well */
+static enum proto_msg
+qmgr_answer_to(enum proto_msg request)
 {
-    struct buf rec;
-    bool good;
-
-    buf_init(&rec, QMGR_CLNT_RECORD_LIMIT);
-    proto_begin(&rec, msg);
-    if (id)
-        attr_put_text(&rec, PROTO_ATTR_QUEUE_ID, id);
-    good = attr_end(&rec, err) && ipc_send(sock, &rec, NULL, timeout_ms, err) == IPC_OK;
-    buf_free(&rec);
-    return good;
+    switch (request) {
+    case PROTO_QUEUE_OPEN:
+        return PROTO_QUEUE_OPENED;
+    case PROTO_QUEUE_COMMIT:
+    case PROTO_QUEUE_STATUS:
+        return PROTO_QUEUE_COMMITTED;
+    case PROTO_QUEUE_ABORT:
+        return PROTO_QUEUE_ABORTED;
+    default:
+        log_panic("qmgr_answer_to: %s is no request to qmgr", proto_msg_name(request));
+    }
 }
 
-/* qmgr_clnt_reply - receive the reply to a request: want, or a refusal with its reason */
-static bool
-qmgr_clnt_reply(int sock, enum proto_msg want, struct qmgr_clnt_reply *reply, int timeout_ms,
-                struct attr_error *err)
+/* qmgr_request_encode - a request naming id (NULL for queue_open) into rec */
+bool
+qmgr_request_encode(struct buf *rec, enum proto_msg request, const char *id, struct attr_error *err)
 {
-    struct buf rec;
-    struct attr_fds fds;
-    enum ipc_status status;
-    bool good = false;
+    qmgr_answer_to(request);
+    proto_begin(rec, request);
+    if (id != NULL)
+        attr_put_text(rec, PROTO_ATTR_QUEUE_ID, id);
+    return attr_end(rec, err);
+}
+
+/* qmgr_reply_broken - no usable answer, for the reason fmt says */
+enum qmgr_outcome
+qmgr_reply_broken(struct qmgr_reply *reply, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(reply->why, sizeof(reply->why), fmt, ap);
+    va_end(ap);
+    return reply->outcome = QMGR_BROKEN;
+}
+
+/* qmgr_reply_check - is the decoded answer the one request expects, about id? */
+static enum qmgr_outcome
+qmgr_reply_check(struct qmgr_reply *reply, enum proto_msg request, const char *id,
+                 const struct buf *msg, const struct buf *qid, const struct buf *reason)
+{
+    enum proto_msg want = qmgr_answer_to(request);
+
+    if (proto_msg_is(msg, PROTO_QUEUE_REFUSED)) {
+        snprintf(reply->why, sizeof(reply->why), "%s", buf_str(reason));
+        return reply->outcome = QMGR_REFUSED;
+    }
+    if (!proto_msg_is(msg, want))
+        return qmgr_reply_broken(reply, "expected %s, got another message", proto_msg_name(want));
+    if (want == PROTO_QUEUE_OPENED) {
+        if (reply->fd < 0 || !queue_id_valid(qid->data, qid->len))
+            return qmgr_reply_broken(reply, "queue_opened without a valid ID and file");
+        memcpy(reply->id, qid->data, QUEUE_ID_SIZE);
+    } else if (id != NULL && strcmp(buf_str(qid), id) != 0) {
+        return qmgr_reply_broken(reply, "%s names another queue ID", proto_msg_name(want));
+    }
+    reply->why[0] = 0;
+    return reply->outcome = QMGR_OK;
+}
+
+/*
+ * qmgr_reply_decode - what qmgr's answer rec (with its descriptors fds, all taken) says
+ * about request; id is the queue ID the answer must name (NULL: any). On QMGR_OK to
+ * queue_open, reply->fd is the new file's descriptor; in every other case it is -1.
+ */
+enum qmgr_outcome
+qmgr_reply_decode(const struct buf *rec, struct attr_fds *fds, enum proto_msg request,
+                  const char *id, struct qmgr_reply *reply)
+{
+    struct buf msg, qid, reason;
+    struct attr_error err;
     const struct attr_spec spec[] = {
-        {PROTO_ATTR_MSG, ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &reply->msg},
-        {PROTO_ATTR_QUEUE_ID, ATTR_STR, ATTR_TEXT, &reply->id},
-        {PROTO_ATTR_REASON, ATTR_STR, ATTR_TEXT, &reply->reason},
+        {PROTO_ATTR_MSG, ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &msg},
+        {PROTO_ATTR_QUEUE_ID, ATTR_STR, ATTR_TEXT, &qid},
+        {PROTO_ATTR_REASON, ATTR_STR, ATTR_TEXT, &reason},
         {PROTO_ATTR_QUEUE_FILE, ATTR_FD, 0, &reply->fd},
     };
 
-    buf_init(&rec, QMGR_CLNT_RECORD_LIMIT);
-    status = ipc_recv(sock, &rec, &fds, QMGR_CLNT_RECORD_LIMIT, timeout_ms, err);
-    if (status == IPC_EOF)
-        snprintf(err->text, sizeof(err->text), "qmgr closed the connection before %s",
-                 proto_msg_name(want));
-    else if (status == IPC_OK &&
-             attr_decode(rec.data, rec.len, QMGR_CLNT_RECORD_LIMIT, &fds, spec, 4, err)) {
-        if (proto_msg_is(&reply->msg, want))
-            good = true;
-        else if (proto_msg_is(&reply->msg, PROTO_QUEUE_REFUSED))
-            snprintf(err->text, sizeof(err->text), "refused: %s", buf_str(&reply->reason));
-        else
-            snprintf(err->text, sizeof(err->text), "expected %s, got another message",
-                     proto_msg_name(want));
-    }
-    buf_free(&rec);
-    return good;
-}
-
-static void
-qmgr_clnt_reply_init(struct qmgr_clnt_reply *reply)
-{
-    buf_init(&reply->msg, PROTO_MSG_NAME_SIZE);
-    buf_init(&reply->id, QUEUE_ID_SIZE);
-    buf_init(&reply->reason, 512);
     reply->fd = -1;
-}
-
-static void
-qmgr_clnt_reply_free(struct qmgr_clnt_reply *reply)
-{
-    buf_free(&reply->msg);
-    buf_free(&reply->id);
-    buf_free(&reply->reason);
-    if (reply->fd >= 0)
+    buf_init(&msg, PROTO_MSG_NAME_SIZE);
+    buf_init(&qid, QUEUE_ID_SIZE);
+    buf_init(&reason, QMGR_WHY_SIZE - 1);
+    if (!attr_decode(rec->data, rec->len, QMGR_CLNT_RECORD_LIMIT, fds, spec, nitems(spec), &err))
+        qmgr_reply_broken(reply, "%s", err.text);
+    else
+        qmgr_reply_check(reply, request, id, &msg, &qid, &reason);
+    if (reply->outcome != QMGR_OK && reply->fd >= 0) {
         close(reply->fd);
+        reply->fd = -1;
+    }
+    buf_free(&msg);
+    buf_free(&qid);
+    buf_free(&reason);
+    return reply->outcome;
 }
 
 /* qmgr_clnt_connect - connect to qmgr's socket; -1 with err on failure */
@@ -101,68 +127,60 @@ qmgr_clnt_connect(const char *path, struct attr_error *err)
     return ipc_connect(path, err);
 }
 
-/* qmgr_clnt_open - a new queue file: its ID into id, its descriptor into *fd */
-bool
-qmgr_clnt_open(int sock, char id[QUEUE_ID_SIZE], int *fd, int timeout_ms, struct attr_error *err)
+/* qmgr_clnt_call - send request about id and wait for the answer */
+static enum qmgr_outcome
+qmgr_clnt_call(int sock, enum proto_msg request, const char *id, int timeout_ms,
+               struct qmgr_reply *reply)
 {
-    struct qmgr_clnt_reply reply;
-    bool good;
+    struct buf rec;
+    struct attr_fds fds;
+    struct attr_error err;
+    enum ipc_status status;
 
-    qmgr_clnt_reply_init(&reply);
-    good = qmgr_clnt_request(sock, PROTO_QUEUE_OPEN, NULL, timeout_ms, err) &&
-           qmgr_clnt_reply(sock, PROTO_QUEUE_OPENED, &reply, timeout_ms, err);
-    if (good && (reply.fd < 0 || !queue_id_valid(reply.id.data, reply.id.len))) {
-        snprintf(err->text, sizeof(err->text), "queue_opened without a valid ID and file");
-        good = false;
-    }
-    if (good) {
-        memcpy(id, reply.id.data, QUEUE_ID_SIZE);
-        *fd = reply.fd;
-        reply.fd = -1;
-    }
-    qmgr_clnt_reply_free(&reply);
-    return good;
+    reply->fd = -1;
+    buf_init(&rec, QMGR_CLNT_RECORD_LIMIT);
+    if (!qmgr_request_encode(&rec, request, id, &err) ||
+        ipc_send(sock, &rec, NULL, timeout_ms, &err) != IPC_OK)
+        qmgr_reply_broken(reply, "%s", err.text);
+    else if ((status = ipc_recv(sock, &rec, &fds, QMGR_CLNT_RECORD_LIMIT, timeout_ms, &err)) ==
+             IPC_EOF)
+        qmgr_reply_broken(reply, "qmgr closed the connection before %s",
+                          proto_msg_name(qmgr_answer_to(request)));
+    else if (status != IPC_OK)
+        qmgr_reply_broken(reply, "%s", err.text);
+    else
+        qmgr_reply_decode(&rec, &fds, request, id, reply);
+    buf_free(&rec);
+    return reply->outcome;
 }
 
-/* qmgr_clnt_call - send request about id, expect want naming the same id */
-static bool
-qmgr_clnt_call(int sock, enum proto_msg request, enum proto_msg want, const char *id,
-               int timeout_ms, struct attr_error *err)
+/* qmgr_clnt_open - a new queue file: its ID in reply->id, its descriptor in reply->fd */
+enum qmgr_outcome
+qmgr_clnt_open(int sock, int timeout_ms, struct qmgr_reply *reply)
 {
-    struct qmgr_clnt_reply reply;
-    bool good;
-
-    qmgr_clnt_reply_init(&reply);
-    good = qmgr_clnt_request(sock, request, id, timeout_ms, err) &&
-           qmgr_clnt_reply(sock, want, &reply, timeout_ms, err);
-    if (good && strcmp(buf_str(&reply.id), id) != 0) {
-        snprintf(err->text, sizeof(err->text), "%s names another queue ID", proto_msg_name(want));
-        good = false;
-    }
-    qmgr_clnt_reply_free(&reply);
-    return good;
+    return qmgr_clnt_call(sock, PROTO_QUEUE_OPEN, NULL, timeout_ms, reply);
 }
 
-/* qmgr_clnt_commit - true once the message is durably queued */
-bool
-qmgr_clnt_commit(int sock, const char *id, int timeout_ms, struct attr_error *err)
+/* qmgr_clnt_commit - QMGR_OK once the message is durably queued */
+enum qmgr_outcome
+qmgr_clnt_commit(int sock, const char *id, int timeout_ms, struct qmgr_reply *reply)
 {
-    return qmgr_clnt_call(sock, PROTO_QUEUE_COMMIT, PROTO_QUEUE_COMMITTED, id, timeout_ms, err);
+    return qmgr_clnt_call(sock, PROTO_QUEUE_COMMIT, id, timeout_ms, reply);
 }
 
 /*
- * qmgr_clnt_status - after the answer to a commit was lost: true when qmgr can show that the
- * message was committed; false (a refusal: "not committed") when it cannot
+ * qmgr_clnt_status - after the answer to a commit was lost: QMGR_OK when qmgr can show that
+ * the message was committed, QMGR_REFUSED ("not committed") when it cannot
  */
-bool
-qmgr_clnt_status(int sock, const char *id, int timeout_ms, struct attr_error *err)
+enum qmgr_outcome
+qmgr_clnt_status(int sock, const char *id, int timeout_ms, struct qmgr_reply *reply)
 {
-    return qmgr_clnt_call(sock, PROTO_QUEUE_STATUS, PROTO_QUEUE_COMMITTED, id, timeout_ms, err);
+    return qmgr_clnt_call(sock, PROTO_QUEUE_STATUS, id, timeout_ms, reply);
 }
 
 /* qmgr_clnt_abort - drop a message that will not be accepted */
-bool
-qmgr_clnt_abort(int sock, const char *id, int timeout_ms, struct attr_error *err)
+enum qmgr_outcome
+qmgr_clnt_abort(int sock, const char *id, int timeout_ms, struct qmgr_reply *reply)
 {
-    return qmgr_clnt_call(sock, PROTO_QUEUE_ABORT, PROTO_QUEUE_ABORTED, id, timeout_ms, err);
+    return qmgr_clnt_call(sock, PROTO_QUEUE_ABORT, id, timeout_ms, reply);
 }

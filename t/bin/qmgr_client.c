@@ -72,15 +72,17 @@ read_file(const char *path)
 
 /* open_written - open a queue file and write a message into it */
 static bool
-open_written(int sock, char id[QUEUE_ID_SIZE], bool finish, struct attr_error *err)
+open_written(int sock, char id[QUEUE_ID_SIZE], bool finish, struct qmgr_reply *reply)
 {
     struct queue_file_error qerr;
     int fd;
 
-    if (!qmgr_clnt_open(sock, id, &fd, TIMEOUT_MS, err))
+    if (qmgr_clnt_open(sock, TIMEOUT_MS, reply) != QMGR_OK)
         return false;
+    memcpy(id, reply->id, QUEUE_ID_SIZE);
+    fd = reply->fd;
     if (!write_message(fd, &qerr)) {
-        snprintf(err->text, sizeof(err->text), "%s", qerr.text);
+        qmgr_reply_broken(reply, "%s", qerr.text);
         close(fd);
         return false;
     }
@@ -97,7 +99,7 @@ open_written(int sock, char id[QUEUE_ID_SIZE], bool finish, struct attr_error *e
 /* send_one - one message with the given envelope and content */
 static bool
 send_one(int sock, char **argv, const struct buf *content, char id[QUEUE_ID_SIZE],
-         struct attr_error *err)
+         struct qmgr_reply *reply)
 {
     struct queue_envelope env = {.sender = argv[0],
                                  .client_name = "localhost",
@@ -110,8 +112,10 @@ send_one(int sock, char **argv, const struct buf *content, char id[QUEUE_ID_SIZE
     bool good;
     int fd;
 
-    if (!qmgr_clnt_open(sock, id, &fd, TIMEOUT_MS, err))
+    if (qmgr_clnt_open(sock, TIMEOUT_MS, reply) != QMGR_OK)
         return false;
+    memcpy(id, reply->id, QUEUE_ID_SIZE);
+    fd = reply->fd;
     gettimeofday(&env.arrival, NULL);
     queue_writer_init(&w, fd, &env);
     strvec_init(&rcpts);
@@ -124,10 +128,10 @@ send_one(int sock, char **argv, const struct buf *content, char id[QUEUE_ID_SIZE
     queue_writer_free(&w);
     close(fd);
     if (!good) {
-        snprintf(err->text, sizeof(err->text), "%s", qerr.text);
+        qmgr_reply_broken(reply, "%s", qerr.text);
         return false;
     }
-    return qmgr_clnt_commit(sock, id, TIMEOUT_MS, err);
+    return qmgr_clnt_commit(sock, id, TIMEOUT_MS, reply) == QMGR_OK;
 }
 
 /* send_mode - "send SENDER RCPTS FILE [N]" */
@@ -135,7 +139,7 @@ static int
 send_mode(int sock, int argc, char **argv)
 {
     char id[QUEUE_ID_SIZE];
-    struct attr_error err;
+    struct qmgr_reply reply;
     struct buf content;
     long count = 1;
     FILE *f;
@@ -154,8 +158,8 @@ send_mode(int sock, int argc, char **argv)
     }
     fclose(f);
     for (long i = 0; i < count; i++) {
-        if (!send_one(sock, argv, &content, id, &err)) {
-            printf("failed: %s\n", err.text);
+        if (!send_one(sock, argv, &content, id, &reply)) {
+            printf("failed: %s\n", reply.why);
             buf_free(&content);
             return 1;
         }
@@ -165,25 +169,35 @@ send_mode(int sock, int argc, char **argv)
     return 0;
 }
 
+/* print_answer - "committed ID", or why not */
+static void
+print_answer(const char *id, enum qmgr_outcome outcome, const struct qmgr_reply *reply)
+{
+    if (outcome == QMGR_OK)
+        printf("committed %s\n", id);
+    else
+        printf("%s %s: %s\n", outcome == QMGR_REFUSED ? "refused" : "failed", id, reply->why);
+}
+
 static int
 run(int sock, const char *mode, int count)
 {
     char id[QUEUE_ID_SIZE];
-    struct attr_error err;
+    struct qmgr_reply reply;
 
     if (strcmp(mode, "commit") == 0) {
         for (int i = 0; i < count; i++) {
-            if (!open_written(sock, id, true, &err) ||
-                !qmgr_clnt_commit(sock, id, TIMEOUT_MS, &err)) {
-                printf("failed: %s\n", err.text);
+            if (!open_written(sock, id, true, &reply) ||
+                qmgr_clnt_commit(sock, id, TIMEOUT_MS, &reply) != QMGR_OK) {
+                printf("failed: %s\n", reply.why);
                 return 1;
             }
             printf("committed %s\n", id);
         }
         return 0;
     }
-    if (!open_written(sock, id, strcmp(mode, "noend") != 0 && strcmp(mode, "hold") != 0, &err)) {
-        printf("failed: %s\n", err.text);
+    if (!open_written(sock, id, strcmp(mode, "noend") != 0 && strcmp(mode, "hold") != 0, &reply)) {
+        printf("failed: %s\n", reply.why);
         return 1;
     }
     if (strcmp(mode, "hold") == 0) {
@@ -192,18 +206,15 @@ run(int sock, const char *mode, int count)
         pause();
     }
     if (strcmp(mode, "abort") == 0) {
-        bool good = qmgr_clnt_abort(sock, id, TIMEOUT_MS, &err);
-        printf(good ? "aborted %s\n" : "failed %s: %s\n", id, err.text);
+        bool good = qmgr_clnt_abort(sock, id, TIMEOUT_MS, &reply) == QMGR_OK;
+        printf(good ? "aborted %s\n" : "failed %s: %s\n", id, reply.why);
         return good ? 0 : 1;
     }
-    if (strcmp(mode, "twice") == 0 && qmgr_clnt_commit(sock, id, TIMEOUT_MS, &err))
+    if (strcmp(mode, "twice") == 0 && qmgr_clnt_commit(sock, id, TIMEOUT_MS, &reply) == QMGR_OK)
         printf("committed %s\n", id);
     if (strcmp(mode, "badid") == 0)
         strcpy(id, "../../etc/passwd");
-    if (qmgr_clnt_commit(sock, id, TIMEOUT_MS, &err))
-        printf("committed %s\n", id);
-    else
-        printf("refused %s: %s\n", id, err.text);
+    print_answer(id, qmgr_clnt_commit(sock, id, TIMEOUT_MS, &reply), &reply);
     return 0;
 }
 
@@ -228,10 +239,8 @@ main(int argc, char **argv)
     if (strcmp(argv[2], "send") == 0)
         return send_mode(sock, argc - 3, argv + 3);
     if (strcmp(argv[2], "status") == 0 && argc == 4) {
-        if (qmgr_clnt_status(sock, argv[3], TIMEOUT_MS, &err))
-            printf("committed %s\n", argv[3]);
-        else
-            printf("refused %s: %s\n", argv[3], err.text);
+        struct qmgr_reply reply;
+        print_answer(argv[3], qmgr_clnt_status(sock, argv[3], TIMEOUT_MS, &reply), &reply);
         return 0;
     }
     if (argc > 3 && !str_to_long(argv[3], 1, 1000000, &count)) {
