@@ -6,9 +6,9 @@
  *
  * Runs as root (master.cf: unprivileged n), because each write happens in a child that
  * becomes the recipient (local_priv.c). Never opens a queue directory: the message comes
- * as the read-only descriptor in the request. Trusts: qmgr (the skeleton admitted it by its
- * credentials) for the request's shape, which deliver_req_decode checks anyway; nothing in
- * the addresses.
+ * as a descriptor in the request, open for writing only to mark recipients delivered.
+ * Trusts: qmgr (the skeleton admitted it by its credentials) for the request's shape, which
+ * deliver_agent_read checks anyway; nothing in the addresses.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -86,22 +86,12 @@ static bool
 local_reply(struct local *lc, int fd, const struct deliver_req_rcpt *rcpt,
             const struct deliver_result *res)
 {
-    static const char *const words[] = {"sent", "deferred", "bounced"};
-    struct deliver_reply reply = {.index = rcpt->index};
     struct attr_error err;
-    struct buf rec;
-    bool good;
 
-    snprintf(reply.status, sizeof(reply.status), "%s", words[res->status]);
-    snprintf(reply.dsn, sizeof(reply.dsn), "%s", res->dsn);
-    snprintf(reply.reason, sizeof(reply.reason), "%s", res->reason);
-    buf_init(&rec, DELIVER_REPLY_LIMIT);
-    good = deliver_reply_encode(&reply, &rec, &err) &&
-           ipc_send(fd, &rec, NULL, (int)(lc->ctx->params.ipc_timeout * 1000L), &err) == IPC_OK;
-    if (!good)
-        log_warn("reply to qmgr: %s", err.text);
-    buf_free(&rec);
-    return good;
+    if (deliver_agent_reply(fd, (int)(lc->ctx->params.ipc_timeout * 1000L), rcpt, res, &err))
+        return true;
+    log_warn("reply to qmgr: %s", err.text);
+    return false;
 }
 
 /* local_recipient - deliver to one recipient: every destination it expands to */
@@ -191,29 +181,17 @@ local_request(struct local *lc, int fd, const struct deliver_req *req)
 static void
 local_service(struct server_ctx *ctx, int fd)
 {
-    struct local *lc = ctx->app;
     struct deliver_req req;
     struct attr_error err;
-    struct attr_fds fds;
-    struct buf rec;
     enum ipc_status st;
 
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-    attr_fds_init(&fds);
-    buf_init(&rec, DELIVER_REQ_RECORD_LIMIT);
-    st = ipc_recv(fd, &rec, &fds, DELIVER_REQ_RECORD_LIMIT, (int)(ctx->params.ipc_timeout * 1000L),
-                  &err);
-    if (st != IPC_OK) {
-        if (st != IPC_EOF)
-            log_warn("read request from qmgr: %s", err.text);
-        attr_fds_close(&fds);
-    } else if (!deliver_req_decode(&rec, &fds, &req, &err))
-        log_warn("bad request from qmgr: %s", err.text);
-    else {
-        local_request(lc, fd, &req);
+    st = deliver_agent_read(fd, (int)(ctx->params.ipc_timeout * 1000L), &req, &err);
+    if (st == IPC_OK) {
+        local_request(ctx->app, fd, &req);
         deliver_req_free(&req);
-    }
-    buf_free(&rec);
+    } else if (st != IPC_EOF)
+        log_warn("request from qmgr: %s", err.text);
     close(fd);
     server_session_done(ctx);
 }

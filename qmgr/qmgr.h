@@ -10,6 +10,7 @@
 #include "core/loop.h"
 #include "core/offload.h"
 #include "core/str.h"
+#include "mail/deliver_req.h"
 #include "mail/proto.h"
 #include "mail/queue_file.h"
 #include "mail/queue_id.h"
@@ -137,8 +138,8 @@ void qmgr_deliver_free(struct qmgr *q);
 struct qmgr_times {
     double dispatch, connected, done; /* 0: not reached */
 };
-void qmgr_outcome(struct qmgr *q, struct qmgr_msg *m, size_t i, const char *status, const char *dsn,
-                  const char *relay, const struct qmgr_times *t, const char *reason);
+void qmgr_outcome(struct qmgr *q, struct qmgr_msg *m, size_t i, const struct deliver_result *res,
+                  const char *relay, const struct qmgr_times *t);
 
 /* qmgr_session.c */
 void qmgr_session_start(struct qmgr *q, int fd);

@@ -52,8 +52,8 @@ qmgr_orig_to(char *out, size_t size, const struct queue_rcpt *r)
 
 /* qmgr_log - the Postfix-shaped delivery line */
 static void
-qmgr_log(struct qmgr_msg *m, size_t i, const char *status, const char *dsn, const char *relay,
-         const struct qmgr_times *t, const char *reason)
+qmgr_log(struct qmgr_msg *m, size_t i, const struct deliver_result *res, const char *relay,
+         const struct qmgr_times *t)
 {
     double arrival = (double)m->env.arrival.tv_sec + (double)m->env.arrival.tv_usec / 1e6;
     double now = qmgr_now();
@@ -69,7 +69,8 @@ qmgr_log(struct qmgr_msg *m, size_t i, const char *status, const char *dsn, cons
     qmgr_seconds(d, sizeof(d), done - connected);
     qmgr_orig_to(orig, sizeof(orig), &m->env.rcpt[i]);
     log_info("%s: to=<%s>%s, relay=%s, delay=%s, delays=%s/%s/%s/%s, dsn=%s, status=%s (%s)", m->id,
-             m->env.rcpt[i].addr, orig, relay, total, a, b, c, d, dsn, status, reason);
+             m->env.rcpt[i].addr, orig, relay, total, a, b, c, d, res->dsn,
+             deliver_status_word(res->status), res->reason);
 }
 
 /* qmgr_next_try - when a recipient deferred now is tried again */
@@ -102,34 +103,46 @@ qmgr_record(struct qmgr *q, struct qmgr_msg *m, size_t i, const struct queue_rcp
         close(fd);
 }
 
+/* qmgr_expire - a deferral past maximal_queue_lifetime becomes a bounce */
+static void
+qmgr_expire(struct qmgr *q, const struct qmgr_msg *m, struct deliver_result *res, time_t now)
+{
+    long life = q->ctx->params.maximal_queue_lifetime;
+    char why[sizeof(res->reason)], dsn[sizeof(res->dsn)];
+
+    if (res->status != DELIVER_DEFER || now - m->env.arrival.tv_sec < life)
+        return;
+    snprintf(why, sizeof(why), "%s", res->reason);
+    snprintf(dsn, sizeof(dsn), "%s", res->dsn);
+    deliver_set(res, DELIVER_BOUNCE, dsn, "message expired after %ld %s in the queue: %s",
+                life % 86400 == 0 ? life / 86400 : life, life % 86400 == 0 ? "days" : "seconds",
+                why);
+}
+
 /* qmgr_outcome - record, log and count one recipient's outcome */
 void
-qmgr_outcome(struct qmgr *q, struct qmgr_msg *m, size_t i, const char *status, const char *dsn,
-             const char *relay, const struct qmgr_times *t, const char *reason)
+qmgr_outcome(struct qmgr *q, struct qmgr_msg *m, size_t i, const struct deliver_result *outcome,
+             const char *relay, const struct qmgr_times *t)
 {
+    static const enum queue_rcpt_state states[] = {
+        [DELIVER_OK] = QUEUE_RCPT_DELIVERED,
+        [DELIVER_DEFER] = QUEUE_RCPT_DEFERRED,
+        [DELIVER_BOUNCE] = QUEUE_RCPT_FAILED,
+    };
     struct queue_rcpt_status st = {0};
+    struct deliver_result res = *outcome;
     time_t now = time(NULL);
-    bool deferred = strcmp(status, "deferred") == 0;
-    char why[QUEUE_FILE_REASON_MAX + 64];
+    bool deferred;
 
-    snprintf(why, sizeof(why), "%s", reason);
-    if (deferred && now - m->env.arrival.tv_sec >= q->ctx->params.maximal_queue_lifetime) {
-        long life = q->ctx->params.maximal_queue_lifetime;
-        snprintf(why, sizeof(why), "message expired after %ld %s in the queue: %s",
-                 life % 86400 == 0 ? life / 86400 : life, life % 86400 == 0 ? "days" : "seconds",
-                 reason);
-        status = "bounced";
-        deferred = false;
-    }
-    st.state = deferred                      ? QUEUE_RCPT_DEFERRED
-               : strcmp(status, "sent") == 0 ? QUEUE_RCPT_DELIVERED
-                                             : QUEUE_RCPT_FAILED;
+    qmgr_expire(q, m, &res, now);
+    deferred = res.status == DELIVER_DEFER;
+    st.state = states[res.status];
     if (deferred)
         st.next_try = qmgr_next_try(q, m, now);
-    snprintf(st.reason, sizeof(st.reason), "%.15s %.180s", dsn, why);
+    snprintf(st.reason, sizeof(st.reason), "%.15s %.180s", res.dsn, res.reason);
     if (deferred || m->open > 1 || m->deferred > 0)
         qmgr_record(q, m, i, &st);
-    qmgr_log(m, i, status, dsn, relay, t, why);
+    qmgr_log(m, i, &res, relay, t);
     m->rcpt[i].state = st.state;
     m->rcpt[i].done = true;
     m->open--;

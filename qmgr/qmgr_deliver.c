@@ -8,7 +8,8 @@
  * connections than agents plus the listen backlog would make the connect block). A request is one
  * connection to $queue_directory/private/<transport> (the master starts another agent
  * process for each connection waiting), one deliver_request with the queue file as a
- * read-only descriptor, then one deliver_status per recipient, read on the event loop so
+ * descriptor (open for writing: the agent marks what it delivered) and its recipients, then
+ * one deliver_status per recipient, read on the event loop so
  * that the receiving side is never blocked. A recipient without a status when the
  * connection ends is deferred.
  *
@@ -167,14 +168,16 @@ qmgr_job_end(struct qmgr_job *j, const char *why)
 {
     struct qmgr *q = j->q;
     struct qmgr_msg *m = j->m;
+    struct deliver_result res;
 
     if (j->t.done == 0)
         j->t.done = qmgr_now();
+    deliver_set(&res, DELIVER_DEFER, "4.3.0", "%s", why);
     for (size_t k = 0; k < j->n; k++)
         if (m->rcpt[j->idx[k]].busy) {
             m->rcpt[j->idx[k]].busy = false;
-            qmgr_outcome(q, m, j->idx[k], "deferred", "4.3.0",
-                         j->t.connected ? j->dest->transport : "none", &j->t, why);
+            qmgr_outcome(q, m, j->idx[k], &res, j->t.connected ? j->dest->transport : "none",
+                         &j->t);
         }
     if (j->watch) {
         struct qmgr_job **pp = &j->dest->running;
@@ -212,8 +215,7 @@ qmgr_job_reply(struct qmgr_job *j)
         if ((long)j->idx[k] == r.index && j->m->rcpt[j->idx[k]].busy) {
             j->m->rcpt[j->idx[k]].busy = false;
             j->answered++;
-            qmgr_outcome(j->q, j->m, j->idx[k], r.status, r.dsn, j->dest->transport, &j->t,
-                         r.reason);
+            qmgr_outcome(j->q, j->m, j->idx[k], &r.res, j->dest->transport, &j->t);
             return true;
         }
     log_warn("%s: %s reports on recipient %ld, which is not in its request", j->m->id,
@@ -242,7 +244,7 @@ qmgr_job_readable(int fd, unsigned events, void *arg)
     qmgr_deliver_run(q);
 }
 
-/* qmgr_job_send - the request record, with a read-only descriptor of the queue file */
+/* qmgr_job_send - the request, with a descriptor of the queue file */
 static bool
 qmgr_job_send(struct qmgr_job *j, struct attr_error *err)
 {
@@ -252,8 +254,6 @@ qmgr_job_send(struct qmgr_job *j, struct attr_error *err)
                               .arrival = m->env.arrival.tv_sec,
                               .offset = m->env.content_offset,
                               .size = (off_t)m->env.size};
-    struct attr_fds fds;
-    struct buf rec;
     bool good;
 
     memcpy(req.queue_id, m->id, QUEUE_ID_SIZE);
@@ -266,11 +266,7 @@ qmgr_job_send(struct qmgr_job *j, struct attr_error *err)
         const struct queue_rcpt *r = &m->env.rcpt[j->idx[k]];
         deliver_req_add_rcpt(&req, (long)j->idx[k], r->status_offset, r->addr, r->orcpt, r->notify);
     }
-    attr_fds_init(&fds);
-    buf_init(&rec, DELIVER_REQ_RECORD_LIMIT);
-    good = deliver_req_encode(&req, &rec, &fds, err) &&
-           ipc_send(j->fd, &rec, &fds, (int)(j->q->ctx->params.ipc_timeout * 1000L), err) == IPC_OK;
-    buf_free(&rec);
+    good = deliver_req_send(j->fd, &req, (int)(j->q->ctx->params.ipc_timeout * 1000L), err);
     req.sender = req.nexthop = NULL; /* borrowed */
     deliver_req_free(&req);
     return good;

@@ -243,8 +243,11 @@ qmgr_route(struct qmgr *q, struct qmgr_msg *m, size_t i, const struct resolve_re
         strcpy(res.reason, "deferred transport");
     }
     if (res.status != RESOLVE_OK) {
-        qmgr_outcome(q, m, i, res.status == RESOLVE_DEFER ? "deferred" : "bounced", res.dsn, "none",
-                     &t, res.reason);
+        struct deliver_result out;
+
+        deliver_set(&out, res.status == RESOLVE_DEFER ? DELIVER_DEFER : DELIVER_BOUNCE, res.dsn,
+                    "%s", res.reason);
+        qmgr_outcome(q, m, i, &out, "none", &t);
         return;
     }
     rcpt_limit = qmgr_transport_limit(q, res.transport, "recipient",

@@ -6,7 +6,6 @@
  * bounded by DELIVER_HEADER_LIMIT; the copy streams through a fixed buffer.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,20 +15,6 @@
 
 #include "core/mem.h"
 #include "mail/deliver.h"
-
-/* deliver_set - fill in a result */
-void
-deliver_set(struct deliver_result *res, enum deliver_status status, const char *dsn,
-            const char *fmt, ...)
-{
-    va_list ap;
-
-    res->status = status;
-    snprintf(res->dsn, sizeof res->dsn, "%s", dsn);
-    va_start(ap, fmt);
-    vsnprintf(res->reason, sizeof res->reason, fmt, ap);
-    va_end(ap);
-}
 
 /* deliver_errno - a temporary failure from errno; a full disk or quota is 4.2.2 */
 void

@@ -7,17 +7,7 @@
 #include <sys/types.h>
 #include <time.h>
 
-enum deliver_status {
-    DELIVER_OK,     /* on disk, fsynced */
-    DELIVER_DEFER,  /* 4.x.x: try again later */
-    DELIVER_BOUNCE, /* 5.x.x: will never work */
-};
-
-struct deliver_result {
-    enum deliver_status status;
-    char dsn[16];     /* enhanced status code, e.g. "4.2.2" */
-    char reason[256]; /* human text for the log and the bounce */
-};
+#include "mail/deliver_req.h"
 
 /* The message content: length bytes at offset of an open descriptor (a queue file). */
 struct deliver_source {
@@ -38,8 +28,6 @@ struct deliver_request {
 /* Bound on the header section read by loop detection. */
 #define DELIVER_HEADER_LIMIT (256 * 1024)
 
-void deliver_set(struct deliver_result *res, enum deliver_status status, const char *dsn,
-                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void deliver_errno(struct deliver_result *res, int err, const char *what, const char *path);
 bool deliver_headers_loop(const char *text, size_t len, const char *recipient);
 bool deliver_check_loop(const struct deliver_request *req, struct deliver_result *res);

@@ -1,22 +1,50 @@
 /*
- * deliver_req.c - encoding and decoding of deliver_request and deliver_status records.
+ * deliver_req.c - the delivery protocol's codec and stubs: qmgr sends a request and reads
+ * replies, an agent reads a request and sends replies (deliver_req.h has the exchange).
  *
- * Trusts: neither side. A decoded request has a valid queue ID, at least one and at most
- * DELIVER_REQ_RCPT_MAX recipients, no NUL or other control character inside a text value
- * (addresses go into headers such as Return-Path), and a descriptor; a decoded
- * reply has a known status and a DSN code whose class agrees with it.
+ * Trusts: neither side. A request an agent accepts has a valid queue ID, at least one and
+ * at most DELIVER_REQ_RCPT_MAX recipients, as many as it announced, no control character
+ * inside a text value (addresses go into headers such as Return-Path), and a descriptor; a
+ * reply qmgr accepts has a known status and a DSN code whose class agrees with it.
  */
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "core/mem.h"
-#include "core/str.h"
 #include "mail/deliver_req.h"
 #include "mail/proto.h"
 #include "mail/queue_file.h"
+
+static const char *const deliver_words[] = {
+    [DELIVER_OK] = "sent",
+    [DELIVER_DEFER] = "deferred",
+    [DELIVER_BOUNCE] = "bounced",
+};
+
+/* deliver_status_word - Postfix's status= word for a status, also its name on the wire */
+const char *
+deliver_status_word(enum deliver_status status)
+{
+    return (unsigned)status < nitems(deliver_words) ? deliver_words[status] : "deferred";
+}
+
+/* deliver_set - fill in a result */
+void
+deliver_set(struct deliver_result *res, enum deliver_status status, const char *dsn,
+            const char *fmt, ...)
+{
+    va_list ap;
+
+    res->status = status;
+    snprintf(res->dsn, sizeof res->dsn, "%s", dsn);
+    va_start(ap, fmt);
+    vsnprintf(res->reason, sizeof res->reason, fmt, ap);
+    va_end(ap);
+}
 
 /* deliver_req_add_rcpt - one more recipient for the request */
 void
@@ -34,27 +62,11 @@ deliver_req_add_rcpt(struct deliver_req *req, long index, off_t slot, const char
     r->notify = xstrdup(notify ? notify : "");
 }
 
-/* deliver_req_encode - the request record, with the queue file beside it */
-bool
-deliver_req_encode(const struct deliver_req *req, struct buf *rec, struct attr_fds *fds,
-                   struct attr_error *err)
+/* deliver_req_put - the request record, with the queue file beside it */
+static bool
+deliver_req_put(struct buf *rec, struct attr_fds *fds, const struct deliver_req *req,
+                struct attr_error *err)
 {
-    struct buf list;
-    bool good;
-
-    buf_init(&list, DELIVER_REQ_RECORD_LIMIT);
-    for (size_t i = 0; i < req->nrcpt; i++) {
-        const struct deliver_req_rcpt *r = &req->rcpt[i];
-        char index[32], slot[32];
-
-        snprintf(index, sizeof(index), "%ld", r->index);
-        snprintf(slot, sizeof(slot), "%lld", (long long)r->slot);
-        buf_append(&list, index, strlen(index) + 1);
-        buf_append(&list, slot, strlen(slot) + 1);
-        buf_append(&list, r->addr, strlen(r->addr) + 1);
-        buf_append(&list, r->orcpt, strlen(r->orcpt) + 1);
-        buf_append(&list, r->notify, strlen(r->notify) + 1);
-    }
     proto_begin(rec, PROTO_DELIVER_REQUEST);
     attr_put_text(rec, PROTO_ATTR_QUEUE_ID, req->queue_id);
     attr_put_fd(rec, fds, PROTO_ATTR_QUEUE_FILE, req->fd);
@@ -63,24 +75,48 @@ deliver_req_encode(const struct deliver_req *req, struct buf *rec, struct attr_f
     attr_put_int(rec, PROTO_ATTR_ARRIVAL, (int64_t)req->arrival);
     attr_put_int(rec, PROTO_ATTR_OFFSET, (int64_t)req->offset);
     attr_put_int(rec, PROTO_ATTR_SIZE, (int64_t)req->size);
-    attr_put_str(rec, PROTO_ATTR_RCPTS, list.data, list.len);
-    good = attr_end(rec, err);
-    buf_free(&list);
-    return good;
+    attr_put_int(rec, PROTO_ATTR_RCPT_COUNT, (int64_t)req->nrcpt);
+    return attr_end(rec, err);
 }
 
-/* deliver_req_field - the next NUL-ended field of the recipient list, or NULL */
-static const char *
-deliver_req_field(const struct buf *list, size_t *pos, size_t max)
+/* deliver_rcpt_put - one recipient's record */
+static bool
+deliver_rcpt_put(struct buf *rec, const struct deliver_req_rcpt *r, struct attr_error *err)
 {
-    const char *start = list->data + *pos;
-    const char *nul;
+    proto_begin(rec, PROTO_DELIVER_RCPT);
+    attr_put_int(rec, PROTO_ATTR_INDEX, r->index);
+    attr_put_int(rec, PROTO_ATTR_SLOT, (int64_t)r->slot);
+    attr_put_text(rec, PROTO_ATTR_ADDRESS, r->addr);
+    attr_put_text(rec, PROTO_ATTR_ORCPT, r->orcpt);
+    attr_put_text(rec, PROTO_ATTR_NOTIFY, r->notify);
+    return attr_end(rec, err);
+}
 
-    if (*pos >= list->len || (nul = memchr(start, 0, list->len - *pos)) == NULL ||
-        (size_t)(nul - start) > max)
-        return NULL;
-    *pos += (size_t)(nul - start) + 1;
-    return start;
+/* deliver_req_send - the request and its recipients, in one write where the socket allows */
+bool
+deliver_req_send(int sock, const struct deliver_req *req, int timeout_ms, struct attr_error *err)
+{
+    struct attr_fds fds;
+    struct buf out, one;
+    bool good;
+
+    if (req->nrcpt == 0 || req->nrcpt > DELIVER_REQ_RCPT_MAX) {
+        snprintf(err->text, sizeof(err->text), "request with %zu recipients", req->nrcpt);
+        return false;
+    }
+    attr_fds_init(&fds);
+    buf_init(&out, DELIVER_REQ_RECORD_LIMIT + req->nrcpt * DELIVER_RCPT_RECORD_LIMIT);
+    buf_init(&one, DELIVER_RCPT_RECORD_LIMIT);
+    good = deliver_req_put(&one, &fds, req, err);
+    for (size_t i = 0; good && i <= req->nrcpt; i++) {
+        buf_append(&out, one.data, one.len);
+        if (i < req->nrcpt)
+            good = deliver_rcpt_put(&one, &req->rcpt[i], err);
+    }
+    good = good && ipc_send(sock, &out, &fds, timeout_ms, err) == IPC_OK;
+    buf_free(&one);
+    buf_free(&out);
+    return good;
 }
 
 /* deliver_req_clean - no control character: addresses end up in headers and log lines */
@@ -93,46 +129,24 @@ deliver_req_clean(const char *s)
     return true;
 }
 
-/* deliver_req_list - split the recipient list */
+/* deliver_req_fail - a malformed record: say which and fail */
 static bool
-deliver_req_list(const struct buf *list, struct deliver_req *req, struct attr_error *err)
+deliver_req_fail(struct attr_error *err, const char *what)
 {
-    size_t pos = 0;
-
-    while (pos < list->len) {
-        const char *index = deliver_req_field(list, &pos, 20);
-        const char *slot = deliver_req_field(list, &pos, 20);
-        const char *addr = deliver_req_field(list, &pos, QUEUE_FILE_ADDR_MAX);
-        const char *orcpt = deliver_req_field(list, &pos, QUEUE_FILE_ADDR_MAX);
-        const char *notify = deliver_req_field(list, &pos, QUEUE_FILE_TEXT_MAX);
-        long n, at;
-
-        if (notify == NULL || !str_to_long(index, 0, QUEUE_FILE_RCPT_MAX, &n) ||
-            !str_to_long(slot, 0, LONG_MAX, &at) || req->nrcpt >= DELIVER_REQ_RCPT_MAX ||
-            !deliver_req_clean(addr) || !deliver_req_clean(orcpt) || !deliver_req_clean(notify)) {
-            snprintf(err->text, sizeof(err->text), "malformed recipient list");
-            return false;
-        }
-        deliver_req_add_rcpt(req, n, (off_t)at, addr, orcpt, notify);
-    }
-    if (req->nrcpt == 0) {
-        snprintf(err->text, sizeof(err->text), "request without recipients");
-        return false;
-    }
-    return true;
+    snprintf(err->text, sizeof(err->text), "malformed %s", what);
+    return false;
 }
 
-/* deliver_req_decode - check and unpack a request; false leaves nothing to free */
-bool
+/* deliver_req_decode - the request record; *count is how many recipients follow */
+static bool
 deliver_req_decode(const struct buf *rec, struct attr_fds *fds, struct deliver_req *req,
-                   struct attr_error *err)
+                   long *count, struct attr_error *err)
 {
-    struct buf msg, id, sender, nexthop, list;
-    int64_t arrival = 0, offset = 0, size = 0;
+    struct buf id, sender, nexthop;
+    int64_t arrival = 0, offset = 0, size = 0, rcpts = 0;
     int fd = -1;
     bool good;
     const struct attr_spec spec[] = {
-        {PROTO_ATTR_MSG, ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &msg},
         {PROTO_ATTR_QUEUE_ID, ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &id},
         {PROTO_ATTR_QUEUE_FILE, ATTR_FD, ATTR_REQUIRED, &fd},
         {PROTO_ATTR_SENDER, ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &sender},
@@ -140,42 +154,102 @@ deliver_req_decode(const struct buf *rec, struct attr_fds *fds, struct deliver_r
         {PROTO_ATTR_ARRIVAL, ATTR_INT, 0, &arrival},
         {PROTO_ATTR_OFFSET, ATTR_INT, ATTR_REQUIRED, &offset},
         {PROTO_ATTR_SIZE, ATTR_INT, ATTR_REQUIRED, &size},
-        {PROTO_ATTR_RCPTS, ATTR_STR, ATTR_REQUIRED, &list},
+        {PROTO_ATTR_RCPT_COUNT, ATTR_INT, ATTR_REQUIRED, &rcpts},
     };
 
-    memset(req, 0, sizeof(*req));
-    req->fd = -1;
-    buf_init(&msg, PROTO_MSG_NAME_SIZE);
     buf_init(&id, QUEUE_ID_SIZE);
     buf_init(&sender, QUEUE_FILE_ADDR_MAX + 1);
     buf_init(&nexthop, QUEUE_FILE_TEXT_MAX + 1);
-    buf_init(&list, DELIVER_REQ_RECORD_LIMIT);
-    good = attr_decode(rec->data, rec->len, DELIVER_REQ_RECORD_LIMIT, fds, spec,
-                       sizeof(spec) / sizeof(spec[0]), err);
-    if (good && (!proto_msg_is(&msg, PROTO_DELIVER_REQUEST) || !queue_id_valid(id.data, id.len) ||
-                 offset <= 0 || size < 0 || !deliver_req_clean(buf_str(&sender)))) {
-        snprintf(err->text, sizeof(err->text), "malformed deliver_request");
-        good = false;
+    good = PROTO_DECODE(rec, DELIVER_REQ_RECORD_LIMIT, fds, PROTO_DELIVER_REQUEST, spec, err);
+    if (good && (!queue_id_valid(id.data, id.len) || offset <= 0 || size < 0 || rcpts < 1 ||
+                 rcpts > DELIVER_REQ_RCPT_MAX || !deliver_req_clean(buf_str(&sender)) ||
+                 !deliver_req_clean(buf_str(&nexthop)))) {
+        good = deliver_req_fail(err, "deliver_request");
+        close(fd);
     }
     if (good) {
         memcpy(req->queue_id, id.data, QUEUE_ID_SIZE);
         req->fd = fd;
         req->sender = xstrdup(buf_str(&sender));
-        req->nexthop = xstrdup(nexthop.len ? buf_str(&nexthop) : "");
+        req->nexthop = xstrdup(buf_str(&nexthop));
         req->arrival = (time_t)arrival;
         req->offset = (off_t)offset;
         req->size = (off_t)size;
-        good = deliver_req_list(&list, req, err);
-        if (!good)
-            deliver_req_free(req);
-    } else if (fd >= 0)
-        close(fd);
-    buf_free(&msg);
+        *count = (long)rcpts;
+    }
     buf_free(&id);
     buf_free(&sender);
     buf_free(&nexthop);
-    buf_free(&list);
     return good;
+}
+
+/* deliver_rcpt_decode - one recipient record, added to req */
+static bool
+deliver_rcpt_decode(const struct buf *rec, struct attr_fds *fds, struct deliver_req *req,
+                    struct attr_error *err)
+{
+    struct buf addr, orcpt, notify;
+    int64_t index = -1, slot = -1;
+    bool good;
+    const struct attr_spec spec[] = {
+        {PROTO_ATTR_INDEX, ATTR_INT, ATTR_REQUIRED, &index},
+        {PROTO_ATTR_SLOT, ATTR_INT, ATTR_REQUIRED, &slot},
+        {PROTO_ATTR_ADDRESS, ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &addr},
+        {PROTO_ATTR_ORCPT, ATTR_STR, ATTR_TEXT, &orcpt},
+        {PROTO_ATTR_NOTIFY, ATTR_STR, ATTR_TEXT, &notify},
+    };
+
+    buf_init(&addr, QUEUE_FILE_ADDR_MAX);
+    buf_init(&orcpt, QUEUE_FILE_ADDR_MAX);
+    buf_init(&notify, QUEUE_FILE_TEXT_MAX);
+    good = PROTO_DECODE(rec, DELIVER_RCPT_RECORD_LIMIT, fds, PROTO_DELIVER_RCPT, spec, err);
+    if (good && (index < 0 || index > QUEUE_FILE_RCPT_MAX || slot < 0 || slot > LONG_MAX ||
+                 !deliver_req_clean(buf_str(&addr)) || !deliver_req_clean(buf_str(&orcpt)) ||
+                 !deliver_req_clean(buf_str(&notify))))
+        good = deliver_req_fail(err, "deliver_rcpt");
+    if (good)
+        deliver_req_add_rcpt(req, (long)index, (off_t)slot, buf_str(&addr), buf_str(&orcpt),
+                             buf_str(&notify));
+    buf_free(&addr);
+    buf_free(&orcpt);
+    buf_free(&notify);
+    return good;
+}
+
+/*
+ * deliver_agent_read - read and check a whole request. On anything but IPC_OK nothing is
+ * left to free; a connection that ends between the request and its last recipient is an
+ * error, not IPC_EOF.
+ */
+enum ipc_status
+deliver_agent_read(int sock, int timeout_ms, struct deliver_req *req, struct attr_error *err)
+{
+    struct attr_fds fds;
+    struct buf rec;
+    enum ipc_status st;
+    long count = 0;
+
+    memset(req, 0, sizeof(*req));
+    req->fd = -1;
+    attr_fds_init(&fds);
+    buf_init(&rec, DELIVER_REQ_RECORD_LIMIT);
+    st = ipc_recv(sock, &rec, &fds, DELIVER_REQ_RECORD_LIMIT, timeout_ms, err);
+    if (st == IPC_OK && !deliver_req_decode(&rec, &fds, req, &count, err))
+        st = IPC_ERROR;
+    for (long i = 0; st == IPC_OK && i < count; i++) {
+        st = ipc_recv(sock, &rec, &fds, DELIVER_RCPT_RECORD_LIMIT, timeout_ms, err);
+        if (st == IPC_EOF) {
+            snprintf(err->text, sizeof(err->text), "request ends after %ld of %ld recipients", i,
+                     count);
+            st = IPC_ERROR;
+        } else if (st == IPC_OK && !deliver_rcpt_decode(&rec, &fds, req, err))
+            st = IPC_ERROR;
+    }
+    attr_fds_close(&fds);
+    if (st != IPC_OK)
+        deliver_req_free(req);
+    buf_free(&rec);
+    return st;
 }
 
 void
@@ -195,43 +269,46 @@ deliver_req_free(struct deliver_req *req)
     req->fd = -1;
 }
 
+/* deliver_agent_reply - one recipient's outcome, back to qmgr */
 bool
-deliver_reply_encode(const struct deliver_reply *reply, struct buf *rec, struct attr_error *err)
+deliver_agent_reply(int sock, int timeout_ms, const struct deliver_req_rcpt *rcpt,
+                    const struct deliver_result *res, struct attr_error *err)
 {
-    proto_begin(rec, PROTO_DELIVER_STATUS);
-    attr_put_int(rec, PROTO_ATTR_INDEX, reply->index);
-    attr_put_text(rec, PROTO_ATTR_STATUS, reply->status);
-    attr_put_text(rec, PROTO_ATTR_DSN, reply->dsn);
-    attr_put_text(rec, PROTO_ATTR_REASON, reply->reason);
-    return attr_end(rec, err);
+    struct buf rec;
+    bool good;
+
+    buf_init(&rec, DELIVER_REPLY_LIMIT);
+    proto_begin(&rec, PROTO_DELIVER_STATUS);
+    attr_put_int(&rec, PROTO_ATTR_INDEX, rcpt->index);
+    attr_put_text(&rec, PROTO_ATTR_STATUS, deliver_status_word(res->status));
+    attr_put_text(&rec, PROTO_ATTR_DSN, res->dsn);
+    attr_put_text(&rec, PROTO_ATTR_REASON, res->reason);
+    good = attr_end(&rec, err) && ipc_send(sock, &rec, NULL, timeout_ms, err) == IPC_OK;
+    buf_free(&rec);
+    return good;
 }
 
-/* deliver_reply_valid - a known status with a DSN code of the matching class */
+/* deliver_status_parse - a status word back into its enum, with the DSN class it needs */
 static bool
-deliver_reply_valid(const struct deliver_reply *r)
+deliver_status_parse(const char *word, const char *dsn, enum deliver_status *status)
 {
-    char want;
-
-    if (strcmp(r->status, "sent") == 0)
-        want = '2';
-    else if (strcmp(r->status, "deferred") == 0)
-        want = '4';
-    else if (strcmp(r->status, "bounced") == 0)
-        want = '5';
-    else
-        return false;
-    return r->dsn[0] == want && r->dsn[1] == '.' && r->index >= 0;
+    for (unsigned s = 0; s < nitems(deliver_words); s++)
+        if (strcmp(word, deliver_words[s]) == 0) {
+            *status = (enum deliver_status)s;
+            return dsn[0] == "245"[s] && dsn[1] == '.';
+        }
+    return false;
 }
 
+/* deliver_reply_decode - one deliver_status, checked */
 bool
 deliver_reply_decode(const struct buf *rec, struct attr_fds *fds, struct deliver_reply *reply,
                      struct attr_error *err)
 {
-    struct buf msg, status, dsn, reason;
+    struct buf status, dsn, reason;
     int64_t index = -1;
     bool good;
     const struct attr_spec spec[] = {
-        {PROTO_ATTR_MSG, ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &msg},
         {PROTO_ATTR_INDEX, ATTR_INT, ATTR_REQUIRED, &index},
         {PROTO_ATTR_STATUS, ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &status},
         {PROTO_ATTR_DSN, ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &dsn},
@@ -239,23 +316,18 @@ deliver_reply_decode(const struct buf *rec, struct attr_fds *fds, struct deliver
     };
 
     memset(reply, 0, sizeof(*reply));
-    buf_init(&msg, PROTO_MSG_NAME_SIZE);
-    buf_init(&status, sizeof(reply->status) - 1);
-    buf_init(&dsn, sizeof(reply->dsn) - 1);
-    buf_init(&reason, sizeof(reply->reason) - 1);
-    good = attr_decode(rec->data, rec->len, DELIVER_REPLY_LIMIT, fds, spec,
-                       sizeof(spec) / sizeof(spec[0]), err);
+    buf_init(&status, 15);
+    buf_init(&dsn, sizeof(reply->res.dsn) - 1);
+    buf_init(&reason, sizeof(reply->res.reason) - 1);
+    good = PROTO_DECODE(rec, DELIVER_REPLY_LIMIT, fds, PROTO_DELIVER_STATUS, spec, err);
+    if (good && (index < 0 || index > QUEUE_FILE_RCPT_MAX ||
+                 !deliver_status_parse(buf_str(&status), buf_str(&dsn), &reply->res.status)))
+        good = deliver_req_fail(err, "deliver_status");
     if (good) {
-        reply->index = index < 0 || index > QUEUE_FILE_RCPT_MAX ? -1 : (long)index;
-        snprintf(reply->status, sizeof(reply->status), "%s", buf_str(&status));
-        snprintf(reply->dsn, sizeof(reply->dsn), "%s", buf_str(&dsn));
-        snprintf(reply->reason, sizeof(reply->reason), "%s", reason.len ? buf_str(&reason) : "");
-        if (!proto_msg_is(&msg, PROTO_DELIVER_STATUS) || !deliver_reply_valid(reply)) {
-            snprintf(err->text, sizeof(err->text), "malformed deliver_status");
-            good = false;
-        }
+        reply->index = (long)index;
+        snprintf(reply->res.dsn, sizeof(reply->res.dsn), "%s", buf_str(&dsn));
+        snprintf(reply->res.reason, sizeof(reply->res.reason), "%s", buf_str(&reason));
     }
-    buf_free(&msg);
     buf_free(&status);
     buf_free(&dsn);
     buf_free(&reason);

@@ -1,4 +1,4 @@
-/* deliver_req.h - the delivery protocol between qmgr and a delivery agent */
+/* deliver_req.h - the delivery protocol between qmgr and a delivery agent, both sides */
 #ifndef MAIL_DELIVER_REQ_H
 #define MAIL_DELIVER_REQ_H
 
@@ -9,20 +9,42 @@
 
 #include "core/attr.h"
 #include "core/buf.h"
+#include "core/ipc.h"
 #include "mail/queue_id.h"
 
 /*
- * qmgr connects to the transport's socket ($queue_directory/private/TRANSPORT), sends one
- * deliver_request and reads one deliver_status per recipient, in any order, each naming
- * the recipient by its index in the queue file. The queue file travels as a descriptor
- * (the agent never opens a queue directory), open for writing so that the agent marks each
- * recipient it delivered in the file before it says so: a qmgr killed before it reads the
- * reply finds the mark after its restart and does not deliver again. A connection carries one
- * request; a connection that ends before every recipient has its status leaves the rest deferred.
+ * qmgr connects to the transport's socket ($queue_directory/private/TRANSPORT) and sends
+ * one deliver_request followed by one deliver_rcpt record per recipient
+ * (deliver_req_send); the agent reads them (deliver_agent_read) and answers one
+ * deliver_status per recipient, in any order, each naming the recipient by its index in the
+ * queue file (deliver_agent_reply; qmgr reads them on its loop with deliver_reply_decode).
+ * The queue file travels as a descriptor (the agent never opens a queue directory), open
+ * for writing so that the agent marks each recipient it delivered in the file before it
+ * says so: a qmgr killed before it reads the reply finds the mark after its restart and does
+ * not deliver again. A connection carries one request; a connection that ends before every
+ * recipient has its status leaves the rest deferred.
  */
-#define DELIVER_REQ_RCPT_MAX     1000 /* recipients in one request */
-#define DELIVER_REQ_RECORD_LIMIT (DELIVER_REQ_RCPT_MAX * 2200 + 8192)
-#define DELIVER_REPLY_LIMIT      4096
+#define DELIVER_REQ_RCPT_MAX      1000 /* recipients in one request */
+#define DELIVER_REQ_RECORD_LIMIT  4096 /* the deliver_request record */
+#define DELIVER_RCPT_RECORD_LIMIT 4096 /* one deliver_rcpt record */
+#define DELIVER_REPLY_LIMIT       4096
+
+/* What became of one recipient: the agent's verdict, qmgr's log line and queue slot. */
+enum deliver_status {
+    DELIVER_OK,     /* delivered (on disk, fsynced) or relayed */
+    DELIVER_DEFER,  /* 4.x.x: try again later */
+    DELIVER_BOUNCE, /* 5.x.x: will never work */
+};
+
+struct deliver_result {
+    enum deliver_status status;
+    char dsn[16];     /* enhanced status code, e.g. "4.2.2" */
+    char reason[256]; /* human text for the log and the bounce */
+};
+
+void deliver_set(struct deliver_result *res, enum deliver_status status, const char *dsn,
+                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+const char *deliver_status_word(enum deliver_status status);
 
 struct deliver_req_rcpt {
     long index;   /* in the queue file */
@@ -44,25 +66,25 @@ struct deliver_req {
     size_t nrcpt;
 };
 
-/* The outcome of one recipient. status is "sent", "deferred" or "bounced". */
+/* One recipient's outcome as qmgr receives it. */
 struct deliver_reply {
     long index;
-    char status[16];
-    char dsn[16];
-    char reason[256];
+    struct deliver_result res;
 };
 
+/* qmgr's side. */
 void deliver_req_add_rcpt(struct deliver_req *req, long index, off_t slot, const char *addr,
                           const char *orcpt, const char *notify);
-bool deliver_req_encode(const struct deliver_req *req, struct buf *rec, struct attr_fds *fds,
-                        struct attr_error *err);
-bool deliver_req_decode(const struct buf *rec, struct attr_fds *fds, struct deliver_req *req,
-                        struct attr_error *err);
-void deliver_req_free(struct deliver_req *req);
-
-bool deliver_reply_encode(const struct deliver_reply *reply, struct buf *rec,
-                          struct attr_error *err);
+bool deliver_req_send(int sock, const struct deliver_req *req, int timeout_ms,
+                      struct attr_error *err);
 bool deliver_reply_decode(const struct buf *rec, struct attr_fds *fds, struct deliver_reply *reply,
                           struct attr_error *err);
+void deliver_req_free(struct deliver_req *req);
+
+/* The agent's side: IPC_OK with a checked request, IPC_EOF, or a failure with err. */
+enum ipc_status deliver_agent_read(int sock, int timeout_ms, struct deliver_req *req,
+                                   struct attr_error *err);
+bool deliver_agent_reply(int sock, int timeout_ms, const struct deliver_req_rcpt *rcpt,
+                         const struct deliver_result *res, struct attr_error *err);
 
 #endif

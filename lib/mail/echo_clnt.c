@@ -13,31 +13,23 @@
 #include "mail/echo_clnt.h"
 #include "mail/proto.h"
 
-/* echo_receive - receive one record and decode msg + text; false with err on failure */
+/* echo_receive - receive one record of message want and decode its text */
 static bool
 echo_receive(int sock, enum proto_msg want, struct buf *text, int timeout_ms, size_t limit,
              struct attr_error *err)
 {
-    struct buf rec, msg;
+    const struct attr_spec spec[] = {{PROTO_ATTR_TEXT, ATTR_STR, ATTR_REQUIRED, text}};
     struct attr_fds fds;
+    struct buf rec;
     enum ipc_status status;
     bool good = false;
 
     buf_init(&rec, limit);
-    buf_init(&msg, PROTO_MSG_NAME_SIZE);
-    const struct attr_spec spec[] = {
-        {PROTO_ATTR_MSG, ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &msg},
-        {PROTO_ATTR_TEXT, ATTR_STR, ATTR_REQUIRED, text},
-    };
     if ((status = ipc_recv(sock, &rec, &fds, limit, timeout_ms, err)) == IPC_EOF)
         snprintf(err->text, sizeof(err->text), "connection closed before %s", proto_msg_name(want));
-    else if (status == IPC_OK && attr_decode(rec.data, rec.len, limit, &fds, spec, 2, err))
-        good = proto_msg_is(&msg, want);
-    if (status == IPC_OK && !good && proto_msg_of(&rec) != want)
-        snprintf(err->text, sizeof(err->text), "expected %s, got another message",
-                 proto_msg_name(want));
+    else if (status == IPC_OK)
+        good = PROTO_DECODE(&rec, limit, &fds, want, spec, err);
     buf_free(&rec);
-    buf_free(&msg);
     return good;
 }
 

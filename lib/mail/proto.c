@@ -4,6 +4,7 @@
  * Trusts: nothing in a record it looks at; an unknown or malformed message name is
  * PROTO_NONE, never an out-of-range index.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "core/attr.h"
@@ -64,4 +65,34 @@ proto_begin(struct buf *rec, enum proto_msg msg)
     attr_begin(rec);
     attr_put_text(rec, PROTO_ATTR_MSG, proto_names[msg]);
     log_trace("ipc", "record %s", proto_names[msg]);
+}
+
+/*
+ * proto_decode - decode rec as message msg. spec lists the attributes after PROTO_ATTR_MSG,
+ * which is checked here. Like attr_decode, it takes every descriptor in fds: a record of
+ * another message has its descriptors closed and nothing stored.
+ */
+bool
+proto_decode(const struct buf *rec, size_t limit, struct attr_fds *fds, enum proto_msg msg,
+             const struct attr_spec *spec, size_t nspec, struct attr_error *err)
+{
+    struct attr_spec all[PROTO_SPEC_MAX + 1];
+    enum proto_msg got = proto_msg_of(rec);
+    struct buf name;
+    bool good;
+
+    if (nspec > PROTO_SPEC_MAX)
+        log_panic("proto_decode: %zu attributes for %s", nspec, proto_msg_name(msg));
+    if (got != msg) {
+        attr_fds_close(fds);
+        snprintf(err->text, sizeof(err->text), "expected %s, got %s", proto_msg_name(msg),
+                 got == PROTO_NONE ? "an unknown message" : proto_msg_name(got));
+        return false;
+    }
+    buf_init(&name, PROTO_MSG_NAME_SIZE);
+    all[0] = (struct attr_spec){PROTO_ATTR_MSG, ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &name};
+    memcpy(all + 1, spec, nspec * sizeof(*spec));
+    good = attr_decode(rec->data, rec->len, limit, fds, all, nspec + 1, err);
+    buf_free(&name);
+    return good;
 }

@@ -5,7 +5,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/attr.h"
 #include "core/buf.h"
+#include "core/mem.h"
 
 /*
  * Each record's first attribute is PROTO_ATTR_MSG, a string naming the message; the
@@ -14,8 +16,9 @@
  *
  *     X(ID, "wire name", "who sends it to whom, and what it means")
  *
- * Records: see lib/core/attr.c. A receiver decodes with a struct attr_spec table that
- * lists PROTO_ATTR_MSG as a required ATTR_STR and checks the value with proto_msg_is().
+ * Records: see lib/core/attr.c. A receiver that expects one message decodes it with
+ * PROTO_DECODE(), whose table lists only the attributes after PROTO_ATTR_MSG; one that
+ * serves several learns which it got with proto_msg_of() and then decodes that one.
  */
 #define PROTO_MESSAGES(X)                                                                       \
     X(ECHO_REQUEST, "echo_request", "test client -> echo service: text to send back")           \
@@ -32,6 +35,7 @@
     X(QUEUE_STATUS, "queue_status", "receiver -> qmgr: after a lost answer, was it committed?") \
     X(QUEUE_REFUSED, "queue_refused", "qmgr -> receiver: the request failed, with a reason")    \
     X(DELIVER_REQUEST, "deliver_request", "qmgr -> agent: deliver one message to recipients")   \
+    X(DELIVER_RCPT, "deliver_rcpt", "qmgr -> agent: one recipient, after its deliver_request")  \
     X(DELIVER_STATUS, "deliver_status", "agent -> qmgr: one recipient's outcome")
 
 enum proto_msg {
@@ -55,8 +59,12 @@ enum proto_msg {
 #define PROTO_ATTR_ARRIVAL    "arrival"    /* int: arrival time, seconds since the epoch */
 #define PROTO_ATTR_OFFSET     "offset"     /* int: the first content record's offset */
 #define PROTO_ATTR_SIZE       "size"       /* int: content bytes */
-#define PROTO_ATTR_RCPTS      "recipients" /* string: index, address, orcpt, notify, NUL-ended */
+#define PROTO_ATTR_RCPT_COUNT "rcpt_count" /* int: deliver_rcpt records after a deliver_request */
 #define PROTO_ATTR_INDEX      "index"      /* int: a recipient's index in the queue file */
+#define PROTO_ATTR_SLOT       "slot"       /* int: offset of its status slot in the queue file */
+#define PROTO_ATTR_ADDRESS    "address"    /* string: a recipient address */
+#define PROTO_ATTR_ORCPT      "orcpt"      /* string: DSN ORCPT as given, "" if none */
+#define PROTO_ATTR_NOTIFY     "notify"     /* string: DSN NOTIFY as given, "" if none */
 #define PROTO_ATTR_DSN        "dsn"        /* string: enhanced status code "2.0.0" */
 #define PROTO_ATTR_STATUS     "status"     /* string: sent, deferred or bounced */
 
@@ -68,5 +76,13 @@ enum proto_msg proto_msg_lookup(const char *name);
 enum proto_msg proto_msg_of(const struct buf *rec);
 bool proto_msg_is(const struct buf *name, enum proto_msg msg);
 void proto_begin(struct buf *rec, enum proto_msg msg);
+
+/* The most attributes one message has besides PROTO_ATTR_MSG. */
+#define PROTO_SPEC_MAX 15
+
+bool proto_decode(const struct buf *rec, size_t limit, struct attr_fds *fds, enum proto_msg msg,
+                  const struct attr_spec *spec, size_t nspec, struct attr_error *err);
+#define PROTO_DECODE(rec, limit, fds, msg, spec, err) \
+    proto_decode((rec), (limit), (fds), (msg), (spec), nitems(spec), (err))
 
 #endif
