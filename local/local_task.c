@@ -23,11 +23,13 @@
 
 #include "core/mem.h"
 #include "local/local.h"
+#include "mail/maildir.h"
+#include "mail/mbox.h"
 
 /* local_task_request - the mailbox writers' view of the task */
 static void
 local_task_request(const struct params *params, const struct local_task *t,
-                   struct deliver_request *req)
+                   struct mailbox_request *req)
 {
     memset(req, 0, sizeof(*req));
     req->sender = t->sender;
@@ -60,7 +62,7 @@ local_task_box(const struct params *params, const struct local_task *t, struct d
 {
     struct mbox_opts opts = {
         .lock_timeout = (int)params->mailbox_lock_timeout, .stale_lock_age = 300, .dotlock = true};
-    struct deliver_request req;
+    struct mailbox_request req;
 
     local_task_request(params, t, &req);
     if (*t->mkdir_base)
@@ -141,7 +143,7 @@ static void
 local_task_command(const struct params *params, const struct local_privs *p,
                    const struct local_task *t, struct deliver_result *res)
 {
-    struct deliver_request req;
+    struct mailbox_request req;
     struct deliver_sink sink;
     char *head;
     int fds[2];

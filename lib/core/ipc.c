@@ -37,24 +37,6 @@ ipc_fail(struct attr_error *err, enum ipc_status status, const char *fmt, ...)
     return status;
 }
 
-const char *
-ipc_status_name(enum ipc_status status)
-{
-    switch (status) {
-    case IPC_OK:
-        return "ok";
-    case IPC_AGAIN:
-        return "again";
-    case IPC_EOF:
-        return "eof";
-    case IPC_TIMEOUT:
-        return "timeout";
-    case IPC_ERROR:
-        return "error";
-    }
-    return "unknown";
-}
-
 static long long
 ipc_now_ms(void)
 {

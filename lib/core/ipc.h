@@ -34,8 +34,6 @@ struct ipc_cred {
     gid_t gid;
 };
 
-const char *ipc_status_name(enum ipc_status status);
-
 enum ipc_status ipc_send(int sock, const struct buf *rec, const struct attr_fds *fds,
                          int timeout_ms, struct attr_error *err);
 enum ipc_status ipc_recv(int sock, struct buf *rec, struct attr_fds *fds, size_t limit,

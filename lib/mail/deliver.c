@@ -83,7 +83,7 @@ deliver_headers_loop(const char *text, size_t len, const char *recipient)
 
 /* deliver_check_loop - read the bounded header section and bounce on a forwarding loop */
 bool
-deliver_check_loop(const struct deliver_request *req, struct deliver_result *res)
+deliver_check_loop(const struct mailbox_request *req, struct deliver_result *res)
 {
     size_t want =
         req->src.length < DELIVER_HEADER_LIMIT ? (size_t)req->src.length : DELIVER_HEADER_LIMIT;
@@ -115,7 +115,7 @@ deliver_check_loop(const struct deliver_request *req, struct deliver_result *res
 
 /* deliver_prepend - the headers local delivery adds in front of the message */
 char *
-deliver_prepend(const struct deliver_request *req)
+deliver_prepend(const struct mailbox_request *req)
 {
     return xasprintf("Return-Path: <%s>\nDelivered-To: %s\n", req->sender, req->recipient);
 }

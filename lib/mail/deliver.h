@@ -16,8 +16,9 @@ struct deliver_source {
     off_t length;
 };
 
-/* One recipient's delivery; the caller already runs as the recipient's uid. */
-struct deliver_request {
+/* One recipient's delivery into a mailbox; the caller already runs as the recipient's uid.
+ * (struct deliver_req, in deliver_req.h, is qmgr's request to an agent: another thing.) */
+struct mailbox_request {
     const char *sender;    /* envelope sender, "" for the null sender */
     const char *recipient; /* goes into Delivered-To: */
     const char *hostname;  /* for Maildir names */
@@ -30,8 +31,8 @@ struct deliver_request {
 
 void deliver_errno(struct deliver_result *res, int err, const char *what, const char *path);
 bool deliver_headers_loop(const char *text, size_t len, const char *recipient);
-bool deliver_check_loop(const struct deliver_request *req, struct deliver_result *res);
-char *deliver_prepend(const struct deliver_request *req);
+bool deliver_check_loop(const struct mailbox_request *req, struct deliver_result *res);
+char *deliver_prepend(const struct mailbox_request *req);
 
 /* A byte sink that copies the source, optionally mboxrd-quoting "From " lines. */
 struct deliver_sink {
@@ -50,16 +51,5 @@ void deliver_sink_init(struct deliver_sink *s, int fd, bool quote_from);
 void deliver_sink_raw(struct deliver_sink *s, const char *data, size_t len);
 void deliver_sink_copy(struct deliver_sink *s, const struct deliver_source *src);
 bool deliver_sink_flush(struct deliver_sink *s);
-
-int deliver_maildir(const struct deliver_request *req, const char *dir, struct deliver_result *res);
-
-struct mbox_opts {
-    int lock_timeout;   /* seconds to wait for the fcntl lock and dotlock */
-    int stale_lock_age; /* seconds after which a dotlock is stale */
-    bool dotlock;       /* also take file.lock */
-};
-
-int deliver_mbox(const struct deliver_request *req, const char *path, const struct mbox_opts *opts,
-                 struct deliver_result *res);
 
 #endif

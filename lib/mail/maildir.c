@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "core/mem.h"
-#include "mail/deliver.h"
+#include "mail/maildir.h"
 
 /* maildir_mkdir - create one directory (0700) unless it exists */
 static bool
@@ -63,7 +63,7 @@ maildir_fsync_dir(const char *path)
 
 /* maildir_write - create tmp/name and copy headers and content; 0, or an errno and no file */
 static int
-maildir_write(const struct deliver_request *req, const char *tmp)
+maildir_write(const struct mailbox_request *req, const char *tmp)
 {
     struct deliver_sink sink;
     char *head = deliver_prepend(req);
@@ -113,7 +113,7 @@ maildir_publish(const char *tmp, const char *new)
 /* maildir_store - tmp/name written and moved to new/name; 0, or an errno with the path
  * that failed in *failed and no file left behind */
 static int
-maildir_store(const struct deliver_request *req, const char *tmp, const char *new,
+maildir_store(const struct mailbox_request *req, const char *tmp, const char *new,
               const char **failed)
 {
     int err;
@@ -141,7 +141,7 @@ maildir_mkdirs(const char *dir, char *const sub[3], struct deliver_result *res)
 
 /* deliver_maildir - deliver req into the Maildir at dir; returns res->status */
 int
-deliver_maildir(const struct deliver_request *req, const char *dir, struct deliver_result *res)
+deliver_maildir(const struct mailbox_request *req, const char *dir, struct deliver_result *res)
 {
     static unsigned long seq;
     struct timeval tv;

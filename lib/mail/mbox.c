@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "core/mem.h"
-#include "mail/deliver.h"
+#include "mail/mbox.h"
 
 #define MBOX_RETRY_USEC 100000
 
@@ -109,7 +109,7 @@ mbox_open(const char *path, struct deliver_result *res)
 
 /* mbox_separator - "From sender date" in asctime form; the null sender is MAILER-DAEMON */
 static char *
-mbox_separator(const struct deliver_request *req)
+mbox_separator(const struct mailbox_request *req)
 {
     time_t when = req->arrival ? req->arrival : time(NULL);
     struct tm tm;
@@ -122,7 +122,7 @@ mbox_separator(const struct deliver_request *req)
 
 /* mbox_append - write one message at the end; 0 or an errno */
 static int
-mbox_append(int fd, const struct deliver_request *req, off_t size)
+mbox_append(int fd, const struct mailbox_request *req, off_t size)
 {
     struct deliver_sink sink;
     char *sep = mbox_separator(req), *head = deliver_prepend(req);
@@ -147,7 +147,7 @@ mbox_append(int fd, const struct deliver_request *req, off_t size)
 
 /* mbox_deliver_locked - append under both locks, truncating back on failure */
 static void
-mbox_deliver_locked(int fd, const struct deliver_request *req, const char *path,
+mbox_deliver_locked(int fd, const struct mailbox_request *req, const char *path,
                     struct deliver_result *res)
 {
     struct stat st;
@@ -171,7 +171,7 @@ mbox_deliver_locked(int fd, const struct deliver_request *req, const char *path,
  * ends with a blank line; a file without a final newline gets one (and a blank line) first.
  */
 int
-deliver_mbox(const struct deliver_request *req, const char *path, const struct mbox_opts *opts,
+deliver_mbox(const struct mailbox_request *req, const char *path, const struct mbox_opts *opts,
              struct deliver_result *res)
 {
     char *lock = xasprintf("%s.lock", path);

@@ -36,14 +36,6 @@ static const struct peer_socket peers_sockets[] = {
 
 #undef B
 
-const char *
-peers_role_name(enum peer_role role)
-{
-    if ((unsigned)role >= PEER_ROLE_COUNT)
-        return "unknown";
-    return peers_role_names[role];
-}
-
 bool
 peers_role_lookup(const char *name, enum peer_role *role)
 {
@@ -54,13 +46,6 @@ peers_role_lookup(const char *name, enum peer_role *role)
         }
     }
     return false;
-}
-
-const struct peer_socket *
-peers_table(size_t *count)
-{
-    *count = sizeof(peers_sockets) / sizeof(peers_sockets[0]);
-    return peers_sockets;
 }
 
 /* peers_lookup - the table entry of a service socket, or NULL */

@@ -55,10 +55,8 @@ struct peer_uids {
     uid_t uid[PEER_ROLE_COUNT];
 };
 
-const char *peers_role_name(enum peer_role role);
 bool peers_role_lookup(const char *name, enum peer_role *role);
 
-const struct peer_socket *peers_table(size_t *count);
 const struct peer_socket *peers_lookup(const char *socket_name);
 bool peers_may_connect(const struct peer_socket *sock, enum peer_role client);
 

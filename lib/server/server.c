@@ -67,8 +67,7 @@ server_options(struct server_ctx *ctx, int argc, char **argv, struct strvec *ove
             ctx->service_name = optarg;
             break;
         case 't':
-            ctx->transport = optarg;
-            break;
+            break; /* the transport type: a service learns what it needs from its socket */
         case 'u':
             ctx->want_drop = true;
             break;
@@ -421,7 +420,6 @@ server_main(int argc, char **argv, const struct server_ops *ops)
     ctx.config_dir = getenv("POSTERN_CONFIG_DIRECTORY") ? getenv("POSTERN_CONFIG_DIRECTORY")
                                                         : POSTERN_CONFIG_DIR;
     ctx.service_name = ops->name;
-    ctx.transport = "unix";
     strvec_init(&overrides);
     server_options(&ctx, argc, argv, &overrides);
     server_config(&ctx, &overrides);

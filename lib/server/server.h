@@ -55,7 +55,6 @@ struct server_ctx {
     struct params params;
     const char *config_dir;
     const char *service_name;
-    const char *transport;
     void *app; /* the daemon's own state */
     bool standalone;
     int active;    /* sessions in progress */

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "mail/deliver.h"
+#include "mail/maildir.h"
+#include "mail/mbox.h"
 
 int
 main(int argc, char **argv)
@@ -26,7 +28,7 @@ main(int argc, char **argv)
         fprintf(stderr, "usage: deliver_test maildir|mbox TARGET MESSAGE-FILE RECIPIENT\n");
         return 64;
     }
-    struct deliver_request req = {.sender = "sender@example.org",
+    struct mailbox_request req = {.sender = "sender@example.org",
                                   .recipient = argv[4],
                                   .hostname = "test.example.org",
                                   .src = {fd, 0, st.st_size}};

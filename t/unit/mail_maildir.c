@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "core/mem.h"
-#include "mail/deliver.h"
+#include "mail/maildir.h"
 #include "t/tap.h"
 
 /* count_dir - entries in a directory other than . and .., the last name in *name */
@@ -41,7 +41,7 @@ run(const char *dir, const char *host, const char *content, struct deliver_resul
     char *text = xasprintf("XXX%s", content);
     char *src = tap_write_file("src", text);
     int fd = open(src, O_RDONLY);
-    struct deliver_request req = {.sender = "",
+    struct mailbox_request req = {.sender = "",
                                   .recipient = "u@example.org",
                                   .hostname = host,
                                   .src = {fd, 3, (off_t)strlen(content)}};

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "core/mem.h"
-#include "mail/deliver.h"
+#include "mail/mbox.h"
 #include "t/tap.h"
 
 static const struct mbox_opts opts = {.lock_timeout = 1, .stale_lock_age = 300, .dotlock = true};
@@ -36,7 +36,7 @@ deliver_text(const char *path, const char *rcpt, const char *content, struct del
 {
     char *src = tap_write_file("src", content);
     int fd = open(src, O_RDONLY);
-    struct deliver_request req = {.sender = "a@example.org",
+    struct mailbox_request req = {.sender = "a@example.org",
                                   .recipient = rcpt,
                                   .hostname = "h",
                                   .arrival = 0,
@@ -199,7 +199,7 @@ test_concurrent(void)
                 char *src = xasprintf("%s/src%d", tap_tmpdir(), i);
                 FILE *f = fopen(src, "w");
                 int fd;
-                struct deliver_request req = {.sender = "s", .recipient = "r", .hostname = "h"};
+                struct mailbox_request req = {.sender = "s", .recipient = "r", .hostname = "h"};
 
                 fputs(body, f);
                 fclose(f);

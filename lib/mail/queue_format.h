@@ -1,0 +1,28 @@
+/* queue_format.h - the queue file's layout and the helpers its writer, reader and slot
+ * updates share; private to lib/mail/queue_*.c (the format is described in queue_file.c) */
+#ifndef MAIL_QUEUE_FORMAT_H
+#define MAIL_QUEUE_FORMAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mail/queue_file.h"
+
+#define QUEUE_REC_HEADER  5
+#define QUEUE_SLOT_CHECK  (1 + 8 + 2 + QUEUE_FILE_REASON_MAX)
+#define QUEUE_SLOT_LEN    (QUEUE_SLOT_CHECK + 4)
+#define QUEUE_TIME_LEN    12
+#define QUEUE_END_LEN     12
+#define QUEUE_VERSION_LEN 4
+#define QUEUE_OUT_LIMIT   (2 * (QUEUE_FILE_CHUNK_MAX + QUEUE_REC_HEADER))
+
+void queue_put_be(unsigned char *p, uint64_t v, int n);
+uint64_t queue_get_be(const unsigned char *p, int n);
+void queue_err(struct queue_file_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+bool queue_state_known(int c);
+void queue_slot_encode(unsigned char slot[QUEUE_SLOT_LEN], const struct queue_rcpt_status *st);
+bool queue_slot_decode(const unsigned char *slot, struct queue_rcpt_status *st, bool *torn);
+
+#endif

@@ -1,0 +1,194 @@
+/*
+ * queue_write.c - writing a new queue file: envelope, recipients with pending status slots,
+ * content in chunks, the end marker, fsync (the format is in queue_file.c).
+ *
+ * Trusts: its caller for the order of calls; checks every value against the format's
+ * limits and refuses NUL in text, so that the reader never meets what the writer made.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mail/queue_format.h"
+
+static void queue_writer_fail(struct queue_writer *w, int errnum, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+queue_writer_fail(struct queue_writer *w, int errnum, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (w->failed)
+        return;
+    w->failed = true;
+    w->errnum = errnum;
+    va_start(ap, fmt);
+    vsnprintf(w->err.text, sizeof(w->err.text), fmt, ap);
+    va_end(ap);
+}
+
+/* queue_writer_flush - write out what is buffered */
+static void
+queue_writer_flush(struct queue_writer *w)
+{
+    const char *p = w->out.data;
+    size_t left = w->out.len;
+
+    while (!w->failed && left > 0) {
+        ssize_t n = write(w->fd, p, left);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            queue_writer_fail(w, n < 0 ? errno : EIO, "queue file write: %s",
+                              strerror(n < 0 ? errno : EIO));
+        else {
+            p += n;
+            left -= (size_t)n;
+        }
+    }
+    buf_reset(&w->out);
+}
+
+static void
+queue_writer_record(struct queue_writer *w, char type, const void *data, size_t len)
+{
+    unsigned char head[QUEUE_REC_HEADER];
+
+    if (w->failed)
+        return;
+    if (w->out.len + QUEUE_REC_HEADER + len > QUEUE_OUT_LIMIT)
+        queue_writer_flush(w);
+    head[0] = (unsigned char)type;
+    queue_put_be(head + 1, len, 4);
+    if (!buf_append(&w->out, head, sizeof(head)) || !buf_append(&w->out, data, len))
+        queue_writer_fail(w, 0, "queue file record '%c' too large", type);
+}
+
+/* queue_writer_text - a text record, checked for its limit and for NUL bytes */
+static void
+queue_writer_text(struct queue_writer *w, char type, const char *what, const char *text, size_t max)
+{
+    size_t len = text ? strnlen(text, max + 1) : 0;
+
+    if (len > max)
+        queue_writer_fail(w, 0, "%s longer than %zu bytes", what, max);
+    else
+        queue_writer_record(w, type, text ? text : "", len);
+}
+
+/* queue_writer_init - start a file on fd: version and envelope */
+void
+queue_writer_init(struct queue_writer *w, int fd, const struct queue_envelope *env)
+{
+    unsigned char version[QUEUE_VERSION_LEN], arrival[QUEUE_TIME_LEN];
+
+    memset(w, 0, sizeof(*w));
+    w->fd = fd;
+    buf_init(&w->out, QUEUE_OUT_LIMIT);
+    buf_init(&w->chunk, QUEUE_FILE_CHUNK_MAX);
+    queue_put_be(version, QUEUE_FILE_VERSION, 4);
+    queue_writer_record(w, 'V', version, sizeof(version));
+    queue_put_be(arrival, (uint64_t)env->arrival.tv_sec, 8);
+    queue_put_be(arrival + 8, (uint64_t)env->arrival.tv_usec, 4);
+    queue_writer_record(w, 'T', arrival, sizeof(arrival));
+    queue_writer_text(w, 'S', "sender", env->sender, QUEUE_FILE_ADDR_MAX);
+    if (env->ret && *env->ret)
+        queue_writer_text(w, 'r', "RET", env->ret, QUEUE_FILE_TEXT_MAX);
+    if (env->envid && *env->envid)
+        queue_writer_text(w, 'i', "ENVID", env->envid, QUEUE_FILE_ADDR_MAX);
+    queue_writer_text(w, 'c', "client name", env->client_name, QUEUE_FILE_TEXT_MAX);
+    queue_writer_text(w, 'a', "client address", env->client_addr, QUEUE_FILE_TEXT_MAX);
+    queue_writer_text(w, 'h', "HELO name", env->helo, QUEUE_FILE_TEXT_MAX);
+    queue_writer_text(w, 'p', "protocol", env->protocol, QUEUE_FILE_TEXT_MAX);
+}
+
+/* queue_writer_rcpt - one recipient with a pending status slot */
+void
+queue_writer_rcpt(struct queue_writer *w, const char *addr, const char *notify, const char *orcpt)
+{
+    struct queue_rcpt_status pending = {.state = QUEUE_RCPT_PENDING};
+    unsigned char slot[QUEUE_SLOT_LEN];
+
+    if (w->in_content)
+        queue_writer_fail(w, 0, "recipient after content");
+    if (w->nrcpt >= QUEUE_FILE_RCPT_MAX)
+        queue_writer_fail(w, 0, "more than %d recipients", QUEUE_FILE_RCPT_MAX);
+    queue_writer_text(w, 'R', "recipient", addr, QUEUE_FILE_ADDR_MAX);
+    if (notify && *notify)
+        queue_writer_text(w, 'n', "NOTIFY", notify, QUEUE_FILE_TEXT_MAX);
+    if (orcpt && *orcpt)
+        queue_writer_text(w, 'o', "ORCPT", orcpt, QUEUE_FILE_ADDR_MAX);
+    queue_slot_encode(slot, &pending);
+    queue_writer_record(w, 'Q', slot, sizeof(slot));
+    w->nrcpt++;
+}
+
+/* queue_writer_chunk - the buffered content as one record */
+static void
+queue_writer_chunk(struct queue_writer *w)
+{
+    if (w->chunk.len > 0)
+        queue_writer_record(w, 'D', w->chunk.data, w->chunk.len);
+    buf_reset(&w->chunk);
+}
+
+/* queue_writer_content - message bytes, in as many calls as the caller likes */
+void
+queue_writer_content(struct queue_writer *w, const void *data, size_t len)
+{
+    const char *p = data;
+
+    w->in_content = true;
+    while (len > 0 && !w->failed) {
+        size_t room = QUEUE_FILE_CHUNK_MAX - w->chunk.len;
+        size_t n = len < room ? len : room;
+
+        buf_append(&w->chunk, p, n);
+        if (w->chunk.len == QUEUE_FILE_CHUNK_MAX)
+            queue_writer_chunk(w);
+        w->size += n;
+        p += n;
+        len -= n;
+    }
+}
+
+/* queue_writer_end - the end marker, then write what is buffered (no fsync: the caller
+ * does it, as smtpd does off its event loop); false with err on failure */
+bool
+queue_writer_end(struct queue_writer *w, struct queue_file_error *err)
+{
+    unsigned char end[QUEUE_END_LEN];
+
+    if (w->nrcpt == 0)
+        queue_writer_fail(w, 0, "no recipients");
+    queue_writer_chunk(w);
+    queue_put_be(end, w->size, 8);
+    queue_put_be(end + 8, w->nrcpt, 4);
+    queue_writer_record(w, 'E', end, sizeof(end));
+    queue_writer_flush(w);
+    if (w->failed && err)
+        *err = w->err;
+    return !w->failed;
+}
+
+/* queue_writer_finish - queue_writer_end, then fsync; false with err on failure */
+bool
+queue_writer_finish(struct queue_writer *w, struct queue_file_error *err)
+{
+    if (queue_writer_end(w, NULL) && fsync(w->fd) < 0)
+        queue_writer_fail(w, errno, "queue file fsync: %s", strerror(errno));
+    if (w->failed && err)
+        *err = w->err;
+    return !w->failed;
+}
+
+void
+queue_writer_free(struct queue_writer *w)
+{
+    buf_free(&w->out);
+    buf_free(&w->chunk);
+}
