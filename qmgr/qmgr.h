@@ -3,7 +3,6 @@
 #define QMGR_QMGR_H
 
 #include <stdbool.h>
-
 #include <sys/types.h>
 
 #include "core/ipc.h"

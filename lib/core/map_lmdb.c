@@ -18,13 +18,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <lmdb.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <lmdb.h>
 
 #include "core/log.h"
 #include "core/map_source.h"

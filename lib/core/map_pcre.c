@@ -27,10 +27,11 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 
 #include <ctype.h>
-#include <pcre2.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <pcre2.h>
 
 #include "core/map_source.h"
 #include "core/map_type.h"

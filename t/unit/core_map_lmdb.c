@@ -1,10 +1,11 @@
 /* core_map_lmdb.c - lmdb: and hash: tables: build, look up, list, and refuse broken files */
-#include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <lmdb.h>
 
 #include "core/map.h"
 #include "core/mem.h"
