@@ -28,17 +28,12 @@ static struct map_list *
 local_maps(const struct strvec *value, const char *name)
 {
     struct map_error err;
-    struct buf text;
     struct map_list *list;
 
     if (value->n == 0)
         return NULL;
-    buf_init(&text, BUF_UNLIMITED);
-    for (size_t i = 0; i < value->n; i++)
-        buf_printf(&text, "%s%s", i ? ", " : "", value->v[i]);
-    if ((list = map_list_open(buf_str(&text), MAP_FOLD_FIXED, &err)) == NULL)
+    if ((list = map_list_open_param(value, MAP_FOLD_FIXED, &err)) == NULL)
         log_fatal("%s: %s", name, err.text);
-    buf_free(&text);
     return list;
 }
 

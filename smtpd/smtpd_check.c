@@ -35,18 +35,13 @@ static void
 smtpd_check_table(struct smtpd_table *t, const char *name, const struct strvec *specs)
 {
     struct map_error err;
-    struct buf text;
 
     if (specs->n == 0)
         return;
-    buf_init(&text, BUF_UNLIMITED);
-    for (size_t i = 0; i < specs->n; i++)
-        buf_printf(&text, "%s%s", i ? ", " : "", specs->v[i]);
-    if ((t->maps = map_list_open(buf_str(&text), MAP_FOLD_FIXED, &err)) == NULL) {
+    if ((t->maps = map_list_open_param(specs, MAP_FOLD_FIXED, &err)) == NULL) {
         log_warn("%s: %s: lookups in it will be deferred", name, err.text);
         t->error = xstrdup(err.text);
     }
-    buf_free(&text);
 }
 
 /* smtpd_check_match - one match list for the restriction environment */

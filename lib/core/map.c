@@ -350,27 +350,51 @@ map_strip_braces(const char *text, const char *spec, struct map_error *err)
     return inner;
 }
 
-struct map_list *
-map_list_open(const char *text, int flags, struct map_error *err)
+/* map_list_from - open every spec in order; NULL with err if one fails */
+static struct map_list *
+map_list_from(const struct strvec *specs, int flags, struct map_error *err)
 {
     struct map_list *list = xcalloc(1, sizeof(*list));
-    struct strvec specs;
 
-    strvec_init(&specs);
-    if (!map_split(text, &specs, err)) {
-        strvec_free(&specs);
-        free(list);
-        return NULL;
-    }
-    list->maps = xcalloc(specs.n, sizeof(*list->maps));
-    for (size_t i = 0; i < specs.n; i++) {
-        if ((list->maps[i] = map_open(specs.v[i], flags, err)) == NULL) {
+    list->maps = xcalloc(specs->n ? specs->n : 1, sizeof(*list->maps));
+    for (size_t i = 0; i < specs->n; i++) {
+        if ((list->maps[i] = map_open(specs->v[i], flags, err)) == NULL) {
             map_list_close(list);
-            list = NULL;
-            break;
+            return NULL;
         }
         list->n++;
     }
+    return list;
+}
+
+/* map_list_open - a table list from its text: specs separated by commas or white space */
+struct map_list *
+map_list_open(const char *text, int flags, struct map_error *err)
+{
+    struct strvec specs;
+    struct map_list *list = NULL;
+
+    strvec_init(&specs);
+    if (map_split(text, &specs, err))
+        list = map_list_from(&specs, flags, err);
+    strvec_free(&specs);
+    return list;
+}
+
+/* map_list_open_param - a table list from a LIST parameter's values, each one or more specs */
+struct map_list *
+map_list_open_param(const struct strvec *values, int flags, struct map_error *err)
+{
+    struct strvec specs;
+    struct map_list *list = NULL;
+    size_t i;
+
+    strvec_init(&specs);
+    for (i = 0; i < values->n; i++)
+        if (!map_split(values->v[i], &specs, err))
+            break;
+    if (i == values->n)
+        list = map_list_from(&specs, flags, err);
     strvec_free(&specs);
     return list;
 }

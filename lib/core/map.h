@@ -84,12 +84,13 @@ bool map_type_buildable(const char *type);
 struct map_list;
 
 struct map_list *map_list_open(const char *text, int flags, struct map_error *err);
+struct strvec;
+struct map_list *map_list_open_param(const struct strvec *values, int flags, struct map_error *err);
 void map_list_close(struct map_list *list);
 enum map_status map_list_lookup(struct map_list *list, const char *key, int lookup_flags,
                                 const char **value, struct map_error *err);
 
 /* map_split - split a list at commas and white space outside {braces}; false if unbalanced */
-struct strvec;
 bool map_split(const char *text, struct strvec *out, struct map_error *err);
 
 #endif

@@ -45,17 +45,8 @@ resolve_set(struct resolve_result *res, enum resolve_status status, const char *
 static bool
 resolve_maps(struct map_list **list, const struct strvec *value, struct map_error *err)
 {
-    struct buf text;
-
-    *list = NULL;
-    if (value->n == 0)
-        return true;
-    buf_init(&text, BUF_UNLIMITED);
-    for (size_t i = 0; i < value->n; i++)
-        buf_printf(&text, "%s%s", i ? ", " : "", value->v[i]);
-    *list = map_list_open(buf_str(&text), MAP_FOLD_FIXED, err);
-    buf_free(&text);
-    return *list != NULL;
+    *list = value->n ? map_list_open_param(value, MAP_FOLD_FIXED, err) : NULL;
+    return value->n == 0 || *list != NULL;
 }
 
 bool
