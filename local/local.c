@@ -27,7 +27,7 @@
 static struct map_list *
 local_maps(const struct strvec *value, const char *name)
 {
-    struct map_error err;
+    struct err err;
     struct map_list *list;
 
     if (value->n == 0)
@@ -41,7 +41,7 @@ static void
 local_post_jail(struct server_ctx *ctx)
 {
     struct local *lc = xcalloc(1, sizeof(*lc));
-    struct map_error err;
+    struct err err;
 
     ctx->app = lc;
     lc->ctx = ctx;
@@ -81,7 +81,7 @@ static bool
 local_reply(struct local *lc, int fd, const struct deliver_req_rcpt *rcpt,
             const struct deliver_result *res)
 {
-    struct attr_error err;
+    struct err err;
 
     if (deliver_agent_reply(fd, (int)(lc->ctx->params.ipc_timeout * 1000L), rcpt, res, &err))
         return true;
@@ -121,7 +121,7 @@ static bool
 local_claim(const struct deliver_req *req, const struct deliver_req_rcpt *rcpt)
 {
     struct queue_rcpt_status st;
-    struct queue_file_error err;
+    struct err err;
 
     if (rcpt->slot <= 0)
         return false;
@@ -140,7 +140,7 @@ static void
 local_mark_delivered(const struct deliver_req *req, const struct deliver_req_rcpt *rcpt)
 {
     const struct queue_rcpt_status done = {.state = QUEUE_RCPT_DELIVERED};
-    struct queue_file_error err;
+    struct err err;
 
     if (rcpt->slot > 0 && !queue_file_write_slot(req->fd, rcpt->slot, &done, false, &err))
         log_warn("%s: mark <%s> delivered: %s", req->queue_id, rcpt->addr, err.text);
@@ -177,7 +177,7 @@ static void
 local_service(struct server_ctx *ctx, int fd)
 {
     struct deliver_req req;
-    struct attr_error err;
+    struct err err;
     enum ipc_status st;
 
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);

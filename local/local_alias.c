@@ -34,7 +34,7 @@ static void local_expand_list(struct local_rcpt *r, const char *text, enum local
                               const struct local_privs *p, int depth);
 
 bool
-local_alias_open(struct local *lc, struct map_error *err)
+local_alias_open(struct local *lc, struct err *err)
 {
     const struct strvec *maps = &lc->ctx->params.alias_maps;
 
@@ -174,7 +174,7 @@ local_item(struct local_rcpt *r, const char *item, enum local_origin origin,
     const struct params *params = &r->lc->ctx->params;
     enum addr_class cls = ADDR_CLASS_LOCAL;
     const char *at = strrchr(item, '@');
-    struct map_error err;
+    struct err err;
 
     if (*item == '|') {
         if (local_allowed(&params->allow_mail_to_commands, origin))
@@ -252,7 +252,7 @@ static bool
 local_alias(struct local_rcpt *r, const char *name, int depth)
 {
     struct map_addr_opts opts = {.recipient_delimiter = r->lc->ctx->params.recipient_delimiter};
-    struct map_error err;
+    struct err err;
 
     for (size_t i = 0; i < r->lc->nalias; i++) {
         struct map_addr_match m = {0};

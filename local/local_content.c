@@ -63,7 +63,7 @@ bool
 local_content(const struct deliver_req *req, struct local_msg *msg, struct deliver_result *res)
 {
     struct queue_envelope env = {.content_offset = req->offset};
-    struct queue_file_error err;
+    struct err err;
     struct local_copy c = {0};
     bool good;
 

@@ -54,10 +54,10 @@ local_forward_child(void *arg, struct deliver_result *res)
                                  .helo = "localhost",
                                  .protocol = "local"};
     char *head, *orcpt;
-    struct queue_file_error qerr;
+    struct err qerr;
     struct queue_writer w;
     struct qmgr_reply opened, reply;
-    struct attr_error err;
+    struct err err;
     int sock, fd;
     bool good;
 

@@ -151,7 +151,7 @@ local_virtual_id(struct local_rcpt *r, struct map_list *maps, const char *what, 
     struct map_addr_opts opts = {.recipient_delimiter = r->lc->ctx->params.recipient_delimiter};
     struct map_addr_match m = {0};
     struct deliver_result res;
-    struct map_error err;
+    struct err err;
     enum map_status st =
         maps ? map_addr_find(maps, MAP_ADDR_VIRTUAL, r->rcpt->addr, &opts, &m, &err) : MAP_NOTFOUND;
     bool good = st == MAP_FOUND && str_to_long(m.value, 0, 2147483647, id);
@@ -174,7 +174,7 @@ local_deliver_virtual(struct local_rcpt *r)
     struct local_privs priv = {.user = "vmail", .home = "/"};
     struct map_addr_match m = {0};
     struct deliver_result res;
-    struct map_error err;
+    struct err err;
     enum map_status st = r->lc->vmailbox ? map_addr_find(r->lc->vmailbox, MAP_ADDR_VIRTUAL,
                                                          r->rcpt->addr, &opts, &m, &err)
                                          : MAP_NOTFOUND;

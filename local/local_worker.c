@@ -41,7 +41,7 @@
 /* local_task_encode - the task as one record, its memory file beside it */
 static bool
 local_task_encode(const struct local_task *t, struct buf *rec, struct attr_fds *fds,
-                  struct attr_error *err)
+                  struct err *err)
 {
     attr_begin(rec);
     attr_put_int(rec, "kind", t->kind);
@@ -90,7 +90,7 @@ local_task_in_free(struct local_task_in *in)
 /* local_task_decode - the record as a task pointing into in */
 static bool
 local_task_decode(struct buf *rec, struct attr_fds *fds, struct local_task_in *in,
-                  struct local_task *t, struct attr_error *err)
+                  struct local_task *t, struct err *err)
 {
     const struct attr_spec spec[] = {
         {"kind", ATTR_INT, ATTR_REQUIRED, &in->kind},
@@ -108,8 +108,7 @@ local_task_decode(struct buf *rec, struct attr_fds *fds, struct local_task_in *i
                      sizeof(spec) / sizeof(spec[0]), err))
         return false;
     if (in->kind < LOCAL_TASK_MAILDIR || in->kind > LOCAL_TASK_COMMAND || in->length < 0) {
-        snprintf(err->text, sizeof(err->text), "bad task");
-        return false;
+        return err_set(err, "bad task");
     }
     *t = (struct local_task){.kind = (enum local_task_kind)in->kind,
                              .path = buf_str(&in->path),
@@ -131,7 +130,7 @@ local_worker_loop(const struct params *params, const struct local_privs *p, bool
     struct deliver_result res;
     struct local_task_in in;
     struct local_task t;
-    struct attr_error err;
+    struct err err;
     struct attr_fds fds;
     struct buf rec;
 
@@ -286,7 +285,7 @@ local_worker_run(struct local *lc, const struct local_privs *p, const struct loc
 {
     int timeout = (int)(lc->ctx->params.ipc_timeout * 1000L);
     struct local_worker *w = NULL;
-    struct attr_error err;
+    struct err err;
     struct attr_fds fds;
     struct buf rec;
     bool sent = false;

@@ -40,7 +40,7 @@ master_load_params(const char *config_dir, struct params *p, struct buf *why)
 {
     struct conf *conf = params_conf_new();
     char *path = xasprintf("%s/main.cf", config_dir);
-    struct conf_error err;
+    struct err err;
     bool good;
 
     good = conf_read_file(conf, path, &err) && params_load(p, conf, &err);

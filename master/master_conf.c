@@ -110,7 +110,7 @@ master_conf_load(struct master *m, struct master_service **services, struct buf 
     char *path = xasprintf("%s/master.cf", m->config_dir);
     struct master_service *list = NULL;
     struct mastercf mcf;
-    struct conf_error err;
+    struct err err;
     bool good = true;
 
     mastercf_init(&mcf);

@@ -48,7 +48,7 @@ master_status_one(struct master_service *svc, const char *data, size_t len)
     struct buf name;
     int64_t pid = 0;
     struct attr_fds fds;
-    struct attr_error err;
+    struct err err;
     struct master_proc *proc;
     enum proto_msg msg;
     const struct attr_spec spec[] = {

@@ -90,7 +90,7 @@ postern_check_main(int argc, char **argv)
     char *config_dir = postern_config_dir(), *main_cf, *master_cf;
     struct conf *conf;
     struct mastercf mcf;
-    struct conf_error err;
+    struct err err;
     struct strvec problems;
     int ch;
 

@@ -74,7 +74,7 @@ static bool
 conf_print_one(const struct conf *conf, const struct conf_opts *o, const char *name,
                const char *raw)
 {
-    struct conf_error err;
+    struct err err;
     char *value = o->expand ? conf_expand(conf, raw, &err) : xstrdup(raw);
 
     if (value == NULL) {
@@ -298,7 +298,7 @@ postern_conf_main(int argc, char **argv)
     struct conf_opts o = {0};
     struct conf *conf;
     struct mastercf mcf;
-    struct conf_error err;
+    struct err err;
     char *main_cf, *master_cf;
     int status;
 

@@ -33,7 +33,7 @@ static int
 ctl_load(struct ctl *ctl, int argc, char **argv)
 {
     struct conf *conf = params_conf_new();
-    struct conf_error err;
+    struct err err;
     char *path;
     int ch;
 

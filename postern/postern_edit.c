@@ -147,16 +147,16 @@ postern_edit_main_cf(const char *path, char **args, int n, bool remove)
 {
     struct edit ed = {.remove = remove};
     struct buf text, out;
-    char why[512];
+    struct err why;
     int status = 1;
 
     strvec_init(&ed.names);
     strvec_init(&ed.values);
     if (n == 0 || !edit_parse_args(&ed, args, n))
         goto done;
-    if (!textfile_read(path, EDIT_FILE_MAX, &text, why, sizeof(why))) {
-        if (errno != ENOENT || remove) {
-            log_error("%s", why);
+    if (!textfile_read(path, EDIT_FILE_MAX, &text, &why)) {
+        if (why.kind != ERR_MISSING || remove) {
+            log_error("%s", why.text);
             goto done;
         }
         buf_init(&text, EDIT_FILE_MAX);

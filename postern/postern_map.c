@@ -67,7 +67,7 @@ postern_map_spec(const char *arg, const char *default_type)
 static int
 postern_map_build(char **args, int nargs, int flags, const char *default_type)
 {
-    struct map_error err;
+    struct err err;
 
     for (int i = 0; i < nargs; i++) {
         char *spec = postern_map_spec(args[i], default_type);
@@ -95,7 +95,7 @@ static bool
 postern_map_open_all(struct postern_map_tables *tables, char **args, int nargs, int flags,
                      const char *default_type)
 {
-    struct map_error err;
+    struct err err;
 
     tables->maps = xcalloc((size_t)nargs, sizeof(*tables->maps));
     tables->n = 0;
@@ -118,7 +118,7 @@ postern_map_open_all(struct postern_map_tables *tables, char **args, int nargs, 
 static enum map_status
 postern_map_find(struct postern_map_tables *tables, const char *key, const char **value)
 {
-    struct map_error err;
+    struct err err;
 
     for (size_t i = 0; i < tables->n; i++) {
         enum map_status status = map_lookup(tables->maps[i], key, 0, value, &err);
@@ -216,7 +216,7 @@ postern_map_print(void *ctx, const char *key, const char *value)
 static int
 postern_map_list(struct postern_map_tables *tables)
 {
-    struct map_error err;
+    struct err err;
 
     for (size_t i = 0; i < tables->n; i++) {
         if (!map_walk(tables->maps[i], postern_map_print, NULL, &err)) {
@@ -248,7 +248,7 @@ postern_map_param(const char *config_dir, const char *name)
     char *dir = config_dir ? xstrdup(config_dir) : postern_config_dir();
     char *path = xasprintf("%s/main.cf", dir);
     struct conf *conf = params_conf_new();
-    struct conf_error err;
+    struct err err;
     char *value = NULL;
 
     if ((config_dir == NULL && access(path, F_OK) != 0) || conf_read_file(conf, path, &err)) {
@@ -342,7 +342,7 @@ postern_newaliases_main(int argc, char **argv)
     const char *config_dir = NULL;
     char *tables, *default_type = NULL;
     struct strvec specs;
-    struct conf_error err;
+    struct err err;
     int c, result = POSTERN_MAP_FAIL;
 
     optind = 1;

@@ -93,7 +93,7 @@ qmgr_record(struct qmgr *q, struct qmgr_msg *m, size_t i, const struct queue_rcp
 {
     int fd =
         m->fd >= 0 ? m->fd : openat(q->dir_fd[QMGR_ACTIVE], m->id, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-    struct queue_file_error err;
+    struct err err;
 
     if (fd < 0)
         log_warn("%s: open active/%s to record an outcome: %m", m->id, m->id);

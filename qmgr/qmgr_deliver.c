@@ -202,7 +202,7 @@ static bool
 qmgr_job_reply(struct qmgr_job *j)
 {
     struct deliver_reply r;
-    struct attr_error err;
+    struct err err;
     bool good = deliver_reply_decode(&j->reader.rec, &j->reader.fds, &r, &err);
 
     ipc_reader_reset(&j->reader);
@@ -229,9 +229,9 @@ qmgr_job_readable(int fd, unsigned events, void *arg)
 {
     struct qmgr_job *j = arg;
     struct qmgr *q = j->q;
-    struct attr_error err;
+    struct err err;
     enum ipc_status st;
-    char why[300];
+    char why[sizeof(err.text) + 64];
 
     while ((st = ipc_reader_read(&j->reader, &err)) == IPC_OK)
         if (!qmgr_job_reply(j) || j->answered == j->n)
@@ -246,7 +246,7 @@ qmgr_job_readable(int fd, unsigned events, void *arg)
 
 /* qmgr_job_send - the request, with a descriptor of the queue file */
 static bool
-qmgr_job_send(struct qmgr_job *j, struct attr_error *err)
+qmgr_job_send(struct qmgr_job *j, struct err *err)
 {
     struct qmgr_msg *m = j->m;
     struct deliver_req req = {.sender = m->env.sender,
@@ -259,8 +259,7 @@ qmgr_job_send(struct qmgr_job *j, struct attr_error *err)
     memcpy(req.queue_id, m->id, QUEUE_ID_SIZE);
     req.fd = openat(j->q->dir_fd[QMGR_ACTIVE], m->id, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
     if (req.fd < 0) {
-        snprintf(err->text, sizeof(err->text), "open active/%s: %s", m->id, strerror(errno));
-        return false;
+        return err_set(err, "open active/%s: %s", m->id, strerror(errno));
     }
     for (size_t k = 0; k < j->n; k++) {
         const struct queue_rcpt *r = &m->env.rcpt[j->idx[k]];
@@ -276,8 +275,8 @@ qmgr_job_send(struct qmgr_job *j, struct attr_error *err)
 static void
 qmgr_job_start(struct qmgr *q, struct qmgr_job *j)
 {
-    struct attr_error err;
-    char path[128], why[400];
+    struct err err;
+    char path[128], why[sizeof(err.text) + 64];
 
     j->t.dispatch = qmgr_now();
     if (strchr(j->dest->transport, '/') || strcmp(j->dest->transport, "..") == 0 ||

@@ -85,7 +85,7 @@ qmgr_recover_incoming(struct qmgr *q)
 
 /* qmgr_recover_check - does this entry hold a complete queue file? why not, if not */
 static bool
-qmgr_recover_check(struct qmgr *q, enum qmgr_dir d, const char *name, struct queue_file_error *err)
+qmgr_recover_check(struct qmgr *q, enum qmgr_dir d, const char *name, struct err *err)
 {
     struct queue_envelope env;
     struct stat st;
@@ -97,7 +97,7 @@ qmgr_recover_check(struct qmgr *q, enum qmgr_dir d, const char *name, struct que
         return false;
     }
     if ((fd = openat(q->dir_fd[d], name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-        snprintf(err->text, sizeof(err->text), "open: %s", strerror(errno));
+        err_set(err, "open: %s", strerror(errno));
     else if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
         strcpy(err->text, "not a regular file");
     else if ((good = queue_file_read(fd, &env, err)))
@@ -112,7 +112,7 @@ static void
 qmgr_recover_state(struct qmgr *q, enum qmgr_dir d)
 {
     DIR *dir = qmgr_recover_open(q, d);
-    struct queue_file_error err;
+    struct err err;
     struct dirent *e;
     int resumed = 0, moved = 0;
 

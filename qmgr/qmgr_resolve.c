@@ -71,7 +71,7 @@ qmgr_rewrite_rcpts(struct queue_writer *w, const struct queue_envelope *env, str
 /* qmgr_rewrite_slots - copy the recorded states of recipients that were not expanded */
 static bool
 qmgr_rewrite_slots(int fd, const struct queue_envelope *old, const struct qmgr_exp *exp,
-                   struct queue_envelope *env, struct queue_file_error *err)
+                   struct queue_envelope *env, struct err *err)
 {
     size_t j = 0;
 
@@ -96,7 +96,7 @@ qmgr_rewrite(struct qmgr *q, struct qmgr_msg *m, struct qmgr_exp *exp,
 {
     size_t total = 0, n = 0;
     struct queue_writer w;
-    struct queue_file_error err;
+    struct err err;
     struct queue_envelope env;
     int fd;
     bool good;
@@ -120,7 +120,7 @@ qmgr_rewrite(struct qmgr *q, struct qmgr_msg *m, struct qmgr_exp *exp,
            queue_writer_finish(&w, &err) && qmgr_rewrite_slots(fd, &m->env, exp, &env, &err);
     queue_writer_free(&w);
     if (good && renameat(q->dir_fd[QMGR_INCOMING], m->id, q->dir_fd[QMGR_ACTIVE], m->id) < 0) {
-        snprintf(err.text, sizeof(err.text), "rename to active/: %s", strerror(errno));
+        err_set(&err, "rename to active/: %s", strerror(errno));
         queue_envelope_free(&env);
         good = false;
     }

@@ -90,7 +90,7 @@ qmgr_corrupt(struct qmgr *q, const char *id, const char *why)
 void
 qmgr_sched_activate(struct qmgr *q, const char *id, bool announce)
 {
-    struct queue_file_error err;
+    struct err err;
     struct qmgr_msg *m;
     int fd;
 
@@ -226,7 +226,7 @@ qmgr_sched_timer(void *arg)
 void
 qmgr_sched_init(struct qmgr *q)
 {
-    struct map_error err;
+    struct err err;
 
     if (!resolve_open(&q->resolve, &q->ctx->params, &err))
         log_fatal("address resolution tables: %s", err.text);

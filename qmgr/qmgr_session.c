@@ -37,7 +37,7 @@ bool
 qmgr_session_reply(struct qmgr_session *s, enum proto_msg msg, const char *id, const char *reason)
 {
     struct buf rec;
-    struct attr_error err;
+    struct err err;
     bool sent;
 
     buf_init(&rec, QMGR_RECORD_LIMIT);
@@ -86,7 +86,7 @@ qmgr_open(struct qmgr_session *s)
     char id[QUEUE_ID_SIZE];
     struct buf rec;
     struct attr_fds fds;
-    struct attr_error err;
+    struct err err;
     int fd = -1;
 
     if (s->nopen >= QMGR_OPEN_MAX) {
@@ -127,7 +127,7 @@ static char *
 qmgr_validate(struct qmgr_session *s, const char *id)
 {
     struct queue_envelope env;
-    struct queue_file_error err;
+    struct err err;
     struct stat st;
     char *line = NULL;
     int fd = openat(s->qmgr->dir_fd[QMGR_INCOMING], id, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -223,7 +223,7 @@ static bool
 qmgr_request(struct qmgr_session *s)
 {
     struct buf msg, id;
-    struct attr_error err;
+    struct err err;
     bool good;
     const struct attr_spec spec[] = {
         {PROTO_ATTR_MSG, ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &msg},
@@ -257,7 +257,7 @@ static void
 qmgr_session_readable(int fd, unsigned events, void *arg)
 {
     struct qmgr_session *s = arg;
-    struct attr_error err;
+    struct err err;
     enum ipc_status status = IPC_AGAIN;
 
     while (!s->waiting && (status = ipc_reader_read(&s->reader, &err)) == IPC_OK)

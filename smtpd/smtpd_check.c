@@ -22,7 +22,7 @@ static void
 smtpd_check_rlist(struct smtpd_rlist *r, const char *name, const struct strvec *words,
                   enum restrict_stage stage)
 {
-    struct map_error err;
+    struct err err;
 
     if ((r->list = restrict_compile_words(words, stage, &err)) == NULL) {
         log_warn("%s: %s: every check that needs it will be deferred", name, err.text);
@@ -34,7 +34,7 @@ smtpd_check_rlist(struct smtpd_rlist *r, const char *name, const struct strvec *
 static void
 smtpd_check_table(struct smtpd_table *t, const char *name, const struct strvec *specs)
 {
-    struct map_error err;
+    struct err err;
 
     if (specs->n == 0)
         return;
@@ -48,7 +48,7 @@ smtpd_check_table(struct smtpd_table *t, const char *name, const struct strvec *
 static struct match_list *
 smtpd_check_match(const struct strvec *v, enum match_kind kind, bool parent, struct smtpd *smtpd)
 {
-    struct map_error err;
+    struct err err;
     struct match_list *list = match_list_open_words(v, kind, parent, &err);
 
     if (list == NULL && smtpd->domains_error == NULL) {
@@ -64,7 +64,7 @@ smtpd_check_open(struct smtpd *smtpd)
 {
     const struct params *p = smtpd->p;
     struct restrict_env *e = &smtpd->renv;
-    struct map_error err;
+    struct err err;
     bool parent = strvec_contains(&p->parent_domain_matches_subdomains, "mynetworks");
 
     e->mynetworks = smtpd_check_match(&p->mynetworks, MATCH_ADDRESS, parent, smtpd);
@@ -191,14 +191,14 @@ smtpd_check_restrictions(struct smtpd_session *sess, const char *rcpt)
 /* smtpd_check_lookup - is rcpt in the table list? MAP_ERROR for a broken one */
 static enum map_status
 smtpd_check_lookup(struct smtpd_session *sess, struct smtpd_table *t, const char *rcpt, bool local,
-                   struct map_error *err)
+                   struct err *err)
 {
     struct map_addr_opts opts = sess->smtpd->renv.addr_opts;
     struct map_addr_match match = {0};
     enum map_status status;
 
     if (t->error != NULL) {
-        snprintf(err->text, sizeof(err->text), "%s", t->error);
+        err_set(err, "%s", t->error);
         return MAP_ERROR;
     }
     if (t->maps == NULL)
@@ -218,7 +218,7 @@ smtpd_check_known(struct smtpd_session *sess, const char *rcpt)
     enum addr_class cls = ADDR_CLASS_LOCAL;
     struct smtpd_table *table = NULL;
     const char *what = NULL;
-    struct map_error err;
+    struct err err;
     enum map_status status;
     char text[700];
 

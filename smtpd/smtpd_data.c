@@ -344,7 +344,7 @@ smtpd_data_end(struct smtpd_session *sess)
 {
     struct smtpd_txn *txn = &sess->txn;
     const struct smtp_reply *refused = smtp_data_reply(txn->data);
-    struct queue_file_error err;
+    struct err err;
 
     sess->phase = SMTPD_PHASE_CMD;
     sess->last_cmd = "END-OF-MESSAGE";

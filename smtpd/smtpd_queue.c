@@ -159,7 +159,7 @@ smtpd_queue_reply(struct smtpd_session *sess, char *why, size_t len)
 {
     struct buf msg, id, reason;
     int fd = -1;
-    struct attr_error err;
+    struct err err;
     bool good = false;
     const struct attr_spec spec[] = {
         {PROTO_ATTR_MSG, ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &msg},
@@ -203,7 +203,7 @@ static void
 smtpd_queue_readable(int fd, unsigned events, void *arg)
 {
     struct smtpd_session *sess = arg;
-    struct attr_error err;
+    struct err err;
     char why[600];
     enum ipc_status status;
 
@@ -231,7 +231,7 @@ smtpd_queue_request(struct smtpd_session *sess, enum proto_msg msg, enum proto_m
                     const char *id, smtpd_queue_done done)
 {
     struct buf rec;
-    struct attr_error err;
+    struct err err;
     bool sent;
 
     sess->qwant = (int)want;

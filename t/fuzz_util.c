@@ -73,7 +73,7 @@ fuzz_map_collect(void *ctx, const char *key, const char *value)
 static void
 fuzz_map_check(const char *spec, const char *keys)
 {
-    struct map_error err = {{0}};
+    struct err err = {0};
     struct map *map = map_open(spec, MAP_FOLD_FIXED, &err);
     struct strvec listed, lookups;
     const char *value;

@@ -25,7 +25,7 @@ struct maptest_malformed {
 static inline void
 maptest_lookups(struct map *map, const struct maptest_lookup *cases, size_t n)
 {
-    struct map_error err;
+    struct err err;
 
     for (size_t i = 0; i < n; i++) {
         const char *value = NULL;
@@ -44,7 +44,7 @@ maptest_malformed(const char *type, int flags, const struct maptest_malformed *c
     for (size_t i = 0; i < n; i++) {
         char *path = tap_write_file("bad", cases[i].text);
         char *spec = xasprintf("%s:%s", type, path);
-        struct map_error err = {""};
+        struct err err = {0};
 
         ok(map_open(spec, flags, &err) == NULL, "malformed %s table %zu fails", type, i);
         like(err.text, cases[i].error, "... with file and line");

@@ -48,21 +48,6 @@ struct attr_cursor {
     const unsigned char *end;
 };
 
-static void attr_error(struct attr_error *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-attr_error(struct attr_error *err, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err->text, sizeof(err->text), fmt, ap);
-    va_end(ap);
-}
-
 void
 attr_fds_init(struct attr_fds *fds)
 {
@@ -216,13 +201,13 @@ attr_put_fd(struct buf *rec, struct attr_fds *fds, const char *name, int fd)
 
 /* attr_end - fill in the length prefix; false if any put did not fit */
 bool
-attr_end(struct buf *rec, struct attr_error *err)
+attr_end(struct buf *rec, struct err *err)
 {
     if (attr_broken(rec) || rec->len - ATTR_HEADER_SIZE > UINT32_MAX) {
-        attr_error(err,
-                   "attribute record larger than %zu bytes or with more than %d "
-                   "descriptors",
-                   rec->limit, ATTR_MAX_FDS);
+        err_set(err,
+                "attribute record larger than %zu bytes or with more than %d "
+                "descriptors",
+                rec->limit, ATTR_MAX_FDS);
         buf_reset(rec);
         return false;
     }
@@ -232,7 +217,7 @@ attr_end(struct buf *rec, struct attr_error *err)
 
 /* attr_frame - is a whole record at data? */
 enum attr_frame_status
-attr_frame(const void *data, size_t len, size_t limit, size_t *total, struct attr_error *err)
+attr_frame(const void *data, size_t len, size_t limit, size_t *total, struct err *err)
 {
     uint64_t body;
 
@@ -240,8 +225,8 @@ attr_frame(const void *data, size_t len, size_t limit, size_t *total, struct att
         return ATTR_FRAME_NEED;
     body = attr_get_be(data, 4);
     if (limit < ATTR_HEADER_SIZE || body > limit - ATTR_HEADER_SIZE) {
-        attr_error(err, "attribute record of %llu bytes exceeds the limit of %zu",
-                   (unsigned long long)body + ATTR_HEADER_SIZE, limit);
+        err_set(err, "attribute record of %llu bytes exceeds the limit of %zu",
+                (unsigned long long)body + ATTR_HEADER_SIZE, limit);
         return ATTR_FRAME_BAD;
     }
     *total = ATTR_HEADER_SIZE + (size_t)body;
@@ -260,7 +245,7 @@ attr_take(struct attr_cursor *c, size_t n, const unsigned char **out)
 
 /* attr_next - parse one attribute; 1 = got one, 0 = end of record, -1 = malformed */
 static int
-attr_next(struct attr_cursor *c, struct attr_item *item, struct attr_error *err)
+attr_next(struct attr_cursor *c, struct attr_item *item, struct err *err)
 {
     const unsigned char *head, *name, *v;
     size_t offset = (size_t)(c->p - c->start);
@@ -268,14 +253,14 @@ attr_next(struct attr_cursor *c, struct attr_item *item, struct attr_error *err)
     if (c->p == c->end)
         return 0;
     if (!attr_take(c, 2, &head) || !attr_take(c, head[1], &name)) {
-        attr_error(err, "attribute record: truncated attribute at offset %zu", offset);
+        err_set(err, "attribute record: truncated attribute at offset %zu", offset);
         return -1;
     }
     item->type = head[0];
     item->name = (const char *)name;
     item->namelen = head[1];
     if (!attr_name_ok(item->name, item->namelen)) {
-        attr_error(err, "attribute record: bad attribute name at offset %zu", offset);
+        err_set(err, "attribute record: bad attribute name at offset %zu", offset);
         return -1;
     }
     switch (head[0]) {
@@ -297,12 +282,12 @@ attr_next(struct attr_cursor *c, struct attr_item *item, struct attr_error *err)
         item->fdindex = v[0];
         return 1;
     default:
-        attr_error(err, "attribute record: unknown type 0x%02x of \"%.*s\"", head[0],
-                   (int)item->namelen, item->name);
+        err_set(err, "attribute record: unknown type 0x%02x of \"%.*s\"", head[0],
+                (int)item->namelen, item->name);
         return -1;
     }
-    attr_error(err, "attribute record: value of \"%.*s\" runs past the end", (int)item->namelen,
-               item->name);
+    err_set(err, "attribute record: value of \"%.*s\" runs past the end", (int)item->namelen,
+            item->name);
     return -1;
 }
 
@@ -333,37 +318,32 @@ attr_type_name(enum attr_type type)
 /* attr_check_item - the checks one attribute must pass, known or not */
 static bool
 attr_check_item(const struct attr_item *item, const struct attr_spec *s, bool *seen, bool *fd_used,
-                size_t nfds, struct attr_error *err)
+                size_t nfds, struct err *err)
 {
     if (item->type == ATTR_FD) {
         if (item->fdindex >= nfds || fd_used[item->fdindex]) {
-            attr_error(err, "attribute record: \"%.*s\" names descriptor %u, which is %s",
-                       (int)item->namelen, item->name, item->fdindex,
-                       item->fdindex >= nfds ? "missing" : "already used");
-            return false;
+            return err_set(err, "attribute record: \"%.*s\" names descriptor %u, which is %s",
+                           (int)item->namelen, item->name, item->fdindex,
+                           item->fdindex >= nfds ? "missing" : "already used");
         }
         fd_used[item->fdindex] = true;
     }
     if (s == NULL)
         return true;
     if (*seen) {
-        attr_error(err, "attribute record: duplicate attribute \"%s\"", s->name);
-        return false;
+        return err_set(err, "attribute record: duplicate attribute \"%s\"", s->name);
     }
     *seen = true;
     if (item->type != s->type) {
-        attr_error(err, "attribute record: \"%s\" is a %s, expected a %s", s->name,
-                   attr_type_name(item->type), attr_type_name(s->type));
-        return false;
+        return err_set(err, "attribute record: \"%s\" is a %s, expected a %s", s->name,
+                       attr_type_name(item->type), attr_type_name(s->type));
     }
     if (s->type == ATTR_STR && item->slen > ((struct buf *)s->dest)->limit) {
-        attr_error(err, "attribute record: \"%s\" is longer than %zu bytes", s->name,
-                   ((struct buf *)s->dest)->limit);
-        return false;
+        return err_set(err, "attribute record: \"%s\" is longer than %zu bytes", s->name,
+                       ((struct buf *)s->dest)->limit);
     }
     if (s->type == ATTR_STR && (s->flags & ATTR_TEXT) && memchr(item->sval, 0, item->slen)) {
-        attr_error(err, "attribute record: \"%s\" contains a NUL byte", s->name);
-        return false;
+        return err_set(err, "attribute record: \"%s\" contains a NUL byte", s->name);
     }
     return true;
 }
@@ -371,7 +351,7 @@ attr_check_item(const struct attr_item *item, const struct attr_spec *s, bool *s
 /* attr_check - first pass: the whole record is well formed and matches the table */
 static bool
 attr_check(struct attr_cursor c, const struct attr_spec *spec, size_t nspec, size_t nfds,
-           struct attr_error *err)
+           struct err *err)
 {
     bool *seen = xcalloc(nspec, sizeof(*seen));
     bool fd_used[ATTR_MAX_FDS] = {false};
@@ -386,7 +366,7 @@ attr_check(struct attr_cursor c, const struct attr_spec *spec, size_t nspec, siz
     }
     for (size_t i = 0; good && i < nspec; i++) {
         if ((spec[i].flags & ATTR_REQUIRED) && !seen[i]) {
-            attr_error(err, "attribute record: required attribute \"%s\" is missing", spec[i].name);
+            err_set(err, "attribute record: required attribute \"%s\" is missing", spec[i].name);
             good = false;
         }
     }
@@ -424,7 +404,7 @@ attr_store(struct attr_cursor c, const struct attr_spec *spec, size_t nspec, str
 /* attr_decode - check one whole record against spec, then unpack it */
 bool
 attr_decode(const void *rec, size_t len, size_t limit, struct attr_fds *fds,
-            const struct attr_spec *spec, size_t nspec, struct attr_error *err)
+            const struct attr_spec *spec, size_t nspec, struct err *err)
 {
     struct attr_cursor c;
     size_t total;
@@ -432,13 +412,13 @@ attr_decode(const void *rec, size_t len, size_t limit, struct attr_fds *fds,
 
     switch (attr_frame(rec, len, limit, &total, err)) {
     case ATTR_FRAME_NEED:
-        attr_error(err, "attribute record: truncated (%zu bytes)", len);
+        err_set(err, "attribute record: truncated (%zu bytes)", len);
         break;
     case ATTR_FRAME_BAD:
         break;
     case ATTR_FRAME_OK:
         if (total != len) {
-            attr_error(err, "attribute record: %zu bytes of trailing garbage", len - total);
+            err_set(err, "attribute record: %zu bytes of trailing garbage", len - total);
             break;
         }
         c.start = c.p = (const unsigned char *)rec + ATTR_HEADER_SIZE;

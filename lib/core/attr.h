@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/err.h"
 
 /*
  * A record is a sequence of (type, name, value). The wire format is described at the top
@@ -32,10 +33,6 @@ struct attr_fds {
     size_t n;
 };
 
-struct attr_error {
-    char text[256];
-};
-
 void attr_fds_init(struct attr_fds *fds);
 void attr_fds_close(struct attr_fds *fds);
 
@@ -47,7 +44,7 @@ void attr_put_int(struct buf *rec, const char *name, int64_t value);
 void attr_put_str(struct buf *rec, const char *name, const void *data, size_t len);
 void attr_put_text(struct buf *rec, const char *name, const char *text);
 void attr_put_fd(struct buf *rec, struct attr_fds *fds, const char *name, int fd);
-bool attr_end(struct buf *rec, struct attr_error *err);
+bool attr_end(struct buf *rec, struct err *err);
 
 /* Framing: how many bytes the record at data takes, once its header is there. */
 enum attr_frame_status {
@@ -56,7 +53,7 @@ enum attr_frame_status {
     ATTR_FRAME_BAD,  /* the header announces more than limit or an empty body */
 };
 enum attr_frame_status attr_frame(const void *data, size_t len, size_t limit, size_t *total,
-                                  struct attr_error *err);
+                                  struct err *err);
 
 /*
  * Decoding. The table lists every attribute the receiver knows. Destinations by type:
@@ -80,7 +77,7 @@ struct attr_spec {
  * rest are closed; on failure nothing is stored and all are closed. fds->n is 0 after.
  */
 bool attr_decode(const void *rec, size_t len, size_t limit, struct attr_fds *fds,
-                 const struct attr_spec *spec, size_t nspec, struct attr_error *err);
+                 const struct attr_spec *spec, size_t nspec, struct err *err);
 
 /* attr_peek_str - find a string attribute without decoding the record (say, to learn
  * which message it is); false if absent, malformed or longer than size - 1. */

@@ -35,9 +35,9 @@ cidr_host_bits(const struct cidr *net)
     return memcmp(masked.addr, net->addr, sizeof(net->addr)) != 0;
 }
 
-/* cidr_parse - "addr", "addr/len", "[addr]" or "[addr]/len"; why says what is wrong */
+/* cidr_parse - "addr", "addr/len", "[addr]" or "[addr]/len"; err says what is wrong */
 bool
-cidr_parse(const char *text, struct cidr *out, char *why, size_t why_len)
+cidr_parse(const char *text, struct cidr *out, struct err *err)
 {
     char addr[64];
     const char *slash = NULL, *start = text;
@@ -47,8 +47,7 @@ cidr_parse(const char *text, struct cidr *out, char *why, size_t why_len)
     if (*text == '[') {
         const char *close = strchr(text, ']');
         if (close == NULL || (close[1] != 0 && close[1] != '/')) {
-            snprintf(why, why_len, "bad address pattern \"%.80s\"", text);
-            return false;
+            return err_set(err, "bad address pattern \"%.80s\"", text);
         }
         start = text + 1;
         len = (size_t)(close - start);
@@ -58,25 +57,21 @@ cidr_parse(const char *text, struct cidr *out, char *why, size_t why_len)
         len = slash ? (size_t)(slash - text) : strlen(text);
     }
     if (len >= sizeof(addr)) {
-        snprintf(why, why_len, "bad address \"%.60s\"", start);
-        return false;
+        return err_set(err, "bad address \"%.60s\"", start);
     }
     memcpy(addr, start, len);
     addr[len] = 0;
     if (!cidr_parse_addr(addr, out)) {
-        snprintf(why, why_len, "bad address \"%s\"", addr);
-        return false;
+        return err_set(err, "bad address \"%s\"", addr);
     }
     if (slash == NULL)
         return true;
     if (!str_to_long(slash + 1, 0, out->prefix, &prefix)) {
-        snprintf(why, why_len, "bad prefix length \"/%.20s\" for %s", slash + 1, addr);
-        return false;
+        return err_set(err, "bad prefix length \"/%.20s\" for %s", slash + 1, addr);
     }
     out->prefix = (int)prefix;
     if (cidr_host_bits(out)) {
-        snprintf(why, why_len, "%s/%ld has host bits set beyond the prefix", addr, prefix);
-        return false;
+        return err_set(err, "%s/%ld has host bits set beyond the prefix", addr, prefix);
     }
     return true;
 }

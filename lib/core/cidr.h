@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/err.h"
+
 struct cidr {
     int family; /* AF_INET or AF_INET6 */
     unsigned char addr[16];
@@ -12,7 +14,7 @@ struct cidr {
 };
 
 bool cidr_parse_addr(const char *text, struct cidr *out);
-bool cidr_parse(const char *text, struct cidr *out, char *why, size_t why_len);
+bool cidr_parse(const char *text, struct cidr *out, struct err *err);
 bool cidr_contains(const struct cidr *net, const struct cidr *addr);
 
 #endif

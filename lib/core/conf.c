@@ -177,11 +177,10 @@ conf_name_valid(const char *name, size_t len)
 
 /* conf_override - a -o name=value from master.cf or the command line */
 bool
-conf_override(struct conf *conf, const char *name, const char *value, struct conf_error *err)
+conf_override(struct conf *conf, const char *name, const char *value, struct err *err)
 {
     if (!conf_name_valid(name, strlen(name))) {
-        snprintf(err->text, sizeof(err->text), "-o %s: not a valid parameter name", name);
-        return false;
+        return err_set(err, "-o %s: not a valid parameter name", name);
     }
     conf_kv_set(&conf->overrides, &conf->noverrides, name, value);
     return true;
@@ -217,23 +216,19 @@ conf_store(struct conf *conf, const char *name, const char *value, const char *f
 
 /* conf_logical - split one logical line into name and value and store it */
 static bool
-conf_logical(struct conf *conf, char *text, const char *file, int line, struct conf_error *err)
+conf_logical(struct conf *conf, char *text, const char *file, int line, struct err *err)
 {
     char *eq = strchr(text, '=');
     char *name, *value;
 
     if (eq == NULL) {
-        snprintf(err->text, sizeof(err->text), "%s, line %d: missing '=' after \"%.60s\"", file,
-                 line, text);
-        return false;
+        return err_set(err, "%s, line %d: missing '=' after \"%.60s\"", file, line, text);
     }
     *eq = 0;
     name = str_trim(text);
     value = str_trim(eq + 1);
     if (!conf_name_valid(name, strlen(name))) {
-        snprintf(err->text, sizeof(err->text), "%s, line %d: bad parameter name \"%.60s\"", file,
-                 line, name);
-        return false;
+        return err_set(err, "%s, line %d: bad parameter name \"%.60s\"", file, line, name);
     }
     conf_store(conf, name, value, file, line);
     return true;
@@ -242,7 +237,7 @@ conf_logical(struct conf *conf, char *text, const char *file, int line, struct c
 struct conf_reader {
     struct conf *conf;
     const char *file;
-    struct conf_error *err;
+    struct err *err;
 };
 
 static bool
@@ -255,7 +250,7 @@ conf_read_line(void *ctx, char *line, int lineno)
 
 /* conf_read_text - parse main.cf text; origin names it in errors */
 bool
-conf_read_text(struct conf *conf, const char *origin, const char *text, struct conf_error *err)
+conf_read_text(struct conf *conf, const char *origin, const char *text, struct err *err)
 {
     struct conf_reader rd = {conf, conf_intern_file(conf, origin), err};
     int orphan;
@@ -263,19 +258,19 @@ conf_read_text(struct conf *conf, const char *origin, const char *text, struct c
     if (textfile_logical(text, conf_read_line, &rd, &orphan))
         return true;
     if (orphan)
-        snprintf(err->text, sizeof(err->text),
-                 "%s, line %d: continuation line without a parameter before it", rd.file, orphan);
+        err_set(err, "%s, line %d: continuation line without a parameter before it", rd.file,
+                orphan);
     return false;
 }
 
 /* conf_read_file - read and parse a main.cf file */
 bool
-conf_read_file(struct conf *conf, const char *path, struct conf_error *err)
+conf_read_file(struct conf *conf, const char *path, struct err *err)
 {
     struct buf text;
     bool good;
 
-    if (!textfile_read(path, CONF_FILE_MAX, &text, err->text, sizeof(err->text)))
+    if (!textfile_read(path, CONF_FILE_MAX, &text, err))
         return false;
     good = conf_read_text(conf, path, buf_str(&text), err);
     buf_free(&text);

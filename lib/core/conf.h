@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/err.h"
 #include "core/str.h"
 
 /*
@@ -17,7 +18,7 @@
  * non-empty / empty) are supported. A name that is neither declared nor defined expands to
  * "" (as in Postfix); conf_unused() finds such names for a warning.
  *
- * No function here exits on bad input: errors come back in struct conf_error as
+ * No function here exits on bad input: errors come back in struct err as
  * "FILE, line N: text" (or "-o name: text") for the caller to report.
  */
 
@@ -40,20 +41,15 @@ struct param_decl {
     const char *doc; /* one line, for `postern conf -d` comments and the man page */
 };
 
-struct conf_error {
-    char text[512];
-};
-
 struct conf;
 
 struct conf *conf_new(const struct param_decl *decls, size_t ndecls);
 void conf_free(struct conf *conf);
 
 /* Reading and changing. */
-bool conf_read_file(struct conf *conf, const char *path, struct conf_error *err);
-bool conf_read_text(struct conf *conf, const char *origin, const char *text,
-                    struct conf_error *err);
-bool conf_override(struct conf *conf, const char *name, const char *value, struct conf_error *err);
+bool conf_read_file(struct conf *conf, const char *path, struct err *err);
+bool conf_read_text(struct conf *conf, const char *origin, const char *text, struct err *err);
+bool conf_override(struct conf *conf, const char *name, const char *value, struct err *err);
 void conf_set_default(struct conf *conf, const char *name, const char *value);
 typedef char *(*conf_default_fn)(const struct conf *conf);
 void conf_set_default_fn(struct conf *conf, const char *name, conf_default_fn fn);
@@ -62,20 +58,19 @@ void conf_set_default_fn(struct conf *conf, const char *name, conf_default_fn fn
 const struct param_decl *conf_decl(const struct conf *conf, const char *name);
 const char *conf_raw(const struct conf *conf, const char *name);
 bool conf_is_set(const struct conf *conf, const char *name);
-char *conf_expand(const struct conf *conf, const char *text, struct conf_error *err);
+char *conf_expand(const struct conf *conf, const char *text, struct err *err);
 
-bool conf_get_str(const struct conf *conf, const char *name, char **out, struct conf_error *err);
-bool conf_get_long(const struct conf *conf, const char *name, long *out, struct conf_error *err);
-bool conf_get_bool(const struct conf *conf, const char *name, bool *out, struct conf_error *err);
-bool conf_get_list(const struct conf *conf, const char *name, struct strvec *out,
-                   struct conf_error *err);
+bool conf_get_str(const struct conf *conf, const char *name, char **out, struct err *err);
+bool conf_get_long(const struct conf *conf, const char *name, long *out, struct err *err);
+bool conf_get_bool(const struct conf *conf, const char *name, bool *out, struct err *err);
+bool conf_get_list(const struct conf *conf, const char *name, struct strvec *out, struct err *err);
 
 /* Value parsers, shared with master.cf and tests. Time and size results are in seconds
  * and bytes. */
 bool conf_parse_bool(const char *text, bool *out);
 bool conf_parse_time(const char *text, char default_unit, long *seconds);
 bool conf_parse_size(const char *text, long *bytes);
-bool conf_split_list(const char *text, struct strvec *out, struct conf_error *err);
+bool conf_split_list(const char *text, struct strvec *out, struct err *err);
 
 /* Walking the file's entries in order, for `postern conf -n` and the unused check. */
 struct conf_entry {

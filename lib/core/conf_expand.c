@@ -22,7 +22,7 @@
 
 struct expand {
     const struct conf *conf;
-    struct conf_error *err;
+    struct err *err;
     const char *stack[CONF_EXPAND_DEPTH];
     int depth;
 };
@@ -46,13 +46,11 @@ expand_name(struct expand *ex, const char *name, struct buf *out)
         return true;
     for (int i = 0; i < ex->depth; i++) {
         if (strcmp(ex->stack[i], name) == 0) {
-            snprintf(ex->err->text, sizeof(ex->err->text), "recursive reference to $%s", name);
-            return false;
+            return err_set(ex->err, "recursive reference to $%s", name);
         }
     }
     if (ex->depth == CONF_EXPAND_DEPTH) {
-        snprintf(ex->err->text, sizeof(ex->err->text), "$%s: nested too deeply", name);
-        return false;
+        return err_set(ex->err, "$%s: nested too deeply", name);
     }
     ex->stack[ex->depth++] = name;
     good = expand_text(ex, raw, strlen(raw), out);
@@ -88,9 +86,8 @@ expand_braced(struct expand *ex, const char *body, size_t len, struct buf *out)
     while (n < len && name_char(body[n]))
         n++;
     if (n == 0 || n >= sizeof(name) || (n < len && body[n] != '?' && body[n] != ':')) {
-        snprintf(ex->err->text, sizeof(ex->err->text), "bad parameter reference \"${%.*s}\"",
-                 (int)(len > 60 ? 60 : len), body);
-        return false;
+        return err_set(ex->err, "bad parameter reference \"${%.*s}\"", (int)(len > 60 ? 60 : len),
+                       body);
     }
     memcpy(name, body, n);
     name[n] = 0;
@@ -121,9 +118,7 @@ expand_text(struct expand *ex, const char *text, size_t len, struct buf *out)
             i++;
         } else if (text[i + 1] == '{' || text[i + 1] == '(') {
             if ((close = expand_close(text + i + 1, len - i - 1)) == 0) {
-                snprintf(ex->err->text, sizeof(ex->err->text), "unbalanced '%c' after '$'",
-                         text[i + 1]);
-                return false;
+                return err_set(ex->err, "unbalanced '%c' after '$'", text[i + 1]);
             }
             if (!expand_braced(ex, text + i + 2, close - 1, out))
                 return false;
@@ -132,8 +127,7 @@ expand_text(struct expand *ex, const char *text, size_t len, struct buf *out)
             for (n = 0; i + 1 + n < len && name_char(text[i + 1 + n]); n++)
                 ;
             if (n >= sizeof(name)) {
-                snprintf(ex->err->text, sizeof(ex->err->text), "parameter name too long");
-                return false;
+                return err_set(ex->err, "parameter name too long");
             }
             memcpy(name, text + i + 1, n);
             name[n] = 0;
@@ -148,14 +142,12 @@ expand_text(struct expand *ex, const char *text, size_t len, struct buf *out)
     }
     return true;
 too_long:
-    snprintf(ex->err->text, sizeof(ex->err->text), "value longer than %d bytes after expansion",
-             CONF_EXPAND_MAX);
-    return false;
+    return err_set(ex->err, "value longer than %d bytes after expansion", CONF_EXPAND_MAX);
 }
 
 /* conf_expand - text with every $name replaced; NULL and err on failure */
 char *
-conf_expand(const struct conf *conf, const char *text, struct conf_error *err)
+conf_expand(const struct conf *conf, const char *text, struct err *err)
 {
     struct expand ex = {.conf = conf, .err = err};
     struct buf out;
@@ -170,7 +162,7 @@ conf_expand(const struct conf *conf, const char *text, struct conf_error *err)
 
 /* conf_where - prefix an error with where the parameter was set */
 static void
-conf_where(const struct conf *conf, const char *name, struct conf_error *err)
+conf_where(const struct conf *conf, const char *name, struct err *err)
 {
     char text[sizeof(err->text)];
     const struct conf_entry *entry = NULL;
@@ -193,13 +185,13 @@ conf_where(const struct conf *conf, const char *name, struct conf_error *err)
 
 /* conf_value - the expanded value of a parameter; a loop back to it names it */
 static char *
-conf_value(const struct conf *conf, const char *name, struct conf_error *err)
+conf_value(const struct conf *conf, const char *name, struct err *err)
 {
     struct expand ex = {.conf = conf, .err = err};
     struct buf out;
 
     if (conf_raw(conf, name) == NULL) {
-        snprintf(err->text, sizeof(err->text), "unknown parameter %s", name);
+        err_set(err, "unknown parameter %s", name);
         return NULL;
     }
     buf_init(&out, CONF_EXPAND_MAX);
@@ -212,14 +204,14 @@ conf_value(const struct conf *conf, const char *name, struct conf_error *err)
 }
 
 bool
-conf_get_str(const struct conf *conf, const char *name, char **out, struct conf_error *err)
+conf_get_str(const struct conf *conf, const char *name, char **out, struct err *err)
 {
     return (*out = conf_value(conf, name, err)) != NULL;
 }
 
 /* conf_get_long - an INT, TIME (seconds) or SIZE (bytes) parameter, within its bounds */
 bool
-conf_get_long(const struct conf *conf, const char *name, long *out, struct conf_error *err)
+conf_get_long(const struct conf *conf, const char *name, long *out, struct err *err)
 {
     const struct param_decl *decl = conf_decl(conf, name);
     char *value = conf_value(conf, name, err);
@@ -234,14 +226,13 @@ conf_get_long(const struct conf *conf, const char *name, long *out, struct conf_
     else
         good = str_to_long(value, -2147483647L, 2147483647L, out);
     if (!good)
-        snprintf(err->text, sizeof(err->text), "bad %s value \"%.80s\"",
-                 decl && decl->type == PARAM_TIME   ? "time"
-                 : decl && decl->type == PARAM_SIZE ? "size"
-                                                    : "numerical",
-                 value);
+        err_set(err, "bad %s value \"%.80s\"",
+                decl && decl->type == PARAM_TIME   ? "time"
+                : decl && decl->type == PARAM_SIZE ? "size"
+                                                   : "numerical",
+                value);
     else if (decl && decl->max > decl->min && (*out < decl->min || *out > decl->max)) {
-        snprintf(err->text, sizeof(err->text), "value %ld out of range [%ld, %ld]", *out, decl->min,
-                 decl->max);
+        err_set(err, "value %ld out of range [%ld, %ld]", *out, decl->min, decl->max);
         good = false;
     }
     free(value);
@@ -251,7 +242,7 @@ conf_get_long(const struct conf *conf, const char *name, long *out, struct conf_
 }
 
 bool
-conf_get_bool(const struct conf *conf, const char *name, bool *out, struct conf_error *err)
+conf_get_bool(const struct conf *conf, const char *name, bool *out, struct err *err)
 {
     char *value = conf_value(conf, name, err);
     bool good;
@@ -259,8 +250,7 @@ conf_get_bool(const struct conf *conf, const char *name, bool *out, struct conf_
     if (value == NULL)
         return false;
     if (!(good = conf_parse_bool(value, out))) {
-        snprintf(err->text, sizeof(err->text), "bad boolean value \"%.80s\" (use yes or no)",
-                 value);
+        err_set(err, "bad boolean value \"%.80s\" (use yes or no)", value);
         conf_where(conf, name, err);
     }
     free(value);
@@ -268,7 +258,7 @@ conf_get_bool(const struct conf *conf, const char *name, bool *out, struct conf_
 }
 
 bool
-conf_get_list(const struct conf *conf, const char *name, struct strvec *out, struct conf_error *err)
+conf_get_list(const struct conf *conf, const char *name, struct strvec *out, struct err *err)
 {
     char *value = conf_value(conf, name, err);
     bool good;

@@ -74,13 +74,13 @@ conf_parse_size(const char *text, long *bytes)
 
 /* conf_split_list - append each element of a list; braces group and must balance */
 bool
-conf_split_list(const char *text, struct strvec *out, struct conf_error *err)
+conf_split_list(const char *text, struct strvec *out, struct err *err)
 {
     const char *bad;
     int brace = strvec_split_list(out, text, &bad);
 
     if (brace != 0)
-        snprintf(err->text, sizeof(err->text), "unbalanced '%c' in \"%.60s\"", brace, bad);
+        err_set(err, "unbalanced '%c' in \"%.60s\"", brace, bad);
     return brace == 0;
 }
 

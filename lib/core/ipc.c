@@ -21,15 +21,16 @@
 #include "core/ipc.h"
 #include "core/log.h"
 
-static enum ipc_status ipc_fail(struct attr_error *err, enum ipc_status status, const char *fmt,
-                                ...) __attribute__((format(printf, 3, 4)));
+static enum ipc_status ipc_fail(struct err *err, enum ipc_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static enum ipc_status
-ipc_fail(struct attr_error *err, enum ipc_status status, const char *fmt, ...)
+ipc_fail(struct err *err, enum ipc_status status, const char *fmt, ...)
 {
     va_list ap;
 
     if (err) {
+        err->kind = status == IPC_TIMEOUT ? ERR_TIMEOUT : ERR_FAILED;
         va_start(ap, fmt);
         vsnprintf(err->text, sizeof(err->text), fmt, ap);
         va_end(ap);
@@ -48,7 +49,7 @@ ipc_now_ms(void)
 
 /* ipc_wait - poll for events until deadline (< 0: forever); IPC_OK when ready */
 static enum ipc_status
-ipc_wait(int sock, short events, long long deadline, struct attr_error *err)
+ipc_wait(int sock, short events, long long deadline, struct err *err)
 {
     struct pollfd pfd = {.fd = sock, .events = events};
     int timeout;
@@ -73,7 +74,7 @@ ipc_wait(int sock, short events, long long deadline, struct attr_error *err)
 /* ipc_send - write one whole record, its descriptors riding on the first byte */
 enum ipc_status
 ipc_send(int sock, const struct buf *rec, const struct attr_fds *fds, int timeout_ms,
-         struct attr_error *err)
+         struct err *err)
 {
     long long deadline = timeout_ms < 0 ? -1 : ipc_now_ms() + timeout_ms;
     size_t done = 0;
@@ -102,7 +103,7 @@ ipc_send(int sock, const struct buf *rec, const struct attr_fds *fds, int timeou
 
 /* ipc_read_chunk - one recvmsg of up to want bytes into rec; IPC_OK when bytes came */
 static enum ipc_status
-ipc_read_chunk(int sock, struct buf *rec, size_t want, struct attr_fds *fds, struct attr_error *err)
+ipc_read_chunk(int sock, struct buf *rec, size_t want, struct attr_fds *fds, struct err *err)
 {
     char chunk[16384];
     size_t dropped = 0;
@@ -133,7 +134,7 @@ ipc_read_chunk(int sock, struct buf *rec, size_t want, struct attr_fds *fds, str
  * limit, then exactly the announced body: never a byte of the next record.
  */
 static enum ipc_status
-ipc_read_some(int sock, struct buf *rec, struct attr_fds *fds, size_t limit, struct attr_error *err)
+ipc_read_some(int sock, struct buf *rec, struct attr_fds *fds, size_t limit, struct err *err)
 {
     enum ipc_status status;
     size_t total = 0;
@@ -158,7 +159,7 @@ ipc_read_some(int sock, struct buf *rec, struct attr_fds *fds, size_t limit, str
 /* ipc_recv - read one whole record (at most limit bytes) with its descriptors */
 enum ipc_status
 ipc_recv(int sock, struct buf *rec, struct attr_fds *fds, size_t limit, int timeout_ms,
-         struct attr_error *err)
+         struct err *err)
 {
     long long deadline = timeout_ms < 0 ? -1 : ipc_now_ms() + timeout_ms;
     enum ipc_status status;
@@ -186,7 +187,7 @@ ipc_reader_init(struct ipc_reader *r, int sock, size_t limit)
 
 /* ipc_reader_read - read what is there; IPC_OK once a whole record is buffered */
 enum ipc_status
-ipc_reader_read(struct ipc_reader *r, struct attr_error *err)
+ipc_reader_read(struct ipc_reader *r, struct err *err)
 {
     enum ipc_status status = ipc_read_some(r->sock, &r->rec, &r->fds, r->limit, err);
 
@@ -197,8 +198,7 @@ ipc_reader_read(struct ipc_reader *r, struct attr_error *err)
 
 /* ipc_reader_decode - decode the buffered record and get ready for the next */
 bool
-ipc_reader_decode(struct ipc_reader *r, const struct attr_spec *spec, size_t nspec,
-                  struct attr_error *err)
+ipc_reader_decode(struct ipc_reader *r, const struct attr_spec *spec, size_t nspec, struct err *err)
 {
     bool good = attr_decode(r->rec.data, r->rec.len, r->limit, &r->fds, spec, nspec, err);
 
@@ -222,7 +222,7 @@ ipc_reader_free(struct ipc_reader *r)
 
 /* ipc_connect - connect to a UNIX stream socket; -1 with err set on failure */
 int
-ipc_connect(const char *path, struct attr_error *err)
+ipc_connect(const char *path, struct err *err)
 {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     int sock;
@@ -246,7 +246,7 @@ ipc_connect(const char *path, struct attr_error *err)
 
 /* ipc_peer_cred - who is on the other end of a UNIX socket, as the kernel saw it */
 bool
-ipc_peer_cred(int sock, struct ipc_cred *cred, struct attr_error *err)
+ipc_peer_cred(int sock, struct ipc_cred *cred, struct err *err)
 {
     struct ucred uc;
     socklen_t len = sizeof(uc);

@@ -35,9 +35,9 @@ struct ipc_cred {
 };
 
 enum ipc_status ipc_send(int sock, const struct buf *rec, const struct attr_fds *fds,
-                         int timeout_ms, struct attr_error *err);
+                         int timeout_ms, struct err *err);
 enum ipc_status ipc_recv(int sock, struct buf *rec, struct attr_fds *fds, size_t limit,
-                         int timeout_ms, struct attr_error *err);
+                         int timeout_ms, struct err *err);
 
 /* Incremental reading. After IPC_OK, rec and fds hold one record; decode it with
  * ipc_reader_decode() (which makes the reader ready for the next) or drop it with
@@ -50,14 +50,14 @@ struct ipc_reader {
 };
 
 void ipc_reader_init(struct ipc_reader *r, int sock, size_t limit);
-enum ipc_status ipc_reader_read(struct ipc_reader *r, struct attr_error *err);
+enum ipc_status ipc_reader_read(struct ipc_reader *r, struct err *err);
 bool ipc_reader_decode(struct ipc_reader *r, const struct attr_spec *spec, size_t nspec,
-                       struct attr_error *err);
+                       struct err *err);
 void ipc_reader_reset(struct ipc_reader *r);
 void ipc_reader_free(struct ipc_reader *r);
 
 /* Connecting and checking who is on the other end. */
-int ipc_connect(const char *path, struct attr_error *err);
-bool ipc_peer_cred(int sock, struct ipc_cred *cred, struct attr_error *err);
+int ipc_connect(const char *path, struct err *err);
+bool ipc_peer_cred(int sock, struct ipc_cred *cred, struct err *err);
 
 #endif

@@ -23,7 +23,7 @@
 static const struct map_type {
     const char *name;
     map_open_fn open;
-    bool (*build)(const char *type, const char *name, int flags, struct map_error *err);
+    bool (*build)(const char *type, const char *name, int flags, struct err *err);
     const char *file;
 } map_types[] = {
     {"lmdb", map_lmdb_open, map_lmdb_build, MAP_LMDB_SUFFIX},
@@ -47,19 +47,9 @@ struct map_list {
     size_t n;
 };
 
-void
-map_set_error(struct map_error *err, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(err->text, sizeof(err->text), fmt, ap);
-    va_end(ap);
-}
-
 /* map_find_type - the registry entry for type, or NULL with a message listing the known */
 static const struct map_type *
-map_find_type(const char *type, const char *spec, struct map_error *err)
+map_find_type(const char *type, const char *spec, struct err *err)
 {
     char known[256] = "";
 
@@ -70,23 +60,23 @@ map_find_type(const char *type, const char *spec, struct map_error *err)
         strncat(known, i ? ", " : "", sizeof(known) - strlen(known) - 1);
         strncat(known, map_types[i].name, sizeof(known) - strlen(known) - 1);
     }
-    map_set_error(err, "%s: unknown table type \"%s\" (known: %s)", spec, type, known);
+    err_set(err, "%s: unknown table type \"%s\" (known: %s)", spec, type, known);
     return NULL;
 }
 
 /* map_parse_spec - split "type:name" into an allocated type and a pointer to the name */
 static char *
-map_parse_spec(const char *spec, const char **name, struct map_error *err)
+map_parse_spec(const char *spec, const char **name, struct err *err)
 {
     const char *colon = strchr(spec, ':');
     size_t len = colon ? (size_t)(colon - spec) : 0;
 
     if (colon == NULL || len == 0 || strspn(spec, "abcdefghijklmnopqrstuvwxyz0123456789_") != len) {
-        map_set_error(err, "%s: expected a table as type:name", spec);
+        err_set(err, "%s: expected a table as type:name", spec);
         return NULL;
     }
     if (colon[1] == 0) {
-        map_set_error(err, "%s: empty table name", spec);
+        err_set(err, "%s: empty table name", spec);
         return NULL;
     }
     *name = colon + 1;
@@ -137,7 +127,7 @@ map_changed(void)
 }
 
 struct map *
-map_open(const char *spec, int flags, struct map_error *err)
+map_open(const char *spec, int flags, struct err *err)
 {
     const struct map_type *mt;
     const char *name;
@@ -210,19 +200,17 @@ map_is_pattern(const struct map *map)
 
 /* map_set_value - store a found value (len bytes, not terminated) as the lookup result */
 bool
-map_set_value(struct map *map, const char *value, size_t len, struct map_error *err)
+map_set_value(struct map *map, const char *value, size_t len, struct err *err)
 {
     buf_reset(&map->value);
     if (!buf_append(&map->value, value, len)) {
-        map_set_error(err, "%.200s: lookup result longer than %d bytes", map->spec, MAP_VALUE_MAX);
-        return false;
+        return err_set(err, "%.200s: lookup result longer than %d bytes", map->spec, MAP_VALUE_MAX);
     }
     return true;
 }
 
 enum map_status
-map_lookup(struct map *map, const char *key, int lookup_flags, const char **value,
-           struct map_error *err)
+map_lookup(struct map *map, const char *key, int lookup_flags, const char **value, struct err *err)
 {
     enum map_status status;
     char *folded = NULL;
@@ -239,11 +227,10 @@ map_lookup(struct map *map, const char *key, int lookup_flags, const char **valu
 }
 
 bool
-map_walk(struct map *map, map_walk_fn fn, void *ctx, struct map_error *err)
+map_walk(struct map *map, map_walk_fn fn, void *ctx, struct err *err)
 {
     if (map->ops->walk == NULL) {
-        map_set_error(err, "%s: this table type cannot list its entries", map->spec);
-        return false;
+        return err_set(err, "%s: this table type cannot list its entries", map->spec);
     }
     return map->ops->walk(map, fn, ctx, err);
 }
@@ -258,7 +245,7 @@ map_type_buildable(const char *type)
 }
 
 bool
-map_build(const char *spec, int flags, struct map_error *err)
+map_build(const char *spec, int flags, struct err *err)
 {
     const struct map_type *mt;
     const char *name;
@@ -272,8 +259,8 @@ map_build(const char *spec, int flags, struct map_error *err)
         return false;
     }
     if (mt->build == NULL)
-        map_set_error(err, "%s: a %s table is read from its source; there is nothing to build",
-                      spec, type);
+        err_set(err, "%s: a %s table is read from its source; there is nothing to build", spec,
+                type);
     else
         done = mt->build(type, name, flags, err);
     free(type);
@@ -282,7 +269,7 @@ map_build(const char *spec, int flags, struct map_error *err)
 
 /* map_split - the elements of a list of tables ({...} groups kept whole, as in inline:) */
 bool
-map_split(const char *text, struct strvec *out, struct map_error *err)
+map_split(const char *text, struct strvec *out, struct err *err)
 {
     const char *bad;
 
@@ -290,25 +277,22 @@ map_split(const char *text, struct strvec *out, struct map_error *err)
     case 0:
         return true;
     case '{':
-        map_set_error(err, "%s: missing '}'", text);
-        return false;
+        return err_set(err, "%s: missing '}'", text);
     default:
-        map_set_error(err, "%s: '}' without a matching '{'", text);
-        return false;
+        return err_set(err, "%s: '}' without a matching '{'", text);
     }
 }
 
 /* map_braced_list - the entries of "{ a, b, ... }", as inline: and unionmap: name them */
 bool
 map_braced_list(const char *name, const char *spec, const char *usage, struct strvec *out,
-                struct map_error *err)
+                struct err *err)
 {
     char *inner;
     bool good;
 
     if (name[0] != '{') {
-        map_set_error(err, "%s: expected %s", spec, usage);
-        return false;
+        return err_set(err, "%s: expected %s", spec, usage);
     }
     if ((inner = map_strip_braces(name, spec, err)) == NULL)
         return false;
@@ -322,7 +306,7 @@ map_braced_list(const char *name, const char *spec, const char *usage, struct st
  * The closing brace must be the last character and balance the opening one.
  */
 char *
-map_strip_braces(const char *text, const char *spec, struct map_error *err)
+map_strip_braces(const char *text, const char *spec, struct err *err)
 {
     size_t len = strlen(text);
     int depth = 0;
@@ -336,12 +320,12 @@ map_strip_braces(const char *text, const char *spec, struct map_error *err)
         else if (text[i] == '}')
             depth--;
         if (depth == 0 && i != len - 1) {
-            map_set_error(err, "%s: text after the closing '}'", spec);
+            err_set(err, "%s: text after the closing '}'", spec);
             return NULL;
         }
     }
     if (depth != 0) {
-        map_set_error(err, "%s: unbalanced '{' and '}'", spec);
+        err_set(err, "%s: unbalanced '{' and '}'", spec);
         return NULL;
     }
     inner = xstrndup(text + 1, len - 2);
@@ -352,7 +336,7 @@ map_strip_braces(const char *text, const char *spec, struct map_error *err)
 
 /* map_list_from - open every spec in order; NULL with err if one fails */
 static struct map_list *
-map_list_from(const struct strvec *specs, int flags, struct map_error *err)
+map_list_from(const struct strvec *specs, int flags, struct err *err)
 {
     struct map_list *list = xcalloc(1, sizeof(*list));
 
@@ -369,7 +353,7 @@ map_list_from(const struct strvec *specs, int flags, struct map_error *err)
 
 /* map_list_open - a table list from its text: specs separated by commas or white space */
 struct map_list *
-map_list_open(const char *text, int flags, struct map_error *err)
+map_list_open(const char *text, int flags, struct err *err)
 {
     struct strvec specs;
     struct map_list *list = NULL;
@@ -383,7 +367,7 @@ map_list_open(const char *text, int flags, struct map_error *err)
 
 /* map_list_open_param - a table list from a LIST parameter's values, each one or more specs */
 struct map_list *
-map_list_open_param(const struct strvec *values, int flags, struct map_error *err)
+map_list_open_param(const struct strvec *values, int flags, struct err *err)
 {
     struct strvec specs;
     struct map_list *list = NULL;
@@ -412,7 +396,7 @@ map_list_close(struct map_list *list)
 
 enum map_status
 map_list_lookup(struct map_list *list, const char *key, int lookup_flags, const char **value,
-                struct map_error *err)
+                struct err *err)
 {
     for (size_t i = 0; i < list->n; i++) {
         enum map_status status = map_lookup(list->maps[i], key, lookup_flags, value, err);

@@ -4,6 +4,8 @@
 
 #include <stdbool.h>
 
+#include "core/err.h"
+
 /*
  * A table is named "type:name", as in Postfix:
  *
@@ -27,7 +29,7 @@
  * handle with a reference count, so a process opens each table once however many
  * parameters name it. map_close() drops one reference.
  *
- * Errors come back as text in struct map_error, naming the table and, for files, the file
+ * Errors come back as text in struct err, naming the table and, for files, the file
  * and line ("/etc/postern/access.pcre, line 4: ...").
  */
 
@@ -51,13 +53,9 @@ enum map_status {
     0x1 /* key is a part of the original (a domain, "user@", ...): \
          * pattern tables (pcre, cidr) answer MAP_NOTFOUND */
 
-struct map_error {
-    char text[512];
-};
-
 struct map;
 
-struct map *map_open(const char *spec, int flags, struct map_error *err);
+struct map *map_open(const char *spec, int flags, struct err *err);
 void map_close(struct map *map);
 const char *map_spec(const struct map *map);
 
@@ -67,14 +65,14 @@ bool map_is_pattern(const struct map *map);
 
 /* map_lookup - *value stays valid until the next lookup in this table or its close */
 enum map_status map_lookup(struct map *map, const char *key, int lookup_flags, const char **value,
-                           struct map_error *err);
+                           struct err *err);
 
 /* map_walk - call fn for each entry (lmdb, hash, texthash, inline); fn returns false to stop */
 typedef bool (*map_walk_fn)(void *ctx, const char *key, const char *value);
-bool map_walk(struct map *map, map_walk_fn fn, void *ctx, struct map_error *err);
+bool map_walk(struct map *map, map_walk_fn fn, void *ctx, struct err *err);
 
 /* map_build - write the database of a buildable table ("lmdb:/path" from /path) atomically */
-bool map_build(const char *spec, int flags, struct map_error *err);
+bool map_build(const char *spec, int flags, struct err *err);
 bool map_type_buildable(const char *type);
 
 /*
@@ -83,14 +81,14 @@ bool map_type_buildable(const char *type);
  */
 struct map_list;
 
-struct map_list *map_list_open(const char *text, int flags, struct map_error *err);
+struct map_list *map_list_open(const char *text, int flags, struct err *err);
 struct strvec;
-struct map_list *map_list_open_param(const struct strvec *values, int flags, struct map_error *err);
+struct map_list *map_list_open_param(const struct strvec *values, int flags, struct err *err);
 void map_list_close(struct map_list *list);
 enum map_status map_list_lookup(struct map_list *list, const char *key, int lookup_flags,
-                                const char **value, struct map_error *err);
+                                const char **value, struct err *err);
 
 /* map_split - split a list at commas and white space outside {braces}; false if unbalanced */
-bool map_split(const char *text, struct strvec *out, struct map_error *err);
+bool map_split(const char *text, struct strvec *out, struct err *err);
 
 #endif

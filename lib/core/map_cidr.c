@@ -55,7 +55,7 @@ struct map_cidr {
 };
 
 static enum map_status
-map_cidr_lookup(struct map *map, const char *key, int lookup_flags, struct map_error *err)
+map_cidr_lookup(struct map *map, const char *key, int lookup_flags, struct err *err)
 {
     struct map_cidr *mc = (struct map_cidr *)map;
     struct cidr addr;
@@ -104,14 +104,13 @@ static const struct map_ops map_cidr_ops = {
 
 /* map_cidr_parse_net - a network pattern, with the file and line in any error */
 static bool
-map_cidr_parse_net(char *text, struct cidr *net, const char *file, int line, struct map_error *err)
+map_cidr_parse_net(char *text, struct cidr *net, const char *file, int line, struct err *err)
 {
-    char why[256];
+    struct err why;
 
-    if (cidr_parse(text, net, why, sizeof(why)))
+    if (cidr_parse(text, net, &why))
         return true;
-    map_set_error(err, "%s, line %d: %s", file, line, why);
-    return false;
+    return err_set(err, "%s, line %d: %s", file, line, why.text);
 }
 
 /* map_cidr_add - append an empty rule */
@@ -143,7 +142,7 @@ map_cidr_keyword(const char *text, const char *kw)
 
 /* map_cidr_line - parse one logical line into a rule */
 static bool
-map_cidr_line(void *ctx, const char *file, int line, char *text, struct map_error *err)
+map_cidr_line(void *ctx, const char *file, int line, char *text, struct err *err)
 {
     struct map_cidr *mc = ctx;
     struct map_cidr_rule *rule;
@@ -151,9 +150,8 @@ map_cidr_line(void *ctx, const char *file, int line, char *text, struct map_erro
 
     if (map_cidr_keyword(text, "endif")) {
         if (text[5] != 0 || mc->nopen == 0) {
-            map_set_error(err, "%s, line %d: %s", file, line,
-                          mc->nopen ? "text after endif" : "endif without if");
-            return false;
+            return err_set(err, "%s, line %d: %s", file, line,
+                           mc->nopen ? "text after endif" : "endif without if");
         }
         map_cidr_add(mc, MAP_CIDR_ENDIF);
         mc->rules[mc->open_ifs[--mc->nopen]].endif = mc->n - 1;
@@ -167,29 +165,27 @@ map_cidr_line(void *ctx, const char *file, int line, char *text, struct map_erro
         pattern++;
     if (pattern == NULL || !map_cidr_parse_net(pattern, &rule->net, file, line, err)) {
         if (pattern == NULL)
-            map_set_error(err, "%s, line %d: missing address pattern", file, line);
+            err_set(err, "%s, line %d: missing address pattern", file, line);
         return false;
     }
     p = str_trim(p);
     if (rule->kind == MAP_CIDR_IF) {
         if (*p) {
-            map_set_error(err, "%s, line %d: text after the if pattern: \"%s\"", file, line, p);
-            return false;
+            return err_set(err, "%s, line %d: text after the if pattern: \"%s\"", file, line, p);
         }
         mc->open_lines[mc->nopen] = line;
         mc->open_ifs[mc->nopen++] = mc->n - 1;
         return true;
     }
     if (*p == 0) {
-        map_set_error(err, "%s, line %d: missing result after the address pattern", file, line);
-        return false;
+        return err_set(err, "%s, line %d: missing result after the address pattern", file, line);
     }
     rule->result = xstrdup(p);
     return true;
 }
 
 struct map *
-map_cidr_open(const char *type, const char *name, int flags, struct map_error *err)
+map_cidr_open(const char *type, const char *name, int flags, struct err *err)
 {
     struct map_cidr *mc = xcalloc(1, sizeof(*mc));
 
@@ -200,7 +196,7 @@ map_cidr_open(const char *type, const char *name, int flags, struct map_error *e
         return NULL;
     }
     if (mc->nopen > 0) {
-        map_set_error(err, "%s, line %d: if without endif", name, mc->open_lines[mc->nopen - 1]);
+        err_set(err, "%s, line %d: if without endif", name, mc->open_lines[mc->nopen - 1]);
         map_cidr_close(&mc->map);
         return NULL;
     }

@@ -18,14 +18,14 @@
 /* map_inline_entry - add one "key=value" or "{ key = value }" entry */
 static bool
 map_inline_entry(struct map_pairs *pairs, const char *entry, const char *spec, int flags,
-                 struct map_error *err)
+                 struct err *err)
 {
     char *text = map_strip_braces(entry, spec, err), *eq, *key, *value;
 
     if (text == NULL)
         return false;
     if ((eq = strchr(text, '=')) == NULL || eq == text) {
-        map_set_error(err, "%s: expected key=value, got \"%s\"", spec, entry);
+        err_set(err, "%s: expected key=value, got \"%s\"", spec, entry);
         free(text);
         return false;
     }
@@ -42,7 +42,7 @@ map_inline_entry(struct map_pairs *pairs, const char *entry, const char *spec, i
 /* map_inline_parse - the entries of the braced name */
 static bool
 map_inline_parse(struct map_pairs *pairs, const char *name, const char *spec, int flags,
-                 struct map_error *err)
+                 struct err *err)
 {
     struct strvec entries;
     bool good = true;
@@ -51,7 +51,7 @@ map_inline_parse(struct map_pairs *pairs, const char *name, const char *spec, in
     if (!map_braced_list(name, spec, "inline:{ key=value, ... }", &entries, err)) {
         good = false;
     } else if (entries.n == 0) {
-        map_set_error(err, "%s: empty table", spec);
+        err_set(err, "%s: empty table", spec);
         good = false;
     }
     for (size_t i = 0; good && i < entries.n; i++)
@@ -63,7 +63,7 @@ map_inline_parse(struct map_pairs *pairs, const char *name, const char *spec, in
 }
 
 struct map *
-map_inline_open(const char *type, const char *name, int flags, struct map_error *err)
+map_inline_open(const char *type, const char *name, int flags, struct err *err)
 {
     struct map_pairs pairs;
     char *spec = xasprintf("%s:%s", type, name);

@@ -58,7 +58,7 @@ map_lmdb_close(struct map *map)
 
 /* map_lmdb_get - one mdb_get in a renewed read transaction; MDB_NOTFOUND or another code */
 static int
-map_lmdb_get(struct map_lmdb *ml, const char *key, size_t len, struct map_error *err)
+map_lmdb_get(struct map_lmdb *ml, const char *key, size_t len, struct err *err)
 {
     MDB_val k = {len, (void *)(uintptr_t)key}, v;
     int rc;
@@ -79,7 +79,7 @@ map_lmdb_get(struct map_lmdb *ml, const char *key, size_t len, struct map_error 
 }
 
 static enum map_status
-map_lmdb_lookup(struct map *map, const char *key, int lookup_flags, struct map_error *err)
+map_lmdb_lookup(struct map *map, const char *key, int lookup_flags, struct err *err)
 {
     struct map_lmdb *ml = (struct map_lmdb *)map;
     size_t len = strlen(key);
@@ -92,7 +92,7 @@ map_lmdb_lookup(struct map *map, const char *key, int lookup_flags, struct map_e
     if (rc == MDB_NOTFOUND)
         return MAP_NOTFOUND;
     if (rc != EOVERFLOW)
-        map_set_error(err, "%s: lookup in %s: %s", map->spec, ml->path, mdb_strerror(rc));
+        err_set(err, "%s: lookup in %s: %s", map->spec, ml->path, mdb_strerror(rc));
     return MAP_ERROR;
 }
 
@@ -108,7 +108,7 @@ map_lmdb_string(const MDB_val *val)
 }
 
 static bool
-map_lmdb_walk(struct map *map, map_walk_fn fn, void *ctx, struct map_error *err)
+map_lmdb_walk(struct map *map, map_walk_fn fn, void *ctx, struct err *err)
 {
     struct map_lmdb *ml = (struct map_lmdb *)map;
     MDB_cursor *cursor = NULL;
@@ -131,8 +131,7 @@ map_lmdb_walk(struct map *map, map_walk_fn fn, void *ctx, struct map_error *err)
     mdb_txn_reset(ml->txn);
     if (rc == 0 || rc == MDB_NOTFOUND)
         return true;
-    map_set_error(err, "%s: reading %s: %s", map->spec, ml->path, mdb_strerror(rc));
-    return false;
+    return err_set(err, "%s: reading %s: %s", map->spec, ml->path, mdb_strerror(rc));
 }
 
 static const struct map_ops map_lmdb_ops = {
@@ -143,20 +142,20 @@ static const struct map_ops map_lmdb_ops = {
 
 /* map_lmdb_missing - explain a missing .lmdb file: never built, or no source either */
 static void
-map_lmdb_missing(const char *type, const char *name, const char *path, struct map_error *err)
+map_lmdb_missing(const char *type, const char *name, const char *path, struct err *err)
 {
     struct stat st;
 
     if (stat(name, &st) == 0)
-        map_set_error(err, "%s:%s: %s is not built: run \"postern map %s:%s\"", type, name, path,
-                      type, name);
+        err_set_kind(err, ERR_MISSING, "%s:%s: %s is not built: run \"postern map %s:%s\"", type,
+                     name, path, type, name);
     else
-        map_set_error(err, "%s:%s: open %s: %s", type, name, path, strerror(ENOENT));
+        err_set_kind(err, ERR_MISSING, "%s:%s: open %s: %s", type, name, path, strerror(ENOENT));
 }
 
 /* map_lmdb_validate - the file must hold every page the database says it uses */
 static bool
-map_lmdb_validate(struct map_lmdb *ml, const char *type, const char *name, struct map_error *err)
+map_lmdb_validate(struct map_lmdb *ml, const char *type, const char *name, struct err *err)
 {
     MDB_envinfo info;
     MDB_stat stat;
@@ -164,16 +163,14 @@ map_lmdb_validate(struct map_lmdb *ml, const char *type, const char *name, struc
     int fd;
 
     if (mdb_env_get_fd(ml->env, &fd) != 0 || fstat(fd, &st) < 0) {
-        map_set_error(err, "%s:%s: stat %s: %s", type, name, ml->path, strerror(errno));
-        return false;
+        return err_set(err, "%s:%s: stat %s: %s", type, name, ml->path, strerror(errno));
     }
     if (mdb_env_info(ml->env, &info) != 0 || mdb_env_stat(ml->env, &stat) != 0 ||
         stat.ms_psize == 0 ||
         (unsigned long long)(info.me_last_pgno + 1) * stat.ms_psize >
             (unsigned long long)st.st_size) {
-        map_set_error(err, "%s:%s: %s is truncated or corrupt (%lld bytes): rebuild it", type, name,
-                      ml->path, (long long)st.st_size);
-        return false;
+        return err_set(err, "%s:%s: %s is truncated or corrupt (%lld bytes): rebuild it", type,
+                       name, ml->path, (long long)st.st_size);
     }
     return true;
 }
@@ -189,7 +186,7 @@ map_lmdb_check_age(const char *name, const char *path)
 }
 
 struct map *
-map_lmdb_open(const char *type, const char *name, int flags, struct map_error *err)
+map_lmdb_open(const char *type, const char *name, int flags, struct err *err)
 {
     struct map_lmdb *ml = xcalloc(1, sizeof(*ml));
     struct stat st;
@@ -202,18 +199,18 @@ map_lmdb_open(const char *type, const char *name, int flags, struct map_error *e
         if (errno == ENOENT)
             map_lmdb_missing(type, name, ml->path, err);
         else
-            map_set_error(err, "%s:%s: open %s: %s", type, name, ml->path, strerror(errno));
+            err_set(err, "%s:%s: open %s: %s", type, name, ml->path, strerror(errno));
         goto fail;
     }
     if (st.st_size == 0) {
-        map_set_error(err, "%s:%s: %s is empty: rebuild it", type, name, ml->path);
+        err_set(err, "%s:%s: %s is empty: rebuild it", type, name, ml->path);
         goto fail;
     }
     if ((rc = mdb_env_create(&ml->env)) != 0 ||
         (rc = mdb_env_open(ml->env, ml->path, MDB_RDONLY | MDB_NOSUBDIR | MDB_NOLOCK, 0)) != 0 ||
         (rc = mdb_txn_begin(ml->env, NULL, MDB_RDONLY, &ml->txn)) != 0 ||
         (rc = mdb_dbi_open(ml->txn, NULL, 0, &ml->dbi)) != 0) {
-        map_set_error(err, "%s:%s: open %s: %s", type, name, ml->path, mdb_strerror(rc));
+        err_set(err, "%s:%s: open %s: %s", type, name, ml->path, mdb_strerror(rc));
         goto fail;
     }
     mdb_txn_reset(ml->txn);
@@ -231,7 +228,7 @@ fail:
 /* map_lmdb_put_all - write every pair into a fresh database file at tmp; an LMDB code */
 static int
 map_lmdb_put_all(const char *tmp, const struct map_pairs *pairs, size_t mapsize, const char *source,
-                 struct map_error *err)
+                 struct err *err)
 {
     MDB_env *env = NULL;
     MDB_txn *txn = NULL;
@@ -248,8 +245,8 @@ map_lmdb_put_all(const char *tmp, const struct map_pairs *pairs, size_t mapsize,
         MDB_val k = {strlen(p->key) + 1, p->key}, v = {strlen(p->value) + 1, p->value};
 
         if (k.mv_size > (size_t)mdb_env_get_maxkeysize(env)) {
-            map_set_error(err, "%s, line %d: key longer than %d bytes", source, p->line,
-                          mdb_env_get_maxkeysize(env) - 1);
+            err_set(err, "%s, line %d: key longer than %d bytes", source, p->line,
+                    mdb_env_get_maxkeysize(env) - 1);
             rc = MDB_BAD_VALSIZE;
             goto done;
         }
@@ -281,13 +278,13 @@ map_lmdb_mapsize(const struct map_pairs *pairs)
 
 /* map_lmdb_make_temp - create an empty file beside path with the source's owner and mode */
 static char *
-map_lmdb_make_temp(const char *path, const struct stat *src, struct map_error *err)
+map_lmdb_make_temp(const char *path, const struct stat *src, struct err *err)
 {
     char *tmp = xasprintf("%s.XXXXXX", path);
     int fd = mkstemp(tmp);
 
     if (fd < 0) {
-        map_set_error(err, "create %s: %s", tmp, strerror(errno));
+        err_set(err, "create %s: %s", tmp, strerror(errno));
         free(tmp);
         return NULL;
     }
@@ -323,7 +320,7 @@ map_lmdb_sync_dir(const char *path)
 /* map_lmdb_write - build tmp from pairs, growing the map until it fits */
 static bool
 map_lmdb_write(const char *spec, const char *tmp, const char *source, const struct map_pairs *pairs,
-               struct map_error *err)
+               struct err *err)
 {
     size_t mapsize = map_lmdb_mapsize(pairs);
     int rc = MDB_MAP_FULL;
@@ -331,18 +328,17 @@ map_lmdb_write(const char *spec, const char *tmp, const char *source, const stru
     err->text[0] = 0;
     for (int i = 0; i < MAP_LMDB_BUILD_TRIES && rc == MDB_MAP_FULL; i++, mapsize *= 2) {
         if (truncate(tmp, 0) < 0) {
-            map_set_error(err, "%s: truncate %s: %s", spec, tmp, strerror(errno));
-            return false;
+            return err_set(err, "%s: truncate %s: %s", spec, tmp, strerror(errno));
         }
         rc = map_lmdb_put_all(tmp, pairs, mapsize, source, err);
     }
     if (rc != 0 && err->text[0] == 0)
-        map_set_error(err, "%s: writing %s: %s", spec, tmp, mdb_strerror(rc));
+        err_set(err, "%s: writing %s: %s", spec, tmp, mdb_strerror(rc));
     return rc == 0;
 }
 
 bool
-map_lmdb_build(const char *type, const char *name, int flags, struct map_error *err)
+map_lmdb_build(const char *type, const char *name, int flags, struct err *err)
 {
     char *spec = xasprintf("%s:%s", type, name);
     char *path = xasprintf("%s%s", name, MAP_LMDB_SUFFIX);
@@ -353,12 +349,12 @@ map_lmdb_build(const char *type, const char *name, int flags, struct map_error *
 
     map_pairs_init(&pairs);
     if (stat(name, &st) < 0)
-        map_set_error(err, "%s: open %s: %s", spec, name, strerror(errno));
+        err_set(err, "%s: open %s: %s", spec, name, strerror(errno));
     else if (map_source_pairs(name, flags, &pairs, err) &&
              (tmp = map_lmdb_make_temp(path, &st, err)) != NULL &&
              map_lmdb_write(spec, tmp, name, &pairs, err)) {
         if (rename(tmp, path) < 0)
-            map_set_error(err, "%s: rename %s to %s: %s", spec, tmp, path, strerror(errno));
+            err_set(err, "%s: rename %s to %s: %s", spec, tmp, path, strerror(errno));
         else
             done = true;
     }

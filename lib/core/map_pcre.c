@@ -72,7 +72,7 @@ struct map_pcre {
 /* map_pcre_match - 1 on a match, 0 without, -1 on a matching error (err set) */
 static int
 map_pcre_match(struct map_pcre *mp, const struct map_pcre_rule *rule, const char *key,
-               struct map_error *err)
+               struct err *err)
 {
     int rc = pcre2_match(rule->code, (PCRE2_SPTR)key, strlen(key), 0, 0, mp->match, mp->mctx);
     PCRE2_UCHAR msg[256];
@@ -82,15 +82,15 @@ map_pcre_match(struct map_pcre *mp, const struct map_pcre_rule *rule, const char
     if (rc == PCRE2_ERROR_NOMATCH)
         return 0;
     pcre2_get_error_message(rc, msg, sizeof(msg));
-    map_set_error(err, "%s: %s, line %d: matching failed: %s", mp->map.spec, mp->path, rule->line,
-                  (const char *)msg);
+    err_set(err, "%s: %s, line %d: matching failed: %s", mp->map.spec, mp->path, rule->line,
+            (const char *)msg);
     return -1;
 }
 
 /* map_pcre_expand - the result with $n replaced by what group n matched */
 static bool
 map_pcre_expand(struct map_pcre *mp, const struct map_pcre_rule *rule, const char *key,
-                struct map_error *err)
+                struct err *err)
 {
     PCRE2_SIZE *ov = pcre2_get_ovector_pointer(mp->match);
     uint32_t pairs = pcre2_get_ovector_count(mp->match);
@@ -117,13 +117,12 @@ map_pcre_expand(struct map_pcre *mp, const struct map_pcre_rule *rule, const cha
             room = buf_append(out, key + ov[2 * n], ov[2 * n + 1] - ov[2 * n]);
     }
     if (!room)
-        map_set_error(err, "%.200s: lookup result longer than %d bytes", mp->map.spec,
-                      MAP_VALUE_MAX);
+        err_set(err, "%.200s: lookup result longer than %d bytes", mp->map.spec, MAP_VALUE_MAX);
     return room;
 }
 
 static enum map_status
-map_pcre_lookup(struct map *map, const char *key, int lookup_flags, struct map_error *err)
+map_pcre_lookup(struct map *map, const char *key, int lookup_flags, struct err *err)
 {
     struct map_pcre *mp = (struct map_pcre *)map;
 
@@ -170,8 +169,7 @@ static const struct map_ops map_pcre_ops = {
 
 /* map_pcre_flags - apply the flag letters after the closing delimiter */
 static bool
-map_pcre_flags(const char **cursor, uint32_t *options, const char *file, int line,
-               struct map_error *err)
+map_pcre_flags(const char **cursor, uint32_t *options, const char *file, int line, struct err *err)
 {
     static const struct {
         char letter;
@@ -189,8 +187,7 @@ map_pcre_flags(const char **cursor, uint32_t *options, const char *file, int lin
         for (i = 0; i < sizeof(flags) / sizeof(flags[0]) && flags[i].letter != *p; i++)
             continue;
         if (i == sizeof(flags) / sizeof(flags[0])) {
-            map_set_error(err, "%s, line %d: unknown pattern flag '%c'", file, line, *p);
-            return false;
+            return err_set(err, "%s, line %d: unknown pattern flag '%c'", file, line, *p);
         }
         *options ^= flags[i].option;
     }
@@ -201,7 +198,7 @@ map_pcre_flags(const char **cursor, uint32_t *options, const char *file, int lin
 /* map_pcre_pattern - parse "[!]/pattern/flags" at *cursor and compile it into rule */
 static bool
 map_pcre_pattern(struct map_pcre_rule *rule, const char **cursor, const char *file, int line,
-                 struct map_error *err)
+                 struct err *err)
 {
     const char *p = *cursor, *start, *end;
     uint32_t options = PCRE2_CASELESS;
@@ -215,15 +212,13 @@ map_pcre_pattern(struct map_pcre_rule *rule, const char **cursor, const char *fi
     delim = *p;
     if (delim == 0 || isalnum((unsigned char)delim) || isspace((unsigned char)delim) ||
         delim == '\\') {
-        map_set_error(err, "%s, line %d: expected /pattern/ at \"%s\"", file, line, *cursor);
-        return false;
+        return err_set(err, "%s, line %d: expected /pattern/ at \"%s\"", file, line, *cursor);
     }
     for (start = ++p; *p && *p != delim; p++)
         if (*p == '\\' && p[1])
             p++;
     if (*p != delim) {
-        map_set_error(err, "%s, line %d: missing closing delimiter '%c'", file, line, delim);
-        return false;
+        return err_set(err, "%s, line %d: missing closing delimiter '%c'", file, line, delim);
     }
     end = p++;
     if (!map_pcre_flags(&p, &options, file, line, err))
@@ -232,9 +227,8 @@ map_pcre_pattern(struct map_pcre_rule *rule, const char **cursor, const char *fi
         pcre2_compile((PCRE2_SPTR)start, (PCRE2_SIZE)(end - start), options, &code, &offset, NULL);
     if (rule->code == NULL) {
         pcre2_get_error_message(code, msg, sizeof(msg));
-        map_set_error(err, "%s, line %d: error in pattern \"%.*s\" at offset %zu: %s", file, line,
-                      (int)(end - start), start, (size_t)offset, (const char *)msg);
-        return false;
+        return err_set(err, "%s, line %d: error in pattern \"%.*s\" at offset %zu: %s", file, line,
+                       (int)(end - start), start, (size_t)offset, (const char *)msg);
     }
     *cursor = p;
     return true;
@@ -242,8 +236,7 @@ map_pcre_pattern(struct map_pcre_rule *rule, const char **cursor, const char *fi
 
 /* map_pcre_check_result - every $ in result must be $$, $n or ${n} with a group n */
 static bool
-map_pcre_check_result(const struct map_pcre_rule *rule, const char *file, int line,
-                      struct map_error *err)
+map_pcre_check_result(const struct map_pcre_rule *rule, const char *file, int line, struct err *err)
 {
     uint32_t groups = 0;
 
@@ -259,19 +252,16 @@ map_pcre_check_result(const struct map_pcre_rule *rule, const char *file, int li
             continue;
         }
         if (len == 0 || len > 5 || (braced && digits[len] != '}')) {
-            map_set_error(err, "%s, line %d: expected $number, ${number} or $$ in \"%s\"", file,
-                          line, rule->result);
-            return false;
+            return err_set(err, "%s, line %d: expected $number, ${number} or $$ in \"%s\"", file,
+                           line, rule->result);
         }
         if (rule->negate) {
-            map_set_error(err, "%s, line %d: $%lu in the result of a negated pattern", file, line,
-                          n);
-            return false;
+            return err_set(err, "%s, line %d: $%lu in the result of a negated pattern", file, line,
+                           n);
         }
         if (n == 0 || n > groups) {
-            map_set_error(err, "%s, line %d: $%lu is out of range: the pattern has %u groups", file,
-                          line, n, groups);
-            return false;
+            return err_set(err, "%s, line %d: $%lu is out of range: the pattern has %u groups",
+                           file, line, n, groups);
         }
         p = digits + len - !braced;
     }
@@ -307,7 +297,7 @@ map_pcre_keyword(const char *text, const char *kw)
 
 /* map_pcre_line - parse one logical line into a rule */
 static bool
-map_pcre_line(void *ctx, const char *file, int line, char *text, struct map_error *err)
+map_pcre_line(void *ctx, const char *file, int line, char *text, struct err *err)
 {
     struct map_pcre *mp = ctx;
     const char *p = text;
@@ -316,9 +306,8 @@ map_pcre_line(void *ctx, const char *file, int line, char *text, struct map_erro
 
     if (map_pcre_keyword(text, "endif")) {
         if (text[5] != 0 || mp->nopen == 0) {
-            map_set_error(err, "%s, line %d: %s", file, line,
-                          mp->nopen ? "text after endif" : "endif without if");
-            return false;
+            return err_set(err, "%s, line %d: %s", file, line,
+                           mp->nopen ? "text after endif" : "endif without if");
         }
         map_pcre_add(mp, MAP_PCRE_ENDIF, line);
         mp->rules[mp->open_ifs[--mp->nopen]].endif = mp->n - 1;
@@ -337,22 +326,20 @@ map_pcre_line(void *ctx, const char *file, int line, char *text, struct map_erro
         p++;
     if (rule->kind == MAP_PCRE_IF) {
         if (*p) {
-            map_set_error(err, "%s, line %d: text after the if pattern: \"%s\"", file, line, p);
-            return false;
+            return err_set(err, "%s, line %d: text after the if pattern: \"%s\"", file, line, p);
         }
         mp->open_ifs[mp->nopen++] = mp->n - 1;
         return true;
     }
     if (*p == 0) {
-        map_set_error(err, "%s, line %d: missing result after the pattern", file, line);
-        return false;
+        return err_set(err, "%s, line %d: missing result after the pattern", file, line);
     }
     rule->result = xstrdup(p);
     return map_pcre_check_result(rule, file, line, err);
 }
 
 struct map *
-map_pcre_open(const char *type, const char *name, int flags, struct map_error *err)
+map_pcre_open(const char *type, const char *name, int flags, struct err *err)
 {
     struct map_pcre *mp = xcalloc(1, sizeof(*mp));
 
@@ -362,14 +349,14 @@ map_pcre_open(const char *type, const char *name, int flags, struct map_error *e
     if (!map_source_read(name, map_pcre_line, mp, err))
         goto fail;
     if (mp->nopen > 0) {
-        map_set_error(err, "%s, line %d: if without endif", name,
-                      mp->rules[mp->open_ifs[mp->nopen - 1]].line);
+        err_set(err, "%s, line %d: if without endif", name,
+                mp->rules[mp->open_ifs[mp->nopen - 1]].line);
         goto fail;
     }
     mp->match = pcre2_match_data_create(mp->max_groups + 1, NULL);
     mp->mctx = pcre2_match_context_create(NULL);
     if (mp->match == NULL || mp->mctx == NULL) {
-        map_set_error(err, "%s:%s: out of memory", type, name);
+        err_set(err, "%s:%s: out of memory", type, name);
         goto fail;
     }
     pcre2_set_match_limit(mp->mctx, MAP_PCRE_MATCH_LIMIT);

@@ -34,7 +34,7 @@ struct map_source_reader {
 
 /* map_source_getline - read one physical line without its line end; false at end of file */
 static bool
-map_source_getline(struct map_source_reader *rd, bool *error, struct map_error *err)
+map_source_getline(struct map_source_reader *rd, bool *error, struct err *err)
 {
     int c;
 
@@ -42,14 +42,14 @@ map_source_getline(struct map_source_reader *rd, bool *error, struct map_error *
     *error = false;
     while ((c = getc(rd->fp)) != EOF && c != '\n') {
         if (c == 0 || !buf_putc(&rd->line, c)) {
-            map_set_error(err, "%s, line %d: %s", rd->path, rd->lineno + 1,
-                          c == 0 ? "NUL byte in line" : "line too long");
+            err_set(err, "%s, line %d: %s", rd->path, rd->lineno + 1,
+                    c == 0 ? "NUL byte in line" : "line too long");
             *error = true;
             return false;
         }
     }
     if (ferror(rd->fp)) {
-        map_set_error(err, "%s: read error: %s", rd->path, strerror(errno));
+        err_set(err, "%s: read error: %s", rd->path, strerror(errno));
         *error = true;
         return false;
     }
@@ -63,7 +63,7 @@ map_source_getline(struct map_source_reader *rd, bool *error, struct map_error *
 
 /* map_source_flush - hand the assembled logical line, if any, to the caller */
 static bool
-map_source_flush(struct map_source_reader *rd, map_source_fn fn, void *ctx, struct map_error *err)
+map_source_flush(struct map_source_reader *rd, map_source_fn fn, void *ctx, struct err *err)
 {
     bool more;
 
@@ -77,7 +77,7 @@ map_source_flush(struct map_source_reader *rd, map_source_fn fn, void *ctx, stru
 
 /* map_source_add - add one physical line to the logical line, starting a new one if due */
 static bool
-map_source_add(struct map_source_reader *rd, map_source_fn fn, void *ctx, struct map_error *err)
+map_source_add(struct map_source_reader *rd, map_source_fn fn, void *ctx, struct err *err)
 {
     char *text = str_trim(rd->line.data ? rd->line.data : (char *)"");
     bool continues = rd->line.len > 0 && strchr(" \t\f\v", rd->line.data[0]) != NULL;
@@ -86,13 +86,11 @@ map_source_add(struct map_source_reader *rd, map_source_fn fn, void *ctx, struct
         return true;
     if (continues) {
         if (rd->joined_line == 0) {
-            map_set_error(err, "%s, line %d: continuation line without a line to continue",
-                          rd->path, rd->lineno);
-            return false;
+            return err_set(err, "%s, line %d: continuation line without a line to continue",
+                           rd->path, rd->lineno);
         }
         if (!buf_putc(&rd->joined, ' ') || !buf_puts(&rd->joined, text)) {
-            map_set_error(err, "%s, line %d: logical line too long", rd->path, rd->joined_line);
-            return false;
+            return err_set(err, "%s, line %d: logical line too long", rd->path, rd->joined_line);
         }
         return true;
     }
@@ -103,14 +101,14 @@ map_source_add(struct map_source_reader *rd, map_source_fn fn, void *ctx, struct
 }
 
 bool
-map_source_read(const char *path, map_source_fn fn, void *ctx, struct map_error *err)
+map_source_read(const char *path, map_source_fn fn, void *ctx, struct err *err)
 {
     struct map_source_reader rd = {.path = path, .fp = fopen(path, "re")};
     bool good = true, error;
 
     if (rd.fp == NULL) {
-        map_set_error(err, "open %s: %s", path, strerror(errno));
-        return false;
+        return err_set_kind(err, errno == ENOENT ? ERR_MISSING : ERR_FAILED, "open %s: %s", path,
+                            strerror(errno));
     }
     buf_init(&rd.line, MAP_SOURCE_LINE_MAX);
     buf_init(&rd.joined, MAP_SOURCE_LINE_MAX);
@@ -230,15 +228,14 @@ map_source_add_pair(struct map_source_pairs_ctx *pc, const char *key, const char
  */
 static bool
 map_source_alias_line(struct map_source_pairs_ctx *pc, const char *file, int line, char *text,
-                      struct map_error *err)
+                      struct err *err)
 {
     char *name = text, *end, *value;
 
     if (*text == '"') {
         name = text + 1;
         if ((end = strchr(name, '"')) == NULL) {
-            map_set_error(err, "%s, line %d: unterminated quoted name", file, line);
-            return false;
+            return err_set(err, "%s, line %d: unterminated quoted name", file, line);
         }
         *end++ = 0;
         end += strspn(end, " \t");
@@ -246,18 +243,15 @@ map_source_alias_line(struct map_source_pairs_ctx *pc, const char *file, int lin
         end = text + strcspn(text, ":");
     }
     if (*end != ':') {
-        map_set_error(err, "%s, line %d: expected \"name: value\", got \"%s\"", file, line, text);
-        return false;
+        return err_set(err, "%s, line %d: expected \"name: value\", got \"%s\"", file, line, text);
     }
     *end = 0;
     if (*(name = str_trim(name)) == 0) {
-        map_set_error(err, "%s, line %d: empty name before ':'", file, line);
-        return false;
+        return err_set(err, "%s, line %d: empty name before ':'", file, line);
     }
     value = str_trim(end + 1);
     if (*value == 0) {
-        map_set_error(err, "%s, line %d: no value for \"%s\"", file, line, name);
-        return false;
+        return err_set(err, "%s, line %d: no value for \"%s\"", file, line, name);
     }
     map_source_add_pair(pc, name, value, line);
     return true;
@@ -265,7 +259,7 @@ map_source_alias_line(struct map_source_pairs_ctx *pc, const char *file, int lin
 
 /* map_source_pair_line - split one logical line at the first white space */
 static bool
-map_source_pair_line(void *ctx, const char *file, int line, char *text, struct map_error *err)
+map_source_pair_line(void *ctx, const char *file, int line, char *text, struct err *err)
 {
     struct map_source_pairs_ctx *pc = ctx;
     size_t klen;
@@ -276,8 +270,7 @@ map_source_pair_line(void *ctx, const char *file, int line, char *text, struct m
     klen = strcspn(text, " \t\f\v");
     value = str_trim(text + klen);
     if (*value == 0) {
-        map_set_error(err, "%s, line %d: expected \"key value\", got \"%s\"", file, line, text);
-        return false;
+        return err_set(err, "%s, line %d: expected \"key value\", got \"%s\"", file, line, text);
     }
     text[klen] = 0;
     map_source_add_pair(pc, text, value, line);
@@ -285,7 +278,7 @@ map_source_pair_line(void *ctx, const char *file, int line, char *text, struct m
 }
 
 bool
-map_source_pairs(const char *path, int flags, struct map_pairs *pairs, struct map_error *err)
+map_source_pairs(const char *path, int flags, struct map_pairs *pairs, struct err *err)
 {
     struct map_source_pairs_ctx pc = {pairs, flags};
 
@@ -305,7 +298,7 @@ struct map_pairs_table {
 
 /* map_pairs_table_lookup - binary search in the sorted pairs */
 static enum map_status
-map_pairs_table_lookup(struct map *map, const char *key, int lookup_flags, struct map_error *err)
+map_pairs_table_lookup(struct map *map, const char *key, int lookup_flags, struct err *err)
 {
     struct map_pairs_table *pt = (struct map_pairs_table *)map;
     const struct map_pair *pair = map_pairs_find(&pt->pairs, key);
@@ -317,7 +310,7 @@ map_pairs_table_lookup(struct map *map, const char *key, int lookup_flags, struc
 
 /* map_pairs_table_walk - call fn with each pair in key order until it returns false */
 static bool
-map_pairs_table_walk(struct map *map, map_walk_fn fn, void *ctx, struct map_error *err)
+map_pairs_table_walk(struct map *map, map_walk_fn fn, void *ctx, struct err *err)
 {
     struct map_pairs_table *pt = (struct map_pairs_table *)map;
 

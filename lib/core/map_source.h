@@ -16,9 +16,8 @@
  * continues the previous logical line (joined with one space). line is the number of the
  * logical line's first physical line. fn returns false (with err set) to stop.
  */
-typedef bool (*map_source_fn)(void *ctx, const char *file, int line, char *text,
-                              struct map_error *err);
-bool map_source_read(const char *path, map_source_fn fn, void *ctx, struct map_error *err);
+typedef bool (*map_source_fn)(void *ctx, const char *file, int line, char *text, struct err *err);
+bool map_source_read(const char *path, map_source_fn fn, void *ctx, struct err *err);
 
 /* Key/value pairs, sorted by key (byte order) once finished. */
 struct map_pair {
@@ -43,7 +42,7 @@ void map_pairs_free(struct map_pairs *pairs);
  * map_source_pairs - read the pairs of path: "key value" lines, or "name: value" lines with
  * MAP_SOURCE_ALIASES (the name may be quoted: "a b": c); MAP_FOLD_FIXED lower-cases keys.
  */
-bool map_source_pairs(const char *path, int flags, struct map_pairs *pairs, struct map_error *err);
+bool map_source_pairs(const char *path, int flags, struct map_pairs *pairs, struct err *err);
 
 /*
  * map_pairs_table - a fixed table (lookup, walk, close) over finished pairs; it takes the

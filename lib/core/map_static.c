@@ -15,7 +15,7 @@ struct map_static {
 };
 
 static enum map_status
-map_static_lookup(struct map *map, const char *key, int lookup_flags, struct map_error *err)
+map_static_lookup(struct map *map, const char *key, int lookup_flags, struct err *err)
 {
     struct map_static *ms = (struct map_static *)map;
 
@@ -37,7 +37,7 @@ static const struct map_ops map_static_ops = {
 };
 
 struct map *
-map_static_open(const char *type, const char *name, int flags, struct map_error *err)
+map_static_open(const char *type, const char *name, int flags, struct err *err)
 {
     char *spec = xasprintf("%s:%s", type, name);
     char *value = map_strip_braces(name, spec, err);

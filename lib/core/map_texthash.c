@@ -8,7 +8,7 @@
 #include "core/map_type.h"
 
 struct map *
-map_texthash_open(const char *type, const char *name, int flags, struct map_error *err)
+map_texthash_open(const char *type, const char *name, int flags, struct err *err)
 {
     struct map_pairs pairs;
 

@@ -25,9 +25,8 @@
 #define MAP_VALUE_MAX (1024 * 1024)
 
 struct map_ops {
-    enum map_status (*lookup)(struct map *map, const char *key, int lookup_flags,
-                              struct map_error *err);
-    bool (*walk)(struct map *map, map_walk_fn fn, void *ctx, struct map_error *err);
+    enum map_status (*lookup)(struct map *map, const char *key, int lookup_flags, struct err *err);
+    bool (*walk)(struct map *map, map_walk_fn fn, void *ctx, struct err *err);
     void (*close)(struct map *map);
 };
 
@@ -52,25 +51,22 @@ struct map {
     struct map *next; /* the list of open tables in map.c */
 };
 
-typedef struct map *(*map_open_fn)(const char *type, const char *name, int flags,
-                                   struct map_error *err);
+typedef struct map *(*map_open_fn)(const char *type, const char *name, int flags, struct err *err);
 
-struct map *map_lmdb_open(const char *type, const char *name, int flags, struct map_error *err);
-bool map_lmdb_build(const char *type, const char *name, int flags, struct map_error *err);
-struct map *map_texthash_open(const char *type, const char *name, int flags, struct map_error *err);
-struct map *map_inline_open(const char *type, const char *name, int flags, struct map_error *err);
-struct map *map_static_open(const char *type, const char *name, int flags, struct map_error *err);
-struct map *map_pcre_open(const char *type, const char *name, int flags, struct map_error *err);
-struct map *map_cidr_open(const char *type, const char *name, int flags, struct map_error *err);
-struct map *map_unix_open(const char *type, const char *name, int flags, struct map_error *err);
-struct map *map_union_open(const char *type, const char *name, int flags, struct map_error *err);
+struct map *map_lmdb_open(const char *type, const char *name, int flags, struct err *err);
+bool map_lmdb_build(const char *type, const char *name, int flags, struct err *err);
+struct map *map_texthash_open(const char *type, const char *name, int flags, struct err *err);
+struct map *map_inline_open(const char *type, const char *name, int flags, struct err *err);
+struct map *map_static_open(const char *type, const char *name, int flags, struct err *err);
+struct map *map_pcre_open(const char *type, const char *name, int flags, struct err *err);
+struct map *map_cidr_open(const char *type, const char *name, int flags, struct err *err);
+struct map *map_unix_open(const char *type, const char *name, int flags, struct err *err);
+struct map *map_union_open(const char *type, const char *name, int flags, struct err *err);
 
 /* Helpers for the types. */
-void map_set_error(struct map_error *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-char *map_strip_braces(const char *text, const char *spec, struct map_error *err);
+char *map_strip_braces(const char *text, const char *spec, struct err *err);
 bool map_braced_list(const char *name, const char *spec, const char *usage, struct strvec *out,
-                     struct map_error *err);
-bool map_set_value(struct map *map, const char *value, size_t len, struct map_error *err);
+                     struct err *err);
+bool map_set_value(struct map *map, const char *value, size_t len, struct err *err);
 
 #endif

@@ -23,7 +23,7 @@ struct map_union {
 };
 
 static enum map_status
-map_union_lookup(struct map *map, const char *key, int lookup_flags, struct map_error *err)
+map_union_lookup(struct map *map, const char *key, int lookup_flags, struct err *err)
 {
     struct map_union *mu = (struct map_union *)map;
     bool found = false;
@@ -37,8 +37,7 @@ map_union_lookup(struct map *map, const char *key, int lookup_flags, struct map_
         if (status == MAP_NOTFOUND)
             continue;
         if ((found && !buf_putc(&mu->joined, ',')) || !buf_puts(&mu->joined, value)) {
-            map_set_error(err, "%.200s: lookup result longer than %d bytes", map->spec,
-                          MAP_VALUE_MAX);
+            err_set(err, "%.200s: lookup result longer than %d bytes", map->spec, MAP_VALUE_MAX);
             return MAP_ERROR;
         }
         found = true;
@@ -68,7 +67,7 @@ static const struct map_ops map_union_ops = {
 /* map_union_members - open each member named in the braces */
 static bool
 map_union_members(struct map_union *mu, const char *name, const char *spec, int flags,
-                  struct map_error *err)
+                  struct err *err)
 {
     struct strvec specs;
     bool good = true;
@@ -77,7 +76,7 @@ map_union_members(struct map_union *mu, const char *name, const char *spec, int 
     if (!map_braced_list(name, spec, "unionmap:{ type:name, ... }", &specs, err)) {
         good = false;
     } else if (specs.n == 0) {
-        map_set_error(err, "%s: no tables", spec);
+        err_set(err, "%s: no tables", spec);
         good = false;
     }
     mu->members = xcalloc(specs.n ? specs.n : 1, sizeof(*mu->members));
@@ -92,7 +91,7 @@ map_union_members(struct map_union *mu, const char *name, const char *spec, int 
 }
 
 struct map *
-map_union_open(const char *type, const char *name, int flags, struct map_error *err)
+map_union_open(const char *type, const char *name, int flags, struct err *err)
 {
     struct map_union *mu = xcalloc(1, sizeof(*mu));
     char *spec = xasprintf("%s:%s", type, name);

@@ -20,7 +20,7 @@
 
 /* map_unix_lookup - one user by name */
 static enum map_status
-map_unix_lookup(struct map *map, const char *key, int lookup_flags, struct map_error *err)
+map_unix_lookup(struct map *map, const char *key, int lookup_flags, struct err *err)
 {
     struct passwd pw, *found = NULL;
     char *space = xmalloc(MAP_UNIX_BUF);
@@ -37,7 +37,7 @@ map_unix_lookup(struct map *map, const char *key, int lookup_flags, struct map_e
         free(space);
         if (rc == 0 || rc == ENOENT || rc == ESRCH || rc == EBADF || rc == EPERM)
             return MAP_NOTFOUND;
-        map_set_error(err, "unix:passwd.byname: lookup of %.100s: %s", key, strerror(rc));
+        err_set(err, "unix:passwd.byname: lookup of %.100s: %s", key, strerror(rc));
         return MAP_ERROR;
     }
     value = xasprintf("%s:%s:%ld:%ld:%s:%s:%s", pw.pw_name, pw.pw_passwd ? pw.pw_passwd : "",
@@ -62,12 +62,12 @@ static const struct map_ops map_unix_ops = {
 
 /* map_unix_open - unix:passwd.byname (no other unix: table exists) */
 struct map *
-map_unix_open(const char *type, const char *name, int flags, struct map_error *err)
+map_unix_open(const char *type, const char *name, int flags, struct err *err)
 {
     struct map *map;
 
     if (strcmp(name, "passwd.byname") != 0) {
-        map_set_error(err, "%s:%s: unknown table (unix: has only passwd.byname)", type, name);
+        err_set(err, "%s:%s: unknown table (unix: has only passwd.byname)", type, name);
         return NULL;
     }
     map = xcalloc(1, sizeof(*map));

@@ -30,7 +30,7 @@ static const char *const mastercf_types[] = {
 struct mcf_line {
     const char *file;
     int line;
-    struct conf_error *err;
+    struct err *err;
 };
 
 static bool mcf_fail(const struct mcf_line *at, const char *fmt, ...)
@@ -46,8 +46,7 @@ mcf_fail(const struct mcf_line *at, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
-    snprintf(at->err->text, sizeof(at->err->text), "%s, line %d: %s", at->file, at->line, text);
-    return false;
+    return err_set(at->err, "%s, line %d: %s", at->file, at->line, text);
 }
 
 void
@@ -330,8 +329,7 @@ mcf_read_line(void *ctx, char *line, int lineno)
 }
 
 bool
-mastercf_read_text(struct mastercf *mcf, const char *origin, const char *text,
-                   struct conf_error *err)
+mastercf_read_text(struct mastercf *mcf, const char *origin, const char *text, struct err *err)
 {
     struct mcf_reader rd = {mcf, {.file = origin, .err = err}};
     int orphan;
@@ -346,12 +344,12 @@ mastercf_read_text(struct mastercf *mcf, const char *origin, const char *text,
 }
 
 bool
-mastercf_read_file(struct mastercf *mcf, const char *path, struct conf_error *err)
+mastercf_read_file(struct mastercf *mcf, const char *path, struct err *err)
 {
     struct buf text;
     bool good;
 
-    if (!textfile_read(path, MASTERCF_FILE_MAX, &text, err->text, sizeof(err->text)))
+    if (!textfile_read(path, MASTERCF_FILE_MAX, &text, err))
         return false;
     good = mastercf_read_text(mcf, path, buf_str(&text), err);
     buf_free(&text);

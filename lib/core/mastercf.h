@@ -44,9 +44,9 @@ struct mastercf {
 
 void mastercf_init(struct mastercf *mcf);
 void mastercf_free(struct mastercf *mcf);
-bool mastercf_read_file(struct mastercf *mcf, const char *path, struct conf_error *err);
+bool mastercf_read_file(struct mastercf *mcf, const char *path, struct err *err);
 bool mastercf_read_text(struct mastercf *mcf, const char *origin, const char *text,
-                        struct conf_error *err);
+                        struct err *err);
 const char *mastercf_type_name(enum mastercf_type type);
 const struct mastercf_entry *mastercf_find(const struct mastercf *mcf, const char *service,
                                            const char *type);

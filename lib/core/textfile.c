@@ -15,7 +15,7 @@
 
 /* textfile_read - the file's bytes in text (a C string), or false with the reason */
 bool
-textfile_read(const char *path, size_t limit, struct buf *text, char *why, size_t why_len)
+textfile_read(const char *path, size_t limit, struct buf *text, struct err *err)
 {
     FILE *fp = fopen(path, "r");
     char chunk[8192];
@@ -24,20 +24,20 @@ textfile_read(const char *path, size_t limit, struct buf *text, char *why, size_
 
     buf_init(text, limit);
     if (fp == NULL) {
-        snprintf(why, why_len, "open %s: %s", path, strerror(errno));
-        return false;
+        return err_set_kind(err, errno == ENOENT ? ERR_MISSING : ERR_FAILED, "open %s: %s", path,
+                            strerror(errno));
     }
     while (good && (n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
         if (!buf_append(text, chunk, n)) {
-            snprintf(why, why_len, "%s: larger than %zu bytes", path, limit);
+            err_set(err, "%s: larger than %zu bytes", path, limit);
             good = false;
         }
     if (good && ferror(fp)) {
-        snprintf(why, why_len, "read %s: %s", path, strerror(errno));
+        err_set(err, "read %s: %s", path, strerror(errno));
         good = false;
     }
     if (good && memchr(buf_str(text), 0, text->len) != NULL) {
-        snprintf(why, why_len, "%s: contains a NUL byte", path);
+        err_set(err, "%s: contains a NUL byte", path);
         good = false;
     }
     fclose(fp);

@@ -6,8 +6,9 @@
 #include <stddef.h>
 
 #include "core/buf.h"
+#include "core/err.h"
 
-bool textfile_read(const char *path, size_t limit, struct buf *text, char *why, size_t why_len);
+bool textfile_read(const char *path, size_t limit, struct buf *text, struct err *err);
 
 /*
  * Postfix's logical lines: a line that starts with white space continues the one before

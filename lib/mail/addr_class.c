@@ -19,7 +19,7 @@ addr_parent_matches(const struct params *p, const char *name)
 
 static bool
 addr_open_one(struct match_list **list, const struct params *p, const char *name,
-              const struct strvec *value, struct map_error *err)
+              const struct strvec *value, struct err *err)
 {
     *list = match_list_open_words(value, MATCH_DOMAIN, addr_parent_matches(p, name), err);
     return *list != NULL;
@@ -27,7 +27,7 @@ addr_open_one(struct match_list **list, const struct params *p, const char *name
 
 /* addr_domains_open - the four domain lists of the address classes */
 bool
-addr_domains_open(struct addr_domains *d, const struct params *p, struct map_error *err)
+addr_domains_open(struct addr_domains *d, const struct params *p, struct err *err)
 {
     *d = (struct addr_domains){0};
     if (addr_open_one(&d->mydestination, p, "mydestination", &p->mydestination, err) &&
@@ -54,7 +54,7 @@ addr_domains_close(struct addr_domains *d)
 /* addr_class_find - the class of domain ("" or NULL: no domain, so local) */
 enum map_status
 addr_class_find(const struct addr_domains *d, const char *domain, enum addr_class *cls,
-                struct map_error *err)
+                struct err *err)
 {
     const struct {
         const struct match_list *list;

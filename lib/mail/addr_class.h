@@ -31,10 +31,10 @@ struct addr_domains {
     struct match_list *relay_domains;
 };
 
-bool addr_domains_open(struct addr_domains *d, const struct params *p, struct map_error *err);
+bool addr_domains_open(struct addr_domains *d, const struct params *p, struct err *err);
 void addr_domains_close(struct addr_domains *d);
 enum map_status addr_class_find(const struct addr_domains *d, const char *domain,
-                                enum addr_class *cls, struct map_error *err);
+                                enum addr_class *cls, struct err *err);
 const char *addr_class_name(enum addr_class cls);
 
 #endif

@@ -65,7 +65,7 @@ deliver_req_add_rcpt(struct deliver_req *req, long index, off_t slot, const char
 /* deliver_req_put - the request record, with the queue file beside it */
 static bool
 deliver_req_put(struct buf *rec, struct attr_fds *fds, const struct deliver_req *req,
-                struct attr_error *err)
+                struct err *err)
 {
     proto_begin(rec, PROTO_DELIVER_REQUEST);
     attr_put_text(rec, PROTO_ATTR_QUEUE_ID, req->queue_id);
@@ -81,7 +81,7 @@ deliver_req_put(struct buf *rec, struct attr_fds *fds, const struct deliver_req 
 
 /* deliver_rcpt_put - one recipient's record */
 static bool
-deliver_rcpt_put(struct buf *rec, const struct deliver_req_rcpt *r, struct attr_error *err)
+deliver_rcpt_put(struct buf *rec, const struct deliver_req_rcpt *r, struct err *err)
 {
     proto_begin(rec, PROTO_DELIVER_RCPT);
     attr_put_int(rec, PROTO_ATTR_INDEX, r->index);
@@ -94,15 +94,14 @@ deliver_rcpt_put(struct buf *rec, const struct deliver_req_rcpt *r, struct attr_
 
 /* deliver_req_send - the request and its recipients, in one write where the socket allows */
 bool
-deliver_req_send(int sock, const struct deliver_req *req, int timeout_ms, struct attr_error *err)
+deliver_req_send(int sock, const struct deliver_req *req, int timeout_ms, struct err *err)
 {
     struct attr_fds fds;
     struct buf out, one;
     bool good;
 
     if (req->nrcpt == 0 || req->nrcpt > DELIVER_REQ_RCPT_MAX) {
-        snprintf(err->text, sizeof(err->text), "request with %zu recipients", req->nrcpt);
-        return false;
+        return err_set(err, "request with %zu recipients", req->nrcpt);
     }
     attr_fds_init(&fds);
     buf_init(&out, DELIVER_REQ_RECORD_LIMIT + req->nrcpt * DELIVER_RCPT_RECORD_LIMIT);
@@ -129,18 +128,10 @@ deliver_req_clean(const char *s)
     return true;
 }
 
-/* deliver_req_fail - a malformed record: say which and fail */
-static bool
-deliver_req_fail(struct attr_error *err, const char *what)
-{
-    snprintf(err->text, sizeof(err->text), "malformed %s", what);
-    return false;
-}
-
 /* deliver_req_decode - the request record; *count is how many recipients follow */
 static bool
 deliver_req_decode(const struct buf *rec, struct attr_fds *fds, struct deliver_req *req,
-                   long *count, struct attr_error *err)
+                   long *count, struct err *err)
 {
     struct buf id, sender, nexthop;
     int64_t arrival = 0, offset = 0, size = 0, rcpts = 0;
@@ -164,7 +155,7 @@ deliver_req_decode(const struct buf *rec, struct attr_fds *fds, struct deliver_r
     if (good && (!queue_id_valid(id.data, id.len) || offset <= 0 || size < 0 || rcpts < 1 ||
                  rcpts > DELIVER_REQ_RCPT_MAX || !deliver_req_clean(buf_str(&sender)) ||
                  !deliver_req_clean(buf_str(&nexthop)))) {
-        good = deliver_req_fail(err, "deliver_request");
+        good = err_set(err, "malformed deliver_request");
         close(fd);
     }
     if (good) {
@@ -186,7 +177,7 @@ deliver_req_decode(const struct buf *rec, struct attr_fds *fds, struct deliver_r
 /* deliver_rcpt_decode - one recipient record, added to req */
 static bool
 deliver_rcpt_decode(const struct buf *rec, struct attr_fds *fds, struct deliver_req *req,
-                    struct attr_error *err)
+                    struct err *err)
 {
     struct buf addr, orcpt, notify;
     int64_t index = -1, slot = -1;
@@ -206,7 +197,7 @@ deliver_rcpt_decode(const struct buf *rec, struct attr_fds *fds, struct deliver_
     if (good && (index < 0 || index > QUEUE_FILE_RCPT_MAX || slot < 0 || slot > LONG_MAX ||
                  !deliver_req_clean(buf_str(&addr)) || !deliver_req_clean(buf_str(&orcpt)) ||
                  !deliver_req_clean(buf_str(&notify))))
-        good = deliver_req_fail(err, "deliver_rcpt");
+        good = err_set(err, "malformed deliver_rcpt");
     if (good)
         deliver_req_add_rcpt(req, (long)index, (off_t)slot, buf_str(&addr), buf_str(&orcpt),
                              buf_str(&notify));
@@ -222,7 +213,7 @@ deliver_rcpt_decode(const struct buf *rec, struct attr_fds *fds, struct deliver_
  * error, not IPC_EOF.
  */
 enum ipc_status
-deliver_agent_read(int sock, int timeout_ms, struct deliver_req *req, struct attr_error *err)
+deliver_agent_read(int sock, int timeout_ms, struct deliver_req *req, struct err *err)
 {
     struct attr_fds fds;
     struct buf rec;
@@ -239,8 +230,7 @@ deliver_agent_read(int sock, int timeout_ms, struct deliver_req *req, struct att
     for (long i = 0; st == IPC_OK && i < count; i++) {
         st = ipc_recv(sock, &rec, &fds, DELIVER_RCPT_RECORD_LIMIT, timeout_ms, err);
         if (st == IPC_EOF) {
-            snprintf(err->text, sizeof(err->text), "request ends after %ld of %ld recipients", i,
-                     count);
+            err_set(err, "request ends after %ld of %ld recipients", i, count);
             st = IPC_ERROR;
         } else if (st == IPC_OK && !deliver_rcpt_decode(&rec, &fds, req, err))
             st = IPC_ERROR;
@@ -272,7 +262,7 @@ deliver_req_free(struct deliver_req *req)
 /* deliver_agent_reply - one recipient's outcome, back to qmgr */
 bool
 deliver_agent_reply(int sock, int timeout_ms, const struct deliver_req_rcpt *rcpt,
-                    const struct deliver_result *res, struct attr_error *err)
+                    const struct deliver_result *res, struct err *err)
 {
     struct buf rec;
     bool good;
@@ -303,7 +293,7 @@ deliver_status_parse(const char *word, const char *dsn, enum deliver_status *sta
 /* deliver_reply_decode - one deliver_status, checked */
 bool
 deliver_reply_decode(const struct buf *rec, struct attr_fds *fds, struct deliver_reply *reply,
-                     struct attr_error *err)
+                     struct err *err)
 {
     struct buf status, dsn, reason;
     int64_t index = -1;
@@ -322,7 +312,7 @@ deliver_reply_decode(const struct buf *rec, struct attr_fds *fds, struct deliver
     good = PROTO_DECODE(rec, DELIVER_REPLY_LIMIT, fds, PROTO_DELIVER_STATUS, spec, err);
     if (good && (index < 0 || index > QUEUE_FILE_RCPT_MAX ||
                  !deliver_status_parse(buf_str(&status), buf_str(&dsn), &reply->res.status)))
-        good = deliver_req_fail(err, "deliver_status");
+        good = err_set(err, "malformed deliver_status");
     if (good) {
         reply->index = (long)index;
         snprintf(reply->res.dsn, sizeof(reply->res.dsn), "%s", buf_str(&dsn));

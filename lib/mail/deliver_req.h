@@ -75,16 +75,15 @@ struct deliver_reply {
 /* qmgr's side. */
 void deliver_req_add_rcpt(struct deliver_req *req, long index, off_t slot, const char *addr,
                           const char *orcpt, const char *notify);
-bool deliver_req_send(int sock, const struct deliver_req *req, int timeout_ms,
-                      struct attr_error *err);
+bool deliver_req_send(int sock, const struct deliver_req *req, int timeout_ms, struct err *err);
 bool deliver_reply_decode(const struct buf *rec, struct attr_fds *fds, struct deliver_reply *reply,
-                          struct attr_error *err);
+                          struct err *err);
 void deliver_req_free(struct deliver_req *req);
 
 /* The agent's side: IPC_OK with a checked request, IPC_EOF, or a failure with err. */
 enum ipc_status deliver_agent_read(int sock, int timeout_ms, struct deliver_req *req,
-                                   struct attr_error *err);
+                                   struct err *err);
 bool deliver_agent_reply(int sock, int timeout_ms, const struct deliver_req_rcpt *rcpt,
-                         const struct deliver_result *res, struct attr_error *err);
+                         const struct deliver_result *res, struct err *err);
 
 #endif

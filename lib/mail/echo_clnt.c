@@ -16,7 +16,7 @@
 /* echo_receive - receive one record of message want and decode its text */
 static bool
 echo_receive(int sock, enum proto_msg want, struct buf *text, int timeout_ms, size_t limit,
-             struct attr_error *err)
+             struct err *err)
 {
     const struct attr_spec spec[] = {{PROTO_ATTR_TEXT, ATTR_STR, ATTR_REQUIRED, text}};
     struct attr_fds fds;
@@ -26,7 +26,7 @@ echo_receive(int sock, enum proto_msg want, struct buf *text, int timeout_ms, si
 
     buf_init(&rec, limit);
     if ((status = ipc_recv(sock, &rec, &fds, limit, timeout_ms, err)) == IPC_EOF)
-        snprintf(err->text, sizeof(err->text), "connection closed before %s", proto_msg_name(want));
+        err_set(err, "connection closed before %s", proto_msg_name(want));
     else if (status == IPC_OK)
         good = PROTO_DECODE(&rec, limit, &fds, want, spec, err);
     buf_free(&rec);
@@ -36,7 +36,7 @@ echo_receive(int sock, enum proto_msg want, struct buf *text, int timeout_ms, si
 /* echo_send - send one msg + text record */
 static bool
 echo_send(int sock, enum proto_msg msg, const void *text, size_t len, int timeout_ms, size_t limit,
-          struct attr_error *err)
+          struct err *err)
 {
     struct buf rec;
     bool good;
@@ -52,7 +52,7 @@ echo_send(int sock, enum proto_msg msg, const void *text, size_t len, int timeou
 /* echo_clnt_call - send text, wait for it to come back into reply */
 bool
 echo_clnt_call(int sock, const char *text, struct buf *reply, int timeout_ms, size_t record_limit,
-               struct attr_error *err)
+               struct err *err)
 {
     return echo_send(sock, PROTO_ECHO_REQUEST, text, strlen(text), timeout_ms, record_limit, err) &&
            echo_receive(sock, PROTO_ECHO_REPLY, reply, timeout_ms, record_limit, err);
@@ -60,7 +60,7 @@ echo_clnt_call(int sock, const char *text, struct buf *reply, int timeout_ms, si
 
 /* echo_serve_one - answer one echo request on sock */
 bool
-echo_serve_one(int sock, int timeout_ms, size_t record_limit, struct attr_error *err)
+echo_serve_one(int sock, int timeout_ms, size_t record_limit, struct err *err)
 {
     struct buf text;
     bool good;

@@ -9,7 +9,7 @@
 #include "core/buf.h"
 
 bool echo_clnt_call(int sock, const char *text, struct buf *reply, int timeout_ms,
-                    size_t record_limit, struct attr_error *err);
-bool echo_serve_one(int sock, int timeout_ms, size_t record_limit, struct attr_error *err);
+                    size_t record_limit, struct err *err);
+bool echo_serve_one(int sock, int timeout_ms, size_t record_limit, struct err *err);
 
 #endif

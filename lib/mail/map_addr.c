@@ -152,7 +152,7 @@ map_addr_virtual_keys(struct map_addr_keys *keys, const char *address,
 /* map_addr_search - look the keys up in order; the first found or any error ends it */
 static enum map_status
 map_addr_search(struct map_list *maps, struct map_addr_keys *keys, const char *extension,
-                struct map_addr_match *match, struct map_error *err)
+                struct map_addr_match *match, struct err *err)
 {
     enum map_status status = MAP_NOTFOUND;
     size_t i;
@@ -176,7 +176,7 @@ map_addr_search(struct map_list *maps, struct map_addr_keys *keys, const char *e
 
 enum map_status
 map_addr_find(struct map_list *maps, enum map_addr_order order, const char *address,
-              const struct map_addr_opts *opts, struct map_addr_match *match, struct map_error *err)
+              const struct map_addr_opts *opts, struct map_addr_match *match, struct err *err)
 {
     struct map_addr_parts parts;
     struct map_addr_keys keys = {NULL, 0, 0};
@@ -203,7 +203,7 @@ map_addr_find(struct map_list *maps, enum map_addr_order order, const char *addr
 
 enum map_status
 map_addr_domain(struct map_list *maps, const char *domain, bool parent_domain_matches_subdomains,
-                struct map_addr_match *match, struct map_error *err)
+                struct map_addr_match *match, struct err *err)
 {
     struct map_addr_keys keys = {NULL, 0, 0};
 

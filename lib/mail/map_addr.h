@@ -55,10 +55,10 @@ struct map_addr_match {
 
 enum map_status map_addr_find(struct map_list *maps, enum map_addr_order order, const char *address,
                               const struct map_addr_opts *opts, struct map_addr_match *match,
-                              struct map_error *err);
+                              struct err *err);
 enum map_status map_addr_domain(struct map_list *maps, const char *domain,
                                 bool parent_domain_matches_subdomains, struct map_addr_match *match,
-                                struct map_error *err);
+                                struct err *err);
 void map_addr_match_free(struct map_addr_match *match);
 
 #endif

@@ -40,8 +40,7 @@ struct match_list {
     size_t n;
 };
 
-static bool match_add_text(struct match_list *list, const char *text, int depth,
-                           struct map_error *err);
+static bool match_add_text(struct match_list *list, const char *text, int depth, struct err *err);
 
 static bool
 match_is_table(const char *entry)
@@ -52,16 +51,15 @@ match_is_table(const char *entry)
 }
 
 static bool
-match_add_file(struct match_list *list, const char *path, int depth, struct map_error *err)
+match_add_file(struct match_list *list, const char *path, int depth, struct err *err)
 {
     struct buf text;
     bool good;
 
     if (depth >= MATCH_FILE_DEPTH) {
-        snprintf(err->text, sizeof(err->text), "%s: files nested too deeply", path);
-        return false;
+        return err_set(err, "%s: files nested too deeply", path);
     }
-    if (!textfile_read(path, MATCH_FILE_MAX, &text, err->text, sizeof(err->text)))
+    if (!textfile_read(path, MATCH_FILE_MAX, &text, err))
         return false;
     for (char *p = text.data; p && (p = strchr(p, '#')) != NULL;) {
         size_t skip = strcspn(p, "\n");
@@ -75,10 +73,9 @@ match_add_file(struct match_list *list, const char *path, int depth, struct map_
 
 /* match_add_entry - one entry of the list, already split out */
 static bool
-match_add_entry(struct match_list *list, const char *entry, int depth, struct map_error *err)
+match_add_entry(struct match_list *list, const char *entry, int depth, struct err *err)
 {
     struct match_entry e = {0};
-    char why[256];
 
     while (*entry == '!') {
         e.negate = !e.negate;
@@ -87,8 +84,7 @@ match_add_entry(struct match_list *list, const char *entry, int depth, struct ma
     if (*entry == '/') {
         if (!e.negate)
             return match_add_file(list, entry, depth, err);
-        snprintf(err->text, sizeof(err->text), "!%s: a file cannot be negated", entry);
-        return false;
+        return err_set(err, "!%s: a file cannot be negated", entry);
     }
     if (match_is_table(entry)) {
         e.kind = ENTRY_TABLE;
@@ -97,10 +93,8 @@ match_add_entry(struct match_list *list, const char *entry, int depth, struct ma
     } else if (list->kind == MATCH_ADDRESS && strpbrk(entry, ":./[") &&
                strspn(entry, "0123456789abcdefABCDEF:./[]") == strlen(entry)) {
         e.kind = ENTRY_NETWORK;
-        if (!cidr_parse(entry, &e.net, why, sizeof(why))) {
-            snprintf(err->text, sizeof(err->text), "%s", why);
+        if (!cidr_parse(entry, &e.net, err))
             return false;
-        }
     } else {
         e.kind = ENTRY_DOMAIN;
         e.domain = str_lower(xstrdup(entry));
@@ -111,8 +105,7 @@ match_add_entry(struct match_list *list, const char *entry, int depth, struct ma
 }
 
 static bool
-match_add_words(struct match_list *list, const struct strvec *entries, int depth,
-                struct map_error *err)
+match_add_words(struct match_list *list, const struct strvec *entries, int depth, struct err *err)
 {
     for (size_t i = 0; i < entries->n; i++)
         if (!match_add_entry(list, entries->v[i], depth, err))
@@ -121,16 +114,13 @@ match_add_words(struct match_list *list, const struct strvec *entries, int depth
 }
 
 static bool
-match_add_text(struct match_list *list, const char *text, int depth, struct map_error *err)
+match_add_text(struct match_list *list, const char *text, int depth, struct err *err)
 {
     struct strvec entries;
-    struct conf_error cerr;
     bool good;
 
     strvec_init(&entries);
-    if (!(good = conf_split_list(text, &entries, &cerr)))
-        snprintf(err->text, sizeof(err->text), "%s", cerr.text);
-    good = good && match_add_words(list, &entries, depth, err);
+    good = conf_split_list(text, &entries, err) && match_add_words(list, &entries, depth, err);
     strvec_free(&entries);
     return good;
 }
@@ -138,7 +128,7 @@ match_add_text(struct match_list *list, const char *text, int depth, struct map_
 /* match_list_open_words - a list already split, as a LIST parameter holds it */
 struct match_list *
 match_list_open_words(const struct strvec *entries, enum match_kind kind, bool parent_matches,
-                      struct map_error *err)
+                      struct err *err)
 {
     struct match_list *list = xcalloc(1, sizeof(*list));
 
@@ -152,17 +142,14 @@ match_list_open_words(const struct strvec *entries, enum match_kind kind, bool p
 }
 
 struct match_list *
-match_list_open(const char *text, enum match_kind kind, bool parent_matches, struct map_error *err)
+match_list_open(const char *text, enum match_kind kind, bool parent_matches, struct err *err)
 {
     struct match_list *list = NULL;
     struct strvec entries;
-    struct conf_error cerr;
 
     strvec_init(&entries);
-    if (conf_split_list(text, &entries, &cerr))
+    if (conf_split_list(text, &entries, err))
         list = match_list_open_words(&entries, kind, parent_matches, err);
-    else
-        snprintf(err->text, sizeof(err->text), "%s", cerr.text);
     strvec_free(&entries);
     return list;
 }
@@ -196,7 +183,7 @@ match_domain(const char *pattern, const char *domain, bool parent_matches)
 
 static enum map_status
 match_entry_find(const struct match_list *list, const struct match_entry *e, const char *item,
-                 struct map_error *err)
+                 struct err *err)
 {
     struct cidr addr;
     const char *value;
@@ -223,7 +210,7 @@ match_entry_find(const struct match_list *list, const struct match_entry *e, con
 
 /* match_list_find - does item match? MAP_ERROR when a table could not answer */
 enum map_status
-match_list_find(const struct match_list *list, const char *item, struct map_error *err)
+match_list_find(const struct match_list *list, const char *item, struct err *err)
 {
     for (size_t i = 0; i < list->n; i++) {
         enum map_status status = match_entry_find(list, &list->v[i], item, err);

@@ -26,11 +26,10 @@ enum match_kind {
 struct match_list;
 
 struct match_list *match_list_open(const char *text, enum match_kind kind, bool parent_matches,
-                                   struct map_error *err);
+                                   struct err *err);
 struct match_list *match_list_open_words(const struct strvec *entries, enum match_kind kind,
-                                         bool parent_matches, struct map_error *err);
+                                         bool parent_matches, struct err *err);
 void match_list_close(struct match_list *list);
-enum map_status match_list_find(const struct match_list *list, const char *item,
-                                struct map_error *err);
+enum map_status match_list_find(const struct match_list *list, const char *item, struct err *err);
 
 #endif

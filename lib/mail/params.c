@@ -41,7 +41,7 @@ params_hostname(void)
 static char *
 params_mydomain(const struct conf *conf)
 {
-    struct conf_error err;
+    struct err err;
     char *host = conf_expand(conf, conf_raw(conf, "myhostname"), &err);
     const char *dot = host ? strchr(host, '.') : NULL;
     char *domain = xstrdup(dot && dot[1] ? dot + 1 : "localdomain");
@@ -67,13 +67,13 @@ params_conf_new(void)
 }
 
 static bool
-params_load_str(const struct conf *conf, const char *name, char **out, struct conf_error *err)
+params_load_str(const struct conf *conf, const char *name, char **out, struct err *err)
 {
     return conf_get_str(conf, name, out, err);
 }
 
 static bool
-params_load_long(const struct conf *conf, const char *name, long *out, struct conf_error *err)
+params_load_long(const struct conf *conf, const char *name, long *out, struct err *err)
 {
     return conf_get_long(conf, name, out, err);
 }
@@ -87,7 +87,7 @@ params_load_long(const struct conf *conf, const char *name, long *out, struct co
 
 /* params_load - every parameter, typed; on failure p holds nothing to free */
 bool
-params_load(struct params *p, const struct conf *conf, struct conf_error *err)
+params_load(struct params *p, const struct conf *conf, struct err *err)
 {
     memset(p, 0, sizeof(*p));
 #define PARAM(type, name, dflt, min, max, unit, doc)       \

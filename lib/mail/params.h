@@ -28,7 +28,7 @@ extern const struct param_decl params_decls[];
 extern const size_t params_ndecls;
 
 struct conf *params_conf_new(void);
-bool params_load(struct params *p, const struct conf *conf, struct conf_error *err);
+bool params_load(struct params *p, const struct conf *conf, struct err *err);
 void params_free(struct params *p);
 
 #endif

@@ -74,7 +74,7 @@ proto_begin(struct buf *rec, enum proto_msg msg)
  */
 bool
 proto_decode(const struct buf *rec, size_t limit, struct attr_fds *fds, enum proto_msg msg,
-             const struct attr_spec *spec, size_t nspec, struct attr_error *err)
+             const struct attr_spec *spec, size_t nspec, struct err *err)
 {
     struct attr_spec all[PROTO_SPEC_MAX + 1];
     enum proto_msg got = proto_msg_of(rec);
@@ -85,9 +85,8 @@ proto_decode(const struct buf *rec, size_t limit, struct attr_fds *fds, enum pro
         log_panic("proto_decode: %zu attributes for %s", nspec, proto_msg_name(msg));
     if (got != msg) {
         attr_fds_close(fds);
-        snprintf(err->text, sizeof(err->text), "expected %s, got %s", proto_msg_name(msg),
-                 got == PROTO_NONE ? "an unknown message" : proto_msg_name(got));
-        return false;
+        return err_set(err, "expected %s, got %s", proto_msg_name(msg),
+                       got == PROTO_NONE ? "an unknown message" : proto_msg_name(got));
     }
     buf_init(&name, PROTO_MSG_NAME_SIZE);
     all[0] = (struct attr_spec){PROTO_ATTR_MSG, ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &name};

@@ -81,7 +81,7 @@ void proto_begin(struct buf *rec, enum proto_msg msg);
 #define PROTO_SPEC_MAX 15
 
 bool proto_decode(const struct buf *rec, size_t limit, struct attr_fds *fds, enum proto_msg msg,
-                  const struct attr_spec *spec, size_t nspec, struct attr_error *err);
+                  const struct attr_spec *spec, size_t nspec, struct err *err);
 #define PROTO_DECODE(rec, limit, fds, msg, spec, err) \
     proto_decode((rec), (limit), (fds), (msg), (spec), nitems(spec), (err))
 

@@ -39,7 +39,7 @@ qmgr_answer_to(enum proto_msg request)
 
 /* qmgr_request_encode - a request naming id (NULL for queue_open) into rec */
 bool
-qmgr_request_encode(struct buf *rec, enum proto_msg request, const char *id, struct attr_error *err)
+qmgr_request_encode(struct buf *rec, enum proto_msg request, const char *id, struct err *err)
 {
     qmgr_answer_to(request);
     proto_begin(rec, request);
@@ -94,7 +94,7 @@ qmgr_reply_decode(const struct buf *rec, struct attr_fds *fds, enum proto_msg re
                   const char *id, struct qmgr_reply *reply)
 {
     struct buf msg, qid, reason;
-    struct attr_error err;
+    struct err err;
     const struct attr_spec spec[] = {
         {PROTO_ATTR_MSG, ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &msg},
         {PROTO_ATTR_QUEUE_ID, ATTR_STR, ATTR_TEXT, &qid},
@@ -122,7 +122,7 @@ qmgr_reply_decode(const struct buf *rec, struct attr_fds *fds, enum proto_msg re
 
 /* qmgr_clnt_connect - connect to qmgr's socket; -1 with err on failure */
 int
-qmgr_clnt_connect(const char *path, struct attr_error *err)
+qmgr_clnt_connect(const char *path, struct err *err)
 {
     return ipc_connect(path, err);
 }
@@ -134,7 +134,7 @@ qmgr_clnt_call(int sock, enum proto_msg request, const char *id, int timeout_ms,
 {
     struct buf rec;
     struct attr_fds fds;
-    struct attr_error err;
+    struct err err;
     enum ipc_status status;
 
     reply->fd = -1;

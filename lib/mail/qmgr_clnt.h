@@ -41,15 +41,14 @@ struct qmgr_reply {
     char why[QMGR_WHY_SIZE]; /* REFUSED: qmgr's reason; BROKEN: what went wrong */
 };
 
-bool qmgr_request_encode(struct buf *rec, enum proto_msg request, const char *id,
-                         struct attr_error *err);
+bool qmgr_request_encode(struct buf *rec, enum proto_msg request, const char *id, struct err *err);
 enum qmgr_outcome qmgr_reply_decode(const struct buf *rec, struct attr_fds *fds,
                                     enum proto_msg request, const char *id,
                                     struct qmgr_reply *reply);
 enum qmgr_outcome qmgr_reply_broken(struct qmgr_reply *reply, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-int qmgr_clnt_connect(const char *path, struct attr_error *err);
+int qmgr_clnt_connect(const char *path, struct err *err);
 enum qmgr_outcome qmgr_clnt_open(int sock, int timeout_ms, struct qmgr_reply *reply);
 enum qmgr_outcome qmgr_clnt_commit(int sock, const char *id, int timeout_ms,
                                    struct qmgr_reply *reply);

@@ -73,16 +73,6 @@ queue_check(const unsigned char *p, size_t n)
     return h;
 }
 
-void
-queue_err(struct queue_file_error *err, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(err->text, sizeof(err->text), fmt, ap);
-    va_end(ap);
-}
-
 bool
 queue_state_known(int c)
 {

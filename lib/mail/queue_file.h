@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "core/buf.h"
+#include "core/err.h"
 
 /* The format is described at the top of queue_file.c. */
 #define QUEUE_FILE_VERSION    1
@@ -17,10 +18,6 @@
 #define QUEUE_FILE_REASON_MAX 200   /* bytes of a deferral or failure reason kept */
 #define QUEUE_FILE_CHUNK_MAX  65536 /* bytes of content in one record */
 #define QUEUE_FILE_RCPT_MAX   100000
-
-struct queue_file_error {
-    char text[256];
-};
 
 enum queue_rcpt_state {
     QUEUE_RCPT_PENDING = 'P',
@@ -77,7 +74,7 @@ struct queue_writer {
     size_t nrcpt;
     bool in_content;
     struct buf chunk; /* content not yet written as a record */
-    struct queue_file_error err;
+    struct err err;
     int errnum; /* errno of a failed write or fsync (ENOSPC: say 452), else 0 */
     bool failed;
 };
@@ -86,8 +83,8 @@ void queue_writer_init(struct queue_writer *w, int fd, const struct queue_envelo
 void queue_writer_rcpt(struct queue_writer *w, const char *addr, const char *notify,
                        const char *orcpt);
 void queue_writer_content(struct queue_writer *w, const void *data, size_t len);
-bool queue_writer_end(struct queue_writer *w, struct queue_file_error *err);
-bool queue_writer_finish(struct queue_writer *w, struct queue_file_error *err);
+bool queue_writer_end(struct queue_writer *w, struct err *err);
+bool queue_writer_finish(struct queue_writer *w, struct err *err);
 void queue_writer_free(struct queue_writer *w);
 
 /*
@@ -96,10 +93,10 @@ void queue_writer_free(struct queue_writer *w);
  * err names the offset and what is wrong. queue_file_content() hands the content to fn
  * chunk by chunk (fn returns false to stop, which makes the call return false).
  */
-bool queue_file_read(int fd, struct queue_envelope *env, struct queue_file_error *err);
+bool queue_file_read(int fd, struct queue_envelope *env, struct err *err);
 typedef bool (*queue_content_fn)(const char *data, size_t len, void *ctx);
 bool queue_file_content(int fd, const struct queue_envelope *env, queue_content_fn fn, void *ctx,
-                        struct queue_file_error *err);
+                        struct err *err);
 
 /* Recording an outcome: one fixed-size write into the slot, then fdatasync. */
 /*
@@ -108,16 +105,15 @@ bool queue_file_content(int fd, const struct queue_envelope *env, queue_content_
  * cut (then the delivery repeats, as the durability rule allows).
  */
 bool queue_file_write_slot(int fd, off_t offset, const struct queue_rcpt_status *status,
-                           bool durable, struct queue_file_error *err);
+                           bool durable, struct err *err);
 /*
  * queue_file_lock_slot - a delivery agent's claim on one recipient: wait for any other agent
  * delivering it (after a qmgr restart, the old agent may still be at work), then read its
  * state; queue_file_unlock_slot lets the next one in.
  */
-bool queue_file_lock_slot(int fd, off_t offset, struct queue_rcpt_status *status,
-                          struct queue_file_error *err);
+bool queue_file_lock_slot(int fd, off_t offset, struct queue_rcpt_status *status, struct err *err);
 void queue_file_unlock_slot(int fd, off_t offset);
 bool queue_file_set_status(int fd, const struct queue_rcpt *rcpt,
-                           const struct queue_rcpt_status *status, struct queue_file_error *err);
+                           const struct queue_rcpt_status *status, struct err *err);
 
 #endif

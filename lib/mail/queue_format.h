@@ -19,8 +19,6 @@
 
 void queue_put_be(unsigned char *p, uint64_t v, int n);
 uint64_t queue_get_be(const unsigned char *p, int n);
-void queue_err(struct queue_file_error *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 bool queue_state_known(int c);
 void queue_slot_encode(unsigned char slot[QUEUE_SLOT_LEN], const struct queue_rcpt_status *st);
 bool queue_slot_decode(const unsigned char *slot, struct queue_rcpt_status *st, bool *torn);

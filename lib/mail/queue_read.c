@@ -23,7 +23,7 @@ struct queue_reader {
     int fd;
     off_t off;  /* the next record */
     off_t size; /* of the file */
-    struct queue_file_error *err;
+    struct err *err;
     off_t win_off; /* the window holds win_len bytes of the file from win_off */
     size_t win_len;
     unsigned char win[QUEUE_WINDOW];
@@ -73,9 +73,8 @@ queue_pread_direct(struct queue_reader *r, void *data, size_t len, off_t off)
             continue;
         if (n <= 0) {
             off_t at = off + (off_t)got;
-            queue_err(r->err, "read at offset %lld: %s", (long long)at,
-                      n < 0 ? strerror(errno) : "unexpected end of file");
-            return false;
+            return err_set(r->err, "read at offset %lld: %s", (long long)at,
+                           n < 0 ? strerror(errno) : "unexpected end of file");
         }
         got += (size_t)n;
     }
@@ -114,27 +113,23 @@ queue_next(struct queue_reader *r, int *type, size_t *len, char *value, off_t *a
     uint64_t n;
 
     if (r->size - r->off < QUEUE_REC_HEADER) {
-        queue_err(r->err, "truncated at offset %lld: %s", (long long)r->off,
-                  r->size == r->off ? "no end marker" : "partial record header");
-        return false;
+        return err_set(r->err, "truncated at offset %lld: %s", (long long)r->off,
+                       r->size == r->off ? "no end marker" : "partial record header");
     }
     if (!queue_pread(r, head, sizeof(head), r->off))
         return false;
     *type = head[0];
     n = queue_get_be(head + 1, 4);
     if (queue_type_max(*type) == 0) {
-        queue_err(r->err, "offset %lld: unknown record type 0x%02x", (long long)r->off, *type);
-        return false;
+        return err_set(r->err, "offset %lld: unknown record type 0x%02x", (long long)r->off, *type);
     }
     if (n > queue_type_max(*type)) {
-        queue_err(r->err, "offset %lld: record '%c' length %llu exceeds %zu", (long long)r->off,
-                  *type, (unsigned long long)n, queue_type_max(*type));
-        return false;
+        return err_set(r->err, "offset %lld: record '%c' length %llu exceeds %zu",
+                       (long long)r->off, *type, (unsigned long long)n, queue_type_max(*type));
     }
     if ((uint64_t)(r->size - r->off - QUEUE_REC_HEADER) < n) {
-        queue_err(r->err, "truncated at offset %lld: record '%c' needs %llu bytes",
-                  (long long)r->off, *type, (unsigned long long)n);
-        return false;
+        return err_set(r->err, "truncated at offset %lld: record '%c' needs %llu bytes",
+                       (long long)r->off, *type, (unsigned long long)n);
     }
     *at = r->off + QUEUE_REC_HEADER;
     *len = (size_t)n;
@@ -151,9 +146,8 @@ queue_fixed(struct queue_reader *r, int type, size_t len, size_t want, off_t at)
 {
     if (len == want)
         return true;
-    queue_err(r->err, "offset %lld: record '%c' has %zu bytes, not %zu",
-              (long long)(at - QUEUE_REC_HEADER), type, len, want);
-    return false;
+    return err_set(r->err, "offset %lld: record '%c' has %zu bytes, not %zu",
+                   (long long)(at - QUEUE_REC_HEADER), type, len, want);
 }
 
 /* queue_text - a text value: no NUL, and not seen before */
@@ -161,14 +155,12 @@ static bool
 queue_text(struct queue_reader *r, int type, const char *value, size_t len, off_t at, char **dest)
 {
     if (memchr(value, 0, len) != NULL) {
-        queue_err(r->err, "offset %lld: record '%c' contains a NUL byte",
-                  (long long)(at - QUEUE_REC_HEADER), type);
-        return false;
+        return err_set(r->err, "offset %lld: record '%c' contains a NUL byte",
+                       (long long)(at - QUEUE_REC_HEADER), type);
     }
     if (*dest != NULL) {
-        queue_err(r->err, "offset %lld: record '%c' repeated", (long long)(at - QUEUE_REC_HEADER),
-                  type);
-        return false;
+        return err_set(r->err, "offset %lld: record '%c' repeated",
+                       (long long)(at - QUEUE_REC_HEADER), type);
     }
     *dest = xmemdup(value, len + 1);
     return true;
@@ -227,9 +219,8 @@ queue_rcpt_record(struct queue_reader *r, struct queue_envelope *env, enum queue
 
     if (type == 'R') {
         if (env->nrcpt >= QUEUE_FILE_RCPT_MAX) {
-            queue_err(r->err, "offset %lld: more than %d recipients",
-                      (long long)(at - QUEUE_REC_HEADER), QUEUE_FILE_RCPT_MAX);
-            return false;
+            return err_set(r->err, "offset %lld: more than %d recipients",
+                           (long long)(at - QUEUE_REC_HEADER), QUEUE_FILE_RCPT_MAX);
         }
         *phase = QUEUE_PHASE_RCPT;
         return queue_text(r, type, value, len, at, &queue_rcpt_add(env)->addr);
@@ -242,8 +233,8 @@ queue_rcpt_record(struct queue_reader *r, struct queue_envelope *env, enum queue
     if (!queue_fixed(r, type, len, QUEUE_SLOT_LEN, at))
         return false;
     if (!queue_slot_decode((const unsigned char *)value, &rcpt->status, &rcpt->status_torn)) {
-        queue_err(r->err, "offset %lld: malformed status slot", (long long)(at - QUEUE_REC_HEADER));
-        return false;
+        return err_set(r->err, "offset %lld: malformed status slot",
+                       (long long)(at - QUEUE_REC_HEADER));
     }
     rcpt->status_offset = at;
     *phase = QUEUE_PHASE_NEXT;
@@ -277,18 +268,16 @@ queue_end(struct queue_reader *r, struct queue_envelope *env, const char *value,
     if (!queue_fixed(r, 'E', len, QUEUE_END_LEN, at))
         return false;
     if (queue_get_be(v, 8) != env->size || queue_get_be(v + 8, 4) != env->nrcpt) {
-        queue_err(r->err,
-                  "offset %lld: end marker says %llu bytes and %llu recipients, file has "
-                  "%llu and %zu",
-                  (long long)(at - QUEUE_REC_HEADER), (unsigned long long)queue_get_be(v, 8),
-                  (unsigned long long)queue_get_be(v + 8, 4), (unsigned long long)env->size,
-                  env->nrcpt);
-        return false;
+        return err_set(r->err,
+                       "offset %lld: end marker says %llu bytes and %llu recipients, file has "
+                       "%llu and %zu",
+                       (long long)(at - QUEUE_REC_HEADER), (unsigned long long)queue_get_be(v, 8),
+                       (unsigned long long)queue_get_be(v + 8, 4), (unsigned long long)env->size,
+                       env->nrcpt);
     }
     if (r->off != r->size) {
-        queue_err(r->err, "offset %lld: %lld bytes after the end marker", (long long)r->off,
-                  (long long)(r->size - r->off));
-        return false;
+        return err_set(r->err, "offset %lld: %lld bytes after the end marker", (long long)r->off,
+                       (long long)(r->size - r->off));
     }
     return true;
 }
@@ -304,13 +293,11 @@ queue_header(struct queue_reader *r, char *value)
     if (!queue_next(r, &type, &len, value, &at))
         return false;
     if (type != 'V' || len != QUEUE_VERSION_LEN) {
-        queue_err(r->err, "offset 0: not a queue file (no version record)");
-        return false;
+        return err_set(r->err, "offset 0: not a queue file (no version record)");
     }
     if (queue_get_be((const unsigned char *)value, 4) != QUEUE_FILE_VERSION) {
-        queue_err(r->err, "offset 0: unsupported queue file version %llu",
-                  (unsigned long long)queue_get_be((const unsigned char *)value, 4));
-        return false;
+        return err_set(r->err, "offset 0: unsupported queue file version %llu",
+                       (unsigned long long)queue_get_be((const unsigned char *)value, 4));
     }
     return true;
 }
@@ -328,9 +315,8 @@ queue_record(struct queue_reader *r, struct queue_envelope *env, enum queue_phas
     if (!queue_next(r, &type, &len, value, &at))
         return false;
     if (!queue_allowed(*phase, type)) {
-        queue_err(r->err, "offset %lld: record '%c' out of place",
-                  (long long)(at - QUEUE_REC_HEADER), type);
-        return false;
+        return err_set(r->err, "offset %lld: record '%c' out of place",
+                       (long long)(at - QUEUE_REC_HEADER), type);
     }
     if (strchr("RnoQ", type))
         return queue_rcpt_record(r, env, phase, type, value, len, at);
@@ -363,12 +349,10 @@ queue_envelope_finish(struct queue_reader *r, struct queue_envelope *env)
                      &env->client_addr, &env->helo, &env->protocol};
 
     if (env->sender == NULL || env->arrival.tv_sec == 0) {
-        queue_err(r->err, "no %s record", env->sender == NULL ? "sender" : "arrival time");
-        return false;
+        return err_set(r->err, "no %s record", env->sender == NULL ? "sender" : "arrival time");
     }
     if (env->nrcpt == 0) {
-        queue_err(r->err, "no recipients");
-        return false;
+        return err_set(r->err, "no recipients");
     }
     if (env->content_offset == 0)
         env->content_offset = r->size - QUEUE_REC_HEADER - QUEUE_END_LEN;
@@ -386,7 +370,7 @@ queue_envelope_finish(struct queue_reader *r, struct queue_envelope *env)
 
 /* queue_file_read - check the whole file and load its envelope */
 bool
-queue_file_read(int fd, struct queue_envelope *env, struct queue_file_error *err)
+queue_file_read(int fd, struct queue_envelope *env, struct err *err)
 {
     char value[QUEUE_FILE_ADDR_MAX + 1];
     struct queue_reader r = {.fd = fd, .err = err};
@@ -396,8 +380,7 @@ queue_file_read(int fd, struct queue_envelope *env, struct queue_file_error *err
 
     memset(env, 0, sizeof(*env));
     if (fstat(fd, &st) < 0) {
-        queue_err(err, "fstat: %s", strerror(errno));
-        return false;
+        return err_set(err, "fstat: %s", strerror(errno));
     }
     r.size = st.st_size;
     good = queue_header(&r, value);
@@ -412,7 +395,7 @@ queue_file_read(int fd, struct queue_envelope *env, struct queue_file_error *err
 /* queue_file_content - hand the content to fn, chunk by chunk */
 bool
 queue_file_content(int fd, const struct queue_envelope *env, queue_content_fn fn, void *ctx,
-                   struct queue_file_error *err)
+                   struct err *err)
 {
     char value[QUEUE_FILE_ADDR_MAX + 1];
     struct queue_reader r = {.fd = fd, .off = env->content_offset, .err = err};
@@ -424,18 +407,18 @@ queue_file_content(int fd, const struct queue_envelope *env, queue_content_fn fn
     off_t at = 0;
 
     if (fstat(fd, &st) < 0) {
-        queue_err(err, "fstat: %s", strerror(errno));
+        err_set(err, "fstat: %s", strerror(errno));
         good = false;
     }
     r.size = st.st_size;
     while (good && (good = queue_next(&r, &type, &len, value, &at)) && type == 'D') {
         good = queue_pread(&r, chunk, len, at);
         if (good && !(good = fn(chunk, len, ctx)))
-            queue_err(err, "content reader stopped at offset %lld", (long long)at);
+            err_set(err, "content reader stopped at offset %lld", (long long)at);
     }
     if (good && type != 'E') {
-        queue_err(err, "offset %lld: record '%c' in the content",
-                  (long long)(at - QUEUE_REC_HEADER), type);
+        err_set(err, "offset %lld: record '%c' in the content", (long long)(at - QUEUE_REC_HEADER),
+                type);
         good = false;
     }
     free(chunk);

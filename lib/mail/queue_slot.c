@@ -24,22 +24,20 @@ queue_unlock_slot(int fd, off_t offset)
 /* queue_file_write_slot - one recipient's status slot at offset; fdatasync when durable */
 bool
 queue_file_write_slot(int fd, off_t offset, const struct queue_rcpt_status *status, bool durable,
-                      struct queue_file_error *err)
+                      struct err *err)
 {
     unsigned char slot[QUEUE_SLOT_LEN];
     ssize_t n;
 
     if (!queue_state_known(status->state) || offset <= 0) {
-        queue_err(err, "bad status update");
-        return false;
+        return err_set(err, "bad status update");
     }
     queue_slot_encode(slot, status);
     while ((n = pwrite(fd, slot, sizeof(slot), offset)) < 0 && errno == EINTR)
         ;
     if (n != (ssize_t)sizeof(slot) || (durable && fdatasync(fd) < 0)) {
-        queue_err(err, "status update at offset %lld: %s", (long long)offset,
-                  n < 0 || n == (ssize_t)sizeof(slot) ? strerror(errno) : "short write");
-        return false;
+        return err_set(err, "status update at offset %lld: %s", (long long)offset,
+                       n < 0 || n == (ssize_t)sizeof(slot) ? strerror(errno) : "short write");
     }
     return true;
 }
@@ -50,8 +48,7 @@ queue_file_write_slot(int fd, off_t offset, const struct queue_rcpt_status *stat
  * it goes away with the last descriptor of this open, so with a killed holder too.
  */
 bool
-queue_file_lock_slot(int fd, off_t offset, struct queue_rcpt_status *status,
-                     struct queue_file_error *err)
+queue_file_lock_slot(int fd, off_t offset, struct queue_rcpt_status *status, struct err *err)
 {
     struct flock fl = {
         .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = offset, .l_len = QUEUE_SLOT_LEN};
@@ -60,16 +57,14 @@ queue_file_lock_slot(int fd, off_t offset, struct queue_rcpt_status *status,
 
     while (fcntl(fd, F_OFD_SETLKW, &fl) < 0) {
         if (errno != EINTR) {
-            queue_err(err, "lock status slot at offset %lld: %s", (long long)offset,
-                      strerror(errno));
-            return false;
+            return err_set(err, "lock status slot at offset %lld: %s", (long long)offset,
+                           strerror(errno));
         }
     }
     if (pread(fd, slot, sizeof(slot), offset) != (ssize_t)sizeof(slot) ||
         !queue_slot_decode(slot, status, &torn)) {
         queue_unlock_slot(fd, offset);
-        queue_err(err, "offset %lld: unreadable status slot", (long long)offset);
-        return false;
+        return err_set(err, "offset %lld: unreadable status slot", (long long)offset);
     }
     return true;
 }
@@ -83,7 +78,7 @@ queue_file_unlock_slot(int fd, off_t offset)
 /* queue_file_set_status - record a recipient's outcome in place, durably */
 bool
 queue_file_set_status(int fd, const struct queue_rcpt *rcpt, const struct queue_rcpt_status *status,
-                      struct queue_file_error *err)
+                      struct err *err)
 {
     return queue_file_write_slot(fd, rcpt->status_offset, status, true, err);
 }

@@ -159,7 +159,7 @@ queue_writer_content(struct queue_writer *w, const void *data, size_t len)
 /* queue_writer_end - the end marker, then write what is buffered (no fsync: the caller
  * does it, as smtpd does off its event loop); false with err on failure */
 bool
-queue_writer_end(struct queue_writer *w, struct queue_file_error *err)
+queue_writer_end(struct queue_writer *w, struct err *err)
 {
     unsigned char end[QUEUE_END_LEN];
 
@@ -177,7 +177,7 @@ queue_writer_end(struct queue_writer *w, struct queue_file_error *err)
 
 /* queue_writer_finish - queue_writer_end, then fsync; false with err on failure */
 bool
-queue_writer_finish(struct queue_writer *w, struct queue_file_error *err)
+queue_writer_finish(struct queue_writer *w, struct err *err)
 {
     if (queue_writer_end(w, NULL) && fsync(w->fd) < 0)
         queue_writer_fail(w, errno, "queue file fsync: %s", strerror(errno));

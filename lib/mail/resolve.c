@@ -43,14 +43,14 @@ resolve_set(struct resolve_result *res, enum resolve_status status, const char *
 
 /* resolve_maps - open a table list, or leave NULL when the parameter is empty */
 static bool
-resolve_maps(struct map_list **list, const struct strvec *value, struct map_error *err)
+resolve_maps(struct map_list **list, const struct strvec *value, struct err *err)
 {
     *list = value->n ? map_list_open_param(value, MAP_FOLD_FIXED, err) : NULL;
     return value->n == 0 || *list != NULL;
 }
 
 bool
-resolve_open(struct resolve *r, const struct params *p, struct map_error *err)
+resolve_open(struct resolve *r, const struct params *p, struct err *err)
 {
     memset(r, 0, sizeof(*r));
     r->p = p;
@@ -86,7 +86,7 @@ resolve_domain(const char *addr)
 static bool
 resolve_class(struct resolve *r, const char *addr, struct resolve_result *res)
 {
-    struct map_error err;
+    struct err err;
 
     if (addr_class_find(&r->domains, resolve_domain(addr), &res->cls, &err) != MAP_ERROR)
         return true;
@@ -164,7 +164,7 @@ resolve_walk(struct resolve_walk *w, const char *addr)
 {
     struct map_addr_opts opts = {.recipient_delimiter = w->r->p->recipient_delimiter};
     struct map_addr_match match = {0};
-    struct map_error err;
+    struct err err;
     enum resolve_status st;
     enum map_status found;
 
@@ -261,7 +261,7 @@ resolve_default(struct resolve *r, const char *addr, struct resolve_result *res)
 
 /* resolve_lookup - transport_maps: whole address, then the domain; NULL if none */
 static enum map_status
-resolve_lookup(struct resolve *r, const char *addr, char **value, struct map_error *err)
+resolve_lookup(struct resolve *r, const char *addr, char **value, struct err *err)
 {
     struct map_addr_match match = {0};
     const char *v;
@@ -283,7 +283,7 @@ enum resolve_status
 resolve_transport(struct resolve *r, const char *addr, struct resolve_result *res)
 {
     struct resolve_result map = {0};
-    struct map_error err;
+    struct err err;
     char *value = NULL;
 
     memset(res, 0, sizeof(*res));

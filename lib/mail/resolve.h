@@ -45,7 +45,7 @@ struct resolve_result {
     char reason[256];
 };
 
-bool resolve_open(struct resolve *r, const struct params *p, struct map_error *err);
+bool resolve_open(struct resolve *r, const struct params *p, struct err *err);
 void resolve_close(struct resolve *r);
 enum resolve_status resolve_expand(struct resolve *r, const char *addr, struct strvec *out,
                                    struct resolve_result *res);

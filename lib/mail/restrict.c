@@ -93,33 +93,19 @@ restrict_lookup_name(const char *name)
     return -1;
 }
 
-static bool restrict_fail(struct map_error *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static bool
-restrict_fail(struct map_error *err, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(err->text, sizeof(err->text), fmt, ap);
-    va_end(ap);
-    return false;
-}
-
 /* restrict_add - one restriction, with its table when it takes one */
 static bool
-restrict_add(struct restrict_list *list, char **words, size_t n, size_t *i, struct map_error *err)
+restrict_add(struct restrict_list *list, char **words, size_t n, size_t *i, struct err *err)
 {
     int idx = restrict_lookup_name(words[*i]);
     struct restrict_step step = {0};
 
     if (idx < 0)
-        return restrict_fail(err, "unknown restriction \"%.100s\"", words[*i]);
+        return err_set(err, "unknown restriction \"%.100s\"", words[*i]);
     step.kind = restrict_names[idx].kind;
     if (restrict_names[idx].takes_table) {
         if (*i + 1 >= n)
-            return restrict_fail(err, "%s needs a table", words[*i]);
+            return err_set(err, "%s needs a table", words[*i]);
         if ((step.table = map_list_open(words[++*i], MAP_FOLD_FIXED, err)) == NULL)
             return false;
     }
@@ -130,7 +116,7 @@ restrict_add(struct restrict_list *list, char **words, size_t n, size_t *i, stru
 
 /* restrict_compile_words - a list already split, as a LIST parameter holds it */
 struct restrict_list *
-restrict_compile_words(const struct strvec *words, enum restrict_stage stage, struct map_error *err)
+restrict_compile_words(const struct strvec *words, enum restrict_stage stage, struct err *err)
 {
     struct restrict_list *list = xcalloc(1, sizeof(*list));
     bool good = true;
@@ -146,17 +132,14 @@ restrict_compile_words(const struct strvec *words, enum restrict_stage stage, st
 }
 
 struct restrict_list *
-restrict_compile(const char *text, enum restrict_stage stage, struct map_error *err)
+restrict_compile(const char *text, enum restrict_stage stage, struct err *err)
 {
     struct restrict_list *list = NULL;
     struct strvec words;
-    struct conf_error cerr;
 
     strvec_init(&words);
-    if (conf_split_list(text, &words, &cerr))
+    if (conf_split_list(text, &words, err))
         list = restrict_compile_words(&words, stage, err);
-    else
-        snprintf(err->text, sizeof(err->text), "%s", cerr.text);
     strvec_free(&words);
     return list;
 }
@@ -228,7 +211,7 @@ restrict_subject(const struct restrict_eval *ev, char *out, size_t len)
 }
 
 static enum restrict_verdict
-restrict_table_error(struct restrict_eval *ev, const struct map_error *err)
+restrict_table_error(struct restrict_eval *ev, const struct err *err)
 {
     char subject[600];
 
@@ -249,7 +232,7 @@ restrict_domain_of(const char *address)
 
 /* restrict_local_or_relay - is the recipient's domain one we accept mail for? */
 static enum map_status
-restrict_local_or_relay(struct restrict_eval *ev, const char *domain, struct map_error *err)
+restrict_local_or_relay(struct restrict_eval *ev, const char *domain, struct err *err)
 {
     struct match_list *lists[] = {ev->env->mydestination, ev->env->virtual_alias_domains,
                                   ev->env->virtual_mailbox_domains, ev->env->relay_domains};
@@ -266,7 +249,7 @@ static enum restrict_verdict
 restrict_unauth_destination(struct restrict_eval *ev, bool defer)
 {
     const char *rcpt = ev->facts->recipient, *domain = restrict_domain_of(rcpt);
-    struct map_error err;
+    struct err err;
     enum map_status status;
 
     if (rcpt == NULL || domain == NULL)
@@ -378,7 +361,7 @@ restrict_check_access(struct restrict_eval *ev, enum restrict_kind kind, struct 
 {
     const struct restrict_facts *f = ev->facts;
     struct map_addr_match match = {0};
-    struct map_error err;
+    struct err err;
     enum map_status status;
     const char *value = NULL;
     enum restrict_verdict verdict;
@@ -413,7 +396,7 @@ static enum restrict_verdict
 restrict_kind_eval(struct restrict_eval *ev, enum restrict_kind kind, struct map_list *table,
                    int depth)
 {
-    struct map_error err;
+    struct err err;
     char subject[600];
 
     restrict_subject(ev, subject, sizeof(subject));

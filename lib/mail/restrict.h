@@ -72,9 +72,9 @@ struct restrict_reply {
 struct restrict_list;
 
 struct restrict_list *restrict_compile(const char *text, enum restrict_stage stage,
-                                       struct map_error *err);
+                                       struct err *err);
 struct restrict_list *restrict_compile_words(const struct strvec *words, enum restrict_stage stage,
-                                             struct map_error *err);
+                                             struct err *err);
 void restrict_free(struct restrict_list *list);
 enum restrict_verdict restrict_eval(const struct restrict_list *list,
                                     const struct restrict_env *env,

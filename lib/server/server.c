@@ -90,7 +90,7 @@ static void
 server_config(struct server_ctx *ctx, const struct strvec *overrides)
 {
     char *path = xasprintf("%s/main.cf", ctx->config_dir);
-    struct conf_error err;
+    struct err err;
 
     ctx->conf = params_conf_new();
     if (!conf_read_file(ctx->conf, path, &err))
@@ -257,7 +257,7 @@ server_admit(const struct server_ctx *ctx, int conn)
     socklen_t len = sizeof(ss);
     struct peer_uids uids;
     struct ipc_cred cred;
-    struct attr_error err;
+    struct err err;
     struct buf why;
     bool good;
 

@@ -30,7 +30,7 @@ void
 server_status_send(int fd, enum proto_msg msg)
 {
     struct buf rec;
-    struct attr_error err;
+    struct err err;
 
     if (fd < 0)
         return;

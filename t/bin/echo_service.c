@@ -95,7 +95,7 @@ static void
 echo_post_jail(struct server_ctx *ctx)
 {
     const char *spec = getenv("ECHO_TABLE");
-    struct map_error err;
+    struct err err;
 
     if (spec != NULL && (ctx->app = map_open(spec, MAP_FOLD_FIXED, &err)) == NULL)
         log_fatal("%s", err.text);

@@ -34,7 +34,7 @@ static const char body[] = "Subject: test\r\n\r\nHello.\r\n";
 
 /* write_message - envelope, content, end marker, fsync */
 static bool
-write_message(int fd, struct queue_file_error *err)
+write_message(int fd, struct err *err)
 {
     struct queue_envelope env = {.sender = "sender@example.org",
                                  .client_name = "localhost",
@@ -58,7 +58,7 @@ static int
 read_file(const char *path)
 {
     struct queue_envelope env;
-    struct queue_file_error err;
+    struct err err;
     int fd = open(path, O_RDONLY);
 
     if (fd < 0 || !queue_file_read(fd, &env, &err)) {
@@ -74,7 +74,7 @@ read_file(const char *path)
 static bool
 open_written(int sock, char id[QUEUE_ID_SIZE], bool finish, struct qmgr_reply *reply)
 {
-    struct queue_file_error qerr;
+    struct err qerr;
     int fd;
 
     if (qmgr_clnt_open(sock, TIMEOUT_MS, reply) != QMGR_OK)
@@ -106,7 +106,7 @@ send_one(int sock, char **argv, const struct buf *content, char id[QUEUE_ID_SIZE
                                  .client_addr = "127.0.0.1",
                                  .helo = "client.example.org",
                                  .protocol = "ESMTP"};
-    struct queue_file_error qerr;
+    struct err qerr;
     struct queue_writer w;
     struct strvec rcpts;
     bool good;
@@ -221,7 +221,7 @@ run(int sock, const char *mode, int count)
 int
 main(int argc, char **argv)
 {
-    struct attr_error err;
+    struct err err;
     long count = 1;
     int sock;
 

@@ -22,7 +22,7 @@ int
 main(int argc, char **argv)
 {
     struct queue_envelope env;
-    struct queue_file_error err;
+    struct err err;
     int fd;
     bool good;
 

@@ -29,7 +29,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         {"fd", ATTR_FD, 0, &fd},
     };
     struct attr_fds fds;
-    struct attr_error err;
+    struct err err;
     size_t total = 0;
     char peek[16] = "";
     bool decoded, peeked;

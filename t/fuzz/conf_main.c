@@ -18,7 +18,7 @@
 static void
 fuzz_expand_all(const struct conf *conf)
 {
-    struct conf_error err;
+    struct err err;
 
     for (size_t i = 0; i < conf_entry_count(conf); i++) {
         const struct conf_entry *e = conf_entry_at(conf, i);
@@ -43,7 +43,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *text = fuzz_text(data, size);
     struct conf *conf = params_conf_new();
-    struct conf_error err = {{0}};
+    struct err err = {0};
     struct strvec unused;
     struct params p;
 

@@ -14,7 +14,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *text = fuzz_text(data, size);
-    struct conf_error err = {{0}};
+    struct err err = {0};
     struct mastercf mcf;
 
     mastercf_init(&mcf);

@@ -27,7 +27,7 @@ fuzz_rewrite(int fd, struct queue_envelope *env)
 {
     struct queue_rcpt_status deferred = {QUEUE_RCPT_DEFERRED, 1700000000, "4.0.0 fuzz"};
     struct queue_envelope again;
-    struct queue_file_error err;
+    struct err err;
 
     for (size_t i = 0; i < env->nrcpt; i++)
         FUZZ_ASSERT(queue_file_set_status(fd, &env->rcpt[i], &deferred, &err));
@@ -43,7 +43,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct queue_envelope env;
-    struct queue_file_error err;
+    struct err err;
     uint64_t content = 0;
     int fd = memfd_create("fuzz-queue-file", MFD_CLOEXEC);
 

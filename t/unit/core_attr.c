@@ -34,7 +34,7 @@ test_round_trip(void)
     static const char blob[] = "a\0b\0\xff";
     struct buf rec, s, t;
     struct attr_fds fds;
-    struct attr_error err;
+    struct err err;
     int64_t big = 0, neg = 0, absent = 42;
     int fd = -1, pipefd[2];
 
@@ -84,7 +84,7 @@ test_limits(void)
 {
     struct buf rec, s;
     struct attr_fds fds;
-    struct attr_error err;
+    struct err err;
     char big[200];
     size_t total;
 
@@ -149,7 +149,7 @@ test_malformed(void)
     };
     unsigned char rec[256];
     struct attr_fds fds;
-    struct attr_error err;
+    struct err err;
     int64_t req = -1;
     struct buf text;
     int fd = -1;
@@ -185,7 +185,7 @@ test_unknown_and_fds(void)
 {
     struct buf rec;
     struct attr_fds fds;
-    struct attr_error err;
+    struct err err;
     int64_t req = 0;
     int keep = -1, p1[2], p2[2];
 

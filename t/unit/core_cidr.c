@@ -37,19 +37,18 @@ main(void)
         {"300.1.1.1", "bad address \"300.1.1.1\""},
         {"", "bad address \"\""},
     };
-    char why[256];
+    struct err why;
 
     for (size_t i = 0; i < sizeof(members) / sizeof(members[0]); i++) {
         struct cidr net, addr;
-        ok(cidr_parse(members[i].net, &net, why, sizeof(why)) &&
-               cidr_parse_addr(members[i].addr, &addr) &&
+        ok(cidr_parse(members[i].net, &net, &why) && cidr_parse_addr(members[i].addr, &addr) &&
                cidr_contains(&net, &addr) == members[i].member,
            "%s %s %s", members[i].addr, members[i].member ? "in" : "not in", members[i].net);
     }
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct cidr net;
-        ok(!cidr_parse(bad[i].text, &net, why, sizeof(why)), "\"%s\" is refused", bad[i].text);
-        like(why, bad[i].why, "because: %s", why);
+        ok(!cidr_parse(bad[i].text, &net, &why), "\"%s\" is refused", bad[i].text);
+        like(why.text, bad[i].why, "because: %s", why.text);
     }
     return done_testing();
 }

@@ -20,7 +20,7 @@ static const struct param_decl decls[] = {
 #define NDECLS (sizeof(decls) / sizeof(decls[0]))
 
 static struct conf *
-conf_of(const char *text, struct conf_error *err)
+conf_of(const char *text, struct err *err)
 {
     struct conf *conf = conf_new(decls, NDECLS);
 
@@ -35,7 +35,7 @@ conf_of(const char *text, struct conf_error *err)
 static char *
 expanded(const char *text, const char *name)
 {
-    struct conf_error err;
+    struct err err;
     struct conf *conf = conf_of(text, &err);
     char *value;
 
@@ -89,7 +89,7 @@ test_syntax_errors(void)
         {"= 1\n", "main.cf, line 1: bad parameter name \"\""},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct conf_error err = {{0}};
+        struct err err = {0};
         struct conf *conf = conf_of(cases[i].text, &err);
         ok(conf == NULL, "syntax error %zu is refused", i);
         is_str(err.text, cases[i].want, "and named with file and line");
@@ -126,7 +126,7 @@ test_typed(void)
         {"size = 10M", "size", false, 0},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct conf_error err;
+        struct err err;
         struct conf *conf = conf_of(cases[i].text, &err);
         long v = -1;
         bool good = conf && conf_get_long(conf, cases[i].name, &v, &err);
@@ -141,7 +141,7 @@ test_typed(void)
 static void
 test_bool_and_list(void)
 {
-    struct conf_error err;
+    struct err err;
     struct conf *conf = conf_of("flag = YES\nthings = a,b  c,{ d e, f }\n  g\n", &err);
     struct strvec list;
     bool flag = false;
@@ -164,7 +164,7 @@ test_bool_and_list(void)
 static void
 test_overrides_and_unused(void)
 {
-    struct conf_error err;
+    struct err err;
     struct conf *conf = conf_of("limit = 5\nmy_rules = check\nfoo = bar\n"
                                 "smtp_x_limit = 1\nuses = $my_rules\n",
                                 &err);
@@ -199,7 +199,7 @@ static void
 test_read_file(void)
 {
     struct conf *conf = conf_new(decls, NDECLS);
-    struct conf_error err;
+    struct err err;
     char *path = tap_write_file("main.cf", "myhostname = a.b\n\n  \nlimit=3\n");
     char *missing = xasprintf("%s/nope.cf", tap_tmpdir());
     const struct conf_entry *entry;

@@ -42,7 +42,7 @@ make_pair(int sv[2])
 static void
 build_text_record(struct buf *rec, const char *text)
 {
-    struct attr_error err;
+    struct err err;
 
     attr_begin(rec);
     attr_put_text(rec, "text", text);
@@ -55,7 +55,7 @@ test_fd_crosses(void)
     int sv[2], p[2], got = -1;
     struct buf rec, text;
     struct attr_fds fds;
-    struct attr_error err;
+    struct err err;
     char back[8] = "";
 
     make_pair(sv);
@@ -102,7 +102,7 @@ test_extra_fds(void)
     int sv[2], many[ATTR_MAX_FDS + 4], got = -1, before;
     struct buf rec;
     struct attr_fds fds;
-    struct attr_error err;
+    struct err err;
     int64_t n = 0;
 
     make_pair(sv);
@@ -177,7 +177,7 @@ test_slow_writer(void)
     int sv[2];
     struct buf rec, text;
     struct attr_fds fds;
-    struct attr_error err;
+    struct err err;
     pid_t pid;
     int status;
 
@@ -233,7 +233,7 @@ test_refusals(void)
     int sv[2];
     struct buf rec;
     struct attr_fds fds;
-    struct attr_error err;
+    struct err err;
 
     buf_init(&rec, 1 << 20);
 

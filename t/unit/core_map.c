@@ -27,7 +27,7 @@ test_open_errors(void)
         {"unionmap:{ inline:{a=b}, bogus:x }", "unknown table type \"bogus\""},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct map_error err = {""};
+        struct err err = {0};
         struct map *map = map_open(cases[i].spec, MAP_FOLD_FIXED, &err);
         ok(map == NULL, "open %s fails", cases[i].spec);
         like(err.text, cases[i].error, "... saying why");
@@ -37,7 +37,7 @@ test_open_errors(void)
 static void
 test_sharing(void)
 {
-    struct map_error err;
+    struct err err;
     struct map *a = map_open("inline:{a=1}", MAP_FOLD_FIXED, &err);
     struct map *b = map_open("inline:{a=1}", MAP_FOLD_FIXED, &err);
     struct map *c = map_open("inline:{a=1}", 0, &err);
@@ -71,7 +71,7 @@ test_split(void)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct strvec sv;
-        struct map_error err;
+        struct err err;
         char joined[512] = "";
         bool good;
 
@@ -93,7 +93,7 @@ test_split(void)
 static void
 test_list(void)
 {
-    struct map_error err;
+    struct err err;
     struct map_list *list;
     const char *value = NULL;
     char *path = tap_write_file("slow.pcre", "/^(\\w+\\s?)*$/ slow\n");
@@ -128,7 +128,7 @@ test_list(void)
 static void
 test_build_and_walk(void)
 {
-    struct map_error err;
+    struct err err;
     struct map *map = map_open("static:x", 0, &err);
 
     ok(!map_walk(map, NULL, NULL, &err), "static cannot be listed");

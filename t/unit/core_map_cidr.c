@@ -71,7 +71,7 @@ test_lookups(void)
 {
     char *path = tap_write_file("table.cidr", table);
     char *spec = xasprintf("cidr:%s", path);
-    struct map_error err;
+    struct err err;
     struct map *map = map_open(spec, MAP_FOLD_FIXED, &err);
 
     if (!ok(map != NULL, "open %s", spec)) {

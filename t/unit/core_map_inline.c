@@ -53,7 +53,7 @@ count(void *ctx, const char *key, const char *value)
 int
 main(void)
 {
-    struct map_error err;
+    struct err err;
     struct map *map;
     int n = 0;
 

@@ -40,7 +40,7 @@ build(const char *name, const char *text, int flags)
 {
     char *path = tap_write_file(name, text);
     char *spec = xasprintf("lmdb:%s", path);
-    struct map_error err;
+    struct err err;
 
     if (!ok(map_build(spec, flags, &err), "build %s", spec))
         diag("%s", err.text);
@@ -55,7 +55,7 @@ test_lookups(void)
 
     for (size_t i = 0; i < sizeof(lookups) / sizeof(lookups[0]); i++) {
         char *spec = xasprintf("%s:%s", lookups[i].type, path);
-        struct map_error err;
+        struct err err;
         struct map *map = map_open(spec, lookups[i].flags, &err);
         const char *value = NULL;
 
@@ -91,7 +91,7 @@ test_walk_and_rebuild(void)
 {
     char *path = build("walk", "b 2\na 1\n", MAP_FOLD_FIXED);
     char *spec = xasprintf("lmdb:%s", path);
-    struct map_error err;
+    struct err err;
     struct map *old = map_open(spec, MAP_FOLD_FIXED, &err), *new;
     char all[256] = "";
     const char *value;
@@ -127,7 +127,7 @@ test_walk_and_rebuild(void)
 static void
 expect_open_error(const char *spec, const char *error)
 {
-    struct map_error err = {""};
+    struct err err = {0};
     struct map *map = map_open(spec, 0, &err);
 
     ok(map == NULL, "open %s fails", spec);
@@ -179,7 +179,7 @@ test_build_errors(void)
     char *path = build("keep", "a 1\n", MAP_FOLD_FIXED);
     char *spec = xasprintf("lmdb:%s", path);
     char *longkey = xmalloc(700);
-    struct map_error err = {""};
+    struct err err = {0};
     struct map *map;
     const char *value;
     FILE *fp;
@@ -214,7 +214,7 @@ test_big_table(void)
 {
     size_t n = 20000;
     char *text = xmalloc(n * 64), *p = text, *path, *spec;
-    struct map_error err;
+    struct err err;
     struct map *map;
     const char *value;
 
@@ -242,7 +242,7 @@ test_postfix_keys(void)
     MDB_txn *txn;
     MDB_dbi dbi;
     MDB_val k = {3, (void *)"key"}, v = {5, (void *)"value"};
-    struct map_error err;
+    struct err err;
     struct map *map;
     const char *value;
 

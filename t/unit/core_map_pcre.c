@@ -76,7 +76,7 @@ test_lookups(void)
 {
     char *path = tap_write_file("table.pcre", table);
     char *spec = xasprintf("pcre:%s", path);
-    struct map_error err;
+    struct err err;
     struct map *map = map_open(spec, MAP_FOLD_FIXED, &err);
 
     if (!ok(map != NULL, "open %s", spec)) {
@@ -97,7 +97,7 @@ test_match_limit(void)
 {
     char *path = tap_write_file("slow.pcre", "/^(\\w+\\s?)*$/ slow\n");
     char *spec = xasprintf("pcre:%s", path);
-    struct map_error err = {""};
+    struct err err = {0};
     struct map *map = map_open(spec, 0, &err);
     const char *value;
 

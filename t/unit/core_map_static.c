@@ -22,7 +22,7 @@ int
 main(void)
 {
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct map_error err = {""};
+        struct err err = {0};
         struct map *map = map_open(cases[i].spec, MAP_FOLD_FIXED, &err);
         const char *value = NULL;
 

@@ -52,7 +52,7 @@ test_lookups(void)
     char *spec = xasprintf("texthash:%s", path);
 
     for (size_t i = 0; i < sizeof(lookups) / sizeof(lookups[0]); i++) {
-        struct map_error err;
+        struct err err;
         struct map *map = map_open(spec, lookups[i].flags, &err);
         const char *value = NULL;
         enum map_status status;
@@ -84,7 +84,7 @@ test_walk(void)
 {
     char *path = tap_write_file("walk", source);
     char *spec = xasprintf("texthash:%s", path);
-    struct map_error err;
+    struct err err;
     struct map *map = map_open(spec, MAP_FOLD_FIXED, &err);
     int n = 0;
 
@@ -101,7 +101,7 @@ test_limits(void)
     size_t big = 1024 * 1024 + 10;
     char *text = xmalloc(big + 1);
     char *path, *spec;
-    struct map_error err = {""};
+    struct err err = {0};
 
     memset(text, 'x', big);
     text[big] = 0;

@@ -38,7 +38,7 @@ main(void)
     char *pcre = tap_write_file("u.pcre", "/@pcre$/ from pcre\n/^slow(\\w+\\s?)*$/ slow\n");
     char *spec =
         xasprintf("unionmap:{ inline:{a=1, b=2}, inline:{ a=one, c=three }, pcre:%s }", pcre);
-    struct map_error err;
+    struct err err;
     struct map *map = map_open(spec, MAP_FOLD_FIXED, &err);
     const char *value = NULL;
 

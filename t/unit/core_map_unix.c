@@ -20,7 +20,7 @@ static const struct {
 int
 main(void)
 {
-    struct map_error err = {""};
+    struct err err = {0};
     struct map *map = map_open("unix:passwd.byname", MAP_FOLD_FIXED, &err);
     struct map *proxied;
     const char *value = NULL;

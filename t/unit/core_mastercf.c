@@ -20,7 +20,7 @@ test_good(void)
                        "qmgr      unix  n       -       n       300     1       qmgr\n"
                        "pickup    fifo  n       -       n       60?     1       pickup\n";
     struct mastercf mcf;
-    struct conf_error err;
+    struct err err;
     const struct mastercf_entry *e;
 
     mastercf_init(&mcf);
@@ -74,7 +74,7 @@ test_bad(void)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct mastercf mcf;
-        struct conf_error err = {{0}};
+        struct err err = {0};
 
         mastercf_init(&mcf);
         ok(!mastercf_read_text(&mcf, "master.cf", cases[i].text, &err), "bad entry %zu refused", i);

@@ -32,8 +32,8 @@ main(void)
         {"elsewhere.example", ADDR_CLASS_DEFAULT},
     };
     struct conf *conf = params_conf_new();
-    struct conf_error cerr;
-    struct map_error err;
+    struct err cerr;
+    struct err err;
     struct params p;
     struct addr_domains d;
     enum addr_class cls;

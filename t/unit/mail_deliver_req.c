@@ -19,7 +19,7 @@
 
 /* request_round_trip - send in from "qmgr", read it as the "agent": what the agent says */
 static enum ipc_status
-request_round_trip(const struct deliver_req *in, struct deliver_req *out, struct attr_error *err)
+request_round_trip(const struct deliver_req *in, struct deliver_req *out, struct err *err)
 {
     enum ipc_status st = IPC_ERROR;
     int sv[2];
@@ -39,7 +39,7 @@ request_round_trip(const struct deliver_req *in, struct deliver_req *out, struct
 
 /* forged_request - a request record announcing count recipients, then nrcpt of them */
 static enum ipc_status
-forged_request(const char *id, long count, int nrcpt, struct attr_error *err)
+forged_request(const char *id, long count, int nrcpt, struct err *err)
 {
     struct deliver_req out;
     struct attr_fds fds;
@@ -87,7 +87,7 @@ test_request(void)
                              .offset = 100,
                              .size = 42};
     struct deliver_req out = {.fd = -1};
-    struct attr_error err;
+    struct err err;
 
     strcpy(in.queue_id, "01xXV5x0qyG07po00");
     deliver_req_add_rcpt(&in, 0, 100, "a@example.org", "", "");
@@ -144,7 +144,7 @@ reply_round_trip(long index, enum deliver_status status, const char *dsn, struct
 {
     struct deliver_req_rcpt rcpt = {.index = index};
     struct deliver_result res;
-    struct attr_error err;
+    struct err err;
     struct attr_fds fds;
     struct buf rec;
     bool good = false;
@@ -169,7 +169,7 @@ static bool
 forged_reply(const char *word, const char *reason)
 {
     struct deliver_reply out;
-    struct attr_error err;
+    struct err err;
     struct attr_fds fds;
     struct buf rec;
     bool good;

@@ -14,7 +14,7 @@
 int
 main(void)
 {
-    struct attr_error err;
+    struct err err;
     struct buf reply;
     int sp[2], status;
     pid_t server;

@@ -82,7 +82,7 @@ test_orders(void)
         strvec_split(&keys, orders[c].keys, "|");
         for (size_t k = 0; k <= keys.n; k++) {
             char *spec = table_from(&keys, k), *text = xasprintf("%s }", spec);
-            struct map_error err;
+            struct err err;
             struct map_list *list = map_list_open(text, MAP_FOLD_FIXED, &err);
             struct map_addr_match match;
             enum map_status status;
@@ -121,7 +121,7 @@ test_extension(void)
     struct map_addr_opts opts = {"+", false, false};
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct map_error err;
+        struct err err;
         struct map_list *list = map_list_open(cases[i].table, MAP_FOLD_FIXED, &err);
         struct map_addr_match match;
 
@@ -140,7 +140,7 @@ test_patterns_and_errors(void)
     char *pcre = tap_write_file("a.pcre", "/^User@/ case seen\n/example/ partial\n");
     char *text = xasprintf("pcre:%s", pcre);
     struct map_addr_opts opts = {"+", false, true};
-    struct map_error err;
+    struct err err;
     struct map_list *list = map_list_open(text, MAP_FOLD_FIXED, &err);
     struct map_addr_match match;
     char *big = xmalloc(MAP_BIG + 1), *errtext;

@@ -8,7 +8,7 @@
 static enum map_status
 find(const char *text, enum match_kind kind, bool parent, const char *item)
 {
-    struct map_error err;
+    struct err err;
     struct match_list *list = match_list_open(text, kind, parent, &err);
     enum map_status status;
 

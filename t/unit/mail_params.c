@@ -7,7 +7,7 @@
 #include "t/tap.h"
 
 static bool
-load(const char *text, struct params *p, struct conf_error *err)
+load(const char *text, struct params *p, struct err *err)
 {
     struct conf *conf = params_conf_new();
     bool good = conf_read_text(conf, "main.cf", text, err) && params_load(p, conf, err);
@@ -20,7 +20,7 @@ int
 main(void)
 {
     struct params p;
-    struct conf_error err;
+    struct err err;
 
     ok(load("", &p, &err), "every default is valid for its own type and bounds");
     ok(strchr(p.myhostname, '.') != NULL, "the default myhostname is qualified: %s", p.myhostname);

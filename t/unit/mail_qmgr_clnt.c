@@ -32,7 +32,7 @@ bail_out(const char *what)
 static void
 answer(enum proto_msg msg, const char *id, const char *reason, int fd)
 {
-    struct attr_error err;
+    struct err err;
     struct attr_fds fds;
     struct buf rec;
 
@@ -54,7 +54,7 @@ answer(enum proto_msg msg, const char *id, const char *reason, int fd)
 static enum proto_msg
 request_seen(void)
 {
-    struct attr_error err;
+    struct err err;
     struct attr_fds fds;
     struct buf rec;
     enum proto_msg msg = PROTO_NONE;

@@ -23,7 +23,7 @@ tmp_path(const char *name)
 
 /* write_sample - a valid file with three recipients and size bytes of content */
 static bool
-write_sample(const char *path, size_t size, struct queue_file_error *err)
+write_sample(const char *path, size_t size, struct err *err)
 {
     struct queue_envelope env = {
         .arrival = {1700000000, 123456},
@@ -80,7 +80,7 @@ spit(const char *path, const void *data, size_t len)
 
 /* read_bytes - queue_file_read() over these bytes; the error text into err */
 static bool
-read_bytes(const void *data, size_t len, struct queue_envelope *env, struct queue_file_error *err)
+read_bytes(const void *data, size_t len, struct queue_envelope *env, struct err *err)
 {
     char *path = tmp_path("damaged");
     int fd;
@@ -119,7 +119,7 @@ test_round_trip(void)
 {
     char *path = tmp_path("sample");
     struct queue_envelope env;
-    struct queue_file_error err;
+    struct err err;
     struct buf content;
     bool same = true;
     int fd;
@@ -163,7 +163,7 @@ test_truncation(void)
 {
     char *path = tmp_path("small");
     struct queue_envelope env;
-    struct queue_file_error err;
+    struct err err;
     struct buf file;
     size_t refused = 0, named = 0;
 
@@ -211,7 +211,7 @@ test_damage(void)
     };
     char *path = tmp_path("small");
     struct queue_envelope env;
-    struct queue_file_error err;
+    struct err err;
     struct buf file;
     char type;
 
@@ -263,7 +263,7 @@ test_bad_slot(void)
     };
     char *path = tmp_path("slot");
     struct queue_envelope env;
-    struct queue_file_error err;
+    struct err err;
     struct buf file;
     char type;
 
@@ -295,7 +295,7 @@ test_status(void)
 {
     char *path = tmp_path("status");
     struct queue_envelope env, again;
-    struct queue_file_error err;
+    struct err err;
     struct queue_rcpt_status deferred = {QUEUE_RCPT_DEFERRED, 1700003600,
                                          "4.4.1 connection timed out"};
     struct queue_rcpt_status delivered = {QUEUE_RCPT_DELIVERED, 0, ""};
@@ -342,7 +342,7 @@ test_writer_errors(void)
     char *path = tmp_path("werr");
     char *long_addr = xmalloc(QUEUE_FILE_ADDR_MAX + 2);
     struct queue_envelope env = {.arrival = {1700000000, 0}, .sender = ""};
-    struct queue_file_error err;
+    struct err err;
     struct queue_writer w;
     int fd;
 

@@ -119,8 +119,8 @@ int
 main(void)
 {
     struct conf *conf = params_conf_new();
-    struct conf_error cerr;
-    struct map_error err;
+    struct err cerr;
+    struct err err;
     struct resolve r;
     struct params p;
 

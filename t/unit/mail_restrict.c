@@ -12,7 +12,7 @@ static struct restrict_env env;
 static void
 env_open(void)
 {
-    struct map_error err;
+    struct err err;
 
     env.mynetworks =
         match_list_open("127.0.0.0/8 [::1]/128 192.0.2.0/24", MATCH_ADDRESS, false, &err);
@@ -33,7 +33,7 @@ static void
 check(const char *list_text, enum restrict_stage stage, const struct restrict_facts *f,
       struct want want, const char *name)
 {
-    struct map_error err;
+    struct err err;
     struct restrict_list *list = restrict_compile(list_text, stage, &err);
     struct restrict_reply reply = {0};
     enum restrict_verdict v;
@@ -174,7 +174,7 @@ main(void)
 
     free(access);
     access = xasprintf("check_recipient_access lmdb:%s/missing", tap_tmpdir());
-    struct map_error err;
+    struct err err;
     ok(restrict_compile(access, RESTRICT_RECIPIENT, &err) == NULL,
        "a missing table is an error at start");
     ok(restrict_compile("permit_nobody", RESTRICT_RECIPIENT, &err) == NULL &&
