@@ -79,6 +79,13 @@ UNIT_BIN = $(patsubst t/unit/%.c,$(BUILD)/t/%,$(UNIT_SRC))
 FUZZ_NAMES = $(patsubst t/fuzz/%.c,%,$(wildcard t/fuzz/*.c))
 FUZZ_REPLAY = $(patsubst %,$(BUILD)/t/fuzz/%,$(FUZZ_NAMES))
 TEST_HELPERS = $(patsubst t/bin/%.c,$(BUILD)/t/bin/%,$(wildcard t/bin/*.c))
+# LD_PRELOAD shims for tests that watch what a daemon does; built without sanitizers, as a
+# preloaded library must not carry its own runtime.
+TEST_PRELOAD = $(patsubst t/preload/%.c,$(BUILD)/t/preload/%.so,$(wildcard t/preload/*.c))
+$(BUILD)/t/preload/%.so: t/preload/%.c
+	@mkdir -p $(@D)
+	@echo "  SO      $@"
+	$(Q)$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -fPIC -shared -o $@ $< -ldl
 $(BUILD)/t/%: $(BUILD)/t/unit/%.o $(BUILD)/t/tap.o $(LIBA)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
@@ -134,7 +141,7 @@ check-format:
 format:
 	clang-format -i $(C_FILES)
 
-tests: $(ALL) $(UNIT_BIN) $(TEST_HELPERS) $(FUZZ_REPLAY)
+tests: $(ALL) $(UNIT_BIN) $(TEST_HELPERS) $(TEST_PRELOAD) $(FUZZ_REPLAY)
 
 TESTS_RUN = $(UNIT_BIN) $(FUZZ_REPLAY) $(wildcard t/*.t)
 run-tests: tests

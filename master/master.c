@@ -36,16 +36,13 @@ static void master_stop(struct master *m);
 
 /* master_load_params - main.cf, expanded and typed; errors are fatal at start */
 static bool
-master_load_params(const char *config_dir, struct params *p, struct buf *why)
+master_load_params(const char *config_dir, struct params *p, struct err *err)
 {
     struct conf *conf = params_conf_new();
     char *path = xasprintf("%s/main.cf", config_dir);
-    struct err err;
     bool good;
 
-    good = conf_read_file(conf, path, &err) && params_load(p, conf, &err);
-    if (!good)
-        buf_printf(why, "%s", err.text);
+    good = conf_read_file(conf, path, err) && params_load(p, conf, err);
     free(path);
     conf_free(conf);
     return good;
@@ -61,8 +58,8 @@ master_owner(struct master *m)
     if (!m->privileged) {
         log_warn("not started as root: every process runs as uid %ld (development mode)",
                  (long)geteuid());
-        m->owner_uid = geteuid();
-        m->owner_gid = getegid();
+        m->owner.uid = geteuid();
+        m->owner.gid = getegid();
         return;
     }
     if ((pw = getpwnam(m->params.mail_owner)) == NULL)
@@ -70,8 +67,8 @@ master_owner(struct master *m)
     if (pw->pw_uid == 0)
         log_fatal("mail_owner \"%s\" has uid 0: it must be an unprivileged user",
                   m->params.mail_owner);
-    m->owner_uid = pw->pw_uid;
-    m->owner_gid = pw->pw_gid;
+    m->owner.uid = pw->pw_uid;
+    m->owner.gid = pw->pw_gid;
 }
 
 /* master_queue_dirs - a safe configuration, and the parts of the queue the master needs */
@@ -84,7 +81,7 @@ master_queue_dirs(struct master *m)
     conf_owner_check(m->config_dir, &problems);
     if (problems.n)
         log_fatal("%s", problems.v[0]);
-    queue_dirs_make(m->params.queue_directory, m->owner_uid, m->owner_gid, &problems);
+    queue_dirs_make(m->params.queue_directory, m->owner.uid, m->owner.gid, &problems);
     if (problems.n)
         log_fatal("%s", problems.v[0]);
     strvec_free(&problems);
@@ -92,13 +89,13 @@ master_queue_dirs(struct master *m)
 
 /* master_service_begin - listeners, status socket and first child of a new service */
 static bool
-master_service_begin(struct master *m, struct master_service *svc, struct buf *why)
+master_service_begin(struct master *m, struct master_service *svc, struct err *err)
 {
     svc->master = m;
-    if (!master_listen_open(m, svc, why))
+    if (!master_listen_open(m, svc, err))
         return false;
     if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, svc->status_fd) < 0) {
-        buf_printf(why, "socketpair: %s", strerror(errno));
+        err_set(err, "socketpair: %s", strerror(errno));
         master_listen_close(svc);
         return false;
     }
@@ -108,37 +105,33 @@ master_service_begin(struct master *m, struct master_service *svc, struct buf *w
 }
 
 /*
- * master_services_begin - start every service of list. At start (why != NULL) the first
+ * master_services_begin - start every service of list. At start (err != NULL) the first
  * failure stops everything and is returned; on reload a failing service is skipped.
  */
 static bool
-master_services_begin(struct master *m, struct master_service *list, struct buf *why)
+master_services_begin(struct master *m, struct master_service *list, struct err *err)
 {
-    struct buf reason;
+    struct err reason;
 
-    buf_init(&reason, 1024);
     while (list) {
         struct master_service *svc = list;
 
         list = svc->next;
-        buf_reset(&reason);
         if (master_service_begin(m, svc, &reason)) {
             svc->next = m->services;
             m->services = svc;
             continue;
         }
-        if (why) {
-            buf_printf(why, "service %s (%s, line %d): %s", svc->key, svc->file, svc->line,
-                       buf_str(&reason));
+        if (err) {
+            err_set(err, "service %s (%s, line %d): %s", svc->key, svc->file, svc->line,
+                    reason.text);
             master_service_free(svc);
-            buf_free(&reason);
             return false;
         }
         log_warn("service %s (%s, line %d) not started: %s", svc->key, svc->file, svc->line,
-                 buf_str(&reason));
+                 reason.text);
         master_service_free(svc);
     }
-    buf_free(&reason);
     return true;
 }
 
@@ -182,15 +175,12 @@ master_reload(struct master *m)
 {
     struct master_service *fresh = NULL;
     struct params params;
-    struct buf why;
+    struct err err;
 
-    buf_init(&why, 1024);
-    if (!master_load_params(m->config_dir, &params, &why) || !master_conf_load(m, &fresh, &why)) {
-        log_warn("reload refused, keeping the running configuration: %s", buf_str(&why));
-        buf_free(&why);
+    if (!master_load_params(m->config_dir, &params, &err) || !master_conf_load(m, &fresh, &err)) {
+        log_warn("reload refused, keeping the running configuration: %s", err.text);
         return;
     }
-    buf_free(&why);
     params_free(&m->params);
     m->params = params;
     for (struct master_service *svc = m->services; svc; svc = svc->next) {
@@ -388,10 +378,10 @@ master_args(struct master *m, int argc, char **argv)
 
 /* master_fail - tell whoever started us, then leave */
 static _Noreturn void
-master_fail(int report, const struct buf *why)
+master_fail(int report, const struct err *err)
 {
-    master_report(report, buf_str(why));
-    log_fatal("%s", buf_str(why));
+    master_report(report, err->text);
+    log_fatal("%s", err->text);
 }
 
 static void
@@ -406,21 +396,21 @@ master_signals(struct master *m)
 
 /* master_begin - master.cf, then every service; a failure at start is fatal */
 static void
-master_begin(struct master *m, int report, struct buf *why)
+master_begin(struct master *m, int report, struct err *err)
 {
     struct master_service *list;
 
-    if (!master_conf_load(m, &list, why))
-        master_fail(report, why);
+    if (!master_conf_load(m, &list, err))
+        master_fail(report, err);
     if (!m->foreground) {
         master_logging(&m->params, false);
         master_null_stdio();
     }
-    if (!master_services_begin(m, list, why)) {
-        master_report(report, buf_str(why));
+    if (!master_services_begin(m, list, err)) {
+        master_report(report, err->text);
         master_stop(m);
         loop_run(m->loop);
-        log_fatal("%s", buf_str(why));
+        log_fatal("%s", err->text);
     }
 }
 
@@ -446,15 +436,14 @@ int
 main(int argc, char **argv)
 {
     struct master m = {0};
-    struct buf why;
+    struct err err;
     int report = -1, lock;
     char *pid_path;
 
     log_init("postern", "master");
     master_args(&m, argc, argv);
-    buf_init(&why, 1024);
-    if (!master_load_params(m.config_dir, &m.params, &why))
-        log_fatal("%s", buf_str(&why));
+    if (!master_load_params(m.config_dir, &m.params, &err))
+        log_fatal("%s", err.text);
     if (m.foreground)
         master_logging(&m.params, true);
     else
@@ -464,17 +453,18 @@ main(int argc, char **argv)
     master_owner(&m);
     master_queue_dirs(&m);
     pid_path = xasprintf("%s/pid/master.pid", m.params.queue_directory);
-    if ((lock = pidlock_acquire(pid_path, &why)) < 0) {
-        buf_printf(&why, ": the postern master is already running for %s", m.config_dir);
-        master_fail(report, &why);
+    if ((lock = pidlock_acquire(pid_path, &err)) < 0) {
+        struct err busy;
+
+        err_set(&busy, "%s: the postern master is already running for %s", err.text, m.config_dir);
+        master_fail(report, &busy);
     }
-    master_begin(&m, report, &why);
+    master_begin(&m, report, &err);
     log_info("daemon started -- version %s, configuration %s", PACKAGE_VERSION, m.config_dir);
     master_report(report, "ok");
     loop_run(m.loop);
     close(lock);
     free(pid_path);
-    buf_free(&why);
     master_cleanup(&m);
     return 0;
 }

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "core/buf.h"
+#include "core/listen.h"
 #include "core/loop.h"
 #include "core/str.h"
 #include "mail/params.h"
@@ -79,18 +80,17 @@ struct master {
     int stop_signal; /* what asked us to stop; 0 for a failed start */
     struct loop_timer *stop_timer;
     struct loop_signal *signals[4];
-    uid_t owner_uid;
-    gid_t owner_gid;
-    bool privileged; /* started as root */
-    bool foreground; /* postern start-fg: children log to stderr too */
+    struct listen_owner owner; /* mail_owner as root, ourselves otherwise */
+    bool privileged;           /* started as root */
+    bool foreground;           /* postern start-fg: children log to stderr too */
 };
 
 /* master_conf.c */
-bool master_conf_load(struct master *m, struct master_service **services, struct buf *why);
+bool master_conf_load(struct master *m, struct master_service **services, struct err *err);
 void master_service_free(struct master_service *svc);
 
 /* master_listen.c */
-bool master_listen_open(struct master *m, struct master_service *svc, struct buf *why);
+bool master_listen_open(struct master *m, struct master_service *svc, struct err *err);
 void master_listen_close(struct master_service *svc);
 
 /* master_spawn.c */

@@ -8,6 +8,7 @@
  * queue directory" (chroot column y). The signature is the text of all that, so a reload
  * restarts a service exactly when something its children would see has changed.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -105,24 +106,20 @@ master_service_new(struct master *m, const struct mastercf_entry *e)
  * that cannot be executed is an error here, so a typo never becomes a restart loop.
  */
 bool
-master_conf_load(struct master *m, struct master_service **services, struct buf *why)
+master_conf_load(struct master *m, struct master_service **services, struct err *err)
 {
     char *path = xasprintf("%s/master.cf", m->config_dir);
     struct master_service *list = NULL;
     struct mastercf mcf;
-    struct err err;
-    bool good = true;
+    bool good;
 
     mastercf_init(&mcf);
-    if (!mastercf_read_file(&mcf, path, &err)) {
-        buf_printf(why, "%s", err.text);
-        good = false;
-    }
+    good = mastercf_read_file(&mcf, path, err);
     for (size_t i = 0; good && i < mcf.n; i++) {
         struct master_service *svc = master_service_new(m, &mcf.entries[i]);
 
         if (access(svc->path, X_OK) < 0) {
-            buf_printf(why, "%s, line %d: %s: %m", svc->file, svc->line, svc->path);
+            err_set(err, "%s, line %d: %s: %s", svc->file, svc->line, svc->path, strerror(errno));
             master_service_free(svc);
             good = false;
             break;

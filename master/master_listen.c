@@ -52,7 +52,7 @@ master_family(const struct params *p)
 /* master_listen_host - one numeric address, with IPv6 brackets removed */
 static bool
 master_listen_host(struct master_service *svc, const char *host, enum listen_family family,
-                   struct buf *why)
+                   struct err *err)
 {
     char addr[128];
     size_t len = strlen(host);
@@ -63,7 +63,7 @@ master_listen_host(struct master_service *svc, const char *host, enum listen_fam
         addr[len - 2] = 0;
         host = addr;
     }
-    if ((fd = listen_inet(host, svc->listen_port, family, MASTER_BACKLOG, why)) < 0)
+    if ((fd = listen_inet(host, svc->listen_port, family, MASTER_BACKLOG, err)) < 0)
         return false;
     master_listen_add(svc, fd);
     return true;
@@ -71,11 +71,11 @@ master_listen_host(struct master_service *svc, const char *host, enum listen_fam
 
 /* master_listen_any - the wildcard address of each enabled family */
 static bool
-master_listen_any(struct master_service *svc, enum listen_family family, struct buf *why)
+master_listen_any(struct master_service *svc, enum listen_family family, struct err *err)
 {
-    if (family != LISTEN_IPV6 && !master_listen_host(svc, "0.0.0.0", LISTEN_IPV4, why))
+    if (family != LISTEN_IPV6 && !master_listen_host(svc, "0.0.0.0", LISTEN_IPV4, err))
         return false;
-    if (family != LISTEN_IPV4 && !master_listen_host(svc, "::", LISTEN_IPV6, why)) {
+    if (family != LISTEN_IPV4 && !master_listen_host(svc, "::", LISTEN_IPV6, err)) {
         /* A host without IPv6 still serves IPv4 when both were asked for. */
         if (family == LISTEN_ANY && errno == EAFNOSUPPORT)
             return true;
@@ -85,24 +85,24 @@ master_listen_any(struct master_service *svc, enum listen_family family, struct 
 }
 
 static bool
-master_listen_inet(struct master *m, struct master_service *svc, struct buf *why)
+master_listen_inet(struct master *m, struct master_service *svc, struct err *err)
 {
     const struct strvec *ifaces = &m->params.inet_interfaces;
     enum listen_family family = master_family(&m->params);
 
     if (svc->listen_host)
-        return master_listen_host(svc, svc->listen_host, LISTEN_ANY, why);
+        return master_listen_host(svc, svc->listen_host, LISTEN_ANY, err);
     for (size_t i = 0; i < ifaces->n; i++) {
         const char *iface = ifaces->v[i];
         bool good;
 
         if (strcmp(iface, "all") == 0)
-            good = master_listen_any(svc, family, why);
+            good = master_listen_any(svc, family, err);
         else if (strcmp(iface, "loopback-only") == 0)
-            good = (family == LISTEN_IPV6 || master_listen_host(svc, "127.0.0.1", family, why)) &&
-                   (family == LISTEN_IPV4 || master_listen_host(svc, "::1", family, why));
+            good = (family == LISTEN_IPV6 || master_listen_host(svc, "127.0.0.1", family, err)) &&
+                   (family == LISTEN_IPV4 || master_listen_host(svc, "::1", family, err));
         else
-            good = master_listen_host(svc, iface, family, why);
+            good = master_listen_host(svc, iface, family, err);
         if (!good)
             return false;
     }
@@ -114,7 +114,7 @@ master_listen_inet(struct master *m, struct master_service *svc, struct buf *why
  * mode; others are reachable by whoever can enter their directory.
  */
 static bool
-master_listen_local(struct master *m, struct master_service *svc, struct buf *why)
+master_listen_local(struct master *m, struct master_service *svc, struct err *err)
 {
     char *path = xasprintf("%s/%s/%s", m->params.queue_directory,
                            svc->private_sock ? "private" : "public", svc->name);
@@ -122,10 +122,9 @@ master_listen_local(struct master *m, struct master_service *svc, struct buf *wh
     int fd;
 
     if (svc->type == MASTER_FIFO)
-        fd = listen_fifo(path, peer ? peer->mode : 0622, m->owner_uid, m->owner_gid, why);
+        fd = listen_fifo(path, peer ? peer->mode : 0622, &m->owner, err);
     else
-        fd = listen_unix(path, peer ? peer->mode : 0666, m->owner_uid, m->owner_gid, MASTER_BACKLOG,
-                         why);
+        fd = listen_unix(path, peer ? peer->mode : 0666, &m->owner, MASTER_BACKLOG, err);
     if (fd < 0) {
         free(path);
         return false;
@@ -137,23 +136,21 @@ master_listen_local(struct master *m, struct master_service *svc, struct buf *wh
 
 /* master_listen_open - create every listener of svc; on failure none is left open */
 bool
-master_listen_open(struct master *m, struct master_service *svc, struct buf *why)
+master_listen_open(struct master *m, struct master_service *svc, struct err *err)
 {
     bool good;
 
     switch (svc->type) {
     case MASTER_INET:
-        good = master_listen_inet(m, svc, why);
+        good = master_listen_inet(m, svc, err);
         break;
     case MASTER_UNIX:
     case MASTER_PASS:
     case MASTER_FIFO:
-        good = master_listen_local(m, svc, why);
+        good = master_listen_local(m, svc, err);
         break;
     default:
-        buf_reset(why);
-        buf_printf(why, "service type of %s is not supported yet", svc->key);
-        good = false;
+        good = err_set(err, "service type of %s is not supported yet", svc->key);
         break;
     }
     if (!good)
@@ -171,7 +168,6 @@ master_listen_close(struct master_service *svc)
     svc->fds = NULL;
     svc->nfds = 0;
     for (size_t i = 0; i < svc->sock_paths.n; i++)
-        if (unlink(svc->sock_paths.v[i]) < 0 && errno != ENOENT)
-            log_warn("remove %s: %m", svc->sock_paths.v[i]);
+        listen_remove(svc->sock_paths.v[i], &svc->master->owner);
     strvec_free(&svc->sock_paths);
 }

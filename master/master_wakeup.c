@@ -1,10 +1,12 @@
 /*
  * master_wakeup.c - the wakeup column of master.cf: every N seconds, poke the service.
  *
- * Runs as root in the master. A poke is one byte, 'W', written to the service's fifo or
- * sent over a fresh connection to its UNIX socket, without ever blocking the master: if the
- * fifo is full or nobody accepts, the service is busy anyway and the poke is dropped. With
- * "N?" in the column a service is only poked while it has a child.
+ * Runs as root in the master. A poke is one byte, 'W', written into the service's fifo
+ * through the master's own descriptor of it, or sent over a fresh connection to its UNIX
+ * socket made as mail_owner (the socket's directory is mail_owner's: root never opens a
+ * path there). It never blocks the master: if the fifo is full or nobody accepts, the
+ * service is busy anyway and the poke is dropped. With "N?" in the column a service is only
+ * poked while it has a child.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,31 +20,23 @@
 
 #define WAKEUP_BYTE "W"
 
+/* master_wakeup_fifo - into the fifo the master opened read-write when it created it */
 static void
-master_wakeup_fifo(const char *path)
+master_wakeup_fifo(const struct master_service *svc)
 {
-    int fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (svc->nfds > 0 && write(svc->fds[0], WAKEUP_BYTE, 1) < 0 && errno != EAGAIN)
+        log_warn("wakeup %s: %m", svc->sock_paths.v[0]);
+}
+
+/* master_wakeup_socket - over a connection made as the socket's owner */
+static void
+master_wakeup_socket(const struct master_service *svc)
+{
+    int fd = listen_connect(svc->sock_paths.v[0], &svc->master->owner);
 
     if (fd < 0)
         return;
-    if (write(fd, WAKEUP_BYTE, 1) < 0 && errno != EAGAIN)
-        log_warn("wakeup %s: %m", path);
-    close(fd);
-}
-
-static void
-master_wakeup_socket(const char *path)
-{
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    int fd;
-
-    if (strlen(path) >= sizeof(sun.sun_path))
-        return;
-    strcpy(sun.sun_path, path);
-    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
-        return;
-    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
-        send(fd, WAKEUP_BYTE, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+    send(fd, WAKEUP_BYTE, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
     close(fd);
 }
 
@@ -55,9 +49,9 @@ master_wakeup_fire(void *arg)
         return;
     log_trace("master", "wakeup %s", svc->key);
     if (svc->type == MASTER_FIFO)
-        master_wakeup_fifo(svc->sock_paths.v[0]);
+        master_wakeup_fifo(svc);
     else
-        master_wakeup_socket(svc->sock_paths.v[0]);
+        master_wakeup_socket(svc);
 }
 
 /* master_wakeup_start - arm the periodic wakeup of a fifo or UNIX-socket service */

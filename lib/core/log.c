@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -67,6 +68,28 @@ log_to_syslog(void)
     openlog(logger.tag, LOG_PID | LOG_NDELAY, LOG_MAIL);
 }
 
+/*
+ * log_open_file - open maillog_file for appending. Daemons open it as root before they drop
+ * privileges, so a symlink, a hard link to another file or anything but a regular file or a
+ * terminal is refused (errno ELOOP or EPERM): whoever can write its directory must not be
+ * able to point root's appends elsewhere.
+ */
+static int
+log_open_file(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0640);
+    struct stat st;
+
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, &st) < 0 || !((S_ISREG(st.st_mode) && st.st_nlink == 1) || S_ISCHR(st.st_mode))) {
+        close(fd);
+        errno = EPERM;
+        return -1;
+    }
+    return fd;
+}
+
 /* log_to_file - append to maillog_file; keeps the old destination if it cannot be opened */
 bool
 log_to_file(const char *path)
@@ -77,7 +100,7 @@ log_to_file(const char *path)
         fd = 1;
     else if (strcmp(path, "/dev/stderr") == 0)
         fd = 2;
-    else if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) < 0)
+    else if ((fd = log_open_file(path)) < 0)
         return false;
     if (logger.dest == DEST_FILE && logger.fd > 2)
         close(logger.fd);

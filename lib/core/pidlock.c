@@ -19,28 +19,27 @@
  * when another process holds it).
  */
 int
-pidlock_acquire(const char *path, struct buf *why)
+pidlock_acquire(const char *path, struct err *err)
 {
     struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
     char text[32];
     int fd, len;
 
-    buf_reset(why);
     if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644)) < 0) {
-        buf_printf(why, "open %s: %s", path, strerror(errno));
+        err_set(err, "open %s: %s", path, strerror(errno));
         return -1;
     }
     if (fcntl(fd, F_SETLK, &fl) < 0) {
         if (errno == EACCES || errno == EAGAIN)
-            buf_printf(why, "%s is locked by process %ld", path, (long)pidlock_owner(path));
+            err_set(err, "%s is locked by process %ld", path, (long)pidlock_owner(path));
         else
-            buf_printf(why, "lock %s: %s", path, strerror(errno));
+            err_set(err, "lock %s: %s", path, strerror(errno));
         close(fd);
         return -1;
     }
     len = snprintf(text, sizeof(text), "%10ld\n", (long)getpid());
     if (ftruncate(fd, 0) < 0 || pwrite(fd, text, (size_t)len, 0) != len) {
-        buf_printf(why, "write %s: %s", path, strerror(errno));
+        err_set(err, "write %s: %s", path, strerror(errno));
         close(fd);
         return -1;
     }

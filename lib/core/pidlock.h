@@ -4,9 +4,9 @@
 
 #include <sys/types.h>
 
-#include "core/buf.h"
+#include "core/err.h"
 
-int pidlock_acquire(const char *path, struct buf *why);
+int pidlock_acquire(const char *path, struct err *err);
 pid_t pidlock_owner(const char *path);
 
 #endif

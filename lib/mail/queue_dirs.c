@@ -8,8 +8,12 @@
  *   public/                 mail_owner, 0711: sockets local users may reach by name
  *   incoming/ active/ deferred/ hold/ corrupt/
  *                           mail_owner, 0700: the queue states (doc/queue.md)
+ * Trusts: nothing that is already there. The queue directory and pid/ belong to root, so
+ * mail_owner cannot plant anything next to its own directories; each directory is checked
+ * and corrected through a descriptor, never by path (queue_dir_make).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,20 +34,28 @@ static const struct queue_dir {
     {"spare", 0700, true},
 };
 
-/* queue_dir_make - one directory; a problem is appended to problems */
+/*
+ * queue_dir_make - one directory; a problem is appended to problems. Owner and mode are
+ * corrected through a descriptor opened without following a link, so a symlink planted in
+ * place of a directory is refused instead of handing its target to mail_owner.
+ */
 static void
 queue_dir_make(const char *path, mode_t mode, uid_t uid, gid_t gid, struct strvec *problems)
 {
     struct stat st;
+    int fd = -1;
 
     if (mkdir(path, mode) < 0 && errno != EEXIST)
         strvec_add_owned(problems, xasprintf("create %s: %s", path, strerror(errno)));
-    else if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+    else if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+             fstat(fd, &st) < 0)
         strvec_add_owned(problems, xasprintf("%s: not a directory", path));
-    else if ((st.st_uid != uid || st.st_gid != gid) && chown(path, uid, gid) < 0)
+    else if ((st.st_uid != uid || st.st_gid != gid) && fchown(fd, uid, gid) < 0)
         strvec_add_owned(problems, xasprintf("chown %s: %s", path, strerror(errno)));
-    else if ((st.st_mode & 07777) != mode && chmod(path, mode) < 0)
+    else if ((st.st_mode & 07777) != mode && fchmod(fd, mode) < 0)
         strvec_add_owned(problems, xasprintf("chmod %s: %s", path, strerror(errno)));
+    if (fd >= 0)
+        close(fd);
 }
 
 void

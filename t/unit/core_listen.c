@@ -28,7 +28,7 @@ bound_port(int fd)
 }
 
 static void
-test_inet(struct buf *why)
+test_inet(struct err *why)
 {
     int fd = listen_inet("127.0.0.1", "0", LISTEN_ANY, 16, why), again;
     char port[16];
@@ -37,33 +37,34 @@ test_inet(struct buf *why)
     snprintf(port, sizeof(port), "%d", bound_port(fd));
     again = listen_inet("127.0.0.1", port, LISTEN_IPV4, 16, why);
     ok(again < 0, "a port in use is refused");
-    like(buf_str(why), "bind 127.0.0.1:", "and the reason names the address");
-    like(buf_str(why), "in use", "and says why");
+    like(why->text, "bind 127.0.0.1:", "and the reason names the address");
+    like(why->text, "in use", "and says why");
     close(fd);
     ok(listen_inet("localhost", "25", LISTEN_ANY, 16, why) < 0, "a host name is not looked up");
-    like(buf_str(why), "address localhost:25", "the refusal names the address");
+    like(why->text, "address localhost:25", "the refusal names the address");
     fd = listen_inet("::1", "0", LISTEN_IPV6, 16, why);
-    ok(fd >= 0 || like(buf_str(why), "::1", "no IPv6 here"), "IPv6 loopback listener");
+    ok(fd >= 0 || like(why->text, "::1", "no IPv6 here"), "IPv6 loopback listener");
     if (fd >= 0)
         close(fd);
 }
 
 static void
-test_unix_and_fifo(struct buf *why)
+test_unix_and_fifo(struct err *why)
 {
     char *sock = xasprintf("%s/public-sock", tap_tmpdir());
     char *fifo = xasprintf("%s/wakeup", tap_tmpdir());
+    struct listen_owner me = {getuid(), getgid()};
     struct stat st;
     int fd;
 
-    fd = listen_unix(sock, 0666, getuid(), getgid(), 16, why);
+    fd = listen_unix(sock, 0666, &me, 16, why);
     ok(fd >= 0 && stat(sock, &st) == 0 && S_ISSOCK(st.st_mode) && (st.st_mode & 0777) == 0666,
        "UNIX socket with the requested mode");
     close(fd);
-    fd = listen_unix(sock, 0600, getuid(), getgid(), 16, why);
+    fd = listen_unix(sock, 0600, &me, 16, why);
     ok(fd >= 0, "a stale socket file is replaced");
     close(fd);
-    fd = listen_fifo(fifo, 0622, getuid(), getgid(), why);
+    fd = listen_fifo(fifo, 0622, &me, why);
     ok(fd >= 0 && stat(fifo, &st) == 0 && S_ISFIFO(st.st_mode) && (st.st_mode & 0777) == 0622,
        "fifo with the requested mode");
     close(fd);
@@ -74,11 +75,8 @@ test_unix_and_fifo(struct buf *why)
 int
 main(void)
 {
-    struct buf why;
-
-    buf_init(&why, 1024);
+    struct err why;
     test_inet(&why);
     test_unix_and_fifo(&why);
-    buf_free(&why);
     return done_testing();
 }

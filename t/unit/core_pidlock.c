@@ -9,7 +9,7 @@
 #include "t/tap.h"
 
 static void
-test_second_taker(const char *path, struct buf *why)
+test_second_taker(const char *path, struct err *why)
 {
     int fd = pidlock_acquire(path, why), status;
     pid_t child;
@@ -27,7 +27,7 @@ test_second_taker(const char *path, struct buf *why)
 }
 
 static void
-test_owner_dies(const char *path, struct buf *why)
+test_owner_dies(const char *path, struct err *why)
 {
     int ready[2], status;
     char byte;
@@ -53,13 +53,10 @@ int
 main(void)
 {
     char *path = tap_write_file("master.pid", "99999\n");
-    struct buf why;
-
-    buf_init(&why, 1024);
+    struct err why;
     is_int(pidlock_owner(path), 0, "a stale pid file with no lock has no owner");
     test_second_taker(path, &why);
     test_owner_dies(path, &why);
-    buf_free(&why);
     free(path);
     return done_testing();
 }
