@@ -1,8 +1,8 @@
 /*
  * pathops.c - LD_PRELOAD shim for t/privsep.t: records, for every path operation on a path
  * that contains one of the colon-separated strings in $PATHOPS_WATCH, the effective uid it
- * ran with, one line per call in $PATHOPS_LOG ("EUID OP PATH"). The test then checks that root never touched a path in a
- * directory mail_owner can write. Trusts its environment (tests only).
+ * ran with, one line per call in $PATHOPS_LOG ("EUID OP PATH"). The test then checks that root
+ * never touched a path in a directory mail_owner can write. Trusts its environment (tests only).
  */
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -42,8 +42,8 @@ pathops_note(const char *op, const char *path)
     if (watch == NULL || log == NULL || path == NULL || !pathops_watched(path, watch))
         return;
     n = snprintf(line, sizeof(line), "%ld %s %s\n", (long)geteuid(), op, path);
-    fd = REAL("open", int (*)(const char *, int, ...))(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-                                                      0600);
+    fd = REAL("open", int (*)(const char *, int, ...))(
+        log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
         return;
     if (n > 0)
@@ -108,28 +108,36 @@ pathops_mode(int flags, va_list ap)
     return (flags & (O_CREAT | O_TMPFILE)) ? (mode_t)va_arg(ap, int) : 0;
 }
 
+/* pathops_open - note, then call the real name with the mode an O_CREAT open carries */
+static int
+pathops_open(const char *real, const char *path, int flags, va_list ap)
+{
+    mode_t mode = pathops_mode(flags, ap);
+
+    pathops_note("open", path);
+    return REAL(real, int (*)(const char *, int, ...))(path, flags, mode);
+}
+
 int
 open(const char *path, int flags, ...)
 {
     va_list ap;
-    mode_t mode;
+    int fd;
 
     va_start(ap, flags);
-    mode = pathops_mode(flags, ap);
+    fd = pathops_open("open", path, flags, ap);
     va_end(ap);
-    pathops_note("open", path);
-    return REAL("open", int (*)(const char *, int, ...))(path, flags, mode);
+    return fd;
 }
 
 int
 open64(const char *path, int flags, ...)
 {
     va_list ap;
-    mode_t mode;
+    int fd;
 
     va_start(ap, flags);
-    mode = pathops_mode(flags, ap);
+    fd = pathops_open("open64", path, flags, ap);
     va_end(ap);
-    pathops_note("open", path);
-    return REAL("open64", int (*)(const char *, int, ...))(path, flags, mode);
+    return fd;
 }
