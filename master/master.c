@@ -100,6 +100,7 @@ master_service_begin(struct master *m, struct master_service *svc, struct err *e
         return false;
     }
     fcntl(svc->status_fd[0], F_SETFL, O_NONBLOCK);
+    setsockopt(svc->status_fd[0], SOL_SOCKET, SO_PASSCRED, &(int){1}, sizeof(int));
     master_service_start(svc);
     return true;
 }

@@ -110,4 +110,7 @@ void master_wakeup_start(struct master_service *svc);
 /* master_status.c */
 void master_status_read(int fd, unsigned events, void *ctx);
 
+/* master_env.c */
+void master_env_build(const struct params *p, size_t nfds, struct strvec *env);
+
 #endif

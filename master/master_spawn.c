@@ -53,16 +53,15 @@ master_child_exec(struct master_service *svc)
 {
     static const int sigs[] = {SIGTERM, SIGHUP, SIGINT, SIGCHLD, SIGPIPE, SIGUSR1};
     sigset_t none;
-    char count[16];
+    struct strvec env;
 
     for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
         signal(sigs[i], SIG_DFL);
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     master_child_fds(svc);
-    snprintf(count, sizeof(count), "%zu", svc->nfds);
-    setenv("POSTERN_LISTEN_FDS", count, 1);
-    execv(svc->path, svc->argv.v);
+    master_env_build(&svc->master->params, svc->nfds, &env);
+    execve(svc->path, svc->argv.v, env.v);
     log_warn("exec %s: %m", svc->path);
     _exit(127);
 }

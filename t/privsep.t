@@ -18,12 +18,13 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from instance import ensure_user, free_port, wait_for  # noqa: E402
+from instance import children_of, ensure_user, free_port, wait_for  # noqa: E402
 from tap import TAP  # noqa: E402
 
 BUILD = os.path.abspath(os.environ["BUILD"])
 POSTERN = os.path.join(BUILD, "bin", "postern")
 ECHO = os.path.join(BUILD, "t", "bin", "echo_service")
+FORGER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bin", "forge_status")
 SHIM = os.path.join(BUILD, "t", "preload", "pathops.so")
 t = TAP()
 
@@ -74,6 +75,7 @@ def write_master_cf(cfg, port, extra=""):
     with open(os.path.join(cfg, "master.cf"), "w") as f:
         f.write("127.0.0.1:%d inet n - n - 1 %s\n" % (port, ECHO))
         f.write("tick fifo - - n 1 1 %s\n" % ECHO)
+        f.write("forger unix - - n - 1 %s\n" % FORGER)
         f.write(extra)
 
 
@@ -94,7 +96,30 @@ def shim_env(queue, record):
     env["PATHOPS_WATCH"] = "%s/private/:%s/public/" % (queue, queue)
     # A sanitizer build of the master accepts a preloaded library ahead of its runtime.
     env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0").lstrip(":")
+    # What an administrator's shell may hold, none of which a daemon should see.
+    env.update({"SSH_AUTH_SOCK": "/tmp/ssh-agent", "API_TOKEN": "secret",
+                "LD_LIBRARY_PATH": "/nonexistent", "RES_OPTIONS": "debug", "TZ": "UTC"})
     return env
+
+
+def environment(pid):
+    try:
+        with open("/proc/%d/environ" % pid, "rb") as f:
+            return dict(e.decode().split("=", 1) for e in f.read().split(b"\0") if b"=" in e)
+    except OSError:
+        return None
+
+
+def test_environment(master):
+    kids = wait_for(lambda: [e for e in map(environment, children_of(master)) if e], 5)
+    t.ok(kids, "the master has a child to look at")
+    env = kids[0] if kids else {}
+    leaked = sorted(k for k in env if k in ("SSH_AUTH_SOCK", "API_TOKEN", "LD_LIBRARY_PATH",
+                                            "LD_PRELOAD", "RES_OPTIONS", "PATHOPS_LOG", "HOME"))
+    t.is_eq(leaked, [], "nothing of the starting shell's environment reaches a daemon")
+    t.is_eq(env.get("TZ"), "UTC", "TZ is imported (import_environment)")
+    t.is_eq(env.get("LANG"), "C", "LANG=C is set (import_environment)")
+    t.ok("POSTERN_LISTEN_FDS" in env, "and the skeleton's own variable is there")
 
 
 def test_listeners(root, owner):
@@ -111,6 +136,10 @@ def test_listeners(root, owner):
     if r.returncode != 0:
         t.diag(r.stderr)
         return
+
+    test_environment(int(open(os.path.join(queue, "pid", "master.pid")).read()))
+    t.ok(wait_for(lambda: "status report about pid" in open(log).read(), 10),
+         "a status report one process sends about another is dropped, and logged")
 
     # The attack: mail_owner plants symlinks where the reload is about to create a socket
     # and a fifo, pointing at files only root may change.
