@@ -107,6 +107,7 @@ enum smtpd_phase {
 };
 
 struct smtpd_session;
+struct smtpd_qlink;
 typedef void (*smtpd_queue_done)(struct smtpd_session *sess, bool ok, const char *why);
 
 struct smtpd_session {
@@ -137,14 +138,7 @@ struct smtpd_session {
     struct lineio_in in;
     struct lineio_out out;
     struct smtpd_txn txn;
-    /* qmgr: one connection per session, opened at its first accepted RCPT */
-    int qsock;
-    struct loop_fd *qwatch;
-    struct ipc_reader *qreader;
-    int qwant; /* enum proto_msg of the expected reply, -1 when idle */
-    smtpd_queue_done qdone;
-    int qverify_left;          /* lost qmgr during a commit: queries left to ask it again */
-    struct loop_timer *qretry; /* the next of those queries */
+    struct smtpd_qlink *q; /* the link to qmgr while a message is in flight (smtpd_queue.c) */
     uint16_t count_ok[SMTPD_C_COUNT];
     uint16_t count_all[SMTPD_C_COUNT];
 };
@@ -176,10 +170,9 @@ void smtpd_data_free(struct smtpd_session *sess);
 const char *smtpd_protocol(bool esmtp, bool utf8, bool tls, bool auth);
 
 /* smtpd_queue.c */
-bool smtpd_queue_connect(struct smtpd_session *sess);
 void smtpd_queue_open(struct smtpd_session *sess, smtpd_queue_done done);
 void smtpd_queue_commit(struct smtpd_session *sess, smtpd_queue_done done);
-void smtpd_queue_abort(struct smtpd_session *sess, smtpd_queue_done done);
+void smtpd_queue_abort(struct smtpd_session *sess);
 bool smtpd_queue_busy(const struct smtpd_session *sess);
 void smtpd_queue_disconnect(struct smtpd_session *sess);
 

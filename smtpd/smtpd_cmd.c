@@ -126,7 +126,7 @@ smtpd_cmd_add_rcpt(struct smtpd_txn *txn, const char *addr, const struct smtp_rc
     r->orcpt = rp->orcpt_type ? xasprintf("%s;%s", rp->orcpt_type, rp->orcpt_addr) : xstrdup("");
 }
 
-/* smtpd_cmd_rcpt - RCPT TO: limits, restrictions, recipient tables, then the qmgr link */
+/* smtpd_cmd_rcpt - RCPT TO: limits, restrictions, recipient tables */
 static void
 smtpd_cmd_rcpt(struct smtpd_session *sess, struct smtp_cmd *cmd)
 {
@@ -147,12 +147,8 @@ smtpd_cmd_rcpt(struct smtpd_session *sess, struct smtp_cmd *cmd)
     buf_init(&rcpt, MAILADDR_PATH_MAX * 2);
     mailaddr_format(&rcpt, &cmd->addr);
     if (smtpd_check_rcpt(sess, buf_str(&rcpt), cmd->addr.kind == MAILADDR_POSTMASTER)) {
-        if (sess->qsock < 0 && !smtpd_queue_connect(sess)) {
-            smtpd_reply(sess, 451, "4.3.0", "Error: queue file write error");
-        } else {
-            smtpd_cmd_add_rcpt(&sess->txn, buf_str(&rcpt), &cmd->rcpt);
-            smtpd_reply(sess, 250, "2.1.5", "Ok");
-        }
+        smtpd_cmd_add_rcpt(&sess->txn, buf_str(&rcpt), &cmd->rcpt);
+        smtpd_reply(sess, 250, "2.1.5", "Ok");
     }
     buf_free(&rcpt);
 }

@@ -91,8 +91,8 @@ smtpd_txn_reset(struct smtpd_session *sess)
 
     if (txn->sync != NULL)
         offload_cancel(txn->sync); /* the session ends while its file is being fsynced */
-    if (txn->qid[0] && sess->qsock >= 0 && !smtpd_queue_busy(sess))
-        smtpd_queue_abort(sess, NULL);
+    if (txn->qid[0] && !smtpd_queue_busy(sess))
+        smtpd_queue_abort(sess);
     smtpd_data_free(sess);
     free(txn->sender);
     free(txn->envid);
@@ -380,7 +380,7 @@ smtpd_data_chunk_end(struct smtpd_session *sess)
     if (refused != NULL) {
         smtpd_data_refuse(sess, refused);
         if (txn->qid[0] && !smtpd_queue_busy(sess))
-            smtpd_queue_abort(sess, NULL);
+            smtpd_queue_abort(sess);
         txn->qid[0] = 0;
         smtpd_data_free(sess);
         txn->bdat_failed = true;

@@ -343,8 +343,6 @@ smtpd_session_start(struct smtpd *smtpd, int fd)
     sess->name = "unknown";
     sess->last_cmd = "CONNECT";
     sess->counting = -1;
-    sess->qsock = -1;
-    sess->qwant = -1;
     sess->dns_id = -1;
     sess->txn.qfd = -1;
     smtpd_client_addr(fd, sess->addr, sizeof(sess->addr));

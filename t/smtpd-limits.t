@@ -208,10 +208,16 @@ def test_no_qmgr(root):
         t.ok(False, "an instance without qmgr starts: " + err)
         return
     try:
-        c = greet(inst.ports["main"])
+        c = Client(inst.ports["main"], timeout=60)
+        c.reply()
+        c.cmd("EHLO client.example.net")
         c.cmd("MAIL FROM:<a@example.net>")
-        t.is_eq(c.cmd("RCPT TO:<root@example.org>"), "451 4.3.0 Error: queue file write error",
-                "qmgr unreachable: 451 4.3.0")
+        t.is_eq(c.cmd("RCPT TO:<root@example.org>"), "250 2.1.5 Ok",
+                "recipients need no qmgr: a session holds a link only from DATA to the commit")
+        t.is_eq(c.cmd("DATA"), "451 4.3.0 Error: queue file write error",
+                "qmgr unreachable: 451 4.3.0 at DATA, after the retries")
+        t.ok(inst.wait_log("connect to qmgr"), "and the failure to connect is logged")
+        t.is_eq(c.cmd("NOOP"), "250 2.0.0 Ok", "the session goes on")
         c.close()
     finally:
         inst.stop()

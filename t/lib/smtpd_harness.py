@@ -30,7 +30,10 @@ class Instance:
     def __init__(self, root, main_extra="", services=None, qmgr=True, queue=None):
         self.root = root
         os.makedirs(root, exist_ok=True)
-        os.chmod(root, 0o755)
+        # The master works in private/ as mail_owner, who must reach it: as for any queue,
+        # every directory above it is searchable (a test's temporary directory is not).
+        for d in (os.path.dirname(root), root):
+            os.chmod(d, 0o755)
         self.cfg = os.path.join(root, "etc")
         self.queue = queue or os.path.join(root, "queue")
         self.log = os.path.join(root, "maillog")
