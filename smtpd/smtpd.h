@@ -73,6 +73,9 @@ enum smtpd_count {
     SMTPD_C_COUNT,
 };
 
+/* The most memory one transaction's recipients may take (addresses and DSN parameters). */
+#define SMTPD_RCPT_BYTES (256 * 1024)
+
 struct smtpd_rcpt {
     char *addr;
     char *notify; /* "SUCCESS,FAILURE" or "" */
@@ -88,6 +91,8 @@ struct smtpd_txn {
     struct smtpd_rcpt *rcpt;
     size_t nrcpt;
     size_t nrcpt_cap;
+    size_t rcpt_bytes;       /* memory the recipients take, against SMTPD_RCPT_BYTES */
+    size_t overshoot;        /* recipients refused past the limit */
     char qid[QUEUE_ID_SIZE]; /* "" until qmgr opened a file */
     int qfd;
     struct queue_writer *writer; /* data phase only */
@@ -149,6 +154,7 @@ void smtpd_session_greet(struct smtpd_session *sess);
 void smtpd_reply(struct smtpd_session *sess, int code, const char *dsn, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void smtpd_reply_std(struct smtpd_session *sess, const struct smtp_reply *reply);
+void smtpd_reply_uncounted(struct smtpd_session *sess, const struct smtp_reply *reply);
 void smtpd_session_close(struct smtpd_session *sess);
 void smtpd_session_resume(struct smtpd_session *sess);
 void smtpd_txn_reset(struct smtpd_session *sess);

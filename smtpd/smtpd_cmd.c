@@ -124,6 +124,24 @@ smtpd_cmd_add_rcpt(struct smtpd_txn *txn, const char *addr, const struct smtp_rc
     r->addr = xstrdup(addr);
     r->notify = xstrdup(notify);
     r->orcpt = rp->orcpt_type ? xasprintf("%s;%s", rp->orcpt_type, rp->orcpt_addr) : xstrdup("");
+    /* What the allocator holds: the strings, their headers, the array slot. */
+    txn->rcpt_bytes +=
+        strlen(r->addr) + strlen(r->notify) + strlen(r->orcpt) + 3 * (1 + 16) + sizeof(*r);
+}
+
+/*
+ * smtpd_cmd_too_many - a recipient past the limit. RFC 5321 4.5.3.1.8: 452, and the client
+ * sends the rest later; a pipelining client that sends more than the limit in one go must
+ * not lose the accepted ones to the error limit, so only recipients past
+ * smtpd_recipient_overshoot_limit count as errors (Postfix's rule).
+ */
+static void
+smtpd_cmd_too_many(struct smtpd_session *sess)
+{
+    if (++sess->txn.overshoot <= (size_t)sess->smtpd->p->smtpd_recipient_overshoot_limit)
+        smtpd_reply_uncounted(sess, &smtp_reply_too_many_rcpts);
+    else
+        smtpd_reply_std(sess, &smtp_reply_too_many_rcpts);
 }
 
 /* smtpd_cmd_rcpt - RCPT TO: limits, restrictions, recipient tables */
@@ -140,8 +158,9 @@ smtpd_cmd_rcpt(struct smtpd_session *sess, struct smtp_cmd *cmd)
         smtpd_reply(sess, 503, "5.5.1", "Error: RCPT after BDAT");
         return;
     }
-    if (sess->txn.nrcpt >= (size_t)sess->smtpd->p->smtpd_recipient_limit) {
-        smtpd_reply_std(sess, &smtp_reply_too_many_rcpts);
+    if (sess->txn.nrcpt >= (size_t)sess->smtpd->p->smtpd_recipient_limit ||
+        sess->txn.rcpt_bytes >= SMTPD_RCPT_BYTES) {
+        smtpd_cmd_too_many(sess);
         return;
     }
     buf_init(&rcpt, MAILADDR_PATH_MAX * 2);

@@ -93,9 +93,9 @@ smtpd_session_error(struct smtpd_session *sess)
     }
 }
 
-/* smtpd_reply_std - queue one reply; count it for the command and as an error */
+/* smtpd_reply_uncounted - queue one reply, counted for the command but never as an error */
 void
-smtpd_reply_std(struct smtpd_session *sess, const struct smtp_reply *reply)
+smtpd_reply_uncounted(struct smtpd_session *sess, const struct smtp_reply *reply)
 {
     if (!smtp_reply_format(&sess->out.q, reply)) {
         log_info("reply queue full: client %s[%s] does not read", sess->name, sess->addr);
@@ -104,6 +104,13 @@ smtpd_reply_std(struct smtpd_session *sess, const struct smtp_reply *reply)
         return;
     }
     smtpd_log_count(sess, reply->code);
+}
+
+/* smtpd_reply_std - queue one reply; count it for the command and as an error */
+void
+smtpd_reply_std(struct smtpd_session *sess, const struct smtp_reply *reply)
+{
+    smtpd_reply_uncounted(sess, reply);
     if (reply->code >= 400 && reply->code != 421 && !sess->closing)
         smtpd_session_error(sess);
 }

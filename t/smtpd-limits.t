@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """smtpd-limits.t - every limit of the SMTP server and its reply: message size (SIZE= and
-actual), recipients, command and text line length, NUL in content, the command timeout,
+actual), recipients (with the overshoot of RFC 5321 4.5.3.1.8 and a memory bound), command and text line length, NUL in content, the command timeout,
 the soft and hard error limits, table errors (451 4.3.0), qmgr unreachable (451 4.3.0), a
 full queue file system (452 4.3.1), reject_unauth_pipelining, smtpd_helo_required and
 disable_vrfy_command. Timing is never pass/fail: only that the reply comes."""
@@ -54,6 +54,70 @@ def test_rcpt_limit(inst, port):
     replies = [c.cmd("RCPT TO:<u%d@relay.example>" % i) for i in range(6)]
     t.ok(all(r == "250 2.1.5 Ok" for r in replies[:5]), "smtpd_recipient_limit (5) recipients")
     t.is_eq(replies[5], "452 4.5.3 Error: too many recipients", "one more: 452 4.5.3")
+    c.close()
+
+
+def pipelined_rcpts(c, addrs, batch):
+    """RCPT TO for each address, batch commands per write, as a pipelining client does."""
+    replies = []
+    for i in range(0, len(addrs), batch):
+        part = addrs[i:i + batch]
+        c.send(b"".join(b"RCPT TO:<%s>\r\n" % a.encode() for a in part))
+        replies += [c.reply() for _ in part]
+    return replies
+
+
+def test_overshoot(inst, port):
+    """RFC 5321 4.5.3.1.8: past the limit 452, and the accepted recipients keep their message
+    (the excess is not counted as errors up to smtpd_recipient_overshoot_limit)."""
+    c = Client(port, timeout=60)
+    c.reply()
+    c.cmd("EHLO client.example.net")
+    c.cmd("MAIL FROM:<list@example.net>")
+    before = inst.files()
+    replies = pipelined_rcpts(c, ["m%d@relay.example" % i for i in range(1200)], 200)
+    t.is_eq(sum(r == "250 2.1.5 Ok" for r in replies), 1000,
+            "1,200 pipelined recipients in batches of 200: the first 1,000 accepted")
+    t.ok(all(r == "452 4.5.3 Error: too many recipients" for r in replies[1000:]),
+         "the other 200 get 452 4.5.3 at once")
+    t.is_eq(c.cmd("DATA"), "354 End data with <CR><LF>.<CR><LF>", "DATA goes on: no error limit")
+    t.like(c.cmd("Subject: many\r\n\r\nhello\r\n."), "250 2.0.0 Ok: queued as ",
+           "the message is queued for the accepted recipients")
+    new = wait_for(lambda: new_files(inst, before), 5)
+    head = inst.cat(new[0])[0] if new else []
+    t.is_eq(sum(line.startswith("rcpt ") for line in head), 1000, "with all 1,000 of them")
+    c.close()
+
+
+def test_overshoot_limit(inst, port):
+    c = greet(port)
+    c.cmd("MAIL FROM:<list@example.net>")
+    replies = pipelined_rcpts(c, ["o%d@relay.example" % i for i in range(12)], 12)
+    t.ok(all(r == "250 2.1.5 Ok" for r in replies[:5]) and
+         all(r == "452 4.5.3 Error: too many recipients" for r in replies[5:9]),
+         "limit 5, overshoot 2, hard error limit 2: 5 accepted, then 452s")
+    t.is_eq(replies[9], "421 4.7.0 mx.example.org Error: too many errors",
+            "past the overshoot each excess recipient counts: the second one ends the session")
+    c.close()
+
+
+def test_rcpt_memory(inst, port):
+    """One transaction's recipients take bounded memory, whatever smtpd_recipient_limit."""
+    c = Client(port, timeout=60)
+    c.reply()
+    c.cmd("EHLO client.example.net")
+    c.cmd("MAIL FROM:<big@example.net>")
+    orcpt = "rfc822;" + "x" * 350 + "@example.net"  # the command line stays within 512 octets
+    addrs = ["%s%d@relay.example> NOTIFY=SUCCESS,FAILURE,DELAY ORCPT=%s" % ("r" * 50, i, orcpt)
+             for i in range(600)]
+    replies = []
+    for i in range(0, len(addrs), 100):
+        part = addrs[i:i + 100]
+        c.send(b"".join(b"RCPT TO:<%s\r\n" % a.encode() for a in part))
+        replies += [c.reply() for _ in part]
+    accepted = sum(r == "250 2.1.5 Ok" for r in replies)
+    t.ok(300 < accepted < 600, "recipients with long ORCPTs: %d accepted, then 452" % accepted)
+    t.is_eq(replies[-1], "452 4.5.3 Error: too many recipients", "the rest get 452 4.5.3")
     c.close()
 
 
@@ -273,6 +337,11 @@ def main(root):
                     "virtual_mailbox_maps = lmdb:%s\n" % broken,
                     services={
                         "main": "-o smtpd_recipient_limit=5",
+                        "many": "-o smtpd_recipient_limit=1000",
+                        "overshoot": "-o smtpd_recipient_limit=5 "
+                                     "-o smtpd_recipient_overshoot_limit=2 "
+                                     "-o smtpd_soft_error_limit=100 -o smtpd_hard_error_limit=2",
+                        "huge": "-o smtpd_recipient_limit=100000",
                         "slow": "-o smtpd_timeout=2s",
                         "session": "-o smtpd_session_timeout=2s -o smtpd_timeout=60s",
                         "errors": "-o smtpd_soft_error_limit=2 -o smtpd_hard_error_limit=4 "
@@ -295,6 +364,9 @@ def main(root):
     try:
         test_size(inst, inst.ports["main"])
         test_rcpt_limit(inst, inst.ports["main"])
+        test_overshoot(inst, inst.ports["many"])
+        test_overshoot_limit(inst, inst.ports["overshoot"])
+        test_rcpt_memory(inst, inst.ports["huge"])
         test_lines(inst, inst.ports["main"])
         test_table_error(inst, inst.ports["main"])
         c = greet(inst.ports["unreadable"])
