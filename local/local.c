@@ -52,8 +52,8 @@ local_post_jail(struct server_ctx *ctx)
         lc->vmailbox = local_maps(&ctx->params.virtual_mailbox_maps, "virtual_mailbox_maps");
         lc->vuid = local_maps(&ctx->params.virtual_uid_maps, "virtual_uid_maps");
         lc->vgid = local_maps(&ctx->params.virtual_gid_maps, "virtual_gid_maps");
-    } else if (!local_alias_open(lc, &err))
-        log_fatal("alias_maps: %s", err.text);
+    } else
+        local_alias_open(lc);
 }
 
 static void

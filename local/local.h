@@ -128,7 +128,7 @@ void local_deliver_virtual(struct local_rcpt *r);
 void local_forward_remote(struct local_rcpt *r);
 
 /* local_alias.c */
-bool local_alias_open(struct local *lc, struct err *err);
+void local_alias_open(struct local *lc);
 void local_alias_close(struct local *lc);
 void local_deliver_local(struct local_rcpt *r, const char *addr, int depth);
 

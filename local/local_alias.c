@@ -33,21 +33,35 @@
 static void local_expand_list(struct local_rcpt *r, const char *text, enum local_origin origin,
                               const struct local_privs *p, int depth);
 
-bool
-local_alias_open(struct local *lc, struct err *err)
+/*
+ * local_alias_open - open alias_maps. A table that cannot be opened (not built yet, say) is
+ * logged once and left closed: lookups in it are deferred and try to open it again, so the
+ * process neither exits into a restart loop nor needs a reload once the table is built.
+ */
+void
+local_alias_open(struct local *lc)
 {
     const struct strvec *maps = &lc->ctx->params.alias_maps;
+    struct err err;
 
     lc->alias = xcalloc(maps->n + 1, sizeof(*lc->alias));
     for (size_t i = 0; i < maps->n; i++) {
         lc->alias[i].spec = xstrdup(maps->v[i]);
-        if ((lc->alias[i].map = map_list_open(maps->v[i], MAP_FOLD_FIXED, err)) == NULL) {
-            lc->nalias = i + 1;
-            return false;
-        }
+        if ((lc->alias[i].map = map_list_open(maps->v[i], MAP_FOLD_FIXED, &err)) == NULL)
+            log_warn("alias_maps: %s: deliveries that need it are deferred", err.text);
     }
     lc->nalias = maps->n;
-    return true;
+}
+
+/* local_alias_ready - the table is open, or opens now; false if it still cannot */
+static bool
+local_alias_ready(struct local_alias_map *a)
+{
+    struct err err;
+
+    if (a->map == NULL)
+        a->map = map_list_open(a->spec, MAP_FOLD_FIXED, &err);
+    return a->map != NULL;
 }
 
 void
@@ -258,7 +272,9 @@ local_alias(struct local_rcpt *r, const char *name, int depth)
         struct map_addr_match m = {0};
         struct local_privs owner;
         enum map_status st =
-            map_addr_find(r->lc->alias[i].map, MAP_ADDR_LOCAL, name, &opts, &m, &err);
+            local_alias_ready(&r->lc->alias[i])
+                ? map_addr_find(r->lc->alias[i].map, MAP_ADDR_LOCAL, name, &opts, &m, &err)
+                : MAP_ERROR;
         char *value;
 
         if (st == MAP_ERROR) {

@@ -4,7 +4,11 @@
  * Runs as the administrator (root for a real installation). It reads main.cf and
  * master.cf, checks that every program in master.cf can run, that mail_owner is a real
  * unprivileged user, and creates the queue directories with their owners and modes. It
- * reports every problem it finds, not just the first; the exit status is 1 if any.
+ * reports every problem it finds, not just the first; the exit status is 1 if any. A lookup
+ * table that cannot be opened is a warning that names the command that builds it: the mail
+ * system runs without it (lookups in it are deferred) and uses it once it is built.
+ *
+ * Trusts: main.cf and master.cf as far as their parsers check them.
  */
 #include <errno.h>
 #include <pwd.h>
@@ -16,6 +20,7 @@
 
 #include "core/conf.h"
 #include "core/log.h"
+#include "core/map.h"
 #include "core/mastercf.h"
 #include "core/mem.h"
 #include "mail/conf_owner.h"
@@ -83,6 +88,48 @@ check_programs(struct check *ck, const struct mastercf *mcf)
     }
 }
 
+/* check_table - one table list parameter: can it be opened? If not, how to build it */
+static void
+check_table(const char *name, const struct strvec *specs, const char *config_dir)
+{
+    struct map_list *list;
+    struct err err;
+
+    if (specs->n == 0)
+        return;
+    if ((list = map_list_open_param(specs, MAP_FOLD_FIXED, &err)) != NULL) {
+        map_list_close(list);
+        return;
+    }
+    if (strcmp(name, "alias_maps") == 0)
+        log_warn("%s: %s: build it with \"postern newaliases -c %s\"; until then deliveries "
+                 "that need it are deferred",
+                 name, err.text, config_dir);
+    else
+        log_warn("%s: %s: until it is built, lookups in it are deferred", name, err.text);
+}
+
+/* check_tables - every table list the daemons open */
+static void
+check_tables(const struct params *p, const char *config_dir)
+{
+    const struct {
+        const char *name;
+        const struct strvec *specs;
+    } tables[] = {
+        {"alias_maps", &p->alias_maps},
+        {"virtual_alias_maps", &p->virtual_alias_maps},
+        {"virtual_mailbox_maps", &p->virtual_mailbox_maps},
+        {"transport_maps", &p->transport_maps},
+        {"virtual_uid_maps", &p->virtual_uid_maps},
+        {"virtual_gid_maps", &p->virtual_gid_maps},
+        {"local_recipient_maps", &p->local_recipient_maps},
+    };
+
+    for (size_t i = 0; i < nitems(tables); i++)
+        check_table(tables[i].name, tables[i].specs, config_dir);
+}
+
 int
 postern_check_main(int argc, char **argv)
 {
@@ -119,6 +166,7 @@ postern_check_main(int argc, char **argv)
         check_problem(&ck, err.text);
     check_owner(&ck);
     check_programs(&ck, &mcf);
+    check_tables(&ck.params, config_dir);
     strvec_init(&problems);
     conf_owner_check(config_dir, &problems);
     queue_dirs_make(ck.params.queue_directory, ck.owner_uid, ck.owner_gid, &problems);

@@ -27,10 +27,13 @@
  * when the data phase starts and freed when it ends. doc/smtpd.md has the design.
  */
 
-/* A table list that may have failed to open: then every lookup in it defers (451). */
+/* A table list that may have failed to open: then every lookup in it defers (451) and
+ * tries to open it again, so a table built after the start is used without a reload. */
 struct smtpd_table {
     struct map_list *maps; /* NULL: empty parameter, or broken (error set) */
     char *error;
+    const char *name;           /* the parameter, for the log */
+    const struct strvec *specs; /* its value */
 };
 
 /* A restriction list that may have failed to compile: then it defers everything. */

@@ -36,12 +36,26 @@ smtpd_check_table(struct smtpd_table *t, const char *name, const struct strvec *
 {
     struct err err;
 
+    t->name = name;
+    t->specs = specs;
     if (specs->n == 0)
         return;
     if ((t->maps = map_list_open_param(specs, MAP_FOLD_FIXED, &err)) == NULL) {
         log_warn("%s: %s: lookups in it will be deferred", name, err.text);
         t->error = xstrdup(err.text);
     }
+}
+
+/* smtpd_check_reopen - a table that failed to open: try again; false while it still fails */
+static bool
+smtpd_check_reopen(struct smtpd_table *t, struct err *err)
+{
+    if ((t->maps = map_list_open_param(t->specs, MAP_FOLD_FIXED, err)) == NULL)
+        return false;
+    log_info("%s: now open: lookups in it are no longer deferred", t->name);
+    free(t->error);
+    t->error = NULL;
+    return true;
 }
 
 /* smtpd_check_match - one match list for the restriction environment */
@@ -197,10 +211,8 @@ smtpd_check_lookup(struct smtpd_session *sess, struct smtpd_table *t, const char
     struct map_addr_match match = {0};
     enum map_status status;
 
-    if (t->error != NULL) {
-        err_set(err, "%s", t->error);
+    if (t->error != NULL && !smtpd_check_reopen(t, err))
         return MAP_ERROR;
-    }
     if (t->maps == NULL)
         return MAP_NOTFOUND;
     opts.domain_is_local = local;

@@ -1,0 +1,141 @@
+#!/usr/bin/python3
+"""run.t - a newcomer's first minutes: `make run`'s instance (tools/run-dev) and the README's
+"try it" commands, run exactly as the README prints them, against the ports the README
+names. Then what happens to a development instance whose alias table is not built: local
+defers instead of exiting into a restart loop, and both local and smtpd use the table once
+`postern newaliases` builds it, without a reload.
+
+The instance lives in a temporary directory; the commands run where a `run` link points at
+it, so the README's relative paths hold. Skipped when port 2525 is taken (a `make run`
+that is going)."""
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from instance import read_text, wait_for  # noqa: E402
+from tap import TAP  # noqa: E402
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.abspath(os.environ["BUILD"])
+POSTERN = os.path.join(BUILD, "bin", "postern")
+t = TAP()
+
+
+def port_busy(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def try_it_lines():
+    text = read_text(os.path.join(TOP, "README.md"))
+    block = re.search(r"<!-- try-it[^>]*-->\n(.*?)<!-- /try-it -->", text, re.S)
+    return [line.strip() for line in block.group(1).splitlines() if line.strip()] if block else []
+
+
+def mailbox(run):
+    d = os.path.join(run, "mail", "demo.test", "demo", "new")
+    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+
+def postern(etc, *args):
+    return subprocess.run([POSTERN] + list(args) + ["-c", etc], capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_try_it(top, run, log):
+    lines = try_it_lines()
+    t.is_eq(len(lines), 3, "the README's try-it block: swaks, smtplib, ls")
+    for line in lines[:-1]:
+        r = subprocess.run(line, shell=True, cwd=top, capture_output=True, text=True, timeout=60)
+        t.is_eq(r.returncode, 0, "as printed: %s" % line[:60])
+    t.ok(wait_for(lambda: len(mailbox(run)) == 2, 20), "both messages are in the demo mailbox")
+    r = subprocess.run(lines[-1], shell=True, cwd=top, capture_output=True, text=True, timeout=60)
+    t.ok(r.returncode == 0 and len(r.stdout.split()) == 2, "and the README's ls lists them")
+    texts = [read_text(os.path.join(run, "mail", "demo.test", "demo", "new", f))
+             for f in mailbox(run)]
+    t.ok(any("Subject: hello from swaks" in x for x in texts) and
+         any("Subject: hello from Python" in x and "Delivered-To: root@localhost" in x
+             for x in texts), "one from swaks, one from Python through the root alias")
+    r = subprocess.run(["swaks", "--server", "127.0.0.1:2525", "--from", "you@example.org",
+                        "--to", "nobody-here@localhost"], capture_output=True, text=True,
+                       timeout=60)
+    t.ok("550 5.1.1" in r.stdout, "another local user is refused: nothing reaches a real home")
+
+
+def rcpt_reply(rcpt):
+    r = subprocess.run(["swaks", "--server", "127.0.0.1:2525", "--from", "you@example.org",
+                        "--to", rcpt, "--quit-after", "RCPT"], capture_output=True, text=True,
+                       timeout=60)
+    replies = [line for line in r.stdout.splitlines() if line.startswith("<")]
+    return replies[-2][4:] if len(replies) >= 2 else r.stdout
+
+
+def test_smtpd_unbuilt(etc):
+    with open(os.path.join(etc, "main.cf"), "a") as f:
+        f.write("queue_run_delay = 1s\nminimal_backoff_time = 1s\nmaximal_backoff_time = 1s\n")
+    os.unlink(os.path.join(etc, "aliases.lmdb"))
+    r = postern(etc, "check")
+    t.ok("postern newaliases -c %s" % etc in r.stderr,
+         "postern check names the unbuilt alias table and the command that builds it")
+    t.is_eq(postern(etc, "start").returncode, 0, "the instance starts without its alias table")
+    t.like(rcpt_reply("root@localhost"), "451 4.3.0",
+           "smtpd answers 451 for a recipient it cannot look up")
+    t.is_eq(postern(etc, "newaliases").returncode, 0, "postern newaliases builds the table")
+    t.like(rcpt_reply("root@localhost"), "250 2.1.5",
+           "and the running smtpd accepts the recipient, without a reload")
+    postern(etc, "stop")
+
+
+def test_local_unbuilt(run, etc, log):
+    with open(os.path.join(etc, "main.cf"), "a") as f:
+        f.write("local_recipient_maps =\n")  # every local address reaches local
+    os.unlink(os.path.join(etc, "aliases.lmdb"))
+    t.is_eq(postern(etc, "start").returncode, 0, "started again without the alias table")
+    r = subprocess.run(["swaks", "--server", "127.0.0.1:2525", "--from", "you@example.org",
+                        "--to", "postmaster@localhost", "--header", "Subject: waits"],
+                       capture_output=True, text=True, timeout=60)
+    t.ok("250 2.0.0 Ok: queued" in r.stdout, "mail for an alias is accepted")
+    t.ok(wait_for(lambda: "alias database unavailable" in read_text(log), 10),
+         "local defers it (alias database unavailable)")
+    t.ok("bad command startup" not in read_text(log), "and does not exit into a restart loop")
+    t.is_eq(postern(etc, "newaliases").returncode, 0, "postern newaliases builds the table")
+    t.ok(wait_for(lambda: any("Subject: waits" in read_text(os.path.join(
+        run, "mail", "demo.test", "demo", "new", f)) for f in mailbox(run)), 20),
+        "the deferred message is delivered at its next try, without a reload")
+    postern(etc, "stop")
+
+
+def main():
+    if any(port_busy(p) for p in (2525, 2587, 2465)):
+        t.skip_all("port 2525, 2587 or 2465 is in use (is `make run` going?)")
+    with tempfile.TemporaryDirectory(prefix="postern-run.") as top:
+        os.chmod(top, 0o755)
+        run = os.path.join(top, "instance")
+        os.symlink(run, os.path.join(top, "run"))
+        log = os.path.join(top, "log")
+        env = dict(os.environ, POSTERN_RUN_DIR=run)
+        with open(log, "w") as out:
+            dev = subprocess.Popen([os.path.join(TOP, "tools", "run-dev"), BUILD], env=env,
+                                   stdout=out, stderr=subprocess.STDOUT)
+        try:
+            t.ok(wait_for(lambda: port_busy(2525), 20), "make run's instance answers on 2525")
+            test_try_it(top, run, log)
+        finally:
+            dev.send_signal(signal.SIGINT)
+            dev.wait(timeout=30)
+        with open(os.path.join(run, "etc", "main.cf"), "a") as f:
+            f.write("maillog_file = %s\n" % log)
+        test_smtpd_unbuilt(os.path.join(run, "etc"))
+        test_local_unbuilt(run, os.path.join(run, "etc"), log)
+    t.done()
+
+
+main()
