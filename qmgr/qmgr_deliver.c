@@ -25,6 +25,7 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/str.h"
 #include "mail/deliver_req.h"
 #include "qmgr/qmgr.h"
 
@@ -69,11 +70,7 @@ struct qmgr_dest {
 static unsigned
 qmgr_dest_hash(const char *key)
 {
-    unsigned h = 2166136261u;
-
-    for (; *key; key++)
-        h = (h ^ (unsigned char)*key) * 16777619u;
-    return h % QMGR_DEST_HASH;
+    return str_hash(key) % QMGR_DEST_HASH;
 }
 
 /* qmgr_transport_get - a transport's counters, created on first use */

@@ -33,6 +33,7 @@ smtpd_post_jail(struct server_ctx *ctx)
     smtpd->greeting = xasprintf("%s", ctx->params.smtpd_banner);
     smtpd_check_open(smtpd);
     smtpd_dns_init(smtpd);
+    smtpd_anvil_init(smtpd);
     smtpd->offload = offload_new(ctx->loop);
 }
 
@@ -46,6 +47,7 @@ smtpd_on_exit(struct server_ctx *ctx)
         return;
     smtpd_check_close(smtpd);
     smtpd_dns_free(smtpd);
+    smtpd_anvil_free(smtpd);
     offload_free(smtpd->offload);
     free(smtpd->qmgr_path);
     free(smtpd->greeting);

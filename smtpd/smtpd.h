@@ -43,6 +43,9 @@ struct smtpd_rlist {
 };
 
 struct ub_ctx;
+struct smtpd_anvil;
+struct smtpd_anvil_wait;
+struct anvil_counts;
 
 struct smtpd {
     struct server_ctx *ctx;
@@ -55,8 +58,9 @@ struct smtpd {
     struct smtpd_rlist client, helo, sender, relay, recipient, data;
     struct smtpd_table local_rcpt, valias, vmailbox;
     char *qmgr_path;
-    char *greeting;          /* "220 <banner>" */
-    struct offload *offload; /* queue file fsyncs, off the event loop */
+    char *greeting;            /* "220 <banner>" */
+    struct offload *offload;   /* queue file fsyncs, off the event loop */
+    struct smtpd_anvil *anvil; /* per-client limits (smtpd_anvil.c) */
 };
 
 /* Counters for the disconnect line, in Postfix's order. */
@@ -117,6 +121,8 @@ enum smtpd_phase {
 struct smtpd_session;
 struct smtpd_qlink;
 typedef void (*smtpd_queue_done)(struct smtpd_session *sess, bool ok, const char *why);
+/* counts NULL: anvil could not answer, go on without the limit */
+typedef void (*smtpd_anvil_done)(struct smtpd_session *sess, const struct anvil_counts *counts);
 
 struct smtpd_session {
     struct smtpd *smtpd;
@@ -147,6 +153,8 @@ struct smtpd_session {
     struct lineio_out out;
     struct smtpd_txn txn;
     struct smtpd_qlink *q; /* the link to qmgr while a message is in flight (smtpd_queue.c) */
+    struct smtpd_anvil_wait *anvil_wait; /* waiting for anvil's counts: no input meanwhile */
+    unsigned anvil_generation;           /* counted by anvil on that connection; 0: not */
     uint16_t count_ok[SMTPD_C_COUNT];
     uint16_t count_all[SMTPD_C_COUNT];
 };
@@ -184,6 +192,13 @@ void smtpd_queue_commit(struct smtpd_session *sess, smtpd_queue_done done);
 void smtpd_queue_abort(struct smtpd_session *sess);
 bool smtpd_queue_busy(const struct smtpd_session *sess);
 void smtpd_queue_disconnect(struct smtpd_session *sess);
+
+/* smtpd_anvil.c */
+void smtpd_anvil_init(struct smtpd *smtpd);
+void smtpd_anvil_free(struct smtpd *smtpd);
+bool smtpd_anvil_session(struct smtpd_session *sess, smtpd_anvil_done done);
+bool smtpd_anvil_rcpt(struct smtpd_session *sess, smtpd_anvil_done done);
+void smtpd_anvil_end(struct smtpd_session *sess);
 
 /* smtpd_dns.c */
 void smtpd_dns_init(struct smtpd *smtpd);

@@ -14,6 +14,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "mail/anvil_proto.h"
 #include "smtpd/smtpd.h"
 
 static const enum smtpd_count smtpd_cmd_counters[] = {
@@ -108,6 +109,13 @@ smtpd_cmd_notify(unsigned bits, char *out, size_t len)
     }
 }
 
+/* smtpd_cmd_rcpt_size - the memory a recipient takes: its strings, their headers, its slot */
+static size_t
+smtpd_cmd_rcpt_size(const struct smtpd_rcpt *r)
+{
+    return strlen(r->addr) + strlen(r->notify) + strlen(r->orcpt) + 3 * (1 + 16) + sizeof(*r);
+}
+
 /* smtpd_cmd_add_rcpt - remember an accepted recipient with its DSN parameters */
 static void
 smtpd_cmd_add_rcpt(struct smtpd_txn *txn, const char *addr, const struct smtp_rcpt_params *rp)
@@ -124,9 +132,7 @@ smtpd_cmd_add_rcpt(struct smtpd_txn *txn, const char *addr, const struct smtp_rc
     r->addr = xstrdup(addr);
     r->notify = xstrdup(notify);
     r->orcpt = rp->orcpt_type ? xasprintf("%s;%s", rp->orcpt_type, rp->orcpt_addr) : xstrdup("");
-    /* What the allocator holds: the strings, their headers, the array slot. */
-    txn->rcpt_bytes +=
-        strlen(r->addr) + strlen(r->notify) + strlen(r->orcpt) + 3 * (1 + 16) + sizeof(*r);
+    txn->rcpt_bytes += smtpd_cmd_rcpt_size(r);
 }
 
 /*
@@ -142,6 +148,36 @@ smtpd_cmd_too_many(struct smtpd_session *sess)
         smtpd_reply_uncounted(sess, &smtp_reply_too_many_rcpts);
     else
         smtpd_reply_std(sess, &smtp_reply_too_many_rcpts);
+}
+
+/* smtpd_cmd_drop_last_rcpt - take back the recipient added last */
+static void
+smtpd_cmd_drop_last_rcpt(struct smtpd_txn *txn)
+{
+    struct smtpd_rcpt *r = &txn->rcpt[--txn->nrcpt];
+
+    txn->rcpt_bytes -= smtpd_cmd_rcpt_size(r);
+    free(r->addr);
+    free(r->notify);
+    free(r->orcpt);
+}
+
+/* smtpd_cmd_rcpt_counted - the recipient passed every check but the client's rate */
+static void
+smtpd_cmd_rcpt_counted(struct smtpd_session *sess, const struct anvil_counts *counts)
+{
+    const struct params *p = sess->smtpd->p;
+    struct smtpd_txn *txn = &sess->txn;
+
+    if (counts == NULL || p->smtpd_client_recipient_rate_limit == 0 ||
+        counts->rate <= p->smtpd_client_recipient_rate_limit) {
+        smtpd_reply(sess, 250, "2.1.5", "Ok");
+        return;
+    }
+    log_warn("Recipient address rate limit exceeded: %ld from %s[%s] for service %s",
+             (long)counts->rate, sess->name, sess->addr, sess->smtpd->ctx->service_name);
+    smtpd_cmd_drop_last_rcpt(txn);
+    smtpd_reply(sess, 450, "4.7.1", "Error: too many recipients from %s", sess->addr);
 }
 
 /* smtpd_cmd_rcpt - RCPT TO: limits, restrictions, recipient tables */
@@ -167,7 +203,8 @@ smtpd_cmd_rcpt(struct smtpd_session *sess, struct smtp_cmd *cmd)
     mailaddr_format(&rcpt, &cmd->addr);
     if (smtpd_check_rcpt(sess, buf_str(&rcpt), cmd->addr.kind == MAILADDR_POSTMASTER)) {
         smtpd_cmd_add_rcpt(&sess->txn, buf_str(&rcpt), &cmd->rcpt);
-        smtpd_reply(sess, 250, "2.1.5", "Ok");
+        if (!smtpd_anvil_rcpt(sess, smtpd_cmd_rcpt_counted))
+            smtpd_cmd_rcpt_counted(sess, NULL);
     }
     buf_free(&rcpt);
 }

@@ -25,6 +25,7 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "mail/anvil_proto.h"
 #include "smtpd/smtpd.h"
 
 #define SMTPD_OUT_LIMIT  (256 * 1024) /* queued replies; a client that never reads */
@@ -141,7 +142,7 @@ static bool
 smtpd_session_paused(const struct smtpd_session *sess)
 {
     return !sess->greeted || sess->closing || sess->sleeping || sess->txn.sync != NULL ||
-           smtpd_queue_busy(sess) || sess->out.q.len > SMTPD_OUT_HIGH;
+           smtpd_queue_busy(sess) || sess->anvil_wait != NULL || sess->out.q.len > SMTPD_OUT_HIGH;
 }
 
 /* smtpd_session_line - one command line taken from the input */
@@ -196,6 +197,7 @@ smtpd_session_end(struct smtpd_session *sess)
     struct server_ctx *ctx = sess->smtpd->ctx;
 
     smtpd_dns_cancel(sess);
+    smtpd_anvil_end(sess);
     smtpd_queue_disconnect(sess); /* first: qmgr drops an uncommitted file, no abort needed */
     smtpd_txn_reset(sess);
     smtpd_log_disconnect(sess);
@@ -322,18 +324,54 @@ smtpd_session_resume(struct smtpd_session *sess)
     smtpd_session_settle(sess);
 }
 
-/* smtpd_session_greet - the greeting, once the client's name is known */
-void
-smtpd_session_greet(struct smtpd_session *sess)
+/* smtpd_session_over - which connection limit the counts exceed ("concurrency", "rate"), if any */
+static const char *
+smtpd_session_over(const struct params *p, const struct anvil_counts *counts, long *n)
 {
+    if (counts == NULL)
+        return NULL;
+    *n = (long)counts->count;
+    if (p->smtpd_client_connection_count_limit > 0 &&
+        counts->count > p->smtpd_client_connection_count_limit)
+        return "concurrency";
+    *n = (long)counts->rate;
+    if (p->smtpd_client_connection_rate_limit > 0 &&
+        counts->rate > p->smtpd_client_connection_rate_limit)
+        return "rate";
+    return NULL;
+}
+
+/* smtpd_session_welcome - the 220, unless the client is over its limits */
+static void
+smtpd_session_welcome(struct smtpd_session *sess, const struct anvil_counts *counts)
+{
+    const struct params *p = sess->smtpd->p;
+    long n = 0;
+    const char *what = smtpd_session_over(p, counts, &n);
     char peek;
 
-    sess->greeted = true;
-    log_info("connect from %s[%s]", sess->name, sess->addr);
+    if (what != NULL) {
+        log_warn("Connection %s limit exceeded: %ld from %s[%s] for service %s", what, n,
+                 sess->name, sess->addr, sess->smtpd->ctx->service_name);
+        smtpd_reply(sess, 421, "4.7.0", "%s Error: too many connections from %s", p->myhostname,
+                    sess->addr);
+        smtpd_session_close(sess);
+        return;
+    }
     /* A client that talks before the greeting does not wait for replies. */
     if (recv(sess->fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT) == 1)
         sess->unauth_pipelining = true;
     smtpd_reply(sess, 220, NULL, "%s", sess->smtpd->greeting);
+}
+
+/* smtpd_session_greet - once the client's name is known: its limits, then the greeting */
+void
+smtpd_session_greet(struct smtpd_session *sess)
+{
+    sess->greeted = true;
+    log_info("connect from %s[%s]", sess->name, sess->addr);
+    if (!smtpd_anvil_session(sess, smtpd_session_welcome))
+        smtpd_session_welcome(sess, NULL);
     smtpd_session_arm(sess);
 }
 

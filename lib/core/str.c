@@ -190,3 +190,14 @@ strvec_split(struct strvec *sv, const char *text, const char *delims)
         strvec_add(sv, tok);
     free(copy);
 }
+
+/* str_hash - FNV-1a of a string, for hash tables keyed by text */
+unsigned
+str_hash(const char *s)
+{
+    unsigned h = 2166136261u;
+
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}

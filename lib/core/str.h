@@ -19,6 +19,7 @@ bool str_has_suffix_nocase(const char *s, const char *suffix);
 char *str_trim(char *s);
 char *str_token(char **cursor, const char *delims);
 bool str_to_long(const char *s, long min, long max, long *out);
+unsigned str_hash(const char *s);
 
 void strvec_init(struct strvec *sv);
 void strvec_add(struct strvec *sv, const char *s);

@@ -32,6 +32,7 @@ static const struct peer_socket peers_sockets[] = {
     {"virtual", PEER_LOCAL, B(QMGR), false, 0600}, /* the local program, virtual mailboxes */
     {"smtp-out", PEER_SMTP_OUT, B(QMGR), false, 0600},
     {"pickup", PEER_PICKUP, B(SENDMAIL) | B(POSTERN), true, 0620},
+    {"anvil", PEER_ANVIL, B(SMTPD) | B(SUBMISSION), false, 0600},
 };
 
 #undef B

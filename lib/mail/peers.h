@@ -23,7 +23,8 @@
     X(TLSPROXY, "tlsproxy")     \
     X(PICKUP, "pickup")         \
     X(POSTERN, "postern")       \
-    X(SENDMAIL, "sendmail")
+    X(SENDMAIL, "sendmail")     \
+    X(ANVIL, "anvil")
 
 enum peer_role {
 #define PEER_ROLE_ENUM(id, name) PEER_##id,

@@ -36,7 +36,11 @@
     X(QUEUE_REFUSED, "queue_refused", "qmgr -> receiver: the request failed, with a reason")    \
     X(DELIVER_REQUEST, "deliver_request", "qmgr -> agent: deliver one message to recipients")   \
     X(DELIVER_RCPT, "deliver_rcpt", "qmgr -> agent: one recipient, after its deliver_request")  \
-    X(DELIVER_STATUS, "deliver_status", "agent -> qmgr: one recipient's outcome")
+    X(DELIVER_STATUS, "deliver_status", "agent -> qmgr: one recipient's outcome")               \
+    X(ANVIL_CONNECT, "anvil_connect", "smtpd -> anvil: a client connected; answer its counts")  \
+    X(ANVIL_DISCONNECT, "anvil_disconnect", "smtpd -> anvil: that client's session ended")      \
+    X(ANVIL_RCPT, "anvil_rcpt", "smtpd -> anvil: the client sent a recipient; answer counts")   \
+    X(ANVIL_COUNTS, "anvil_counts", "anvil -> smtpd: concurrent sessions and rate, one client")
 
 enum proto_msg {
     PROTO_NONE,
@@ -47,11 +51,11 @@ enum proto_msg {
 };
 
 /* Attribute names, one place for every protocol. */
-#define PROTO_ATTR_MSG        "msg"        /* string: the message name */
-#define PROTO_ATTR_TEXT       "text"       /* string: echo payload */
-#define PROTO_ATTR_PID        "pid"        /* int: the sender's process id (status messages) */
-#define PROTO_ATTR_COUNT      "count"      /* int: clients served so far (status messages) */
-#define PROTO_ATTR_QUEUE_ID   "queue_id"   /* string: a queue ID (queue_id.h) */
+#define PROTO_ATTR_MSG        "msg"      /* string: the message name */
+#define PROTO_ATTR_TEXT       "text"     /* string: echo payload */
+#define PROTO_ATTR_PID        "pid"      /* int: the sender's process id (status messages) */
+#define PROTO_ATTR_COUNT      "count"    /* int: clients served so far (status); sessions (anvil) */
+#define PROTO_ATTR_QUEUE_ID   "queue_id" /* string: a queue ID (queue_id.h) */
 #define PROTO_ATTR_QUEUE_FILE "queue_file" /* fd: an open queue file */
 #define PROTO_ATTR_REASON     "reason"     /* string: why a request was refused */
 #define PROTO_ATTR_SENDER     "sender"     /* string: envelope sender ("" null sender) */
@@ -65,6 +69,9 @@ enum proto_msg {
 #define PROTO_ATTR_ADDRESS    "address"    /* string: a recipient address */
 #define PROTO_ATTR_ORCPT      "orcpt"      /* string: DSN ORCPT as given, "" if none */
 #define PROTO_ATTR_NOTIFY     "notify"     /* string: DSN NOTIFY as given, "" if none */
+#define PROTO_ATTR_SERVICE    "service"    /* string: a master.cf service name */
+#define PROTO_ATTR_CLIENT     "client"     /* string: a client's numeric address */
+#define PROTO_ATTR_RATE       "rate"       /* int: events in the current anvil_rate_time_unit */
 #define PROTO_ATTR_DSN        "dsn"        /* string: enhanced status code "2.0.0" */
 #define PROTO_ATTR_STATUS     "status"     /* string: sent, deferred or bounced */
 

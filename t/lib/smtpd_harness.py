@@ -27,7 +27,7 @@ class Instance:
     """A configuration under root/, started with `postern start`. services maps a name to
     the -o options of one smtpd listener on its own port."""
 
-    def __init__(self, root, main_extra="", services=None, qmgr=True, queue=None):
+    def __init__(self, root, main_extra="", services=None, qmgr=True, queue=None, anvil=False):
         self.root = root
         os.makedirs(root, exist_ok=True)
         # The master works in private/ as mail_owner, who must reach it: as for any queue,
@@ -53,6 +53,8 @@ class Instance:
                 f.write("127.0.0.1:%d inet n - n - - smtpd %s\n" % (port, opts))
             if qmgr:
                 f.write("qmgr unix - - n - 1 qmgr\n")
+            if anvil:
+                f.write("anvil unix - - n - 1 anvil\n")
 
     def postern(self, *args):
         return subprocess.run([POSTERN] + list(args) + ["-c", self.cfg], capture_output=True,
