@@ -97,6 +97,7 @@ local_recipient(struct local *lc, struct local_msg *msg, const struct deliver_re
     struct local_rcpt r = {.lc = lc, .msg = msg, .rcpt = rcpt};
 
     strvec_init(&r.seen);
+    strvec_init(&r.visited);
     strvec_init(&r.chain);
     strvec_init(&r.remote);
     if (lc->virtual_mode)
@@ -109,6 +110,7 @@ local_recipient(struct local *lc, struct local_msg *msg, const struct deliver_re
         deliver_set(&r.res, DELIVER_DEFER, "4.3.0", "no destination for the recipient");
     *res = r.res;
     strvec_free(&r.seen);
+    strvec_free(&r.visited);
     strvec_free(&r.chain);
     strvec_free(&r.remote);
 }

@@ -68,10 +68,12 @@ struct local_rcpt {
     struct local_msg *msg;
     const struct deliver_req_rcpt *rcpt;
     struct deliver_result res;
-    bool any;             /* some destination was tried */
-    struct strvec seen;   /* destinations already delivered: each once */
-    struct strvec chain;  /* names being expanded (loops) */
-    struct strvec remote; /* addresses of other domains, to forward */
+    bool any;              /* some destination was tried */
+    struct strvec seen;    /* destinations already delivered: each once */
+    struct strvec visited; /* items met while expanding, with their rights (local_visit) */
+    bool expansion_over;   /* past local_expansion_limit: failed, nothing more expanded */
+    struct strvec chain;   /* names being expanded (loops) */
+    struct strvec remote;  /* addresses of other domains, to forward */
 };
 
 /* What a delivery process is asked to do: self-contained, as it crosses a socket. */
@@ -105,7 +107,7 @@ void local_child_signals(void);
 bool local_become(const struct local_privs *p, struct deliver_result *res);
 void local_result_check(struct deliver_result *res);
 typedef void (*local_child_fn)(void *arg, struct deliver_result *res);
-void local_run_as(const struct local_privs *p, local_child_fn fn, void *arg,
+void local_run_as(const struct local_privs *p, local_child_fn fn, void *arg, int need,
                   struct deliver_result *res);
 
 /* local_worker.c */

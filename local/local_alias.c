@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +113,31 @@ local_fail(struct local_rcpt *r, enum deliver_status st, const char *dsn, const 
     local_merge(r, &res);
 }
 
+/*
+ * local_open_as - open path with exactly p's rights: its uid, its gid and that group alone.
+ * local runs as root with root's supplementary groups (often 0 itself); without dropping
+ * them, a user's :include: could read a root:root 0640 file through group 0.
+ */
+static int
+local_open_as(const char *path, const struct local_privs *p)
+{
+    gid_t groups[64];
+    int ngroups, fd, saved;
+
+    if (geteuid() != 0)
+        return open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if ((ngroups = getgroups(64, groups)) < 0)
+        log_fatal("getgroups: %m");
+    if (setgroups(1, &p->gid) < 0 || setegid(p->gid) < 0 || seteuid(p->uid) < 0)
+        log_fatal("become %s (uid %ld): %m", p->user, (long)p->uid);
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    saved = errno;
+    if (seteuid(0) < 0 || setegid(0) < 0 || setgroups((size_t)ngroups, groups) < 0)
+        log_panic("cannot get root back: %m");
+    errno = saved;
+    return fd;
+}
+
 /* local_read_as - a user's file, opened with that user's rights; NULL if absent or unsafe */
 static char *
 local_read_as(const char *path, const struct local_privs *p, bool must_own, struct stat *st)
@@ -121,12 +147,7 @@ local_read_as(const char *path, const struct local_privs *p, bool must_own, stru
     ssize_t n;
     int fd;
 
-    if (geteuid() == 0 && (setegid(p->gid) < 0 || seteuid(p->uid) < 0))
-        log_fatal("seteuid %ld: %m", (long)p->uid);
-    fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (getuid() == 0 && (seteuid(0) < 0 || setegid(0) < 0))
-        log_panic("cannot get root back: %m");
-    if (fd < 0)
+    if ((fd = local_open_as(path, p)) < 0)
         return NULL;
     if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode) || (st->st_mode & 022) ||
         (must_own && st->st_uid != p->uid && st->st_uid != 0)) {
@@ -180,6 +201,33 @@ local_remote(struct local_rcpt *r, const char *addr)
         strvec_add(&r->remote, addr);
 }
 
+/*
+ * local_visit - true the first time a recipient's expansion meets item with these rights.
+ * An item met again (the same :include: listed 10,000 times) is skipped at once; past
+ * local_expansion_limit distinct items the recipient fails (5.2.4, RFC 3463's mailing list
+ * expansion problem), so no list makes one delivery attempt cost unbounded work.
+ */
+static bool
+local_visit(struct local_rcpt *r, const char *item, const struct local_privs *p)
+{
+    char *key;
+
+    if (r->visited.n >= (size_t)r->lc->ctx->params.local_expansion_limit) {
+        if (!r->expansion_over)
+            local_fail(r, DELIVER_BOUNCE, "5.2.4",
+                       "alias, forward and include expansion exceeds local_expansion_limit");
+        r->expansion_over = true;
+        return false;
+    }
+    key = xasprintf("%ld %s", (long)p->uid, item);
+    if (strvec_contains(&r->visited, key)) {
+        free(key);
+        return false;
+    }
+    strvec_add_owned(&r->visited, key);
+    return true;
+}
+
 /* local_item - one destination of an alias, include or forward list */
 static void
 local_item(struct local_rcpt *r, const char *item, enum local_origin origin,
@@ -190,6 +238,8 @@ local_item(struct local_rcpt *r, const char *item, enum local_origin origin,
     const char *at = strrchr(item, '@');
     struct err err;
 
+    if (!local_visit(r, item, p))
+        return;
     if (*item == '|') {
         if (local_allowed(&params->allow_mail_to_commands, origin))
             local_deliver_command(r, item + 1, p);

@@ -105,7 +105,7 @@ local_forward_remote(struct local_rcpt *r)
         local_merge(r, &res);
         return;
     }
-    local_run_as(&owner, local_forward_child, r, &res);
+    local_run_as(&owner, local_forward_child, r, r->msg->fd, &res);
     local_merge(r, &res);
     local_privs_free(&owner);
 }

@@ -15,6 +15,7 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/path.h"
 #include "local/local.h"
 #include "mail/map_addr.h"
 
@@ -190,9 +191,9 @@ local_deliver_virtual(struct local_rcpt *r)
         map_addr_match_free(&m);
         return;
     }
-    path = xasprintf("%s/%s", p->virtual_mailbox_base, m.value);
+    path = path_is_confined(m.value) ? xasprintf("%s/%s", p->virtual_mailbox_base, m.value) : NULL;
     map_addr_match_free(&m);
-    if (strstr(path, "/../") != NULL || !*p->virtual_mailbox_base) {
+    if (path == NULL || !*p->virtual_mailbox_base) {
         deliver_set(&res, DELIVER_DEFER, "4.3.0", "bad virtual mailbox path for %s", r->rcpt->addr);
         local_merge(r, &res);
     } else if (local_virtual_id(r, r->lc->vuid, "virtual_uid_maps", &uid) &&

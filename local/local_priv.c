@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "core/fdio.h"
@@ -165,12 +166,43 @@ local_become(const struct local_privs *p, struct deliver_result *res)
     return true;
 }
 
-/* local_child - the child: drop, run, report, exit */
+/* local_close_except - close every descriptor from 3 up but the ones in keep (ascending) */
 static void
-local_child(int out, const struct local_privs *p, local_child_fn fn, void *arg)
+local_close_except(const int *keep, size_t n)
+{
+    unsigned from = 3;
+
+    for (size_t i = 0; i < n; i++) {
+        if (keep[i] < (int)from)
+            continue;
+        if ((unsigned)keep[i] > from)
+            close_range(from, (unsigned)keep[i] - 1, 0);
+        from = (unsigned)keep[i] + 1;
+    }
+    close_range(from, ~0U, 0);
+}
+
+/* local_keep_cmp - ascending order of descriptors */
+static int
+local_keep_cmp(const void *a, const void *b)
+{
+    return *(const int *)a - *(const int *)b;
+}
+
+/*
+ * local_child - the child: drop, run, report, exit. It keeps only the result pipe, the
+ * descriptor fn needs and the log file: not local's listener, status socket, qmgr
+ * connection or the queue file it holds open for writing.
+ */
+static void
+local_child(int out, int need, const struct local_privs *p, local_child_fn fn, void *arg)
 {
     struct deliver_result res;
+    int keep[3] = {out, need, log_file_fd()};
 
+    qsort(keep, nitems(keep), sizeof(keep[0]), local_keep_cmp);
+    closelog(); /* syslog's socket, if any, is opened again on the next line */
+    local_close_except(keep, nitems(keep));
     local_child_signals();
     memset(&res, 0, sizeof(res));
     if (local_become(p, &res))
@@ -178,9 +210,10 @@ local_child(int out, const struct local_privs *p, local_child_fn fn, void *arg)
     _exit(fd_write_all(out, &res, sizeof(res)) ? 0 : 1);
 }
 
-/* local_run_as - run fn in a child with p's rights; its result in res */
+/* local_run_as - run fn in a child with p's rights and descriptor need; its result in res */
 void
-local_run_as(const struct local_privs *p, local_child_fn fn, void *arg, struct deliver_result *res)
+local_run_as(const struct local_privs *p, local_child_fn fn, void *arg, int need,
+             struct deliver_result *res)
 {
     int fds[2], status;
     size_t got;
@@ -192,7 +225,7 @@ local_run_as(const struct local_privs *p, local_child_fn fn, void *arg, struct d
     }
     if (pid == 0) {
         close(fds[0]);
-        local_child(fds[1], p, fn, arg);
+        local_child(fds[1], need, p, fn, arg);
     }
     close(fds[1]);
     got = fd_read_full(fds[0], res, sizeof(*res));

@@ -6,6 +6,11 @@
  * SIGPIPE is ignored in a delivery process (a command that exits without reading its input
  * is not an error); the command itself starts with the default.
  *
+ * A command runs in a process group of its own under command_time_limit, counted from the
+ * fork: when the time is up a timer signal kills the whole group (the shell and whatever it
+ * started), which also ends a write into a pipe the command never reads, so neither a
+ * command that hangs nor one that stops reading can hold the delivery past the limit.
+ *
  * Trusts: the task, which local built from its own tables and the passwd database; the
  * addresses in it come from the network and reach a command only as environment values,
  * never as part of its text.
@@ -17,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -107,25 +113,57 @@ local_cmd_exec(const struct local_task *t, const struct local_privs *p, int in)
     _exit(75);
 }
 
-/* local_cmd_wait - wait for the command, at most command_time_limit */
-static void
-local_cmd_wait(const struct params *params, const struct local_task *t, pid_t pid,
-               struct deliver_result *res)
-{
-    long limit_ms = params->command_time_limit * 1000L;
-    const struct timespec tick = {0, 10 * 1000 * 1000};
-    int status = 0;
-    long waited = 0;
-    pid_t got;
+/* The command's process group and the pipe into it while it runs, for the timer's handler;
+ * the sink is /dev/null, which the handler puts in the pipe's place. */
+static volatile sig_atomic_t local_cmd_group, local_cmd_pipe, local_cmd_sink;
+static volatile sig_atomic_t local_cmd_expired;
 
-    while ((got = waitpid(pid, &status, WNOHANG)) == 0 && waited < limit_ms) {
-        nanosleep(&tick, NULL);
-        waited += 10;
+/*
+ * local_cmd_expire - SIGALRM: the time is up. Kill the command's whole group, and point the
+ * pipe at /dev/null, so that a write blocked on a reader that escaped the group ends too.
+ */
+static void
+local_cmd_expire(int sig)
+{
+    if (local_cmd_group > 0) {
+        local_cmd_expired = 1;
+        kill(-(pid_t)local_cmd_group, SIGKILL);
+        if (local_cmd_pipe >= 0)
+            dup2(local_cmd_sink, local_cmd_pipe);
     }
-    if (got == 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-        deliver_set(res, DELIVER_DEFER, "4.3.0", "command time limit exceeded: \"%s\"", t->path);
+}
+
+/* local_cmd_clock - start the command's clock (seconds > 0), or stop it (0) */
+static void
+local_cmd_clock(pid_t group, int pipe, int sink, long seconds)
+{
+    struct itimerval it = {.it_value = {.tv_sec = seconds}};
+    struct sigaction sa = {.sa_handler = local_cmd_expire}; /* no SA_RESTART: writes end */
+
+    if (seconds > 0) {
+        local_cmd_group = group;
+        local_cmd_pipe = pipe;
+        local_cmd_sink = sink;
+        local_cmd_expired = 0;
+        sigaction(SIGALRM, &sa, NULL);
+    }
+    setitimer(ITIMER_REAL, &it, NULL);
+    if (seconds == 0)
+        local_cmd_group = 0;
+}
+
+/* local_cmd_wait - the command's exit, or its group killed by the clock */
+static void
+local_cmd_wait(const struct local_task *t, pid_t pid, struct deliver_result *res)
+{
+    int status = 0;
+
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    local_cmd_clock(pid, -1, -1, 0);
+    if (local_cmd_expired) {
+        kill(-pid, SIGKILL); /* what the shell started and left behind */
+        deliver_set(res, DELIVER_DEFER, "4.3.0", "Command time limit exceeded: \"%s\"", t->path);
     } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         deliver_set(res, DELIVER_OK, "2.0.0", "delivered to command: %s", t->path);
     else if (WIFEXITED(status) && WEXITSTATUS(status) == 75)
@@ -146,18 +184,31 @@ local_task_command(const struct params *params, const struct local_privs *p,
     struct mailbox_request req;
     struct deliver_sink sink;
     char *head;
-    int fds[2];
+    int fds[2], null;
     pid_t pid;
 
     local_task_request(params, t, &req);
-    if (pipe2(fds, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
+    if ((null = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0 || pipe2(fds, O_CLOEXEC) < 0) {
+        deliver_errno(res, errno, "open", "/dev/null or a pipe");
+        if (null >= 0)
+            close(null);
+        return;
+    }
+    if ((pid = fork()) < 0) {
         deliver_errno(res, errno, "fork", "command");
+        close(null);
+        close(fds[0]);
+        close(fds[1]);
         return;
     }
     if (pid == 0) {
         signal(SIGPIPE, SIG_DFL);
+        signal(SIGALRM, SIG_DFL);
+        setpgid(0, 0);
         local_cmd_exec(t, p, fds[0]);
     }
+    setpgid(pid, pid); /* also here: the clock may fire before the child gets to it */
+    local_cmd_clock(pid, fds[1], null, params->command_time_limit);
     close(fds[0]);
     head = deliver_prepend(&req);
     deliver_sink_init(&sink, fds[1], false);
@@ -165,8 +216,10 @@ local_task_command(const struct params *params, const struct local_privs *p,
     deliver_sink_copy(&sink, &req.src);
     deliver_sink_flush(&sink); /* a command that does not read its input is not an error */
     free(head);
-    close(fds[1]);
-    local_cmd_wait(params, t, pid, res);
+    local_cmd_pipe = -1; /* from here the handler leaves the descriptor alone */
+    close(fds[1]);       /* the command sees the end of its input */
+    close(null);
+    local_cmd_wait(t, pid, res);
 }
 
 /* local_task_run - do the task; the result in res */

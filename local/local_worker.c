@@ -19,6 +19,7 @@
  * (local_result_check); a worker that dies or cannot be reached defers the delivery.
  */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/fdio.h"
@@ -258,12 +260,42 @@ local_worker_for(struct local *lc, const struct local_privs *p, struct deliver_r
     return local_worker_start(lc, w, p, res) ? w : NULL;
 }
 
-/* local_worker_result - the worker's answer; a worker that died is stopped */
+/* local_worker_ready - wait for the worker's answer until the deadline; false if none came */
+static bool
+local_worker_ready(int sock, long limit_ms)
+{
+    struct pollfd pfd = {.fd = sock, .events = POLLIN};
+    struct timespec start, now;
+    long left = limit_ms;
+    int rc;
+
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    while ((rc = poll(&pfd, 1, (int)left)) < 0 && errno == EINTR) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        left = limit_ms -
+               (long)((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000);
+        if (left <= 0)
+            return false;
+    }
+    return rc > 0;
+}
+
+/*
+ * local_worker_result - the worker's answer. A worker that died is stopped; so is one that
+ * does not answer within local_delivery_time_limit (hung, or stopped by its user with
+ * SIGSTOP): a user must not be able to hold up local's other deliveries.
+ */
 static void
-local_worker_result(struct local_worker *w, struct deliver_result *res)
+local_worker_result(const struct params *p, struct local_worker *w, struct deliver_result *res)
 {
     int status;
 
+    if (!local_worker_ready(w->sock, p->local_delivery_time_limit * 1000L)) {
+        local_worker_stop(w);
+        deliver_set(res, DELIVER_DEFER, "4.3.0",
+                    "delivery process did not finish within local_delivery_time_limit");
+        return;
+    }
     if (fd_read_full(w->sock, res, sizeof(*res)) == sizeof(*res)) {
         local_result_check(res);
         return;
@@ -283,7 +315,7 @@ void
 local_worker_run(struct local *lc, const struct local_privs *p, const struct local_task *t,
                  struct deliver_result *res)
 {
-    int timeout = (int)(lc->ctx->params.ipc_timeout * 1000L);
+    int timeout = (int)(lc->ctx->params.local_delivery_time_limit * 1000L);
     struct local_worker *w = NULL;
     struct err err;
     struct attr_fds fds;
@@ -310,7 +342,7 @@ local_worker_run(struct local *lc, const struct local_privs *p, const struct loc
     if (!sent)
         return;
     w->used = ++lc->tick;
-    local_worker_result(w, res);
+    local_worker_result(&lc->ctx->params, w, res);
 }
 
 /* local_workers_stop - end every worker (local is exiting) */

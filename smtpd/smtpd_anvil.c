@@ -103,8 +103,8 @@ smtpd_anvil_readable(int fd, unsigned events, void *arg)
     enum ipc_status st;
 
     while ((st = ipc_reader_read(&an->reader, &err)) == IPC_OK) {
-        bool good =
-            an->head != NULL && anvil_counts_decode(&an->reader.rec, &an->reader.fds, &counts, &err);
+        bool good = an->head != NULL &&
+                    anvil_counts_decode(&an->reader.rec, &an->reader.fds, &counts, &err);
 
         ipc_reader_reset(&an->reader);
         if (!good) {
@@ -235,8 +235,7 @@ smtpd_anvil_end(struct smtpd_session *sess)
     if (sess->anvil_wait != NULL)
         sess->anvil_wait->sess = NULL;
     sess->anvil_wait = NULL;
-    if (sess->anvil_generation != 0 && sess->anvil_generation == an->generation &&
-        an->sock >= 0)
+    if (sess->anvil_generation != 0 && sess->anvil_generation == an->generation && an->sock >= 0)
         smtpd_anvil_send(sess, PROTO_ANVIL_DISCONNECT);
     sess->anvil_generation = 0;
 }

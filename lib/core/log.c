@@ -53,10 +53,11 @@ log_init(const char *syslog_name, const char *program)
     }
 }
 
-const char *
-log_tag(void)
+/* log_file_fd - the descriptor log lines go to when logging to a file, else -1 */
+int
+log_file_fd(void)
 {
-    return logger.tag;
+    return logger.dest == DEST_SYSLOG ? -1 : logger.fd;
 }
 
 void

@@ -21,7 +21,7 @@ void log_set_verbose(int level);
 int log_verbose(void);
 void log_set_trace(const char *subsystems);
 bool log_trace_on(const char *subsystem);
-const char *log_tag(void);
+int log_file_fd(void);
 
 void log_info(const char *fmt, ...) LOG_PRINTF(1, 2);
 void log_warn(const char *fmt, ...) LOG_PRINTF(1, 2);
