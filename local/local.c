@@ -23,20 +23,6 @@
 #include "mail/proto.h"
 #include "mail/queue_file.h"
 
-/* local_maps - one optional table list from a LIST parameter */
-static struct map_list *
-local_maps(const struct strvec *value, const char *name)
-{
-    struct err err;
-    struct map_list *list;
-
-    if (value->n == 0)
-        return NULL;
-    if ((list = map_list_open_param(value, MAP_FOLD_FIXED, &err)) == NULL)
-        log_fatal("%s: %s", name, err.text);
-    return list;
-}
-
 static void
 local_post_jail(struct server_ctx *ctx)
 {
@@ -49,9 +35,9 @@ local_post_jail(struct server_ctx *ctx)
     if (!addr_domains_open(&lc->domains, &ctx->params, &err))
         log_fatal("address classes: %s", err.text);
     if (lc->virtual_mode) {
-        lc->vmailbox = local_maps(&ctx->params.virtual_mailbox_maps, "virtual_mailbox_maps");
-        lc->vuid = local_maps(&ctx->params.virtual_uid_maps, "virtual_uid_maps");
-        lc->vgid = local_maps(&ctx->params.virtual_gid_maps, "virtual_gid_maps");
+        local_table_open(&lc->vmailbox, &ctx->params.virtual_mailbox_maps, "virtual_mailbox_maps");
+        local_table_open(&lc->vuid, &ctx->params.virtual_uid_maps, "virtual_uid_maps");
+        local_table_open(&lc->vgid, &ctx->params.virtual_gid_maps, "virtual_gid_maps");
     } else
         local_alias_open(lc);
 }
@@ -66,12 +52,9 @@ local_on_exit(struct server_ctx *ctx)
     local_workers_stop(lc);
     local_alias_close(lc);
     addr_domains_close(&lc->domains);
-    if (lc->vmailbox)
-        map_list_close(lc->vmailbox);
-    if (lc->vuid)
-        map_list_close(lc->vuid);
-    if (lc->vgid)
-        map_list_close(lc->vgid);
+    local_table_close(&lc->vmailbox);
+    local_table_close(&lc->vuid);
+    local_table_close(&lc->vgid);
     free(lc);
     ctx->app = NULL;
 }

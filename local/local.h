@@ -37,13 +37,20 @@ struct local_alias_map {
     struct map_list *map;
 };
 
+/* A table list that may not open yet (local_table.c). */
+struct local_table {
+    struct map_list *maps; /* NULL: empty parameter, or not open yet */
+    const struct strvec *specs;
+    const char *name;
+};
+
 struct local {
     struct server_ctx *ctx;
     bool virtual_mode; /* started as the "virtual" service: virtual mailboxes */
     struct local_alias_map *alias;
     size_t nalias;
     struct addr_domains domains;
-    struct map_list *vmailbox, *vuid, *vgid;
+    struct local_table vmailbox, vuid, vgid;
     struct local_worker worker[LOCAL_WORKERS];
     unsigned long tick;
 };
@@ -133,5 +140,14 @@ void local_forward_remote(struct local_rcpt *r);
 void local_alias_open(struct local *lc);
 void local_alias_close(struct local *lc);
 void local_deliver_local(struct local_rcpt *r, const char *addr, int depth);
+
+/* local_table.c */
+struct map_addr_opts;
+struct map_addr_match;
+void local_table_open(struct local_table *t, const struct strvec *specs, const char *name);
+void local_table_close(struct local_table *t);
+enum map_status local_table_find(struct local_table *t, const char *addr,
+                                 const struct map_addr_opts *opts, struct map_addr_match *m,
+                                 struct err *err);
 
 #endif

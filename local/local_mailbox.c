@@ -147,19 +147,18 @@ local_deliver_command(struct local_rcpt *r, const char *cmd, const struct local_
 
 /* local_virtual_id - a uid or gid from virtual_uid_maps / virtual_gid_maps */
 static bool
-local_virtual_id(struct local_rcpt *r, struct map_list *maps, const char *what, long *id)
+local_virtual_id(struct local_rcpt *r, struct local_table *t, long *id)
 {
     struct map_addr_opts opts = {.recipient_delimiter = r->lc->ctx->params.recipient_delimiter};
     struct map_addr_match m = {0};
     struct deliver_result res;
     struct err err;
-    enum map_status st =
-        maps ? map_addr_find(maps, MAP_ADDR_VIRTUAL, r->rcpt->addr, &opts, &m, &err) : MAP_NOTFOUND;
+    enum map_status st = local_table_find(t, r->rcpt->addr, &opts, &m, &err);
     bool good = st == MAP_FOUND && str_to_long(m.value, 0, 2147483647, id);
 
     if (!good) {
         deliver_set(&res, DELIVER_DEFER, "4.3.0", "recipient %s: %s %s", r->rcpt->addr,
-                    st == MAP_ERROR ? "lookup failure in" : "no valid entry in", what);
+                    st == MAP_ERROR ? "lookup failure in" : "no valid entry in", t->name);
         local_merge(r, &res);
     }
     map_addr_match_free(&m);
@@ -176,9 +175,7 @@ local_deliver_virtual(struct local_rcpt *r)
     struct map_addr_match m = {0};
     struct deliver_result res;
     struct err err;
-    enum map_status st = r->lc->vmailbox ? map_addr_find(r->lc->vmailbox, MAP_ADDR_VIRTUAL,
-                                                         r->rcpt->addr, &opts, &m, &err)
-                                         : MAP_NOTFOUND;
+    enum map_status st = local_table_find(&r->lc->vmailbox, r->rcpt->addr, &opts, &m, &err);
     long uid, gid;
     char *path;
 
@@ -196,8 +193,7 @@ local_deliver_virtual(struct local_rcpt *r)
     if (path == NULL || !*p->virtual_mailbox_base) {
         deliver_set(&res, DELIVER_DEFER, "4.3.0", "bad virtual mailbox path for %s", r->rcpt->addr);
         local_merge(r, &res);
-    } else if (local_virtual_id(r, r->lc->vuid, "virtual_uid_maps", &uid) &&
-               local_virtual_id(r, r->lc->vgid, "virtual_gid_maps", &gid)) {
+    } else if (local_virtual_id(r, &r->lc->vuid, &uid) && local_virtual_id(r, &r->lc->vgid, &gid)) {
         if (uid < p->virtual_minimum_uid) {
             deliver_set(&res, DELIVER_DEFER, "4.3.0",
                         "recipient %s: bad uid %ld in virtual_uid_maps", r->rcpt->addr, uid);

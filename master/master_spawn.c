@@ -48,12 +48,31 @@ master_child_fds(struct master_service *svc)
     close_range((unsigned)MASTER_LISTEN_FD + (unsigned)svc->nfds, ~0U, 0);
 }
 
+/*
+ * master_child_argv - the child's command line. The last child the process limit allows
+ * runs under stress (Postfix's stress=yes), so that defaults such as smtpd_timeout's
+ * ${stress?{10}:{300}}s shrink for its lifetime: a service at its limit turns sessions over
+ * faster instead of queueing new clients behind slow ones.
+ */
+static void
+master_child_argv(const struct master_service *svc, struct strvec *argv)
+{
+    strvec_init(argv);
+    strvec_add(argv, svc->argv.v[0]);
+    if (svc->maxproc > 1 && svc->nprocs + 1 >= svc->maxproc) {
+        strvec_add(argv, "-o");
+        strvec_add(argv, "stress=yes");
+    }
+    for (size_t i = 1; i < svc->argv.n; i++)
+        strvec_add(argv, svc->argv.v[i]);
+}
+
 static void
 master_child_exec(struct master_service *svc)
 {
     static const int sigs[] = {SIGTERM, SIGHUP, SIGINT, SIGCHLD, SIGPIPE, SIGUSR1};
     sigset_t none;
-    struct strvec env;
+    struct strvec env, argv;
 
     for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
         signal(sigs[i], SIG_DFL);
@@ -61,7 +80,8 @@ master_child_exec(struct master_service *svc)
     sigprocmask(SIG_SETMASK, &none, NULL);
     master_child_fds(svc);
     master_env_build(&svc->master->params, svc->nfds, &env);
-    execve(svc->path, svc->argv.v, env.v);
+    master_child_argv(svc, &argv);
+    execve(svc->path, argv.v, env.v);
     log_warn("exec %s: %m", svc->path);
     _exit(127);
 }

@@ -95,8 +95,10 @@ def test_smtpd_unbuilt(etc):
 
 
 def test_local_unbuilt(run, etc, log):
+    vmailbox = os.path.join(etc, "vmailbox")
     with open(os.path.join(etc, "main.cf"), "a") as f:
         f.write("local_recipient_maps =\n")  # every local address reaches local
+        f.write("virtual_mailbox_maps = hash:%s\n" % vmailbox)  # a table to build, too
     os.unlink(os.path.join(etc, "aliases.lmdb"))
     t.is_eq(postern(etc, "start").returncode, 0, "started again without the alias table")
     r = subprocess.run(["swaks", "--server", "127.0.0.1:2525", "--from", "you@example.org",
@@ -107,6 +109,10 @@ def test_local_unbuilt(run, etc, log):
          "local defers it (alias database unavailable)")
     t.ok("bad command startup" not in read_text(log), "and does not exit into a restart loop")
     t.is_eq(postern(etc, "newaliases").returncode, 0, "postern newaliases builds the table")
+    t.ok(wait_for(lambda: "virtual_mailbox_maps lookup failure" in read_text(log), 20),
+         "the alias now expands; the virtual delivery waits for its own unbuilt table")
+    t.ok("bad command startup" not in read_text(log), "the virtual service does not crash-loop")
+    t.is_eq(postern(etc, "map", "hash:" + vmailbox).returncode, 0, "postern map builds it")
     t.ok(wait_for(lambda: any("Subject: waits" in read_text(os.path.join(
         run, "mail", "demo.test", "demo", "new", f)) for f in mailbox(run)), 20),
         "the deferred message is delivered at its next try, without a reload")

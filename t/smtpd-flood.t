@@ -11,6 +11,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from instance import free_port  # noqa: E402
 from smtpd_harness import Client, Instance, wait_for  # noqa: E402
 from tap import TAP  # noqa: E402
 
@@ -123,6 +124,44 @@ def test_without_anvil(root):
         inst.stop()
 
 
+def smtpd_cmdlines():
+    found = []
+    for e in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/cmdline" % e, "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:
+            continue
+        if args and os.path.basename(args[0]) == b"smtpd":
+            found.append(b" ".join(args).decode(errors="replace"))
+    return found
+
+
+def test_stress(root):
+    """The last process a service's limit allows runs with stress=yes, so its
+    ${stress?{10}:{300}}s smtpd_timeout is 10s (Postfix's stress-dependent defaults)."""
+    inst = Instance(os.path.join(root, "stress"), "relay_domains = relay.example\n",
+                    services={})
+    port = free_port()
+    with open(os.path.join(inst.cfg, "master.cf"), "a") as f:
+        f.write("127.0.0.1:%d inet n - n - 2 smtpd -o smtpd_sessions_per_process=1 "
+                "-o syslog_name=stress-test\n" % port)
+    inst.ports["stress"] = port
+    err = inst.start()
+    t.ok(err is None, "a service with a process limit of 2, one session per process")
+    try:
+        first, second = session(port), session(port)
+        mine = lambda: [c for c in smtpd_cmdlines() if "stress-test" in c]  # noqa: E731
+        t.ok(wait_for(lambda: len(mine()) == 2, 10), "two sessions: two processes, the limit")
+        t.is_eq(sum("stress=yes" in c for c in mine()), 1,
+                "the one started at the limit runs with -o stress=yes, the other without")
+        for c in (first, second):
+            if not isinstance(c, str):
+                c.close()
+    finally:
+        inst.stop()
+
+
 def main(root):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = 4 * FLOOD
@@ -154,6 +193,7 @@ def main(root):
     finally:
         inst.stop()
     test_without_anvil(root)
+    test_stress(root)
 
 
 with tempfile.TemporaryDirectory() as tmp:

@@ -74,7 +74,26 @@ expand_close(const char *text, size_t len)
     return 0;
 }
 
-/* expand_braced - ${name}, $(name), ${name?text}, ${name:text}; body excludes brackets */
+/*
+ * expand_choice - the body of ${name?{yes}:{no}} after the '?': yes when value is not empty,
+ * else no (Postfix 3.0's form, used by the stress-dependent defaults)
+ */
+static bool
+expand_choice(struct expand *ex, const char *text, size_t len, bool set, struct buf *out)
+{
+    size_t yes_end = expand_close(text, len), no_start = yes_end + 2;
+
+    if (yes_end == 0 || no_start >= len || text[yes_end + 1] != ':' || text[no_start] != '{' ||
+        expand_close(text + no_start, len - no_start) != len - no_start - 1)
+        return err_set(ex->err, "bad ${name?{value}:{value}}: \"%.*s\"", (int)(len > 60 ? 60 : len),
+                       text);
+    if (set)
+        return expand_text(ex, text + 1, yes_end - 1, out);
+    return expand_text(ex, text + no_start + 1, len - no_start - 2, out);
+}
+
+/* expand_braced - ${name}, $(name), ${name?text}, ${name:text}, ${name?{text}:{text}};
+ * body excludes the brackets */
 static bool
 expand_braced(struct expand *ex, const char *body, size_t len, struct buf *out)
 {
@@ -95,7 +114,9 @@ expand_braced(struct expand *ex, const char *body, size_t len, struct buf *out)
         return expand_name(ex, name, out);
     buf_init(&value, CONF_EXPAND_MAX);
     good = expand_name(ex, name, &value);
-    if (good && ((body[n] == '?') == (value.len > 0)))
+    if (good && body[n] == '?' && n + 1 < len && body[n + 1] == '{')
+        good = expand_choice(ex, body + n + 1, len - n - 1, value.len > 0, out);
+    else if (good && ((body[n] == '?') == (value.len > 0)))
         good = expand_text(ex, body + n + 1, len - n - 1, out);
     buf_free(&value);
     return good;

@@ -12,11 +12,21 @@ main(void)
         const char *rel;
         bool confined;
     } cases[] = {
-        {"example.com/alice/", true},  {"example.com/alice", true},  {"a/./b", true},
-        {"a//b//", true},              {"..a/b..", true},            {"a/...", true},
-        {"a/..", false},               {"a/../..", false},           {"a/b/../c", false},
-        {"../a", false},               {"..", false},                {"/..", false},
-        {"/etc/passwd", false},        {"a/../", false},             {"", false},
+        {"example.com/alice/", true},
+        {"example.com/alice", true},
+        {"a/./b", true},
+        {"a//b//", true},
+        {"..a/b..", true},
+        {"a/...", true},
+        {"a/..", false},
+        {"a/../..", false},
+        {"a/b/../c", false},
+        {"../a", false},
+        {"..", false},
+        {"/..", false},
+        {"/etc/passwd", false},
+        {"a/../", false},
+        {"", false},
     };
 
     for (size_t i = 0; i < nitems(cases); i++)
