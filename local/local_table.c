@@ -39,8 +39,7 @@ local_table_find(struct local_table *t, const char *addr, const struct map_addr_
 {
     if (t->specs->n == 0)
         return MAP_NOTFOUND;
-    if (t->maps == NULL &&
-        (t->maps = map_list_open_param(t->specs, MAP_FOLD_FIXED, err)) == NULL)
+    if (t->maps == NULL && (t->maps = map_list_open_param(t->specs, MAP_FOLD_FIXED, err)) == NULL)
         return MAP_ERROR;
     return map_addr_find(t->maps, MAP_ADDR_VIRTUAL, addr, opts, m, err);
 }

@@ -61,6 +61,7 @@ struct smtpd {
     char *greeting;            /* "220 <banner>" */
     struct offload *offload;   /* queue file fsyncs, off the event loop */
     struct smtpd_anvil *anvil; /* per-client limits (smtpd_anvil.c) */
+    bool nss_offload;          /* local_recipient_maps asks NSS: do it off the loop */
 };
 
 /* Counters for the disconnect line, in Postfix's order. */
@@ -155,6 +156,9 @@ struct smtpd_session {
     struct smtpd_qlink *q; /* the link to qmgr while a message is in flight (smtpd_queue.c) */
     struct smtpd_anvil_wait *anvil_wait; /* waiting for anvil's counts: no input meanwhile */
     unsigned anvil_generation;           /* counted by anvil on that connection; 0: not */
+    struct offload_job *nss_job;         /* passwd lookups for a RCPT run: no input */
+    char *nss_line;                      /* that RCPT, to handle again after them */
+    bool nss_primed;                     /* handling it again: the answers are in */
     uint16_t count_ok[SMTPD_C_COUNT];
     uint16_t count_all[SMTPD_C_COUNT];
 };
@@ -177,6 +181,7 @@ void smtpd_cmd_line(struct smtpd_session *sess, const char *line, size_t len);
 bool smtpd_check_open(struct smtpd *smtpd);
 void smtpd_check_close(struct smtpd *smtpd);
 bool smtpd_check_rcpt(struct smtpd_session *sess, const char *rcpt, bool postmaster);
+bool smtpd_check_local(struct smtpd_session *sess, const char *rcpt);
 bool smtpd_check_data(struct smtpd_session *sess);
 
 /* smtpd_data.c */
@@ -192,6 +197,11 @@ void smtpd_queue_commit(struct smtpd_session *sess, smtpd_queue_done done);
 void smtpd_queue_abort(struct smtpd_session *sess);
 bool smtpd_queue_busy(const struct smtpd_session *sess);
 void smtpd_queue_disconnect(struct smtpd_session *sess);
+
+/* smtpd_nss.c */
+bool smtpd_nss_wanted(const struct params *p);
+bool smtpd_nss_start(struct smtpd_session *sess, const char *rcpt, const char *line);
+void smtpd_nss_cancel(struct smtpd_session *sess);
 
 /* smtpd_anvil.c */
 void smtpd_anvil_init(struct smtpd *smtpd);

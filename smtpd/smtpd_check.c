@@ -109,6 +109,7 @@ smtpd_check_open(struct smtpd *smtpd)
     smtpd_check_rlist(&smtpd->data, "smtpd_data_restrictions", &p->smtpd_data_restrictions,
                       RESTRICT_DATA);
     smtpd_check_table(&smtpd->local_rcpt, "local_recipient_maps", &p->local_recipient_maps);
+    smtpd->nss_offload = smtpd_nss_wanted(p);
     smtpd_check_table(&smtpd->valias, "virtual_alias_maps", &p->virtual_alias_maps);
     smtpd_check_table(&smtpd->vmailbox, "virtual_mailbox_maps", &p->virtual_mailbox_maps);
     return smtpd->domains_error == NULL;
@@ -304,4 +305,17 @@ smtpd_check_rcpt(struct smtpd_session *sess, const char *rcpt, bool postmaster)
     if (postmaster)
         return true; /* RFC 5321 4.5.1: <postmaster> is always accepted */
     return smtpd_check_restrictions(sess, rcpt) && smtpd_check_known(sess, rcpt);
+}
+
+/* smtpd_check_local - is rcpt's domain one of the local domains (mydestination)? */
+bool
+smtpd_check_local(struct smtpd_session *sess, const char *rcpt)
+{
+    const char *at = strrchr(rcpt, '@');
+    enum addr_class cls = ADDR_CLASS_LOCAL;
+    struct err err;
+
+    return at != NULL && sess->smtpd->domains_error == NULL &&
+           addr_class_find(&sess->smtpd->domains, at + 1, &cls, &err) != MAP_ERROR &&
+           cls == ADDR_CLASS_LOCAL;
 }

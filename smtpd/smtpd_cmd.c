@@ -180,9 +180,9 @@ smtpd_cmd_rcpt_counted(struct smtpd_session *sess, const struct anvil_counts *co
     smtpd_reply(sess, 450, "4.7.1", "Error: too many recipients from %s", sess->addr);
 }
 
-/* smtpd_cmd_rcpt - RCPT TO: limits, restrictions, recipient tables */
+/* smtpd_cmd_rcpt - RCPT TO: limits, passwd lookups off the loop, restrictions, tables */
 static void
-smtpd_cmd_rcpt(struct smtpd_session *sess, struct smtp_cmd *cmd)
+smtpd_cmd_rcpt(struct smtpd_session *sess, struct smtp_cmd *cmd, const char *line)
 {
     struct buf rcpt;
 
@@ -201,6 +201,11 @@ smtpd_cmd_rcpt(struct smtpd_session *sess, struct smtp_cmd *cmd)
     }
     buf_init(&rcpt, MAILADDR_PATH_MAX * 2);
     mailaddr_format(&rcpt, &cmd->addr);
+    if (sess->smtpd->nss_offload && !sess->nss_primed && cmd->addr.kind != MAILADDR_POSTMASTER &&
+        smtpd_check_local(sess, buf_str(&rcpt)) && smtpd_nss_start(sess, buf_str(&rcpt), line)) {
+        buf_free(&rcpt); /* the command comes back once the lookups are done */
+        return;
+    }
     if (smtpd_check_rcpt(sess, buf_str(&rcpt), cmd->addr.kind == MAILADDR_POSTMASTER)) {
         smtpd_cmd_add_rcpt(&sess->txn, buf_str(&rcpt), &cmd->rcpt);
         if (!smtpd_anvil_rcpt(sess, smtpd_cmd_rcpt_counted))
@@ -281,7 +286,7 @@ smtpd_cmd_line(struct smtpd_session *sess, const char *line, size_t len)
         smtpd_cmd_mail(sess, &cmd);
         break;
     case SMTP_VERB_RCPT:
-        smtpd_cmd_rcpt(sess, &cmd);
+        smtpd_cmd_rcpt(sess, &cmd, line);
         break;
     case SMTP_VERB_DATA:
         smtpd_data_cmd(sess);

@@ -142,7 +142,8 @@ static bool
 smtpd_session_paused(const struct smtpd_session *sess)
 {
     return !sess->greeted || sess->closing || sess->sleeping || sess->txn.sync != NULL ||
-           smtpd_queue_busy(sess) || sess->anvil_wait != NULL || sess->out.q.len > SMTPD_OUT_HIGH;
+           smtpd_queue_busy(sess) || sess->anvil_wait != NULL || sess->nss_job != NULL ||
+           sess->out.q.len > SMTPD_OUT_HIGH;
 }
 
 /* smtpd_session_line - one command line taken from the input */
@@ -197,6 +198,7 @@ smtpd_session_end(struct smtpd_session *sess)
     struct server_ctx *ctx = sess->smtpd->ctx;
 
     smtpd_dns_cancel(sess);
+    smtpd_nss_cancel(sess);
     smtpd_anvil_end(sess);
     smtpd_queue_disconnect(sess); /* first: qmgr drops an uncommitted file, no abort needed */
     smtpd_txn_reset(sess);

@@ -91,4 +91,10 @@ enum map_status map_list_lookup(struct map_list *list, const char *key, int look
 /* map_split - split a list at commas and white space outside {braces}; false if unbalanced */
 bool map_split(const char *text, struct strvec *out, struct err *err);
 
+/* unix:passwd.byname off the event loop (map_unix.c) */
+#define MAP_UNIX_NAME_MAX 256
+enum map_status map_unix_fetch(const char *name, char **value, int *rc);
+void map_unix_prime(const char *name, enum map_status status, const char *value);
+void map_unix_forget(void);
+
 #endif

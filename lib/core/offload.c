@@ -22,9 +22,12 @@
 #define OFFLOAD_THREADS 4
 
 struct offload_job {
-    int fd;               /* our duplicate; the helper closes it */
-    int err;              /* fsync's errno, 0 on success */
-    offload_done_fn done; /* NULL once cancelled */
+    int fd;                     /* fsync jobs: our duplicate; the helper closes it */
+    offload_fn fn;              /* call jobs: what the helper runs on data */
+    void *data;                 /* owned by the job until release */
+    offload_release_fn release; /* after done (or instead of it, once cancelled) */
+    int err;                    /* the job's result: fsync's errno, or fn's value */
+    offload_done_fn done;       /* NULL once cancelled */
     void *arg;
     struct offload_job *next;
 };
@@ -68,8 +71,12 @@ offload_helper(void *arg)
         if ((o->todo = job->next) == NULL)
             o->todo_tail = &o->todo;
         pthread_mutex_unlock(&o->lock);
-        job->err = fsync(job->fd) < 0 ? errno : 0;
-        close(job->fd);
+        if (job->fn != NULL) {
+            job->err = job->fn(job->data);
+        } else {
+            job->err = fsync(job->fd) < 0 ? errno : 0;
+            close(job->fd);
+        }
         pthread_mutex_lock(&o->lock);
         offload_push(&o->done_tail, job);
         if (write(o->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
@@ -102,6 +109,8 @@ offload_finished(int fd, unsigned events, void *arg)
         done = job->done;
         if (done != NULL)
             done(job->err, job->arg);
+        if (job->release != NULL)
+            job->release(job->data);
         free(job);
     }
 }
@@ -164,6 +173,31 @@ offload_fsync(struct offload *o, int fd, offload_done_fn done, void *arg)
     return job;
 }
 
+/*
+ * offload_call - run fn(data) on a helper; done(fn's value, arg) comes on the loop, then
+ * release(data). fn must touch nothing but data: the loop goes on meanwhile.
+ */
+struct offload_job *
+offload_call(struct offload *o, offload_fn fn, void *data, offload_release_fn release,
+             offload_done_fn done, void *arg)
+{
+    struct offload_job *job = xcalloc(1, sizeof(*job));
+
+    job->fd = -1;
+    job->fn = fn;
+    job->data = data;
+    job->release = release;
+    job->done = done;
+    job->arg = arg;
+    if (o->nthreads == 0)
+        offload_start(o);
+    pthread_mutex_lock(&o->lock);
+    offload_push(&o->todo_tail, job);
+    pthread_cond_signal(&o->wake);
+    pthread_mutex_unlock(&o->lock);
+    return job;
+}
+
 /* Callbacks are read and cleared only in the loop's thread: the helpers never look at them. */
 void
 offload_cancel(struct offload_job *job)
@@ -185,6 +219,8 @@ offload_free(struct offload *o)
         pthread_join(o->thread[i], NULL);
     for (struct offload_job *job = o->done, *next; job != NULL; job = next) {
         next = job->next;
+        if (job->release != NULL)
+            job->release(job->data);
         free(job);
     }
     loop_fd_free(o->watch);

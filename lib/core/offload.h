@@ -1,4 +1,4 @@
-/* offload.h - fsync on helper threads, so that an event loop never waits for the disk */
+/* offload.h - fsync and other blocking calls on helper threads: an event loop never waits */
 #ifndef CORE_OFFLOAD_H
 #define CORE_OFFLOAD_H
 
@@ -10,8 +10,9 @@
  * other clients; the result comes back as a callback on the loop, in the loop's thread.
  * Concurrent fsyncs of different files also let the file system merge their work.
  *
- * The helpers do nothing but fsync() and close() a duplicate of the descriptor: they touch
- * no other state of the process. They block every signal, so signals keep going to the
+ * The helpers do nothing but fsync() and close() a duplicate of the descriptor, or run a
+ * job's function on the job's own data (a passwd lookup through NSS, say): they touch no
+ * other state of the process. They block every signal, so signals keep going to the
  * loop's thread. They start with the first job.
  */
 
@@ -28,7 +29,13 @@ void offload_free(struct offload *o);
  * offload_cancel, valid until done is called */
 struct offload_job *offload_fsync(struct offload *o, int fd, offload_done_fn done, void *arg);
 
-/* offload_cancel - done will not be called (the fsync itself still happens) */
+/* A job of any kind: fn runs on a helper thread with data, and returns the result done gets. */
+typedef int (*offload_fn)(void *data);
+typedef void (*offload_release_fn)(void *data);
+struct offload_job *offload_call(struct offload *o, offload_fn fn, void *data,
+                                 offload_release_fn release, offload_done_fn done, void *arg);
+
+/* offload_cancel - done will not be called (the job itself still runs, and is released) */
 void offload_cancel(struct offload_job *job);
 
 #endif

@@ -94,6 +94,19 @@ map_addr_parts_free(struct map_addr_parts *parts)
     free(parts->extension);
 }
 
+/* map_addr_local_keys - the keys without a domain a lookup of address makes: its local part,
+ * and without its extension (*bare NULL if it has none); both the caller's to free */
+void
+map_addr_local_keys(const char *address, const char *delims, char **local, char **bare)
+{
+    struct map_addr_parts parts;
+
+    map_addr_split(address, delims, &parts);
+    *local = parts.local;
+    *bare = parts.bare;
+    free(parts.extension);
+}
+
 /* map_addr_domain_keys - domain, then its parents as ".parent" or "parent" */
 static void
 map_addr_domain_keys(struct map_addr_keys *keys, const char *domain, bool parent_matches,

@@ -60,5 +60,6 @@ enum map_status map_addr_domain(struct map_list *maps, const char *domain,
                                 bool parent_domain_matches_subdomains, struct map_addr_match *match,
                                 struct err *err);
 void map_addr_match_free(struct map_addr_match *match);
+void map_addr_local_keys(const char *address, const char *delims, char **local, char **bare);
 
 #endif
