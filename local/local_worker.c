@@ -36,6 +36,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "local/local.h"
+#include "mail/proto.h"
 
 #define LOCAL_TASK_LIMIT (64 * 1024) /* a task record: paths, addresses, a command */
 #define LOCAL_WORKER_FD  3           /* the worker's socket, its only descriptor above 2 */
@@ -45,16 +46,16 @@ static bool
 local_task_encode(const struct local_task *t, struct buf *rec, struct attr_fds *fds,
                   struct err *err)
 {
-    attr_begin(rec);
-    attr_put_int(rec, "kind", t->kind);
-    attr_put_text(rec, "path", t->path);
-    attr_put_text(rec, "mkdir_base", t->mkdir_base);
-    attr_put_text(rec, "sender", t->sender);
-    attr_put_text(rec, "recipient", t->recipient);
-    attr_put_text(rec, "orcpt", t->orcpt);
-    attr_put_int(rec, "arrival", t->arrival);
-    attr_put_int(rec, "length", t->len);
-    attr_put_fd(rec, fds, "content", t->fd);
+    proto_begin(rec, PROTO_LOCAL_TASK);
+    attr_put_int(rec, PROTO_ATTR_KIND, t->kind);
+    attr_put_text(rec, PROTO_ATTR_PATH, t->path);
+    attr_put_text(rec, PROTO_ATTR_MKDIR_BASE, t->mkdir_base);
+    attr_put_text(rec, PROTO_ATTR_SENDER, t->sender);
+    attr_put_text(rec, PROTO_ATTR_RECIPIENT, t->recipient);
+    attr_put_text(rec, PROTO_ATTR_ORCPT, t->orcpt);
+    attr_put_int(rec, PROTO_ATTR_ARRIVAL, t->arrival);
+    attr_put_int(rec, PROTO_ATTR_SIZE, t->len);
+    attr_put_fd(rec, fds, PROTO_ATTR_CONTENT, t->fd);
     return attr_end(rec, err);
 }
 
@@ -95,19 +96,18 @@ local_task_decode(struct buf *rec, struct attr_fds *fds, struct local_task_in *i
                   struct local_task *t, struct err *err)
 {
     const struct attr_spec spec[] = {
-        {"kind", ATTR_INT, ATTR_REQUIRED, &in->kind},
-        {"path", ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &in->path},
-        {"mkdir_base", ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &in->mkdir_base},
-        {"sender", ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &in->sender},
-        {"recipient", ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &in->recipient},
-        {"orcpt", ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &in->orcpt},
-        {"arrival", ATTR_INT, ATTR_REQUIRED, &in->arrival},
-        {"length", ATTR_INT, ATTR_REQUIRED, &in->length},
-        {"content", ATTR_FD, ATTR_REQUIRED, &in->fd},
+        {PROTO_ATTR_KIND, ATTR_INT, ATTR_REQUIRED, &in->kind},
+        {PROTO_ATTR_PATH, ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &in->path},
+        {PROTO_ATTR_MKDIR_BASE, ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &in->mkdir_base},
+        {PROTO_ATTR_SENDER, ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &in->sender},
+        {PROTO_ATTR_RECIPIENT, ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &in->recipient},
+        {PROTO_ATTR_ORCPT, ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &in->orcpt},
+        {PROTO_ATTR_ARRIVAL, ATTR_INT, ATTR_REQUIRED, &in->arrival},
+        {PROTO_ATTR_SIZE, ATTR_INT, ATTR_REQUIRED, &in->length},
+        {PROTO_ATTR_CONTENT, ATTR_FD, ATTR_REQUIRED, &in->fd},
     };
 
-    if (!attr_decode(rec->data, rec->len, LOCAL_TASK_LIMIT, fds, spec,
-                     sizeof(spec) / sizeof(spec[0]), err))
+    if (!PROTO_DECODE(rec, LOCAL_TASK_LIMIT, fds, PROTO_LOCAL_TASK, spec, err))
         return false;
     if (in->kind < LOCAL_TASK_MAILDIR || in->kind > LOCAL_TASK_COMMAND || in->length < 0) {
         return err_set(err, "bad task");

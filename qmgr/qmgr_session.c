@@ -222,32 +222,29 @@ qmgr_status(struct qmgr_session *s, const struct buf *id)
 static bool
 qmgr_request(struct qmgr_session *s)
 {
-    struct buf msg, id;
+    enum proto_msg msg = proto_msg_of(&s->reader.rec);
+    struct buf id;
     struct err err;
     bool good;
-    const struct attr_spec spec[] = {
-        {PROTO_ATTR_MSG, ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &msg},
-        {PROTO_ATTR_QUEUE_ID, ATTR_STR, ATTR_TEXT, &id},
-    };
+    const struct attr_spec spec[] = {{PROTO_ATTR_QUEUE_ID, ATTR_STR, ATTR_TEXT, &id}};
 
-    buf_init(&msg, PROTO_MSG_NAME_SIZE);
     buf_init(&id, QUEUE_ID_SIZE);
-    good = ipc_reader_decode(&s->reader, spec, 2, &err);
+    good = PROTO_DECODE(&s->reader.rec, s->reader.limit, &s->reader.fds, msg, spec, &err);
+    ipc_reader_reset(&s->reader);
     if (!good)
         log_warn("bad request from client: %s", err.text);
-    else if (proto_msg_is(&msg, PROTO_QUEUE_OPEN))
+    else if (msg == PROTO_QUEUE_OPEN)
         qmgr_open(s);
-    else if (proto_msg_is(&msg, PROTO_QUEUE_COMMIT))
+    else if (msg == PROTO_QUEUE_COMMIT)
         qmgr_commit(s, &id);
-    else if (proto_msg_is(&msg, PROTO_QUEUE_ABORT))
+    else if (msg == PROTO_QUEUE_ABORT)
         qmgr_abort(s, &id);
-    else if (proto_msg_is(&msg, PROTO_QUEUE_STATUS))
+    else if (msg == PROTO_QUEUE_STATUS)
         qmgr_status(s, &id);
     else {
-        log_warn("unexpected message \"%s\" from client", buf_str(&msg));
+        log_warn("unexpected message \"%s\" from client", proto_msg_name(msg));
         good = false;
     }
-    buf_free(&msg);
     buf_free(&id);
     return good;
 }

@@ -93,8 +93,8 @@ smtpd_nss_start(struct smtpd_session *sess, const char *rcpt, const char *line)
         if (job->name[i] != NULL)
             str_lower(job->name[i]);
     sess->nss_line = xstrdup(line);
-    sess->nss_job = offload_call(smtpd->offload, smtpd_nss_fetch, job, smtpd_nss_release,
-                                 smtpd_nss_done, job);
+    sess->nss_job =
+        offload_call(smtpd->offload, smtpd_nss_fetch, job, smtpd_nss_release, smtpd_nss_done, job);
     return true;
 }
 

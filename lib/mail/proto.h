@@ -40,7 +40,8 @@
     X(ANVIL_CONNECT, "anvil_connect", "smtpd -> anvil: a client connected; answer its counts")  \
     X(ANVIL_DISCONNECT, "anvil_disconnect", "smtpd -> anvil: that client's session ended")      \
     X(ANVIL_RCPT, "anvil_rcpt", "smtpd -> anvil: the client sent a recipient; answer counts")   \
-    X(ANVIL_COUNTS, "anvil_counts", "anvil -> smtpd: concurrent sessions and rate, one client")
+    X(ANVIL_COUNTS, "anvil_counts", "anvil -> smtpd: concurrent sessions and rate, one client") \
+    X(LOCAL_TASK, "local_task", "local -> its user's process: one delivery (result: raw struct)")
 
 enum proto_msg {
     PROTO_NONE,
@@ -72,6 +73,11 @@ enum proto_msg {
 #define PROTO_ATTR_SERVICE    "service"    /* string: a master.cf service name */
 #define PROTO_ATTR_CLIENT     "client"     /* string: a client's numeric address */
 #define PROTO_ATTR_RATE       "rate"       /* int: events in the current anvil_rate_time_unit */
+#define PROTO_ATTR_KIND       "kind"       /* int: local_task: enum local_task_kind */
+#define PROTO_ATTR_PATH       "path"       /* string: local_task: mailbox, file or command */
+#define PROTO_ATTR_MKDIR_BASE "mkdir_base" /* string: local_task: create directories below */
+#define PROTO_ATTR_RECIPIENT  "recipient"  /* string: local_task: for Delivered-To: */
+#define PROTO_ATTR_CONTENT    "content"    /* fd: local_task: the message, a memory file */
 #define PROTO_ATTR_DSN        "dsn"        /* string: enhanced status code "2.0.0" */
 #define PROTO_ATTR_STATUS     "status"     /* string: sent, deferred or bounced */
 
