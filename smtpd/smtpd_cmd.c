@@ -261,7 +261,7 @@ smtpd_cmd_line(struct smtpd_session *sess, const char *line, size_t len)
 {
     struct smtp_cmd cmd;
     const struct smtp_reply *bad;
-    bool ahead = sess->in.in.len > 0; /* the client sent more without waiting */
+    size_t ahead = lineio_in_pending(&sess->in); /* the client sent more without waiting */
 
     bad = smtp_cmd_parse(line, len, sess->txn.smtputf8 ? SMTP_CMD_UTF8_TXN : 0, &cmd);
     sess->counting = (int)smtpd_cmd_counters[cmd.verb];
@@ -270,8 +270,8 @@ smtpd_cmd_line(struct smtpd_session *sess, const char *line, size_t len)
         !sess->unauth_pipelining) {
         sess->unauth_pipelining = true;
         log_info("improper command pipelining after %s from %s[%s]: %.*s", sess->last_cmd,
-                 sess->name, sess->addr, (int)(sess->in.in.len < 100 ? sess->in.in.len : 100),
-                 sess->in.in.data);
+                 sess->name, sess->addr, (int)(ahead < 100 ? ahead : 100),
+                 lineio_in_data(&sess->in));
     }
     if (bad != NULL) {
         smtpd_reply_std(sess, bad);

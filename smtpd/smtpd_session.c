@@ -170,10 +170,10 @@ smtpd_session_process(struct smtpd_session *sess)
     while (!smtpd_session_paused(sess)) {
         if (sess->phase != SMTPD_PHASE_CMD) {
             size_t used;
-            if (sess->in.in.len == 0)
+            if (lineio_in_pending(&sess->in) == 0)
                 return true;
-            used = smtpd_data_input(sess, sess->in.in.data, sess->in.in.len);
-            buf_consume(&sess->in.in, used);
+            used = smtpd_data_input(sess, lineio_in_data(&sess->in), lineio_in_pending(&sess->in));
+            lineio_in_consume(&sess->in, used);
             continue;
         }
         switch (lineio_in_get(&sess->in)) {
@@ -218,8 +218,8 @@ smtpd_session_end(struct smtpd_session *sess)
 static void
 smtpd_session_trim(struct smtpd_session *sess)
 {
-    if (sess->phase == SMTPD_PHASE_CMD && sess->in.in.len == 0 && sess->in.in.cap > SMTPD_KEEP_BUF)
-        buf_free(&sess->in.in);
+    if (sess->phase == SMTPD_PHASE_CMD)
+        lineio_in_trim(&sess->in, SMTPD_KEEP_BUF);
     if (sess->out.q.len == 0 && sess->out.q.cap > SMTPD_KEEP_BUF)
         buf_free(&sess->out.q);
 }
@@ -259,15 +259,12 @@ smtpd_session_settle(struct smtpd_session *sess)
 static void
 smtpd_session_read(struct smtpd_session *sess)
 {
-    size_t normal = 2 * (sess->in.max + 2);
     long n;
 
-    sess->in.in.limit = sess->phase == SMTPD_PHASE_CMD ? normal : SMTPD_DATA_INPUT;
-    if (sess->in.in.limit < sess->in.in.len)
-        sess->in.in.limit = sess->in.in.len;
+    lineio_in_bulk(&sess->in, sess->phase == SMTPD_PHASE_CMD ? 0 : SMTPD_DATA_INPUT);
     n = lineio_in_fill(&sess->in, sess->fd);
     /* Content comes in bulk: fill the wider buffer while the socket has more. */
-    while (n > 0 && sess->phase != SMTPD_PHASE_CMD && sess->in.in.len < sess->in.in.limit) {
+    while (n > 0 && sess->phase != SMTPD_PHASE_CMD && !lineio_in_full(&sess->in)) {
         long more = lineio_in_fill(&sess->in, sess->fd);
         if (more <= 0) {
             if (more == 0)

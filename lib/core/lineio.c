@@ -20,7 +20,7 @@
 void
 lineio_in_init(struct lineio_in *li, size_t max)
 {
-    buf_init(&li->in, 2 * (max + 2));
+    buf_init(&li->in, LINEIO_IN_LIMIT(max));
     buf_init(&li->line, max);
     li->max = max;
     li->skipping = false;
@@ -134,6 +134,54 @@ lineio_in_discard(struct lineio_in *li)
 {
     buf_reset(&li->in);
     li->skipping = false;
+}
+
+/* lineio_in_pending - bytes read and not yet taken */
+size_t
+lineio_in_pending(const struct lineio_in *li)
+{
+    return li->in.len;
+}
+
+/* lineio_in_data - those bytes (for a caller that takes input in bulk, or a log line) */
+const char *
+lineio_in_data(const struct lineio_in *li)
+{
+    return buf_str(&li->in);
+}
+
+/* lineio_in_consume - n of the pending bytes are taken */
+void
+lineio_in_consume(struct lineio_in *li, size_t n)
+{
+    buf_consume(&li->in, n);
+}
+
+/*
+ * lineio_in_bulk - let the input buffer hold limit bytes (content that is taken in bulk),
+ * or with limit 0 go back to the line limit; never below what is pending
+ */
+void
+lineio_in_bulk(struct lineio_in *li, size_t limit)
+{
+    li->in.limit = limit ? limit : LINEIO_IN_LIMIT(li->max);
+    if (li->in.limit < li->in.len)
+        li->in.limit = li->in.len;
+}
+
+/* lineio_in_full - no room for more input */
+bool
+lineio_in_full(const struct lineio_in *li)
+{
+    return li->in.len >= li->in.limit;
+}
+
+/* lineio_in_trim - give back a buffer larger than keep while nothing is pending */
+void
+lineio_in_trim(struct lineio_in *li, size_t keep)
+{
+    if (li->in.len == 0 && li->in.cap > keep)
+        buf_free(&li->in);
 }
 
 void

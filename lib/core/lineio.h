@@ -26,6 +26,9 @@ enum lineio_end {
     LINEIO_END_NONE, /* last line before EOF, without a terminator */
 };
 
+/* The input buffer's limit for lines of at most max bytes: two lines and their ends. */
+#define LINEIO_IN_LIMIT(max) (2 * ((max) + 2))
+
 struct lineio_in {
     struct buf in;
     struct buf line; /* the current line, terminator removed, NUL-terminated */
@@ -43,6 +46,15 @@ void lineio_in_set_eof(struct lineio_in *li);
 enum lineio_status lineio_in_get(struct lineio_in *li);
 void lineio_in_skip(struct lineio_in *li);
 void lineio_in_discard(struct lineio_in *li);
+
+/* For callers that take some input in bulk (message content) instead of line by line; the
+ * fields above are the module's own. */
+size_t lineio_in_pending(const struct lineio_in *li);
+const char *lineio_in_data(const struct lineio_in *li);
+void lineio_in_consume(struct lineio_in *li, size_t n);
+void lineio_in_bulk(struct lineio_in *li, size_t limit);
+bool lineio_in_full(const struct lineio_in *li);
+void lineio_in_trim(struct lineio_in *li, size_t keep);
 
 /*
  * Output: lines and bytes are queued, then written with lineio_out_flush() whenever the
