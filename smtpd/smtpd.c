@@ -16,9 +16,6 @@
 #include "server/server.h"
 #include "smtpd/smtpd.h"
 
-/* The skeleton reads max_sessions from here; post_jail sets it from the parameter. */
-static struct server_ops smtpd_ops;
-
 /* smtpd_post_jail - everything each session shares, built once */
 static void
 smtpd_post_jail(struct server_ctx *ctx)
@@ -28,7 +25,7 @@ smtpd_post_jail(struct server_ctx *ctx)
     smtpd->ctx = ctx;
     smtpd->p = &ctx->params;
     ctx->app = smtpd;
-    smtpd_ops.max_sessions = (int)ctx->params.smtpd_sessions_per_process;
+    server_set_max_sessions(ctx, (int)ctx->params.smtpd_sessions_per_process);
     smtpd->qmgr_path = xstrdup("private/qmgr");
     smtpd->greeting = xasprintf("%s", ctx->params.smtpd_banner);
     smtpd_check_open(smtpd);
@@ -64,10 +61,13 @@ smtpd_service(struct server_ctx *ctx, int fd)
 int
 main(int argc, char **argv)
 {
-    smtpd_ops.name = "smtpd";
-    smtpd_ops.max_sessions = 1;
-    smtpd_ops.post_jail = smtpd_post_jail;
-    smtpd_ops.service = smtpd_service;
-    smtpd_ops.on_exit = smtpd_on_exit;
-    return server_main(argc, argv, &smtpd_ops);
+    static const struct server_ops ops = {
+        .name = "smtpd",
+        .max_sessions = 1,
+        .post_jail = smtpd_post_jail,
+        .service = smtpd_service,
+        .on_exit = smtpd_on_exit,
+    };
+
+    return server_main(argc, argv, &ops);
 }

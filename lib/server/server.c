@@ -28,6 +28,32 @@
 #include "mail/peers.h"
 #include "mail/proto.h"
 #include "server/server.h"
+
+/* The skeleton's own state: a daemon sees only struct server_ctx. */
+struct server_state {
+    const struct server_ops *ops;
+    int max_sessions; /* from ops, or server_set_max_sessions */
+    bool standalone;
+    int active;    /* sessions in progress */
+    long served;   /* sessions accepted so far */
+    bool draining; /* SIGTERM or max_use: no more clients */
+    int status_fd; /* -1 without a master */
+    int *listen_fds;
+    int nlisten;
+    struct loop_fd **accept_watch;
+    struct loop_timer *idle_timer;
+    struct loop_timer *watchdog_timer;
+    struct loop_signal *signals[2];
+    bool want_drop;
+    bool want_chroot;
+    bool busy_reported;
+};
+
+void
+server_set_max_sessions(struct server_ctx *ctx, int n)
+{
+    ctx->state->max_sessions = n;
+}
 #include "server/server_status.h"
 
 #define SERVER_LISTEN_FD_FIRST 4
@@ -69,20 +95,20 @@ server_options(struct server_ctx *ctx, int argc, char **argv, struct strvec *ove
         case 't':
             break; /* the transport type: a service learns what it needs from its socket */
         case 'u':
-            ctx->want_drop = true;
+            ctx->state->want_drop = true;
             break;
         case 'r':
-            ctx->want_chroot = true;
+            ctx->state->want_chroot = true;
             break;
         case 'S':
-            ctx->standalone = true;
+            ctx->state->standalone = true;
             break;
         default:
-            server_usage(ctx->ops->name);
+            server_usage(ctx->state->ops->name);
         }
     }
     if (optind != argc)
-        server_usage(ctx->ops->name);
+        server_usage(ctx->state->ops->name);
 }
 
 /* server_config - main.cf, then each -o, then every parameter typed */
@@ -112,12 +138,12 @@ server_config(struct server_ctx *ctx, const struct strvec *overrides)
 static void
 server_logging(struct server_ctx *ctx)
 {
-    log_init(ctx->params.syslog_name, ctx->ops->name);
+    log_init(ctx->params.syslog_name, ctx->state->ops->name);
     log_set_trace(ctx->params.postern_trace);
     if (*ctx->params.maillog_file) {
         if (!log_to_file(ctx->params.maillog_file))
             log_fatal("open maillog_file %s: %m", ctx->params.maillog_file);
-    } else if (!ctx->standalone) {
+    } else if (!ctx->state->standalone) {
         log_to_syslog();
     }
 }
@@ -133,13 +159,13 @@ server_jail(struct server_ctx *ctx)
     uid_t uid;
     gid_t gid;
 
-    if (chdir(ctx->params.queue_directory) < 0 && !ctx->standalone)
+    if (chdir(ctx->params.queue_directory) < 0 && !ctx->state->standalone)
         log_fatal("chdir %s: %m", ctx->params.queue_directory);
-    if (ctx->ops->pre_jail)
-        ctx->ops->pre_jail(ctx);
+    if (ctx->state->ops->pre_jail)
+        ctx->state->ops->pre_jail(ctx);
     if (geteuid() != 0)
         return;
-    if (ctx->want_drop) {
+    if (ctx->state->want_drop) {
         if ((pw = getpwnam(ctx->params.mail_owner)) == NULL)
             log_fatal("mail_owner \"%s\" is not a user on this system", ctx->params.mail_owner);
         if (pw->pw_uid == 0)
@@ -147,7 +173,7 @@ server_jail(struct server_ctx *ctx)
     }
     uid = pw ? pw->pw_uid : 0;
     gid = pw ? pw->pw_gid : 0;
-    if (ctx->want_chroot && (chroot(ctx->params.queue_directory) < 0 || chdir("/") < 0))
+    if (ctx->state->want_chroot && (chroot(ctx->params.queue_directory) < 0 || chdir("/") < 0))
         log_fatal("chroot %s: %m", ctx->params.queue_directory);
     if (pw == NULL)
         return;
@@ -173,8 +199,8 @@ server_trigger(int fd, unsigned events, void *arg)
     char data[1024];
     ssize_t n = read(fd, data, sizeof(data));
 
-    if (n > 0 && ctx->ops->trigger && !ctx->draining)
-        ctx->ops->trigger(ctx, data, (size_t)n);
+    if (n > 0 && ctx->state->ops->trigger && !ctx->state->draining)
+        ctx->state->ops->trigger(ctx, data, (size_t)n);
 }
 
 /* server_listen_fds - the listeners the master passed, from POSTERN_LISTEN_FDS */
@@ -184,50 +210,50 @@ server_listen_fds(struct server_ctx *ctx)
     const char *count = getenv("POSTERN_LISTEN_FDS");
     long n;
 
-    ctx->status_fd = -1;
-    if (ctx->standalone || count == NULL)
+    ctx->state->status_fd = -1;
+    if (ctx->state->standalone || count == NULL)
         return;
     if (!str_to_long(count, 0, SERVER_LISTEN_FD_MAX, &n))
         log_fatal("bad POSTERN_LISTEN_FDS \"%s\"", count);
     unsetenv("POSTERN_LISTEN_FDS");
-    ctx->status_fd = SERVER_STATUS_FD;
-    fcntl(ctx->status_fd, F_SETFD, FD_CLOEXEC);
-    ctx->nlisten = (int)n;
-    ctx->listen_fds = xcalloc((size_t)n + 1, sizeof(int));
-    ctx->accept_watch = xcalloc((size_t)n + 1, sizeof(*ctx->accept_watch));
-    for (int i = 0; i < ctx->nlisten; i++) {
-        ctx->listen_fds[i] = SERVER_LISTEN_FD_FIRST + i;
-        fcntl(ctx->listen_fds[i], F_SETFD, FD_CLOEXEC);
-        fcntl(ctx->listen_fds[i], F_SETFL, O_NONBLOCK);
-        ctx->accept_watch[i] =
-            loop_fd_add(ctx->loop, ctx->listen_fds[i], LOOP_READ,
-                        server_is_fifo(ctx->listen_fds[i]) ? server_trigger : server_accept, ctx);
+    ctx->state->status_fd = SERVER_STATUS_FD;
+    fcntl(ctx->state->status_fd, F_SETFD, FD_CLOEXEC);
+    ctx->state->nlisten = (int)n;
+    ctx->state->listen_fds = xcalloc((size_t)n + 1, sizeof(int));
+    ctx->state->accept_watch = xcalloc((size_t)n + 1, sizeof(*ctx->state->accept_watch));
+    for (int i = 0; i < ctx->state->nlisten; i++) {
+        ctx->state->listen_fds[i] = SERVER_LISTEN_FD_FIRST + i;
+        fcntl(ctx->state->listen_fds[i], F_SETFD, FD_CLOEXEC);
+        fcntl(ctx->state->listen_fds[i], F_SETFL, O_NONBLOCK);
+        ctx->state->accept_watch[i] = loop_fd_add(
+            ctx->loop, ctx->state->listen_fds[i], LOOP_READ,
+            server_is_fifo(ctx->state->listen_fds[i]) ? server_trigger : server_accept, ctx);
     }
 }
 
 static int
 server_capacity(const struct server_ctx *ctx)
 {
-    return ctx->ops->max_sessions > 0 ? ctx->ops->max_sessions : 1;
+    return ctx->state->max_sessions > 0 ? ctx->state->max_sessions : 1;
 }
 
 /* server_update - accept while there is room; tell the master when that changes */
 static void
 server_update(struct server_ctx *ctx)
 {
-    bool room = !ctx->draining && ctx->active < server_capacity(ctx);
+    bool room = !ctx->state->draining && ctx->state->active < server_capacity(ctx);
 
-    for (int i = 0; i < ctx->nlisten; i++)
-        loop_fd_set(ctx->accept_watch[i], room ? LOOP_READ : 0);
-    if (room == ctx->busy_reported) {
-        ctx->busy_reported = !room;
-        server_status_send(ctx->status_fd, room ? PROTO_STATUS_IDLE : PROTO_STATUS_BUSY);
+    for (int i = 0; i < ctx->state->nlisten; i++)
+        loop_fd_set(ctx->state->accept_watch[i], room ? LOOP_READ : 0);
+    if (room == ctx->state->busy_reported) {
+        ctx->state->busy_reported = !room;
+        server_status_send(ctx->state->status_fd, room ? PROTO_STATUS_IDLE : PROTO_STATUS_BUSY);
     }
-    if (ctx->active == 0 && !ctx->draining && !ctx->ops->unlimited)
-        loop_timer_start(ctx->idle_timer, ctx->params.max_idle * 1000L);
+    if (ctx->state->active == 0 && !ctx->state->draining && !ctx->state->ops->unlimited)
+        loop_timer_start(ctx->state->idle_timer, ctx->params.max_idle * 1000L);
     else
-        loop_timer_stop(ctx->idle_timer);
-    if (ctx->active == 0 && ctx->draining)
+        loop_timer_stop(ctx->state->idle_timer);
+    if (ctx->state->active == 0 && ctx->state->draining)
         loop_break(ctx->loop);
 }
 
@@ -293,11 +319,12 @@ server_accept(int fd, unsigned events, void *arg)
         close(conn);
         return;
     }
-    ctx->active++;
-    if (++ctx->served >= ctx->params.max_use * server_capacity(ctx) && !ctx->ops->unlimited)
-        ctx->draining = true;
+    ctx->state->active++;
+    if (++ctx->state->served >= ctx->params.max_use * server_capacity(ctx) &&
+        !ctx->state->ops->unlimited)
+        ctx->state->draining = true;
     server_update(ctx);
-    ctx->ops->service(ctx, conn);
+    ctx->state->ops->service(ctx, conn);
 }
 
 void
@@ -305,12 +332,12 @@ server_session_done(struct server_ctx *ctx)
 {
     const char *table;
 
-    if (ctx->active <= 0)
+    if (ctx->state->active <= 0)
         log_panic("server_session_done without a session");
-    ctx->active--;
-    if (!ctx->draining && (table = map_changed()) != NULL) {
+    ctx->state->active--;
+    if (!ctx->state->draining && (table = map_changed()) != NULL) {
         log_info("table %s has changed -- restarting", table);
-        ctx->draining = true;
+        ctx->state->draining = true;
     }
     server_update(ctx);
 }
@@ -321,7 +348,7 @@ server_idle(void *arg)
     struct server_ctx *ctx = arg;
 
     log_trace("server", "idle for %lds: exiting", ctx->params.max_idle);
-    ctx->draining = true;
+    ctx->state->draining = true;
     server_update(ctx);
 }
 
@@ -341,14 +368,14 @@ server_on_signal(int signo, void *arg)
 
     if (signo != SIGTERM)
         return;
-    log_trace("server", "SIGTERM: finishing %d session%s", ctx->active,
-              ctx->active == 1 ? "" : "s");
-    for (int i = 0; i < ctx->nlisten; i++) {
-        loop_fd_free(ctx->accept_watch[i]);
-        close(ctx->listen_fds[i]);
+    log_trace("server", "SIGTERM: finishing %d session%s", ctx->state->active,
+              ctx->state->active == 1 ? "" : "s");
+    for (int i = 0; i < ctx->state->nlisten; i++) {
+        loop_fd_free(ctx->state->accept_watch[i]);
+        close(ctx->state->listen_fds[i]);
     }
-    ctx->nlisten = 0;
-    ctx->draining = true;
+    ctx->state->nlisten = 0;
+    ctx->state->draining = true;
     server_update(ctx);
 }
 
@@ -369,42 +396,42 @@ server_files(const struct server_ctx *ctx)
 static void
 server_run(struct server_ctx *ctx)
 {
-    ctx->idle_timer = loop_timer_new(ctx->loop, server_idle, ctx);
-    ctx->watchdog_timer = loop_timer_new(ctx->loop, server_watchdog, ctx);
-    loop_timer_every(ctx->watchdog_timer, ctx->params.daemon_timeout * 500L);
+    ctx->state->idle_timer = loop_timer_new(ctx->loop, server_idle, ctx);
+    ctx->state->watchdog_timer = loop_timer_new(ctx->loop, server_watchdog, ctx);
+    loop_timer_every(ctx->state->watchdog_timer, ctx->params.daemon_timeout * 500L);
     server_watchdog(ctx);
-    ctx->signals[0] = loop_signal_add(ctx->loop, SIGTERM, server_on_signal, ctx);
-    ctx->signals[1] = loop_signal_add(ctx->loop, SIGHUP, server_on_signal, ctx);
+    ctx->state->signals[0] = loop_signal_add(ctx->loop, SIGTERM, server_on_signal, ctx);
+    ctx->state->signals[1] = loop_signal_add(ctx->loop, SIGHUP, server_on_signal, ctx);
     signal(SIGPIPE, SIG_IGN);
-    if (ctx->standalone) {
-        ctx->active = 1;
-        ctx->draining = true;
-        ctx->ops->service(ctx, server_stdio_session(ctx));
+    if (ctx->state->standalone) {
+        ctx->state->active = 1;
+        ctx->state->draining = true;
+        ctx->state->ops->service(ctx, server_stdio_session(ctx));
     } else {
-        server_status_send(ctx->status_fd, PROTO_STATUS_READY);
+        server_status_send(ctx->state->status_fd, PROTO_STATUS_READY);
         server_update(ctx);
     }
-    if (ctx->active > 0 || !ctx->draining)
+    if (ctx->state->active > 0 || !ctx->state->draining)
         loop_run(ctx->loop);
-    if (ctx->standalone)
+    if (ctx->state->standalone)
         server_stdio_drain();
-    if (ctx->ops->on_exit)
-        ctx->ops->on_exit(ctx);
+    if (ctx->state->ops->on_exit)
+        ctx->state->ops->on_exit(ctx);
 }
 
 /* server_cleanup - give everything back, so that leak checkers see only real leaks */
 static void
 server_cleanup(struct server_ctx *ctx)
 {
-    for (int i = 0; i < ctx->nlisten; i++)
-        loop_fd_free(ctx->accept_watch[i]);
-    for (size_t i = 0; i < sizeof(ctx->signals) / sizeof(ctx->signals[0]); i++)
-        if (ctx->signals[i])
-            loop_signal_free(ctx->signals[i]);
-    loop_timer_free(ctx->idle_timer);
-    loop_timer_free(ctx->watchdog_timer);
-    free(ctx->accept_watch);
-    free(ctx->listen_fds);
+    for (int i = 0; i < ctx->state->nlisten; i++)
+        loop_fd_free(ctx->state->accept_watch[i]);
+    for (size_t i = 0; i < sizeof(ctx->state->signals) / sizeof(ctx->state->signals[0]); i++)
+        if (ctx->state->signals[i])
+            loop_signal_free(ctx->state->signals[i]);
+    loop_timer_free(ctx->state->idle_timer);
+    loop_timer_free(ctx->state->watchdog_timer);
+    free(ctx->state->accept_watch);
+    free(ctx->state->listen_fds);
     loop_free(ctx->loop);
     params_free(&ctx->params);
     conf_free(ctx->conf);
@@ -413,7 +440,8 @@ server_cleanup(struct server_ctx *ctx)
 int
 server_main(int argc, char **argv, const struct server_ops *ops)
 {
-    struct server_ctx ctx = {.ops = ops};
+    struct server_state state = {.ops = ops, .max_sessions = ops->max_sessions};
+    struct server_ctx ctx = {.state = &state};
     struct strvec overrides;
 
     log_init("postern", ops->name);

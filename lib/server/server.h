@@ -48,31 +48,21 @@ struct server_ops {
     void (*on_exit)(struct server_ctx *ctx);
 };
 
+/* What a daemon sees of the skeleton; the rest is the skeleton's own (server.c). */
+struct server_state;
 struct server_ctx {
-    const struct server_ops *ops;
     struct loop *loop;
     struct conf *conf;
     struct params params;
     const char *config_dir;
     const char *service_name;
     void *app; /* the daemon's own state */
-    bool standalone;
-    int active;    /* sessions in progress */
-    long served;   /* sessions accepted so far */
-    bool draining; /* SIGTERM or max_use: no more clients */
-    int status_fd; /* -1 without a master */
-    int *listen_fds;
-    int nlisten;
-    struct loop_fd **accept_watch;
-    struct loop_timer *idle_timer;
-    struct loop_timer *watchdog_timer;
-    struct loop_signal *signals[2];
-    bool want_drop;
-    bool want_chroot;
-    bool busy_reported;
+    struct server_state *state;
 };
 
 int server_main(int argc, char **argv, const struct server_ops *ops);
 void server_session_done(struct server_ctx *ctx);
+/* server_set_max_sessions - from post_jail: serve up to n sessions at once (a parameter) */
+void server_set_max_sessions(struct server_ctx *ctx, int n);
 
 #endif
