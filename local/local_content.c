@@ -5,6 +5,9 @@
  * mailboxes and commands get bare LF, as Postfix's local writes. The copy is made once per
  * request, as root, before any child drops privileges (the children read it with pread,
  * the queue file itself is never handed to a process running as a user).
+ *
+ * Trusts: the queue file as queue_read.c checked it; the content is copied, never
+ * interpreted.
  */
 #include <errno.h>
 #include <fcntl.h>

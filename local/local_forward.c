@@ -9,6 +9,9 @@
  * names the local recipient as each new recipient's ORCPT, and starts with a Delivered-To
  * header for the local recipient, so that a route back here is seen as a loop (5.4.6).
  * The new queue file is committed (on disk) before the recipient is reported as sent.
+ *
+ * Trusts: qmgr's answers as far as the qmgr_clnt codec checks them; the addresses only as
+ * recipients of the new message, never in a path or a command.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -10,6 +10,9 @@
  * one per user (local_worker.c); local_run_as forks one for a single job (forwarding).
  * A child's result comes back as a fixed-size struct that local_result_check makes
  * well-formed; a child that dies without one defers the delivery.
+ *
+ * Trusts: the passwd database for the accounts it drops to; a child's result only after
+ * local_result_check.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -258,6 +258,7 @@ master_stop(struct master *m)
     loop_timer_start(m->stop_timer, m->params.stop_timeout * 1000L);
 }
 
+/* master_on_signal - SIGCHLD: reap and restart; SIGHUP: reload; SIGTERM, SIGINT: stop */
 static void
 master_on_signal(int signo, void *ctx)
 {
@@ -350,6 +351,7 @@ master_logging(const struct params *p, bool foreground)
     }
 }
 
+/* master_args - -c config_dir, -f (foreground), -v; the configuration directory made absolute */
 static void
 master_args(struct master *m, int argc, char **argv)
 {
@@ -433,6 +435,10 @@ master_cleanup(struct master *m)
     free(m->config_dir);
 }
 
+/*
+ * main - parameters, logging, the owner, the queue, the pid lock, every service; then the
+ * loop until stopped
+ */
 int
 main(int argc, char **argv)
 {

@@ -73,6 +73,10 @@ master_signature(const struct master_service *svc)
     return buf_steal(&sig);
 }
 
+/*
+ * master_service_new - a service from its master.cf entry: key, type, limits, program and
+ * command line
+ */
 static struct master_service *
 master_service_new(struct master *m, const struct mastercf_entry *e)
 {

@@ -84,6 +84,10 @@ master_listen_any(struct master_service *svc, enum listen_family family, struct 
     return true;
 }
 
+/*
+ * master_listen_inet - the TCP listeners of an inet service: its own address, or each of
+ * inet_interfaces in each of inet_protocols
+ */
 static bool
 master_listen_inet(struct master *m, struct master_service *svc, struct err *err)
 {

@@ -11,6 +11,9 @@
  *     maxproc (0 = no limit).
  * The child side of the contract (fd 3 status socket, fds 4.. listeners,
  * POSTERN_LISTEN_FDS) is described in doc/master-protocol.md.
+ *
+ * Trusts: the service table the master built from root's master.cf; children only as far
+ * as their exit status and the kernel-checked status reports.
  */
 #include <errno.h>
 #include <fcntl.h>

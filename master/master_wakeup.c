@@ -7,6 +7,9 @@
  * path there). It never blocks the master: if the fifo is full or nobody accepts, the
  * service is busy anyway and the poke is dropped. With "N?" in the column a service is only
  * poked while it has a child.
+ *
+ * Trusts: nothing beyond its own descriptors and the service's socket path, which it
+ * reaches only as mail_owner.
  */
 #include <errno.h>
 #include <fcntl.h>

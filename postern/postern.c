@@ -54,6 +54,10 @@ static const struct verb compat_names[] = {
     {"postmap", postern_map_main, NULL},
 };
 
+/*
+ * main - `postern COMMAND ...`, or a Postfix command name (newaliases, postmap, postalias)
+ * when invoked by one
+ */
 int
 main(int argc, char **argv)
 {

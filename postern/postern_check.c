@@ -130,6 +130,10 @@ check_tables(const struct params *p, const char *config_dir)
         check_table(tables[i].name, tables[i].specs, config_dir);
 }
 
+/*
+ * postern_check_main - `postern check`: read both files, check programs, owner, ownership,
+ * tables, and create the queue
+ */
 int
 postern_check_main(int argc, char **argv)
 {

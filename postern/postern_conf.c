@@ -108,6 +108,10 @@ conf_default_of(const struct conf *defaults, const char *name)
     return conf_raw(defaults, name);
 }
 
+/*
+ * conf_print - print names (all when none) as main.cf lines: set values, defaults (-d) or
+ * only what differs (-n)
+ */
 static int
 conf_print(const struct conf *conf, const struct conf_opts *o, char **names, int n)
 {
@@ -243,6 +247,7 @@ conf_print_master(const struct mastercf *mcf, const struct conf_opts *o, char **
     return 0;
 }
 
+/* conf_parse_opts - postconf's options, as far as postern knows them */
 static bool
 conf_parse_opts(int argc, char **argv, struct conf_opts *o)
 {
@@ -292,6 +297,7 @@ conf_is_edit(char **args, int n)
     return false;
 }
 
+/* postern_conf_main - `postern conf`: show or edit main.cf, or show master.cf (-M) */
 int
 postern_conf_main(int argc, char **argv)
 {

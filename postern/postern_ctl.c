@@ -64,6 +64,10 @@ ctl_free(struct ctl *ctl)
     free(ctl->config_dir);
 }
 
+/*
+ * ctl_exec_master - start the master (in the background, or in the foreground with -f)
+ * unless one runs already
+ */
 static int
 ctl_exec_master(struct ctl *ctl, bool foreground)
 {

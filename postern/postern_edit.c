@@ -6,6 +6,9 @@
  * later duplicates of it are dropped, and a new one goes at the end. The new file is
  * written beside the old one, synced and renamed over it, with the old owner and mode, so
  * a crash leaves either the old or the new file, never half of one.
+ *
+ * Trusts: the administrator's arguments (checked as parameter names and values) and
+ * main.cf as text.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -142,6 +145,10 @@ edit_parse_args(struct edit *ed, char **args, int n)
     return true;
 }
 
+/*
+ * postern_edit_main_cf - set (name=value) or remove (-X) parameters in main.cf in place,
+ * keeping comments and order; written to a temporary file and renamed
+ */
 int
 postern_edit_main_cf(const char *path, char **args, int n, bool remove)
 {

@@ -151,6 +151,7 @@ postern_map_read_key(struct buf *line, bool *too_long)
     return true;
 }
 
+/* postern_map_query_stdin - `postern map -q -`: each key on stdin, with its value when found */
 static int
 postern_map_query_stdin(struct postern_map_tables *tables)
 {

@@ -14,6 +14,9 @@
  * queue_commit; incoming/ is not synced after the rename, since a crash that brings the
  * old name back is resolved by recovery (doc/queue.md). Once on disk, each message is
  * handed to the delivery side (qmgr_sched_activate) at once.
+ *
+ * Trusts: the file the receiver wrote only after qmgr_validate read it through
+ * queue_read.c's checks.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -10,6 +10,9 @@
  * maximal_backoff_time, which doubles the interval at each try (Postfix's rule). A
  * recipient deferred when the message is older than maximal_queue_lifetime fails instead
  * (bounce notices are a later issue: it is logged status=bounced and recorded 'F').
+ *
+ * Trusts: outcomes from agents only as deliver_reply_decode checked them; reasons are kept
+ * bounded.
  */
 #include <fcntl.h>
 #include <stdio.h>

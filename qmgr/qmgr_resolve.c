@@ -11,6 +11,8 @@
  * the old file (recovery empties incoming/), after it the new one. Expansion of an
  * expanded address gives the address itself, so a file is rewritten at most once unless
  * the tables change.
+ *
+ * Trusts: the tables (root's configuration); the addresses only as lookup keys.
  */
 #include <errno.h>
 #include <fcntl.h>

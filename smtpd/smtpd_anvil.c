@@ -94,6 +94,10 @@ smtpd_anvil_close(struct smtpd_anvil *an, const char *why)
         smtpd_anvil_answer(an, NULL);
 }
 
+/*
+ * smtpd_anvil_readable - anvil's answers, in order, to the sessions waiting for them;
+ * anything wrong closes the connection
+ */
 static void
 smtpd_anvil_readable(int fd, unsigned events, void *arg)
 {

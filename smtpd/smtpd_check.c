@@ -129,6 +129,7 @@ smtpd_check_free_rlist(struct smtpd_rlist *r)
     free(r->error);
 }
 
+/* smtpd_check_close - release what smtpd_check_open built */
 void
 smtpd_check_close(struct smtpd *smtpd)
 {

@@ -192,6 +192,10 @@ smtpd_dns_cancel(struct smtpd_session *sess)
     sess->dns_candidate = NULL;
 }
 
+/*
+ * smtpd_dns_ptr_done - the PTR answer: ask for the name's address to see if it points
+ * back, else greet as unknown
+ */
 static void
 smtpd_dns_ptr_done(void *arg, int err, struct ub_result *result)
 {

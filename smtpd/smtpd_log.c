@@ -9,6 +9,8 @@
  *
  * A counter is "name=N" when every such command succeeded, else "name=succeeded/total".
  * Client-supplied text reaches the log only through log.c, which replaces control bytes.
+ *
+ * Trusts: nothing the client sent; it reaches the log only through log.c (above).
  */
 #include <stdio.h>
 #include <string.h>

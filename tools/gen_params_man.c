@@ -3,6 +3,8 @@
  *
  * Built and run by `make`; the declaration stays the only source of the parameter
  * reference, so the page cannot drift from the code.
+ *
+ * Trusts: params.def, which is part of the source.
  */
 #include <stdio.h>
 
@@ -55,6 +57,7 @@ param(int type, const char *name, const char *dflt, char unit, const char *doc)
     printf("\n");
 }
 
+/* main - write postern-params(5) from params.def on stdout */
 int
 main(void)
 {

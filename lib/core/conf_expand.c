@@ -122,6 +122,7 @@ expand_braced(struct expand *ex, const char *body, size_t len, struct buf *out)
     return good;
 }
 
+/* expand_text - text with every $name, ${name}, $(name) and conditional form replaced */
 static bool
 expand_text(struct expand *ex, const char *text, size_t len, struct buf *out)
 {

@@ -19,6 +19,7 @@
  * flood is seen and closed here rather than cut off by the kernel. */
 #define FDPASS_CTL_FDS 253
 
+/* fdpass_send - one sendmsg of data with nfds descriptors attached; send(2)'s result */
 ssize_t
 fdpass_send(int sock, const void *data, size_t len, const int *fds, size_t nfds, int flags)
 {
@@ -66,6 +67,10 @@ fdpass_take(struct cmsghdr *cmsg, struct attr_fds *fds, size_t *dropped)
     }
 }
 
+/*
+ * fdpass_recv - one recvmsg into data; descriptors that came go to fds, those beyond room
+ * are closed and counted in *dropped
+ */
 ssize_t
 fdpass_recv(int sock, void *data, size_t len, struct attr_fds *fds, int flags, size_t *dropped)
 {

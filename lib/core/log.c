@@ -164,6 +164,10 @@ log_sanitize(char *text)
 static void log_write(int priority, const char *prefix, const char *fmt, va_list ap)
     LOG_PRINTF(3, 0);
 
+/*
+ * log_write - one Postfix-shaped line to the destination: syslog, the log file or stderr;
+ * keeps errno
+ */
 static void
 log_write(int priority, const char *prefix, const char *fmt, va_list ap)
 {

@@ -126,6 +126,10 @@ map_changed(void)
     return NULL;
 }
 
+/*
+ * map_open - open the table spec ("type:name") with flags, remembering its file so that a
+ * rebuilt table is noticed; NULL with err
+ */
 struct map *
 map_open(const char *spec, int flags, struct err *err)
 {
@@ -244,6 +248,10 @@ map_type_buildable(const char *type)
     return false;
 }
 
+/*
+ * map_build - build the indexed form of spec from its source file, for the types that have
+ * one (postern map)
+ */
 bool
 map_build(const char *spec, int flags, struct err *err)
 {

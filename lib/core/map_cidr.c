@@ -54,6 +54,10 @@ struct map_cidr {
     size_t nopen;
 };
 
+/*
+ * map_cidr_lookup - the first rule whose network holds the address key, honouring if/endif
+ * blocks
+ */
 static enum map_status
 map_cidr_lookup(struct map *map, const char *key, int lookup_flags, struct err *err)
 {

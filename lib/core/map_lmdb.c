@@ -107,6 +107,7 @@ map_lmdb_string(const MDB_val *val)
     return xstrndup(val->mv_data, len);
 }
 
+/* map_lmdb_walk - every key and value of the table, in key order, to fn (postern map -s) */
 static bool
 map_lmdb_walk(struct map *map, map_walk_fn fn, void *ctx, struct err *err)
 {
@@ -185,6 +186,10 @@ map_lmdb_check_age(const char *name, const char *path)
         log_warn("database %s is older than source file %s", path, name);
 }
 
+/*
+ * map_lmdb_open - open name.lmdb read-only, after checking that it is built, not empty and
+ * whole
+ */
 struct map *
 map_lmdb_open(const char *type, const char *name, int flags, struct err *err)
 {
@@ -337,6 +342,10 @@ map_lmdb_write(const char *spec, const char *tmp, const char *source, const stru
     return rc == 0;
 }
 
+/*
+ * map_lmdb_build - read the source file and write name.lmdb beside it: a temporary file
+ * renamed into place, so readers see the old or the new table, never half of one
+ */
 bool
 map_lmdb_build(const char *type, const char *name, int flags, struct err *err)
 {

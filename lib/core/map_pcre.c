@@ -121,6 +121,10 @@ map_pcre_expand(struct map_pcre *mp, const struct map_pcre_rule *rule, const cha
     return room;
 }
 
+/*
+ * map_pcre_lookup - the first rule that matches key (or, with !, does not), its value with
+ * $1... substituted
+ */
 static enum map_status
 map_pcre_lookup(struct map *map, const char *key, int lookup_flags, struct err *err)
 {
@@ -338,6 +342,10 @@ map_pcre_line(void *ctx, const char *file, int line, char *text, struct err *err
     return map_pcre_check_result(rule, file, line, err);
 }
 
+/*
+ * map_pcre_open - read and compile every rule of the file; the first bad one fails the
+ * open with its line
+ */
 struct map *
 map_pcre_open(const char *type, const char *name, int flags, struct err *err)
 {

@@ -100,6 +100,10 @@ map_source_add(struct map_source_reader *rd, map_source_fn fn, void *ctx, struct
     return buf_puts(&rd->joined, text);
 }
 
+/*
+ * map_source_read - the source file's logical lines (continuations joined, comments
+ * skipped) to fn, with the file and line for errors
+ */
 bool
 map_source_read(const char *path, map_source_fn fn, void *ctx, struct err *err)
 {

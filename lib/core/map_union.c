@@ -22,6 +22,7 @@ struct map_union {
     struct buf joined;
 };
 
+/* map_union_lookup - key in every table of the union; the values found, joined with commas */
 static enum map_status
 map_union_lookup(struct map *map, const char *key, int lookup_flags, struct err *err)
 {

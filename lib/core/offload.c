@@ -148,6 +148,7 @@ offload_start(struct offload *o)
         log_fatal("offload: cannot start a helper thread");
 }
 
+/* offload_fsync - fsync a duplicate of fd on a helper; done(errno or 0, arg) on the loop */
 struct offload_job *
 offload_fsync(struct offload *o, int fd, offload_done_fn done, void *arg)
 {

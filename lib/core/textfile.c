@@ -53,6 +53,11 @@ textfile_skip(const char *line)
     return *line == 0 || *line == '#';
 }
 
+/*
+ * textfile_logical - the logical lines of text (a line starting with white space continues
+ * the one before; empty and # lines skipped) to fn; *orphan is the line of a continuation
+ * with nothing before it
+ */
 bool
 textfile_logical(const char *text, textfile_line_fn fn, void *ctx, int *orphan)
 {

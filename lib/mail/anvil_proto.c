@@ -30,6 +30,7 @@ anvil_request_encode(struct buf *rec, const struct anvil_request *req, struct er
     return attr_end(rec, err);
 }
 
+/* anvil_request_decode - one of the three anvil requests, with its service and client checked */
 bool
 anvil_request_decode(const struct buf *rec, struct attr_fds *fds, struct anvil_request *req,
                      struct err *err)

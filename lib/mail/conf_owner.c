@@ -5,6 +5,8 @@
  * directories: whoever can change them can become root. So, when we run as root, the
  * configuration directory and both files must belong to root and be writable by nobody
  * else. Checked by the master at start (fatal) and by `postern check` (reported).
+ *
+ * Trusts: lstat's answers about the files; nothing in their content (it reads none).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,10 @@
 #include "core/mem.h"
 #include "mail/conf_owner.h"
 
+/*
+ * conf_owner_one - path must be owned by root and writable by nobody else (the master runs
+ * what master.cf says)
+ */
 static void
 conf_owner_one(const char *path, bool must_exist, struct strvec *problems)
 {

@@ -187,6 +187,10 @@ map_addr_search(struct map_list *maps, struct map_addr_keys *keys, const char *e
     return status;
 }
 
+/*
+ * map_addr_find - look address up in the key order the table kind asks for (local,
+ * virtual, access); the first key found wins
+ */
 enum map_status
 map_addr_find(struct map_list *maps, enum map_addr_order order, const char *address,
               const struct map_addr_opts *opts, struct map_addr_match *match, struct err *err)

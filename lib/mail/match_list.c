@@ -181,6 +181,7 @@ match_domain(const char *pattern, const char *domain, bool parent_matches)
            str_eq_nocase(domain + ld - lp, pattern);
 }
 
+/* match_entry_find - does one entry of a match list (domain, network or table) match item? */
 static enum map_status
 match_entry_find(const struct match_list *list, const struct match_entry *e, const char *item,
                  struct err *err)

@@ -7,6 +7,9 @@
  * opts->stale_lock_age is removed; without write access to the directory the dotlock is
  * skipped (as mutt and Postfix do when the spool is not writable). The format is mboxrd.
  * On any write error the file is truncated back to its size before delivery.
+ *
+ * Trusts: the path it is given (the caller resolved it) only to name a file it then
+ * checks; nothing in the message, which it copies without interpreting.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -392,6 +392,10 @@ restrict_check_access(struct restrict_eval *ev, enum restrict_kind kind, struct 
     return verdict;
 }
 
+/*
+ * restrict_kind_eval - one restriction of a list, evaluated against the session's facts:
+ * its verdict, or DUNNO
+ */
 static enum restrict_verdict
 restrict_kind_eval(struct restrict_eval *ev, enum restrict_kind kind, struct map_list *table,
                    int depth)

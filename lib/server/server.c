@@ -304,6 +304,10 @@ server_admit(const struct server_ctx *ctx, int conn)
     return good;
 }
 
+/*
+ * server_accept - a listener is readable: take the client, unless draining or full;
+ * ops.service owns it from here
+ */
 static void
 server_accept(int fd, unsigned events, void *arg)
 {
@@ -393,6 +397,10 @@ server_files(const struct server_ctx *ctx)
     }
 }
 
+/*
+ * server_run - timers (idle, watchdog), signals, listeners, then the event loop until the
+ * process is done
+ */
 static void
 server_run(struct server_ctx *ctx)
 {
@@ -437,6 +445,10 @@ server_cleanup(struct server_ctx *ctx)
     conf_free(ctx->conf);
 }
 
+/*
+ * server_main - the whole life of a daemon: options, configuration, logging, listeners,
+ * privilege drop, its post_jail, the loop, the clean-up
+ */
 int
 server_main(int argc, char **argv, const struct server_ops *ops)
 {

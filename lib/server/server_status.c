@@ -6,6 +6,8 @@
  * the next one corrects the picture. In stand-alone mode (-S) the session runs on a
  * socketpair whose far end is relayed to stdin and stdout, so the daemon's code sees the
  * same kind of descriptor as under the master.
+ *
+ * Trusts: nothing; it only writes. The master checks who sent each report (SO_PASSCRED).
  */
 #include <errno.h>
 #include <fcntl.h>
