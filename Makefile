@@ -90,6 +90,12 @@ $(BUILD)/t/%: $(BUILD)/t/unit/%.o $(BUILD)/t/tap.o $(LIBA)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_ALL)
+# The echo protocol's stub is a test fixture: it lives in t/ and links into its test only.
+$(BUILD)/t/mail_echo_clnt: $(BUILD)/t/unit/mail_echo_clnt.o $(BUILD)/t/echo_clnt.o \
+		$(BUILD)/t/tap.o $(LIBA)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_ALL)
 $(BUILD)/t/bin/%: $(BUILD)/t/bin/%.o $(LIBA)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"

@@ -12,7 +12,8 @@
 /*
  * Each record's first attribute is PROTO_ATTR_MSG, a string naming the message; the
  * names below are also what traces print. A later issue adds its messages to this list
- * and its attribute names after it, then writes a client stub modelled on echo_clnt.c:
+ * and its attribute names after it, then writes its codec and stubs in one module, as
+ * qmgr_clnt.c and deliver_req.c do (t/echo_clnt.c is the smallest example):
  *
  *     X(ID, "wire name", "who sends it to whom, and what it means")
  *

@@ -6,7 +6,7 @@
 
 #include "core/attr.h"
 #include "core/buf.h"
-#include "mail/echo_clnt.h"
+#include "t/echo_clnt.h"
 #include "t/tap.h"
 
 #define LIMIT 4096

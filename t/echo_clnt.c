@@ -10,8 +10,8 @@
 
 #include "core/attr.h"
 #include "core/ipc.h"
-#include "mail/echo_clnt.h"
 #include "mail/proto.h"
+#include "t/echo_clnt.h"
 
 /* echo_receive - receive one record of message want and decode its text */
 static bool

@@ -1,6 +1,6 @@
 /* echo_clnt.h - client stub of the test echo protocol, the pattern for real stubs */
-#ifndef MAIL_ECHO_CLNT_H
-#define MAIL_ECHO_CLNT_H
+#ifndef T_ECHO_CLNT_H
+#define T_ECHO_CLNT_H
 
 #include <stdbool.h>
 #include <stddef.h>
