@@ -8,7 +8,10 @@ issue 11 #3, #4, #5), written as the attacks, each of which must now fail:
   - an :include: of a root:root 0640 file is not read through root's group 0 (postern
     started from a shell whose groups include 0), and nothing of it reaches the logs;
   - the same :include: listed 10,000 times costs one expansion, and more distinct items
-    than local_expansion_limit fail the recipient with 5.2.4.
+    than local_expansion_limit fail the recipient with 5.2.4;
+  - the child that forwards mail as mail_owner holds none of local's descriptors (its
+    sockets, the queue file open for writing): an LD_PRELOAD shim (t/preload/fdaudit.c)
+    lists what it holds when it connects to qmgr.
 Runs as root (users and their rights are the point). Timing is never pass/fail: the limits
 are short so that the waits are short, and each wait has a generous bound."""
 import os
@@ -122,6 +125,18 @@ def test_amplification(inst):
          "with 5.2.4")
 
 
+def test_forward_fds(inst, audit):
+    user(inst, "postern-lim-fwd", "someone@elsewhere.example\n")
+    send(inst, "postern-lim-fwd@%s" % DOMAIN, "forwarded")
+    t.ok(wait_for(lambda: any(l.startswith("local:") for l in read_text(audit).splitlines()),
+                  30), "local forwards the message through qmgr")
+    held = [l.split("|")[1:] for l in read_text(audit).splitlines() if l.startswith("local:")][:1]
+    held = held[0] if held else ["?"]
+    strange = [h for h in held if not (h.startswith("pipe:") or h.startswith("/memfd:") or
+                                       h == inst.logfile)]
+    t.is_eq(strange, [], "the forwarding child holds only its pipe, the message and the log")
+
+
 def re_search(inst, pattern, seconds=30):
     return wait_for(lambda: re.search(pattern, inst.log()), seconds)
 
@@ -141,10 +156,20 @@ def cmdline_of(pid):
 def main():
     if os.geteuid() != 0:
         t.skip_all("needs root: the users and their rights are the point")
+    shim = os.path.join(os.path.abspath(os.environ["BUILD"]), "t", "preload", "fdaudit.so")
     inst = Instance("command_time_limit = 2s\nlocal_delivery_time_limit = 3s\n"
                     "local_expansion_limit = 5\nlocal_recipient_maps =\n"
                     "allow_mail_to_commands = alias, forward, include\n"
                     "home_mailbox = Maildir/\n")
+    audit = os.path.join(inst.root, "fdaudit")
+    open(audit, "w").close()
+    os.chmod(audit, 0o666)  # the shim appends as whoever connects
+    with open(os.path.join(inst.etc, "main.cf"), "a") as f:
+        f.write("import_environment = ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS "
+                "LD_PRELOAD=%s FDAUDIT_LOG=%s\n" % (shim, audit))
+    # A sanitizer build accepts a preloaded library ahead of its runtime.
+    os.environ["ASAN_OPTIONS"] = (os.environ.get("ASAN_OPTIONS", "") +
+                                  ":verify_asan_link_order=0").lstrip(":")
     os.makedirs(os.path.join(inst.root, "home"))
     os.chmod(os.path.join(inst.root, "home"), 0o755)
     if inst.postern("check").returncode != 0:
@@ -158,6 +183,7 @@ def main():
         test_stopped_worker(inst)
         test_include_groups(inst)
         test_amplification(inst)
+        test_forward_fds(inst, audit)
     finally:
         inst.cleanup()
     t.done()
