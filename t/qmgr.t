@@ -17,6 +17,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from instance import wait_for  # noqa: E402
 from tap import TAP  # noqa: E402
 
 BUILD = os.environ["BUILD"]
@@ -208,6 +209,8 @@ with tempfile.TemporaryDirectory() as d:
          "a second commit of one ID is refused")
     out = client(path, "badid")
     t.ok(out.endswith("refused ../../etc/passwd: unknown queue ID"), "a commit of a path, not an ID, is refused")
+    # qmgr sees the receiver's end on its loop, after the client has exited: wait for it.
+    wait_for(lambda: files(d, "incoming") == [], 10)
     t.is_eq(files(d, "incoming"), [], "a receiver that opened a file and left has it removed")
     if os.geteuid() == 0:
         # Open the way to the socket, so that only qmgr's own credential check stands.
