@@ -80,17 +80,13 @@ peers_uids_all(struct peer_uids *uids, uid_t uid)
  */
 bool
 peers_check(const struct peer_socket *sock, const struct ipc_cred *cred,
-            const struct peer_uids *uids, struct buf *why)
+            const struct peer_uids *uids, struct err *err)
 {
     if (sock->public)
         return true;
     for (unsigned r = 0; r < PEER_ROLE_COUNT; r++)
         if ((sock->clients & PEER_BIT(r)) && uids->uid[r] == cred->uid)
             return true;
-    if (why) {
-        buf_reset(why);
-        buf_printf(why, "%s: uid %ld (pid %ld) runs as none of the roles allowed to connect",
+    return err_set(err, "%s: uid %ld (pid %ld) runs as none of the roles allowed to connect",
                    sock->name, (long)cred->uid, (long)cred->pid);
-    }
-    return false;
 }

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "core/buf.h"
+#include "core/err.h"
 #include "core/ipc.h"
 
 /*
@@ -63,6 +63,6 @@ bool peers_may_connect(const struct peer_socket *sock, enum peer_role client);
 
 void peers_uids_all(struct peer_uids *uids, uid_t uid);
 bool peers_check(const struct peer_socket *sock, const struct ipc_cred *cred,
-                 const struct peer_uids *uids, struct buf *why);
+                 const struct peer_uids *uids, struct err *err);
 
 #endif

@@ -284,23 +284,20 @@ server_admit(const struct server_ctx *ctx, int conn)
     struct peer_uids uids;
     struct ipc_cred cred;
     struct err err;
-    struct buf why;
     bool good;
 
     if (peer == NULL || getsockname(conn, (struct sockaddr *)&ss, &len) < 0 ||
         ss.ss_family != AF_UNIX)
         return true;
     peers_uids_all(&uids, geteuid());
-    buf_init(&why, 512);
-    good = ipc_peer_cred(conn, &cred, &err) && peers_check(peer, &cred, &uids, &why);
+    good = ipc_peer_cred(conn, &cred, &err) && peers_check(peer, &cred, &uids, &err);
     if (!good && geteuid() == 0 && cred.uid != 0 && server_owner_uid(ctx, &uids.uid[0])) {
         /* A daemon that stays root (local) serves clients that dropped to mail_owner. */
         peers_uids_all(&uids, uids.uid[0]);
-        good = peers_check(peer, &cred, &uids, &why);
+        good = peers_check(peer, &cred, &uids, &err);
     }
     if (!good)
-        log_warn("rejecting client: %s", why.len ? buf_str(&why) : err.text);
-    buf_free(&why);
+        log_warn("rejecting client: %s", err.text);
     return good;
 }
 

@@ -39,19 +39,17 @@ test_uid_check(void)
     struct ipc_cred stranger = {.pid = 42, .uid = 1000, .gid = 1000};
     struct ipc_cred owner = {.pid = 43, .uid = 110, .gid = 110};
     struct ipc_cred root = {.pid = 1, .uid = 0, .gid = 0};
-    struct buf why;
+    struct err why;
 
-    buf_init(&why, 512);
     peers_uids_all(&uids, 110);
     uids.uid[PEER_TLSPROXY] = 111;
     uids.uid[PEER_LOCAL] = 0;
     ok(peers_check(peers_lookup("qmgr"), &owner, &uids, &why), "mail_owner reaches qmgr");
     ok(!peers_check(peers_lookup("qmgr"), &stranger, &uids, &why), "a local user does not");
-    like(buf_str(&why), "qmgr: uid 1000 (pid 42)", "and the refusal says who tried");
+    like(why.text, "qmgr: uid 1000 (pid 42)", "and the refusal says who tried");
     ok(!peers_check(peers_lookup("qmgr"), &root, &uids, &why), "root gets no exception");
     ok(peers_check(peers_lookup("pickup"), &stranger, &uids, &why),
        "a public socket is open to local users");
-    buf_free(&why);
 }
 
 int
