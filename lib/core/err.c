@@ -9,6 +9,9 @@
 
 #include "core/err.h"
 
+static bool err_vset(struct err *err, enum err_kind kind, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
 /* err_vset - the common part */
 static bool
 err_vset(struct err *err, enum err_kind kind, const char *fmt, va_list ap)
