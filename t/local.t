@@ -16,7 +16,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from instance import read_text, wait_for  # noqa: E402
+from instance import move_home, read_text, wait_for  # noqa: E402
 from tap import TAP  # noqa: E402
 
 BUILD = os.environ["BUILD"]
@@ -36,7 +36,7 @@ def user(name, home):
     """A test user whose home is home (created if needed, moved if it exists)."""
     try:
         pwd.getpwnam(name)
-        subprocess.run(["usermod", "-d", home, name], check=True, capture_output=True)
+        move_home(name, home)
     except KeyError:
         subprocess.run(["useradd", "-M", "-d", home, "-s", "/usr/sbin/nologin", name],
                        check=True, capture_output=True)

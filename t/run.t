@@ -120,7 +120,10 @@ def test_local_unbuilt(run, etc, log):
 
 
 def main():
-    if any(port_busy(p) for p in (2525, 2587, 2465)):
+    # An instance another test just stopped may still be letting go of its ports.
+    if not wait_for(lambda: not any(port_busy(p) for p in (2525, 2587, 2465)), 30):
+        held = subprocess.run(["ss", "-ltnp"], capture_output=True, text=True).stdout
+        t.diag("\n".join(l for l in held.splitlines() if ":25" in l or ":24" in l))
         t.skip_all("port 2525, 2587 or 2465 is in use (is `make run` going?)")
     with tempfile.TemporaryDirectory(prefix="postern-run.") as top:
         os.chmod(top, 0o755)

@@ -69,6 +69,19 @@ def uids(pid):
     return []
 
 
+def move_home(name, home):
+    """usermod -d, which refuses while the user has processes (exit 8): a test user's
+    leftovers from an earlier run (a command still ending) are ended first."""
+    for _ in range(50):
+        r = subprocess.run(["usermod", "-d", home, name], capture_output=True)
+        if r.returncode != 8:
+            break
+        subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True)
+        time.sleep(0.1)
+    if r.returncode != 0:
+        raise RuntimeError("usermod -d %s %s: %s" % (home, name, r.stderr.decode()))
+
+
 def ensure_user(name, home=None):
     """A system user (created when missing); home, when given, becomes its home directory,
     created and owned by it."""
@@ -80,7 +93,7 @@ def ensure_user(name, home=None):
         pw = pwd.getpwnam(name)
     if home is not None:
         if pw.pw_dir != home:
-            subprocess.run(["usermod", "-d", home, name], check=True)
+            move_home(name, home)
         os.makedirs(home, exist_ok=True)
         os.chown(home, pw.pw_uid, pw.pw_gid)
         os.chmod(home, 0o700)
