@@ -9,7 +9,10 @@
  * A command runs in a process group of its own under command_time_limit, counted from the
  * fork: when the time is up a timer signal kills the whole group (the shell and whatever it
  * started), which also ends a write into a pipe the command never reads, so neither a
- * command that hangs nor one that stops reading can hold the delivery past the limit.
+ * command that hangs nor one that stops reading can hold the delivery past the limit. If
+ * the delivery process itself is killed (local's local_delivery_time_limit, when its user
+ * stopped it and the timer cannot fire), the command's first process dies with it
+ * (PR_SET_PDEATHSIG).
  *
  * Trusts: the task, which local built from its own tables and the passwd database; the
  * addresses in it come from the network and reach a command only as environment values,
@@ -21,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -185,7 +189,7 @@ local_task_command(const struct params *params, const struct local_privs *p,
     struct deliver_sink sink;
     char *head;
     int fds[2], null;
-    pid_t pid;
+    pid_t pid, parent = getpid();
 
     local_task_request(params, t, &req);
     if ((null = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0 || pipe2(fds, O_CLOEXEC) < 0) {
@@ -205,6 +209,10 @@ local_task_command(const struct params *params, const struct local_privs *p,
         signal(SIGPIPE, SIG_DFL);
         signal(SIGALRM, SIG_DFL);
         setpgid(0, 0);
+        /* A delivery process that local kills (stopped by its user, so its own clock
+         * cannot fire) takes the command with it. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+            _exit(75);
         local_cmd_exec(t, p, fds[0]);
     }
     setpgid(pid, pid); /* also here: the clock may fire before the child gets to it */

@@ -4,7 +4,8 @@ issue 11 #3, #4, #5), written as the attacks, each of which must now fail:
   - a .forward command that never reads its input and never ends (`|exec sleep 60`) is
     killed with its process group at command_time_limit and the delivery deferred;
   - a user who stops their own kept delivery process (SIGSTOP) holds up nobody: local gives
-    up on it after local_delivery_time_limit, and other users' mail goes on;
+    up on it after local_delivery_time_limit, and other users' mail goes on; a command that
+    stops it (so that its clock cannot fire) dies with it;
   - an :include: of a root:root 0640 file is not read through root's group 0 (postern
     started from a shell whose groups include 0), and nothing of it reaches the logs;
   - the same :include: listed 10,000 times costs one expansion, and more distinct items
@@ -88,6 +89,16 @@ def test_stopped_worker(inst):
     t.ok(wait_for(lambda: len(maildir(other)) == 1, 30), "another user's mail is delivered")
     t.ok(wait_for(lambda: not any(p in all_pids() for p in workers), 10),
          "the stopped process was killed, not left behind")
+
+
+def test_command_stops_worker(inst):
+    pw = user(inst, "postern-lim-escape", "|kill -STOP $PPID; exec /bin/sleep 60\n")
+    send(inst, "postern-lim-escape@%s" % DOMAIN, "escape")
+    t.ok(re_search(inst, r"to=<postern-lim-escape@[^>]*>.*status=deferred"),
+         "a command that stops its own delivery process (so its clock cannot fire): deferred")
+    t.ok(wait_for(lambda: not [p for p in all_pids() if uids(p)[:1] == [pw.pw_uid]], 15),
+         "and the command dies with the delivery process local killed: nothing of the user "
+         "outlives the limits")
 
 
 def test_include_groups(inst):
@@ -181,6 +192,7 @@ def main():
         t.ok(wait_for(inst.listening, 10), "postern starts (groups: 0)")
         test_command_limit(inst)
         test_stopped_worker(inst)
+        test_command_stops_worker(inst)
         test_include_groups(inst)
         test_amplification(inst)
         test_forward_fds(inst, audit)
