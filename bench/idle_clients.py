@@ -16,6 +16,8 @@ rotate over 127.0.0.1-127.0.0.8 so the local port range does not run out. Loopba
 import asyncio
 import json
 import resource
+import socket
+import struct
 import sys
 import time
 
@@ -81,7 +83,13 @@ async def main(host, port, count, timeout):
     results["seconds"] = round(time.monotonic() - start, 2)
     print(json.dumps(results), flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    # Reset instead of a clean close: otherwise each connection leaves a client-side
+    # TIME_WAIT for a minute, and a run that follows soon has no source ports left.
+    linger = struct.pack("ii", 1, 0)
     for writer in keep:
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
         writer.close()
 
 
