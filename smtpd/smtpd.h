@@ -36,10 +36,15 @@ struct smtpd_table {
     const struct strvec *specs; /* its value */
 };
 
-/* A restriction list that may have failed to compile: then it defers everything. */
+/* A restriction list that may have failed to compile: then it defers everything. When a
+ * table it names was only missing (not built yet), each use tries to compile it again. */
 struct smtpd_rlist {
     struct restrict_list *list;
     char *error;
+    bool missing; /* the error was a missing table: worth another try */
+    const char *name;
+    const struct strvec *words;
+    enum restrict_stage stage;
 };
 
 struct ub_ctx;

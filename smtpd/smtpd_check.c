@@ -24,10 +24,30 @@ smtpd_check_rlist(struct smtpd_rlist *r, const char *name, const struct strvec *
 {
     struct err err;
 
+    r->name = name;
+    r->words = words;
+    r->stage = stage;
     if ((r->list = restrict_compile_words(words, stage, &err)) == NULL) {
         log_warn("%s: %s: every check that needs it will be deferred", name, err.text);
         r->error = xstrdup(err.text);
+        r->missing = err.kind == ERR_MISSING;
     }
+}
+
+/* smtpd_check_usable - the list compiled, or compiles now that its missing table is built */
+static bool
+smtpd_check_usable(struct smtpd_rlist *r)
+{
+    struct err err;
+
+    if (r->error == NULL)
+        return true;
+    if (!r->missing || (r->list = restrict_compile_words(r->words, r->stage, &err)) == NULL)
+        return false;
+    log_info("%s: its tables are open now: checks are no longer deferred", r->name);
+    free(r->error);
+    r->error = NULL;
+    return true;
 }
 
 /* smtpd_check_table - open one table list parameter, or remember why not */
@@ -179,8 +199,8 @@ static bool
 smtpd_check_restrictions(struct smtpd_session *sess, const char *rcpt)
 {
     struct smtpd *smtpd = sess->smtpd;
-    const struct smtpd_rlist *lists[] = {&smtpd->client, &smtpd->helo, &smtpd->sender,
-                                         &smtpd->relay, &smtpd->recipient};
+    struct smtpd_rlist *lists[] = {&smtpd->client, &smtpd->helo, &smtpd->sender, &smtpd->relay,
+                                   &smtpd->recipient};
     struct restrict_facts facts = {
         .client_addr = sess->addr,
         .client_name = sess->name,
@@ -195,7 +215,7 @@ smtpd_check_restrictions(struct smtpd_session *sess, const char *rcpt)
         struct restrict_reply reply;
         enum restrict_verdict v;
 
-        if (lists[i]->error != NULL)
+        if (!smtpd_check_usable(lists[i]))
             return smtpd_check_tempfail(sess, rcpt, lists[i]->error);
         v = restrict_eval(lists[i]->list, &smtpd->renv, &facts, &reply);
         if (v == RESTRICT_REJECT || v == RESTRICT_DEFER)
@@ -285,7 +305,7 @@ smtpd_check_data(struct smtpd_session *sess)
     struct restrict_reply reply;
     enum restrict_verdict v;
 
-    if (smtpd->data.error != NULL) {
+    if (!smtpd_check_usable(&smtpd->data)) {
         log_warn("smtpd_data_restrictions: %s", smtpd->data.error);
         smtpd_log_reject(sess, "DATA", 451, "4.3.0", "<DATA>: Temporary lookup failure", rcpt);
         smtpd_reply(sess, 451, "4.3.0", "<DATA>: Temporary lookup failure");

@@ -79,8 +79,13 @@ def rcpt_reply(rcpt):
 
 
 def test_smtpd_unbuilt(etc):
+    access = os.path.join(etc, "access")
+    with open(access, "w") as f:
+        f.write("blocked@localhost REJECT\n")
     with open(os.path.join(etc, "main.cf"), "a") as f:
         f.write("queue_run_delay = 1s\nminimal_backoff_time = 1s\nmaximal_backoff_time = 1s\n")
+        f.write("smtpd_recipient_restrictions = check_recipient_access hash:%s, "
+                "permit_mynetworks, reject_unauth_destination\n" % access)
     os.unlink(os.path.join(etc, "aliases.lmdb"))
     r = postern(etc, "check")
     t.ok("postern newaliases -c %s" % etc in r.stderr,
@@ -89,9 +94,16 @@ def test_smtpd_unbuilt(etc):
     t.like(rcpt_reply("root@localhost"), "451 4.3.0",
            "smtpd answers 451 for a recipient it cannot look up")
     t.is_eq(postern(etc, "newaliases").returncode, 0, "postern newaliases builds the table")
+    t.like(rcpt_reply("root@localhost"), "451 4.3.0",
+           "an unbuilt access table in smtpd_recipient_restrictions defers too")
+    t.is_eq(postern(etc, "map", "hash:" + access).returncode, 0, "postern map builds it")
     t.like(rcpt_reply("root@localhost"), "250 2.1.5",
            "and the running smtpd accepts the recipient, without a reload")
+    t.like(rcpt_reply("blocked@localhost"), "554 5.7.1",
+           "with the access table in force")
     postern(etc, "stop")
+    with open(os.path.join(etc, "main.cf"), "a") as f:
+        f.write("smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination\n")
 
 
 def test_local_unbuilt(run, etc, log):
