@@ -107,18 +107,25 @@ def test_smtpd_unbuilt(etc):
 
 
 def test_local_unbuilt(run, etc, log):
-    vmailbox = os.path.join(etc, "vmailbox")
+    vmailbox, transport = os.path.join(etc, "vmailbox"), os.path.join(etc, "transport")
+    with open(transport, "w") as f:
+        f.write("nowhere.example local:\n")
     with open(os.path.join(etc, "main.cf"), "a") as f:
         f.write("local_recipient_maps =\n")  # every local address reaches local
-        f.write("virtual_mailbox_maps = hash:%s\n" % vmailbox)  # a table to build, too
+        f.write("virtual_mailbox_maps = hash:%s\n" % vmailbox)  # tables to build, too
+        f.write("transport_maps = hash:%s\n" % transport)
     os.unlink(os.path.join(etc, "aliases.lmdb"))
     t.is_eq(postern(etc, "start").returncode, 0, "started again without the alias table")
     r = subprocess.run(["swaks", "--server", "127.0.0.1:2525", "--from", "you@example.org",
                         "--to", "postmaster@localhost", "--header", "Subject: waits"],
                        capture_output=True, text=True, timeout=60)
     t.ok("250 2.0.0 Ok: queued" in r.stdout, "mail for an alias is accepted")
+    t.ok(wait_for(lambda: "transport_maps lookup failure" in read_text(log), 10),
+         "qmgr defers it while transport_maps is not built")
+    t.ok("bad command startup" not in read_text(log), "and does not exit into a restart loop")
+    t.is_eq(postern(etc, "map", "hash:" + transport).returncode, 0, "postern map builds it")
     t.ok(wait_for(lambda: "alias database unavailable" in read_text(log), 10),
-         "local defers it (alias database unavailable)")
+         "local defers it next (alias database unavailable)")
     t.ok("bad command startup" not in read_text(log), "and does not exit into a restart loop")
     t.is_eq(postern(etc, "newaliases").returncode, 0, "postern newaliases builds the table")
     t.ok(wait_for(lambda: "virtual_mailbox_maps lookup failure" in read_text(log), 20),

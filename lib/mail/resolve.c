@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/log.h"
 #include "core/mem.h"
 #include "mail/resolve.h"
 
@@ -41,12 +42,34 @@ resolve_set(struct resolve_result *res, enum resolve_status status, const char *
     return status;
 }
 
-/* resolve_maps - open a table list, or leave NULL when the parameter is empty */
-static bool
-resolve_maps(struct map_list **list, const struct strvec *value, struct err *err)
+/*
+ * resolve_maps - open a table list (left NULL when the parameter is empty). One that cannot
+ * be opened (not built yet, say) is only logged: the addresses that need it are deferred,
+ * and resolve_ready opens it again at each use, so qmgr never exits into a restart loop.
+ */
+static void
+resolve_maps(struct map_list **list, const struct strvec *value, const char *name)
 {
-    *list = value->n ? map_list_open_param(value, MAP_FOLD_FIXED, err) : NULL;
-    return value->n == 0 || *list != NULL;
+    struct err err;
+
+    *list = NULL;
+    if (value->n > 0 && (*list = map_list_open_param(value, MAP_FOLD_FIXED, &err)) == NULL)
+        log_warn("%s: %s: addresses that need it are deferred", name, err.text);
+}
+
+/* resolve_ready - the list is open (or empty), or opens now; else the deferral in res */
+static bool
+resolve_ready(struct map_list **list, const struct strvec *value, const char *name,
+              struct resolve_result *res)
+{
+    struct err err;
+
+    if (value->n == 0 || *list != NULL)
+        return true;
+    if ((*list = map_list_open_param(value, MAP_FOLD_FIXED, &err)) != NULL)
+        return true;
+    resolve_set(res, RESOLVE_DEFER, "4.3.0", "%s lookup failure: %s", name, err.text);
+    return false;
 }
 
 bool
@@ -56,11 +79,9 @@ resolve_open(struct resolve *r, const struct params *p, struct err *err)
     r->p = p;
     if (!addr_domains_open(&r->domains, p, err))
         return false;
-    if (resolve_maps(&r->valias, &p->virtual_alias_maps, err) &&
-        resolve_maps(&r->transport, &p->transport_maps, err))
-        return true;
-    resolve_close(r);
-    return false;
+    resolve_maps(&r->valias, &p->virtual_alias_maps, "virtual_alias_maps");
+    resolve_maps(&r->transport, &p->transport_maps, "transport_maps");
+    return true;
 }
 
 void
@@ -205,6 +226,8 @@ resolve_expand(struct resolve *r, const char *addr, struct strvec *out, struct r
     size_t before = out->n;
 
     memset(res, 0, sizeof(*res));
+    if (!resolve_ready(&r->valias, &r->p->virtual_alias_maps, "virtual_alias_maps", res))
+        return RESOLVE_DEFER;
     if (r->valias == NULL)
         return resolve_leaf(&w, addr);
     strvec_init(&w.chain);
@@ -293,6 +316,8 @@ resolve_transport(struct resolve *r, const char *addr, struct resolve_result *re
         return resolve_set(res, RESOLVE_BOUNCE, "5.1.1",
                            "<%s>: User unknown in virtual alias table", addr);
     resolve_default(r, addr, res);
+    if (!resolve_ready(&r->transport, &r->p->transport_maps, "transport_maps", res))
+        return RESOLVE_DEFER;
     if (r->transport == NULL)
         return RESOLVE_OK;
     switch (resolve_lookup(r, addr, &value, &err)) {
