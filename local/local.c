@@ -33,7 +33,7 @@ local_post_jail(struct server_ctx *ctx)
     lc->ctx = ctx;
     lc->virtual_mode = strcmp(ctx->service_name, "virtual") == 0;
     if (!addr_domains_open(&lc->domains, &ctx->params, &err))
-        log_fatal("address classes: %s", err.text);
+        log_warn("address classes: %s: deliveries that need them are deferred", err.text);
     if (lc->virtual_mode) {
         local_table_open(&lc->vmailbox, &ctx->params.virtual_mailbox_maps, "virtual_mailbox_maps");
         local_table_open(&lc->vuid, &ctx->params.virtual_uid_maps, "virtual_uid_maps");

@@ -92,13 +92,12 @@ smtpd_check_match(const struct strvec *v, enum match_kind kind, bool parent, str
     return list;
 }
 
-/* smtpd_check_open - everything the checks consult, opened once per process */
-bool
-smtpd_check_open(struct smtpd *smtpd)
+/* smtpd_check_lists - the network and domain lists of the restrictions */
+static void
+smtpd_check_lists(struct smtpd *smtpd)
 {
     const struct params *p = smtpd->p;
     struct restrict_env *e = &smtpd->renv;
-    struct err err;
     bool parent = strvec_contains(&p->parent_domain_matches_subdomains, "mynetworks");
 
     e->mynetworks = smtpd_check_match(&p->mynetworks, MATCH_ADDRESS, parent, smtpd);
@@ -108,14 +107,63 @@ smtpd_check_open(struct smtpd *smtpd)
         smtpd_check_match(&p->virtual_alias_domains, MATCH_DOMAIN, false, smtpd);
     e->virtual_mailbox_domains =
         smtpd_check_match(&p->virtual_mailbox_domains, MATCH_DOMAIN, false, smtpd);
+}
+
+/* smtpd_check_lists_close - release the restrictions' network and domain lists */
+static void
+smtpd_check_lists_close(struct smtpd *smtpd)
+{
+    struct restrict_env *e = &smtpd->renv;
+
+    match_list_close(e->mynetworks);
+    match_list_close(e->mydestination);
+    match_list_close(e->relay_domains);
+    match_list_close(e->virtual_alias_domains);
+    match_list_close(e->virtual_mailbox_domains);
+    e->mynetworks = e->mydestination = e->relay_domains = NULL;
+    e->virtual_alias_domains = e->virtual_mailbox_domains = NULL;
+}
+
+/*
+ * smtpd_check_ready - the lists opened, or open now: one that could not be opened (a table
+ * not built yet) is tried again at each recipient, so a table built later is used without a
+ * reload; false (every recipient deferred) while it still cannot
+ */
+static bool
+smtpd_check_ready(struct smtpd *smtpd)
+{
+    char *was = smtpd->domains_error;
+
+    if (was == NULL)
+        return true;
+    smtpd_check_lists_close(smtpd);
+    smtpd->domains_error = NULL;
+    smtpd_check_lists(smtpd);
+    if (smtpd->domains_error != NULL) {
+        free(smtpd->domains_error); /* the same failure again: keep the first, logged once */
+        smtpd->domains_error = was;
+        return false;
+    }
+    log_info("domain and network lists are open now: recipients are no longer deferred");
+    free(was);
+    return true;
+}
+
+/* smtpd_check_open - everything the checks consult, opened once per process */
+bool
+smtpd_check_open(struct smtpd *smtpd)
+{
+    const struct params *p = smtpd->p;
+    struct restrict_env *e = &smtpd->renv;
+    struct err err;
+
+    smtpd_check_lists(smtpd);
     e->addr_opts.recipient_delimiter = p->recipient_delimiter;
     e->addr_opts.parent_domain_matches_subdomains =
         strvec_contains(&p->parent_domain_matches_subdomains, "smtpd_access_maps");
     e->null_sender_key = p->smtpd_null_access_lookup_key;
-    if (!addr_domains_open(&smtpd->domains, p, &err) && smtpd->domains_error == NULL) {
-        log_warn("%s: every recipient will be deferred", err.text);
-        smtpd->domains_error = xstrdup(err.text);
-    }
+    if (!addr_domains_open(&smtpd->domains, p, &err))
+        log_warn("address classes: %s: recipients that need them are deferred", err.text);
     smtpd_check_rlist(&smtpd->client, "smtpd_client_restrictions", &p->smtpd_client_restrictions,
                       RESTRICT_CLIENT);
     smtpd_check_rlist(&smtpd->helo, "smtpd_helo_restrictions", &p->smtpd_helo_restrictions,
@@ -153,13 +201,7 @@ smtpd_check_free_rlist(struct smtpd_rlist *r)
 void
 smtpd_check_close(struct smtpd *smtpd)
 {
-    struct restrict_env *e = &smtpd->renv;
-
-    match_list_close(e->mynetworks);
-    match_list_close(e->mydestination);
-    match_list_close(e->relay_domains);
-    match_list_close(e->virtual_alias_domains);
-    match_list_close(e->virtual_mailbox_domains);
+    smtpd_check_lists_close(smtpd);
     addr_domains_close(&smtpd->domains);
     free(smtpd->domains_error);
     smtpd_check_free_rlist(&smtpd->client);
@@ -325,6 +367,8 @@ smtpd_check_rcpt(struct smtpd_session *sess, const char *rcpt, bool postmaster)
 {
     if (postmaster)
         return true; /* RFC 5321 4.5.1: <postmaster> is always accepted */
+    if (!smtpd_check_ready(sess->smtpd))
+        return smtpd_check_tempfail(sess, rcpt, sess->smtpd->domains_error);
     return smtpd_check_restrictions(sess, rcpt) && smtpd_check_known(sess, rcpt);
 }
 

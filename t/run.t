@@ -138,6 +138,30 @@ def test_local_unbuilt(run, etc, log):
     postern(etc, "stop")
 
 
+def test_domains_unbuilt(run, etc, log):
+    """A domain list that names an unbuilt table stops no daemon: the recipients of its
+    domains wait until it is built, in smtpd, qmgr and local alike."""
+    vdomains = os.path.join(etc, "vdomains")
+    with open(vdomains, "w") as f:
+        f.write("demo.test ok\n")
+    with open(os.path.join(etc, "main.cf"), "a") as f:
+        f.write("virtual_mailbox_domains = hash:%s\n" % vdomains)
+    before = read_text(log).count("bad command startup")
+    t.is_eq(postern(etc, "start").returncode, 0, "started with an unbuilt domain table")
+    t.like(rcpt_reply("demo@demo.test"), "451 4.3.0", "smtpd defers the recipients meanwhile")
+    t.is_eq(read_text(log).count("bad command startup"), before,
+            "and no daemon exits into a restart loop (smtpd, qmgr, local)")
+    t.is_eq(postern(etc, "map", "hash:" + vdomains).returncode, 0, "postern map builds it")
+    r = subprocess.run(["swaks", "--server", "127.0.0.1:2525", "--from", "you@example.org",
+                        "--to", "demo@demo.test", "--header", "Subject: domains back"],
+                       capture_output=True, text=True, timeout=60)
+    t.ok("250 2.0.0 Ok: queued" in r.stdout, "then the recipient is accepted, without a reload")
+    t.ok(wait_for(lambda: any("Subject: domains back" in read_text(os.path.join(
+        run, "mail", "demo.test", "demo", "new", f)) for f in mailbox(run)), 20),
+        "and delivered")
+    postern(etc, "stop")
+
+
 def main():
     # An instance another test just stopped may still be letting go of its ports.
     if not wait_for(lambda: not any(port_busy(p) for p in (2525, 2587, 2465)), 30):
@@ -163,6 +187,7 @@ def main():
             f.write("maillog_file = %s\n" % log)
         test_smtpd_unbuilt(os.path.join(run, "etc"))
         test_local_unbuilt(run, os.path.join(run, "etc"), log)
+        test_domains_unbuilt(run, os.path.join(run, "etc"), log)
     t.done()
 
 

@@ -25,20 +25,32 @@ addr_open_one(struct match_list **list, const struct params *p, const char *name
     return *list != NULL;
 }
 
-/* addr_domains_open - the four domain lists of the address classes */
+/* addr_domains_try - open the four lists; on failure none is left open */
+static bool
+addr_domains_try(struct addr_domains *d, struct err *err)
+{
+    const struct params *p = d->p;
+
+    d->open = addr_open_one(&d->mydestination, p, "mydestination", &p->mydestination, err) &&
+              addr_open_one(&d->virtual_alias_domains, p, "virtual_alias_domains",
+                            &p->virtual_alias_domains, err) &&
+              addr_open_one(&d->virtual_mailbox_domains, p, "virtual_mailbox_domains",
+                            &p->virtual_mailbox_domains, err) &&
+              addr_open_one(&d->relay_domains, p, "relay_domains", &p->relay_domains, err);
+    if (!d->open)
+        addr_domains_close(d);
+    return d->open;
+}
+
+/*
+ * addr_domains_open - the four domain lists of the address classes. false (with err) when
+ * one cannot be opened: d is still usable, and the lists are tried again at each lookup.
+ */
 bool
 addr_domains_open(struct addr_domains *d, const struct params *p, struct err *err)
 {
-    *d = (struct addr_domains){0};
-    if (addr_open_one(&d->mydestination, p, "mydestination", &p->mydestination, err) &&
-        addr_open_one(&d->virtual_alias_domains, p, "virtual_alias_domains",
-                      &p->virtual_alias_domains, err) &&
-        addr_open_one(&d->virtual_mailbox_domains, p, "virtual_mailbox_domains",
-                      &p->virtual_mailbox_domains, err) &&
-        addr_open_one(&d->relay_domains, p, "relay_domains", &p->relay_domains, err))
-        return true;
-    addr_domains_close(d);
-    return false;
+    *d = (struct addr_domains){.p = p};
+    return addr_domains_try(d, err);
 }
 
 void
@@ -48,13 +60,13 @@ addr_domains_close(struct addr_domains *d)
     match_list_close(d->virtual_alias_domains);
     match_list_close(d->virtual_mailbox_domains);
     match_list_close(d->relay_domains);
-    *d = (struct addr_domains){0};
+    *d = (struct addr_domains){.p = d->p};
 }
 
-/* addr_class_find - the class of domain ("" or NULL: no domain, so local) */
-enum map_status
-addr_class_find(const struct addr_domains *d, const char *domain, enum addr_class *cls,
-                struct err *err)
+/* addr_class_lookup - the class of domain in the open lists */
+static enum map_status
+addr_class_lookup(const struct addr_domains *d, const char *domain, enum addr_class *cls,
+                  struct err *err)
 {
     const struct {
         const struct match_list *list;
@@ -66,12 +78,7 @@ addr_class_find(const struct addr_domains *d, const char *domain, enum addr_clas
         {d->relay_domains, ADDR_CLASS_RELAY},
     };
 
-    *cls = ADDR_CLASS_DEFAULT;
-    if (domain == NULL || *domain == '\0') {
-        *cls = ADDR_CLASS_LOCAL;
-        return MAP_FOUND;
-    }
-    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+    for (size_t i = 0; i < nitems(order); i++) {
         switch (match_list_find(order[i].list, domain, err)) {
         case MAP_FOUND:
             *cls = order[i].cls;
@@ -83,6 +90,23 @@ addr_class_find(const struct addr_domains *d, const char *domain, enum addr_clas
         }
     }
     return MAP_FOUND;
+}
+
+/*
+ * addr_class_find - the class of domain ("" or NULL: no domain, so local); MAP_ERROR on a
+ * table error, and while a list that could not be opened still cannot
+ */
+enum map_status
+addr_class_find(struct addr_domains *d, const char *domain, enum addr_class *cls, struct err *err)
+{
+    *cls = ADDR_CLASS_DEFAULT;
+    if (domain == NULL || *domain == '\0') {
+        *cls = ADDR_CLASS_LOCAL;
+        return MAP_FOUND;
+    }
+    if (!d->open && (d->p == NULL || !addr_domains_try(d, err)))
+        return MAP_ERROR;
+    return addr_class_lookup(d, domain, cls, err);
 }
 
 const char *

@@ -24,7 +24,11 @@ enum addr_class {
     ADDR_CLASS_DEFAULT,
 };
 
+/* The four domain lists. Lists that could not be opened (a table not built yet) are opened
+ * again at the next addr_class_find, which answers MAP_ERROR until they open. */
 struct addr_domains {
+    const struct params *p;
+    bool open;
     struct match_list *mydestination;
     struct match_list *virtual_alias_domains;
     struct match_list *virtual_mailbox_domains;
@@ -33,8 +37,8 @@ struct addr_domains {
 
 bool addr_domains_open(struct addr_domains *d, const struct params *p, struct err *err);
 void addr_domains_close(struct addr_domains *d);
-enum map_status addr_class_find(const struct addr_domains *d, const char *domain,
-                                enum addr_class *cls, struct err *err);
+enum map_status addr_class_find(struct addr_domains *d, const char *domain, enum addr_class *cls,
+                                struct err *err);
 const char *addr_class_name(enum addr_class cls);
 
 #endif

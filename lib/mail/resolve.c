@@ -78,7 +78,7 @@ resolve_open(struct resolve *r, const struct params *p, struct err *err)
     memset(r, 0, sizeof(*r));
     r->p = p;
     if (!addr_domains_open(&r->domains, p, err))
-        return false;
+        log_warn("address classes: %s: addresses that need them are deferred", err->text);
     resolve_maps(&r->valias, &p->virtual_alias_maps, "virtual_alias_maps");
     resolve_maps(&r->transport, &p->transport_maps, "transport_maps");
     return true;
