@@ -11,7 +11,9 @@
  *
  * Trusts: its clients as far as the skeleton's peer check admits them (smtpd, submission),
  * and nothing in their records beyond anvil_request_decode's checks. A connection can end
- * only the sessions it started itself, and those it did not end are ended when it goes.
+ * only the sessions it started itself, and those it did not end are ended when it goes;
+ * one that reports more than ANVIL_OPEN_MAX open sessions is dropped, so no client can make
+ * anvil's memory grow without bound (entries without sessions go with the next sweep).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +28,8 @@
 #include "mail/anvil_proto.h"
 #include "server/server.h"
 
-#define ANVIL_HASH 4096
+#define ANVIL_HASH     4096
+#define ANVIL_OPEN_MAX (256 * 1024) /* sessions one receiver may report open at once */
 
 struct anvil_entry {
     char *key; /* "service client" */
@@ -169,6 +172,11 @@ anvil_request(struct anvil_conn *c)
     anvil_roll(c->a, e, time(NULL));
     if (req.msg == PROTO_ANVIL_RCPT)
         return anvil_answer(c, e->count, ++e->rcpt_rate);
+    if (c->open.n >= ANVIL_OPEN_MAX) { /* more than any receiver serves: a confused peer */
+        log_warn("a receiver reports more than %d open sessions: connection dropped",
+                 ANVIL_OPEN_MAX);
+        return false;
+    }
     e->count++;
     strvec_add(&c->open, key);
     return anvil_answer(c, e->count, ++e->conn_rate);

@@ -7,6 +7,8 @@ except for smtpd_client_event_limit_exceptions. Without anvil, smtpd goes on unl
 says so. Timing is never pass/fail."""
 import os
 import resource
+import socket
+import struct
 import sys
 import tempfile
 
@@ -108,6 +110,57 @@ def test_exempt(inst):
         c.close()
 
 
+def anvil_record(msg, service, client):
+    def attr(name, value):
+        return b"S" + bytes([len(name)]) + name + struct.pack(">I", len(value)) + value
+    body = attr(b"msg", msg) + attr(b"service", service) + attr(b"client", client)
+    return struct.pack(">I", len(body)) + body
+
+
+def test_anvil_bound(inst):
+    """A confused or compromised receiver that reports sessions without end cannot make
+    anvil grow without bound: past 262,144 open sessions its connection is dropped."""
+    if os.geteuid() != 0:
+        t.ok(True, "# SKIP needs root to act as mail_owner")
+        return
+    path = os.path.join(inst.queue, "private", "anvil")
+    one = anvil_record(b"anvil_connect", b"flood", b"192.0.2.1")
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgroups([])
+            os.setgid(inst.user.pw_gid)
+            os.setuid(inst.user.pw_uid)
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(path)
+            s.settimeout(60)
+            reader = s.makefile("rb")
+            answered = 0
+            for _ in range(300):  # batches of 1,000, pipelined
+                try:
+                    s.sendall(one * 1000)
+                except OSError:
+                    pass  # dropped: the answers before the drop are still to be read
+                for _ in range(1000):
+                    try:
+                        head = reader.read(4)  # the length of anvil's answer, or EOF
+                        head = head if len(head) == 4 else None
+                        if head is not None:
+                            reader.read(struct.unpack(">I", head)[0])
+                    except ConnectionResetError:  # answers in flight may go with the reset
+                        head = None
+                    if head is None:
+                        os._exit(0 if 262144 - 1000 <= answered <= 262144 else 2)
+                    answered += 1
+            os._exit(1)
+        except BaseException:
+            os._exit(3)
+    status = os.waitpid(pid, 0)[1]
+    t.is_eq(os.WEXITSTATUS(status), 0, "anvil drops a receiver at 262,144 open sessions "
+            "(it answered up to there)")
+    t.ok(inst.wait_log("reports more than 262144 open sessions"), "and says so")
+
+
 def test_without_anvil(root):
     inst = Instance(os.path.join(root, "noanvil"), "relay_domains = relay.example\n"
                     "smtpd_client_event_limit_exceptions =\n",
@@ -190,6 +243,7 @@ def main(root):
         test_count_limit(inst)
         test_rates(inst)
         test_exempt(inst)
+        test_anvil_bound(inst)
     finally:
         inst.stop()
     test_without_anvil(root)
