@@ -43,7 +43,8 @@ HARDEN_LD = -pie -Wl,-z,relro,-z,now
 SANITIZE ?=
 PATHS = -DPOSTERN_CONFIG_DIR='"$(sysconfdir)/postern"' \
 	-DPOSTERN_DAEMON_DIR='"$(libexecdir)/postern"' -DPOSTERN_COMMAND_DIR='"$(sbindir)"' \
-	-DPOSTERN_QUEUE_DIR='"$(queue_dir)"' -DPOSTERN_MAIL_OWNER='"$(mail_owner)"'
+	-DPOSTERN_QUEUE_DIR='"$(queue_dir)"' -DPOSTERN_MAIL_OWNER='"$(mail_owner)"' \
+	-DPOSTERN_TLS_OWNER='"$(tls_owner)"'
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(PATHS) $(WARN) $(CFLAGS_CONF) $(HARDEN) $(SANITIZE) \
 	-I. -Ilib $(LIBEVENT_CFLAGS) $(LMDB_CFLAGS) $(PCRE2_CFLAGS) -MMD -MP $(CFLAGS)
 LDFLAGS_ALL = $(LDFLAGS_CONF) $(HARDEN_LD) $(SANITIZE) $(LDFLAGS)
