@@ -50,15 +50,16 @@ CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(PATHS) $(WARN) $(CFLAGS_CONF) $(HARDEN) $(
 LDFLAGS_ALL = $(LDFLAGS_CONF) $(HARDEN_LD) $(SANITIZE) $(LDFLAGS)
 LIBS_ALL = $(LIBEVENT_LIBS) $(LMDB_LIBS) $(PCRE2_LIBS)
 
-# Libraries: core knows no mail; mail builds on core; server is the daemon skeleton.
-LIBPARTS = server mail core
+# Libraries: core knows no mail; mail builds on core; server is the daemon skeleton; smtpd is
+# the SMTP server session that the smtpd and submission programs share.
+LIBPARTS = smtpd server mail core
 LIBA = $(foreach p,$(LIBPARTS),$(BUILD)/lib/lib$(p).a)
 $(foreach p,$(LIBPARTS),$(eval SRC_$(p) = $(wildcard lib/$(p)/*.c)))
 $(foreach p,$(LIBPARTS),$(eval $(BUILD)/lib/lib$(p).a: $(patsubst %.c,$(BUILD)/%.o,$(SRC_$(p)))))
 
 # Programs: directory name -> where it is installed.
 SBIN_PROGS = postern
-LIBEXEC_PROGS = master qmgr smtpd local anvil
+LIBEXEC_PROGS = master qmgr smtpd submission local anvil tlsproxy
 PROGS = $(SBIN_PROGS) $(LIBEXEC_PROGS)
 define program
 $(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)/*.c)) $(LIBA)
@@ -67,9 +68,12 @@ $(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)/*.c)) $(LIBA)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $$@ $$^ $$(LIBS_ALL)
 endef
 $(foreach p,$(PROGS),$(eval $(call program,$(p))))
-# smtpd looks client names up with libunbound; nothing else links it.
-$(BUILD)/bin/smtpd: LIBS_ALL += $(UNBOUND_LIBS)
-$(BUILD)/smtpd/smtpd_dns.o: CFLAGS_ALL += $(UNBOUND_CFLAGS)
+# The SMTP server looks client names up with libunbound; nothing else links it.
+$(BUILD)/bin/smtpd $(BUILD)/bin/submission: LIBS_ALL += $(UNBOUND_LIBS)
+$(BUILD)/lib/smtpd/smtpd_dns.o: CFLAGS_ALL += $(UNBOUND_CFLAGS)
+# tlsproxy is the only program that links OpenSSL (and the only one that reads keys).
+$(BUILD)/bin/tlsproxy: LIBS_ALL += $(OPENSSL_LIBS)
+$(BUILD)/tlsproxy/%.o: CFLAGS_ALL += $(OPENSSL_CFLAGS)
 
 # Tests: one TAP program per t/unit/*.c, linked with t/tap.c; helper programs in t/bin/.
 # Each fuzz target t/fuzz/NAME.c (with t/fuzz_util.c) is also linked with t/fuzz_replay.c

@@ -201,3 +201,14 @@ str_hash(const char *s)
         h = (h ^ (unsigned char)*s) * 16777619u;
     return h;
 }
+
+size_t
+str_copy(char *dst, const char *src, size_t size)
+{
+    size_t len = strlen(src);
+    size_t n = len < size - 1 ? len : size - 1;
+
+    memcpy(dst, src, n);
+    dst[n] = 0;
+    return len;
+}

@@ -20,6 +20,8 @@ char *str_trim(char *s);
 char *str_token(char **cursor, const char *delims);
 bool str_to_long(const char *s, long min, long max, long *out);
 unsigned str_hash(const char *s);
+/* str_copy - copy what fits of src into dst (size > 0), always terminated; src's length */
+size_t str_copy(char *dst, const char *src, size_t size);
 
 void strvec_init(struct strvec *sv);
 void strvec_add(struct strvec *sv, const char *s);

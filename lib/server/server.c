@@ -47,6 +47,8 @@ struct server_state {
     bool want_drop;
     bool want_chroot;
     bool busy_reported;
+    bool owner_known; /* tls_owner daemons: mail_owner's uid, looked up before the drop */
+    uid_t owner_uid;
 };
 
 void
@@ -156,6 +158,8 @@ static void
 server_jail(struct server_ctx *ctx)
 {
     struct passwd *pw = NULL;
+    const char *user = ctx->state->ops->tls_owner ? ctx->params.tls_owner : ctx->params.mail_owner;
+    const char *param = ctx->state->ops->tls_owner ? "tls_owner" : "mail_owner";
     uid_t uid;
     gid_t gid;
 
@@ -165,11 +169,16 @@ server_jail(struct server_ctx *ctx)
         ctx->state->ops->pre_jail(ctx);
     if (geteuid() != 0)
         return;
+    if (ctx->state->ops->tls_owner && (pw = getpwnam(ctx->params.mail_owner)) != NULL) {
+        ctx->state->owner_known = true;
+        ctx->state->owner_uid = pw->pw_uid;
+    }
+    pw = NULL;
     if (ctx->state->want_drop) {
-        if ((pw = getpwnam(ctx->params.mail_owner)) == NULL)
-            log_fatal("mail_owner \"%s\" is not a user on this system", ctx->params.mail_owner);
+        if ((pw = getpwnam(user)) == NULL)
+            log_fatal("%s \"%s\" is not a user on this system", param, user);
         if (pw->pw_uid == 0)
-            log_fatal("mail_owner \"%s\" has uid 0", ctx->params.mail_owner);
+            log_fatal("%s \"%s\" has uid 0", param, user);
     }
     uid = pw ? pw->pw_uid : 0;
     gid = pw ? pw->pw_gid : 0;
@@ -178,9 +187,9 @@ server_jail(struct server_ctx *ctx)
     if (pw == NULL)
         return;
     if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
-        log_fatal("drop privileges to %s: %m", ctx->params.mail_owner);
+        log_fatal("drop privileges to %s: %m", user);
     if (setuid(0) == 0 || geteuid() == 0)
-        log_panic("privileges could be regained after the drop to %s", ctx->params.mail_owner);
+        log_panic("privileges could be regained after the drop to %s", user);
 }
 
 static bool
@@ -273,7 +282,7 @@ server_owner_uid(const struct server_ctx *ctx, uid_t *uid)
  * server_admit - a client of a UNIX socket named in the peer table must run as one of the
  * roles allowed to use it (lib/mail/peers.c). Every role runs as mail_owner, the user this
  * process became, so that is the uid to match; a daemon that stays root also matches
- * mail_owner itself.
+ * mail_owner itself; tlsproxy, as tls_owner, matches mail_owner for every role but its own.
  */
 static bool
 server_admit(const struct server_ctx *ctx, int conn)
@@ -289,7 +298,8 @@ server_admit(const struct server_ctx *ctx, int conn)
     if (peer == NULL || getsockname(conn, (struct sockaddr *)&ss, &len) < 0 ||
         ss.ss_family != AF_UNIX)
         return true;
-    peers_uids_all(&uids, geteuid());
+    peers_uids_all(&uids, ctx->state->owner_known ? ctx->state->owner_uid : geteuid());
+    uids.uid[PEER_TLSPROXY] = geteuid();
     good = ipc_peer_cred(conn, &cred, &err) && peers_check(peer, &cred, &uids, &err);
     if (!good && geteuid() == 0 && cred.uid != 0 && server_owner_uid(ctx, &uids.uid[0])) {
         /* A daemon that stays root (local) serves clients that dropped to mail_owner. */
@@ -450,7 +460,7 @@ int
 server_main(int argc, char **argv, const struct server_ops *ops)
 {
     struct server_state state = {.ops = ops, .max_sessions = ops->max_sessions};
-    struct server_ctx ctx = {.state = &state};
+    struct server_ctx ctx = {.state = &state, .role = ops->role};
     struct strvec overrides;
 
     log_init("postern", ops->name);

@@ -18,15 +18,14 @@
  *   config    main.cf read, -o applied, every parameter typed (ctx->params).
  *   logging   <syslog_name>/<ops.name>[pid], to maillog_file or syslog.
  *   privilege as root: ops.pre_jail, then chroot (-r), setgroups/setgid/setuid to
- *             mail_owner (-u), then ops.post_jail. Not root: development mode, stays.
- *   master    started by the master (POSTERN_LISTEN_FDS set): listeners are fds 4..,
- *             fd 3 is a datagram socket for status records (doc/master-protocol.md).
- *   lifetime  accepts until max_use clients per session slot (max_use x max_sessions:
- *             a process that serves a thousand clients at once is not retired after a
- *             hundred), exits after max_idle without a client, stops on SIGTERM once its
- *             sessions ended; ops.unlimited (qmgr) ignores max_use and max_idle, as
- *             Postfix's long-running daemons do. A watchdog ends a process that stops
- *             running its event loop for daemon_timeout.
+ *             mail_owner (-u; tls_owner for ops.tls_owner), then ops.post_jail. Not root:
+ * development mode, stays. master    started by the master (POSTERN_LISTEN_FDS set): listeners are
+ * fds 4.., fd 3 is a datagram socket for status records (doc/master-protocol.md). lifetime  accepts
+ * until max_use clients per session slot (max_use x max_sessions: a process that serves a thousand
+ * clients at once is not retired after a hundred), exits after max_idle without a client, stops on
+ * SIGTERM once its sessions ended; ops.unlimited (qmgr) ignores max_use and max_idle, as Postfix's
+ * long-running daemons do. A watchdog ends a process that stops running its event loop for
+ * daemon_timeout.
  *
  * A fifo listener (master.cf type fifo, used for wakeups) is read, not accepted: what
  * arrives goes to ops.trigger.
@@ -41,6 +40,8 @@ struct server_ops {
     const char *name; /* program name in logs: "smtpd" */
     int max_sessions; /* concurrent sessions per process; 0 means 1 */
     bool unlimited;   /* runs until stopped: max_use and max_idle do not apply */
+    bool tls_owner;   /* -u drops to tls_owner, not mail_owner (tlsproxy, which holds keys) */
+    const void *role; /* the program's own description of itself, for its hooks */
     void (*pre_jail)(struct server_ctx *ctx);
     void (*post_jail)(struct server_ctx *ctx);
     void (*service)(struct server_ctx *ctx, int fd);
@@ -56,7 +57,8 @@ struct server_ctx {
     struct params params;
     const char *config_dir;
     const char *service_name;
-    void *app; /* the daemon's own state */
+    const void *role; /* server_ops.role */
+    void *app;        /* the daemon's own state */
     struct server_state *state;
 };
 

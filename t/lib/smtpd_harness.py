@@ -12,6 +12,7 @@ BUILD = os.environ["BUILD"]
 POSTERN = os.path.join(BUILD, "bin", "postern")
 QUEUE_CAT = os.path.join(BUILD, "t", "bin", "queue_cat")
 TEST_USER = "postern-test"
+TLS_USER = "postern-test-tls"
 
 
 
@@ -22,12 +23,21 @@ def owner():
     return ensure_user(TEST_USER)
 
 
+def tls_owner():
+    """tlsproxy's own user: a second test user when root, else the invoking user."""
+    if os.geteuid() != 0:
+        return pwd.getpwuid(os.geteuid())
+    return ensure_user(TLS_USER)
+
+
 
 class Instance:
     """A configuration under root/, started with `postern start`. services maps a name to
-    the -o options of one smtpd listener on its own port."""
+    the -o options of one smtpd listener on its own port, or to (program, options) for
+    another program there (submission); extra_master is added to master.cf as it is."""
 
-    def __init__(self, root, main_extra="", services=None, qmgr=True, queue=None, anvil=False):
+    def __init__(self, root, main_extra="", services=None, qmgr=True, queue=None, anvil=False,
+                 extra_master=""):
         self.root = root
         os.makedirs(root, exist_ok=True)
         # The master works in private/ as mail_owner, who must reach it: as for any queue,
@@ -44,17 +54,20 @@ class Instance:
             f.write("queue_directory = %s\ndaemon_directory = %s/bin\nmail_owner = %s\n"
                     "maillog_file = %s\nsmtpd_peername_lookup = no\ndefer_transports = local\n"
                     "myhostname = mx.example.org\nmydomain = example.org\n"
-                    "stop_timeout = 5s\n%s"
-                    % (self.queue, BUILD, self.user.pw_name, self.log, main_extra))
+                    "stop_timeout = 5s\ntls_owner = %s\n%s"
+                    % (self.queue, BUILD, self.user.pw_name, self.log, tls_owner().pw_name,
+                       main_extra))
         with open(os.path.join(self.cfg, "master.cf"), "w") as f:
             for name, opts in (services or {"main": ""}).items():
+                program, opts = opts if isinstance(opts, tuple) else ("smtpd", opts)
                 port = free_port()
                 self.ports[name] = port
-                f.write("127.0.0.1:%d inet n - n - - smtpd %s\n" % (port, opts))
+                f.write("127.0.0.1:%d inet n - n - - %s %s\n" % (port, program, opts))
             if qmgr:
                 f.write("qmgr unix - - n - 1 qmgr\n")
             if anvil:
                 f.write("anvil unix - - n - 1 anvil\n")
+            f.write(extra_master)
 
     def postern(self, *args):
         return subprocess.run([POSTERN] + list(args) + ["-c", self.cfg], capture_output=True,
@@ -151,6 +164,13 @@ class Client:
     def cmd(self, text):
         self.send(text + "\r\n")
         return self.reply()
+
+    def tls(self, context, server_hostname="mx.example.org"):
+        """Go on in TLS over the same connection; what was read ahead of it is returned (it
+        should be nothing)."""
+        ahead, self.buf = self.buf, b""
+        self.sock = context.wrap_socket(self.sock, server_hostname=server_hostname)
+        return ahead
 
     def closed(self):
         """True when the server closed the connection (EOF with nothing more)."""

@@ -68,7 +68,7 @@ smtpd_client_addr(int fd, char *out, size_t len)
 }
 
 /* smtpd_session_arm - the input deadline: smtpd_timeout, but never past the session's end */
-static void
+void
 smtpd_session_arm(struct smtpd_session *sess)
 {
     const struct params *p = sess->smtpd->p;
@@ -143,7 +143,7 @@ smtpd_session_paused(const struct smtpd_session *sess)
 {
     return !sess->greeted || sess->closing || sess->sleeping || sess->txn.sync != NULL ||
            smtpd_queue_busy(sess) || sess->anvil_wait != NULL || sess->nss_job != NULL ||
-           sess->out.q.len > SMTPD_OUT_HIGH;
+           sess->tls_starting || sess->tls_wait != NULL || sess->out.q.len > SMTPD_OUT_HIGH;
 }
 
 /* smtpd_session_line - one command line taken from the input */
@@ -199,6 +199,7 @@ smtpd_session_end(struct smtpd_session *sess)
 
     smtpd_dns_cancel(sess);
     smtpd_nss_cancel(sess);
+    smtpd_tls_cancel(sess);
     smtpd_anvil_end(sess);
     smtpd_queue_disconnect(sess); /* first: qmgr drops an uncommitted file, no abort needed */
     smtpd_txn_reset(sess);
@@ -240,6 +241,12 @@ smtpd_session_settle(struct smtpd_session *sess)
     }
     if (sess->closing && !sess->sleeping && !lineio_out_pending(&sess->out)) {
         smtpd_session_end(sess);
+        return;
+    }
+    if (sess->tls_starting && !lineio_out_pending(&sess->out)) {
+        smtpd_tls_start(sess); /* the 220 is out: the socket goes to tlsproxy */
+        if (sess->closing)
+            smtpd_session_end(sess);
         return;
     }
     if (sess->eof && drained && !sess->closing) {
@@ -316,6 +323,24 @@ smtpd_session_timer(void *arg)
     smtpd_session_settle(sess);
 }
 
+/* smtpd_session_hold - no input and no timer: the socket is being handed to tlsproxy */
+void
+smtpd_session_hold(struct smtpd_session *sess)
+{
+    loop_fd_set(sess->watch, 0);
+    loop_timer_stop(sess->timer);
+}
+
+/* smtpd_session_set_fd - go on over fd (tlsproxy's plaintext side); the old one is closed */
+void
+smtpd_session_set_fd(struct smtpd_session *sess, int fd)
+{
+    loop_fd_free(sess->watch);
+    close(sess->fd);
+    sess->fd = fd;
+    sess->watch = loop_fd_add(sess->smtpd->ctx->loop, fd, 0, smtpd_session_io, sess);
+}
+
 /* smtpd_session_resume - called when a wait (qmgr) ended: carry on with the input */
 void
 smtpd_session_resume(struct smtpd_session *sess)
@@ -363,15 +388,25 @@ smtpd_session_welcome(struct smtpd_session *sess, const struct anvil_counts *cou
     smtpd_reply(sess, 220, NULL, "%s", sess->smtpd->greeting);
 }
 
-/* smtpd_session_greet - once the client's name is known: its limits, then the greeting */
+/* smtpd_session_admit - the client's limits, then the greeting */
+void
+smtpd_session_admit(struct smtpd_session *sess)
+{
+    if (!smtpd_anvil_session(sess, smtpd_session_welcome))
+        smtpd_session_welcome(sess, NULL);
+    smtpd_session_arm(sess);
+}
+
+/* smtpd_session_greet - once the client's name is known: TLS first on 465, then admit */
 void
 smtpd_session_greet(struct smtpd_session *sess)
 {
     sess->greeted = true;
     log_info("connect from %s[%s]", sess->name, sess->addr);
-    if (!smtpd_anvil_session(sess, smtpd_session_welcome))
-        smtpd_session_welcome(sess, NULL);
-    smtpd_session_arm(sess);
+    if (sess->smtpd->tls.wrapper)
+        smtpd_tls_start(sess);
+    else
+        smtpd_session_admit(sess);
 }
 
 /* smtpd_session_start - a new client: find its name, then greet it */

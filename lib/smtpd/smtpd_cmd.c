@@ -38,8 +38,9 @@ smtpd_cmd_ehlo_reply(struct smtpd_session *sess)
     if (p->message_size_limit > 0)
         snprintf(size, sizeof(size), "SIZE %ld", p->message_size_limit);
     smtpd_reply(sess, 250, NULL,
-                "%s\nPIPELINING\n%s\n%sENHANCEDSTATUSCODES\n8BITMIME\nDSN\nSMTPUTF8\nCHUNKING",
-                p->myhostname, size, p->disable_vrfy_command ? "" : "VRFY\n");
+                "%s\nPIPELINING\n%s\n%s%sENHANCEDSTATUSCODES\n8BITMIME\nDSN\nSMTPUTF8\nCHUNKING",
+                p->myhostname, size, p->disable_vrfy_command ? "" : "VRFY\n",
+                smtpd_tls_offered(sess) ? "STARTTLS\n" : "");
 }
 
 /* smtpd_cmd_hello - HELO and EHLO: a new greeting resets the transaction */
@@ -64,7 +65,9 @@ smtpd_cmd_mail(struct smtpd_session *sess, struct smtp_cmd *cmd)
     const struct params *p = sess->smtpd->p;
     struct buf sender;
 
-    if (p->smtpd_helo_required && sess->helo == NULL) {
+    if (smtpd_tls_refuse_mail(sess))
+        return;
+    if ((p->smtpd_helo_required || sess->tls != NULL) && sess->helo == NULL) {
         smtpd_reply(sess, 503, "5.5.1", "Error: send HELO/EHLO first");
         return;
     }
@@ -293,6 +296,9 @@ smtpd_cmd_line(struct smtpd_session *sess, const char *line, size_t len)
         break;
     case SMTP_VERB_BDAT:
         smtpd_bdat_cmd(sess, cmd.bdat_size, cmd.bdat_last);
+        break;
+    case SMTP_VERB_STARTTLS:
+        smtpd_tls_cmd(sess);
         break;
     default:
         smtpd_cmd_simple(sess, &cmd);

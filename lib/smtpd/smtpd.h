@@ -1,4 +1,5 @@
-/* smtpd.h - the SMTP server: per-process context, per-session state, the parts' calls */
+/* smtpd.h - the SMTP server (smtpd, submission): per-process context, per-session state,
+ * the parts' calls */
 #ifndef SMTPD_SMTPD_H
 #define SMTPD_SMTPD_H
 
@@ -17,6 +18,8 @@
 #include "mail/restrict.h"
 #include "mail/smtp_cmd.h"
 #include "mail/smtp_data.h"
+#include "mail/tls_clnt.h"
+#include "mail/tls_policy.h"
 #include "server/server.h"
 
 /*
@@ -47,6 +50,21 @@ struct smtpd_rlist {
     enum restrict_stage stage;
 };
 
+/* What a program makes of the shared server: smtpd (MX) or submission (MSA). */
+struct smtpd_role {
+    const char *name;
+    bool submission; /* TLS and AUTH required before MAIL, whatever main.cf says */
+};
+
+/* The TLS policy of this service, from main.cf, the -o overrides and the role. */
+struct smtpd_tls_conf {
+    enum tls_level level;
+    bool wrapper;           /* TLS before the greeting (465) */
+    bool auth_only;         /* AUTH only inside TLS */
+    struct tls_request req; /* what each handshake asks tlsproxy for (peer unset) */
+    char *error;            /* the policy is broken: STARTTLS gets 454, 465 closes */
+};
+
 struct ub_ctx;
 struct smtpd_anvil;
 struct smtpd_anvil_wait;
@@ -54,6 +72,8 @@ struct anvil_counts;
 
 struct smtpd {
     struct server_ctx *ctx;
+    const struct smtpd_role *role;
+    struct smtpd_tls_conf tls;
     struct ub_ctx *dns; /* NULL unless smtpd_peername_lookup */
     struct loop_fd *dns_watch;
     const struct params *p;
@@ -164,23 +184,43 @@ struct smtpd_session {
     struct offload_job *nss_job;         /* passwd lookups for a RCPT run: no input */
     char *nss_line;                      /* that RCPT, to handle again after them */
     bool nss_primed;                     /* handling it again: the answers are in */
+    struct tls_facts *tls;               /* NULL until a TLS handshake succeeded */
+    struct tls_clnt *tls_wait;           /* the handshake runs in tlsproxy: no input meanwhile */
+    bool tls_starting;                   /* 220 to STARTTLS queued: hand over once it is written */
     uint16_t count_ok[SMTPD_C_COUNT];
     uint16_t count_all[SMTPD_C_COUNT];
 };
 
+/* smtpd_main.c */
+int smtpd_main(int argc, char **argv, const struct smtpd_role *role);
+
 /* smtpd_session.c */
 void smtpd_session_start(struct smtpd *smtpd, int fd);
 void smtpd_session_greet(struct smtpd_session *sess);
+void smtpd_session_admit(struct smtpd_session *sess);
+void smtpd_session_arm(struct smtpd_session *sess);
 void smtpd_reply(struct smtpd_session *sess, int code, const char *dsn, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void smtpd_reply_std(struct smtpd_session *sess, const struct smtp_reply *reply);
 void smtpd_reply_uncounted(struct smtpd_session *sess, const struct smtp_reply *reply);
 void smtpd_session_close(struct smtpd_session *sess);
 void smtpd_session_resume(struct smtpd_session *sess);
+void smtpd_session_hold(struct smtpd_session *sess);
+void smtpd_session_set_fd(struct smtpd_session *sess, int fd);
 void smtpd_txn_reset(struct smtpd_session *sess);
 
 /* smtpd_cmd.c */
 void smtpd_cmd_line(struct smtpd_session *sess, const char *line, size_t len);
+
+/* smtpd_tls.c */
+void smtpd_tls_init(struct smtpd *smtpd);
+void smtpd_tls_free(struct smtpd *smtpd);
+bool smtpd_tls_offered(const struct smtpd_session *sess);
+void smtpd_tls_cmd(struct smtpd_session *sess);
+void smtpd_tls_start(struct smtpd_session *sess);
+void smtpd_tls_cancel(struct smtpd_session *sess);
+bool smtpd_tls_refuse_mail(struct smtpd_session *sess);
+void smtpd_tls_received(const struct smtpd_session *sess, struct buf *out);
 
 /* smtpd_check.c */
 bool smtpd_check_open(struct smtpd *smtpd);

@@ -120,10 +120,11 @@ smtpd_data_received(struct smtpd_session *sess, struct buf *out)
 
     localtime_r(&now, &tm);
     strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z (%Z)", &tm);
-    buf_printf(out, "Received: from %s (%s [%s%s])\r\n\tby %s (%s) with %s id %s",
-               sess->helo ? sess->helo : sess->name, sess->name, v6 ? "IPv6:" : "", sess->addr,
-               p->myhostname, p->mail_name,
-               smtpd_protocol(sess->esmtp, txn->smtputf8, false, false), txn->qid);
+    buf_printf(out, "Received: from %s (%s [%s%s])", sess->helo ? sess->helo : sess->name,
+               sess->name, v6 ? "IPv6:" : "", sess->addr);
+    smtpd_tls_received(sess, out);
+    buf_printf(out, "\r\n\tby %s (%s) with %s id %s", p->myhostname, p->mail_name,
+               smtpd_protocol(sess->esmtp, txn->smtputf8, sess->tls != NULL, false), txn->qid);
     if (txn->nrcpt == 1)
         buf_printf(out, "\r\n\tfor <%s>", txn->rcpt[0].addr);
     buf_printf(out, "; %s\r\n", date);

@@ -1,0 +1,175 @@
+/*
+ * tls_clnt.c - the receiver's side of the tlsproxy protocol (tls_clnt.h).
+ *
+ * Trusts: tlsproxy's result as far as tls_result_decode checks it. The connection is made
+ * non-blocking from the start, so a tlsproxy that does not accept or answer costs the
+ * session a failed STARTTLS, never a stuck process; a limit of the handshake's own timeout
+ * plus a margin ends the wait if tlsproxy never answers.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "core/ipc.h"
+#include "core/mem.h"
+#include "core/str.h"
+#include "mail/tls_clnt.h"
+
+#define TLS_CLNT_MARGIN_MS 5000 /* past the handshake timeout, tlsproxy is not answering */
+
+struct tls_clnt {
+    int sock;
+    struct loop_fd *watch;
+    struct loop_timer *timer;
+    struct ipc_reader reader;
+    tls_clnt_done done;
+    void *arg;
+    struct tls_result res;
+    bool failed; /* res.reason is set: report it at the next turn of the loop */
+};
+
+static void
+tls_clnt_free(struct tls_clnt *c)
+{
+    loop_fd_free(c->watch);
+    loop_timer_free(c->timer);
+    if (c->sock >= 0) {
+        ipc_reader_free(&c->reader);
+        close(c->sock);
+    }
+    free(c);
+}
+
+void
+tls_clnt_cancel(struct tls_clnt *c)
+{
+    if (c != NULL)
+        tls_clnt_free(c);
+}
+
+/* tls_clnt_finish - report and release; the plaintext socket goes to the caller on success */
+static void
+tls_clnt_finish(struct tls_clnt *c)
+{
+    tls_clnt_done done = c->done;
+    void *arg = c->arg;
+    struct tls_result res = c->res;
+    int plain = -1;
+
+    if (!c->failed && res.ok) {
+        plain = c->sock;
+        ipc_reader_free(&c->reader);
+        c->sock = -1;
+    }
+    tls_clnt_free(c);
+    done(arg, plain, &res);
+}
+
+static void
+tls_clnt_fail(struct tls_clnt *c, const char *why)
+{
+    c->failed = true;
+    c->res.ok = false;
+    str_copy(c->res.reason, why, sizeof(c->res.reason));
+}
+
+static void
+tls_clnt_readable(int fd, unsigned events, void *arg)
+{
+    struct tls_clnt *c = arg;
+    struct err err;
+
+    switch (ipc_reader_read(&c->reader, &err)) {
+    case IPC_AGAIN:
+        return;
+    case IPC_OK:
+        if (!tls_result_decode(&c->reader.rec, &c->reader.fds, &c->res, &err))
+            tls_clnt_fail(c, err.text);
+        ipc_reader_reset(&c->reader);
+        break;
+    case IPC_EOF:
+        tls_clnt_fail(c, "tlsproxy closed the connection");
+        break;
+    default:
+        tls_clnt_fail(c, err.text);
+        break;
+    }
+    tls_clnt_finish(c);
+}
+
+static void
+tls_clnt_timer(void *arg)
+{
+    struct tls_clnt *c = arg;
+
+    if (!c->failed)
+        tls_clnt_fail(c, "tlsproxy did not answer in time");
+    tls_clnt_finish(c);
+}
+
+/* tls_clnt_connect - a non-blocking connection to path; -1 with err set */
+static int
+tls_clnt_connect(const char *path, struct err *err)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    int sock;
+
+    if (strlen(path) >= sizeof(sun.sun_path)) {
+        err_set(err, "socket path too long: %s", path);
+        return -1;
+    }
+    strcpy(sun.sun_path, path);
+    if ((sock = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0) {
+        err_set(err, "socket: %m");
+        return -1;
+    }
+    if (connect(sock, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+        err_set(err, "cannot connect to tlsproxy (%s): %m", path);
+        close(sock);
+        return -1;
+    }
+    return sock;
+}
+
+/* tls_clnt_send - the request with its descriptor; a fresh socket has room for it */
+static bool
+tls_clnt_send(int sock, const struct tls_request *req, struct err *err)
+{
+    struct buf rec;
+    struct attr_fds fds;
+    bool good;
+
+    buf_init(&rec, 256);
+    attr_fds_init(&fds);
+    good = tls_request_encode(&rec, &fds, req, err) &&
+           ipc_send(sock, &rec, &fds, (int)TLS_CLNT_MARGIN_MS, err) == IPC_OK;
+    buf_free(&rec);
+    return good;
+}
+
+struct tls_clnt *
+tls_clnt_server(struct loop *loop, const char *path, const struct tls_request *req,
+                tls_clnt_done done, void *arg)
+{
+    struct tls_clnt *c = xcalloc(1, sizeof(*c));
+    struct err err;
+
+    c->done = done;
+    c->arg = arg;
+    c->timer = loop_timer_new(loop, tls_clnt_timer, c);
+    c->sock = tls_clnt_connect(path, &err);
+    if (c->sock >= 0)
+        ipc_reader_init(&c->reader, c->sock, TLS_RECORD_LIMIT);
+    if (c->sock < 0 || !tls_clnt_send(c->sock, req, &err)) {
+        tls_clnt_fail(c, err.text);
+        loop_timer_start(c->timer, 0);
+        return c;
+    }
+    c->watch = loop_fd_add(loop, c->sock, LOOP_READ, tls_clnt_readable, c);
+    loop_timer_start(c->timer, req->timeout * 1000 + TLS_CLNT_MARGIN_MS);
+    return c;
+}

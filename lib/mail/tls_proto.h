@@ -1,0 +1,66 @@
+/* tls_proto.h - the protocol between a receiver (smtpd, submission) and tlsproxy, both sides */
+#ifndef MAIL_TLS_PROTO_H
+#define MAIL_TLS_PROTO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/attr.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "mail/proto.h"
+
+/*
+ * A receiver that is to speak TLS on a client socket connects to private/tlsproxy and sends
+ * one tls_server record with the socket attached and the policy of its service (the -o
+ * overrides of its master.cf line apply): whether TLS is mandatory there, the protocol
+ * versions and the cipher list. tlsproxy does the handshake with its own certificates and
+ * answers one tls_result record. When the handshake succeeded, the same connection carries
+ * the session's plaintext from then on, both ways; closing it ends the TLS session.
+ *
+ * The facts in a tls_result are for logs and headers: every string is printable ASCII of
+ * bounded length (tls_result_decode checks), so a client certificate cannot put a line
+ * break into a Received header or a log line.
+ */
+#define TLS_RECORD_LIMIT 4096
+#define TLS_POLICY_MAX   512 /* protocols and cipher list strings */
+#define TLS_FACT_MAX     256 /* each fact string */
+
+struct tls_request {
+    int peer; /* the client's socket; -1 once given away */
+    bool mandatory;
+    char protocols[TLS_POLICY_MAX];
+    char ciphers[TLS_POLICY_MAX];
+    int64_t timeout; /* seconds the handshake may take */
+};
+
+struct tls_facts {
+    char protocol[32]; /* "TLSv1.3" */
+    char cipher[64];   /* "TLS_AES_256_GCM_SHA384" */
+    int64_t bits, alg_bits;
+    char detail[TLS_FACT_MAX]; /* "key-exchange X25519 server-signature RSA-PSS (2048 bits) ..." */
+    char trust[16];            /* "Anonymous", "Untrusted" or "Trusted" */
+    char subject[TLS_FACT_MAX];
+    char issuer[TLS_FACT_MAX];
+    char fingerprint[TLS_FACT_MAX];
+    char sni[TLS_FACT_MAX];
+};
+
+struct tls_result {
+    bool ok;
+    char reason[TLS_FACT_MAX]; /* why the handshake failed */
+    struct tls_facts facts;
+};
+
+bool tls_request_encode(struct buf *rec, struct attr_fds *fds, const struct tls_request *req,
+                        struct err *err);
+bool tls_request_decode(const struct buf *rec, struct attr_fds *fds, struct tls_request *req,
+                        struct err *err);
+bool tls_result_encode(struct buf *rec, const struct tls_result *res, struct err *err);
+bool tls_result_decode(const struct buf *rec, struct attr_fds *fds, struct tls_result *res,
+                       struct err *err);
+
+/* tls_facts_summary - "TLSv1.3 with cipher X (256/256 bits) key-exchange ...", as Postfix logs */
+void tls_facts_summary(const struct tls_facts *f, char *out, size_t size);
+
+#endif

@@ -1,0 +1,65 @@
+/*
+ * tlsproxy.c - the one process that holds TLS private keys and TLS sessions: per-process
+ * setup and the skeleton's hooks.
+ *
+ * Runs as tls_owner. Trusts its main.cf; its clients only as far as the skeleton admitted
+ * them (receivers running as mail_owner) and tls_request_decode checks their requests; the
+ * network peers not at all. A certificate that cannot be loaded is logged and every
+ * handshake is refused with the reason (the receiver then answers 454), so a broken key
+ * never ends plaintext service on port 25.
+ */
+#include <stdlib.h>
+
+#include "core/log.h"
+#include "core/mem.h"
+#include "tlsproxy/tlsproxy.h"
+
+static void
+tlsproxy_post_jail(struct server_ctx *ctx)
+{
+    struct tlsproxy *tp = xcalloc(1, sizeof(*tp));
+    struct err err;
+
+    tp->ctx = ctx;
+    tp->p = &ctx->params;
+    ctx->app = tp;
+    server_set_max_sessions(ctx, (int)ctx->params.tlsproxy_sessions_per_process);
+    if ((tp->ssl_ctx = tlsproxy_ctx_new(tp->p, &err)) == NULL) {
+        tp->error = xstrdup(err.text);
+        log_warn("TLS is not available: %s", err.text);
+    }
+}
+
+static void
+tlsproxy_on_exit(struct server_ctx *ctx)
+{
+    struct tlsproxy *tp = ctx->app;
+
+    if (tp == NULL)
+        return;
+    SSL_CTX_free(tp->ssl_ctx);
+    free(tp->error);
+    free(tp);
+    ctx->app = NULL;
+}
+
+static void
+tlsproxy_service(struct server_ctx *ctx, int fd)
+{
+    tlsproxy_session_start(ctx->app, fd);
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct server_ops ops = {
+        .name = "tlsproxy",
+        .max_sessions = 1,
+        .tls_owner = true,
+        .post_jail = tlsproxy_post_jail,
+        .service = tlsproxy_service,
+        .on_exit = tlsproxy_on_exit,
+    };
+
+    return server_main(argc, argv, &ops);
+}

@@ -1,0 +1,37 @@
+/* tlsproxy.h - the TLS proxy: per-process context, and the calls between its parts */
+#ifndef TLSPROXY_TLSPROXY_H
+#define TLSPROXY_TLSPROXY_H
+
+#include <openssl/ssl.h>
+
+#include "core/err.h"
+#include "mail/params.h"
+#include "mail/tls_proto.h"
+#include "server/server.h"
+
+/*
+ * One process serves many sessions on one event loop. Its certificates live in one
+ * SSL_CTX, built once after the drop to tls_owner: the key files must be readable by that
+ * user, and by nobody the other daemons run as. The policy of each handshake (versions,
+ * ciphers) comes with the receiver's request and is set on that session alone, so the
+ * -o overrides of each smtpd or submission service apply. doc/tls.md has the design.
+ */
+struct tlsproxy {
+    struct server_ctx *ctx;
+    const struct params *p;
+    SSL_CTX *ssl_ctx; /* NULL: none could be built, and every handshake is refused */
+    char *error;      /* then: why */
+};
+
+/* tlsproxy_session.c */
+void tlsproxy_session_start(struct tlsproxy *tp, int conn);
+
+/* tlsproxy_ctx.c */
+SSL_CTX *tlsproxy_ctx_new(const struct params *p, struct err *err);
+bool tlsproxy_ctx_policy(SSL *ssl, const struct tls_request *req, struct err *err);
+void tlsproxy_ctx_error(struct err *err, const char *what);
+
+/* tlsproxy_facts.c */
+void tlsproxy_facts(SSL *ssl, struct tls_facts *f);
+
+#endif

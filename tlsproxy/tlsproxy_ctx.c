@@ -1,0 +1,153 @@
+/*
+ * tlsproxy_ctx.c - the server SSL_CTX from main.cf, and each session's policy on top.
+ *
+ * Trusts: main.cf and the files it names (read as tls_owner). Every failure is an error
+ * with OpenSSL's reason: a certificate that does not match its key, a file that cannot be
+ * read, a policy OpenSSL refuses. Nothing falls back to weaker settings silently.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
+#include "mail/tls_policy.h"
+#include "tlsproxy/tlsproxy.h"
+
+/* The session ID context: resumed sessions and client certificates belong to postern. */
+static const unsigned char tlsproxy_sid_ctx[] = "postern-smtpd";
+
+/* tlsproxy_ctx_error - err is what, with OpenSSL's first queued reason; the queue is emptied */
+void
+tlsproxy_ctx_error(struct err *err, const char *what)
+{
+    unsigned long e = ERR_get_error();
+    char reason[256] = "";
+
+    if (e != 0)
+        ERR_error_string_n(e, reason, sizeof(reason));
+    ERR_clear_error();
+    err_set(err, "%s%s%s", what, reason[0] ? ": " : "", reason);
+}
+
+/* tlsproxy_ctx_pair - one certificate with its chain, and its key, into ctx */
+static bool
+tlsproxy_ctx_pair(SSL_CTX *ctx, const char *cert, const char *key, struct err *err)
+{
+    char what[600];
+
+    snprintf(what, sizeof(what), "cannot load certificate from %s", cert);
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+        tlsproxy_ctx_error(err, what);
+        return false;
+    }
+    snprintf(what, sizeof(what), "cannot load private key from %s", key);
+    if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+        tlsproxy_ctx_error(err, what);
+        return false;
+    }
+    snprintf(what, sizeof(what), "private key in %s does not match the certificate in %s", key,
+             cert);
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+        tlsproxy_ctx_error(err, what);
+        return false;
+    }
+    return true;
+}
+
+/* tlsproxy_ctx_certs - smtpd_tls_chain_files (key, certificate and chain in each), or else
+ * smtpd_tls_cert_file with smtpd_tls_key_file */
+static bool
+tlsproxy_ctx_certs(SSL_CTX *ctx, const struct params *p, struct err *err)
+{
+    if (p->smtpd_tls_chain_files.n > 0) {
+        for (size_t i = 0; i < p->smtpd_tls_chain_files.n; i++) {
+            const char *f = p->smtpd_tls_chain_files.v[i];
+            if (!tlsproxy_ctx_pair(ctx, f, f, err))
+                return false;
+        }
+        return true;
+    }
+    if (p->smtpd_tls_cert_file[0] == 0)
+        return err_set(err, "no certificate configured (smtpd_tls_cert_file or "
+                            "smtpd_tls_chain_files)");
+    return tlsproxy_ctx_pair(
+        ctx, p->smtpd_tls_cert_file,
+        p->smtpd_tls_key_file[0] ? p->smtpd_tls_key_file : p->smtpd_tls_cert_file, err);
+}
+
+/* tlsproxy_ctx_accept_any - keep the handshake going; the result says whether it verified */
+static int
+tlsproxy_ctx_accept_any(int ok, X509_STORE_CTX *store)
+{
+    return 1;
+}
+
+/* tlsproxy_ctx_ccert - ask for client certificates, verified against smtpd_tls_CAfile */
+static bool
+tlsproxy_ctx_ccert(SSL_CTX *ctx, const struct params *p, struct err *err)
+{
+    if (!p->smtpd_tls_ask_ccert)
+        return true;
+    if (p->smtpd_tls_CAfile[0] != 0) {
+        STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(p->smtpd_tls_CAfile);
+        if (names == NULL || SSL_CTX_load_verify_locations(ctx, p->smtpd_tls_CAfile, NULL) != 1) {
+            char what[600];
+            snprintf(what, sizeof(what), "cannot load smtpd_tls_CAfile %s", p->smtpd_tls_CAfile);
+            sk_X509_NAME_pop_free(names, X509_NAME_free);
+            tlsproxy_ctx_error(err, what);
+            return false;
+        }
+        SSL_CTX_set_client_CA_list(ctx, names);
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, tlsproxy_ctx_accept_any);
+    return true;
+}
+
+SSL_CTX *
+tlsproxy_ctx_new(const struct params *p, struct err *err)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+    if (ctx == NULL) {
+        tlsproxy_ctx_error(err, "SSL_CTX_new");
+        return NULL;
+    }
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                                 SSL_OP_IGNORE_UNEXPECTED_EOF);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                              SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_session_id_context(ctx, tlsproxy_sid_ctx, sizeof(tlsproxy_sid_ctx) - 1);
+    if (p->smtpd_tls_session_cache_timeout > 0) {
+        SSL_CTX_set_timeout(ctx, (long)p->smtpd_tls_session_cache_timeout);
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    } else {
+        SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+        SSL_CTX_set_num_tickets(ctx, 0);
+    }
+    if (!tlsproxy_ctx_certs(ctx, p, err) || !tlsproxy_ctx_ccert(ctx, p, err)) {
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+/* tlsproxy_ctx_policy - the receiver's versions and ciphers, for this session only */
+bool
+tlsproxy_ctx_policy(SSL *ssl, const struct tls_request *req, struct err *err)
+{
+    int min, max;
+
+    if (!tls_protocols_parse(req->protocols, &min, &max, err))
+        return false;
+    if (SSL_set_min_proto_version(ssl, min) != 1 || SSL_set_max_proto_version(ssl, max) != 1) {
+        tlsproxy_ctx_error(err, "protocol versions");
+        return false;
+    }
+    if (SSL_set_cipher_list(ssl, req->ciphers) != 1) {
+        tlsproxy_ctx_error(err, "cipher list");
+        return false;
+    }
+    return true;
+}
