@@ -68,9 +68,12 @@ $(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)/*.c)) $(LIBA)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $$@ $$^ $$(LIBS_ALL)
 endef
 $(foreach p,$(PROGS),$(eval $(call program,$(p))))
-# The SMTP server looks client names up with libunbound; nothing else links it.
-$(BUILD)/bin/smtpd $(BUILD)/bin/submission: LIBS_ALL += $(UNBOUND_LIBS)
+# The SMTP server looks client names up with libunbound and authenticates with the SASL
+# server (lib/mail/sasl_*.c: libsasl2); nothing else links them.
+$(BUILD)/bin/smtpd $(BUILD)/bin/submission: LIBS_ALL += $(UNBOUND_LIBS) $(SASL_LIBS)
 $(BUILD)/lib/smtpd/smtpd_dns.o: CFLAGS_ALL += $(UNBOUND_CFLAGS)
+$(BUILD)/lib/mail/sasl_cyrus.o: CFLAGS_ALL += $(SASL_CFLAGS)
+$(BUILD)/t/bin/sasl_try: LIBS_ALL += $(SASL_LIBS)
 # tlsproxy is the only program that links OpenSSL (and the only one that reads keys).
 $(BUILD)/bin/tlsproxy: LIBS_ALL += $(OPENSSL_LIBS)
 $(BUILD)/tlsproxy/%.o: CFLAGS_ALL += $(OPENSSL_CFLAGS)
