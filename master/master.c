@@ -192,7 +192,7 @@ master_reload(struct master *m)
         same = master_take(&fresh, svc->key);
         if (same && strcmp(same->signature, svc->signature) == 0) {
             master_service_free(same);
-            master_retire_children(svc);
+            master_reload_children(svc);
             if (svc->nprocs == 0)
                 master_service_spawn(svc);
             continue;

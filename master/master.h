@@ -29,6 +29,7 @@ struct master_proc {
     bool idle;
     bool ready;    /* it reported for duty at least once: it started fine */
     bool retiring; /* asked to stop: no longer counted for availability */
+    bool reloads;  /* said status_reloads: a reload sends it SIGHUP and keeps it */
     struct timespec started;
     struct master_proc *next;
 };
@@ -99,6 +100,7 @@ void master_service_stop(struct master_service *svc);
 void master_avail_update(struct master_service *svc);
 void master_service_spawn(struct master_service *svc);
 void master_retire_children(struct master_service *svc);
+void master_reload_children(struct master_service *svc);
 void master_reap(struct master *m);
 void master_forget(struct master *m, pid_t pid, int status);
 void master_signal_all(struct master *m, int signo);

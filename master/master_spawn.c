@@ -204,19 +204,42 @@ master_service_stop(struct master_service *svc)
     master_retire_children(svc);
 }
 
-/* master_retire_children - ask the children to finish their clients and exit */
+/* master_retire - ask one child to finish its clients and exit */
+static void
+master_retire(struct master_service *svc, struct master_proc *p)
+{
+    p->retiring = true;
+    if (p->idle)
+        svc->nidle--;
+    p->idle = false;
+    svc->nprocs--;
+    kill(p->pid, SIGTERM);
+}
+
+/* master_retire_children - ask every child to finish its clients and exit */
 void
 master_retire_children(struct master_service *svc)
+{
+    for (struct master_proc *p = svc->procs; p; p = p->next)
+        if (!p->retiring)
+            master_retire(svc, p);
+}
+
+/*
+ * master_reload_children - a reload of a service whose entry did not change: children that
+ * reload in place get SIGHUP and stay (tlsproxy keeps its sessions and, if the new settings
+ * are broken, its old ones); the others finish their clients and are replaced
+ */
+void
+master_reload_children(struct master_service *svc)
 {
     for (struct master_proc *p = svc->procs; p; p = p->next) {
         if (p->retiring)
             continue;
-        p->retiring = true;
-        if (p->idle)
-            svc->nidle--;
-        p->idle = false;
-        svc->nprocs--;
-        kill(p->pid, SIGTERM);
+        if (p->reloads)
+            kill(p->pid, SIGHUP);
+        else
+            master_retire(svc, p);
     }
 }
 

@@ -3,8 +3,8 @@
  *
  * Runs as root in the master and trusts the children only this far: a report is one
  * datagram holding one attribute record (lib/mail/proto.h: status_ready, status_busy,
- * status_idle, with the sender's pid). The kernel says who really sent each datagram
- * (SO_PASSCRED on the master's end): a report about another process, a malformed one, or
+ * status_idle, status_reloads, with the sender's pid). The kernel says who really sent each
+ * datagram (SO_PASSCRED on the master's end): a report about another process, a malformed one, or
  * one naming a pid that is not a child of this service is logged and dropped. A
  * compromised child can lie about its own load, nothing more.
  */
@@ -34,6 +34,10 @@ master_status_apply(struct master_service *svc, struct master_proc *proc, enum p
 {
     bool idle = msg != PROTO_STATUS_BUSY;
 
+    if (msg == PROTO_STATUS_RELOADS) {
+        proc->reloads = true;
+        return;
+    }
     if (msg == PROTO_STATUS_READY)
         proc->ready = true;
     if (proc->retiring || proc->idle == idle)
@@ -66,7 +70,8 @@ master_status_one(struct master_service *svc, const char *data, size_t len, pid_
         log_warn("service %s: status report about pid %lld from pid %ld dropped", svc->key,
                  (long long)pid, (long)sender);
     } else if ((msg = proto_msg_lookup(buf_str(&name))) != PROTO_STATUS_READY &&
-               msg != PROTO_STATUS_BUSY && msg != PROTO_STATUS_IDLE) {
+               msg != PROTO_STATUS_BUSY && msg != PROTO_STATUS_IDLE &&
+               msg != PROTO_STATUS_RELOADS) {
         log_warn("service %s: unexpected status message \"%s\"", svc->key, buf_str(&name));
     } else if ((proc = master_status_proc(svc, pid)) == NULL) {
         log_trace("master", "service %s: status from unknown pid %lld", svc->key, (long long)pid);

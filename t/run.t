@@ -52,18 +52,24 @@ def postern(etc, *args):
 
 def test_try_it(top, run, log):
     lines = try_it_lines()
-    t.is_eq(len(lines), 3, "the README's try-it block: swaks, smtplib, ls")
+    t.is_eq(len(lines), 7, "the README's try-it block: swaks and smtplib on 2525, 2587, 2465; ls")
     for line in lines[:-1]:
         r = subprocess.run(line, shell=True, cwd=top, capture_output=True, text=True, timeout=60)
         t.is_eq(r.returncode, 0, "as printed: %s" % line[:60])
-    t.ok(wait_for(lambda: len(mailbox(run)) == 2, 20), "both messages are in the demo mailbox")
+        if r.returncode != 0:
+            t.diag(r.stdout[-1000:] + r.stderr[-1000:])
+    t.ok(wait_for(lambda: len(mailbox(run)) == 6, 20), "all six messages are in the demo mailbox")
     r = subprocess.run(lines[-1], shell=True, cwd=top, capture_output=True, text=True, timeout=60)
-    t.ok(r.returncode == 0 and len(r.stdout.split()) == 2, "and the README's ls lists them")
+    t.ok(r.returncode == 0 and len(r.stdout.split()) == 6, "and the README's ls lists them")
     texts = [read_text(os.path.join(run, "mail", "demo.test", "demo", "new", f))
              for f in mailbox(run)]
     t.ok(any("Subject: hello from swaks" in x for x in texts) and
          any("Subject: hello from Python" in x and "Delivered-To: root@localhost" in x
              for x in texts), "one from swaks, one from Python through the root alias")
+    for subject in ("hello over 587", "hello over 465", "hello over 587 from Python",
+                    "hello over 465 from Python"):
+        t.ok(any(("Subject: %s\n" % subject) in x.replace("\r\n", "\n") and "ESMTPSA" in x
+                 for x in texts), "%s: authenticated, through TLS (ESMTPSA)" % subject)
     r = subprocess.run(["swaks", "--server", "127.0.0.1:2525", "--from", "you@example.org",
                         "--to", "nobody-here@localhost"], capture_output=True, text=True,
                        timeout=60)

@@ -6,14 +6,14 @@ commands behind STARTTLS (CVE-2011-0411), STARTTLS inside TLS, encrypt refusing 
 TLS, ESMTPS in the Received header, the log line, old protocol versions refused where TLS
 is mandatory, and the private key out of reach of the mail_owner daemons."""
 import os
-import smtplib
 import ssl
 import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from smtpd_harness import Client, Instance, greet, tls_owner, wait_for  # noqa: E402
+from smtpd_harness import (Client, Instance, NamedSMTP, NamedSMTP_SSL, greet,  # noqa: E402
+                           tls_owner, wait_for)
 from tap import TAP  # noqa: E402
 from tlsca import TestCA  # noqa: E402
 
@@ -22,21 +22,6 @@ t = TAP()
 
 def context(ca):
     return ssl.create_default_context(cafile=ca)
-
-
-class NamedSMTP(smtplib.SMTP):
-    """smtplib verifies the certificate against the name it connected to: here the server's
-    name, mx.example.org, while the connection goes to loopback (no DNS query is made)."""
-
-    def _get_socket(self, host, port, timeout):
-        self._host = "mx.example.org"
-        return super()._get_socket("127.0.0.1", port, timeout)
-
-
-class NamedSMTP_SSL(smtplib.SMTP_SSL):
-    def _get_socket(self, host, port, timeout):
-        self._host = "mx.example.org"
-        return super()._get_socket("127.0.0.1", port, timeout)
 
 
 def starttls(port, ca):
@@ -185,6 +170,35 @@ def check_key_private(inst, cadir):
     t.ok(found, "tlsproxy runs as tls_owner")
 
 
+def peer_fingerprint(port, ca):
+    c, _ = starttls(port, ca)
+    der = c.sock.getpeercert(binary_form=True)
+    return c, der
+
+
+def check_reload(inst, cadir):
+    """postern reload: new handshakes get the new certificate, an open session goes on; a
+    broken new certificate keeps the old one in service, and the log says why."""
+    old_session, first = peer_fingerprint(inst.ports["may"], cadir.ca)
+    cadir.renew()
+    cadir.give_key(tls_owner())
+    t.is_eq(inst.postern("reload").returncode, 0, "postern reload")
+    t.ok(inst.wait_log("reload: certificates loaded"), "tlsproxy loads the new certificate")
+    c, second = peer_fingerprint(inst.ports["may"], cadir.ca)
+    c.close()
+    t.ok(second != first, "a new handshake sees the new certificate")
+    t.is_eq(old_session.cmd("NOOP"), "250 2.0.0 Ok", "the session opened before goes on")
+    old_session.close()
+    with open(cadir.cert, "w") as f:
+        f.write("-----BEGIN CERTIFICATE-----\nbroken\n-----END CERTIFICATE-----\n")
+    t.is_eq(inst.postern("reload").returncode, 0, "postern reload with a broken certificate")
+    t.ok(inst.wait_log("reload: keeping the running certificates: cannot load certificate"),
+         "tlsproxy keeps the running certificate and logs why")
+    c, third = peer_fingerprint(inst.ports["may"], cadir.ca)
+    c.close()
+    t.ok(third == second, "new handshakes still get the last good certificate")
+
+
 def main(root):
     cadir = TestCA(os.path.join(root, "ca"))
     cadir.give_key(tls_owner())
@@ -213,6 +227,7 @@ def main(root):
         check_wrapper(inst, cadir.ca)
         check_old_protocols(inst, cadir.ca)
         check_key_private(inst, cadir)
+        check_reload(inst, cadir)
     finally:
         if t.failed:
             t.diag(inst.logtext()[-3000:])

@@ -30,6 +30,33 @@ tlsproxy_post_jail(struct server_ctx *ctx)
     }
 }
 
+/*
+ * tlsproxy_reload - `postern reload`: new certificates for new handshakes; sessions keep
+ * the SSL_CTX they started with (OpenSSL counts its references). Broken new settings keep
+ * the running ones in service, and the log says why.
+ */
+static bool
+tlsproxy_reload(struct server_ctx *ctx, const struct params *fresh)
+{
+    struct tlsproxy *tp = ctx->app;
+    struct err err;
+    SSL_CTX *ssl_ctx = tlsproxy_ctx_new(fresh, &err);
+
+    if (ssl_ctx == NULL && tp->ssl_ctx != NULL) {
+        log_warn("reload: keeping the running certificates: %s", err.text);
+        return false;
+    }
+    SSL_CTX_free(tp->ssl_ctx);
+    free(tp->error);
+    tp->ssl_ctx = ssl_ctx;
+    tp->error = ssl_ctx ? NULL : xstrdup(err.text);
+    if (ssl_ctx == NULL)
+        log_warn("TLS is not available: %s", err.text);
+    else
+        log_info("reload: certificates loaded");
+    return true;
+}
+
 static void
 tlsproxy_on_exit(struct server_ctx *ctx)
 {
@@ -59,6 +86,7 @@ main(int argc, char **argv)
         .post_jail = tlsproxy_post_jail,
         .service = tlsproxy_service,
         .on_exit = tlsproxy_on_exit,
+        .reload = tlsproxy_reload,
     };
 
     return server_main(argc, argv, &ops);

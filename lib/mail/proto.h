@@ -27,6 +27,7 @@
     X(STATUS_READY, "status_ready", "child -> master: started, accepting connections")            \
     X(STATUS_BUSY, "status_busy", "child -> master: serving a client")                            \
     X(STATUS_IDLE, "status_idle", "child -> master: done with a client, may take another")        \
+    X(STATUS_RELOADS, "status_reloads", "child -> master: on reload send me SIGHUP, I stay")      \
     X(QUEUE_OPEN, "queue_open", "receiver -> qmgr: create a queue file in incoming/")             \
     X(QUEUE_OPENED, "queue_opened", "qmgr -> receiver: its queue ID and descriptor")              \
     X(QUEUE_COMMIT, "queue_commit", "receiver -> qmgr: the file is written and fsynced")          \

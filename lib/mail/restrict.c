@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/conf.h"
 #include "core/log.h"
@@ -38,6 +39,10 @@ enum restrict_kind {
     R_CHECK_SENDER,
     R_CHECK_RECIPIENT,
     R_REJECT_UNAUTH_PIPELINING,
+    R_SENDER_LOGIN,        /* reject_sender_login_mismatch */
+    R_SENDER_LOGIN_AUTH,   /* reject_authenticated_sender_login_mismatch */
+    R_SENDER_LOGIN_KNOWN,  /* reject_known_sender_login_mismatch */
+    R_SENDER_LOGIN_UNAUTH, /* reject_unauthenticated_sender_login_mismatch */
 };
 
 static const struct {
@@ -63,6 +68,10 @@ static const struct {
     {"check_sender_access", R_CHECK_SENDER, true},
     {"check_recipient_access", R_CHECK_RECIPIENT, true},
     {"reject_unauth_pipelining", R_REJECT_UNAUTH_PIPELINING, false},
+    {"reject_sender_login_mismatch", R_SENDER_LOGIN, false},
+    {"reject_authenticated_sender_login_mismatch", R_SENDER_LOGIN_AUTH, false},
+    {"reject_known_sender_login_mismatch", R_SENDER_LOGIN_KNOWN, false},
+    {"reject_unauthenticated_sender_login_mismatch", R_SENDER_LOGIN_UNAUTH, false},
 };
 
 static const char *const stage_texts[] = {
@@ -312,6 +321,57 @@ restrict_helo_checks(struct restrict_eval *ev, enum restrict_kind kind)
     return RESTRICT_DUNNO;
 }
 
+/* restrict_owns - is login among the owners a smtpd_sender_login_maps value lists? */
+static bool
+restrict_owns(const char *owners, const char *login)
+{
+    size_t len = strlen(login);
+
+    while (*owners) {
+        size_t n;
+        owners += strspn(owners, STR_LIST_DELIMS);
+        n = strcspn(owners, STR_LIST_DELIMS);
+        if (n == len && n > 0 && strncasecmp(owners, login, n) == 0)
+            return true;
+        owners += n;
+    }
+    return false;
+}
+
+/*
+ * restrict_sender_login - the four *_sender_login_mismatch restrictions: does the SASL
+ * login (or its absence) fit the owners smtpd_sender_login_maps lists for the sender?
+ */
+static enum restrict_verdict
+restrict_sender_login(struct restrict_eval *ev, enum restrict_kind kind)
+{
+    const struct restrict_facts *f = ev->facts;
+    struct map_addr_match match = {0};
+    struct err err;
+    enum map_status status;
+    bool authed = f->sasl_authenticated && f->sasl_username != NULL, owned = false;
+
+    if (f->sender == NULL || *f->sender == 0 || ev->env->sender_login_maps == NULL)
+        return RESTRICT_DUNNO;
+    if ((authed && kind == R_SENDER_LOGIN_UNAUTH) || (!authed && kind == R_SENDER_LOGIN_AUTH))
+        return RESTRICT_DUNNO;
+    status = map_addr_find(ev->env->sender_login_maps, MAP_ADDR_ACCESS, f->sender,
+                           &ev->env->addr_opts, &match, &err);
+    if (status == MAP_ERROR)
+        return restrict_table_error(ev, &err);
+    if (status == MAP_FOUND && authed)
+        owned = restrict_owns(match.value, f->sasl_username);
+    map_addr_match_free(&match);
+    if (!authed && status == MAP_FOUND)
+        return restrict_answer(ev, RESTRICT_REJECT, 553, "5.7.1",
+                               "<%s>: Sender address rejected: not logged in", f->sender);
+    if (!authed || owned || (status == MAP_NOTFOUND && kind == R_SENDER_LOGIN_KNOWN))
+        return RESTRICT_DUNNO;
+    return restrict_answer(ev, RESTRICT_REJECT, 553, "5.7.1",
+                           "<%s>: Sender address rejected: not owned by user %s", f->sender,
+                           f->sasl_username);
+}
+
 /* restrict_action - act on an access table's value */
 static enum restrict_verdict
 restrict_action(struct restrict_eval *ev, const char *value, int depth)
@@ -436,6 +496,11 @@ restrict_kind_eval(struct restrict_eval *ev, enum restrict_kind kind, struct map
         return restrict_non_fqdn_address(ev, ev->facts->sender, "Sender address");
     case R_REJECT_NON_FQDN_RECIPIENT:
         return restrict_non_fqdn_address(ev, ev->facts->recipient, "Recipient address");
+    case R_SENDER_LOGIN:
+    case R_SENDER_LOGIN_AUTH:
+    case R_SENDER_LOGIN_KNOWN:
+    case R_SENDER_LOGIN_UNAUTH:
+        return restrict_sender_login(ev, kind);
     case R_REJECT_UNAUTH_PIPELINING:
         if (!ev->facts->unauth_pipelining)
             return RESTRICT_DUNNO;

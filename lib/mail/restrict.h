@@ -21,7 +21,9 @@
  * reject_unauth_destination, defer_unauth_destination, reject_non_fqdn_helo_hostname,
  * reject_invalid_helo_hostname, reject_non_fqdn_sender, reject_non_fqdn_recipient,
  * check_client_access, check_helo_access, check_sender_access, check_recipient_access,
- * reject_unauth_pipelining.
+ * reject_unauth_pipelining, reject_sender_login_mismatch,
+ * reject_authenticated_sender_login_mismatch, reject_known_sender_login_mismatch,
+ * reject_unauthenticated_sender_login_mismatch (with smtpd_sender_login_maps).
  * Access table values: OK, PERMIT, REJECT [text], DEFER [text], DUNNO, "4NN text",
  * "5NN text", or the name of a restriction above that takes no table.
  */
@@ -49,7 +51,8 @@ struct restrict_facts {
     const char *sender;      /* NULL before MAIL; "" for the null sender */
     const char *recipient;   /* NULL outside RCPT */
     bool sasl_authenticated;
-    bool unauth_pipelining; /* spoke before the greeting, or pipelined without PIPELINING */
+    bool unauth_pipelining;    /* spoke before the greeting, or pipelined without PIPELINING */
+    const char *sasl_username; /* the login, when authenticated */
 };
 
 /* What the restrictions consult, built once per process from the parameters. */
@@ -60,7 +63,8 @@ struct restrict_env {
     struct match_list *virtual_alias_domains;
     struct match_list *virtual_mailbox_domains;
     struct map_addr_opts addr_opts;
-    const char *null_sender_key; /* smtpd_null_access_lookup_key; NULL means "<>" */
+    const char *null_sender_key;        /* smtpd_null_access_lookup_key; NULL means "<>" */
+    struct map_list *sender_login_maps; /* sender address -> logins that may use it */
 };
 
 struct restrict_reply {

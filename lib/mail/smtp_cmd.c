@@ -167,7 +167,7 @@ smtp_cmd_auth(const char *arg, size_t len, struct smtp_cmd *cmd)
         if (!smtp_cmd_auth_char((unsigned char)arg[i]))
             return &smtp_reply_bad_param;
     if (sp != NULL && !smtp_cmd_base64(sp + 1, len - mlen - 1))
-        return &smtp_reply_bad_param;
+        return &smtp_reply_bad_base64;
     cmd->arg = xstrndup(arg, mlen);
     for (char *p = cmd->arg; *p; p++)
         if (*p >= 'a' && *p <= 'z')

@@ -15,6 +15,7 @@
 const struct smtp_reply smtp_reply_syntax = {500, "5.5.2", "Error: command not recognized"};
 const struct smtp_reply smtp_reply_line_too_long = {500, "5.5.0", "Error: command line too long"};
 const struct smtp_reply smtp_reply_bad_param = {501, "5.5.4", "Error: bad syntax in parameters"};
+const struct smtp_reply smtp_reply_bad_base64 = {501, "5.5.2", "Cannot decode response"};
 const struct smtp_reply smtp_reply_unknown_param = {555, "5.5.4", "Error: unsupported parameter"};
 const struct smtp_reply smtp_reply_bad_sequence = {503, "5.5.1", "Error: bad sequence of commands"};
 const struct smtp_reply smtp_reply_not_implemented = {502, "5.5.1",

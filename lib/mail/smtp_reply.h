@@ -27,6 +27,7 @@ bool smtp_reply_format(struct buf *out, const struct smtp_reply *reply);
 extern const struct smtp_reply smtp_reply_syntax;          /* 500 5.5.2 */
 extern const struct smtp_reply smtp_reply_line_too_long;   /* 500 5.5.0 */
 extern const struct smtp_reply smtp_reply_bad_param;       /* 501 5.5.4 */
+extern const struct smtp_reply smtp_reply_bad_base64;      /* 501 5.5.2, RFC 4954 4 */
 extern const struct smtp_reply smtp_reply_unknown_param;   /* 555 5.5.4 */
 extern const struct smtp_reply smtp_reply_bad_sequence;    /* 503 5.5.1 */
 extern const struct smtp_reply smtp_reply_not_implemented; /* 502 5.5.1 */

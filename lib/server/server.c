@@ -47,7 +47,8 @@ struct server_state {
     bool want_drop;
     bool want_chroot;
     bool busy_reported;
-    bool owner_known; /* tls_owner daemons: mail_owner's uid, looked up before the drop */
+    struct strvec overrides; /* the -o options, for a reload */
+    bool owner_known;        /* tls_owner daemons: mail_owner's uid, looked up before the drop */
     uid_t owner_uid;
 };
 
@@ -113,28 +114,67 @@ server_options(struct server_ctx *ctx, int argc, char **argv, struct strvec *ove
         server_usage(ctx->state->ops->name);
 }
 
-/* server_config - main.cf, then each -o, then every parameter typed */
-static void
-server_config(struct server_ctx *ctx, const struct strvec *overrides)
+/* server_load - main.cf, then each -o, then every parameter typed */
+static bool
+server_load(const char *config_dir, const struct strvec *overrides, struct conf **conf,
+            struct params *params, struct err *err)
 {
-    char *path = xasprintf("%s/main.cf", ctx->config_dir);
-    struct err err;
+    char *path = xasprintf("%s/main.cf", config_dir);
+    bool good;
 
-    ctx->conf = params_conf_new();
-    if (!conf_read_file(ctx->conf, path, &err))
-        log_fatal("%s", err.text);
-    for (size_t i = 0; i < overrides->n; i++) {
+    *conf = params_conf_new();
+    good = conf_read_file(*conf, path, err);
+    for (size_t i = 0; good && i < overrides->n; i++) {
         char *name = xstrdup(overrides->v[i]), *eq = strchr(name, '=');
         if (eq == NULL)
-            log_fatal("-o %s: expected name=value", name);
-        *eq = 0;
-        if (!conf_override(ctx->conf, str_trim(name), str_trim(eq + 1), &err))
-            log_fatal("%s", err.text);
+            good = err_set(err, "-o %s: expected name=value", name);
+        else
+            *eq = 0;
+        good = good && conf_override(*conf, str_trim(name), str_trim(eq + 1), err);
         free(name);
     }
-    if (!params_load(&ctx->params, ctx->conf, &err))
-        log_fatal("%s", err.text);
+    good = good && params_load(params, *conf, err);
+    if (!good) {
+        conf_free(*conf);
+        *conf = NULL;
+    }
     free(path);
+    return good;
+}
+
+static void
+server_config(struct server_ctx *ctx)
+{
+    struct err err;
+
+    if (!server_load(ctx->config_dir, &ctx->state->overrides, &ctx->conf, &ctx->params, &err))
+        log_fatal("%s", err.text);
+}
+
+/*
+ * server_reload - SIGHUP to a daemon that reloads in place (ops.reload): read main.cf and
+ * the same -o again; the daemon takes the new settings or keeps the old ones
+ */
+static void
+server_reload(struct server_ctx *ctx)
+{
+    struct conf *conf;
+    struct params params;
+    struct err err;
+
+    if (!server_load(ctx->config_dir, &ctx->state->overrides, &conf, &params, &err)) {
+        log_warn("reload refused, keeping the running configuration: %s", err.text);
+        return;
+    }
+    if (!ctx->state->ops->reload(ctx, &params)) {
+        params_free(&params);
+        conf_free(conf);
+        return;
+    }
+    params_free(&ctx->params);
+    conf_free(ctx->conf);
+    ctx->params = params;
+    ctx->conf = conf;
 }
 
 static void
@@ -377,6 +417,8 @@ server_on_signal(int signo, void *arg)
 {
     struct server_ctx *ctx = arg;
 
+    if (signo == SIGHUP && ctx->state->ops->reload != NULL && !ctx->state->draining)
+        server_reload(ctx);
     if (signo != SIGTERM)
         return;
     log_trace("server", "SIGTERM: finishing %d session%s", ctx->state->active,
@@ -424,6 +466,8 @@ server_run(struct server_ctx *ctx)
         ctx->state->ops->service(ctx, server_stdio_session(ctx));
     } else {
         server_status_send(ctx->state->status_fd, PROTO_STATUS_READY);
+        if (ctx->state->ops->reload != NULL)
+            server_status_send(ctx->state->status_fd, PROTO_STATUS_RELOADS);
         server_update(ctx);
     }
     if (ctx->state->active > 0 || !ctx->state->draining)
@@ -450,6 +494,7 @@ server_cleanup(struct server_ctx *ctx)
     loop_free(ctx->loop);
     params_free(&ctx->params);
     conf_free(ctx->conf);
+    strvec_free(&ctx->state->overrides);
 }
 
 /*
@@ -461,16 +506,13 @@ server_main(int argc, char **argv, const struct server_ops *ops)
 {
     struct server_state state = {.ops = ops, .max_sessions = ops->max_sessions};
     struct server_ctx ctx = {.state = &state, .role = ops->role};
-    struct strvec overrides;
-
     log_init("postern", ops->name);
     ctx.config_dir = getenv("POSTERN_CONFIG_DIRECTORY") ? getenv("POSTERN_CONFIG_DIRECTORY")
                                                         : POSTERN_CONFIG_DIR;
     ctx.service_name = ops->name;
-    strvec_init(&overrides);
-    server_options(&ctx, argc, argv, &overrides);
-    server_config(&ctx, &overrides);
-    strvec_free(&overrides);
+    strvec_init(&state.overrides);
+    server_options(&ctx, argc, argv, &state.overrides);
+    server_config(&ctx);
     server_logging(&ctx);
     ctx.loop = loop_new();
     server_listen_fds(&ctx);

@@ -47,6 +47,9 @@ struct server_ops {
     void (*service)(struct server_ctx *ctx, int fd);
     void (*trigger)(struct server_ctx *ctx, const char *data, size_t len); /* fifo input */
     void (*on_exit)(struct server_ctx *ctx);
+    /* SIGHUP (a reload): take fresh, or keep the running settings and log why (false);
+     * a daemon with this hook is reloaded in place, not replaced by the master */
+    bool (*reload)(struct server_ctx *ctx, const struct params *fresh);
 };
 
 /* What a daemon sees of the skeleton; the rest is the skeleton's own (server.c). */

@@ -13,9 +13,11 @@
 #include "core/map.h"
 #include "core/offload.h"
 #include "mail/addr_class.h"
+#include "mail/msa_fixup.h"
 #include "mail/queue_file.h"
 #include "mail/queue_id.h"
 #include "mail/restrict.h"
+#include "mail/sasl_server.h"
 #include "mail/smtp_cmd.h"
 #include "mail/smtp_data.h"
 #include "mail/tls_clnt.h"
@@ -81,12 +83,15 @@ struct smtpd {
     struct addr_domains domains;
     char *domains_error; /* the domain lists could not be opened: every RCPT defers */
     struct smtpd_rlist client, helo, sender, relay, recipient, data;
-    struct smtpd_table local_rcpt, valias, vmailbox;
+    struct smtpd_table local_rcpt, valias, vmailbox, sender_login;
     char *qmgr_path;
     char *greeting;            /* "220 <banner>" */
     struct offload *offload;   /* queue file fsyncs, off the event loop */
     struct smtpd_anvil *anvil; /* per-client limits (smtpd_anvil.c) */
     bool nss_offload;          /* local_recipient_maps asks NSS: do it off the loop */
+    bool auth_enabled;         /* AUTH is offered (smtpd_sasl_auth_enable, or submission) */
+    struct sasl_server *sasl;  /* NULL: not offered, or the backend could not start */
+    char *sasl_error;          /* then: why */
 };
 
 /* Counters for the disconnect line, in Postfix's order. */
@@ -130,6 +135,7 @@ struct smtpd_txn {
     int qfd;
     struct queue_writer *writer; /* data phase only */
     struct smtp_data *data;      /* data phase only */
+    struct smtpd_fixup *fixup;   /* data phase, submission only: Date and Message-ID */
     bool bdat;                   /* BDAT was used: DATA is refused */
     bool bdat_failed;            /* a chunk was refused: discard the rest until RSET */
     uint64_t chunk_size;         /* the BDAT chunk waiting for qmgr's queue_opened */
@@ -142,10 +148,18 @@ enum smtpd_phase {
     SMTPD_PHASE_DATA,      /* reading DATA content */
     SMTPD_PHASE_BDAT,      /* reading one BDAT chunk into the message */
     SMTPD_PHASE_BDAT_SKIP, /* reading one BDAT chunk to throw it away */
+    SMTPD_PHASE_AUTH,      /* reading the client's answer to a 334 */
 };
 
 struct smtpd_session;
 struct smtpd_qlink;
+/* The header lines a submission adds when missing (RFC 6409 8), and the filter adding them. */
+struct smtpd_fixup {
+    struct msa_fixup filter;
+    char date[96];
+    char msgid[320];
+};
+struct smtpd_auth;
 typedef void (*smtpd_queue_done)(struct smtpd_session *sess, bool ok, const char *why);
 /* counts NULL: anvil could not answer, go on without the limit */
 typedef void (*smtpd_anvil_done)(struct smtpd_session *sess, const struct anvil_counts *counts);
@@ -185,6 +199,7 @@ struct smtpd_session {
     char *nss_line;                      /* that RCPT, to handle again after them */
     bool nss_primed;                     /* handling it again: the answers are in */
     struct tls_facts *tls;               /* NULL until a TLS handshake succeeded */
+    struct smtpd_auth *auth;             /* NULL until AUTH was used (smtpd_auth.c) */
     struct tls_clnt *tls_wait;           /* the handshake runs in tlsproxy: no input meanwhile */
     bool tls_starting;                   /* 220 to STARTTLS queued: hand over once it is written */
     uint16_t count_ok[SMTPD_C_COUNT];
@@ -206,6 +221,7 @@ void smtpd_reply_uncounted(struct smtpd_session *sess, const struct smtp_reply *
 void smtpd_session_close(struct smtpd_session *sess);
 void smtpd_session_resume(struct smtpd_session *sess);
 void smtpd_session_hold(struct smtpd_session *sess);
+void smtpd_session_delay(struct smtpd_session *sess);
 void smtpd_session_set_fd(struct smtpd_session *sess, int fd);
 void smtpd_txn_reset(struct smtpd_session *sess);
 
@@ -221,6 +237,19 @@ void smtpd_tls_start(struct smtpd_session *sess);
 void smtpd_tls_cancel(struct smtpd_session *sess);
 bool smtpd_tls_refuse_mail(struct smtpd_session *sess);
 void smtpd_tls_received(const struct smtpd_session *sess, struct buf *out);
+
+/* smtpd_auth.c */
+void smtpd_auth_init(struct smtpd *smtpd);
+void smtpd_auth_free(struct smtpd *smtpd);
+const char *smtpd_auth_mechs(const struct smtpd_session *sess);
+const char *smtpd_auth_user(const struct smtpd_session *sess);
+const char *smtpd_auth_method(const struct smtpd_session *sess);
+void smtpd_auth_cmd(struct smtpd_session *sess, const struct smtp_cmd *cmd);
+void smtpd_auth_line(struct smtpd_session *sess, const char *line);
+bool smtpd_auth_busy(const struct smtpd_session *sess);
+bool smtpd_auth_refuse_mail(struct smtpd_session *sess);
+void smtpd_auth_cancel(struct smtpd_session *sess);
+void smtpd_auth_received(const struct smtpd_session *sess, struct buf *out);
 
 /* smtpd_check.c */
 bool smtpd_check_open(struct smtpd *smtpd);

@@ -180,6 +180,8 @@ smtpd_check_open(struct smtpd *smtpd)
     smtpd->nss_offload = smtpd_nss_wanted(p);
     smtpd_check_table(&smtpd->valias, "virtual_alias_maps", &p->virtual_alias_maps);
     smtpd_check_table(&smtpd->vmailbox, "virtual_mailbox_maps", &p->virtual_mailbox_maps);
+    smtpd_check_table(&smtpd->sender_login, "smtpd_sender_login_maps", &p->smtpd_sender_login_maps);
+    e->sender_login_maps = smtpd->sender_login.maps;
     return smtpd->domains_error == NULL;
 }
 
@@ -213,6 +215,7 @@ smtpd_check_close(struct smtpd *smtpd)
     smtpd_check_free_table(&smtpd->local_rcpt);
     smtpd_check_free_table(&smtpd->valias);
     smtpd_check_free_table(&smtpd->vmailbox);
+    smtpd_check_free_table(&smtpd->sender_login);
 }
 
 /* smtpd_check_refuse - reply and log a refusal of rcpt */
@@ -249,10 +252,18 @@ smtpd_check_restrictions(struct smtpd_session *sess, const char *rcpt)
         .helo = sess->helo,
         .sender = sess->txn.sender,
         .recipient = rcpt,
-        .sasl_authenticated = false,
+        .sasl_authenticated = smtpd_auth_user(sess) != NULL,
+        .sasl_username = smtpd_auth_user(sess),
         .unauth_pipelining = sess->unauth_pipelining,
     };
 
+    struct err err;
+
+    if (smtpd->sender_login.error != NULL) {
+        if (!smtpd_check_reopen(&smtpd->sender_login, &err))
+            return smtpd_check_tempfail(sess, rcpt, smtpd->sender_login.error);
+        smtpd->renv.sender_login_maps = smtpd->sender_login.maps;
+    }
     for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
         struct restrict_reply reply;
         enum restrict_verdict v;

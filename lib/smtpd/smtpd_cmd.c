@@ -34,13 +34,16 @@ smtpd_cmd_ehlo_reply(struct smtpd_session *sess)
 {
     const struct params *p = sess->smtpd->p;
     char size[40] = "SIZE";
+    const char *mechs = smtpd_auth_mechs(sess);
 
     if (p->message_size_limit > 0)
         snprintf(size, sizeof(size), "SIZE %ld", p->message_size_limit);
     smtpd_reply(sess, 250, NULL,
-                "%s\nPIPELINING\n%s\n%s%sENHANCEDSTATUSCODES\n8BITMIME\nDSN\nSMTPUTF8\nCHUNKING",
+                "%s\nPIPELINING\n%s\n%s%s%s%s%sENHANCEDSTATUSCODES\n8BITMIME\nDSN\nSMTPUTF8\n"
+                "CHUNKING",
                 p->myhostname, size, p->disable_vrfy_command ? "" : "VRFY\n",
-                smtpd_tls_offered(sess) ? "STARTTLS\n" : "");
+                smtpd_tls_offered(sess) ? "STARTTLS\n" : "", mechs ? "AUTH " : "",
+                mechs ? mechs : "", mechs ? "\n" : "");
 }
 
 /* smtpd_cmd_hello - HELO and EHLO: a new greeting resets the transaction */
@@ -65,7 +68,7 @@ smtpd_cmd_mail(struct smtpd_session *sess, struct smtp_cmd *cmd)
     const struct params *p = sess->smtpd->p;
     struct buf sender;
 
-    if (smtpd_tls_refuse_mail(sess))
+    if (smtpd_tls_refuse_mail(sess) || smtpd_auth_refuse_mail(sess))
         return;
     if ((p->smtpd_helo_required || sess->tls != NULL) && sess->helo == NULL) {
         smtpd_reply(sess, 503, "5.5.1", "Error: send HELO/EHLO first");
@@ -299,6 +302,9 @@ smtpd_cmd_line(struct smtpd_session *sess, const char *line, size_t len)
         break;
     case SMTP_VERB_STARTTLS:
         smtpd_tls_cmd(sess);
+        break;
+    case SMTP_VERB_AUTH:
+        smtpd_auth_cmd(sess, &cmd);
         break;
     default:
         smtpd_cmd_simple(sess, &cmd);

@@ -78,6 +78,8 @@ smtpd_data_free(struct smtpd_session *sess)
     }
     free(txn->data);
     txn->data = NULL;
+    free(txn->fixup);
+    txn->fixup = NULL;
     if (txn->qfd >= 0)
         close(txn->qfd);
     txn->qfd = -1;
@@ -123,8 +125,11 @@ smtpd_data_received(struct smtpd_session *sess, struct buf *out)
     buf_printf(out, "Received: from %s (%s [%s%s])", sess->helo ? sess->helo : sess->name,
                sess->name, v6 ? "IPv6:" : "", sess->addr);
     smtpd_tls_received(sess, out);
+    smtpd_auth_received(sess, out);
     buf_printf(out, "\r\n\tby %s (%s) with %s id %s", p->myhostname, p->mail_name,
-               smtpd_protocol(sess->esmtp, txn->smtputf8, sess->tls != NULL, false), txn->qid);
+               smtpd_protocol(sess->esmtp, txn->smtputf8, sess->tls != NULL,
+                              smtpd_auth_user(sess) != NULL),
+               txn->qid);
     if (txn->nrcpt == 1)
         buf_printf(out, "\r\n\tfor <%s>", txn->rcpt[0].addr);
     buf_printf(out, "; %s\r\n", date);
@@ -139,6 +144,33 @@ smtpd_data_sink(void *ctx, const char *data, size_t len)
     queue_writer_content(sess->txn.writer, data, len);
 }
 
+/*
+ * smtpd_data_fixup - submission: the content goes through a filter that adds Date: and
+ * Message-ID: where the client left them out (RFC 6409 8.2, 8.3); the sink it returns
+ */
+static smtp_data_sink
+smtpd_data_fixup(struct smtpd_session *sess, void **ctx)
+{
+    struct smtpd_txn *txn = &sess->txn;
+    struct smtpd_fixup *fx;
+    time_t now = time(NULL);
+    struct tm tm;
+    char stamp[32];
+
+    *ctx = sess;
+    if (!sess->smtpd->role->submission)
+        return smtpd_data_sink;
+    fx = txn->fixup = xcalloc(1, sizeof(*fx));
+    localtime_r(&now, &tm);
+    strftime(fx->date, sizeof(fx->date), "Date: %a, %d %b %Y %H:%M:%S %z (%Z)\r\n", &tm);
+    strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm);
+    snprintf(fx->msgid, sizeof(fx->msgid), "Message-ID: <%s.%s@%.200s>\r\n", stamp, txn->qid,
+             sess->smtpd->p->myhostname);
+    msa_fixup_init(&fx->filter, smtpd_data_sink, sess, fx->date, fx->msgid);
+    *ctx = &fx->filter;
+    return msa_fixup_feed;
+}
+
 /* smtpd_data_begin - write the envelope, recipients and Received header; start content */
 static void
 smtpd_data_begin(struct smtpd_session *sess)
@@ -151,7 +183,8 @@ smtpd_data_begin(struct smtpd_session *sess)
     char *envid = smtpd_xtext(txn->envid ? txn->envid : "");
     char *ret = xstrdup(rets[txn->ret]), *name = xstrdup(sess->name);
     char *helo = xstrdup(sess->helo ? sess->helo : "");
-    char *proto = xstrdup(smtpd_protocol(sess->esmtp, txn->smtputf8, false, false));
+    char *proto = xstrdup(smtpd_protocol(sess->esmtp, txn->smtputf8, sess->tls != NULL,
+                                         smtpd_auth_user(sess) != NULL));
     struct queue_envelope env = {
         .sender = txn->sender,
         .ret = ret,
@@ -165,6 +198,8 @@ smtpd_data_begin(struct smtpd_session *sess)
     enum smtp_data_bare bare =
         p->smtpd_forbid_bare_newline ? SMTP_DATA_BARE_REJECT : SMTP_DATA_BARE_NORMALIZE;
     uint64_t limit = p->message_size_limit > 0 ? (uint64_t)p->message_size_limit : UINT64_MAX;
+    smtp_data_sink sink;
+    void *sink_ctx;
 
     gettimeofday(&env.arrival, NULL);
     txn->writer = xcalloc(1, sizeof(*txn->writer));
@@ -181,10 +216,11 @@ smtpd_data_begin(struct smtpd_session *sess)
     queue_writer_content(txn->writer, received.data, received.len);
     buf_free(&received);
     txn->data = xmalloc(sizeof(*txn->data));
+    sink = smtpd_data_fixup(sess, &sink_ctx);
     if (txn->bdat)
-        smtp_data_init_bdat(txn->data, bare, limit, smtpd_data_sink, sess);
+        smtp_data_init_bdat(txn->data, bare, limit, sink, sink_ctx);
     else
-        smtp_data_init(txn->data, bare, limit, smtpd_data_sink, sess);
+        smtp_data_init(txn->data, bare, limit, sink, sink_ctx);
 }
 
 /* smtpd_data_chunk - start reading one BDAT chunk into the message */
@@ -213,7 +249,11 @@ smtpd_data_opened(struct smtpd_session *sess, bool ok, const char *why)
         smtpd_txn_reset(sess);
         return;
     }
-    log_info("%s: client=%s[%s]", txn->qid, sess->name, sess->addr);
+    if (smtpd_auth_user(sess) != NULL)
+        log_info("%s: client=%s[%s], sasl_method=%s, sasl_username=%s", txn->qid, sess->name,
+                 sess->addr, smtpd_auth_method(sess), smtpd_auth_user(sess));
+    else
+        log_info("%s: client=%s[%s]", txn->qid, sess->name, sess->addr);
     smtpd_data_begin(sess);
     if (txn->bdat) {
         smtpd_data_chunk(sess, txn->chunk_size, txn->chunk_last);
@@ -354,6 +394,8 @@ smtpd_data_end(struct smtpd_session *sess)
         smtpd_txn_reset(sess);
         return;
     }
+    if (txn->fixup != NULL)
+        msa_fixup_end(&txn->fixup->filter);
     if (!queue_writer_end(txn->writer, &err)) {
         log_warn("%s: %s", txn->qid, err.text);
         smtpd_reply_std(sess, txn->writer->errnum == ENOSPC ? &smtpd_reply_no_space

@@ -34,6 +34,7 @@ smtpd_post_jail(struct server_ctx *ctx)
     smtpd_dns_init(smtpd);
     smtpd_anvil_init(smtpd);
     smtpd_tls_init(smtpd);
+    smtpd_auth_init(smtpd);
     smtpd->offload = offload_new(ctx->loop);
 }
 
@@ -49,6 +50,7 @@ smtpd_on_exit(struct server_ctx *ctx)
     smtpd_dns_free(smtpd);
     smtpd_anvil_free(smtpd);
     smtpd_tls_free(smtpd);
+    smtpd_auth_free(smtpd);
     offload_free(smtpd->offload);
     free(smtpd->qmgr_path);
     free(smtpd->greeting);

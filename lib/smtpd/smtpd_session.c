@@ -94,6 +94,18 @@ smtpd_session_error(struct smtpd_session *sess)
     }
 }
 
+/* smtpd_session_delay - the next reply waits smtpd_error_sleep_time (a failed AUTH) */
+void
+smtpd_session_delay(struct smtpd_session *sess)
+{
+    const struct params *p = sess->smtpd->p;
+
+    if (sess->closing || sess->sleeping || p->smtpd_error_sleep_time == 0)
+        return;
+    sess->sleeping = true;
+    loop_timer_start(sess->timer, p->smtpd_error_sleep_time * 1000);
+}
+
 /* smtpd_reply_uncounted - queue one reply, counted for the command but never as an error */
 void
 smtpd_reply_uncounted(struct smtpd_session *sess, const struct smtp_reply *reply)
@@ -143,7 +155,8 @@ smtpd_session_paused(const struct smtpd_session *sess)
 {
     return !sess->greeted || sess->closing || sess->sleeping || sess->txn.sync != NULL ||
            smtpd_queue_busy(sess) || sess->anvil_wait != NULL || sess->nss_job != NULL ||
-           sess->tls_starting || sess->tls_wait != NULL || sess->out.q.len > SMTPD_OUT_HIGH;
+           sess->tls_starting || sess->tls_wait != NULL || smtpd_auth_busy(sess) ||
+           sess->out.q.len > SMTPD_OUT_HIGH;
 }
 
 /* smtpd_session_line - one command line taken from the input */
@@ -160,7 +173,10 @@ smtpd_session_line(struct smtpd_session *sess)
         smtpd_session_close(sess);
         return;
     }
-    smtpd_cmd_line(sess, buf_str(&sess->in.line), sess->in.line.len);
+    if (sess->phase == SMTPD_PHASE_AUTH)
+        smtpd_auth_line(sess, buf_str(&sess->in.line));
+    else
+        smtpd_cmd_line(sess, buf_str(&sess->in.line), sess->in.line.len);
 }
 
 /* smtpd_session_process - take commands and content until drained or paused; true if drained */
@@ -168,7 +184,7 @@ static bool
 smtpd_session_process(struct smtpd_session *sess)
 {
     while (!smtpd_session_paused(sess)) {
-        if (sess->phase != SMTPD_PHASE_CMD) {
+        if (sess->phase != SMTPD_PHASE_CMD && sess->phase != SMTPD_PHASE_AUTH) {
             size_t used;
             if (lineio_in_pending(&sess->in) == 0)
                 return true;
@@ -200,6 +216,7 @@ smtpd_session_end(struct smtpd_session *sess)
     smtpd_dns_cancel(sess);
     smtpd_nss_cancel(sess);
     smtpd_tls_cancel(sess);
+    smtpd_auth_cancel(sess);
     smtpd_anvil_end(sess);
     smtpd_queue_disconnect(sess); /* first: qmgr drops an uncommitted file, no abort needed */
     smtpd_txn_reset(sess);

@@ -101,6 +101,22 @@ def ensure_user(name, home=None):
     return pw
 
 
+def fail2ban_regex(logfile, spec="postern"):
+    """fail2ban-regex with Debian's filters plus conf/fail2ban/postern.conf, on a log file:
+    (exit code, output). spec names the filter and its mode: "postern[mode=auth]"."""
+    top = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    f2b = tempfile.mkdtemp(prefix="postern-f2b.")
+    try:
+        shutil.copytree("/etc/fail2ban", os.path.join(f2b, "fail2ban"))
+        shutil.copy(os.path.join(top, "conf", "fail2ban", "postern.conf"),
+                    os.path.join(f2b, "fail2ban", "filter.d", "postern.conf"))
+        r = subprocess.run(["fail2ban-regex", "--config", os.path.join(f2b, "fail2ban"),
+                            logfile, spec], capture_output=True, text=True, timeout=60)
+        return r.returncode, r.stdout + r.stderr
+    finally:
+        shutil.rmtree(f2b)
+
+
 def read_text(path):
     """A log or other text file, "" while it does not exist yet."""
     try:

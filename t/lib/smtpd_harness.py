@@ -2,6 +2,7 @@
 tests, and a raw SMTP client that reads whole replies."""
 import os
 import pwd
+import smtplib
 import socket
 import subprocess
 import time
@@ -188,3 +189,18 @@ def greet(port, helo="EHLO client.example.net"):
     c.reply()
     c.cmd(helo)
     return c
+
+
+class NamedSMTP(smtplib.SMTP):
+    """smtplib verifies the certificate against the name it connected to: here the server's
+    name, mx.example.org, while the connection goes to loopback (no DNS query is made)."""
+
+    def _get_socket(self, host, port, timeout):
+        self._host = "mx.example.org"
+        return super()._get_socket("127.0.0.1", port, timeout)
+
+
+class NamedSMTP_SSL(smtplib.SMTP_SSL):
+    def _get_socket(self, host, port, timeout):
+        self._host = "mx.example.org"
+        return super()._get_socket("127.0.0.1", port, timeout)

@@ -38,11 +38,16 @@ class TestCA:
     def __init__(self, d, host="mx.example.org"):
         os.makedirs(d, exist_ok=True)
         self.dir = d
+        self.host = host
         self.ca_key, self.ca = make_ca(d)
         self.key, self.cert = make_cert(d, self.ca_key, self.ca, host)
         other = os.path.join(d, "other")
         os.makedirs(other, exist_ok=True)
         _, self.other_ca = make_ca(other, "Unrelated CA")
+
+    def renew(self):
+        """A new key and certificate for the same name, in the same files."""
+        self.key, self.cert = make_cert(self.dir, self.ca_key, self.ca, self.host)
 
     def give_key(self, user):
         """The key belongs to tlsproxy's user alone (0600), as in production."""

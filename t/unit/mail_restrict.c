@@ -55,9 +55,14 @@ int
 main(void)
 {
     const char *relay = "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination";
-    struct restrict_facts outsider = {
-        "203.0.113.5", "unknown", "client.example", "a@b.example", "victim@elsewhere.example",
-        false,         false};
+    struct restrict_facts outsider = {"203.0.113.5",
+                                      "unknown",
+                                      "client.example",
+                                      "a@b.example",
+                                      "victim@elsewhere.example",
+                                      false,
+                                      false,
+                                      NULL};
     struct restrict_facts f;
     char *access = tap_write_file("access", "");
     char *inline_access;
@@ -185,5 +190,41 @@ main(void)
        "a check without its table is an error at start");
     free(access);
     free(inline_access);
+    env.sender_login_maps = map_list_open(
+        "inline:{ alice@example.org=alice, {shared@example.org=alice bob} }", MAP_FOLD_FIXED, &err);
+    f = outsider;
+    f.sender = "alice@example.org";
+    f.sasl_authenticated = true;
+    f.sasl_username = "alice";
+    check("reject_sender_login_mismatch", RESTRICT_SENDER, &f,
+          (struct want){RESTRICT_DUNNO, 0, NULL}, "a login may send as the address it owns");
+    f.sender = "shared@example.org";
+    check("reject_sender_login_mismatch", RESTRICT_SENDER, &f,
+          (struct want){RESTRICT_DUNNO, 0, NULL}, "and as one it shares with others");
+    f.sasl_username = "mallory";
+    check("reject_sender_login_mismatch", RESTRICT_SENDER, &f,
+          (struct want){RESTRICT_REJECT, 553,
+                        "<shared@example.org>: Sender address rejected: not owned by user mallory"},
+          "another login may not");
+    f.sender = "nobody@example.org";
+    check("reject_sender_login_mismatch", RESTRICT_SENDER, &f,
+          (struct want){RESTRICT_REJECT, 553, NULL}, "nor send as an address nobody owns");
+    check("reject_known_sender_login_mismatch", RESTRICT_SENDER, &f,
+          (struct want){RESTRICT_DUNNO, 0, NULL},
+          "reject_known_sender_login_mismatch leaves addresses nobody owns alone");
+    check("reject_unauthenticated_sender_login_mismatch", RESTRICT_SENDER, &f,
+          (struct want){RESTRICT_DUNNO, 0, NULL},
+          "reject_unauthenticated_sender_login_mismatch leaves logged-in clients alone");
+    f = outsider;
+    f.sender = "alice@example.org";
+    check("reject_sender_login_mismatch", RESTRICT_SENDER, &f,
+          (struct want){RESTRICT_REJECT, 553,
+                        "<alice@example.org>: Sender address rejected: not logged in"},
+          "without a login, an owned address is refused");
+    check("reject_authenticated_sender_login_mismatch", RESTRICT_SENDER, &f,
+          (struct want){RESTRICT_DUNNO, 0, NULL},
+          "reject_authenticated_sender_login_mismatch leaves the unauthenticated alone");
+    map_list_close(env.sender_login_maps);
+    env.sender_login_maps = NULL;
     return done_testing();
 }

@@ -177,9 +177,9 @@ static const struct {
     /* AUTH */
     {"AUTH PL@IN", 0, 501, "5.5.4", SMTP_VERB_AUTH},
     {"AUTH ABCDEFGHIJKLMNOPQRSTU", 0, 501, "5.5.4", SMTP_VERB_AUTH},
-    {"AUTH PLAIN abc", 0, 501, "5.5.4", SMTP_VERB_AUTH},
-    {"AUTH PLAIN ab=c", 0, 501, "5.5.4", SMTP_VERB_AUTH},
-    {"AUTH PLAIN a b", 0, 501, "5.5.4", SMTP_VERB_AUTH},
+    {"AUTH PLAIN abc", 0, 501, "5.5.2", SMTP_VERB_AUTH},
+    {"AUTH PLAIN ab=c", 0, 501, "5.5.2", SMTP_VERB_AUTH},
+    {"AUTH PLAIN a b", 0, 501, "5.5.2", SMTP_VERB_AUTH},
     {"AUTH  PLAIN", 0, 501, "5.5.4", SMTP_VERB_AUTH},
 };
 

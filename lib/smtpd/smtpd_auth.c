@@ -1,0 +1,249 @@
+/*
+ * smtpd_auth.c - AUTH (RFC 4954): the command, the 334 exchange, what a login permits.
+ *
+ * Runs as mail_owner; the passwords are checked by the SASL backend (lib/mail/sasl_*.c:
+ * Cyrus SASL or Dovecot's auth service), never here. Trusts: the backend's verdict; nothing
+ * the client sends, which reaches the backend only as base64 the backend decodes strictly.
+ *
+ * Rules, each with a test in t/submission.t:
+ *   - AUTH is offered only where configured (smtpd_sasl_auth_enable, always in submission)
+ *     and, with smtpd_tls_auth_only (always in submission), only inside TLS.
+ *   - A wrong password and an unknown user get the same 535 5.7.8; the log says which.
+ *     Each failure is an error for smtpd_hard_error_limit and delays the next reply by
+ *     smtpd_error_sleep_time, so guessing is slow and ends the session.
+ *   - "*" cancels with 501; undecodable base64 is 501 5.5.2; a second AUTH after success
+ *     is 503; AUTH inside a mail transaction is 503.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/mem.h"
+#include "smtpd/smtpd.h"
+
+struct smtpd_auth {
+    struct sasl_auth *exchange; /* the exchange in progress, NULL between exchanges */
+    bool waiting;               /* the backend has not answered yet: no input */
+    char method[32];            /* the mechanism of the exchange, upper case */
+    char *user;                 /* the login, once one succeeded */
+};
+
+/* smtpd_auth_init - the SASL backend, when this service offers AUTH */
+void
+smtpd_auth_init(struct smtpd *smtpd)
+{
+    struct err err;
+
+    smtpd->auth_enabled = smtpd->p->smtpd_sasl_auth_enable || smtpd->role->submission;
+    if (!smtpd->auth_enabled)
+        return;
+    if ((smtpd->sasl = sasl_server_create(smtpd->ctx->loop, smtpd->p, &err)) == NULL) {
+        smtpd->sasl_error = xstrdup(err.text);
+        log_warn("%s: SASL authentication is not available: %s", smtpd->ctx->service_name,
+                 err.text);
+    }
+}
+
+void
+smtpd_auth_free(struct smtpd *smtpd)
+{
+    sasl_server_free(smtpd->sasl);
+    free(smtpd->sasl_error);
+}
+
+/* smtpd_auth_mechs - the mechanisms for the EHLO reply, or NULL when AUTH is not offered */
+const char *
+smtpd_auth_mechs(const struct smtpd_session *sess)
+{
+    const struct smtpd *smtpd = sess->smtpd;
+    const char *mechs;
+
+    if (!smtpd->auth_enabled || smtpd->sasl == NULL || smtpd_auth_user(sess) != NULL)
+        return NULL;
+    if (smtpd->tls.auth_only && sess->tls == NULL)
+        return NULL;
+    mechs = sasl_server_mechs(smtpd->sasl, sess->tls != NULL);
+    return mechs[0] ? mechs : NULL;
+}
+
+/* smtpd_auth_user - the SASL login of the session, or NULL */
+const char *
+smtpd_auth_user(const struct smtpd_session *sess)
+{
+    return sess->auth ? sess->auth->user : NULL;
+}
+
+const char *
+smtpd_auth_method(const struct smtpd_session *sess)
+{
+    return sess->auth && sess->auth->user ? sess->auth->method : NULL;
+}
+
+/* smtpd_auth_end_exchange - back to commands */
+static void
+smtpd_auth_end_exchange(struct smtpd_session *sess)
+{
+    sasl_auth_free(sess->auth->exchange);
+    sess->auth->exchange = NULL;
+    sess->auth->waiting = false;
+    sess->phase = SMTPD_PHASE_CMD;
+}
+
+/* smtpd_auth_failed - 535 for every kind of failure; the log line fail2ban reads */
+static void
+smtpd_auth_failed(struct smtpd_session *sess, const char *why)
+{
+    const char *tried = sasl_auth_tried_user(sess->auth->exchange);
+
+    log_warn("%s[%s]: SASL %s authentication failed: %s%s%s", sess->name, sess->addr,
+             sess->auth->method, why && *why ? why : "authentication failure",
+             tried ? ", sasl_username=" : "", tried ? tried : "");
+    smtpd_auth_end_exchange(sess);
+    smtpd_reply(sess, 535, "5.7.8", "Error: authentication failed: authentication failure");
+    smtpd_session_delay(sess);
+}
+
+/* smtpd_auth_done - the backend's answer to one step */
+static void
+smtpd_auth_done(void *arg, enum sasl_result result, const char *text)
+{
+    struct smtpd_session *sess = arg;
+    struct smtpd_auth *auth = sess->auth;
+
+    auth->waiting = false;
+    switch (result) {
+    case SASL_RESULT_CHALLENGE:
+        sess->phase = SMTPD_PHASE_AUTH;
+        smtpd_reply(sess, 334, NULL, "%s", text);
+        break;
+    case SASL_RESULT_OK:
+        auth->user = xstrdup(sasl_auth_user(auth->exchange));
+        smtpd_auth_end_exchange(sess);
+        smtpd_reply(sess, 235, "2.7.0", "Authentication successful");
+        break;
+    case SASL_RESULT_FAIL:
+        smtpd_auth_failed(sess, text);
+        break;
+    case SASL_RESULT_BAD_DATA:
+        smtpd_auth_end_exchange(sess);
+        smtpd_reply(sess, 501, "5.5.2", "Cannot decode response");
+        break;
+    case SASL_RESULT_TEMP:
+        log_warn("%s[%s]: SASL %s authentication aborted: %s", sess->name, sess->addr, auth->method,
+                 text);
+        smtpd_auth_end_exchange(sess);
+        smtpd_reply(sess, 454, "4.7.0", "Temporary authentication failure");
+        break;
+    }
+    smtpd_session_resume(sess);
+}
+
+/* smtpd_auth_refuse - the reasons AUTH cannot start now; true if it was refused */
+static bool
+smtpd_auth_refuse(struct smtpd_session *sess)
+{
+    const struct smtpd *smtpd = sess->smtpd;
+
+    if (!smtpd->auth_enabled) {
+        smtpd_reply(sess, 503, "5.5.1", "Error: authentication not enabled");
+    } else if (smtpd->tls.auth_only && sess->tls == NULL) {
+        if (smtpd->tls.level == TLS_LEVEL_ENCRYPT)
+            smtpd_reply(sess, 530, "5.7.0", "Must issue a STARTTLS command first");
+        else
+            smtpd_reply(sess, 503, "5.5.1", "Error: authentication not enabled");
+    } else if (!sess->esmtp) {
+        smtpd_reply(sess, 503, "5.5.1", "Error: send EHLO first");
+    } else if (smtpd_auth_user(sess) != NULL) {
+        smtpd_reply(sess, 503, "5.5.1", "Error: already authenticated");
+    } else if (sess->txn.sender != NULL) {
+        smtpd_reply(sess, 503, "5.5.1", "Error: MAIL transaction in progress");
+    } else if (smtpd->sasl == NULL) {
+        smtpd_reply(sess, 454, "4.7.0", "Temporary authentication failure");
+    } else {
+        return false;
+    }
+    return true;
+}
+
+/* smtpd_auth_cmd - AUTH mechanism [initial-response] */
+void
+smtpd_auth_cmd(struct smtpd_session *sess, const struct smtp_cmd *cmd)
+{
+    struct sasl_peer peer = {.client_addr = sess->addr, .tls = sess->tls != NULL};
+    bool unsupported = false;
+    struct sasl_auth *exchange;
+
+    if (smtpd_auth_refuse(sess))
+        return;
+    if (sess->auth == NULL)
+        sess->auth = xcalloc(1, sizeof(*sess->auth));
+    snprintf(sess->auth->method, sizeof(sess->auth->method), "%s", cmd->arg);
+    exchange = sasl_auth_start(sess->smtpd->sasl, &peer, cmd->arg, cmd->auth_response,
+                               smtpd_auth_done, sess, &unsupported);
+    if (exchange == NULL) {
+        smtpd_reply(sess, 504, "5.5.4", "Unsupported authentication mechanism");
+        return;
+    }
+    sess->auth->exchange = exchange;
+    sess->auth->waiting = true;
+}
+
+/* smtpd_auth_line - the client's line after a 334: a response, or "*" to cancel */
+void
+smtpd_auth_line(struct smtpd_session *sess, const char *line)
+{
+    if (strcmp(line, "*") == 0) {
+        smtpd_auth_end_exchange(sess);
+        smtpd_reply(sess, 501, "5.0.0", "Authentication aborted");
+        return;
+    }
+    sess->auth->waiting = true;
+    sasl_auth_step(sess->auth->exchange, line);
+}
+
+/* smtpd_auth_busy - the backend is working on this session's exchange: no input */
+bool
+smtpd_auth_busy(const struct smtpd_session *sess)
+{
+    return sess->auth != NULL && sess->auth->waiting;
+}
+
+/* smtpd_auth_refuse_mail - submission: no MAIL before AUTH */
+bool
+smtpd_auth_refuse_mail(struct smtpd_session *sess)
+{
+    if (!sess->smtpd->role->submission || smtpd_auth_user(sess) != NULL)
+        return false;
+    smtpd_reply(sess, 530, "5.7.0", "Authentication required");
+    return true;
+}
+
+void
+smtpd_auth_cancel(struct smtpd_session *sess)
+{
+    if (sess->auth == NULL)
+        return;
+    sasl_auth_free(sess->auth->exchange);
+    free(sess->auth->user);
+    free(sess->auth);
+    sess->auth = NULL;
+}
+
+/* smtpd_auth_received - "(Authenticated sender: login)" in Received, when asked for; a
+ * login is the backend's, but only printable characters outside ()\\ go into the comment */
+void
+smtpd_auth_received(const struct smtpd_session *sess, struct buf *out)
+{
+    const char *user = smtpd_auth_user(sess);
+
+    if (user == NULL || !sess->smtpd->p->smtpd_sasl_authenticated_header)
+        return;
+    buf_puts(out, "\r\n\t(Authenticated sender: ");
+    for (; *user; user++)
+        buf_putc(out, (unsigned char)*user <= 0x20 || (unsigned char)*user >= 0x7f ||
+                              strchr("()\\", *user)
+                          ? '?'
+                          : *user);
+    buf_putc(out, ')');
+}

@@ -1,0 +1,222 @@
+#!/usr/bin/python3
+"""submission.t - the submission program on 587 (STARTTLS required) and 465 (TLS from the
+first byte), AUTH required before MAIL in both, against a real Cyrus SASL sasldb: every
+case of RFC 4954 (initial response and 334 forms, "*", bad base64, a second AUTH, a wrong
+password and an unknown user answered alike, a foreign authorization identity), relay for
+the authenticated only, the brute-force limit, the log lines fail2ban reads, swaks and
+smtplib as clients, and no AUTH on the MX role unless configured."""
+import base64
+import os
+import smtplib
+import ssl
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from instance import fail2ban_regex  # noqa: E402
+from smtpd_harness import (Client, Instance, NamedSMTP_SSL, greet, owner,  # noqa: E402
+                           tls_owner, wait_for)
+from tap import TAP  # noqa: E402
+from tlsca import TestCA  # noqa: E402
+
+t = TAP()
+USER, PASSWORD, REALM = "alice", "correct horse", "example.org"
+LOGIN = USER + "@" + REALM
+
+
+def b64(data):
+    return base64.b64encode(data.encode() if isinstance(data, str) else data).decode()
+
+
+def plain(authz, authc, password):
+    return b64("%s\0%s\0%s" % (authz, authc, password))
+
+
+def make_sasldb(root, owner):
+    """A Cyrus SASL application config (smtpd.conf) and a sasldb with one user, readable by
+    the submission daemon's user only."""
+    d = os.path.join(root, "sasl")
+    os.makedirs(d)
+    db = os.path.join(d, "sasldb2")
+    r = subprocess.run(["saslpasswd2", "-p", "-c", "-f", db, "-u", REALM, USER],
+                       input=PASSWORD.encode(), capture_output=True, timeout=30)
+    if r.returncode != 0:
+        raise RuntimeError("saslpasswd2: %s" % r.stderr.decode())
+    os.chown(db, owner.pw_uid, owner.pw_gid)
+    os.chmod(db, 0o600)
+    with open(os.path.join(d, "smtpd.conf"), "w") as f:
+        f.write("pwcheck_method: auxprop\nauxprop_plugin: sasldb\nsasldb_path: %s\n"
+                "mech_list: PLAIN LOGIN\n" % db)
+    return d
+
+
+def tls_session(inst, ca, name="sub"):
+    c = greet(inst.ports[name])
+    c.cmd("STARTTLS")
+    c.tls(ssl.create_default_context(cafile=ca))
+    c.cmd("EHLO client.example.net")
+    return c
+
+
+def check_plaintext_587(inst):
+    c = Client(inst.ports["sub"])
+    c.reply()
+    ehlo = c.cmd("EHLO client.example.net")
+    t.ok("STARTTLS" in ehlo and "AUTH" not in ehlo,
+         "587 in plaintext: STARTTLS offered, AUTH not")
+    t.is_eq(c.cmd("AUTH PLAIN " + plain("", LOGIN, PASSWORD)),
+            "530 5.7.0 Must issue a STARTTLS command first", "587: AUTH before TLS is refused")
+    t.is_eq(c.cmd("MAIL FROM:<%s>" % LOGIN), "530 5.7.0 Must issue a STARTTLS command first",
+            "587: MAIL before TLS is refused")
+    c.close()
+
+
+def check_auth_cases(inst, ca):
+    c = tls_session(inst, ca)
+    t.is_eq(c.cmd("MAIL FROM:<%s>" % LOGIN), "530 5.7.0 Authentication required",
+            "inside TLS, MAIL before AUTH is refused")
+    t.is_eq(c.cmd("AUTH CRAM-SHA9"), "504 5.5.4 Unsupported authentication mechanism",
+            "an unknown mechanism: 504")
+    t.is_eq(c.cmd("AUTH PLAIN !!notbase64"), "501 5.5.2 Cannot decode response",
+            "an initial response that is not base64: 501 5.5.2")
+    t.is_eq(c.cmd("AUTH PLAIN"), "334 ", "AUTH PLAIN without initial response: 334")
+    t.is_eq(c.cmd("*"), "501 5.0.0 Authentication aborted", "* cancels: 501")
+    wrong = c.cmd("AUTH PLAIN " + plain("", LOGIN, "wrong"))
+    t.is_eq(wrong, "535 5.7.8 Error: authentication failed: authentication failure",
+            "a wrong password: 535 5.7.8")
+    unknown = c.cmd("AUTH PLAIN " + plain("", "mallory@" + REALM, PASSWORD))
+    t.is_eq(unknown, wrong, "an unknown user gets the very same reply")
+    t.like(c.cmd("AUTH PLAIN " + plain("bob@" + REALM, LOGIN, PASSWORD)), "535 5.7.8",
+           "authorizing as someone else is refused")
+    t.is_eq(c.cmd("AUTH LOGIN"), "334 " + b64("Username:"), "AUTH LOGIN: 334 Username:")
+    t.is_eq(c.cmd(b64(LOGIN)), "334 " + b64("Password:"), "334 Password:")
+    t.is_eq(c.cmd(b64(PASSWORD)), "235 2.7.0 Authentication successful", "then 235")
+    t.like(c.cmd("AUTH PLAIN " + plain("", LOGIN, PASSWORD)), "503 5.5.1",
+           "a second AUTH after success: 503")
+    t.like(c.cmd("MAIL FROM:<%s> AUTH=foo+0Abar" % LOGIN), "501",
+           "AUTH= that decodes to a line break is refused")
+    t.is_eq(c.cmd("MAIL FROM:<%s> AUTH=<>" % LOGIN), "250 2.1.0 Ok", "MAIL with AUTH=<>")
+    t.is_eq(c.cmd("RCPT TO:<friend@remote.example>"), "250 2.1.5 Ok",
+            "an authenticated client may relay")
+    c.cmd("DATA")
+    c.send(b"Subject: bare LF\r\n\r\nbody\n.\nMAIL FROM:<x@example.net>\r\n.\r\n")
+    t.like(c.reply(), "521 5.5.2", "bare LF inside authenticated DATA: refused, no second message")
+    c.close()
+    t.ok(inst.wait_log("SASL PLAIN authentication failed: "), "failures are logged as Postfix does")
+
+
+def check_brute_force(inst, ca):
+    c = tls_session(inst, ca, "sub3")
+    replies = [c.cmd("AUTH PLAIN " + plain("", LOGIN, "guess%d" % i)) for i in range(3)]
+    t.ok(all(r.startswith("535 5.7.8") for r in replies), "three guesses, three 535s")
+    t.like(c.reply(), "421 4.7.0", "after smtpd_hard_error_limit failures: 421")
+    t.ok(c.closed(), "and the session ends")
+
+
+def check_clients(inst, ca):
+    before = inst.files()
+    r = subprocess.run(["swaks", "--server", "127.0.0.1:%d" % inst.ports["sub"], "--tls",
+                        "--auth", "PLAIN", "--auth-user", LOGIN, "--auth-password", PASSWORD,
+                        "--from", LOGIN, "--to", "friend@remote.example",
+                        "--header", "Subject: swaks"], capture_output=True, text=True, timeout=60)
+    t.ok("250 2.0.0 Ok: queued" in r.stdout, "swaks --tls --auth on 587: queued")
+    if "queued" not in r.stdout:
+        t.diag(r.stdout[-1500:] + r.stderr[-1500:])
+    try:
+        s = NamedSMTP_SSL("mx.example.org", inst.ports["subs"], timeout=30,
+                          context=ssl.create_default_context(cafile=ca))
+        s.login(LOGIN, PASSWORD)
+        refused = s.sendmail(LOGIN, ["friend@remote.example"], b"Subject: 465\r\n\r\nvia SMTP_SSL\r\n")
+        s.quit()
+    except (smtplib.SMTPException, OSError) as e:
+        refused = str(e)
+    t.is_eq(refused, {}, "smtplib SMTP_SSL login and sendmail on 465")
+    got = wait_for(lambda: [f for f in inst.files() if f not in before], 10)
+    t.is_eq(len(got or []), 2, "both messages are queued")
+    head, body = inst.cat(got[-1]) if got else ([], b"")
+    t.like(body.decode(errors="replace"), "with ESMTPSA id", "Received says ESMTPSA")
+    t.ok(inst.wait_log("client=unknown[127.0.0.1], sasl_method=PLAIN, sasl_username=" + LOGIN),
+         "the client= line names the SASL method and user")
+
+
+def check_fixups(inst, ca):
+    """RFC 6409 8: Date: and Message-ID: are added when missing, never doubled or changed."""
+    before = inst.files()
+    c = tls_session(inst, ca)
+    c.cmd("AUTH PLAIN " + plain("", LOGIN, PASSWORD))
+    for content in (b"Subject: bare\r\n\r\nno date, no id\r\n",
+                    b"Date: Thu, 1 Jan 2026 00:00:00 +0000\r\nMessage-ID: <keep@example.org>\r\n"
+                    b"Subject: complete\r\n\r\nbody\r\n"):
+        c.cmd("MAIL FROM:<%s>" % LOGIN)
+        c.cmd("RCPT TO:<friend@remote.example>")
+        c.cmd("DATA")
+        c.send(content + b".\r\n")
+        c.reply()
+    c.close()
+    got = wait_for(lambda: len([f for f in inst.files() if f not in before]) == 2 and
+                   [f for f in inst.files() if f not in before], 10) or []
+    heads = {}
+    for qid in got:
+        body = inst.cat(qid)[1].decode(errors="replace")
+        header = body.split("\r\n\r\n")[0]
+        heads["bare" if "Subject: bare" in header else "complete"] = header
+    bare, complete = heads.get("bare", ""), heads.get("complete", "")
+    t.ok(bare.count("\r\nDate: ") == 1 and bare.count("\r\nMessage-ID: <") == 1,
+         "a message without Date: and Message-ID: gets one of each")
+    t.ok(complete.count("Date:") == 1 and "Date: Thu, 1 Jan 2026 00:00:00 +0000" in complete and
+         complete.count("Message-ID:") == 1 and "<keep@example.org>" in complete,
+         "a message with both keeps them as they are")
+
+
+def check_mx(inst):
+    c = Client(inst.ports["mx"])
+    c.reply()
+    t.ok("AUTH" not in c.cmd("EHLO client.example.net"), "25: AUTH is not offered on the MX")
+    t.is_eq(c.cmd("AUTH PLAIN " + plain("", LOGIN, PASSWORD)),
+            "503 5.5.1 Error: authentication not enabled", "25: AUTH is refused there")
+    c.cmd("MAIL FROM:<%s>" % LOGIN)
+    t.like(c.cmd("RCPT TO:<friend@remote.example>"), "454 4.7.1",
+           "25: relaying is refused to the unauthenticated")
+    c.close()
+
+
+def main(root):
+    cadir = TestCA(os.path.join(root, "ca"))
+    cadir.give_key(tls_owner())
+    sasl_dir = make_sasldb(root, owner())
+    main_cf = ("mydestination = example.org\nlocal_recipient_maps =\nmynetworks =\n"
+               "smtpd_tls_cert_file = %s\nsmtpd_tls_key_file = %s\n"
+               "cyrus_sasl_config_path = %s\nsmtpd_sasl_local_domain =\n"
+               % (cadir.cert, cadir.key, sasl_dir))
+    inst = Instance(root, main_cf,
+                    services={"sub": ("submission", ""),
+                              "sub3": ("submission", "-o smtpd_hard_error_limit=3"),
+                              "subs": ("submission", "-o smtpd_tls_wrappermode=yes"),
+                              "mx": "-o smtpd_tls_security_level=may"},
+                    extra_master="tlsproxy unix - - n - 0 tlsproxy\n")
+    err = inst.start()
+    t.ok(err is None, "postern starts with submission on 587 and 465")
+    if err:
+        t.diag(err)
+        return
+    try:
+        check_plaintext_587(inst)
+        check_auth_cases(inst, cadir.ca)
+        check_brute_force(inst, cadir.ca)
+        check_clients(inst, cadir.ca)
+        check_fixups(inst, cadir.ca)
+        check_mx(inst)
+        rc, out = fail2ban_regex(inst.log, "postern[mode=auth]")
+        t.like(out, "Failregex: 6 total", "fail2ban's postfix-sasl rules match each failed AUTH")
+        if "Failregex: 6 total" not in out:
+            t.diag(out[-2000:])
+    finally:
+        if t.failed:
+            t.diag(inst.logtext()[-4000:])
+        inst.stop()
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    main(tmp)
+sys.exit(t.done())
