@@ -89,6 +89,10 @@ def check_auth_cases(inst, ca):
     t.is_eq(unknown, wrong, "an unknown user gets the very same reply")
     t.like(c.cmd("AUTH PLAIN " + plain("bob@" + REALM, LOGIN, PASSWORD)), "535 5.7.8",
            "authorizing as someone else is refused")
+    long_try = c.cmd("AUTH PLAIN " + plain("", LOGIN, "x" * 6000))
+    t.like(long_try, "535 5.7.8", "an AUTH line of 8,000 octets is taken (RFC 4954: up to 12,288)")
+    t.is_eq(c.cmd("NOOP " + "x" * 600), "500 5.5.0 Error: command line too long",
+            "other commands stay within 512 octets")
     t.is_eq(c.cmd("AUTH LOGIN"), "334 " + b64("Username:"), "AUTH LOGIN: 334 Username:")
     t.is_eq(c.cmd(b64(LOGIN)), "334 " + b64("Password:"), "334 Password:")
     t.is_eq(c.cmd(b64(PASSWORD)), "235 2.7.0 Authentication successful", "then 235")
@@ -208,8 +212,8 @@ def main(root):
         check_fixups(inst, cadir.ca)
         check_mx(inst)
         rc, out = fail2ban_regex(inst.log, "postern[mode=auth]")
-        t.like(out, "Failregex: 6 total", "fail2ban's postfix-sasl rules match each failed AUTH")
-        if "Failregex: 6 total" not in out:
+        t.like(out, "Failregex: 7 total", "fail2ban's postfix-sasl rules match each failed AUTH")
+        if "Failregex: 7 total" not in out:
             t.diag(out[-2000:])
     finally:
         if t.failed:

@@ -177,6 +177,13 @@ smtp_cmd_auth(const char *arg, size_t len, struct smtp_cmd *cmd)
     return NULL;
 }
 
+/* smtp_cmd_is_auth - the line is an AUTH command, which may be up to SMTP_AUTH_LINE_MAX */
+bool
+smtp_cmd_is_auth(const char *line, size_t len)
+{
+    return len >= 5 && strncasecmp(line, "AUTH ", 5) == 0;
+}
+
 /* smtp_cmd_host - EHLO Domain / address-literal, HELO Domain */
 static const struct smtp_reply *
 smtp_cmd_host(const char *arg, size_t len, struct smtp_cmd *cmd)
@@ -242,7 +249,7 @@ smtp_cmd_parse(const char *line, size_t len, int flags, struct smtp_cmd *cmd)
 
     memset(cmd, 0, sizeof(*cmd));
     cmd->verb = SMTP_VERB_UNKNOWN;
-    if (len > SMTP_CMD_LINE_MAX - 2)
+    if (len > (smtp_cmd_is_auth(line, len) ? SMTP_AUTH_LINE_MAX : SMTP_CMD_LINE_MAX) - 2)
         return &smtp_reply_line_too_long;
     if ((reply = smtp_cmd_octets(line, len, &eight_bit)) != NULL)
         return reply;

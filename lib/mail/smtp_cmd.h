@@ -11,8 +11,10 @@
 
 /* Longest command line, CRLF included (RFC 5321 4.5.3.1.4); the caller enforces it. */
 #define SMTP_CMD_LINE_MAX 512
-#define SMTP_ENVID_MAX    100 /* RFC 3461 4.4, encoded length */
-#define SMTP_ORCPT_MAX    500 /* RFC 3461 4.2, encoded length */
+/* AUTH with its initial response, and the answers to 334, may be longer (RFC 4954 4). */
+#define SMTP_AUTH_LINE_MAX 12288
+#define SMTP_ENVID_MAX     100 /* RFC 3461 4.4, encoded length */
+#define SMTP_ORCPT_MAX     500 /* RFC 3461 4.2, encoded length */
 
 #define SMTP_CMD_UTF8_TXN (1 << 0) /* the transaction's MAIL carried SMTPUTF8 */
 
@@ -84,6 +86,7 @@ struct smtp_cmd {
 const struct smtp_reply *smtp_cmd_parse(const char *line, size_t len, int flags,
                                         struct smtp_cmd *cmd);
 const char *smtp_cmd_verb_name(enum smtp_verb verb);
+bool smtp_cmd_is_auth(const char *line, size_t len);
 void smtp_cmd_free(struct smtp_cmd *cmd);
 
 /* smtp_param.c: ESMTP parameters after the path of MAIL and RCPT. */

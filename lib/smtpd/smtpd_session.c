@@ -173,6 +173,12 @@ smtpd_session_line(struct smtpd_session *sess)
         smtpd_session_close(sess);
         return;
     }
+    if (sess->phase != SMTPD_PHASE_AUTH &&
+        sess->in.line.len > (size_t)p->smtpd_command_line_limit - 2 &&
+        !smtp_cmd_is_auth(buf_str(&sess->in.line), sess->in.line.len)) {
+        smtpd_reply_std(sess, &smtp_reply_line_too_long); /* only AUTH may be longer */
+        return;
+    }
     if (sess->phase == SMTPD_PHASE_AUTH)
         smtpd_auth_line(sess, buf_str(&sess->in.line));
     else
@@ -426,6 +432,17 @@ smtpd_session_greet(struct smtpd_session *sess)
         smtpd_session_admit(sess);
 }
 
+/* smtpd_session_line_max - the longest line taken: AUTH's where AUTH may be offered */
+static size_t
+smtpd_session_line_max(const struct smtpd *smtpd)
+{
+    long max = smtpd->p->smtpd_command_line_limit;
+
+    if (smtpd->auth_enabled && max < SMTP_AUTH_LINE_MAX)
+        max = SMTP_AUTH_LINE_MAX;
+    return (size_t)max - 2;
+}
+
 /* smtpd_session_start - a new client: find its name, then greet it */
 void
 smtpd_session_start(struct smtpd *smtpd, int fd)
@@ -442,7 +459,7 @@ smtpd_session_start(struct smtpd *smtpd, int fd)
     sess->dns_id = -1;
     sess->txn.qfd = -1;
     smtpd_client_addr(fd, sess->addr, sizeof(sess->addr));
-    lineio_in_init(&sess->in, (size_t)smtpd->p->smtpd_command_line_limit - 2);
+    lineio_in_init(&sess->in, smtpd_session_line_max(smtpd));
     lineio_out_init(&sess->out, SMTPD_OUT_LIMIT);
     sess->watch = loop_fd_add(ctx->loop, fd, 0, smtpd_session_io, sess);
     sess->timer = loop_timer_new(ctx->loop, smtpd_session_timer, sess);
