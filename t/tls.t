@@ -98,6 +98,23 @@ def check_injection(inst, ca, port, name):
     c.close()
 
 
+def check_resumption(inst, ca):
+    ctx = context(ca)
+    c = greet(inst.ports["may"])
+    c.cmd("STARTTLS")
+    c.tls(ctx)
+    c.cmd("EHLO client.example.net")  # TLS 1.3 tickets come after the handshake
+    session = c.sock.session
+    c.cmd("QUIT")
+    c.close()
+    c = greet(inst.ports["may"])
+    c.cmd("STARTTLS")
+    c.tls(ctx, session=session)
+    t.ok(c.sock.session_reused, "a second connection resumes the session (a ticket)")
+    t.like(c.cmd("EHLO client.example.net"), "250-mx.example.org", "and talks SMTP")
+    c.close()
+
+
 def check_encrypt(inst, ca):
     c = greet(inst.ports["encrypt"])
     t.is_eq(c.cmd("MAIL FROM:<a@example.net>"), "530 5.7.0 Must issue a STARTTLS command first",
@@ -223,6 +240,7 @@ def main(root):
         check_wrong_ca(inst, cadir.other_ca)
         check_injection(inst, cadir.ca, inst.ports["may"], "25")
         check_encrypt(inst, cadir.ca)
+        check_resumption(inst, cadir.ca)
         check_message(inst, cadir.ca)
         check_wrapper(inst, cadir.ca)
         check_old_protocols(inst, cadir.ca)

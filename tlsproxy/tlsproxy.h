@@ -26,10 +26,24 @@ struct tlsproxy {
 /* tlsproxy_session.c */
 void tlsproxy_session_start(struct tlsproxy *tp, int conn);
 
+/* Client certificates: whether to ask, and the CAs they are verified against. */
+struct tlsproxy_ccert {
+    bool ask;
+    const char *cafile;
+};
+
 /* tlsproxy_ctx.c */
 SSL_CTX *tlsproxy_ctx_new(const struct params *p, struct err *err);
+SSL_CTX *tlsproxy_ctx_build(const struct tlsproxy_ccert *ccert, const struct strvec *chain,
+                            const char *cert, const char *key, struct err *err);
 bool tlsproxy_ctx_policy(SSL *ssl, const struct tls_request *req, struct err *err);
 void tlsproxy_ctx_error(struct err *err, const char *what);
+
+/* tlsproxy_sni.c */
+bool tlsproxy_sni_setup(SSL_CTX *ctx, const struct params *p, struct err *err);
+
+/* tlsproxy_ticket.c */
+void tlsproxy_ticket_setup(SSL_CTX *ctx, long period);
 
 /* tlsproxy_facts.c */
 void tlsproxy_facts(SSL *ssl, struct tls_facts *f);

@@ -55,25 +55,22 @@ tlsproxy_ctx_pair(SSL_CTX *ctx, const char *cert, const char *key, struct err *e
     return true;
 }
 
-/* tlsproxy_ctx_certs - smtpd_tls_chain_files (key, certificate and chain in each), or else
- * smtpd_tls_cert_file with smtpd_tls_key_file */
+/* tlsproxy_ctx_certs - the chain files (key, certificate and chain in each), or else cert with
+ * key (the key in cert when key is empty) */
 static bool
-tlsproxy_ctx_certs(SSL_CTX *ctx, const struct params *p, struct err *err)
+tlsproxy_ctx_certs(SSL_CTX *ctx, const struct strvec *chain, const char *cert, const char *key,
+                   struct err *err)
 {
-    if (p->smtpd_tls_chain_files.n > 0) {
-        for (size_t i = 0; i < p->smtpd_tls_chain_files.n; i++) {
-            const char *f = p->smtpd_tls_chain_files.v[i];
-            if (!tlsproxy_ctx_pair(ctx, f, f, err))
+    if (chain != NULL && chain->n > 0) {
+        for (size_t i = 0; i < chain->n; i++)
+            if (!tlsproxy_ctx_pair(ctx, chain->v[i], chain->v[i], err))
                 return false;
-        }
         return true;
     }
-    if (p->smtpd_tls_cert_file[0] == 0)
+    if (cert == NULL || *cert == 0)
         return err_set(err, "no certificate configured (smtpd_tls_cert_file or "
                             "smtpd_tls_chain_files)");
-    return tlsproxy_ctx_pair(
-        ctx, p->smtpd_tls_cert_file,
-        p->smtpd_tls_key_file[0] ? p->smtpd_tls_key_file : p->smtpd_tls_cert_file, err);
+    return tlsproxy_ctx_pair(ctx, cert, key != NULL && *key != 0 ? key : cert, err);
 }
 
 /* tlsproxy_ctx_accept_any - keep the handshake going; the result says whether it verified */
@@ -83,17 +80,17 @@ tlsproxy_ctx_accept_any(int ok, X509_STORE_CTX *store)
     return 1;
 }
 
-/* tlsproxy_ctx_ccert - ask for client certificates, verified against smtpd_tls_CAfile */
+/* tlsproxy_ctx_ccert - ask for client certificates, verified against the CA file */
 static bool
-tlsproxy_ctx_ccert(SSL_CTX *ctx, const struct params *p, struct err *err)
+tlsproxy_ctx_ccert(SSL_CTX *ctx, const struct tlsproxy_ccert *ccert, struct err *err)
 {
-    if (!p->smtpd_tls_ask_ccert)
+    if (!ccert->ask)
         return true;
-    if (p->smtpd_tls_CAfile[0] != 0) {
-        STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(p->smtpd_tls_CAfile);
-        if (names == NULL || SSL_CTX_load_verify_locations(ctx, p->smtpd_tls_CAfile, NULL) != 1) {
+    if (ccert->cafile != NULL && *ccert->cafile != 0) {
+        STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(ccert->cafile);
+        if (names == NULL || SSL_CTX_load_verify_locations(ctx, ccert->cafile, NULL) != 1) {
             char what[600];
-            snprintf(what, sizeof(what), "cannot load smtpd_tls_CAfile %s", p->smtpd_tls_CAfile);
+            snprintf(what, sizeof(what), "cannot load smtpd_tls_CAfile %s", ccert->cafile);
             sk_X509_NAME_pop_free(names, X509_NAME_free);
             tlsproxy_ctx_error(err, what);
             return false;
@@ -104,8 +101,13 @@ tlsproxy_ctx_ccert(SSL_CTX *ctx, const struct params *p, struct err *err)
     return true;
 }
 
+/*
+ * tlsproxy_ctx_build - a server context with the certificates of chain (or of cert and
+ * key when chain is empty) and the client-certificate settings of ccert
+ */
 SSL_CTX *
-tlsproxy_ctx_new(const struct params *p, struct err *err)
+tlsproxy_ctx_build(const struct tlsproxy_ccert *ccert, const struct strvec *chain, const char *cert,
+                   const char *key, struct err *err)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 
@@ -118,15 +120,26 @@ tlsproxy_ctx_new(const struct params *p, struct err *err)
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                               SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_session_id_context(ctx, tlsproxy_sid_ctx, sizeof(tlsproxy_sid_ctx) - 1);
-    if (p->smtpd_tls_session_cache_timeout > 0) {
-        SSL_CTX_set_timeout(ctx, (long)p->smtpd_tls_session_cache_timeout);
-        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-    } else {
-        SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
-        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-        SSL_CTX_set_num_tickets(ctx, 0);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF); /* stateless: tickets only */
+    if (!tlsproxy_ctx_certs(ctx, chain, cert, key, err) || !tlsproxy_ctx_ccert(ctx, ccert, err)) {
+        SSL_CTX_free(ctx);
+        return NULL;
     }
-    if (!tlsproxy_ctx_certs(ctx, p, err) || !tlsproxy_ctx_ccert(ctx, p, err)) {
+    return ctx;
+}
+
+/* tlsproxy_ctx_new - the main context: main.cf's certificates, tickets, SNI */
+SSL_CTX *
+tlsproxy_ctx_new(const struct params *p, struct err *err)
+{
+    struct tlsproxy_ccert ccert = {p->smtpd_tls_ask_ccert, p->smtpd_tls_CAfile};
+    SSL_CTX *ctx = tlsproxy_ctx_build(&ccert, &p->smtpd_tls_chain_files, p->smtpd_tls_cert_file,
+                                      p->smtpd_tls_key_file, err);
+
+    if (ctx == NULL)
+        return NULL;
+    tlsproxy_ticket_setup(ctx, (long)p->smtpd_tls_session_cache_timeout);
+    if (!tlsproxy_sni_setup(ctx, p, err)) {
         SSL_CTX_free(ctx);
         return NULL;
     }

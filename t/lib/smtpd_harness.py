@@ -166,11 +166,12 @@ class Client:
         self.send(text + "\r\n")
         return self.reply()
 
-    def tls(self, context, server_hostname="mx.example.org"):
-        """Go on in TLS over the same connection; what was read ahead of it is returned (it
-        should be nothing)."""
+    def tls(self, context, server_hostname="mx.example.org", session=None):
+        """Go on in TLS over the same connection (resuming session, if given); what was read
+        ahead of it is returned (it should be nothing)."""
         ahead, self.buf = self.buf, b""
-        self.sock = context.wrap_socket(self.sock, server_hostname=server_hostname)
+        self.sock = context.wrap_socket(self.sock, server_hostname=server_hostname,
+                                        session=session)
         return ahead
 
     def closed(self):
