@@ -70,6 +70,68 @@ check_owner(struct check *ck)
     ck->owner_gid = pw->pw_gid;
 }
 
+/* check_uses - does master.cf run program? */
+static bool
+check_uses(const struct mastercf *mcf, const char *program)
+{
+    for (size_t i = 0; i < mcf->n; i++) {
+        const char *base = strrchr(mcf->entries[i].command, '/');
+        if (strcmp(base ? base + 1 : mcf->entries[i].command, program) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* check_key - a private key must not be readable by mail_owner, whose daemons face clients */
+static void
+check_key(struct check *ck, const char *path)
+{
+    struct stat st;
+    char *text = NULL;
+
+    if (path == NULL || *path == 0)
+        return;
+    if (stat(path, &st) < 0)
+        text = xasprintf("TLS key %s: %s", path, strerror(errno));
+    else if (st.st_uid == ck->owner_uid || (st.st_mode & S_IROTH) ||
+             (st.st_gid == ck->owner_gid && (st.st_mode & S_IRGRP)))
+        text = xasprintf("TLS key %s can be read by mail_owner (or anyone): make it tls_owner's "
+                         "alone (chown %s; chmod 600)",
+                         path, ck->params.tls_owner);
+    if (text != NULL)
+        check_problem(ck, text);
+    free(text);
+}
+
+/*
+ * check_tls - where tlsproxy runs (as root): tls_owner is a user of its own, and the keys
+ * are out of mail_owner's reach
+ */
+static void
+check_tls(struct check *ck, const struct mastercf *mcf)
+{
+    const struct params *p = &ck->params;
+    struct passwd *pw;
+    char *text = NULL;
+
+    if (geteuid() != 0 || !check_uses(mcf, "tlsproxy"))
+        return;
+    if ((pw = getpwnam(p->tls_owner)) == NULL)
+        text = xasprintf("tls_owner \"%s\" is not a user on this system", p->tls_owner);
+    else if (pw->pw_uid == 0 || pw->pw_uid == ck->owner_uid)
+        text = xasprintf("tls_owner \"%s\" must be a user of its own, neither root nor mail_owner",
+                         p->tls_owner);
+    if (text != NULL) {
+        check_problem(ck, text);
+        free(text);
+        return;
+    }
+    for (size_t i = 0; i < p->smtpd_tls_chain_files.n; i++)
+        check_key(ck, p->smtpd_tls_chain_files.v[i]);
+    if (p->smtpd_tls_chain_files.n == 0)
+        check_key(ck, *p->smtpd_tls_key_file ? p->smtpd_tls_key_file : p->smtpd_tls_cert_file);
+}
+
 static void
 check_programs(struct check *ck, const struct mastercf *mcf)
 {
@@ -170,6 +232,7 @@ postern_check_main(int argc, char **argv)
         check_problem(&ck, err.text);
     check_owner(&ck);
     check_programs(&ck, &mcf);
+    check_tls(&ck, &mcf);
     check_tables(&ck.params, config_dir);
     strvec_init(&problems);
     conf_owner_check(config_dir, &problems);

@@ -185,6 +185,11 @@ def check_key_private(inst, cadir):
             uid = int([ln for ln in status.splitlines() if ln.startswith("Uid:")][0].split()[1])
             found = uid == tlsuid
     t.ok(found, "tlsproxy runs as tls_owner")
+    os.chmod(cadir.key, 0o644)
+    r = inst.postern("check")
+    os.chmod(cadir.key, 0o600)
+    t.ok(r.returncode != 0 and "can be read by mail_owner" in r.stderr,
+         "postern check names a key that mail_owner could read")
 
 
 def peer_fingerprint(port, ca):
