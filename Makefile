@@ -72,7 +72,7 @@ $(BUILD)/bin/smtpd: LIBS_ALL += $(UNBOUND_LIBS)
 $(BUILD)/smtpd/smtpd_dns.o: CFLAGS_ALL += $(UNBOUND_CFLAGS)
 # The SASL server (lib/mail/sasl_*.c) needs libsasl2: only the programs that use it link it.
 $(BUILD)/lib/mail/sasl_cyrus.o: CFLAGS_ALL += $(SASL_CFLAGS)
-$(BUILD)/t/bin/sasl_try: LIBS_ALL += $(SASL_LIBS)
+$(BUILD)/t/bin/sasl_try $(BUILD)/t/mail_sasl_server: LIBS_ALL += $(SASL_LIBS)
 
 # Tests: one TAP program per t/unit/*.c, linked with t/tap.c; helper programs in t/bin/.
 # Each fuzz target t/fuzz/NAME.c (with t/fuzz_util.c) is also linked with t/fuzz_replay.c
