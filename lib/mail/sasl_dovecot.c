@@ -106,6 +106,8 @@ dovecot_path(const struct dovecot_server *ds)
     return ds->s->p->smtpd_sasl_path;
 }
 
+/* dovecot_set_offered - the lists to advertise: the mechanisms of the handshake that pass
+ * each security option (up), or none (down) */
 static void
 dovecot_set_offered(struct dovecot_server *ds, bool up)
 {
