@@ -73,7 +73,7 @@ $(foreach p,$(PROGS),$(eval $(call program,$(p))))
 $(BUILD)/bin/smtpd $(BUILD)/bin/submission: LIBS_ALL += $(UNBOUND_LIBS) $(SASL_LIBS)
 $(BUILD)/lib/smtpd/smtpd_dns.o: CFLAGS_ALL += $(UNBOUND_CFLAGS)
 $(BUILD)/lib/mail/sasl_cyrus.o: CFLAGS_ALL += $(SASL_CFLAGS)
-$(BUILD)/t/bin/sasl_try: LIBS_ALL += $(SASL_LIBS)
+$(BUILD)/t/bin/sasl_try $(BUILD)/t/mail_sasl_server: LIBS_ALL += $(SASL_LIBS)
 # tlsproxy is the only program that links OpenSSL (and the only one that reads keys).
 $(BUILD)/bin/tlsproxy: LIBS_ALL += $(OPENSSL_LIBS)
 $(BUILD)/tlsproxy/%.o: CFLAGS_ALL += $(OPENSSL_CFLAGS)

@@ -8,13 +8,14 @@ the mechanisms offered with and without TLS."""
 import base64
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from instance import group_alive, wait_for  # noqa: E402
 from tap import TAP  # noqa: E402
 
 t = TAP()
@@ -145,9 +146,181 @@ def cyrus(root):
          "cyrus: with no options at all ANONYMOUS is offered") or t.diag(out)
 
 
+DOVECOT_CONF = """base_dir = {root}/run
+state_dir = {root}/state
+log_path = {root}/dovecot.log
+protocols =
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = {mechs}
+auth_anonymous_username = anonymous
+auth_failure_delay = 0
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN {root}/users
+}}
+userdb {{
+  driver = static
+  args = uid=nobody gid=nogroup home=/nonexistent
+}}
+service anvil {{
+  # no auth penalty: failures here are on purpose, and their delays would only slow the test
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
+service auth {{
+  unix_listener {root}/auth {{
+    mode = 0666
+  }}
+}}
+"""
+
+
+def connectable(path):
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+class Dovecot:
+    """dovecot -F with the test's configuration; start() waits for its auth socket"""
+
+    def __init__(self, root, mechs):
+        self.root, self.proc = root, None
+        self.conf = write(os.path.join(root, "dovecot.conf"),
+                          DOVECOT_CONF.format(root=root, mechs=mechs))
+        self.sock = os.path.join(root, "auth")
+
+    def start(self):
+        self.proc = subprocess.Popen(["dovecot", "-F", "-c", self.conf], start_new_session=True,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if wait_for(lambda: self.proc.poll() is not None or connectable(self.sock), 30) and \
+                self.proc.poll() is None:
+            return True
+        if self.proc.poll() is not None:
+            t.diag("dovecot exited: %s" % self.proc.stderr.read())
+        t.diag("dovecot did not start: %s" % self.log())
+        return False
+
+    def stop(self):
+        """the master and every process it started (its session), all gone"""
+        if self.proc is None:
+            return
+        pgid = self.proc.pid
+        os.killpg(pgid, signal.SIGTERM)
+        if not wait_for(lambda: not group_alive(pgid), 30):
+            os.killpg(pgid, signal.SIGKILL)
+            wait_for(lambda: not group_alive(pgid), 30)
+        self.proc.wait()
+        self.proc.stderr.close()
+        self.proc = None
+
+    def log(self):
+        try:
+            with open(os.path.join(self.root, "dovecot.log")) as f:
+                return f.read()[-2000:]
+        except OSError:
+            return "(no log)"
+
+
+def dovecot_reconnect(cf, dv):
+    """a session whose connection breaks gets TEMP; later ones reconnect"""
+    p = subprocess.Popen([TRY, "-c", cf, "-p", "-r", "3", "-a", "LOGIN", b64(b"alice"),
+                          b64(b"secret")], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+
+    def step(go=True):
+        if go:
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        return p.stdout.readline().rstrip("\n")
+
+    try:
+        t.is_eq(step(False), "challenge " + b64(b"Username:"), "dovecot: a LOGIN starts")
+        dv.stop()
+        out = step()
+        t.ok(out.startswith("temp Dovecot auth "),
+             "dovecot: stopped under a session, its next step is TEMP") or t.diag(out)
+        out = step()
+        t.ok(out.startswith("temp ") and "connect to Dovecot auth" in out,
+             "dovecot: while it is down, a mechanism offered before is TEMP, not unsupported")\
+            or t.diag(out)
+        if not t.ok(dv.start(), "dovecot starts again"):
+            return
+        t.is_eq([step(), step(), step()],
+                ["challenge " + b64(b"Username:"), "challenge " + b64(b"Password:"), "ok alice"],
+                "dovecot: the same process connects again and authenticates")
+    finally:
+        p.stdin.close()
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        t.is_eq(p.returncode, 0, "dovecot: sasl_try ends well") or t.diag(p.stderr.read())
+        p.stdout.close()
+        p.stderr.close()
+
+
+def dovecot(root):
+    if os.geteuid() != 0:
+        t.ok(True, "# SKIP dovecot: starting a Dovecot needs root")
+        return
+    if shutil.which("dovecot") is None:
+        t.ok(True, "# SKIP dovecot: not installed (dovecot-core; tools/setup-deps installs it)")
+        return
+    write(os.path.join(root, "users"), "alice:{PLAIN}secret\n")
+    base = "smtpd_sasl_type = dovecot\n"
+    cf = main_cf(root, "dovecot.cf", base + "smtpd_sasl_path = auth\n")
+    t.is_eq(sasl_try(cf, "-m"), ["mechs: ", "mechs-tls: "],
+            "dovecot: not running, nothing is offered")
+    t.is_eq(sasl_try(cf, "-a", "PLAIN", "-i", plain("", "alice", "secret")), ["unsupported"],
+            "dovecot: and AUTH is unsupported")
+    dv = Dovecot(root, "plain login cram-md5 anonymous")
+    if not t.ok(dv.start(), "dovecot starts with a passwd-file and an auth listener"):
+        return
+    try:
+        t.is_eq(sasl_try(cf, "-m"), ["mechs: PLAIN LOGIN CRAM-MD5", "mechs-tls: PLAIN LOGIN CRAM-MD5"],
+                "dovecot: its MECH lines less ANONYMOUS (noanonymous) are offered")
+        exchanges("dovecot", cf, "alice", "alice")
+        absolute = main_cf(root, "absolute.cf", base + "smtpd_sasl_path = %s/auth\n"
+                           "queue_directory = /nonexistent\n" % root)
+        t.is_eq(sasl_try(absolute, "-t", "-a", "PLAIN", "-i", plain("", "alice", "secret")),
+                ["ok alice"], "dovecot: an absolute smtpd_sasl_path, a TLS session")
+        strict = main_cf(root, "strict.cf", base + "smtpd_sasl_path = auth\n"
+                         "smtpd_sasl_security_options = noanonymous, noplaintext\n"
+                         "smtpd_sasl_tls_security_options = noanonymous\n")
+        t.is_eq(sasl_try(strict, "-m"), ["mechs: CRAM-MD5", "mechs-tls: PLAIN LOGIN CRAM-MD5"],
+                "dovecot: noplaintext without TLS keeps CRAM-MD5 only; TLS gets all three")
+        t.is_eq(sasl_try(strict, "-a", "LOGIN"), ["unsupported"],
+                "dovecot: LOGIN is refused without TLS")
+        t.is_eq(sasl_try(strict, "-t", "-a", "LOGIN", b64(b"alice"), b64(b"secret")),
+                ["challenge " + b64(b"Username:"), "challenge " + b64(b"Password:"), "ok alice"],
+                "dovecot: and works with TLS")
+        out = sasl_try(main_cf(root, "open.cf", base + "smtpd_sasl_path = auth\n"
+                               "smtpd_sasl_security_options =\n"), "-m")
+        t.is_eq(out[0], "mechs: PLAIN LOGIN CRAM-MD5 ANONYMOUS",
+                "dovecot: with no options at all ANONYMOUS is offered")
+        dovecot_reconnect(cf, dv)
+    finally:
+        dv.stop()
+    log = dv.log()
+    t.ok("BUG" not in log and "Error" not in log,
+         "dovecot: logged no protocol error of ours (cancels included)") or t.diag(log)
+
+
 with tempfile.TemporaryDirectory() as tmp:
     os.chmod(tmp, 0o755)
     cyrus_dir = os.path.join(tmp, "cyrus")
     os.mkdir(cyrus_dir)
     cyrus(cyrus_dir)
+    dovecot_dir = os.path.join(tmp, "dovecot")
+    os.mkdir(dovecot_dir)
+    dovecot(dovecot_dir)
 sys.exit(t.done())

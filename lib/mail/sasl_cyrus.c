@@ -386,6 +386,10 @@ cyrus_step(struct sasl_auth *a, const unsigned char *data, size_t len, const cha
             sasl_auth_report(a, SASL_RESULT_FAIL, "data after the last challenge of a success");
             return;
         }
+        if (*cc->ok_user == 0) {
+            sasl_auth_report(a, SASL_RESULT_TEMP, "Cyrus SASL succeeded without a user name");
+            return;
+        }
         sasl_auth_set_user(a, cc->ok_user);
         sasl_auth_report(a, SASL_RESULT_OK, NULL);
         return;

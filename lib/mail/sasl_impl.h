@@ -33,6 +33,8 @@ struct sasl_backend {
     void (*start)(struct sasl_auth *a, const unsigned char *data, size_t len, const char *b64);
     void (*step)(struct sasl_auth *a, const unsigned char *data, size_t len, const char *b64);
     void (*cancel)(struct sasl_auth *a);
+    /* optional: was mech offered before the backend went away? (start then says TEMP) */
+    bool (*known)(struct sasl_server *s, bool tls, const char *mech);
 };
 
 extern const struct sasl_backend sasl_cyrus_backend;

@@ -255,7 +255,10 @@ sasl_auth_start(struct sasl_server *s, const struct sasl_peer *peer, const char 
     struct sasl_auth *a;
 
     *unsupported = false;
-    if (!sasl_mech_name(mech, name) || !sasl_mech_in_list(sasl_server_mechs(s, peer->tls), name)) {
+    /* A mechanism offered before the backend went away gets a 454 from start, not a 504. */
+    if (!sasl_mech_name(mech, name) ||
+        (!sasl_mech_in_list(sasl_server_mechs(s, peer->tls), name) &&
+         (s->be->known == NULL || !s->be->known(s, peer->tls, name)))) {
         *unsupported = true;
         return NULL;
     }

@@ -61,7 +61,8 @@ const char *sasl_server_mechs(struct sasl_server *s, bool tls);
 
 /* sasl_auth_start - mech as the client named it; initial = the initial response as sent
  * (base64, "=" for empty) or NULL. A mechanism not offered gives NULL at once with
- * *unsupported set (the caller replies 504 5.5.4); otherwise done comes later. */
+ * *unsupported set (the caller replies 504 5.5.4); otherwise done comes later. (One that
+ * Dovecot offered before it went away is not "unsupported": done then says TEMP.) */
 struct sasl_auth *sasl_auth_start(struct sasl_server *s, const struct sasl_peer *peer,
                                   const char *mech, const char *initial, sasl_auth_done done,
                                   void *arg, bool *unsupported);

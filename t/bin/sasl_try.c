@@ -3,16 +3,19 @@
  * installed.
  *
  *   sasl_try -c MAIN_CF [-t] -m                  "mechs: ..." and "mechs-tls: ..."
- *   sasl_try -c MAIN_CF [-t] [-n N] [-C] -a MECH [-i INITIAL] [RESPONSE...]
+ *   sasl_try -c MAIN_CF [-t] [-n N] [-C] [-p] [-r R] -a MECH [-i INITIAL] [RESPONSE...]
  *
  * Builds a sasl_server from MAIN_CF as a receiver would (a relative smtpd_sasl_path is
  * taken from queue_directory), starts an exchange with MECH (and the initial response
  * INITIAL, base64 or "="), and answers each challenge with the next RESPONSE; -t makes the
  * session a TLS one. Prints one line per event: "challenge B64", "ok USER", "fail TEXT
  * (tried USER)", "bad_data TEXT", "temp TEXT", "unsupported". -n runs N exchanges at once
- * (lines prefixed "N: "); -C first starts one exchange and frees it while it runs. Exits 0
- * when every exchange ended, 1 on a time-out.
+ * (lines prefixed "N: "); -C first starts one exchange and frees it while it runs; -r runs
+ * the exchange R times, one after the other, in the same process; -p pauses before each
+ * RESPONSE and each new round until a line comes on stdin (the test changes the backend
+ * meanwhile). Exits 0 when every exchange ended, 1 on a time-out.
  */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,8 +38,14 @@ try {
 };
 
 static struct loop *try_loop;
+static struct sasl_server *try_server;
+static struct sasl_peer try_peer = {"127.0.0.1", "54321", "127.0.0.1", "587", false};
+static const char *try_mech, *try_initial;
 static char **try_responses;
-static int try_nresponses, try_running, try_n;
+static int try_nresponses, try_running, try_n, try_rounds = 1;
+static bool try_pause;
+
+static void try_done(void *arg, enum sasl_result result, const char *text);
 
 static void __attribute__((format(printf, 2, 3))) try_say(struct try *t, const char *fmt, ...)
 {
@@ -51,11 +60,40 @@ static void __attribute__((format(printf, 2, 3))) try_say(struct try *t, const c
     fflush(stdout);
 }
 
+/* try_wait - with -p: wait for the test's go-ahead, a line on stdin */
+static void
+try_wait(void)
+{
+    char line[64];
+
+    if (try_pause && fgets(line, sizeof(line), stdin) == NULL)
+        exit(3);
+}
+
+/* try_begin - start t's exchange; false if the mechanism is not offered */
+static bool
+try_begin(struct try *t)
+{
+    bool unsupported;
+
+    t->next = 0;
+    t->auth =
+        sasl_auth_start(try_server, &try_peer, try_mech, try_initial, try_done, t, &unsupported);
+    if (t->auth == NULL)
+        try_say(t, "%s", unsupported ? "unsupported" : "no auth");
+    return t->auth != NULL;
+}
+
 static void
 try_end(struct try *t)
 {
     sasl_auth_free(t->auth);
     t->auth = NULL;
+    while (--try_rounds > 0) {
+        try_wait();
+        if (try_begin(t))
+            return;
+    }
     if (--try_running == 0)
         loop_break(try_loop);
 }
@@ -74,6 +112,7 @@ try_done(void *arg, enum sasl_result result, const char *text)
             try_end(t);
             return;
         }
+        try_wait();
         sasl_auth_step(t->auth, try_responses[t->next++]);
         return;
     case SASL_RESULT_OK:
@@ -112,8 +151,7 @@ try_usage(void)
 int
 main(int argc, char **argv)
 {
-    const char *main_cf = NULL, *mech = NULL, *initial = NULL;
-    struct sasl_peer peer = {"127.0.0.1", "54321", "127.0.0.1", "587", false};
+    const char *main_cf = NULL;
     struct try tries[TRY_MAX];
     bool list = false, cancel_first = false, unsupported;
     struct params p;
@@ -125,10 +163,10 @@ main(int argc, char **argv)
     int c;
 
     try_n = 1;
-    while ((c = getopt(argc, argv, "a:c:Ci:mn:t")) != -1) {
+    while ((c = getopt(argc, argv, "a:c:Ci:mn:pr:t")) != -1) {
         switch (c) {
         case 'a':
-            mech = optarg;
+            try_mech = optarg;
             break;
         case 'c':
             main_cf = optarg;
@@ -137,7 +175,7 @@ main(int argc, char **argv)
             cancel_first = true;
             break;
         case 'i':
-            initial = optarg;
+            try_initial = optarg;
             break;
         case 'm':
             list = true;
@@ -147,14 +185,22 @@ main(int argc, char **argv)
                 try_usage();
             try_n = (int)n;
             break;
+        case 'p':
+            try_pause = true;
+            break;
+        case 'r':
+            if (!str_to_long(optarg, 1, 100, &n))
+                try_usage();
+            try_rounds = (int)n;
+            break;
         case 't':
-            peer.tls = true;
+            try_peer.tls = true;
             break;
         default:
             try_usage();
         }
     }
-    if (main_cf == NULL || (!list && mech == NULL))
+    if (main_cf == NULL || (!list && try_mech == NULL) || (try_n > 1 && try_rounds > 1))
         try_usage();
     try_responses = argv + optind;
     try_nresponses = argc - optind;
@@ -163,10 +209,11 @@ main(int argc, char **argv)
     conf = params_conf_new();
     if (!conf_read_file(conf, main_cf, &err) || !params_load(&p, conf, &err))
         log_fatal("%s", err.text);
+    signal(SIGPIPE, SIG_IGN); /* as the daemons do */
     if (*p.smtpd_sasl_path != '/' && chdir(p.queue_directory) < 0)
         log_fatal("chdir %s: %m", p.queue_directory);
     try_loop = loop_new();
-    if ((s = sasl_server_create(try_loop, &p, &err)) == NULL) {
+    if ((s = try_server = sasl_server_create(try_loop, &p, &err)) == NULL) {
         printf("server: %s\n", err.text);
         return 1;
     }
@@ -178,18 +225,15 @@ main(int argc, char **argv)
         loop_timer_start(deadline, TRY_DEADLINE_MS);
         if (cancel_first) {
             struct sasl_auth *gone =
-                sasl_auth_start(s, &peer, mech, initial, try_done, NULL, &unsupported);
+                sasl_auth_start(s, &try_peer, try_mech, try_initial, try_done, NULL, &unsupported);
 
             sasl_auth_free(gone); /* its done must never come */
         }
         for (int i = 0; i < try_n; i++) {
             tries[i].index = i;
-            tries[i].next = 0;
-            tries[i].auth =
-                sasl_auth_start(s, &peer, mech, initial, try_done, &tries[i], &unsupported);
-            if (tries[i].auth == NULL)
-                try_say(&tries[i], "%s", unsupported ? "unsupported" : "no auth");
-            else
+            while (!try_begin(&tries[i]) && --try_rounds > 0)
+                try_wait();
+            if (tries[i].auth != NULL)
                 try_running++;
         }
         if (try_running > 0)

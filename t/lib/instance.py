@@ -34,19 +34,27 @@ def wait_for(cond, seconds, step=0.05):
     return cond()
 
 
-def children_of(pid):
-    kids = []
+def proc_stats():
+    """(pid, the fields of /proc/pid/stat after the command name) of every process"""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open("/proc/%s/stat" % entry) as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            if int(fields[1]) == pid:
-                kids.append(int(entry))
-        except (OSError, IndexError):
-            pass
-    return kids
+        except OSError:
+            continue
+        if len(fields) > 2:
+            yield int(entry), fields
+
+
+def children_of(pid):
+    return [kid for kid, fields in proc_stats() if int(fields[1]) == pid]
+
+
+def group_alive(pgid):
+    """does a process of group pgid still run (zombies not counted)?"""
+    return any(int(fields[2]) == pgid and fields[0] != "Z" for _, fields in proc_stats())
 
 
 def cmdline(pid):
