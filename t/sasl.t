@@ -8,14 +8,12 @@ the mechanisms offered with and without TLS."""
 import base64
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from instance import group_alive, wait_for  # noqa: E402
+from dovecot import Dovecot  # noqa: E402
 from tap import TAP  # noqa: E402
 
 t = TAP()
@@ -146,89 +144,6 @@ def cyrus(root):
          "cyrus: with no options at all ANONYMOUS is offered") or t.diag(out)
 
 
-DOVECOT_CONF = """base_dir = {root}/run
-state_dir = {root}/state
-log_path = {root}/dovecot.log
-protocols =
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = {mechs}
-auth_anonymous_username = anonymous
-auth_failure_delay = 0
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN {root}/users
-}}
-userdb {{
-  driver = static
-  args = uid=nobody gid=nogroup home=/nonexistent
-}}
-service anvil {{
-  # no auth penalty: failures here are on purpose, and their delays would only slow the test
-  unix_listener anvil-auth-penalty {{
-    mode = 0
-  }}
-}}
-service auth {{
-  unix_listener {root}/auth {{
-    mode = 0666
-  }}
-}}
-"""
-
-
-def connectable(path):
-    s = socket.socket(socket.AF_UNIX)
-    try:
-        s.connect(path)
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
-class Dovecot:
-    """dovecot -F with the test's configuration; start() waits for its auth socket"""
-
-    def __init__(self, root, mechs):
-        self.root, self.proc = root, None
-        self.conf = write(os.path.join(root, "dovecot.conf"),
-                          DOVECOT_CONF.format(root=root, mechs=mechs))
-        self.sock = os.path.join(root, "auth")
-
-    def start(self):
-        self.proc = subprocess.Popen(["dovecot", "-F", "-c", self.conf], start_new_session=True,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        if wait_for(lambda: self.proc.poll() is not None or connectable(self.sock), 30) and \
-                self.proc.poll() is None:
-            return True
-        if self.proc.poll() is not None:
-            t.diag("dovecot exited: %s" % self.proc.stderr.read())
-        t.diag("dovecot did not start: %s" % self.log())
-        return False
-
-    def stop(self):
-        """the master and every process it started (its session), all gone"""
-        if self.proc is None:
-            return
-        pgid = self.proc.pid
-        os.killpg(pgid, signal.SIGTERM)
-        if not wait_for(lambda: not group_alive(pgid), 30):
-            os.killpg(pgid, signal.SIGKILL)
-            wait_for(lambda: not group_alive(pgid), 30)
-        self.proc.wait()
-        self.proc.stderr.close()
-        self.proc = None
-
-    def log(self):
-        try:
-            with open(os.path.join(self.root, "dovecot.log")) as f:
-                return f.read()[-2000:]
-        except OSError:
-            return "(no log)"
-
-
 def dovecot_reconnect(cf, dv):
     """a session whose connection breaks gets TEMP; later ones reconnect"""
     p = subprocess.Popen([TRY, "-c", cf, "-p", "-r", "3", "-a", "LOGIN", b64(b"alice"),
@@ -251,7 +166,7 @@ def dovecot_reconnect(cf, dv):
         t.ok(out.startswith("temp ") and "connect to Dovecot auth" in out,
              "dovecot: while it is down, a mechanism offered before is TEMP, not unsupported")\
             or t.diag(out)
-        if not t.ok(dv.start(), "dovecot starts again"):
+        if not t.ok(dv.start(t.diag), "dovecot starts again"):
             return
         t.is_eq([step(), step(), step()],
                 ["challenge " + b64(b"Username:"), "challenge " + b64(b"Password:"), "ok alice"],
@@ -283,7 +198,7 @@ def dovecot(root):
     t.is_eq(sasl_try(cf, "-a", "PLAIN", "-i", plain("", "alice", "secret")), ["unsupported"],
             "dovecot: and AUTH is unsupported")
     dv = Dovecot(root, "plain login cram-md5 anonymous")
-    if not t.ok(dv.start(), "dovecot starts with a passwd-file and an auth listener"):
+    if not t.ok(dv.start(t.diag), "dovecot starts with a passwd-file and an auth listener"):
         return
     try:
         t.is_eq(sasl_try(cf, "-m"), ["mechs: PLAIN LOGIN CRAM-MD5", "mechs-tls: PLAIN LOGIN CRAM-MD5"],

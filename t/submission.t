@@ -7,6 +7,7 @@ the authenticated only, the brute-force limit, the log lines fail2ban reads, swa
 smtplib as clients, and no AUTH on the MX role unless configured."""
 import base64
 import os
+import shutil
 import smtplib
 import ssl
 import subprocess
@@ -14,6 +15,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from dovecot import Dovecot  # noqa: E402
 from instance import fail2ban_regex  # noqa: E402
 from smtpd_harness import (Client, Instance, NamedSMTP_SSL, greet, owner,  # noqa: E402
                            tls_owner, wait_for)
@@ -173,6 +175,22 @@ def check_fixups(inst, ca):
          "a message with both keeps them as they are")
 
 
+def check_dovecot(inst, ca, dv):
+    """smtpd_sasl_type = dovecot, as docker-mailserver configures it, against a real Dovecot"""
+    if dv is None:
+        t.ok(True, "# SKIP dovecot: needs root and dovecot-core")
+        return
+    c = tls_session(inst, ca, "subdv")
+    ehlo = c.cmd("EHLO client.example.net")
+    t.like(ehlo, "250-AUTH PLAIN LOGIN", "dovecot: its mechanisms are offered inside TLS")
+    t.like(c.cmd("AUTH PLAIN " + plain("", "carol", "wrong")), "535 5.7.8",
+           "dovecot: a wrong password is 535")
+    t.is_eq(c.cmd("AUTH PLAIN " + plain("", "carol", "dovecot-secret")),
+            "235 2.7.0 Authentication successful", "dovecot: the right one is 235")
+    t.is_eq(c.cmd("MAIL FROM:<carol@example.org>"), "250 2.1.0 Ok", "and MAIL is taken")
+    c.close()
+
+
 def check_mx(inst):
     c = Client(inst.ports["mx"])
     c.reply()
@@ -193,8 +211,19 @@ def main(root):
                "smtpd_tls_cert_file = %s\nsmtpd_tls_key_file = %s\n"
                "cyrus_sasl_config_path = %s\nsmtpd_sasl_local_domain =\n"
                % (cadir.cert, cadir.key, sasl_dir))
+    dv = None
+    if os.geteuid() == 0 and shutil.which("dovecot"):
+        dvdir = os.path.join(root, "dovecot")
+        os.makedirs(dvdir)
+        with open(os.path.join(dvdir, "users"), "w") as f:
+            f.write("carol:{PLAIN}dovecot-secret\n")
+        dv = Dovecot(dvdir, "plain login")
+        if not dv.start(t.diag):
+            dv = None
     inst = Instance(root, main_cf,
-                    services={"sub": ("submission", ""),
+                    services={"subdv": ("submission", "-o smtpd_sasl_type=dovecot "
+                                                      "-o smtpd_sasl_path=%s/dovecot/auth" % root),
+                              "sub": ("submission", ""),
                               "sub3": ("submission", "-o smtpd_hard_error_limit=3"),
                               "subs": ("submission", "-o smtpd_tls_wrappermode=yes"),
                               "mx": "-o smtpd_tls_security_level=may"},
@@ -210,15 +239,18 @@ def main(root):
         check_brute_force(inst, cadir.ca)
         check_clients(inst, cadir.ca)
         check_fixups(inst, cadir.ca)
+        check_dovecot(inst, cadir.ca, dv)
         check_mx(inst)
         rc, out = fail2ban_regex(inst.log, "postern[mode=auth]")
-        t.like(out, "Failregex: 7 total", "fail2ban's postfix-sasl rules match each failed AUTH")
-        if "Failregex: 7 total" not in out:
+        t.like(out, "Failregex: 8 total", "fail2ban's postfix-sasl rules match each failed AUTH")
+        if "Failregex: 8 total" not in out:
             t.diag(out[-2000:])
     finally:
         if t.failed:
             t.diag(inst.logtext()[-4000:])
         inst.stop()
+        if dv is not None:
+            dv.stop()
 
 
 with tempfile.TemporaryDirectory() as tmp:

@@ -13,11 +13,12 @@
  *   us:      CONT id B64 (the client's next response), CANCEL id (a session gave up)
  *
  * (fields separated by TAB, lines ended by LF). We say minor version 2 so that an empty
- * "resp=" (the client's "=") is an empty initial response, not a missing one. The handshake is the
- * one wait: made when the server is built and again, on the first use, after the connection was
- * lost, with a deadline of DOVECOT_HANDSHAKE_MS, so that the first EHLO after a start or a Dovecot
- * restart already offers AUTH. Dovecot answers it at once; one that accepts and never answers is
- * not asked again for DOVECOT_HUNG_SECONDS. Everything after the handshake is event-driven. When
+ * "resp=" (the client's "=") is an empty initial response, not a missing one. The handshake is
+ * waited for only when the server is built, before the process takes clients, so that its
+ * first EHLO already offers AUTH; after a lost connection it runs on the loop like everything
+ * else, and AUTH is offered again once it is done (a session never waits for it). Either way
+ * it has DOVECOT_HANDSHAKE_MS: a Dovecot that accepts and never answers is not asked again for
+ * DOVECOT_HUNG_SECONDS. When
  * the connection breaks, every request waiting for Dovecot gets TEMP at once, and one waiting for
  * its client gets TEMP at its next step; while Dovecot cannot be reached no mechanism is offered.
  *
@@ -68,6 +69,8 @@ struct dovecot_req {
     unsigned id;
     unsigned generation; /* of the connection it was sent on */
     bool open;           /* Dovecot holds it: sent, and no OK or FAIL yet */
+    bool held;           /* came during the handshake: sent when it is done */
+    char *held_resp;     /* its initial response (base64) meanwhile, or NULL */
     struct dovecot_req *prev, *next;
 };
 
@@ -82,6 +85,7 @@ struct dovecot_server {
     enum dovecot_state state;
     int sock;
     struct loop_fd *watch;
+    struct loop_timer *timer; /* the handshake's deadline on the loop */
     struct lineio_in in;
     struct lineio_out out;
     bool version_seen;
@@ -98,6 +102,7 @@ struct dovecot_server {
 };
 
 static void dovecot_readable(int fd, unsigned events, void *arg);
+static void dovecot_release_held(struct dovecot_server *ds);
 
 /* dovecot_path - smtpd_sasl_path as given: a relative one is under the working directory */
 static const char *
@@ -146,6 +151,7 @@ dovecot_close(struct dovecot_server *ds, const char *why)
         log_warn("SASL: %s", ds->why);
     loop_fd_free(ds->watch);
     ds->watch = NULL;
+    loop_timer_stop(ds->timer);
     lineio_in_free(&ds->in);
     lineio_out_free(&ds->out);
     close(ds->sock);
@@ -346,11 +352,14 @@ dovecot_handshake_line(struct dovecot_server *ds, const char *cmd, char *rest, c
     } else if (strcmp(cmd, "DONE") == 0) {
         ds->state = DOVECOT_READY;
         ds->hung_until = 0;
+        ds->why[0] = 0;
+        loop_timer_stop(ds->timer);
         dovecot_set_offered(ds, true);
         for (int tls = 0; tls < 2; tls++) {
             free(ds->last_offered[tls]);
             ds->last_offered[tls] = xstrdup(ds->offered[tls]);
         }
+        dovecot_release_held(ds);
     }
     /* SPID, CUID, COOKIE: only for master requests and APOP, which SMTP AUTH needs not. */
     return true;
@@ -463,9 +472,24 @@ dovecot_wait(struct dovecot_server *ds)
     return ds->state == DOVECOT_READY;
 }
 
-/* dovecot_connect - a ready connection, if there is none and Dovecot can be had */
+/* dovecot_hung - the handshake on the loop passed its deadline */
+static void
+dovecot_hung(void *arg)
+{
+    struct dovecot_server *ds = arg;
+
+    if (ds->state != DOVECOT_HANDSHAKE)
+        return;
+    ds->hung_until = time(NULL) + DOVECOT_HUNG_SECONDS;
+    dovecot_close(ds, "no handshake in time");
+}
+
+/*
+ * dovecot_connect - true with a ready connection; else start one if Dovecot can be had,
+ * and with wait, wait for its handshake (otherwise it finishes on the loop)
+ */
 static bool
-dovecot_connect(struct dovecot_server *ds)
+dovecot_connect(struct dovecot_server *ds, bool wait)
 {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     const char *path = dovecot_path(ds);
@@ -474,6 +498,8 @@ dovecot_connect(struct dovecot_server *ds)
 
     if (ds->state == DOVECOT_READY)
         return true;
+    if (ds->state == DOVECOT_HANDSHAKE)
+        return false;
     if (ds->hung_until != 0 && time(NULL) < ds->hung_until)
         return false;
     if (strlen(path) >= sizeof(sun.sun_path)) {
@@ -504,6 +530,10 @@ dovecot_connect(struct dovecot_server *ds)
     snprintf(hello, sizeof(hello), "VERSION\t1\t2\nCPID\t%ld\n", (long)getpid());
     if (!lineio_out_put(&ds->out, hello, strlen(hello)) || !dovecot_flush(ds))
         return false;
+    if (!wait) {
+        loop_timer_start(ds->timer, DOVECOT_HANDSHAKE_MS);
+        return false;
+    }
     if (!dovecot_wait(ds))
         return false;
     ds->why[0] = 0;
@@ -518,9 +548,10 @@ dovecot_open(struct sasl_server *s, struct err *err)
     ds->s = s;
     ds->sock = -1;
     ds->next_id = 1;
+    ds->timer = loop_timer_new(s->loop, dovecot_hung, ds);
     s->data = ds;
     dovecot_set_offered(ds, false);
-    dovecot_connect(ds); /* not there yet is no error: it is asked again at each use */
+    dovecot_connect(ds, true); /* not there yet is no error: it is asked again at each use */
     return true;
 }
 
@@ -535,6 +566,7 @@ dovecot_close_server(struct sasl_server *s)
         lineio_out_free(&ds->out);
         close(ds->sock);
     }
+    loop_timer_free(ds->timer);
     for (int tls = 0; tls < 2; tls++) {
         free(ds->offered[tls]);
         free(ds->last_offered[tls]);
@@ -547,7 +579,7 @@ dovecot_mechs(struct sasl_server *s, bool tls)
 {
     struct dovecot_server *ds = s->data;
 
-    dovecot_connect(ds);
+    dovecot_connect(ds, false);
     return ds->offered[tls];
 }
 
@@ -561,23 +593,14 @@ dovecot_clean(const char *text)
     return text;
 }
 
+/* dovecot_send_auth - the AUTH line of a request, with the initial response b64 (or none) */
 static void
-dovecot_start(struct sasl_auth *a, const unsigned char *data, size_t len, const char *b64)
+dovecot_send_auth(struct dovecot_server *ds, struct dovecot_req *r, const char *b64)
 {
-    struct dovecot_server *ds = a->s->data;
-    struct dovecot_req *r = xcalloc(1, sizeof(*r));
+    struct sasl_auth *a = r->a;
     const char *service = dovecot_clean(a->s->p->smtpd_sasl_service);
     struct buf line;
 
-    r->a = a;
-    a->data = r;
-    if ((r->next = ds->reqs) != NULL)
-        r->next->prev = r;
-    ds->reqs = r;
-    if (!dovecot_connect(ds)) {
-        sasl_auth_report(a, SASL_RESULT_TEMP, ds->why);
-        return;
-    }
     if (!sasl_mech_in_list(ds->offered[a->tls], a->mech)) {
         /* Offered before a restart, gone after it: Dovecot would hang up on an AUTH for it. */
         sasl_auth_report(a, SASL_RESULT_TEMP, "mechanism no longer offered by Dovecot");
@@ -610,6 +633,44 @@ dovecot_start(struct sasl_auth *a, const unsigned char *data, size_t len, const 
     dovecot_send(ds, buf_str(&line));
     wipe(line.data, line.len);
     buf_free(&line);
+}
+
+/* dovecot_release_held - the handshake is done: send what waited for it */
+static void
+dovecot_release_held(struct dovecot_server *ds)
+{
+    for (struct dovecot_req *r = ds->reqs; r != NULL; r = r->next) {
+        if (!r->held)
+            continue;
+        r->held = false;
+        dovecot_send_auth(ds, r, r->held_resp);
+        if (r->held_resp != NULL)
+            wipe(r->held_resp, strlen(r->held_resp));
+        free(r->held_resp);
+        r->held_resp = NULL;
+    }
+}
+
+static void
+dovecot_start(struct sasl_auth *a, const unsigned char *data, size_t len, const char *b64)
+{
+    struct dovecot_server *ds = a->s->data;
+    struct dovecot_req *r = xcalloc(1, sizeof(*r));
+
+    r->a = a;
+    a->data = r;
+    if ((r->next = ds->reqs) != NULL)
+        r->next->prev = r;
+    ds->reqs = r;
+    if (dovecot_connect(ds, false)) {
+        dovecot_send_auth(ds, r, b64);
+    } else if (ds->state == DOVECOT_HANDSHAKE) { /* a reconnect under way: wait for it */
+        r->held = true;
+        r->held_resp = b64 ? xstrdup(b64) : NULL;
+        r->generation = ds->generation;
+    } else {
+        sasl_auth_report(a, SASL_RESULT_TEMP, ds->why);
+    }
 }
 
 static void
@@ -657,6 +718,9 @@ dovecot_cancel(struct sasl_auth *a)
     if (r->next != NULL)
         r->next->prev = r->prev;
     snprintf(line, sizeof(line), "CANCEL\t%u", r->id);
+    if (r->held_resp != NULL)
+        wipe(r->held_resp, strlen(r->held_resp));
+    free(r->held_resp);
     free(r);
     a->data = NULL;
     if (tell)
