@@ -191,6 +191,24 @@ def check_dovecot(inst, ca, dv):
     c.close()
 
 
+def check_binding(inst, ca):
+    """smtpd_sender_login_maps with reject_sender_login_mismatch, and reject_unlisted_sender"""
+    c = tls_session(inst, ca, "bind")
+    c.cmd("AUTH PLAIN " + plain("", LOGIN, PASSWORD))
+    tries = [("alice@example.org", "250 2.1.5 Ok", "the login's own address"),
+             ("team@example.org", "250 2.1.5 Ok", "an address it shares"),
+             ("bob@example.org", "553 5.7.1 <bob@example.org>: Sender address rejected: "
+              "not owned by user " + LOGIN, "another's address: 553, not owned by user"),
+             ("ghost@virt.example", "550 5.1.0 <ghost@virt.example>: Sender address rejected: "
+              "User unknown in virtual mailbox table", "reject_unlisted_sender: an unknown "
+              "address of our own domain")]
+    for sender, want, name in tries:
+        c.cmd("MAIL FROM:<%s>" % sender)
+        t.is_eq(c.cmd("RCPT TO:<friend@remote.example>"), want, name)
+        c.cmd("RSET")
+    c.close()
+
+
 def check_mx(inst):
     c = Client(inst.ports["mx"])
     c.reply()
@@ -220,8 +238,17 @@ def main(root):
         dv = Dovecot(dvdir, "plain login")
         if not dv.start(t.diag):
             dv = None
+    with open(os.path.join(root, "logins"), "w") as f:
+        f.write("alice@example.org %s\nteam@example.org bob@example.org, %s\n"
+                "bob@example.org bob@example.org\n" % (LOGIN, LOGIN))
+    with open(os.path.join(root, "vmailbox"), "w") as f:
+        f.write("real@virt.example virt.example/real/\n")
+    bind = ("-o smtpd_sender_login_maps=texthash:%s/logins -o virtual_mailbox_domains=virt.example"
+            " -o virtual_mailbox_maps=texthash:%s/vmailbox -o smtpd_sender_restrictions="
+            "reject_unlisted_sender,reject_sender_login_mismatch" % (root, root))
     inst = Instance(root, main_cf,
-                    services={"subdv": ("submission", "-o smtpd_sasl_type=dovecot "
+                    services={"bind": ("submission", bind),
+                              "subdv": ("submission", "-o smtpd_sasl_type=dovecot "
                                                       "-o smtpd_sasl_path=%s/dovecot/auth" % root),
                               "sub": ("submission", ""),
                               "sub3": ("submission", "-o smtpd_hard_error_limit=3"),
@@ -240,6 +267,7 @@ def main(root):
         check_clients(inst, cadir.ca)
         check_fixups(inst, cadir.ca)
         check_dovecot(inst, cadir.ca, dv)
+        check_binding(inst, cadir.ca)
         check_mx(inst)
         rc, out = fail2ban_regex(inst.log, "postern[mode=auth]")
         t.like(out, "Failregex: 8 total", "fail2ban's postfix-sasl rules match each failed AUTH")

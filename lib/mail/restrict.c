@@ -43,6 +43,7 @@ enum restrict_kind {
     R_SENDER_LOGIN_AUTH,   /* reject_authenticated_sender_login_mismatch */
     R_SENDER_LOGIN_KNOWN,  /* reject_known_sender_login_mismatch */
     R_SENDER_LOGIN_UNAUTH, /* reject_unauthenticated_sender_login_mismatch */
+    R_REJECT_UNLISTED_SENDER,
 };
 
 static const struct {
@@ -72,6 +73,7 @@ static const struct {
     {"reject_authenticated_sender_login_mismatch", R_SENDER_LOGIN_AUTH, false},
     {"reject_known_sender_login_mismatch", R_SENDER_LOGIN_KNOWN, false},
     {"reject_unauthenticated_sender_login_mismatch", R_SENDER_LOGIN_UNAUTH, false},
+    {"reject_unlisted_sender", R_REJECT_UNLISTED_SENDER, false},
 };
 
 static const char *const stage_texts[] = {
@@ -372,6 +374,26 @@ restrict_sender_login(struct restrict_eval *ev, enum restrict_kind kind)
                            f->sasl_username);
 }
 
+/* restrict_unlisted_sender - a sender in one of our domains must exist there */
+static enum restrict_verdict
+restrict_unlisted_sender(struct restrict_eval *ev)
+{
+    const char *sender = ev->facts->sender, *table = "local recipient table";
+    struct err err;
+
+    if (sender == NULL || *sender == 0 || ev->env->known == NULL)
+        return RESTRICT_DUNNO;
+    switch (ev->env->known(ev->env->known_ctx, sender, &table, &err)) {
+    case RESTRICT_KNOWN:
+        return RESTRICT_DUNNO;
+    case RESTRICT_KNOWN_ERROR:
+        return restrict_table_error(ev, &err);
+    default:
+        return restrict_answer(ev, RESTRICT_REJECT, 550, "5.1.0",
+                               "<%s>: Sender address rejected: User unknown in %s", sender, table);
+    }
+}
+
 /* restrict_action - act on an access table's value */
 static enum restrict_verdict
 restrict_action(struct restrict_eval *ev, const char *value, int depth)
@@ -496,6 +518,8 @@ restrict_kind_eval(struct restrict_eval *ev, enum restrict_kind kind, struct map
         return restrict_non_fqdn_address(ev, ev->facts->sender, "Sender address");
     case R_REJECT_NON_FQDN_RECIPIENT:
         return restrict_non_fqdn_address(ev, ev->facts->recipient, "Recipient address");
+    case R_REJECT_UNLISTED_SENDER:
+        return restrict_unlisted_sender(ev);
     case R_SENDER_LOGIN:
     case R_SENDER_LOGIN_AUTH:
     case R_SENDER_LOGIN_KNOWN:

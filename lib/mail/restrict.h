@@ -23,7 +23,8 @@
  * check_client_access, check_helo_access, check_sender_access, check_recipient_access,
  * reject_unauth_pipelining, reject_sender_login_mismatch,
  * reject_authenticated_sender_login_mismatch, reject_known_sender_login_mismatch,
- * reject_unauthenticated_sender_login_mismatch (with smtpd_sender_login_maps).
+ * reject_unauthenticated_sender_login_mismatch (with smtpd_sender_login_maps),
+ * reject_unlisted_sender (with the receiver's own tables, through env->known).
  * Access table values: OK, PERMIT, REJECT [text], DEFER [text], DUNNO, "4NN text",
  * "5NN text", or the name of a restriction above that takes no table.
  */
@@ -55,6 +56,16 @@ struct restrict_facts {
     const char *sasl_username; /* the login, when authenticated */
 };
 
+/* Does an address of a domain we receive mail for exist? The receiver answers from its
+ * recipient tables; table names the table that said no. */
+enum restrict_known {
+    RESTRICT_KNOWN, /* it exists, or the domain is not ours to judge */
+    RESTRICT_UNKNOWN,
+    RESTRICT_KNOWN_ERROR, /* a table failed: err says why */
+};
+typedef enum restrict_known (*restrict_known_fn)(void *ctx, const char *address, const char **table,
+                                                 struct err *err);
+
 /* What the restrictions consult, built once per process from the parameters. */
 struct restrict_env {
     struct match_list *mynetworks;
@@ -65,6 +76,8 @@ struct restrict_env {
     struct map_addr_opts addr_opts;
     const char *null_sender_key;        /* smtpd_null_access_lookup_key; NULL means "<>" */
     struct map_list *sender_login_maps; /* sender address -> logins that may use it */
+    restrict_known_fn known;            /* NULL: reject_unlisted_sender has no opinion */
+    void *known_ctx;
 };
 
 struct restrict_reply {

@@ -17,6 +17,9 @@
 #include "mail/map_addr.h"
 #include "smtpd/smtpd.h"
 
+static enum restrict_known smtpd_check_exists(void *ctx, const char *addr, const char **table,
+                                              struct err *err);
+
 /* smtpd_check_rlist - compile one restriction list, or remember why not */
 static void
 smtpd_check_rlist(struct smtpd_rlist *r, const char *name, const struct strvec *words,
@@ -182,6 +185,8 @@ smtpd_check_open(struct smtpd *smtpd)
     smtpd_check_table(&smtpd->vmailbox, "virtual_mailbox_maps", &p->virtual_mailbox_maps);
     smtpd_check_table(&smtpd->sender_login, "smtpd_sender_login_maps", &p->smtpd_sender_login_maps);
     e->sender_login_maps = smtpd->sender_login.maps;
+    e->known = smtpd_check_exists;
+    e->known_ctx = smtpd;
     return smtpd->domains_error == NULL;
 }
 
@@ -279,10 +284,10 @@ smtpd_check_restrictions(struct smtpd_session *sess, const char *rcpt)
 
 /* smtpd_check_lookup - is rcpt in the table list? MAP_ERROR for a broken one */
 static enum map_status
-smtpd_check_lookup(struct smtpd_session *sess, struct smtpd_table *t, const char *rcpt, bool local,
+smtpd_check_lookup(struct smtpd *smtpd, struct smtpd_table *t, const char *rcpt, bool local,
                    struct err *err)
 {
-    struct map_addr_opts opts = sess->smtpd->renv.addr_opts;
+    struct map_addr_opts opts = smtpd->renv.addr_opts;
     struct map_addr_match match = {0};
     enum map_status status;
 
@@ -296,50 +301,65 @@ smtpd_check_lookup(struct smtpd_session *sess, struct smtpd_table *t, const char
     return status;
 }
 
+/*
+ * smtpd_check_exists - does an address of one of our domains exist in the table its address
+ * class names? (table: the one that said no.) Relay and other domains are not ours to judge.
+ */
+static enum restrict_known
+smtpd_check_exists(void *ctx, const char *addr, const char **table, struct err *err)
+{
+    struct smtpd *smtpd = ctx;
+    const char *at = strrchr(addr, '@');
+    enum addr_class cls = ADDR_CLASS_LOCAL;
+    struct smtpd_table *t = NULL;
+    enum map_status status;
+
+    if (smtpd->domains_error != NULL) {
+        err_set(err, "%s", smtpd->domains_error);
+        return RESTRICT_KNOWN_ERROR;
+    }
+    if (at != NULL && addr_class_find(&smtpd->domains, at + 1, &cls, err) == MAP_ERROR)
+        return RESTRICT_KNOWN_ERROR;
+    status = smtpd_check_lookup(smtpd, &smtpd->valias, addr, cls == ADDR_CLASS_LOCAL, err);
+    if (status != MAP_NOTFOUND)
+        return status == MAP_FOUND ? RESTRICT_KNOWN : RESTRICT_KNOWN_ERROR;
+    if (cls == ADDR_CLASS_LOCAL && smtpd->local_rcpt.maps == NULL && !smtpd->local_rcpt.error)
+        return RESTRICT_KNOWN; /* empty local_recipient_maps: every local address exists */
+    if (cls == ADDR_CLASS_LOCAL) {
+        t = &smtpd->local_rcpt;
+        *table = "local recipient table";
+    } else if (cls == ADDR_CLASS_VIRTUAL_ALIAS) {
+        *table = "virtual alias table";
+    } else if (cls == ADDR_CLASS_VIRTUAL_MAILBOX) {
+        t = &smtpd->vmailbox;
+        *table = "virtual mailbox table";
+    } else {
+        return RESTRICT_KNOWN;
+    }
+    status = t ? smtpd_check_lookup(smtpd, t, addr, cls == ADDR_CLASS_LOCAL, err) : MAP_NOTFOUND;
+    if (status == MAP_ERROR)
+        return RESTRICT_KNOWN_ERROR;
+    return status == MAP_FOUND ? RESTRICT_KNOWN : RESTRICT_UNKNOWN;
+}
+
 /* smtpd_check_known - the recipient must exist in the table its address class names */
 static bool
 smtpd_check_known(struct smtpd_session *sess, const char *rcpt)
 {
-    struct smtpd *smtpd = sess->smtpd;
-    const char *at = strrchr(rcpt, '@');
-    enum addr_class cls = ADDR_CLASS_LOCAL;
-    struct smtpd_table *table = NULL;
-    const char *what = NULL;
+    const char *table = "local recipient table";
     struct err err;
-    enum map_status status;
     char text[700];
 
-    if (smtpd->domains_error != NULL)
-        return smtpd_check_tempfail(sess, rcpt, smtpd->domains_error);
-    if (at != NULL && addr_class_find(&smtpd->domains, at + 1, &cls, &err) == MAP_ERROR)
-        return smtpd_check_tempfail(sess, rcpt, err.text);
-    status = smtpd_check_lookup(sess, &smtpd->valias, rcpt, cls == ADDR_CLASS_LOCAL, &err);
-    if (status == MAP_ERROR)
-        return smtpd_check_tempfail(sess, rcpt, err.text);
-    if (status == MAP_FOUND)
+    switch (smtpd_check_exists(sess->smtpd, rcpt, &table, &err)) {
+    case RESTRICT_KNOWN:
         return true;
-    if (cls == ADDR_CLASS_LOCAL && smtpd->local_rcpt.maps == NULL && !smtpd->local_rcpt.error)
-        return true; /* empty local_recipient_maps: every local address is accepted */
-    if (cls == ADDR_CLASS_LOCAL) {
-        table = &smtpd->local_rcpt;
-        what = "local recipient table";
-    } else if (cls == ADDR_CLASS_VIRTUAL_ALIAS) {
-        what = "virtual alias table";
-    } else if (cls == ADDR_CLASS_VIRTUAL_MAILBOX) {
-        table = &smtpd->vmailbox;
-        what = "virtual mailbox table";
-    } else {
-        return true; /* relay and default classes: the next hop decides */
+    case RESTRICT_KNOWN_ERROR:
+        return smtpd_check_tempfail(sess, rcpt, err.text);
+    default:
+        snprintf(text, sizeof(text), "<%s>: Recipient address rejected: User unknown in %s", rcpt,
+                 table);
+        return smtpd_check_refuse(sess, rcpt, 550, "5.1.1", text);
     }
-    status =
-        table ? smtpd_check_lookup(sess, table, rcpt, cls == ADDR_CLASS_LOCAL, &err) : MAP_NOTFOUND;
-    if (status == MAP_ERROR)
-        return smtpd_check_tempfail(sess, rcpt, err.text);
-    if (status == MAP_FOUND)
-        return true;
-    snprintf(text, sizeof(text), "<%s>: Recipient address rejected: User unknown in %s", rcpt,
-             what);
-    return smtpd_check_refuse(sess, rcpt, 550, "5.1.1", text);
 }
 
 /* smtpd_check_data - smtpd_data_restrictions at DATA; false when replied and logged */
