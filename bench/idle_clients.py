@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """bench/idle_clients.py - workload W3's client: N SMTP connections that say EHLO and sit idle.
 
-Usage: idle_clients.py HOST:PORT COUNT TIMEOUT
+Usage: idle_clients.py [--tls] HOST:PORT COUNT TIMEOUT
 
 Opens COUNT connections at once (asyncio, stdlib only). Each must get its 220 greeting and a
 250 reply to EHLO before TIMEOUT seconds from the start; such a connection is "served" and
-stays open, idle. When every connection is served or has failed, one JSON line goes to
+stays open, idle. With --tls (workload W3T) a connection is served only once it has also
+sent STARTTLS, got 220, completed the TLS handshake (Python's ssl module as a normal client:
+TLS 1.2 or 1.3, no certificate verification, as the bench's certificate is self-signed) and
+got 250 to a second EHLO inside TLS; then it sits idle with the TLS session established. When every connection is served or has failed, one JSON line goes to
 stdout (attempted, served, and why the others failed); then the connections stay open until
 a line (or EOF) arrives on stdin, and are closed. bench/run measures the MTA meanwhile.
 
@@ -17,6 +20,7 @@ import asyncio
 import json
 import resource
 import socket
+import ssl
 import struct
 import sys
 import time
@@ -35,7 +39,26 @@ async def read_reply(reader):
             return line[:3].decode("ascii", "replace")
 
 
-async def one(host, port, source, deadline, results, keep):
+STAGES = ("connect", "greeting", "ehlo", "starttls", "handshake", "ehlo_tls")
+
+
+def tls_context():
+    """A client context as a normal client's, minus certificate verification."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+async def command(reader, writer, line, want, what):
+    writer.write(line)
+    await writer.drain()
+    code = await read_reply(reader)
+    if code != want:
+        raise ConnectionError("%s %s" % (what, code))
+
+
+async def one(host, port, source, deadline, results, keep, tls):
     remaining = deadline - time.monotonic()
     stage = "connect"
     try:
@@ -48,23 +71,26 @@ async def one(host, port, source, deadline, results, keep):
             if code != "220":
                 raise ConnectionError("greeting " + code)
             stage = "ehlo"
-            writer.write(b"EHLO bench.client\r\n")
-            await writer.drain()
-            code = await read_reply(reader)
-            if code != "250":
-                raise ConnectionError("EHLO " + code)
+            await command(reader, writer, b"EHLO bench.client\r\n", "250", "EHLO")
+            if tls:
+                stage = "starttls"
+                await command(reader, writer, b"STARTTLS\r\n", "220", "STARTTLS")
+                stage = "handshake"
+                await writer.start_tls(tls, server_hostname="bench.localdomain")
+                stage = "ehlo_tls"
+                await command(reader, writer, b"EHLO bench.client\r\n", "250", "EHLO in TLS")
 
         await asyncio.wait_for(talk(), max(remaining, 0.001))
         results["served"] += 1
     except asyncio.TimeoutError:
         results["timeout_" + stage] += 1
-    except OSError as e:
+    except (OSError, ssl.SSLError) as e:
         key = "error_" + stage
         results[key] += 1
         results.setdefault("last_error", str(e))
 
 
-async def main(host, port, count, timeout):
+async def main(host, port, count, timeout, tls):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -72,14 +98,14 @@ async def main(host, port, count, timeout):
         print("idle_clients: RLIMIT_NOFILE %d is too low for %d connections" % (hard, count),
               file=sys.stderr)
     results = {"attempted": count, "served": 0}
-    for stage in ("connect", "greeting", "ehlo"):
+    for stage in STAGES if tls else STAGES[:3]:
         results["timeout_" + stage] = 0
         results["error_" + stage] = 0
     keep = []
     start = time.monotonic()
     deadline = start + timeout
     sources = ["127.0.0.%d" % (1 + i // PER_SOURCE % 8) for i in range(count)]
-    await asyncio.gather(*(one(host, port, s, deadline, results, keep) for s in sources))
+    await asyncio.gather(*(one(host, port, s, deadline, results, keep, tls) for s in sources))
     results["seconds"] = round(time.monotonic() - start, 2)
     print(json.dumps(results), flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
@@ -94,8 +120,12 @@ async def main(host, port, count, timeout):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4:
-        sys.exit("usage: idle_clients.py HOST:PORT COUNT TIMEOUT")
-    address, count, timeout = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    args = sys.argv[1:]
+    use_tls = args[:1] == ["--tls"]
+    if use_tls:
+        args = args[1:]
+    if len(args) != 3:
+        sys.exit("usage: idle_clients.py [--tls] HOST:PORT COUNT TIMEOUT")
+    address, count, timeout = args[0], int(args[1]), float(args[2])
     host, _, port = address.rpartition(":")
-    asyncio.run(main(host, int(port), count, timeout))
+    asyncio.run(main(host, int(port), count, timeout, tls_context() if use_tls else None))
