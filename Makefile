@@ -222,7 +222,8 @@ valgrind: tests
 run: setup all
 	tools/run-dev $(BUILD)
 
-# bench: workloads W1 (throughput) and W3 (idle connections) against a private Postfix
+# bench: workloads W1 (throughput) and W3 (idle connections), and on request W4S, W4A (over
+# TLS) and W3T (idle TLS sessions), against a private Postfix
 # instance; bench/setup installs Postfix when missing. Knobs: BENCH_* (bench/run, doc/bench.md).
 bench: setup all
 	bench/setup

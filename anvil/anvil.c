@@ -34,7 +34,7 @@
 struct anvil_entry {
     char *key; /* "service client" */
     long count;
-    long conn_rate, rcpt_rate;
+    long conn_rate, rcpt_rate, auth_rate;
     time_t window; /* when the rates' window opened */
     struct anvil_entry *next;
 };
@@ -86,7 +86,7 @@ anvil_roll(struct anvil *a, struct anvil_entry *e, time_t now)
 {
     if (now - e->window >= (time_t)a->ctx->params.anvil_rate_time_unit) {
         e->window = now;
-        e->conn_rate = e->rcpt_rate = 0;
+        e->conn_rate = e->rcpt_rate = e->auth_rate = 0;
     }
 }
 
@@ -102,7 +102,7 @@ anvil_sweep(void *arg)
             struct anvil_entry *e = *pp;
 
             anvil_roll(a, e, now);
-            if (e->count > 0 || e->conn_rate > 0 || e->rcpt_rate > 0) {
+            if (e->count > 0 || e->conn_rate > 0 || e->rcpt_rate > 0 || e->auth_rate > 0) {
                 pp = &e->next;
                 continue;
             }
@@ -172,6 +172,8 @@ anvil_request(struct anvil_conn *c)
     anvil_roll(c->a, e, time(NULL));
     if (req.msg == PROTO_ANVIL_RCPT)
         return anvil_answer(c, e->count, ++e->rcpt_rate);
+    if (req.msg == PROTO_ANVIL_AUTH)
+        return anvil_answer(c, e->count, ++e->auth_rate);
     if (c->open.n >= ANVIL_OPEN_MAX) { /* more than any receiver serves: a confused peer */
         log_warn("a receiver reports more than %d open sessions: connection dropped",
                  ANVIL_OPEN_MAX);

@@ -209,6 +209,44 @@ def check_binding(inst, ca):
     c.close()
 
 
+def check_auth_rate(inst, ca):
+    """smtpd_client_auth_rate_limit: AUTH commands counted per client by anvil, across sessions"""
+    replies = []
+    for _ in range(2):
+        c = tls_session(inst, ca, "rate")
+        replies += [c.cmd("AUTH PLAIN " + plain("", LOGIN, "guess")) for _ in range(2)]
+        c.close()
+    t.ok(replies[:2] == ["535 5.7.8 Error: authentication failed: authentication failure"] * 2,
+         "two AUTH commands within the limit are tried")
+    t.is_eq(replies[2:], ["503 5.7.0 Error: too many AUTH commands from 127.0.0.1"] * 2,
+            "past smtpd_client_auth_rate_limit, in a new session too: 503 5.7.0")
+    t.ok(inst.wait_log("AUTH command rate limit exceeded: 3 from unknown[127.0.0.1]"),
+         "and the log says so")
+
+
+def check_qualify(inst, ca):
+    """RFC 6409 8: an address without a domain is completed with $myorigin on submission, and
+    refused on the MX (RFC 5321)"""
+    before = inst.files()
+    c = tls_session(inst, ca)
+    c.cmd("AUTH PLAIN " + plain("", LOGIN, PASSWORD))
+    t.is_eq(c.cmd("MAIL FROM:<alice>"), "250 2.1.0 Ok", "submission: MAIL FROM:<alice> is taken")
+    t.is_eq(c.cmd("RCPT TO:<friend@remote.example>"), "250 2.1.5 Ok", "and a recipient")
+    c.cmd("DATA")
+    c.send(b"Subject: bare sender\r\n\r\nx\r\n.\r\n")
+    c.reply()
+    c.close()
+    got = wait_for(lambda: [f for f in inst.files() if f not in before], 10) or []
+    head = inst.cat(got[0])[0] if got else []
+    t.ok(any("alice@mx.example.org" in line for line in head),
+         "the sender is stored as alice@$myorigin") or t.diag(head)
+    c = Client(inst.ports["mx"])
+    c.reply()
+    c.cmd("EHLO client.example.net")
+    t.like(c.cmd("MAIL FROM:<alice>"), "501", "25: an address without a domain is a syntax error")
+    c.close()
+
+
 def check_mx(inst):
     c = Client(inst.ports["mx"])
     c.reply()
@@ -247,7 +285,9 @@ def main(root):
             " -o virtual_mailbox_maps=texthash:%s/vmailbox -o smtpd_sender_restrictions="
             "reject_unlisted_sender,reject_sender_login_mismatch" % (root, root))
     inst = Instance(root, main_cf,
+                    anvil=True,
                     services={"bind": ("submission", bind),
+                              "rate": ("submission", "-o smtpd_client_auth_rate_limit=2"),
                               "subdv": ("submission", "-o smtpd_sasl_type=dovecot "
                                                       "-o smtpd_sasl_path=%s/dovecot/auth" % root),
                               "sub": ("submission", ""),
@@ -268,10 +308,12 @@ def main(root):
         check_fixups(inst, cadir.ca)
         check_dovecot(inst, cadir.ca, dv)
         check_binding(inst, cadir.ca)
+        check_auth_rate(inst, cadir.ca)
+        check_qualify(inst, cadir.ca)
         check_mx(inst)
         rc, out = fail2ban_regex(inst.log, "postern[mode=auth]")
-        t.like(out, "Failregex: 8 total", "fail2ban's postfix-sasl rules match each failed AUTH")
-        if "Failregex: 8 total" not in out:
+        t.like(out, "Failregex: 10 total", "fail2ban's postfix-sasl rules match each failed AUTH")
+        if "Failregex: 10 total" not in out:
             t.diag(out[-2000:])
     finally:
         if t.failed:

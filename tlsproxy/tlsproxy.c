@@ -8,11 +8,30 @@
  * handshake is refused with the reason (the receiver then answers 454), so a broken key
  * never ends plaintext service on port 25.
  */
+#include <malloc.h>
 #include <stdlib.h>
 
 #include "core/log.h"
 #include "core/mem.h"
 #include "tlsproxy/tlsproxy.h"
+
+#define TLSPROXY_TRIM_MS 1000 /* after a handshake, at most this long until the heap is trimmed */
+
+/* tlsproxy_trim - a handshake allocates far more than the session keeps; glibc would hold
+ * on to the difference, so idle sessions would look ten times their size */
+static void
+tlsproxy_trim(void *arg)
+{
+    malloc_trim(0);
+}
+
+/* tlsproxy_trim_soon - a handshake just finished: trim within TLSPROXY_TRIM_MS, once for all */
+void
+tlsproxy_trim_soon(struct tlsproxy *tp)
+{
+    if (!loop_timer_pending(tp->trim))
+        loop_timer_start(tp->trim, TLSPROXY_TRIM_MS);
+}
 
 static void
 tlsproxy_post_jail(struct server_ctx *ctx)
@@ -23,6 +42,7 @@ tlsproxy_post_jail(struct server_ctx *ctx)
     tp->ctx = ctx;
     tp->p = &ctx->params;
     ctx->app = tp;
+    tp->trim = loop_timer_new(ctx->loop, tlsproxy_trim, tp);
     server_set_max_sessions(ctx, (int)ctx->params.tlsproxy_sessions_per_process);
     if ((tp->ssl_ctx = tlsproxy_ctx_new(tp->p, &err)) == NULL) {
         tp->error = xstrdup(err.text);
@@ -65,6 +85,7 @@ tlsproxy_on_exit(struct server_ctx *ctx)
     if (tp == NULL)
         return;
     SSL_CTX_free(tp->ssl_ctx);
+    loop_timer_free(tp->trim);
     free(tp->error);
     free(tp);
     ctx->app = NULL;

@@ -19,9 +19,13 @@
 struct tlsproxy {
     struct server_ctx *ctx;
     const struct params *p;
-    SSL_CTX *ssl_ctx; /* NULL: none could be built, and every handshake is refused */
-    char *error;      /* then: why */
+    SSL_CTX *ssl_ctx;        /* NULL: none could be built, and every handshake is refused */
+    char *error;             /* then: why */
+    struct loop_timer *trim; /* gives the heap a handshake left free back to the system */
 };
+
+/* tlsproxy.c */
+void tlsproxy_trim_soon(struct tlsproxy *tp);
 
 /* tlsproxy_session.c */
 void tlsproxy_session_start(struct tlsproxy *tp, int conn);

@@ -14,6 +14,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -281,6 +283,7 @@ tp_established(struct tp_session *s)
 
     loop_timer_stop(s->timer);
     tlsproxy_facts(s->ssl, &res.facts);
+    tlsproxy_trim_soon(s->tp);
     if (!tp_result(s, &res)) {
         tp_end(s);
         return;
@@ -347,6 +350,8 @@ tp_begin(struct tp_session *s, struct tls_request *req)
         tp_refuse(s, "cannot make the client socket non-blocking");
         return;
     }
+    /* TLS writes whole records: none of them should wait for the client's delayed ACK. */
+    (void)setsockopt(s->net, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
     if (s->tp->ssl_ctx == NULL) {
         tp_refuse(s, s->tp->error);
         return;

@@ -103,5 +103,6 @@ tlsproxy_ticket_setup(SSL_CTX *ctx, long period)
     }
     tlsproxy_ticket_period = period;
     SSL_CTX_set_timeout(ctx, period);
+    SSL_CTX_set_num_tickets(ctx, 1); /* one per session (OpenSSL sends two): one write less */
     SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, tlsproxy_ticket_cb);
 }

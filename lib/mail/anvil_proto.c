@@ -1,7 +1,7 @@
 /*
  * anvil_proto.c - encoding and decoding of anvil's messages.
  *
- * Trusts: neither side. A request must be one of the three anvil messages with a service
+ * Trusts: neither side. A request must be one of the four anvil messages with a service
  * and a client of printable characters within ANVIL_NAME_MAX; counts must not be negative.
  */
 #include <stdio.h>
@@ -44,7 +44,7 @@ anvil_request_decode(const struct buf *rec, struct attr_fds *fds, struct anvil_r
 
     req->msg = proto_msg_of(rec);
     if (req->msg != PROTO_ANVIL_CONNECT && req->msg != PROTO_ANVIL_DISCONNECT &&
-        req->msg != PROTO_ANVIL_RCPT) {
+        req->msg != PROTO_ANVIL_RCPT && req->msg != PROTO_ANVIL_AUTH) {
         attr_fds_close(fds);
         return err_set(err, "not an anvil request");
     }

@@ -13,24 +13,24 @@
 /*
  * A receiver keeps one connection to $queue_directory/private/anvil and tells it, per
  * client address and service, when a session starts (anvil_connect) and ends
- * (anvil_disconnect), and when a recipient comes (anvil_rcpt). anvil answers connect and
- * rcpt, in order, with anvil_counts: how many sessions of that client are open now and how
- * many connects or recipients it made in the current anvil_rate_time_unit. Sessions a
- * connection reported and did not end are ended when the connection goes away, so a
- * receiver that dies leaves no phantom sessions behind.
+ * (anvil_disconnect), and when a recipient or an AUTH command comes (anvil_rcpt,
+ * anvil_auth). anvil answers connect, rcpt and auth, in order, with anvil_counts: how many sessions
+ * of that client are open now and how many connects or recipients it made in the current
+ * anvil_rate_time_unit. Sessions a connection reported and did not end are ended when the
+ * connection goes away, so a receiver that dies leaves no phantom sessions behind.
  */
 #define ANVIL_RECORD_LIMIT 1024
 #define ANVIL_NAME_MAX     255 /* service names and addresses */
 
 struct anvil_request {
-    enum proto_msg msg; /* PROTO_ANVIL_CONNECT, _DISCONNECT or _RCPT */
+    enum proto_msg msg; /* PROTO_ANVIL_CONNECT, _DISCONNECT, _RCPT or _AUTH */
     char service[ANVIL_NAME_MAX + 1];
     char client[ANVIL_NAME_MAX + 1];
 };
 
 struct anvil_counts {
     int64_t count; /* sessions open now */
-    int64_t rate;  /* connects (to anvil_connect) or recipients (to anvil_rcpt) this unit */
+    int64_t rate;  /* connects, recipients or AUTH commands (as asked) this unit */
 };
 
 bool anvil_request_encode(struct buf *rec, const struct anvil_request *req, struct err *err);

@@ -375,6 +375,12 @@ mailaddr_mailbox(const char *s, size_t len, int flags, struct mailaddr *addr, si
         buf_free(&local);
         return MAILADDR_OK;
     }
+    if (err == MAILADDR_OK && n < len && s[n] == '>' && (flags & MAILADDR_ALLOW_BARE) &&
+        !addr->had_route && local.len > 0) { /* a submission client's unqualified address */
+        addr->local = buf_steal(&local);
+        *used = n;
+        return MAILADDR_OK;
+    }
     if (err == MAILADDR_OK && (n >= len || s[n] != '@'))
         err = MAILADDR_SYNTAX;
     if (err == MAILADDR_OK)

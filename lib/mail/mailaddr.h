@@ -16,6 +16,7 @@
 #define MAILADDR_ALLOW_NULL       (1 << 0) /* <> (MAIL FROM) */
 #define MAILADDR_ALLOW_POSTMASTER (1 << 1) /* <postmaster> (RCPT TO) */
 #define MAILADDR_ALLOW_UTF8       (1 << 2) /* RFC 6531 UTF-8 in local part and domain */
+#define MAILADDR_ALLOW_BARE       (1 << 3) /* <local> without @domain: domain NULL (RFC 6409 8) */
 
 enum mailaddr_kind {
     MAILADDR_MAILBOX,

@@ -42,6 +42,7 @@
     X(ANVIL_CONNECT, "anvil_connect", "smtpd -> anvil: a client connected; answer its counts")    \
     X(ANVIL_DISCONNECT, "anvil_disconnect", "smtpd -> anvil: that client's session ended")        \
     X(ANVIL_RCPT, "anvil_rcpt", "smtpd -> anvil: the client sent a recipient; answer counts")     \
+    X(ANVIL_AUTH, "anvil_auth", "smtpd -> anvil: the client sent AUTH; answer counts")            \
     X(ANVIL_COUNTS, "anvil_counts", "anvil -> smtpd: concurrent sessions and rate, one client")   \
     X(LOCAL_TASK, "local_task", "local -> its user's process: one delivery (result: raw struct)") \
     X(TLS_SERVER, "tls_server", "receiver -> tlsproxy: be the TLS server on this client socket")  \

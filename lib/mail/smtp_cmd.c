@@ -82,6 +82,8 @@ smtp_cmd_mail_rcpt(const char *arg, size_t len, int flags, struct smtp_cmd *cmd)
 
     if (!mail && (flags & SMTP_CMD_UTF8_TXN))
         aflags |= MAILADDR_ALLOW_UTF8;
+    if (flags & SMTP_CMD_BARE_ADDR)
+        aflags |= MAILADDR_ALLOW_BARE;
     if (len < plen || strncasecmp(arg, prefix, plen) != 0)
         return &smtp_reply_bad_param;
     err = mailaddr_parse_path(arg + plen, len - plen, aflags, &cmd->addr, &used);

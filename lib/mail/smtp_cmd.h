@@ -16,7 +16,8 @@
 #define SMTP_ENVID_MAX     100 /* RFC 3461 4.4, encoded length */
 #define SMTP_ORCPT_MAX     500 /* RFC 3461 4.2, encoded length */
 
-#define SMTP_CMD_UTF8_TXN (1 << 0) /* the transaction's MAIL carried SMTPUTF8 */
+#define SMTP_CMD_UTF8_TXN  (1 << 0) /* the transaction's MAIL carried SMTPUTF8 */
+#define SMTP_CMD_BARE_ADDR (1 << 1) /* MAIL and RCPT may name <local> alone (submission) */
 
 enum smtp_verb {
     SMTP_VERB_EHLO,

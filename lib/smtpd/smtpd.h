@@ -282,6 +282,7 @@ void smtpd_anvil_init(struct smtpd *smtpd);
 void smtpd_anvil_free(struct smtpd *smtpd);
 bool smtpd_anvil_session(struct smtpd_session *sess, smtpd_anvil_done done);
 bool smtpd_anvil_rcpt(struct smtpd_session *sess, smtpd_anvil_done done);
+bool smtpd_anvil_auth(struct smtpd_session *sess, smtpd_anvil_done done);
 void smtpd_anvil_end(struct smtpd_session *sess);
 
 /* smtpd_dns.c */

@@ -1,7 +1,8 @@
 /*
  * smtpd_anvil.c - per-client limits through anvil: sessions open at once
  * (smtpd_client_connection_count_limit), connects and recipients per anvil_rate_time_unit
- * (smtpd_client_connection_rate_limit, smtpd_client_recipient_rate_limit), except for the
+ * (smtpd_client_connection_rate_limit, smtpd_client_recipient_rate_limit), AUTH commands
+ * per anvil_rate_time_unit (smtpd_client_auth_rate_limit), except for the
  * clients in smtpd_client_event_limit_exceptions (default $mynetworks).
  *
  * One non-blocking connection per process to private/anvil carries every session's
@@ -228,6 +229,15 @@ smtpd_anvil_rcpt(struct smtpd_session *sess, smtpd_anvil_done done)
     if (sess->smtpd->p->smtpd_client_recipient_rate_limit == 0 || smtpd_anvil_exempt(sess))
         return false;
     return smtpd_anvil_ask(sess, PROTO_ANVIL_RCPT, done);
+}
+
+/* smtpd_anvil_auth - count an AUTH command; as smtpd_anvil_session */
+bool
+smtpd_anvil_auth(struct smtpd_session *sess, smtpd_anvil_done done)
+{
+    if (sess->smtpd->p->smtpd_client_auth_rate_limit == 0 || smtpd_anvil_exempt(sess))
+        return false;
+    return smtpd_anvil_ask(sess, PROTO_ANVIL_AUTH, done);
 }
 
 /* smtpd_anvil_end - the session is over: forget its wait, tell anvil if it was counted */

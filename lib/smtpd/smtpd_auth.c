@@ -11,6 +11,8 @@
  *   - A wrong password and an unknown user get the same 535 5.7.8; the log says which.
  *     Each failure is an error for smtpd_hard_error_limit and delays the next reply by
  *     smtpd_error_sleep_time, so guessing is slow and ends the session.
+ *   - smtpd_client_auth_rate_limit counts AUTH commands per client address in anvil, across
+ *     sessions and processes; past it, AUTH gets 503 5.7.0.
  *   - "*" cancels with 501; undecodable base64 is 501 5.5.2; a second AUTH after success
  *     is 503; AUTH inside a mail transaction is 503.
  */
@@ -20,12 +22,14 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "mail/anvil_proto.h"
 #include "smtpd/smtpd.h"
 
 struct smtpd_auth {
     struct sasl_auth *exchange; /* the exchange in progress, NULL between exchanges */
     bool waiting;               /* the backend has not answered yet: no input */
     char method[32];            /* the mechanism of the exchange, upper case */
+    char *initial;              /* the initial response while anvil counts the AUTH, or NULL */
     char *user;                 /* the login, once one succeeded */
 };
 
@@ -166,27 +170,66 @@ smtpd_auth_refuse(struct smtpd_session *sess)
     return true;
 }
 
-/* smtpd_auth_cmd - AUTH mechanism [initial-response] */
+/* smtpd_auth_forget_initial - the initial response is credentials: wipe it */
+static void
+smtpd_auth_forget_initial(struct smtpd_auth *auth)
+{
+    if (auth->initial == NULL)
+        return;
+    explicit_bzero(auth->initial, strlen(auth->initial));
+    free(auth->initial);
+    auth->initial = NULL;
+}
+
+/* smtpd_auth_begin - hand the mechanism and its initial response to the backend */
+static void
+smtpd_auth_begin(struct smtpd_session *sess)
+{
+    struct sasl_peer peer = {.client_addr = sess->addr, .tls = sess->tls != NULL};
+    struct smtpd_auth *auth = sess->auth;
+    bool unsupported = false;
+
+    auth->exchange = sasl_auth_start(sess->smtpd->sasl, &peer, auth->method, auth->initial,
+                                     smtpd_auth_done, sess, &unsupported);
+    smtpd_auth_forget_initial(auth);
+    if (auth->exchange == NULL) {
+        smtpd_reply(sess, 504, "5.5.4", "Unsupported authentication mechanism");
+        return;
+    }
+    auth->waiting = true;
+}
+
+/* smtpd_auth_counted - anvil's count of this client's AUTH commands, or NULL without anvil */
+static void
+smtpd_auth_counted(struct smtpd_session *sess, const struct anvil_counts *counts)
+{
+    const struct params *p = sess->smtpd->p;
+
+    if (counts != NULL && counts->rate > p->smtpd_client_auth_rate_limit) {
+        log_warn("AUTH command rate limit exceeded: %ld from %s[%s] for service %s",
+                 (long)counts->rate, sess->name, sess->addr, sess->smtpd->ctx->service_name);
+        smtpd_auth_forget_initial(sess->auth);
+        smtpd_reply(sess, 503, "5.7.0", "Error: too many AUTH commands from %s", sess->addr);
+        return;
+    }
+    smtpd_auth_begin(sess);
+}
+
+/* smtpd_auth_cmd - AUTH mechanism [initial-response]: counted by anvil, then begun */
 void
 smtpd_auth_cmd(struct smtpd_session *sess, const struct smtp_cmd *cmd)
 {
-    struct sasl_peer peer = {.client_addr = sess->addr, .tls = sess->tls != NULL};
-    bool unsupported = false;
-    struct sasl_auth *exchange;
+    struct smtpd_auth *auth;
 
     if (smtpd_auth_refuse(sess))
         return;
     if (sess->auth == NULL)
         sess->auth = xcalloc(1, sizeof(*sess->auth));
-    snprintf(sess->auth->method, sizeof(sess->auth->method), "%s", cmd->arg);
-    exchange = sasl_auth_start(sess->smtpd->sasl, &peer, cmd->arg, cmd->auth_response,
-                               smtpd_auth_done, sess, &unsupported);
-    if (exchange == NULL) {
-        smtpd_reply(sess, 504, "5.5.4", "Unsupported authentication mechanism");
-        return;
-    }
-    sess->auth->exchange = exchange;
-    sess->auth->waiting = true;
+    auth = sess->auth;
+    snprintf(auth->method, sizeof(auth->method), "%s", cmd->arg);
+    auth->initial = cmd->auth_response ? xstrdup(cmd->auth_response) : NULL;
+    if (!smtpd_anvil_auth(sess, smtpd_auth_counted))
+        smtpd_auth_begin(sess);
 }
 
 /* smtpd_auth_line - the client's line after a 334: a response, or "*" to cancel */
@@ -225,6 +268,7 @@ smtpd_auth_cancel(struct smtpd_session *sess)
     if (sess->auth == NULL)
         return;
     sasl_auth_free(sess->auth->exchange);
+    smtpd_auth_forget_initial(sess->auth);
     free(sess->auth->user);
     free(sess->auth);
     sess->auth = NULL;

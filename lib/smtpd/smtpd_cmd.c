@@ -261,6 +261,24 @@ smtpd_cmd_last_in_group(enum smtp_verb verb)
            verb == SMTP_VERB_VRFY || verb == SMTP_VERB_NOOP;
 }
 
+/* smtpd_cmd_flags - how this session's commands are parsed */
+static int
+smtpd_cmd_flags(const struct smtpd_session *sess)
+{
+    return (sess->txn.smtputf8 ? SMTP_CMD_UTF8_TXN : 0) |
+           (sess->smtpd->role->submission ? SMTP_CMD_BARE_ADDR : 0);
+}
+
+/* smtpd_cmd_qualify - RFC 6409 8: submission completes an address without a domain with
+ * $myorigin */
+static void
+smtpd_cmd_qualify(struct smtpd_session *sess, struct smtp_cmd *cmd)
+{
+    if ((cmd->verb == SMTP_VERB_MAIL || cmd->verb == SMTP_VERB_RCPT) &&
+        cmd->addr.kind == MAILADDR_MAILBOX && cmd->addr.domain == NULL)
+        cmd->addr.domain = xstrdup(sess->smtpd->p->myorigin);
+}
+
 /* smtpd_cmd_line - one command line, in arrival order */
 void
 smtpd_cmd_line(struct smtpd_session *sess, const char *line, size_t len)
@@ -269,7 +287,7 @@ smtpd_cmd_line(struct smtpd_session *sess, const char *line, size_t len)
     const struct smtp_reply *bad;
     size_t ahead = lineio_in_pending(&sess->in); /* the client sent more without waiting */
 
-    bad = smtp_cmd_parse(line, len, sess->txn.smtputf8 ? SMTP_CMD_UTF8_TXN : 0, &cmd);
+    bad = smtp_cmd_parse(line, len, smtpd_cmd_flags(sess), &cmd);
     sess->counting = (int)smtpd_cmd_counters[cmd.verb];
     sess->last_cmd = cmd.verb == SMTP_VERB_UNKNOWN ? "UNKNOWN" : smtp_cmd_verb_name(cmd.verb);
     if (ahead && (!sess->pipelining_seen || smtpd_cmd_last_in_group(cmd.verb)) &&
@@ -283,6 +301,7 @@ smtpd_cmd_line(struct smtpd_session *sess, const char *line, size_t len)
         smtpd_reply_std(sess, bad);
         return;
     }
+    smtpd_cmd_qualify(sess, &cmd);
     switch (cmd.verb) {
     case SMTP_VERB_EHLO:
     case SMTP_VERB_HELO:

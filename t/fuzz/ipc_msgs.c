@@ -6,7 +6,9 @@
  * Invariants: whatever the input, no descriptor is left over; a decoded deliver_status has
  * a known status whose DSN class agrees; anvil's names are printable and in bounds, its
  * counts not negative; a qmgr answer is OK only with a valid queue ID and a descriptor
- * (the input carries none, so never OK to queue_open), and never names another ID.
+ * (the input carries none, so never OK to queue_open), and never names another ID; a
+ * tls_server request needs its descriptor (so never decodes here); tlsproxy's facts are
+ * printable ASCII that fit their fields.
  */
 #include <string.h>
 
@@ -15,6 +17,7 @@
 #include "mail/anvil_proto.h"
 #include "mail/deliver_req.h"
 #include "mail/qmgr_clnt.h"
+#include "mail/tls_proto.h"
 #include "t/fuzz.h"
 
 static void
@@ -66,6 +69,37 @@ fuzz_qmgr_reply(const struct buf *rec)
     FUZZ_ASSERT(fds.n == 0);
 }
 
+static void
+fuzz_printable(const char *s, size_t size)
+{
+    FUZZ_ASSERT(strlen(s) < size);
+    for (; *s; s++)
+        FUZZ_ASSERT((unsigned char)*s >= 0x20 && (unsigned char)*s < 0x7f);
+}
+
+static void
+fuzz_tls(const struct buf *rec)
+{
+    struct tls_request req;
+    struct tls_result res;
+    struct attr_fds fds;
+    struct err err;
+
+    attr_fds_init(&fds);
+    FUZZ_ASSERT(!tls_request_decode(rec, &fds, &req, &err) && req.peer == -1);
+    FUZZ_ASSERT(fds.n == 0);
+    if (tls_result_decode(rec, &fds, &res, &err)) {
+        fuzz_printable(res.reason, sizeof(res.reason));
+        fuzz_printable(res.facts.detail, sizeof(res.facts.detail));
+        fuzz_printable(res.facts.subject, sizeof(res.facts.subject));
+        fuzz_printable(res.facts.sni, sizeof(res.facts.sni));
+        FUZZ_ASSERT(res.facts.bits >= 0 && res.facts.alg_bits >= 0);
+    } else {
+        FUZZ_ASSERT(!res.ok);
+    }
+    FUZZ_ASSERT(fds.n == 0);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -76,6 +110,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_deliver_status(&rec);
     fuzz_anvil(&rec);
     fuzz_qmgr_reply(&rec);
+    fuzz_tls(&rec);
     buf_free(&rec);
     return 0;
 }

@@ -301,5 +301,17 @@ main(void)
     test_limits();
     test_host();
     test_round_trip();
+    {
+        struct mailaddr a;
+        size_t used = 0;
+        ok(mailaddr_parse_path("<alice>", 7, MAILADDR_ALLOW_BARE, &a, &used) == MAILADDR_OK &&
+               a.domain == NULL && strcmp(a.local, "alice") == 0 && used == 7,
+           "ALLOW_BARE: <alice> is a local part without a domain");
+        mailaddr_free(&a);
+        ok(mailaddr_parse_path("<alice>", 7, 0, &a, &used) != MAILADDR_OK,
+           "without it, <alice> is a syntax error");
+        ok(mailaddr_parse_path("<@relay:alice>", 14, MAILADDR_ALLOW_BARE, &a, &used) != MAILADDR_OK,
+           "a source route with no domain after it is still one");
+    }
     return done_testing();
 }

@@ -1,0 +1,144 @@
+/*
+ * mail_tls.c - the TLS policy syntax (levels, Postfix's protocol lists, cipher grades) and
+ * the tlsproxy protocol's records: round trips, and what a decoder must refuse.
+ */
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "mail/params.h"
+#include "mail/tls_policy.h"
+#include "mail/tls_proto.h"
+#include "t/tap.h"
+
+static void
+protocols(const char *text, int want_min, int want_max, const char *name)
+{
+    int min = 0, max = 0;
+    struct err err;
+    bool good = tls_protocols_parse(text, &min, &max, &err);
+
+    if (want_min == 0) {
+        ok(!good, "%s: refused (%s)", name, good ? "accepted" : err.text);
+        return;
+    }
+    ok(good && min == want_min && max == want_max, "%s", name);
+    if (!good)
+        diag("%s", err.text);
+}
+
+static void
+check_policy(void)
+{
+    enum tls_level level;
+    struct err err;
+
+    ok(tls_level_parse("", &level, &err) && level == TLS_LEVEL_NONE, "empty level is none");
+    ok(tls_level_parse("may", &level, &err) && level == TLS_LEVEL_MAY, "may");
+    ok(tls_level_parse("ENCRYPT", &level, &err) && level == TLS_LEVEL_ENCRYPT, "encrypt, any case");
+    ok(!tls_level_parse("dane", &level, &err), "a level the server has not is refused");
+    protocols(">=TLSv1.2", TLS_V_TLS12, TLS_V_TLS13, ">=TLSv1.2");
+    protocols("<=TLSv1.2", TLS_V_SSL3, TLS_V_TLS12, "<=TLSv1.2");
+    protocols("!SSLv2, !SSLv3, !TLSv1, !TLSv1.1", TLS_V_TLS12, TLS_V_TLS13, "exclusions");
+    protocols("TLSv1.2 TLSv1.3", TLS_V_TLS12, TLS_V_TLS13, "a list of the versions wanted");
+    protocols("", TLS_V_SSL3, TLS_V_TLS13, "empty: all");
+    protocols("!TLSv1.2", 0, 0, "a gap in the middle");
+    protocols(">=TLSv1.3, <=TLSv1.2", 0, 0, "nothing left");
+    protocols("TLSv9", 0, 0, "an unknown version");
+}
+
+static void
+check_ciphers(void)
+{
+    struct params p;
+    char out[TLS_POLICY_MAX];
+    struct err err;
+
+    memset(&p, 0, sizeof(p));
+    p.smtpd_tls_ciphers = "medium";
+    p.smtpd_tls_mandatory_ciphers = "high";
+    p.tls_medium_cipherlist = "MEDIUMLIST";
+    p.tls_high_cipherlist = "HIGHLIST";
+    p.tls_null_cipherlist = "NULLLIST";
+    strvec_init(&p.smtpd_tls_exclude_ciphers);
+    strvec_init(&p.smtpd_tls_mandatory_exclude_ciphers);
+    strvec_add(&p.smtpd_tls_exclude_ciphers, "RC4");
+    strvec_add(&p.smtpd_tls_mandatory_exclude_ciphers, "aNULL");
+    ok(tls_cipherlist(&p, false, out, sizeof(out), &err) && strcmp(out, "MEDIUMLIST:!RC4") == 0,
+       "opportunistic: the grade's list less smtpd_tls_exclude_ciphers");
+    ok(tls_cipherlist(&p, true, out, sizeof(out), &err) && strcmp(out, "HIGHLIST:!RC4:!aNULL") == 0,
+       "mandatory: less both exclusion lists");
+    p.smtpd_tls_ciphers = "export";
+    ok(!tls_cipherlist(&p, false, out, sizeof(out), &err), "an unknown grade is an error");
+    strvec_free(&p.smtpd_tls_exclude_ciphers);
+    strvec_free(&p.smtpd_tls_mandatory_exclude_ciphers);
+}
+
+static void
+check_request(void)
+{
+    struct tls_request req = {.mandatory = true, .timeout = 300}, got;
+    struct buf rec;
+    struct attr_fds fds;
+    struct err err;
+    int fd = open("/dev/null", O_RDONLY);
+
+    strcpy(req.protocols, ">=TLSv1.2");
+    strcpy(req.ciphers, "HIGH");
+    req.peer = fd;
+    buf_init(&rec, BUF_UNLIMITED);
+    attr_fds_init(&fds);
+    ok(tls_request_encode(&rec, &fds, &req, &err), "a request encodes");
+    ok(fds.n == 1, "with its descriptor beside it");
+    fds.fd[0] = dup(fd); /* as the kernel would hand over a new one */
+    ok(tls_request_decode(&rec, &fds, &got, &err) && got.peer >= 0 && got.mandatory &&
+           strcmp(got.protocols, ">=TLSv1.2") == 0 && strcmp(got.ciphers, "HIGH") == 0 &&
+           got.timeout == 300,
+       "and decodes whole");
+    close(got.peer);
+    attr_fds_init(&fds);
+    ok(!tls_request_decode(&rec, &fds, &got, &err) && got.peer == -1,
+       "without the descriptor it is refused");
+    buf_free(&rec);
+    close(fd);
+}
+
+static void
+check_result(void)
+{
+    struct tls_result res = {.ok = true}, got;
+    struct buf rec;
+    struct attr_fds fds;
+    struct err err;
+    char summary[600];
+
+    strcpy(res.facts.protocol, "TLSv1.3");
+    strcpy(res.facts.cipher, "TLS_AES_256_GCM_SHA384");
+    res.facts.bits = res.facts.alg_bits = 256;
+    strcpy(res.facts.detail, "key-exchange X25519");
+    strcpy(res.facts.trust, "Anonymous");
+    buf_init(&rec, BUF_UNLIMITED);
+    attr_fds_init(&fds);
+    ok(tls_result_encode(&rec, &res, &err) && tls_result_decode(&rec, &fds, &got, &err) && got.ok,
+       "a result round-trips");
+    tls_facts_summary(&got.facts, summary, sizeof(summary));
+    is_str(summary, "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits) key-exchange X25519",
+           "the summary reads as Postfix's log line");
+    strcpy(res.facts.subject, "evil\r\nX-Injected: yes");
+    buf_free(&rec);
+    buf_init(&rec, BUF_UNLIMITED);
+    ok(tls_result_encode(&rec, &res, &err) && !tls_result_decode(&rec, &fds, &got, &err) && !got.ok,
+       "a fact with a line break is refused, so it never reaches a header or a log line");
+    buf_free(&rec);
+}
+
+int
+main(void)
+{
+    check_policy();
+    check_ciphers();
+    check_request();
+    check_result();
+    return done_testing();
+}
