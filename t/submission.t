@@ -95,6 +95,10 @@ def check_auth_cases(inst, ca):
     t.like(long_try, "535 5.7.8", "an AUTH line of 8,000 octets is taken (RFC 4954: up to 12,288)")
     t.is_eq(c.cmd("NOOP " + "x" * 600), "500 5.5.0 Error: command line too long",
             "other commands stay within 512 octets")
+    c.cmd("AUTH PLAIN")
+    t.is_eq(c.cmd("A" * 13000), "500 5.5.6 Authentication Exchange line is too long",
+            "an answer to 334 over 12,288 octets: 500 5.5.6")
+    t.is_eq(c.cmd("NOOP"), "250 2.0.0 Ok", "and the exchange is over: the next line is a command")
     t.is_eq(c.cmd("AUTH LOGIN"), "334 " + b64("Username:"), "AUTH LOGIN: 334 Username:")
     t.is_eq(c.cmd(b64(LOGIN)), "334 " + b64("Password:"), "334 Password:")
     t.is_eq(c.cmd(b64(PASSWORD)), "235 2.7.0 Authentication successful", "then 235")
@@ -110,6 +114,7 @@ def check_auth_cases(inst, ca):
     t.like(c.reply(), "521 5.5.2", "bare LF inside authenticated DATA: refused, no second message")
     c.close()
     t.ok(inst.wait_log("SASL PLAIN authentication failed: "), "failures are logged as Postfix does")
+    t.ok(inst.wait_log(" starttls=1 auth=1/"), "the disconnect line counts starttls and auth")
 
 
 def check_brute_force(inst, ca):

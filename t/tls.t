@@ -221,6 +221,35 @@ def check_reload(inst, cadir):
     t.ok(third == second, "new handshakes still get the last good certificate")
 
 
+def check_no_certificate(root):
+    """tlsproxy without a usable certificate: STARTTLS gets 454 and the session goes on in
+    plaintext; port 465 cannot greet and closes"""
+    main_cf = ("mydestination = example.org\nlocal_recipient_maps =\n"
+               "smtpd_tls_cert_file = %s/missing.pem\n" % root)
+    inst = Instance(os.path.join(root, "nocert"), main_cf,
+                    services={"may": "-o smtpd_tls_security_level=may",
+                              "wrapper": "-o smtpd_tls_wrappermode=yes"},
+                    extra_master="tlsproxy unix - - n - 0 tlsproxy\n")
+    err = inst.start()
+    t.ok(err is None, "postern starts with a certificate that cannot be loaded")
+    if err:
+        t.diag(err)
+        return
+    try:
+        c = greet(inst.ports["may"])
+        t.is_eq(c.cmd("STARTTLS"), "454 4.7.0 TLS not available due to local problem",
+                "STARTTLS: 454, never a 220 the server cannot keep")
+        t.is_eq(c.cmd("MAIL FROM:<a@example.net>"), "250 2.1.0 Ok", "and plaintext goes on")
+        c.close()
+        t.ok(inst.wait_log("TLS not available for unknown[127.0.0.1]: cannot load certificate"),
+             "the log says why")
+        c = Client(inst.ports["wrapper"])
+        t.ok(c.closed(), "465: the connection is closed without a word in plaintext")
+        c.close()
+    finally:
+        inst.stop()
+
+
 def main(root):
     cadir = TestCA(os.path.join(root, "ca"))
     cadir.give_key(tls_owner())
@@ -259,4 +288,6 @@ def main(root):
 
 with tempfile.TemporaryDirectory() as tmp:
     main(tmp)
+with tempfile.TemporaryDirectory() as tmp:
+    check_no_certificate(tmp)
 sys.exit(t.done())

@@ -138,11 +138,11 @@ tlsproxy_ctx_new(const struct params *p, struct err *err)
 
     if (ctx == NULL)
         return NULL;
-    tlsproxy_ticket_setup(ctx, (long)p->smtpd_tls_session_cache_timeout);
     if (!tlsproxy_sni_setup(ctx, p, err)) {
         SSL_CTX_free(ctx);
         return NULL;
     }
+    tlsproxy_ticket_setup(ctx, (long)p->smtpd_tls_session_cache_timeout); /* last: it cannot fail */
     return ctx;
 }
 

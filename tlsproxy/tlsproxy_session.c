@@ -9,8 +9,9 @@
  * other side's reads, never grows a buffer.
  *
  * Ends: the client closing (close_notify or EOF) is passed on as a half-close of the
- * receiver's connection, whose replies still go out; the receiver closing ends the session
- * with a close_notify once its last bytes are sent.
+ * receiver's connection, so that it sees the end; what it still says is dropped, as the
+ * client has gone. The receiver closing ends the session with a close_notify once its last
+ * bytes are sent.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -105,6 +106,24 @@ tp_result(struct tp_session *s, const struct tls_result *res)
         tls_result_encode(&rec, res, &err) && ipc_send(s->conn, &rec, &fds, 1000, &err) == IPC_OK;
     if (!good)
         log_warn("cannot send the TLS result to the receiver: %s", err.text);
+    buf_free(&rec);
+    return good;
+}
+
+/* tp_ready - tell the receiver the handshake can start; false if it cannot be told */
+static bool
+tp_ready(struct tp_session *s)
+{
+    struct buf rec;
+    struct attr_fds fds;
+    struct err err;
+    bool good;
+
+    buf_init(&rec, 64);
+    attr_fds_init(&fds);
+    good = tls_ready_encode(&rec, &err) && ipc_send(s->conn, &rec, &fds, 1000, &err) == IPC_OK;
+    if (!good)
+        log_warn("cannot tell the receiver the handshake may start: %s", err.text);
     buf_free(&rec);
     return good;
 }
@@ -293,6 +312,7 @@ tp_established(struct tp_session *s)
     tp_pump(s);
 }
 
+/* tp_handshake - one step of the handshake; done, waiting for the client, or refused */
 static void
 tp_handshake(struct tp_session *s)
 {
@@ -317,6 +337,7 @@ tp_handshake(struct tp_session *s)
     }
 }
 
+/* tp_net_io - the client's socket is ready: handshake or pump */
 static void
 tp_net_io(int fd, unsigned events, void *arg)
 {
@@ -328,6 +349,7 @@ tp_net_io(int fd, unsigned events, void *arg)
         tp_pump(s);
 }
 
+/* tp_timeout - no request in time, or a handshake past its limit */
 static void
 tp_timeout(void *arg)
 {
@@ -371,6 +393,10 @@ tp_begin(struct tp_session *s, struct tls_request *req)
         return;
     }
     SSL_set_accept_state(s->ssl);
+    if (!tp_ready(s)) {
+        tp_end(s);
+        return;
+    }
     s->state = TP_HANDSHAKE;
     s->net_watch = loop_fd_add(s->tp->ctx->loop, s->net, 0, tp_net_io, s);
     loop_timer_start(s->timer, req->timeout * 1000);
@@ -406,6 +432,7 @@ tp_request(struct tp_session *s)
     tp_begin(s, &req);
 }
 
+/* tp_conn_io - the receiver's connection is ready: its request, or plaintext */
 static void
 tp_conn_io(int fd, unsigned events, void *arg)
 {
@@ -417,6 +444,7 @@ tp_conn_io(int fd, unsigned events, void *arg)
         tp_pump(s);
 }
 
+/* tlsproxy_session_start - a receiver connected: wait for its request */
 void
 tlsproxy_session_start(struct tlsproxy *tp, int conn)
 {

@@ -21,8 +21,8 @@
 #include "tlsproxy/tlsproxy.h"
 
 struct tlsproxy_sni_ctx {
-    char *files; /* the table's value */
-    SSL_CTX *ctx;
+    char *files;  /* the table's value */
+    SSL_CTX *ctx; /* NULL: the files could not be loaded (not tried again before a reload) */
     struct tlsproxy_sni_ctx *next;
 };
 
@@ -55,7 +55,8 @@ tlsproxy_sni_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long arg
     free(sni);
 }
 
-/* tlsproxy_sni_ctx - the context for a table value, built on first use; NULL on failure */
+/* tlsproxy_sni_ctx - the context for a table value, built on first use; NULL when it cannot
+ * be (remembered, so a client naming it again costs no file reads and no log line) */
 static SSL_CTX *
 tlsproxy_sni_ctx(struct tlsproxy_sni *sni, const char *files)
 {
@@ -72,10 +73,8 @@ tlsproxy_sni_ctx(struct tlsproxy_sni *sni, const char *files)
     strvec_split(&chain, files, STR_LIST_DELIMS);
     ctx = tlsproxy_ctx_build(&ccert, &chain, NULL, NULL, &err);
     strvec_free(&chain);
-    if (ctx == NULL) {
-        log_warn("tls_server_sni_maps: %s", err.text);
-        return NULL;
-    }
+    if (ctx == NULL)
+        log_warn("tls_server_sni_maps: %s: handshakes for its names fail until a reload", err.text);
     b = xcalloc(1, sizeof(*b));
     b->files = xstrdup(files);
     b->ctx = ctx;

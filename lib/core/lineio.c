@@ -136,6 +136,18 @@ lineio_in_discard(struct lineio_in *li)
     li->skipping = false;
 }
 
+/* lineio_in_wipe - the current line, and the room behind the pending bytes where taken lines
+ * were, overwritten: for input that carried secrets (AUTH) */
+void
+lineio_in_wipe(struct lineio_in *li)
+{
+    if (li->line.data != NULL)
+        explicit_bzero(li->line.data, li->line.cap);
+    li->line.len = 0;
+    if (li->in.data != NULL && li->in.cap > li->in.len)
+        explicit_bzero(li->in.data + li->in.len, li->in.cap - li->in.len);
+}
+
 /* lineio_in_pending - bytes read and not yet taken */
 size_t
 lineio_in_pending(const struct lineio_in *li)

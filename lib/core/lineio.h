@@ -46,6 +46,7 @@ void lineio_in_set_eof(struct lineio_in *li);
 enum lineio_status lineio_in_get(struct lineio_in *li);
 void lineio_in_skip(struct lineio_in *li);
 void lineio_in_discard(struct lineio_in *li);
+void lineio_in_wipe(struct lineio_in *li);
 
 /* For callers that take some input in bulk (message content) instead of line by line; the
  * fields above are the module's own. */

@@ -129,9 +129,14 @@ msa_fixup_feed(void *ctx, const char *data, size_t len)
         f->sink(f->ctx, data + i, len - i);
 }
 
+/* msa_fixup_end - the content is complete; a last line without its end (which smtp_data
+ * never delivers) is passed on after the lines, as the first that is not a known field */
 void
 msa_fixup_end(struct msa_fixup *f)
 {
     if (f->in_header)
         msa_fixup_add(f);
+    if (f->held_len > 0)
+        f->sink(f->ctx, f->held, f->held_len);
+    f->held_len = 0;
 }

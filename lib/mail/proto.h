@@ -46,6 +46,8 @@
     X(ANVIL_COUNTS, "anvil_counts", "anvil -> smtpd: concurrent sessions and rate, one client")   \
     X(LOCAL_TASK, "local_task", "local -> its user's process: one delivery (result: raw struct)") \
     X(TLS_SERVER, "tls_server", "receiver -> tlsproxy: be the TLS server on this client socket")  \
+    X(TLS_READY, "tls_ready",                                                                     \
+      "tlsproxy -> receiver: certificates loaded, the handshake may start")                       \
     X(TLS_RESULT, "tls_result", "tlsproxy -> receiver: handshake done (or not); then plaintext")
 
 enum proto_msg {
@@ -86,7 +88,6 @@ enum proto_msg {
 #define PROTO_ATTR_DSN         "dsn"         /* string: enhanced status code "2.0.0" */
 #define PROTO_ATTR_STATUS      "status"      /* string: sent, deferred or bounced */
 #define PROTO_ATTR_PEER        "peer"        /* fd: tls_server: the client's TCP socket */
-#define PROTO_ATTR_MANDATORY   "mandatory"   /* int: tls_server: TLS is required (465, encrypt) */
 #define PROTO_ATTR_PROTOCOLS   "protocols"   /* string: tls_server: ">=TLSv1.2" syntax */
 #define PROTO_ATTR_CIPHERS     "ciphers"     /* string: tls_server: OpenSSL cipher list */
 #define PROTO_ATTR_TIMEOUT     "timeout"     /* int: tls_server: handshake time limit, seconds */

@@ -13,12 +13,13 @@
  *   us:      CONT id B64 (the client's next response), CANCEL id (a session gave up)
  *
  * (fields separated by TAB, lines ended by LF). We say minor version 2 so that an empty
- * "resp=" (the client's "=") is an empty initial response, not a missing one. The handshake is
- * waited for only when the server is built, before the process takes clients, so that its
- * first EHLO already offers AUTH; after a lost connection it runs on the loop like everything
- * else, and AUTH is offered again once it is done (a session never waits for it). Either way
- * it has DOVECOT_HANDSHAKE_MS: a Dovecot that accepts and never answers is not asked again for
- * DOVECOT_HUNG_SECONDS. When
+ * "resp=" (the client's "=") is an empty initial response, not a missing one.
+ *
+ * The handshake is waited for only when the server is built, before the process takes
+ * clients, so that its first EHLO already offers AUTH. After a lost connection it runs on
+ * the loop like everything else: AUTH is offered again once it is done, and an AUTH that
+ * comes meanwhile waits for it. Either way it has DOVECOT_HANDSHAKE_MS: a Dovecot that
+ * accepts and never answers is not asked again for DOVECOT_HUNG_SECONDS. When
  * the connection breaks, every request waiting for Dovecot gets TEMP at once, and one waiting for
  * its client gets TEMP at its next step; while Dovecot cannot be reached no mechanism is offered.
  *
@@ -104,6 +105,17 @@ struct dovecot_server {
 static void dovecot_readable(int fd, unsigned events, void *arg);
 static void dovecot_release_held(struct dovecot_server *ds);
 
+/* dovecot_unhold - a held request is answered otherwise: forget its credentials */
+static void
+dovecot_unhold(struct dovecot_req *r)
+{
+    if (r->held_resp != NULL)
+        wipe(r->held_resp, strlen(r->held_resp));
+    free(r->held_resp);
+    r->held_resp = NULL;
+    r->held = false;
+}
+
 /* dovecot_path - smtpd_sasl_path as given: a relative one is under the working directory */
 static const char *
 dovecot_path(const struct dovecot_server *ds)
@@ -158,9 +170,12 @@ dovecot_close(struct dovecot_server *ds, const char *why)
     ds->sock = -1;
     ds->state = DOVECOT_DOWN;
     dovecot_set_offered(ds, false);
-    for (struct dovecot_req *r = ds->reqs; r != NULL; r = r->next)
-        if (r->a->busy && r->generation == ds->generation)
-            sasl_auth_report(r->a, SASL_RESULT_TEMP, ds->why);
+    for (struct dovecot_req *r = ds->reqs; r != NULL; r = r->next) {
+        if (!r->a->busy || r->generation != ds->generation)
+            continue;
+        dovecot_unhold(r);
+        sasl_auth_report(r->a, SASL_RESULT_TEMP, ds->why);
+    }
 }
 
 /* dovecot_flush - write what is queued; false (and closed) on an error */
@@ -635,19 +650,24 @@ dovecot_send_auth(struct dovecot_server *ds, struct dovecot_req *r, const char *
     buf_free(&line);
 }
 
-/* dovecot_release_held - the handshake is done: send what waited for it */
+/*
+ * dovecot_release_held - the handshake is done: send what waited for it. A send can close
+ * the connection, which answers every held request itself: then stop.
+ */
 static void
 dovecot_release_held(struct dovecot_server *ds)
 {
-    for (struct dovecot_req *r = ds->reqs; r != NULL; r = r->next) {
-        if (!r->held)
+    for (struct dovecot_req *r = ds->reqs; r != NULL && ds->state == DOVECOT_READY; r = r->next) {
+        char *resp = r->held_resp;
+
+        if (!r->held || !r->a->busy)
             continue;
         r->held = false;
-        dovecot_send_auth(ds, r, r->held_resp);
-        if (r->held_resp != NULL)
-            wipe(r->held_resp, strlen(r->held_resp));
-        free(r->held_resp);
         r->held_resp = NULL;
+        dovecot_send_auth(ds, r, resp);
+        if (resp != NULL)
+            wipe(resp, strlen(resp));
+        free(resp);
     }
 }
 
@@ -718,9 +738,7 @@ dovecot_cancel(struct sasl_auth *a)
     if (r->next != NULL)
         r->next->prev = r->prev;
     snprintf(line, sizeof(line), "CANCEL\t%u", r->id);
-    if (r->held_resp != NULL)
-        wipe(r->held_resp, strlen(r->held_resp));
-    free(r->held_resp);
+    dovecot_unhold(r);
     free(r);
     a->data = NULL;
     if (tell)

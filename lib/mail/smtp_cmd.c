@@ -279,6 +279,8 @@ smtp_cmd_free(struct smtp_cmd *cmd)
     smtp_param_mail_free(&cmd->mail);
     smtp_param_rcpt_free(&cmd->rcpt);
     free(cmd->arg);
+    if (cmd->auth_response != NULL) /* credentials */
+        explicit_bzero(cmd->auth_response, strlen(cmd->auth_response));
     free(cmd->auth_response);
     memset(cmd, 0, sizeof(*cmd));
     cmd->verb = SMTP_VERB_UNKNOWN;

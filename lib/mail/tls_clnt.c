@@ -17,6 +17,7 @@
 #include "core/ipc.h"
 #include "core/mem.h"
 #include "core/str.h"
+#include "mail/proto.h"
 #include "mail/tls_clnt.h"
 
 #define TLS_CLNT_MARGIN_MS 5000 /* past the handshake timeout, tlsproxy is not answering */
@@ -26,8 +27,10 @@ struct tls_clnt {
     struct loop_fd *watch;
     struct loop_timer *timer;
     struct ipc_reader reader;
+    tls_clnt_ready ready;
     tls_clnt_done done;
     void *arg;
+    bool began; /* tls_ready came: tlsproxy owns the client's socket now */
     struct tls_result res;
     bool failed; /* res.reason is set: report it at the next turn of the loop */
 };
@@ -58,6 +61,7 @@ tls_clnt_finish(struct tls_clnt *c)
     tls_clnt_done done = c->done;
     void *arg = c->arg;
     struct tls_result res = c->res;
+    bool began = c->began;
     int plain = -1;
 
     if (!c->failed && res.ok) {
@@ -66,7 +70,7 @@ tls_clnt_finish(struct tls_clnt *c)
         c->sock = -1;
     }
     tls_clnt_free(c);
-    done(arg, plain, &res);
+    done(arg, plain, &res, began);
 }
 
 static void
@@ -77,28 +81,64 @@ tls_clnt_fail(struct tls_clnt *c, const char *why)
     str_copy(c->res.reason, why, sizeof(c->res.reason));
 }
 
+/* tls_clnt_record - one record from tlsproxy: tls_ready (true: read on), or the result */
+static bool
+tls_clnt_record(struct tls_clnt *c)
+{
+    struct ipc_reader *r = &c->reader;
+    struct err err;
+
+    if (!c->began && proto_msg_of(&r->rec) == PROTO_TLS_READY) {
+        const struct attr_spec none[1] = {{0}};
+        bool good =
+            proto_decode(&r->rec, TLS_RECORD_LIMIT, &r->fds, PROTO_TLS_READY, none, 0, &err);
+
+        ipc_reader_reset(r);
+        if (!good) {
+            tls_clnt_fail(c, err.text);
+            tls_clnt_finish(c);
+            return false;
+        }
+        c->began = true;
+        if (!c->ready(c->arg)) {
+            tls_clnt_free(c);
+            return false;
+        }
+        return true;
+    }
+    if (!tls_result_decode(&r->rec, &r->fds, &c->res, &err))
+        tls_clnt_fail(c, err.text);
+    else if (c->res.ok && !c->began)
+        tls_clnt_fail(c, "tlsproxy: a handshake without tls_ready");
+    ipc_reader_reset(r);
+    tls_clnt_finish(c);
+    return false;
+}
+
 static void
 tls_clnt_readable(int fd, unsigned events, void *arg)
 {
     struct tls_clnt *c = arg;
     struct err err;
 
-    switch (ipc_reader_read(&c->reader, &err)) {
-    case IPC_AGAIN:
-        return;
-    case IPC_OK:
-        if (!tls_result_decode(&c->reader.rec, &c->reader.fds, &c->res, &err))
+    for (;;) {
+        switch (ipc_reader_read(&c->reader, &err)) {
+        case IPC_AGAIN:
+            return;
+        case IPC_OK:
+            if (!tls_clnt_record(c))
+                return;
+            continue;
+        case IPC_EOF:
+            tls_clnt_fail(c, "tlsproxy closed the connection");
+            break;
+        default:
             tls_clnt_fail(c, err.text);
-        ipc_reader_reset(&c->reader);
-        break;
-    case IPC_EOF:
-        tls_clnt_fail(c, "tlsproxy closed the connection");
-        break;
-    default:
-        tls_clnt_fail(c, err.text);
-        break;
+            break;
+        }
+        tls_clnt_finish(c);
+        return;
     }
-    tls_clnt_finish(c);
 }
 
 static void
@@ -153,11 +193,12 @@ tls_clnt_send(int sock, const struct tls_request *req, struct err *err)
 
 struct tls_clnt *
 tls_clnt_server(struct loop *loop, const char *path, const struct tls_request *req,
-                tls_clnt_done done, void *arg)
+                tls_clnt_ready ready, tls_clnt_done done, void *arg)
 {
     struct tls_clnt *c = xcalloc(1, sizeof(*c));
     struct err err;
 
+    c->ready = ready;
     c->done = done;
     c->arg = arg;
     c->timer = loop_timer_new(loop, tls_clnt_timer, c);

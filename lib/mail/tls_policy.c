@@ -108,7 +108,7 @@ tls_protocols_parse(const char *text, int *min, int *max, struct err *err)
     return true;
 }
 
-/* tls_cipher_append - add ":!NAME" for each excluded cipher */
+/* tls_cipher_exclude - add ":!NAME" for each excluded cipher */
 static bool
 tls_cipher_exclude(const struct strvec *ex, char *out, size_t size)
 {

@@ -29,7 +29,6 @@ tls_request_encode(struct buf *rec, struct attr_fds *fds, const struct tls_reque
 {
     proto_begin(rec, PROTO_TLS_SERVER);
     attr_put_fd(rec, fds, PROTO_ATTR_PEER, req->peer);
-    attr_put_int(rec, PROTO_ATTR_MANDATORY, req->mandatory);
     attr_put_text(rec, PROTO_ATTR_PROTOCOLS, req->protocols);
     attr_put_text(rec, PROTO_ATTR_CIPHERS, req->ciphers);
     attr_put_int(rec, PROTO_ATTR_TIMEOUT, req->timeout);
@@ -42,10 +41,8 @@ tls_request_decode(const struct buf *rec, struct attr_fds *fds, struct tls_reque
                    struct err *err)
 {
     struct buf protocols, ciphers;
-    int64_t mandatory = 0;
     const struct attr_spec spec[] = {
         {PROTO_ATTR_PEER, ATTR_FD, ATTR_REQUIRED, &req->peer},
-        {PROTO_ATTR_MANDATORY, ATTR_INT, ATTR_REQUIRED, &mandatory},
         {PROTO_ATTR_PROTOCOLS, ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &protocols},
         {PROTO_ATTR_CIPHERS, ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &ciphers},
         {PROTO_ATTR_TIMEOUT, ATTR_INT, ATTR_REQUIRED, &req->timeout},
@@ -58,19 +55,25 @@ tls_request_decode(const struct buf *rec, struct attr_fds *fds, struct tls_reque
     good = PROTO_DECODE(rec, TLS_RECORD_LIMIT, fds, PROTO_TLS_SERVER, spec, err);
     if (good && (!tls_printable(&protocols, sizeof(req->protocols)) ||
                  !tls_printable(&ciphers, sizeof(req->ciphers)) || req->timeout < 1 ||
-                 (mandatory != 0 && mandatory != 1))) {
+                 req->timeout > TLS_TIMEOUT_MAX)) {
         close(req->peer);
         req->peer = -1;
         good = err_set(err, "malformed %s", proto_msg_name(PROTO_TLS_SERVER));
     }
     if (good) {
-        req->mandatory = mandatory == 1;
         snprintf(req->protocols, sizeof(req->protocols), "%s", buf_str(&protocols));
         snprintf(req->ciphers, sizeof(req->ciphers), "%s", buf_str(&ciphers));
     }
     buf_free(&protocols);
     buf_free(&ciphers);
     return good;
+}
+
+bool
+tls_ready_encode(struct buf *rec, struct err *err)
+{
+    proto_begin(rec, PROTO_TLS_READY);
+    return attr_end(rec, err);
 }
 
 bool

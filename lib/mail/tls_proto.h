@@ -13,10 +13,14 @@
 /*
  * A receiver that is to speak TLS on a client socket connects to private/tlsproxy and sends
  * one tls_server record with the socket attached and the policy of its service (the -o
- * overrides of its master.cf line apply): whether TLS is mandatory there, the protocol
- * versions and the cipher list. tlsproxy does the handshake with its own certificates and
- * answers one tls_result record. When the handshake succeeded, the same connection carries
- * the session's plaintext from then on, both ways; closing it ends the TLS session.
+ * overrides of its master.cf line apply): the protocol versions and the cipher list.
+ * tlsproxy answers tls_ready when it can do the handshake (its certificates are loaded,
+ * the policy is one OpenSSL takes): only then does the receiver tell the client to start
+ * (the 220 to STARTTLS), so that a tlsproxy without certificates costs a 454, not the
+ * session. tlsproxy then does the handshake and answers one tls_result record (or only
+ * that, with ok = 0, instead of tls_ready). When the handshake succeeded, the same
+ * connection carries the session's plaintext from then on, both ways; closing it ends the
+ * TLS session.
  *
  * The facts in a tls_result are for logs and headers: every string is printable ASCII of
  * bounded length (tls_result_decode checks), so a client certificate cannot put a line
@@ -26,9 +30,10 @@
 #define TLS_POLICY_MAX   512 /* protocols and cipher list strings */
 #define TLS_FACT_MAX     256 /* each fact string */
 
+#define TLS_TIMEOUT_MAX 3600 /* the longest handshake time limit a receiver may ask for */
+
 struct tls_request {
     int peer; /* the client's socket; -1 once given away */
-    bool mandatory;
     char protocols[TLS_POLICY_MAX];
     char ciphers[TLS_POLICY_MAX];
     int64_t timeout; /* seconds the handshake may take */
@@ -56,6 +61,7 @@ bool tls_request_encode(struct buf *rec, struct attr_fds *fds, const struct tls_
                         struct err *err);
 bool tls_request_decode(const struct buf *rec, struct attr_fds *fds, struct tls_request *req,
                         struct err *err);
+bool tls_ready_encode(struct buf *rec, struct err *err);
 bool tls_result_encode(struct buf *rec, const struct tls_result *res, struct err *err);
 bool tls_result_decode(const struct buf *rec, struct attr_fds *fds, struct tls_result *res,
                        struct err *err);

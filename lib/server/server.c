@@ -153,7 +153,9 @@ server_config(struct server_ctx *ctx)
 
 /*
  * server_reload - SIGHUP to a daemon that reloads in place (ops.reload): read main.cf and
- * the same -o again; the daemon takes the new settings or keeps the old ones
+ * the same -o again; the daemon takes the new settings or keeps the old ones. What the
+ * skeleton itself took from the old ones (the user, the jail, the session limit) stays:
+ * such a daemon runs without chroot, and a change of those needs `postern stop; start`.
  */
 static void
 server_reload(struct server_ctx *ctx)
@@ -209,7 +211,9 @@ server_jail(struct server_ctx *ctx)
         ctx->state->ops->pre_jail(ctx);
     if (geteuid() != 0)
         return;
-    if (ctx->state->ops->tls_owner && (pw = getpwnam(ctx->params.mail_owner)) != NULL) {
+    if (ctx->state->ops->tls_owner) { /* its clients run as mail_owner */
+        if ((pw = getpwnam(ctx->params.mail_owner)) == NULL)
+            log_fatal("mail_owner \"%s\" is not a user on this system", ctx->params.mail_owner);
         ctx->state->owner_known = true;
         ctx->state->owner_uid = pw->pw_uid;
     }

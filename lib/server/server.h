@@ -18,14 +18,19 @@
  *   config    main.cf read, -o applied, every parameter typed (ctx->params).
  *   logging   <syslog_name>/<ops.name>[pid], to maillog_file or syslog.
  *   privilege as root: ops.pre_jail, then chroot (-r), setgroups/setgid/setuid to
- *             mail_owner (-u; tls_owner for ops.tls_owner), then ops.post_jail. Not root:
- * development mode, stays. master    started by the master (POSTERN_LISTEN_FDS set): listeners are
- * fds 4.., fd 3 is a datagram socket for status records (doc/master-protocol.md). lifetime  accepts
- * until max_use clients per session slot (max_use x max_sessions: a process that serves a thousand
- * clients at once is not retired after a hundred), exits after max_idle without a client, stops on
- * SIGTERM once its sessions ended; ops.unlimited (qmgr) ignores max_use and max_idle, as Postfix's
- * long-running daemons do. A watchdog ends a process that stops running its event loop for
- * daemon_timeout.
+ *             mail_owner (-u; tls_owner for ops.tls_owner), then ops.post_jail. Not
+ *             root: development mode, stays.
+ *   master    started by the master (POSTERN_LISTEN_FDS set): listeners are fds 4..,
+ *             fd 3 is a datagram socket for status records (doc/master-protocol.md).
+ *   reload    with ops.reload, SIGHUP reads main.cf and the -o options again and offers
+ *             them to the daemon, which takes them or keeps its old ones; the master
+ *             sends SIGHUP instead of SIGTERM on `postern reload` to such a daemon.
+ *   lifetime  accepts until max_use clients per session slot (max_use x max_sessions:
+ *             a process that serves a thousand clients at once is not retired after a
+ *             hundred), exits after max_idle without a client, stops on SIGTERM once its
+ *             sessions ended; ops.unlimited (qmgr) ignores max_use and max_idle, as
+ *             Postfix's long-running daemons do. A watchdog ends a process that stops
+ *             running its event loop for daemon_timeout.
  *
  * A fifo listener (master.cf type fifo, used for wakeups) is read, not accepted: what
  * arrives goes to ops.trigger.

@@ -98,6 +98,8 @@ struct smtpd {
 enum smtpd_count {
     SMTPD_C_EHLO,
     SMTPD_C_HELO,
+    SMTPD_C_STARTTLS,
+    SMTPD_C_AUTH,
     SMTPD_C_MAIL,
     SMTPD_C_RCPT,
     SMTPD_C_DATA,
@@ -201,7 +203,7 @@ struct smtpd_session {
     struct tls_facts *tls;               /* NULL until a TLS handshake succeeded */
     struct smtpd_auth *auth;             /* NULL until AUTH was used (smtpd_auth.c) */
     struct tls_clnt *tls_wait;           /* the handshake runs in tlsproxy: no input meanwhile */
-    bool tls_starting;                   /* 220 to STARTTLS queued: hand over once it is written */
+    bool tls_starting; /* STARTTLS taken: hand over once earlier replies are out */
     uint16_t count_ok[SMTPD_C_COUNT];
     uint16_t count_all[SMTPD_C_COUNT];
 };
@@ -218,6 +220,7 @@ void smtpd_reply(struct smtpd_session *sess, int code, const char *dsn, const ch
     __attribute__((format(printf, 4, 5)));
 void smtpd_reply_std(struct smtpd_session *sess, const struct smtp_reply *reply);
 void smtpd_reply_uncounted(struct smtpd_session *sess, const struct smtp_reply *reply);
+void smtpd_reply_line(struct smtpd_session *sess, int code, const char *text);
 void smtpd_session_close(struct smtpd_session *sess);
 void smtpd_session_resume(struct smtpd_session *sess);
 void smtpd_session_hold(struct smtpd_session *sess);
@@ -246,6 +249,7 @@ const char *smtpd_auth_user(const struct smtpd_session *sess);
 const char *smtpd_auth_method(const struct smtpd_session *sess);
 void smtpd_auth_cmd(struct smtpd_session *sess, const struct smtp_cmd *cmd);
 void smtpd_auth_line(struct smtpd_session *sess, const char *line);
+void smtpd_auth_too_long(struct smtpd_session *sess);
 bool smtpd_auth_busy(const struct smtpd_session *sess);
 bool smtpd_auth_refuse_mail(struct smtpd_session *sess);
 void smtpd_auth_cancel(struct smtpd_session *sess);

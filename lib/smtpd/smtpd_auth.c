@@ -28,7 +28,7 @@
 struct smtpd_auth {
     struct sasl_auth *exchange; /* the exchange in progress, NULL between exchanges */
     bool waiting;               /* the backend has not answered yet: no input */
-    char method[32];            /* the mechanism of the exchange, upper case */
+    char method[32];            /* the mechanism of the exchange, as the client wrote it */
     char *initial;              /* the initial response while anvil counts the AUTH, or NULL */
     char *user;                 /* the login, once one succeeded */
 };
@@ -119,7 +119,7 @@ smtpd_auth_done(void *arg, enum sasl_result result, const char *text)
     switch (result) {
     case SASL_RESULT_CHALLENGE:
         sess->phase = SMTPD_PHASE_AUTH;
-        smtpd_reply(sess, 334, NULL, "%s", text);
+        smtpd_reply_line(sess, 334, text);
         break;
     case SASL_RESULT_OK:
         auth->user = xstrdup(sasl_auth_user(auth->exchange));
@@ -243,6 +243,14 @@ smtpd_auth_line(struct smtpd_session *sess, const char *line)
     }
     sess->auth->waiting = true;
     sasl_auth_step(sess->auth->exchange, line);
+}
+
+/* smtpd_auth_too_long - an answer to 334 longer than RFC 4954 allows: the exchange ends */
+void
+smtpd_auth_too_long(struct smtpd_session *sess)
+{
+    smtpd_auth_end_exchange(sess);
+    smtpd_reply(sess, 500, "5.5.6", "Authentication Exchange line is too long");
 }
 
 /* smtpd_auth_busy - the backend is working on this session's exchange: no input */

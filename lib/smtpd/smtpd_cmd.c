@@ -18,13 +18,13 @@
 #include "smtpd/smtpd.h"
 
 static const enum smtpd_count smtpd_cmd_counters[] = {
-    [SMTP_VERB_EHLO] = SMTPD_C_EHLO,        [SMTP_VERB_HELO] = SMTPD_C_HELO,
-    [SMTP_VERB_MAIL] = SMTPD_C_MAIL,        [SMTP_VERB_RCPT] = SMTPD_C_RCPT,
-    [SMTP_VERB_DATA] = SMTPD_C_DATA,        [SMTP_VERB_BDAT] = SMTPD_C_BDAT,
-    [SMTP_VERB_RSET] = SMTPD_C_RSET,        [SMTP_VERB_NOOP] = SMTPD_C_NOOP,
-    [SMTP_VERB_QUIT] = SMTPD_C_QUIT,        [SMTP_VERB_VRFY] = SMTPD_C_VRFY,
-    [SMTP_VERB_EXPN] = SMTPD_C_UNKNOWN,     [SMTP_VERB_HELP] = SMTPD_C_HELP,
-    [SMTP_VERB_STARTTLS] = SMTPD_C_UNKNOWN, [SMTP_VERB_AUTH] = SMTPD_C_UNKNOWN,
+    [SMTP_VERB_EHLO] = SMTPD_C_EHLO,         [SMTP_VERB_HELO] = SMTPD_C_HELO,
+    [SMTP_VERB_MAIL] = SMTPD_C_MAIL,         [SMTP_VERB_RCPT] = SMTPD_C_RCPT,
+    [SMTP_VERB_DATA] = SMTPD_C_DATA,         [SMTP_VERB_BDAT] = SMTPD_C_BDAT,
+    [SMTP_VERB_RSET] = SMTPD_C_RSET,         [SMTP_VERB_NOOP] = SMTPD_C_NOOP,
+    [SMTP_VERB_QUIT] = SMTPD_C_QUIT,         [SMTP_VERB_VRFY] = SMTPD_C_VRFY,
+    [SMTP_VERB_EXPN] = SMTPD_C_UNKNOWN,      [SMTP_VERB_HELP] = SMTPD_C_HELP,
+    [SMTP_VERB_STARTTLS] = SMTPD_C_STARTTLS, [SMTP_VERB_AUTH] = SMTPD_C_AUTH,
     [SMTP_VERB_UNKNOWN] = SMTPD_C_UNKNOWN,
 };
 
@@ -293,6 +293,9 @@ smtpd_cmd_line(struct smtpd_session *sess, const char *line, size_t len)
     if (ahead && (!sess->pipelining_seen || smtpd_cmd_last_in_group(cmd.verb)) &&
         !sess->unauth_pipelining) {
         sess->unauth_pipelining = true;
+        /* What follows AUTH is credentials: it never goes into the log. */
+        if (cmd.verb == SMTP_VERB_AUTH)
+            ahead = 0;
         log_info("improper command pipelining after %s from %s[%s]: %.*s", sess->last_cmd,
                  sess->name, sess->addr, (int)(ahead < 100 ? ahead : 100),
                  lineio_in_data(&sess->in));
@@ -324,6 +327,7 @@ smtpd_cmd_line(struct smtpd_session *sess, const char *line, size_t len)
         break;
     case SMTP_VERB_AUTH:
         smtpd_auth_cmd(sess, &cmd);
+        lineio_in_wipe(&sess->in);
         break;
     default:
         smtpd_cmd_simple(sess, &cmd);

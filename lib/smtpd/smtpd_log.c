@@ -20,10 +20,11 @@
 #include "smtpd/smtpd.h"
 
 static const char *const smtpd_count_names[SMTPD_C_COUNT] = {
-    [SMTPD_C_EHLO] = "ehlo", [SMTPD_C_HELO] = "helo", [SMTPD_C_MAIL] = "mail",
-    [SMTPD_C_RCPT] = "rcpt", [SMTPD_C_DATA] = "data", [SMTPD_C_BDAT] = "bdat",
-    [SMTPD_C_RSET] = "rset", [SMTPD_C_NOOP] = "noop", [SMTPD_C_VRFY] = "vrfy",
-    [SMTPD_C_HELP] = "help", [SMTPD_C_QUIT] = "quit", [SMTPD_C_UNKNOWN] = "unknown",
+    [SMTPD_C_EHLO] = "ehlo", [SMTPD_C_HELO] = "helo",       [SMTPD_C_STARTTLS] = "starttls",
+    [SMTPD_C_AUTH] = "auth", [SMTPD_C_MAIL] = "mail",       [SMTPD_C_RCPT] = "rcpt",
+    [SMTPD_C_DATA] = "data", [SMTPD_C_BDAT] = "bdat",       [SMTPD_C_RSET] = "rset",
+    [SMTPD_C_NOOP] = "noop", [SMTPD_C_VRFY] = "vrfy",       [SMTPD_C_HELP] = "help",
+    [SMTPD_C_QUIT] = "quit", [SMTPD_C_UNKNOWN] = "unknown",
 };
 
 /* smtpd_log_count - the final reply to the current command: count it as good or not */
@@ -32,7 +33,7 @@ smtpd_log_count(struct smtpd_session *sess, int code)
 {
     int c = sess->counting;
 
-    if (c < 0 || code == 354)
+    if (c < 0 || code == 354 || code == 334) /* DATA and AUTH are not over yet */
         return;
     if (sess->count_all[c] < UINT16_MAX)
         sess->count_all[c]++;

@@ -119,6 +119,24 @@ smtpd_reply_uncounted(struct smtpd_session *sess, const struct smtp_reply *reply
     smtpd_log_count(sess, reply->code);
 }
 
+/* smtpd_reply_line - one reply line as it is, however long (a 334 challenge of up to
+ * SMTP_AUTH_LINE_MAX); never an error */
+void
+smtpd_reply_line(struct smtpd_session *sess, int code, const char *text)
+{
+    char head[8];
+
+    snprintf(head, sizeof(head), "%03d ", code);
+    if (!lineio_out_put(&sess->out, head, strlen(head)) ||
+        !lineio_out_put(&sess->out, text, strlen(text)) || !lineio_out_put(&sess->out, "\r\n", 2)) {
+        log_info("reply queue full: client %s[%s] does not read", sess->name, sess->addr);
+        sess->eof = true;
+        smtpd_session_close(sess);
+        return;
+    }
+    smtpd_log_count(sess, code);
+}
+
 /* smtpd_reply_std - queue one reply; count it for the command and as an error */
 void
 smtpd_reply_std(struct smtpd_session *sess, const struct smtp_reply *reply)
@@ -179,9 +197,10 @@ smtpd_session_line(struct smtpd_session *sess)
         smtpd_reply_std(sess, &smtp_reply_line_too_long); /* only AUTH may be longer */
         return;
     }
-    if (sess->phase == SMTPD_PHASE_AUTH)
+    if (sess->phase == SMTPD_PHASE_AUTH) {
         smtpd_auth_line(sess, buf_str(&sess->in.line));
-    else
+        lineio_in_wipe(&sess->in);
+    } else
         smtpd_cmd_line(sess, buf_str(&sess->in.line), sess->in.line.len);
 }
 
@@ -203,7 +222,10 @@ smtpd_session_process(struct smtpd_session *sess)
             return true;
         case LINEIO_TOO_LONG:
             lineio_in_skip(&sess->in);
-            smtpd_reply_std(sess, &smtp_reply_line_too_long);
+            if (sess->phase == SMTPD_PHASE_AUTH)
+                smtpd_auth_too_long(sess); /* RFC 4954 4: 500 5.5.6, the exchange is over */
+            else
+                smtpd_reply_std(sess, &smtp_reply_line_too_long);
             break;
         case LINEIO_LINE:
             smtpd_session_line(sess);
@@ -267,7 +289,7 @@ smtpd_session_settle(struct smtpd_session *sess)
         return;
     }
     if (sess->tls_starting && !lineio_out_pending(&sess->out)) {
-        smtpd_tls_start(sess); /* the 220 is out: the socket goes to tlsproxy */
+        smtpd_tls_start(sess); /* earlier replies are out: the socket goes to tlsproxy */
         if (sess->closing)
             smtpd_session_end(sess);
         return;

@@ -8,14 +8,17 @@
  *
  * Security properties, each with a test in t/tls.t:
  *   - Every byte the client sent after STARTTLS and before the handshake is thrown away
- *     (the CVE-2011-0411 injection class): input is dropped when the 220 is queued, and the
- *     socket then belongs to tlsproxy, which reads the rest as TLS.
+ *     (the CVE-2011-0411 injection class): input is dropped at the command, and the socket
+ *     then belongs to tlsproxy, which reads the rest as TLS.
+ *   - The 220 goes out only once tlsproxy said it can do the handshake; a tlsproxy without
+ *     certificates costs the client a 454 and the session goes on in plaintext.
  *   - After the handshake the session starts over (RFC 3207 4.2): no HELO, no transaction.
  *   - STARTTLS inside TLS is refused; encrypt refuses MAIL (and AUTH) before TLS.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "core/log.h"
 #include "core/mem.h"
@@ -32,7 +35,6 @@ smtpd_tls_policy(const struct params *p, struct smtpd_tls_conf *tc, struct err *
     int min, max;
 
     tc->req.peer = -1;
-    tc->req.mandatory = mandatory;
     tc->req.timeout = p->smtpd_starttls_timeout;
     if (!tls_protocols_parse(protocols, &min, &max, err))
         return false;
@@ -106,16 +108,44 @@ smtpd_tls_cmd(struct smtpd_session *sess)
         smtpd_reply(sess, 454, "4.7.0", "TLS not available due to local problem");
         return;
     }
-    smtpd_reply(sess, 220, "2.0.0", "Ready to start TLS");
     lineio_in_discard(&sess->in);
-    sess->tls_starting = true;
+    sess->tls_starting = true; /* the 220 waits for tlsproxy (smtpd_tls_ready) */
 }
 
-/* smtpd_tls_reset - RFC 3207 4.2: after the handshake the client starts over */
+/*
+ * smtpd_tls_ready - tlsproxy can do the handshake: the 220 to STARTTLS, written at once on
+ * the client's socket (every earlier reply is out, so the socket has room for it); false
+ * ends the session
+ */
+static bool
+smtpd_tls_ready(void *arg)
+{
+    static const char go[] = "220 2.0.0 Ready to start TLS\r\n";
+    struct smtpd_session *sess = arg;
+
+    if (sess->smtpd->tls.wrapper)
+        return true;
+    smtpd_log_count(sess, 220);
+    if (send(sess->fd, go, sizeof(go) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)sizeof(go) - 1)
+        return true;
+    log_info("lost connection after STARTTLS from %s[%s]", sess->name, sess->addr);
+    sess->tls_wait = NULL; /* the stub frees itself when this returns false */
+    sess->eof = true;
+    smtpd_session_close(sess);
+    smtpd_session_resume(sess);
+    return false;
+}
+
+/*
+ * smtpd_tls_reset - RFC 3207 4.2: after the handshake the client starts over; what it said
+ * before (HELO, a login, a transaction) is forgotten. How it behaved (unauth_pipelining)
+ * is kept: that was seen, not claimed.
+ */
 static void
 smtpd_tls_reset(struct smtpd_session *sess)
 {
     smtpd_txn_reset(sess);
+    smtpd_auth_cancel(sess);
     free(sess->helo);
     sess->helo = NULL;
     sess->esmtp = false;
@@ -123,14 +153,33 @@ smtpd_tls_reset(struct smtpd_session *sess)
     lineio_in_discard(&sess->in);
 }
 
-/* smtpd_tls_done - tlsproxy's answer: go on in TLS, or end the session */
+/* smtpd_tls_unavailable - tlsproxy cannot do a handshake: 454 and plaintext, or on 465 the end */
 static void
-smtpd_tls_done(void *arg, int plain, const struct tls_result *res)
+smtpd_tls_unavailable(struct smtpd_session *sess, const char *why)
+{
+    log_warn("TLS not available for %s[%s]: %s", sess->name, sess->addr, why);
+    if (sess->smtpd->tls.wrapper) {
+        sess->eof = true;
+        smtpd_session_close(sess);
+    } else {
+        smtpd_reply(sess, 454, "4.7.0", "TLS not available due to local problem");
+        smtpd_session_arm(sess);
+    }
+    smtpd_session_resume(sess);
+}
+
+/* smtpd_tls_done - tlsproxy's answer: go on in TLS, 454 in plaintext, or end the session */
+static void
+smtpd_tls_done(void *arg, int plain, const struct tls_result *res, bool began)
 {
     struct smtpd_session *sess = arg;
     char summary[2 * TLS_FACT_MAX];
 
     sess->tls_wait = NULL;
+    if (plain < 0 && !began) {
+        smtpd_tls_unavailable(sess, res->reason);
+        return;
+    }
     if (plain < 0) {
         log_info("SSL_accept error from %s[%s]: %s", sess->name, sess->addr, res->reason);
         sess->eof = true;
@@ -170,7 +219,8 @@ smtpd_tls_start(struct smtpd_session *sess)
     }
     req.peer = sess->fd;
     smtpd_session_hold(sess);
-    sess->tls_wait = tls_clnt_server(smtpd->ctx->loop, SMTPD_TLSPROXY, &req, smtpd_tls_done, sess);
+    sess->tls_wait = tls_clnt_server(smtpd->ctx->loop, SMTPD_TLSPROXY, &req, smtpd_tls_ready,
+                                     smtpd_tls_done, sess);
 }
 
 void

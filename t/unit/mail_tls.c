@@ -78,7 +78,7 @@ check_ciphers(void)
 static void
 check_request(void)
 {
-    struct tls_request req = {.mandatory = true, .timeout = 300}, got;
+    struct tls_request req = {.timeout = 300}, got;
     struct buf rec;
     struct attr_fds fds;
     struct err err;
@@ -92,7 +92,7 @@ check_request(void)
     ok(tls_request_encode(&rec, &fds, &req, &err), "a request encodes");
     ok(fds.n == 1, "with its descriptor beside it");
     fds.fd[0] = dup(fd); /* as the kernel would hand over a new one */
-    ok(tls_request_decode(&rec, &fds, &got, &err) && got.peer >= 0 && got.mandatory &&
+    ok(tls_request_decode(&rec, &fds, &got, &err) && got.peer >= 0 &&
            strcmp(got.protocols, ">=TLSv1.2") == 0 && strcmp(got.ciphers, "HIGH") == 0 &&
            got.timeout == 300,
        "and decodes whole");
@@ -100,6 +100,14 @@ check_request(void)
     attr_fds_init(&fds);
     ok(!tls_request_decode(&rec, &fds, &got, &err) && got.peer == -1,
        "without the descriptor it is refused");
+    buf_free(&rec);
+    req.timeout = TLS_TIMEOUT_MAX + 1;
+    buf_init(&rec, BUF_UNLIMITED);
+    attr_fds_init(&fds);
+    ok(tls_request_encode(&rec, &fds, &req, &err), "a request with a time limit too long");
+    fds.fd[0] = dup(fd);
+    ok(!tls_request_decode(&rec, &fds, &got, &err) && got.peer == -1 && fds.n == 0,
+       "is refused, its descriptor closed");
     buf_free(&rec);
     close(fd);
 }
