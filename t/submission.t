@@ -252,6 +252,24 @@ def check_qualify(inst, ca):
     c.close()
 
 
+def check_mx_auth(inst, ca):
+    """AUTH on the MX where the admin turned it on: a login made before STARTTLS is forgotten
+    with everything else the client said (RFC 3207 4.2)"""
+    c = Client(inst.ports["mxauth"])
+    c.reply()
+    t.like(c.cmd("EHLO client.example.net"), "250-AUTH PLAIN LOGIN",
+           "25 with smtpd_sasl_auth_enable: AUTH is offered")
+    t.is_eq(c.cmd("AUTH PLAIN " + plain("", LOGIN, PASSWORD)), "235 2.7.0 Authentication successful",
+            "a login in plaintext")
+    c.cmd("STARTTLS")
+    c.tls(ssl.create_default_context(cafile=ca))
+    t.like(c.cmd("EHLO client.example.net"), "250-AUTH", "after STARTTLS AUTH is offered again")
+    c.cmd("MAIL FROM:<%s>" % LOGIN)
+    t.like(c.cmd("RCPT TO:<friend@remote.example>"), "454 4.7.1",
+           "and the earlier login no longer permits relaying")
+    c.close()
+
+
 def check_mx(inst):
     c = Client(inst.ports["mx"])
     c.reply()
@@ -298,7 +316,9 @@ def main(root):
                               "sub": ("submission", ""),
                               "sub3": ("submission", "-o smtpd_hard_error_limit=3"),
                               "subs": ("submission", "-o smtpd_tls_wrappermode=yes"),
-                              "mx": "-o smtpd_tls_security_level=may"},
+                              "mx": "-o smtpd_tls_security_level=may",
+                              "mxauth": "-o smtpd_tls_security_level=may "
+                                        "-o smtpd_sasl_auth_enable=yes"},
                     extra_master="tlsproxy unix - - n - 0 tlsproxy\n")
     err = inst.start()
     t.ok(err is None, "postern starts with submission on 587 and 465")
@@ -315,6 +335,7 @@ def main(root):
         check_binding(inst, cadir.ca)
         check_auth_rate(inst, cadir.ca)
         check_qualify(inst, cadir.ca)
+        check_mx_auth(inst, cadir.ca)
         check_mx(inst)
         rc, out = fail2ban_regex(inst.log, "postern[mode=auth]")
         t.like(out, "Failregex: 10 total", "fail2ban's postfix-sasl rules match each failed AUTH")
