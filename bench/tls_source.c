@@ -4,16 +4,17 @@
  * `cc -O2 -pthread bench/tls_source.c -lssl -lcrypto`.
  *
  * Usage: tls_source [-T starttls|implicit] [-a user:password] [-s sessions] [-m messages]
- *                   [-l size] [-f from] [-t to] [-M helo] [-q] host:port
+ *                   [-l size] [-f from] [-t to] [-M helo] [-q] [-R] host:port
  *
  * Like smtp-source, -m messages go over -s concurrent sessions, one new connection per
  * message: (TLS from the first byte with -T implicit) greeting, EHLO, (STARTTLS and EHLO
  * again with -T starttls), (AUTH PLAIN with the initial response after TLS with -a), MAIL,
  * RCPT, DATA with a message of about -l bytes, QUIT. No pipelining. The TLS client is a
  * normal one (TLS 1.2 or 1.3, whatever the server picks, a full handshake on every
- * connection, no session resumption) except that it verifies no certificate: the bench's
- * are self-signed. One thread per session; a session's thread runs each of its messages
- * start to end with blocking I/O and a 60 s timeout.
+ * connection, no session resumption; with -R each session resumes its previous connection's
+ * TLS session, as an MTA that caches sessions per destination does) except that it
+ * verifies no certificate: the bench's are self-signed. One thread per session; a session's thread
+ * runs each of its messages start to end with blocking I/O and a 60 s timeout.
  *
  * Any unexpected reply, a timeout, a failed handshake or a lost connection ends the whole
  * program with status 1 and the reason on stderr. At the end one line on stdout: messages,
@@ -62,6 +63,7 @@ struct options {
     const char *to;
     const char *helo;
     bool quiet;
+    bool resume; /* -R: each session offers the ticket of its last connection */
     struct addrinfo *addr;
     char *message; /* the DATA payload, dot-stuffed, ending in CRLF.CRLF */
     size_t message_len;
@@ -73,6 +75,7 @@ struct conn {
     const struct options *opt;
     int fd;
     SSL *ssl;
+    SSL_SESSION *last; /* -R: the session of the previous connection, to resume */
     char buf[LINE_MAX_LEN + 2];
     size_t len;
     size_t pos;
@@ -262,6 +265,8 @@ conn_handshake(struct conn *c)
     c->pos = c->len = 0;
     if ((c->ssl = SSL_new(c->opt->ssl_ctx)) == NULL)
         conn_tls_error(c, "SSL_new", 0);
+    if (c->last != NULL)
+        SSL_set_session(c->ssl, c->last);
     SSL_set_fd(c->ssl, c->fd);
     if ((r = SSL_connect(c->ssl)) != 1)
         conn_tls_error(c, "TLS handshake", r);
@@ -272,6 +277,10 @@ static void
 conn_close(struct conn *c)
 {
     if (c->ssl != NULL) {
+        if (c->opt->resume) { /* the newest ticket the server sent on this connection */
+            SSL_SESSION_free(c->last);
+            c->last = SSL_get1_session(c->ssl);
+        }
         SSL_shutdown(c->ssl);
         SSL_free(c->ssl);
         c->ssl = NULL;
@@ -333,6 +342,7 @@ session(void *arg)
     c->fd = -1;
     while ((c->msgno = atomic_fetch_add(&next_message, 1)) < c->opt->messages)
         send_message(c);
+    SSL_SESSION_free(c->last);
     free(c);
     return NULL;
 }
@@ -413,7 +423,7 @@ resolve(struct options *opt, const char *address)
 static void __attribute__((noreturn)) usage(void)
 {
     fail(NULL, "usage: tls_source [-T starttls|implicit] [-a user:password] [-s sessions] "
-               "[-m messages] [-l size] [-f from] [-t to] [-M helo] [-q] host:port");
+               "[-m messages] [-l size] [-f from] [-t to] [-M helo] [-q] [-R] host:port");
 }
 
 /* number - a decimal count from 0 to max, or the usage message */
@@ -434,7 +444,7 @@ parse_options(struct options *opt, int argc, char **argv)
 {
     int ch;
 
-    while ((ch = getopt(argc, argv, "T:a:s:m:l:f:t:M:q")) != -1) {
+    while ((ch = getopt(argc, argv, "T:a:s:m:l:f:t:M:qR")) != -1) {
         switch (ch) {
         case 'T':
             if (strcmp(optarg, "starttls") == 0)
@@ -467,6 +477,9 @@ parse_options(struct options *opt, int argc, char **argv)
             break;
         case 'q':
             opt->quiet = true;
+            break;
+        case 'R':
+            opt->resume = true;
             break;
         default:
             usage();
