@@ -46,9 +46,9 @@ smtpd_tls_policy(const struct params *p, struct smtpd_tls_conf *tc, struct err *
 
 /*
  * smtpd_tls_init - the service's TLS policy. The submission role requires TLS: on 587
- * the level is raised to encrypt (with a warning if main.cf said less), on 465
- * smtpd_tls_wrappermode gives TLS before the greeting. A broken policy is logged once and
- * turns STARTTLS into 454, so plaintext mail on 25 keeps flowing.
+ * the level is encrypt (a main.cf shared with port 25 says may, and that is no mistake),
+ * on 465 smtpd_tls_wrappermode gives TLS before the greeting. A broken policy is logged
+ * once and turns STARTTLS into 454, so plaintext mail on 25 keeps flowing.
  */
 void
 smtpd_tls_init(struct smtpd *smtpd)
@@ -63,11 +63,8 @@ smtpd_tls_init(struct smtpd *smtpd)
         tc->error = xstrdup(err.text);
         tc->level = smtpd->role->submission ? TLS_LEVEL_ENCRYPT : TLS_LEVEL_NONE;
     }
-    if (smtpd->role->submission && !tc->wrapper && tc->level != TLS_LEVEL_ENCRYPT) {
-        log_warn("%s: smtpd_tls_security_level raised to encrypt: submission requires TLS",
-                 smtpd->ctx->service_name);
+    if (smtpd->role->submission && !tc->wrapper) /* the role, whatever main.cf says */
         tc->level = TLS_LEVEL_ENCRYPT;
-    }
     if (tc->error == NULL && (tc->level != TLS_LEVEL_NONE || tc->wrapper) &&
         !smtpd_tls_policy(p, tc, &err))
         tc->error = xstrdup(err.text);
