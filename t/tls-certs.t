@@ -65,7 +65,7 @@ def main(root):
         f.write("other.example.org %s\n" % other)
     main_cf = ("mydestination = example.org\nlocal_recipient_maps =\n"
                "smtpd_tls_chain_files = %s, %s\ntls_server_sni_maps = texthash:%s\n"
-               "smtpd_tls_ask_ccert = yes\nsmtpd_tls_CAfile = %s\nsmtpd_tls_loglevel = 1\n"
+               "smtpd_tls_ask_ccert = yes\nsmtpd_tls_CAfile = %s\nsmtpd_tls_loglevel = 2\n"
                "smtpd_tls_received_header = yes\n" % (rsa, ecdsa, sni, ca.ca))
     inst = Instance(root, main_cf, services={"may": "-o smtpd_tls_security_level=may"},
                     extra_master="tlsproxy unix - - n - 0 tlsproxy\n")
@@ -111,6 +111,8 @@ def main(root):
              "a certificate from another CA: Untrusted, and the session goes on")
         t.ok("Anonymous TLS connection established" in inst.logtext(),
              "without a certificate: Anonymous")
+        t.ok("tlsproxy[" in inst.logtext() and "SSL_accept:SSLv3/TLS write server hello" in
+             inst.logtext(), "smtpd_tls_loglevel 2: tlsproxy logs each handshake step")
     finally:
         if t.failed:
             t.diag(inst.logtext()[-3000:])

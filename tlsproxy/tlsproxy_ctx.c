@@ -11,6 +11,7 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
+#include "core/log.h"
 #include "mail/tls_policy.h"
 #include "tlsproxy/tlsproxy.h"
 
@@ -128,6 +129,17 @@ tlsproxy_ctx_build(const struct tlsproxy_ccert *ccert, const struct strvec *chai
     return ctx;
 }
 
+/* tlsproxy_ctx_trace - smtpd_tls_loglevel 2 and up: each step of the handshake, and alerts */
+static void
+tlsproxy_ctx_trace(const SSL *ssl, int where, int ret)
+{
+    if (where & SSL_CB_ALERT)
+        log_info("SSL3 alert %s:%s:%s", (where & SSL_CB_READ) ? "read" : "write",
+                 SSL_alert_type_string_long(ret), SSL_alert_desc_string_long(ret));
+    else if (where & SSL_CB_LOOP)
+        log_info("SSL_accept:%s", SSL_state_string_long(ssl));
+}
+
 /* tlsproxy_ctx_new - the main context: main.cf's certificates, tickets, SNI */
 SSL_CTX *
 tlsproxy_ctx_new(const struct params *p, struct err *err)
@@ -143,6 +155,8 @@ tlsproxy_ctx_new(const struct params *p, struct err *err)
         return NULL;
     }
     tlsproxy_ticket_setup(ctx, (long)p->smtpd_tls_session_cache_timeout); /* last: it cannot fail */
+    if (p->smtpd_tls_loglevel >= 2)
+        SSL_CTX_set_info_callback(ctx, tlsproxy_ctx_trace);
     return ctx;
 }
 
