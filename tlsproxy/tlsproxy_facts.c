@@ -111,10 +111,9 @@ tlsproxy_facts_peer(SSL *ssl, X509 *peer, struct tls_facts *f)
     unsigned int mdlen = 0;
     size_t len = 0;
 
-    snprintf(f->trust, sizeof(f->trust), "%s",
-             peer == NULL                              ? "Anonymous"
-             : SSL_get_verify_result(ssl) == X509_V_OK ? "Trusted"
-                                                       : "Untrusted");
+    f->trust = peer == NULL                              ? TLS_TRUST_ANONYMOUS
+               : SSL_get_verify_result(ssl) == X509_V_OK ? TLS_TRUST_TRUSTED
+                                                         : TLS_TRUST_UNTRUSTED;
     if (peer == NULL)
         return;
     tlsproxy_facts_cn(X509_get_subject_name(peer), f->subject, sizeof(f->subject));

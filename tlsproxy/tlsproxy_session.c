@@ -63,6 +63,21 @@ struct tp_session {
     bool down_shut;     /* the receiver was told no more comes (half-close) */
 };
 
+/* Reads land here, so that a read that finds nothing costs no allocation; a session keeps
+ * only the bytes it got (the loop is single-threaded). */
+static char tp_scratch[TLS_BUF];
+
+/* tp_buf_fill - n bytes just read into tp_scratch become the buffer's content */
+static void
+tp_buf_fill(struct tp_buf *b, size_t n)
+{
+    if (b->data == NULL)
+        b->data = xmalloc(TLS_BUF);
+    memcpy(b->data, tp_scratch, n);
+    b->len = n;
+    b->off = 0;
+}
+
 static void
 tp_buf_drop(struct tp_buf *b)
 {
@@ -91,41 +106,43 @@ tp_end(struct tp_session *s)
     server_session_done(ctx);
 }
 
-/* tp_result - tell the receiver how the handshake went; false if it cannot be told */
+/* tp_send - one record to the receiver (a fresh connection has room for it); false if it
+ * cannot be sent */
+static bool
+tp_send(struct tp_session *s, struct buf *rec, bool encoded, const struct err *why)
+{
+    struct attr_fds fds;
+    struct err err = *why;
+    bool good;
+
+    attr_fds_init(&fds);
+    good = encoded && ipc_send(s->conn, rec, &fds, 1000, &err) == IPC_OK;
+    if (!good)
+        log_warn("cannot answer the receiver: %s", err.text);
+    buf_free(rec);
+    return good;
+}
+
+/* tp_result - tell the receiver how the handshake went */
 static bool
 tp_result(struct tp_session *s, const struct tls_result *res)
 {
     struct buf rec;
-    struct attr_fds fds;
-    struct err err;
-    bool good;
+    struct err err = {0};
 
     buf_init(&rec, 512);
-    attr_fds_init(&fds);
-    good =
-        tls_result_encode(&rec, res, &err) && ipc_send(s->conn, &rec, &fds, 1000, &err) == IPC_OK;
-    if (!good)
-        log_warn("cannot send the TLS result to the receiver: %s", err.text);
-    buf_free(&rec);
-    return good;
+    return tp_send(s, &rec, tls_result_encode(&rec, res, &err), &err);
 }
 
-/* tp_ready - tell the receiver the handshake can start; false if it cannot be told */
+/* tp_ready - tell the receiver the handshake can start */
 static bool
 tp_ready(struct tp_session *s)
 {
     struct buf rec;
-    struct attr_fds fds;
-    struct err err;
-    bool good;
+    struct err err = {0};
 
     buf_init(&rec, 64);
-    attr_fds_init(&fds);
-    good = tls_ready_encode(&rec, &err) && ipc_send(s->conn, &rec, &fds, 1000, &err) == IPC_OK;
-    if (!good)
-        log_warn("cannot tell the receiver the handshake may start: %s", err.text);
-    buf_free(&rec);
-    return good;
+    return tp_send(s, &rec, tls_ready_encode(&rec, &err), &err);
 }
 
 /* tp_refuse - the handshake did not happen or failed: say why, and end */
@@ -178,18 +195,14 @@ tp_down(struct tp_session *s)
     struct tp_buf *b = &s->down;
 
     if (!s->net_done && b->len == 0) {
-        int r;
-        if (b->data == NULL)
-            b->data = xmalloc(TLS_BUF);
-        r = SSL_read(s->ssl, b->data, TLS_BUF);
+        int r = SSL_read(s->ssl, tp_scratch, TLS_BUF);
         if (r > 0) {
-            b->len = (size_t)r;
+            tp_buf_fill(b, (size_t)r);
             s->down_want = 0;
             return true;
         }
         if ((s->down_want = tp_wants(s->ssl, r)) == 0)
             s->net_done = true;
-        tp_buf_drop(b);
         return s->net_done;
     }
     if (b->len > b->off) {
@@ -217,15 +230,11 @@ tp_up(struct tp_session *s)
     struct tp_buf *b = &s->up;
 
     if (!s->conn_done && b->len == 0) {
-        ssize_t r;
-        if (b->data == NULL)
-            b->data = xmalloc(TLS_BUF);
-        r = read(s->conn, b->data, TLS_BUF);
+        ssize_t r = read(s->conn, tp_scratch, TLS_BUF);
         if (r > 0) {
-            b->len = (size_t)r;
+            tp_buf_fill(b, (size_t)r);
             return true;
         }
-        tp_buf_drop(b);
         if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
             return false;
         s->conn_done = true;

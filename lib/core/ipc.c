@@ -220,9 +220,9 @@ ipc_reader_free(struct ipc_reader *r)
     buf_free(&r->rec);
 }
 
-/* ipc_connect - connect to a UNIX stream socket; -1 with err set on failure */
-int
-ipc_connect(const char *path, struct err *err)
+/* ipc_connect_type - connect a socket of this type (flags included) to path */
+static int
+ipc_connect_type(const char *path, int type, struct err *err)
 {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     int sock;
@@ -232,7 +232,7 @@ ipc_connect(const char *path, struct err *err)
         return -1;
     }
     strcpy(sun.sun_path, path);
-    if ((sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+    if ((sock = socket(AF_UNIX, type, 0)) < 0) {
         ipc_fail(err, IPC_ERROR, "socket: %s", strerror(errno));
         return -1;
     }
@@ -242,6 +242,21 @@ ipc_connect(const char *path, struct err *err)
         return -1;
     }
     return sock;
+}
+
+/* ipc_connect - connect to a UNIX stream socket; -1 with err set on failure */
+int
+ipc_connect(const char *path, struct err *err)
+{
+    return ipc_connect_type(path, SOCK_STREAM | SOCK_CLOEXEC, err);
+}
+
+/* ipc_connect_nonblock - the same, non-blocking from the start: a server whose backlog is
+ * full is an error at once (EAGAIN), never a wait */
+int
+ipc_connect_nonblock(const char *path, struct err *err)
+{
+    return ipc_connect_type(path, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, err);
 }
 
 /* ipc_peer_cred - who is on the other end of a UNIX socket, as the kernel saw it */

@@ -58,6 +58,7 @@ void ipc_reader_free(struct ipc_reader *r);
 
 /* Connecting and checking who is on the other end. */
 int ipc_connect(const char *path, struct err *err);
+int ipc_connect_nonblock(const char *path, struct err *err);
 bool ipc_peer_cred(int sock, struct ipc_cred *cred, struct err *err);
 
 #endif

@@ -97,7 +97,7 @@ enum proto_msg {
 #define PROTO_ATTR_BITS        "bits"        /* int: tls_result: cipher bits used */
 #define PROTO_ATTR_ALG_BITS    "alg_bits"    /* int: tls_result: cipher algorithm bits */
 #define PROTO_ATTR_DETAIL      "detail"      /* string: tls_result: key exchange, signature */
-#define PROTO_ATTR_TRUST       "trust"       /* string: tls_result: Anonymous, Untrusted, Trusted */
+#define PROTO_ATTR_TRUST       "trust"       /* int: tls_result: enum tls_trust */
 #define PROTO_ATTR_SUBJECT     "subject"     /* string: tls_result: client cert subject CN */
 #define PROTO_ATTR_ISSUER      "issuer"      /* string: tls_result: client cert issuer CN */
 #define PROTO_ATTR_FINGERPRINT "fingerprint" /* string: tls_result: client cert SHA-256 */

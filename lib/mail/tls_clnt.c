@@ -6,12 +6,9 @@
  * session a failed STARTTLS, never a stuck process; a limit of the handshake's own timeout
  * plus a margin ends the wait if tlsproxy never answers.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "core/ipc.h"
@@ -151,30 +148,6 @@ tls_clnt_timer(void *arg)
     tls_clnt_finish(c);
 }
 
-/* tls_clnt_connect - a non-blocking connection to path; -1 with err set */
-static int
-tls_clnt_connect(const char *path, struct err *err)
-{
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    int sock;
-
-    if (strlen(path) >= sizeof(sun.sun_path)) {
-        err_set(err, "socket path too long: %s", path);
-        return -1;
-    }
-    strcpy(sun.sun_path, path);
-    if ((sock = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0) {
-        err_set(err, "socket: %m");
-        return -1;
-    }
-    if (connect(sock, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-        err_set(err, "cannot connect to tlsproxy (%s): %m", path);
-        close(sock);
-        return -1;
-    }
-    return sock;
-}
-
 /* tls_clnt_send - the request with its descriptor; a fresh socket has room for it */
 static bool
 tls_clnt_send(int sock, const struct tls_request *req, struct err *err)
@@ -202,7 +175,7 @@ tls_clnt_server(struct loop *loop, const char *path, const struct tls_request *r
     c->done = done;
     c->arg = arg;
     c->timer = loop_timer_new(loop, tls_clnt_timer, c);
-    c->sock = tls_clnt_connect(path, &err);
+    c->sock = ipc_connect_nonblock(path, &err);
     if (c->sock >= 0)
         ipc_reader_init(&c->reader, c->sock, TLS_RECORD_LIMIT);
     if (c->sock < 0 || !tls_clnt_send(c->sock, req, &err)) {

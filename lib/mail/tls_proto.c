@@ -89,7 +89,7 @@ tls_result_encode(struct buf *rec, const struct tls_result *res, struct err *err
     attr_put_int(rec, PROTO_ATTR_BITS, f->bits);
     attr_put_int(rec, PROTO_ATTR_ALG_BITS, f->alg_bits);
     attr_put_text(rec, PROTO_ATTR_DETAIL, f->detail);
-    attr_put_text(rec, PROTO_ATTR_TRUST, f->trust);
+    attr_put_int(rec, PROTO_ATTR_TRUST, f->trust);
     attr_put_text(rec, PROTO_ATTR_SUBJECT, f->subject);
     attr_put_text(rec, PROTO_ATTR_ISSUER, f->issuer);
     attr_put_text(rec, PROTO_ATTR_FINGERPRINT, f->fingerprint);
@@ -115,7 +115,6 @@ tls_result_decode(const struct buf *rec, struct attr_fds *fds, struct tls_result
         {PROTO_ATTR_TLS_PROTO, f->protocol, sizeof(f->protocol), {0}},
         {PROTO_ATTR_CIPHER, f->cipher, sizeof(f->cipher), {0}},
         {PROTO_ATTR_DETAIL, f->detail, sizeof(f->detail), {0}},
-        {PROTO_ATTR_TRUST, f->trust, sizeof(f->trust), {0}},
         {PROTO_ATTR_SUBJECT, f->subject, sizeof(f->subject), {0}},
         {PROTO_ATTR_ISSUER, f->issuer, sizeof(f->issuer), {0}},
         {PROTO_ATTR_FINGERPRINT, f->fingerprint, sizeof(f->fingerprint), {0}},
@@ -124,34 +123,50 @@ tls_result_decode(const struct buf *rec, struct attr_fds *fds, struct tls_result
     enum {
         NFIELDS = sizeof(fields) / sizeof(fields[0])
     };
-    int64_t ok = 0;
-    struct attr_spec spec[NFIELDS + 3] = {
+    int64_t ok = 0, trust = 0;
+    struct attr_spec spec[NFIELDS + 4] = {
         {PROTO_ATTR_OK, ATTR_INT, ATTR_REQUIRED, &ok},
         {PROTO_ATTR_BITS, ATTR_INT, ATTR_REQUIRED, &f->bits},
         {PROTO_ATTR_ALG_BITS, ATTR_INT, ATTR_REQUIRED, &f->alg_bits},
+        {PROTO_ATTR_TRUST, ATTR_INT, ATTR_REQUIRED, &trust},
     };
     bool good;
 
     memset(res, 0, sizeof(*res));
     for (size_t i = 0; i < NFIELDS; i++) {
         buf_init(&fields[i].val, fields[i].size);
-        spec[3 + i] =
+        spec[4 + i] =
             (struct attr_spec){fields[i].name, ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &fields[i].val};
     }
-    good = proto_decode(rec, TLS_RECORD_LIMIT, fds, PROTO_TLS_RESULT, spec, NFIELDS + 3, err);
+    good = proto_decode(rec, TLS_RECORD_LIMIT, fds, PROTO_TLS_RESULT, spec, NFIELDS + 4, err);
     for (size_t i = 0; good && i < NFIELDS; i++)
         if (!tls_printable(&fields[i].val, fields[i].size))
             good =
                 err_set(err, "malformed %s: %s", proto_msg_name(PROTO_TLS_RESULT), fields[i].name);
-    if (good && ((ok != 0 && ok != 1) || f->bits < 0 || f->alg_bits < 0))
+    if (good && ((ok != 0 && ok != 1) || f->bits < 0 || f->alg_bits < 0 ||
+                 trust < TLS_TRUST_ANONYMOUS || trust > TLS_TRUST_TRUSTED))
         good = err_set(err, "malformed %s", proto_msg_name(PROTO_TLS_RESULT));
     for (size_t i = 0; i < NFIELDS; i++) {
         if (good)
             snprintf(fields[i].dst, fields[i].size, "%s", buf_str(&fields[i].val));
         buf_free(&fields[i].val);
     }
+    f->trust = good ? (enum tls_trust)trust : TLS_TRUST_ANONYMOUS;
     res->ok = good && ok == 1;
     return good;
+}
+
+const char *
+tls_trust_name(enum tls_trust trust)
+{
+    switch (trust) {
+    case TLS_TRUST_TRUSTED:
+        return "Trusted";
+    case TLS_TRUST_UNTRUSTED:
+        return "Untrusted";
+    default:
+        return "Anonymous";
+    }
 }
 
 void

@@ -39,12 +39,19 @@ struct tls_request {
     int64_t timeout; /* seconds the handshake may take */
 };
 
+/* What the client's certificate proved, as Postfix's log line words it (tls_trust_name). */
+enum tls_trust {
+    TLS_TRUST_ANONYMOUS, /* no certificate */
+    TLS_TRUST_UNTRUSTED, /* one that did not verify */
+    TLS_TRUST_TRUSTED,   /* one that verified against smtpd_tls_CAfile */
+};
+
 struct tls_facts {
     char protocol[32]; /* "TLSv1.3" */
     char cipher[64];   /* "TLS_AES_256_GCM_SHA384" */
     int64_t bits, alg_bits;
     char detail[TLS_FACT_MAX]; /* "key-exchange X25519 server-signature RSA-PSS (2048 bits) ..." */
-    char trust[16];            /* "Anonymous", "Untrusted" or "Trusted" */
+    enum tls_trust trust;
     char subject[TLS_FACT_MAX];
     char issuer[TLS_FACT_MAX];
     char fingerprint[TLS_FACT_MAX];
@@ -65,6 +72,8 @@ bool tls_ready_encode(struct buf *rec, struct err *err);
 bool tls_result_encode(struct buf *rec, const struct tls_result *res, struct err *err);
 bool tls_result_decode(const struct buf *rec, struct attr_fds *fds, struct tls_result *res,
                        struct err *err);
+
+const char *tls_trust_name(enum tls_trust trust);
 
 /* tls_facts_summary - "TLSv1.3 with cipher X (256/256 bits) key-exchange ...", as Postfix logs */
 void tls_facts_summary(const struct tls_facts *f, char *out, size_t size);

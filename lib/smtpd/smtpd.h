@@ -268,6 +268,7 @@ void smtpd_bdat_cmd(struct smtpd_session *sess, uint64_t size, bool last);
 size_t smtpd_data_input(struct smtpd_session *sess, const char *data, size_t len);
 void smtpd_data_free(struct smtpd_session *sess);
 const char *smtpd_protocol(bool esmtp, bool utf8, bool tls, bool auth);
+void smtpd_data_comment(struct buf *out, const char *s);
 
 /* smtpd_queue.c */
 void smtpd_queue_open(struct smtpd_session *sess, smtpd_queue_done done);

@@ -282,8 +282,7 @@ smtpd_auth_cancel(struct smtpd_session *sess)
     sess->auth = NULL;
 }
 
-/* smtpd_auth_received - "(Authenticated sender: login)" in Received, when asked for; a
- * login is the backend's, but only printable characters outside ()\\ go into the comment */
+/* smtpd_auth_received - "(Authenticated sender: login)" in Received, when asked for */
 void
 smtpd_auth_received(const struct smtpd_session *sess, struct buf *out)
 {
@@ -292,10 +291,6 @@ smtpd_auth_received(const struct smtpd_session *sess, struct buf *out)
     if (user == NULL || !sess->smtpd->p->smtpd_sasl_authenticated_header)
         return;
     buf_puts(out, "\r\n\t(Authenticated sender: ");
-    for (; *user; user++)
-        buf_putc(out, (unsigned char)*user <= 0x20 || (unsigned char)*user >= 0x7f ||
-                              strchr("()\\", *user)
-                          ? '?'
-                          : *user);
+    smtpd_data_comment(out, user);
     buf_putc(out, ')');
 }

@@ -109,6 +109,20 @@ smtpd_txn_reset(struct smtpd_session *sess)
     sess->phase = SMTPD_PHASE_CMD;
 }
 
+/*
+ * smtpd_data_comment - text that is not ours (a login, a certificate's names) inside a
+ * comment of the Received header: control characters, quotes, parentheses and backslashes
+ * become '?', so nothing can end the comment or the header early
+ */
+void
+smtpd_data_comment(struct buf *out, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        buf_putc(out, c < 0x20 || c >= 0x7f || strchr("\"()\\", c) ? '?' : (char)c);
+    }
+}
+
 /* smtpd_data_received - the Received header (RFC 5321 4.4, RFC 3848 protocol word) */
 static void
 smtpd_data_received(struct smtpd_session *sess, struct buf *out)

@@ -189,8 +189,8 @@ smtpd_tls_done(void *arg, int plain, const struct tls_result *res, bool began)
     *sess->tls = res->facts;
     if (sess->smtpd->p->smtpd_tls_loglevel >= 1) {
         tls_facts_summary(&res->facts, summary, sizeof(summary));
-        log_info("%s TLS connection established from %s[%s]: %s", res->facts.trust, sess->name,
-                 sess->addr, summary);
+        log_info("%s TLS connection established from %s[%s]: %s", tls_trust_name(res->facts.trust),
+                 sess->name, sess->addr, summary);
     }
     smtpd_tls_reset(sess);
     if (sess->smtpd->tls.wrapper)
@@ -239,15 +239,6 @@ smtpd_tls_refuse_mail(struct smtpd_session *sess)
     return true;
 }
 
-/* smtpd_tls_comment - a certificate name inside a header comment: no quote, parenthesis or
- * backslash can end the comment early */
-static void
-smtpd_tls_comment(struct buf *out, const char *s)
-{
-    for (; *s; s++)
-        buf_putc(out, strchr("\"()\\", *s) ? '?' : *s);
-}
-
 /* smtpd_tls_received - the "(using ...)" comment of the Received header, when asked for */
 void
 smtpd_tls_received(const struct smtpd_session *sess, struct buf *out)
@@ -260,11 +251,10 @@ smtpd_tls_received(const struct smtpd_session *sess, struct buf *out)
                (long long)f->bits, (long long)f->alg_bits);
     if (f->subject[0]) {
         buf_puts(out, "\r\n\t(Client CN \"");
-        smtpd_tls_comment(out, f->subject);
+        smtpd_data_comment(out, f->subject);
         buf_puts(out, "\", Issuer \"");
-        smtpd_tls_comment(out, f->issuer);
-        buf_printf(out, "\" (%s))",
-                   strcmp(f->trust, "Trusted") == 0 ? "verified OK" : "not verified");
+        smtpd_data_comment(out, f->issuer);
+        buf_printf(out, "\" (%s))", f->trust == TLS_TRUST_TRUSTED ? "verified OK" : "not verified");
     } else
         buf_printf(out, "\r\n\t(No client certificate %s)",
                    sess->smtpd->p->smtpd_tls_ask_ccert ? "presented" : "requested");

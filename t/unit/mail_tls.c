@@ -125,10 +125,11 @@ check_result(void)
     strcpy(res.facts.cipher, "TLS_AES_256_GCM_SHA384");
     res.facts.bits = res.facts.alg_bits = 256;
     strcpy(res.facts.detail, "key-exchange X25519");
-    strcpy(res.facts.trust, "Anonymous");
+    res.facts.trust = TLS_TRUST_UNTRUSTED;
     buf_init(&rec, BUF_UNLIMITED);
     attr_fds_init(&fds);
-    ok(tls_result_encode(&rec, &res, &err) && tls_result_decode(&rec, &fds, &got, &err) && got.ok,
+    ok(tls_result_encode(&rec, &res, &err) && tls_result_decode(&rec, &fds, &got, &err) && got.ok &&
+           got.facts.trust == TLS_TRUST_UNTRUSTED,
        "a result round-trips");
     tls_facts_summary(&got.facts, summary, sizeof(summary));
     is_str(summary, "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits) key-exchange X25519",
