@@ -37,6 +37,8 @@ struct qmgr_rcpt {
     enum queue_rcpt_state state; /* as recorded, or as decided in this activation */
     bool busy;                   /* in a request in flight */
     bool done;                   /* final or deferred in this activation */
+    bool noticed;                /* B, S: its notice is committed (qmgr_notice.c) */
+    bool notice_tried;           /* B, S: its notice was requested in this activation */
 };
 
 /* A message in memory: in active/, being delivered. */
@@ -48,6 +50,7 @@ struct qmgr_msg {
     size_t open;      /* recipients not yet done in this activation */
     size_t jobs;      /* requests queued or in flight */
     size_t deferred;  /* recipients deferred in this activation */
+    size_t notices;   /* recipients that owe a notice: the file outlives this activation */
     int64_t next_try; /* earliest next try of a deferred recipient, 0 if none */
     double t_active;  /* when it entered active/ (this activation) */
     struct qmgr_msg *hash_next;
@@ -75,6 +78,7 @@ struct qmgr {
     struct qmgr_transport *transports;
     struct loop_timer *scan_timer; /* the deferred/ scan, every queue_run_delay */
     struct loop_timer *backlog_timer;
+    struct loop_timer *run_timer; /* starts queued requests from a safe place */
     char (*spare)[QUEUE_ID_SIZE]; /* empty files in spare/, for the next queue_open */
     size_t nspare;
 };
@@ -115,6 +119,7 @@ void qmgr_sched_activate(struct qmgr *q, const char *id, bool announce);
 void qmgr_sched_check(struct qmgr *q, struct qmgr_msg *m);
 void qmgr_sched_scan(struct qmgr *q);
 void qmgr_sched_free(struct qmgr *q);
+struct qmgr_msg *qmgr_sched_find(struct qmgr *q, const char *id);
 double qmgr_now(void);
 
 /* qmgr_resolve.c: expansion, transports, requests */
@@ -131,6 +136,7 @@ void qmgr_spare_free(struct qmgr *q);
 void qmgr_deliver_add(struct qmgr *q, struct qmgr_msg *m, const struct resolve_result *res,
                       const char *key, size_t i, long rcpt_limit);
 void qmgr_deliver_run(struct qmgr *q);
+void qmgr_deliver_kick(struct qmgr *q);
 void qmgr_deliver_free(struct qmgr *q);
 
 /* qmgr_defer.c: one recipient's outcome */
@@ -139,6 +145,16 @@ struct qmgr_times {
 };
 void qmgr_outcome(struct qmgr *q, struct qmgr_msg *m, size_t i, const struct deliver_result *res,
                   const char *relay, const struct qmgr_times *t);
+int64_t qmgr_next_try(struct qmgr *q, const struct qmgr_msg *m, time_t now);
+
+/* qmgr_notice.c: notices to senders */
+enum queue_rcpt_state qmgr_notice_state(struct qmgr *q, const struct qmgr_msg *m, size_t i,
+                                        enum deliver_status status);
+bool qmgr_notice_waits(const struct qmgr_msg *m, size_t i);
+bool qmgr_notice_send(struct qmgr *q, struct qmgr_msg *m);
+bool qmgr_notice_mark(struct qmgr *q, const struct queue_notice_origin *o, const char *nid,
+                      struct err *err);
+void qmgr_notice_unmark(struct qmgr *q, const struct queue_notice_origin *o, const char *nid);
 
 /* qmgr_session.c */
 void qmgr_session_start(struct qmgr *q, int fd);

@@ -8,8 +8,8 @@
  *
  * Next try: now + the message's age, kept between minimal_backoff_time and
  * maximal_backoff_time, which doubles the interval at each try (Postfix's rule). A
- * recipient deferred when the message is older than maximal_queue_lifetime fails instead
- * (bounce notices are a later issue: it is logged status=bounced and recorded 'F').
+ * recipient deferred when the message is older than maximal_queue_lifetime fails instead.
+ * A final outcome that owes the sender a notice is recorded 'B' or 'S' (qmgr_notice.c).
  *
  * Trusts: outcomes from agents only as deliver_reply_decode checked them; reasons are kept
  * bounded.
@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "mail/notice.h"
 #include "qmgr/qmgr.h"
 
 /* qmgr_seconds - Postfix's delay format: 2 decimals below 1 s, 1 below 10 s */
@@ -77,8 +78,8 @@ qmgr_log(struct qmgr_msg *m, size_t i, const struct deliver_result *res, const c
 }
 
 /* qmgr_next_try - when a recipient deferred now is tried again */
-static int64_t
-qmgr_next_try(struct qmgr *q, struct qmgr_msg *m, time_t now)
+int64_t
+qmgr_next_try(struct qmgr *q, const struct qmgr_msg *m, time_t now)
 {
     long age = (long)(now - m->env.arrival.tv_sec);
     long lo = q->ctx->params.minimal_backoff_time, hi = q->ctx->params.maximal_backoff_time;
@@ -106,11 +107,13 @@ qmgr_record(struct qmgr *q, struct qmgr_msg *m, size_t i, const struct queue_rcp
         close(fd);
 }
 
-/* qmgr_expire - a deferral past maximal_queue_lifetime becomes a bounce */
+/* qmgr_expire - a deferral past maximal_queue_lifetime (bounce_queue_lifetime for mail
+ * from the null sender: notices) becomes a bounce */
 static void
 qmgr_expire(struct qmgr *q, const struct qmgr_msg *m, struct deliver_result *res, time_t now)
 {
-    long life = q->ctx->params.maximal_queue_lifetime;
+    long life = *m->env.sender ? q->ctx->params.maximal_queue_lifetime
+                               : q->ctx->params.bounce_queue_lifetime;
     char why[sizeof(res->reason)], dsn[sizeof(res->dsn)];
 
     if (res->status != DELIVER_DEFER || now - m->env.arrival.tv_sec < life)
@@ -127,11 +130,6 @@ void
 qmgr_outcome(struct qmgr *q, struct qmgr_msg *m, size_t i, const struct deliver_result *outcome,
              const char *relay, const struct qmgr_times *t)
 {
-    static const enum queue_rcpt_state states[] = {
-        [DELIVER_OK] = QUEUE_RCPT_DELIVERED,
-        [DELIVER_DEFER] = QUEUE_RCPT_DEFERRED,
-        [DELIVER_BOUNCE] = QUEUE_RCPT_FAILED,
-    };
     struct queue_rcpt_status st = {0};
     struct deliver_result res = *outcome;
     time_t now = time(NULL);
@@ -139,11 +137,12 @@ qmgr_outcome(struct qmgr *q, struct qmgr_msg *m, size_t i, const struct deliver_
 
     qmgr_expire(q, m, &res, now);
     deferred = res.status == DELIVER_DEFER;
-    st.state = states[res.status];
+    st.state = deferred ? QUEUE_RCPT_DEFERRED : qmgr_notice_state(q, m, i, res.status);
     if (deferred)
         st.next_try = qmgr_next_try(q, m, now);
     snprintf(st.reason, sizeof(st.reason), "%.15s %.180s", res.dsn, res.reason);
-    if (deferred || m->open > 1 || m->deferred > 0)
+    m->notices += notice_owed(st.state);
+    if (deferred || m->open > 1 || m->deferred > 0 || m->notices > 0)
         qmgr_record(q, m, i, &st);
     qmgr_log(m, i, &res, relay, t);
     m->rcpt[i].state = st.state;

@@ -27,6 +27,7 @@
 #include "core/mem.h"
 #include "core/str.h"
 #include "mail/deliver_req.h"
+#include "mail/notice.h"
 #include "qmgr/qmgr.h"
 
 struct qmgr_job {
@@ -40,6 +41,7 @@ struct qmgr_job {
     struct loop_fd *watch;
     struct ipc_reader reader;
     struct qmgr_times t;
+    bool notice; /* to the bounce agent: its commit, not its reply, records the outcome */
     struct qmgr_job *next;
 };
 
@@ -147,6 +149,7 @@ qmgr_deliver_add(struct qmgr *q, struct qmgr_msg *m, const struct resolve_result
         j->dest = d;
         j->m = m;
         j->fd = -1;
+        j->notice = strcmp(d->transport, NOTICE_TRANSPORT) == 0;
         if (d->tail)
             d->tail->next = j;
         else
@@ -157,6 +160,19 @@ qmgr_deliver_add(struct qmgr *q, struct qmgr_msg *m, const struct resolve_result
     j->idx = xreallocarray(j->idx, j->n + 1, sizeof(*j->idx));
     j->idx[j->n++] = i;
     m->rcpt[i].busy = true;
+}
+
+/* qmgr_job_answered - the agent's word on recipient i: its outcome, or for a notice the
+ * end of the request (the notice's commit marked it already, or it owes the notice still) */
+static void
+qmgr_job_answered(struct qmgr_job *j, size_t i, const struct deliver_result *res, const char *relay)
+{
+    j->m->rcpt[i].busy = false;
+    if (!j->notice)
+        qmgr_outcome(j->q, j->m, i, res, relay, &j->t);
+    else if (!j->m->rcpt[i].noticed)
+        log_warn("%s: %s notice about <%s> not written: %s", j->m->id, j->dest->nexthop,
+                 j->m->env.rcpt[i].addr, res->reason);
 }
 
 /* qmgr_job_end - the request is over: unanswered recipients are deferred */
@@ -171,11 +187,8 @@ qmgr_job_end(struct qmgr_job *j, const char *why)
         j->t.done = qmgr_now();
     deliver_set(&res, DELIVER_DEFER, "4.3.0", "%s", why);
     for (size_t k = 0; k < j->n; k++)
-        if (m->rcpt[j->idx[k]].busy) {
-            m->rcpt[j->idx[k]].busy = false;
-            qmgr_outcome(q, m, j->idx[k], &res, j->t.connected ? j->dest->transport : "none",
-                         &j->t);
-        }
+        if (m->rcpt[j->idx[k]].busy)
+            qmgr_job_answered(j, j->idx[k], &res, j->t.connected ? j->dest->transport : "none");
     if (j->watch) {
         struct qmgr_job **pp = &j->dest->running;
         while (*pp != j)
@@ -210,9 +223,8 @@ qmgr_job_reply(struct qmgr_job *j)
     j->t.done = qmgr_now();
     for (size_t k = 0; k < j->n; k++)
         if ((long)j->idx[k] == r.index && j->m->rcpt[j->idx[k]].busy) {
-            j->m->rcpt[j->idx[k]].busy = false;
             j->answered++;
-            qmgr_outcome(j->q, j->m, j->idx[k], &r.res, j->dest->transport, &j->t);
+            qmgr_job_answered(j, j->idx[k], &r.res, j->dest->transport);
             return true;
         }
     log_warn("%s: %s reports on recipient %ld, which is not in its request", j->m->id,
@@ -321,12 +333,31 @@ qmgr_deliver_run(struct qmgr *q)
             qmgr_job_start(q, j);
             d->active--;
         }
+        while (*pp != d) /* a job's end queued notices: new destinations went in first */
+            pp = &(*pp)->next;
         if (d->head == NULL && d->active == 0) {
             *pp = d->next;
             qmgr_dest_free(q, d);
         } else
             pp = &d->next;
     }
+}
+
+static void
+qmgr_deliver_timer(void *arg)
+{
+    qmgr_deliver_run(arg);
+}
+
+/* qmgr_deliver_kick - run the queues soon, from the loop: for requests queued from inside
+ * a request's end, where qmgr_deliver_run may be on the stack */
+void
+qmgr_deliver_kick(struct qmgr *q)
+{
+    if (q->run_timer == NULL)
+        q->run_timer = loop_timer_new(q->ctx->loop, qmgr_deliver_timer, q);
+    if (!loop_timer_pending(q->run_timer))
+        loop_timer_start(q->run_timer, 0);
 }
 
 /* qmgr_deliver_free - at exit: close every request (the files stay for the next start) */
@@ -353,6 +384,9 @@ qmgr_deliver_free(struct qmgr *q)
     }
     free(q->dest_hash);
     q->dest_hash = NULL;
+    if (q->run_timer)
+        loop_timer_free(q->run_timer);
+    q->run_timer = NULL;
     while (q->transports) {
         struct qmgr_transport *tp = q->transports;
         q->transports = tp->next;

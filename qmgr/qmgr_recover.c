@@ -46,6 +46,38 @@ qmgr_recover_sync(struct qmgr *q, enum qmgr_dir d)
         log_fatal("fsync queue directory %s: %m", qmgr_dir_names[d]);
 }
 
+/* qmgr_recover_committed - is name in a committed state (a rename half on disk)? */
+static bool
+qmgr_recover_committed(struct qmgr *q, const char *name)
+{
+    static const enum qmgr_dir states[] = {QMGR_ACTIVE, QMGR_DEFERRED, QMGR_HOLD};
+
+    for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+        if (faccessat(q->dir_fd[states[i]], name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+            return true;
+    return false;
+}
+
+/* qmgr_recover_notice - a complete notice in incoming/ may have marked the recipients it
+ * reports before a crash took its rename: they owe it again (qmgr_notice.c) */
+static void
+qmgr_recover_notice(struct qmgr *q, const char *name)
+{
+    struct queue_envelope env;
+    struct err err;
+    int fd;
+
+    if (!queue_id_valid(name, strlen(name)) ||
+        (fd = openat(q->dir_fd[QMGR_INCOMING], name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+        return;
+    if (queue_file_read(fd, &env, &err)) {
+        if (env.origin.kind != QUEUE_NOTICE_NONE && !qmgr_recover_committed(q, name))
+            qmgr_notice_unmark(q, &env.origin, name);
+        queue_envelope_free(&env);
+    }
+    close(fd);
+}
+
 /*
  * qmgr_recover_incoming - no file in incoming/ was committed. Those untouched for long are
  * removed; the others may be the subject of a receiver's queue_status soon, and stay a
@@ -64,6 +96,7 @@ qmgr_recover_incoming(struct qmgr *q)
     while ((e = readdir(dir)) != NULL) {
         if (qmgr_recover_dot(e->d_name))
             continue;
+        qmgr_recover_notice(q, e->d_name);
         if (fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
             !qmgr_orphan_is_old(st.st_mtime, now))
             qmgr_orphan_add(q, e->d_name);

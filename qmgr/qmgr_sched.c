@@ -47,9 +47,11 @@ qmgr_hash(const char *id)
     return h % QMGR_HASH_SIZE;
 }
 
-static struct qmgr_msg *
-qmgr_msg_find(struct qmgr *q, const char *id)
+struct qmgr_msg *
+qmgr_sched_find(struct qmgr *q, const char *id)
 {
+    if (q->msg_hash == NULL) /* recovery, before the delivery side starts */
+        return NULL;
     for (struct qmgr_msg *m = q->msg_hash[qmgr_hash(id)]; m; m = m->hash_next)
         if (memcmp(m->id, id, QUEUE_ID_LEN) == 0)
             return m;
@@ -94,7 +96,7 @@ qmgr_sched_activate(struct qmgr *q, const char *id, bool announce)
     struct qmgr_msg *m;
     int fd;
 
-    if (qmgr_msg_find(q, id) != NULL)
+    if (qmgr_sched_find(q, id) != NULL)
         return;
     if (q->nmsg >= (size_t)q->ctx->params.qmgr_message_active_limit) {
         q->backlog = true;
@@ -141,17 +143,21 @@ qmgr_sched_defer(struct qmgr *q, struct qmgr_msg *m)
         log_warn("%s: move active/%s to deferred/: %m", m->id, m->id);
 }
 
-/* qmgr_sched_check - is the message done for this activation? then remove or defer it */
+/* qmgr_sched_check - is the message done for this activation? then its notices, then
+ * remove or defer it (also when a notice it owes could not be written) */
 void
 qmgr_sched_check(struct qmgr *q, struct qmgr_msg *m)
 {
     bool deferred = false;
 
-    if (m->open > 0 || m->jobs > 0)
+    if (m->open > 0 || m->jobs > 0 || qmgr_notice_send(q, m))
         return;
     for (size_t i = 0; i < m->env.nrcpt; i++)
-        if (m->rcpt[i].state == QUEUE_RCPT_DEFERRED || m->rcpt[i].state == QUEUE_RCPT_PENDING)
+        if (m->rcpt[i].state == QUEUE_RCPT_DEFERRED || m->rcpt[i].state == QUEUE_RCPT_PENDING ||
+            qmgr_notice_waits(m, i))
             deferred = true;
+    if (deferred && m->next_try == 0)
+        m->next_try = qmgr_next_try(q, m, time(NULL));
     if (deferred)
         qmgr_sched_defer(q, m);
     else if (!qmgr_spare_put(q, m) && unlinkat(q->dir_fd[QMGR_ACTIVE], m->id, 0) < 0)

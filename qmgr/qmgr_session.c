@@ -122,9 +122,10 @@ qmgr_open(struct qmgr_session *s)
     close(fd);
 }
 
-/* qmgr_validate - parse incoming/id in full; the log line for the commit, or NULL */
+/* qmgr_validate - parse incoming/id in full; the log line for the commit, or NULL. A
+ * notice's origin record goes to *origin (the caller frees its rcpt). */
 static char *
-qmgr_validate(struct qmgr_session *s, const char *id)
+qmgr_validate(struct qmgr_session *s, const char *id, struct queue_notice_origin *origin)
 {
     struct queue_envelope env;
     struct err err;
@@ -141,6 +142,8 @@ qmgr_validate(struct qmgr_session *s, const char *id)
     else {
         line = xasprintf("%s: from=<%s>, size=%llu, nrcpt=%zu (queue active)", id, env.sender,
                          (unsigned long long)env.size, env.nrcpt);
+        *origin = env.origin;
+        env.origin.rcpt = NULL;
         queue_envelope_free(&env);
     }
     if (fd >= 0)
@@ -148,25 +151,46 @@ qmgr_validate(struct qmgr_session *s, const char *id)
     return line;
 }
 
+/* qmgr_commit_notice - a notice marks what it reports before its rename (qmgr_notice.c);
+ * false refuses the commit */
+static bool
+qmgr_commit_notice(struct qmgr_session *s, const struct queue_notice_origin *o, const char *id)
+{
+    struct err err;
+
+    if (o->kind == QUEUE_NOTICE_NONE || qmgr_notice_mark(s->qmgr, o, id, &err))
+        return true;
+    log_warn("%s: commit refused: notice about %s: %s", id, o->id, err.text);
+    return false;
+}
+
 /* qmgr_commit - validate, move to active/, then wait for the group fsync */
 static void
 qmgr_commit(struct qmgr_session *s, const struct buf *id)
 {
     ssize_t i = qmgr_session_find(s, id);
+    struct queue_notice_origin origin = {.kind = QUEUE_NOTICE_NONE};
     char *line;
 
     if (i < 0) {
         qmgr_session_reply(s, PROTO_QUEUE_REFUSED, NULL, "unknown queue ID");
         return;
     }
-    line = qmgr_validate(s, id->data);
+    line = qmgr_validate(s, id->data, &origin);
+    if (line && !qmgr_commit_notice(s, &origin, id->data)) {
+        free(line);
+        line = NULL;
+    }
     /* RENAME_NOREPLACE: a committed message is never overwritten, whatever the ID. */
     if (line && renameat2(s->qmgr->dir_fd[QMGR_INCOMING], id->data, s->qmgr->dir_fd[QMGR_ACTIVE],
                           id->data, RENAME_NOREPLACE) < 0) {
         log_warn("%s: rename incoming/%s to active/: %m", id->data, id->data);
+        if (origin.kind != QUEUE_NOTICE_NONE)
+            qmgr_notice_unmark(s->qmgr, &origin, id->data);
         free(line);
         line = NULL;
     }
+    free(origin.rcpt);
     if (line == NULL) {
         /* The answer first: if it is lost, queue_status must find the file in incoming/. */
         if (qmgr_session_reply(s, PROTO_QUEUE_REFUSED, id->data,

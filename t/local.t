@@ -156,6 +156,7 @@ stop_timeout = 5s
                 "-o default_process_limit=5\n"
                 "local unix - n n - - local\n"
                 "virtual unix - n n - - local\n"
+                "bounce unix - - n - 0 bounce\n"
                 "mbox unix - n n - - local -o home_mailbox= -o mail_spool_directory=%s/spool\n"
                 % root)
     os.mkdir(os.path.join(root, "spool"))
@@ -494,12 +495,13 @@ def more_cases(m, root, alice, bob):
     n = len(maildir_files(bob_md)) - before
     t.ok(100 <= n <= 100 + 20, "each once, or twice for those in flight (%d files for 100)" % n)
 
-    # maximal_queue_lifetime: what is still deferred fails at its next try
+    # maximal_queue_lifetime: what is still deferred fails at its next try (the notices
+    # about earlier failures, to a sender with no route here, too: bounce_queue_lifetime)
     waiting = [i for i in m.files("deferred")]
     t.ok(len(waiting) >= 2, "messages wait in deferred/ (%d)" % len(waiting))
     m.stop()
     with open(os.path.join(m.cfg, "main.cf"), "a") as f:
-        f.write("maximal_queue_lifetime = 1s\n")
+        f.write("maximal_queue_lifetime = 1s\nbounce_queue_lifetime = 1s\n")
     t.ok(m.start(), "restarted with maximal_queue_lifetime = 1s")
     t.ok(wait_for(lambda: all(m.removed(i) for i in waiting), 20),
          "every deferred message is removed at its next try")

@@ -73,8 +73,11 @@ main(void)
          "This page is generated from the parameter declarations in the source.\n"
          ".SH PARAMETERS");
 #define PARAM(type, name, dflt, min, max, unit, doc) param(type, #name, dflt, unit, doc);
+#define PARAM_NAMED(type, field, name, dflt, min, max, unit, doc) \
+    param(type, name, dflt, unit, doc);
 #include "mail/params.def"
 #undef PARAM
+#undef PARAM_NAMED
     puts(".SH SEE ALSO\n.BR postern (8),\n.BR postern-conf (1),\n.BR main.cf (5),\n"
          ".BR master.cf (5)");
     return 0;

@@ -17,8 +17,11 @@
 const struct param_decl params_decls[] = {
 #define PARAM(type, name, dflt, min, max, unit, doc) \
     {#name, PARAM_##type, dflt, min, max, unit, doc},
+#define PARAM_NAMED(type, field, name, dflt, min, max, unit, doc) \
+    {name, PARAM_##type, dflt, min, max, unit, doc},
 #include "mail/params.def"
 #undef PARAM
+#undef PARAM_NAMED
 };
 
 const size_t params_ndecls = sizeof(params_decls) / sizeof(params_decls[0]);
@@ -90,13 +93,16 @@ bool
 params_load(struct params *p, const struct conf *conf, struct err *err)
 {
     memset(p, 0, sizeof(*p));
-#define PARAM(type, name, dflt, min, max, unit, doc)       \
-    if (!params_load_##type(conf, #name, &p->name, err)) { \
-        params_free(p);                                    \
-        return false;                                      \
+#define PARAM_NAMED(type, field, name, dflt, min, max, unit, doc) \
+    if (!params_load_##type(conf, name, &p->field, err)) {        \
+        params_free(p);                                           \
+        return false;                                             \
     }
+#define PARAM(type, name, dflt, min, max, unit, doc) \
+    PARAM_NAMED(type, name, #name, dflt, min, max, unit, doc)
 #include "mail/params.def"
 #undef PARAM
+#undef PARAM_NAMED
     return true;
 }
 
@@ -110,8 +116,10 @@ params_load(struct params *p, const struct conf *conf, struct err *err)
 void
 params_free(struct params *p)
 {
-#define PARAM(type, name, dflt, min, max, unit, doc) params_free_##type(p->name);
+#define PARAM(type, name, dflt, min, max, unit, doc)              params_free_##type(p->name);
+#define PARAM_NAMED(type, field, name, dflt, min, max, unit, doc) params_free_##type(p->field);
 #include "mail/params.def"
 #undef PARAM
+#undef PARAM_NAMED
     memset(p, 0, sizeof(*p));
 }

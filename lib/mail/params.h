@@ -19,9 +19,11 @@
  * they do not change until the process exits (a reload starts new processes).
  */
 struct params {
-#define PARAM(type, name, dflt, min, max, unit, doc) PARAM_CTYPE_##type name;
+#define PARAM(type, name, dflt, min, max, unit, doc)              PARAM_CTYPE_##type name;
+#define PARAM_NAMED(type, field, name, dflt, min, max, unit, doc) PARAM_CTYPE_##type field;
 #include "mail/params.def"
 #undef PARAM
+#undef PARAM_NAMED
 };
 
 extern const struct param_decl params_decls[];

@@ -26,11 +26,12 @@ static const char *const peers_role_names[] = {
 
 /* The table. Keep it in the order a reader would look for a service. */
 static const struct peer_socket peers_sockets[] = {
-    {"qmgr", PEER_QMGR, B(SMTPD) | B(SUBMISSION) | B(PICKUP) | B(POSTERN), false, 0600},
+    {"qmgr", PEER_QMGR, B(SMTPD) | B(SUBMISSION) | B(PICKUP) | B(POSTERN) | B(BOUNCE), false, 0600},
     {"tlsproxy", PEER_TLSPROXY, B(SMTPD) | B(SUBMISSION) | B(SMTP_OUT), false, 0600},
     {"local", PEER_LOCAL, B(QMGR), false, 0600},
     {"virtual", PEER_LOCAL, B(QMGR), false, 0600}, /* the local program, virtual mailboxes */
     {"smtp-out", PEER_SMTP_OUT, B(QMGR), false, 0600},
+    {"bounce", PEER_BOUNCE, B(QMGR), false, 0600},
     {"pickup", PEER_PICKUP, B(SENDMAIL) | B(POSTERN), true, 0620},
     {"anvil", PEER_ANVIL, B(SMTPD) | B(SUBMISSION), false, 0600},
 };

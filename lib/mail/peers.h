@@ -24,7 +24,8 @@
     X(PICKUP, "pickup")         \
     X(POSTERN, "postern")       \
     X(SENDMAIL, "sendmail")     \
-    X(ANVIL, "anvil")
+    X(ANVIL, "anvil")           \
+    X(BOUNCE, "bounce")
 
 enum peer_role {
 #define PEER_ROLE_ENUM(id, name) PEER_##id,

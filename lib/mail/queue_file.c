@@ -19,12 +19,17 @@
  *       'S'  sender address (empty: the null sender)
  *       'r'  DSN RET ("FULL" or "HDRS")      'i'  DSN ENVID (xtext)
  *       'c'  client host name    'a'  client address    'h'  HELO name    'p'  protocol
+ *       'O'  origin, in a notice only: kind (1: 'F' failure, 'S' success, '2' double bounce)
+ *              | the reported message's queue ID (17) | its recipients' indexes (4 each,
+ *              big-endian, at least one, at most QUEUE_NOTICE_RCPT_MAX)
  *     per recipient, at least one:
  *       'R'  recipient address
  *       'n'  DSN NOTIFY (optional)           'o'  DSN ORCPT (optional)
  *       'Q'  status slot, QUEUE_SLOT_LEN bytes, closes the recipient:
- *              state (1: 'P' pending, 'D' delivered, 'd' deferred, 'F' failed)
- *              next try (8, big-endian seconds) | reason length (2) | reason (200, NUL padded)
+ *              state (1: 'P' pending, 'D' delivered, 'd' deferred, 'F' failed,
+ *                'B' failed and 'S' delivered with a notice to send: doc/bounce.md)
+ *              next try (8, big-endian seconds) | notice ID (17, all NUL if none)
+ *              | reason length (2) | reason (200, NUL padded)
  *              check (4: FNV-1a of the bytes before it)
  *     'D'  content, up to QUEUE_FILE_CHUNK_MAX bytes per record, any number of records
  *     'E'  end marker: content size (8) | recipient count (4); must be the last bytes
@@ -77,7 +82,8 @@ bool
 queue_state_known(int c)
 {
     return c == QUEUE_RCPT_PENDING || c == QUEUE_RCPT_DELIVERED || c == QUEUE_RCPT_DEFERRED ||
-           c == QUEUE_RCPT_FAILED;
+           c == QUEUE_RCPT_FAILED || c == QUEUE_RCPT_FAILED_NOTICE ||
+           c == QUEUE_RCPT_DELIVERED_NOTICE;
 }
 
 /* queue_slot_encode - a status as the bytes of its slot */
@@ -89,8 +95,9 @@ queue_slot_encode(unsigned char slot[QUEUE_SLOT_LEN], const struct queue_rcpt_st
     memset(slot, 0, QUEUE_SLOT_LEN);
     slot[0] = (unsigned char)st->state;
     queue_put_be(slot + 1, (uint64_t)st->next_try, 8);
-    queue_put_be(slot + 9, len, 2);
-    memcpy(slot + 11, st->reason, len);
+    memcpy(slot + QUEUE_SLOT_NOTICE, st->notice, strnlen(st->notice, QUEUE_ID_LEN));
+    queue_put_be(slot + QUEUE_SLOT_REASON, len, 2);
+    memcpy(slot + QUEUE_SLOT_REASON + 2, st->reason, len);
     queue_put_be(slot + QUEUE_SLOT_CHECK, queue_check(slot, QUEUE_SLOT_CHECK), 4);
 }
 
@@ -98,7 +105,8 @@ queue_slot_encode(unsigned char slot[QUEUE_SLOT_LEN], const struct queue_rcpt_st
 bool
 queue_slot_decode(const unsigned char *slot, struct queue_rcpt_status *st, bool *torn)
 {
-    size_t len = (size_t)queue_get_be(slot + 9, 2);
+    size_t len = (size_t)queue_get_be(slot + QUEUE_SLOT_REASON, 2);
+    const unsigned char *notice = slot + QUEUE_SLOT_NOTICE, *reason = slot + QUEUE_SLOT_REASON + 2;
 
     memset(st, 0, sizeof(*st));
     st->state = QUEUE_RCPT_PENDING;
@@ -106,14 +114,17 @@ queue_slot_decode(const unsigned char *slot, struct queue_rcpt_status *st, bool 
     if (*torn)
         return true;
     if (!queue_state_known(slot[0]) || len > QUEUE_FILE_REASON_MAX ||
-        memchr(slot + 11, 0, len) != NULL)
+        memchr(reason, 0, len) != NULL ||
+        (notice[0] != 0 && !queue_id_valid((const char *)notice, QUEUE_ID_LEN)))
         return false;
-    for (size_t i = 11 + len; i < QUEUE_SLOT_CHECK; i++)
+    for (size_t i = QUEUE_SLOT_REASON + 2 + len; i < QUEUE_SLOT_CHECK; i++)
         if (slot[i] != 0)
             return false;
     st->state = (enum queue_rcpt_state)slot[0];
     st->next_try = (int64_t)queue_get_be(slot + 1, 8);
-    memcpy(st->reason, slot + 11, len);
+    if (notice[0] != 0)
+        memcpy(st->notice, notice, QUEUE_ID_LEN);
+    memcpy(st->reason, reason, len);
     return true;
 }
 
@@ -131,5 +142,6 @@ queue_envelope_free(struct queue_envelope *env)
         free(env->rcpt[i].orcpt);
     }
     free(env->rcpt);
+    free(env->origin.rcpt);
     memset(env, 0, sizeof(*env));
 }

@@ -10,6 +10,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "mail/queue_id.h"
 
 /* The format is described at the top of queue_file.c. */
 #define QUEUE_FILE_VERSION    1
@@ -18,18 +19,23 @@
 #define QUEUE_FILE_REASON_MAX 200   /* bytes of a deferral or failure reason kept */
 #define QUEUE_FILE_CHUNK_MAX  65536 /* bytes of content in one record */
 #define QUEUE_FILE_RCPT_MAX   100000
+#define QUEUE_NOTICE_RCPT_MAX 1000 /* recipients one notice reports on */
 
 enum queue_rcpt_state {
     QUEUE_RCPT_PENDING = 'P',
     QUEUE_RCPT_DELIVERED = 'D',
     QUEUE_RCPT_DEFERRED = 'd',
     QUEUE_RCPT_FAILED = 'F',
+    /* Final once the notice in the slot is committed (doc/bounce.md): */
+    QUEUE_RCPT_FAILED_NOTICE = 'B',    /* failed; the sender is owed a failure notice */
+    QUEUE_RCPT_DELIVERED_NOTICE = 'S', /* delivered; the sender asked for a success notice */
 };
 
 /* One recipient's state slot, updated in place after each delivery attempt. */
 struct queue_rcpt_status {
     enum queue_rcpt_state state;
-    int64_t next_try; /* deferred: when to try again (seconds since the epoch) */
+    int64_t next_try;           /* deferred: when to try again (seconds since the epoch) */
+    char notice[QUEUE_ID_SIZE]; /* B, S: the notice that reports it; "" while owed */
     char reason[QUEUE_FILE_REASON_MAX + 1];
 };
 
@@ -42,6 +48,21 @@ struct queue_rcpt {
     bool status_torn;    /* the slot failed its check (a write cut short): read as pending */
 };
 
+/* What a notice (a message the queue wrote to tell a sender) reports on. */
+enum queue_notice_kind {
+    QUEUE_NOTICE_NONE = 0,      /* an ordinary message */
+    QUEUE_NOTICE_FAILURE = 'F', /* non-delivery notification to the sender */
+    QUEUE_NOTICE_SUCCESS = 'S', /* delivery status notification (NOTIFY=SUCCESS) */
+    QUEUE_NOTICE_DOUBLE = '2',  /* a failed notice, to 2bounce_notice_recipient */
+};
+
+struct queue_notice_origin {
+    enum queue_notice_kind kind;
+    char id[QUEUE_ID_SIZE]; /* the message reported on */
+    uint32_t *rcpt;         /* its recipients reported on, as indexes in its file */
+    size_t nrcpt;
+};
+
 /* Everything about a message but its content. Strings are never NULL. */
 struct queue_envelope {
     struct timeval arrival;
@@ -51,7 +72,8 @@ struct queue_envelope {
     char *client_name;
     char *client_addr;
     char *helo;
-    char *protocol; /* "ESMTP", "ESMTPS", ... */
+    char *protocol;                    /* "ESMTP", "ESMTPS", ... */
+    struct queue_notice_origin origin; /* kind NONE unless the message is a notice */
     struct queue_rcpt *rcpt;
     size_t nrcpt;
     uint64_t size;        /* content bytes */

@@ -10,11 +10,16 @@
 #include "mail/queue_file.h"
 
 #define QUEUE_REC_HEADER  5
-#define QUEUE_SLOT_CHECK  (1 + 8 + 2 + QUEUE_FILE_REASON_MAX)
+#define QUEUE_SLOT_NOTICE 9                                  /* where the notice ID is in a slot */
+#define QUEUE_SLOT_REASON (QUEUE_SLOT_NOTICE + QUEUE_ID_LEN) /* its length, then the reason */
+#define QUEUE_SLOT_CHECK  (QUEUE_SLOT_REASON + 2 + QUEUE_FILE_REASON_MAX)
 #define QUEUE_SLOT_LEN    (QUEUE_SLOT_CHECK + 4)
 #define QUEUE_TIME_LEN    12
 #define QUEUE_END_LEN     12
 #define QUEUE_VERSION_LEN 4
+#define QUEUE_ORIGIN_MIN  (1 + QUEUE_ID_LEN + 4)
+#define QUEUE_ORIGIN_MAX  (1 + QUEUE_ID_LEN + 4 * QUEUE_NOTICE_RCPT_MAX)
+#define QUEUE_VALUE_MAX   QUEUE_ORIGIN_MAX /* the longest record that is not content */
 #define QUEUE_OUT_LIMIT   (2 * (QUEUE_FILE_CHUNK_MAX + QUEUE_REC_HEADER))
 
 void queue_put_be(unsigned char *p, uint64_t v, int n);

@@ -54,6 +54,8 @@ queue_type_max(int type)
     case 'p':
     case 'n':
         return QUEUE_FILE_TEXT_MAX;
+    case 'O':
+        return QUEUE_ORIGIN_MAX;
     case 'D':
         return QUEUE_FILE_CHUNK_MAX;
     default:
@@ -103,8 +105,8 @@ queue_pread(struct queue_reader *r, void *data, size_t len, off_t off)
 
 /*
  * queue_next - the next record's type and length, checked against the file size and
- * the type's maximum. The value is read into value (at least QUEUE_FILE_ADDR_MAX + 1
- * bytes, NUL-terminated) unless it is content. *at is the value's offset.
+ * the type's maximum. The value is read into value (QUEUE_VALUE_MAX + 1 bytes,
+ * NUL-terminated) unless it is content. *at is the value's offset.
  */
 static bool
 queue_next(struct queue_reader *r, int *type, size_t *len, char *value, off_t *at)
@@ -247,7 +249,7 @@ queue_allowed(enum queue_phase phase, int type)
 {
     switch (phase) {
     case QUEUE_PHASE_ENVELOPE:
-        return strchr("TSricahpR", type) != NULL;
+        return strchr("TSricahpOR", type) != NULL;
     case QUEUE_PHASE_RCPT:
         return strchr("noQ", type) != NULL;
     case QUEUE_PHASE_NEXT:
@@ -256,6 +258,31 @@ queue_allowed(enum queue_phase phase, int type)
         return strchr("DE", type) != NULL;
     }
     return false;
+}
+
+/* queue_origin - a notice's 'O' record: a known kind, a queue ID, whole indexes */
+static bool
+queue_origin(struct queue_reader *r, struct queue_envelope *env, const char *value, size_t len,
+             off_t at)
+{
+    const unsigned char *v = (const unsigned char *)value;
+    struct queue_notice_origin *o = &env->origin;
+
+    if (o->kind != QUEUE_NOTICE_NONE || len < QUEUE_ORIGIN_MIN ||
+        (len - 1 - QUEUE_ID_LEN) % 4 != 0 ||
+        (v[0] != QUEUE_NOTICE_FAILURE && v[0] != QUEUE_NOTICE_SUCCESS &&
+         v[0] != QUEUE_NOTICE_DOUBLE) ||
+        !queue_id_valid(value + 1, QUEUE_ID_LEN)) {
+        return err_set(r->err, "offset %lld: malformed or repeated origin record",
+                       (long long)(at - QUEUE_REC_HEADER));
+    }
+    o->kind = (enum queue_notice_kind)v[0];
+    memcpy(o->id, value + 1, QUEUE_ID_LEN);
+    o->nrcpt = (len - 1 - QUEUE_ID_LEN) / 4;
+    o->rcpt = xreallocarray(NULL, o->nrcpt, sizeof(*o->rcpt));
+    for (size_t i = 0; i < o->nrcpt; i++)
+        o->rcpt[i] = (uint32_t)queue_get_be(v + 1 + QUEUE_ID_LEN + 4 * i, 4);
+    return true;
 }
 
 /* queue_end - the end marker agrees with what came before and is the last thing */
@@ -338,6 +365,8 @@ queue_record(struct queue_reader *r, struct queue_envelope *env, enum queue_phas
         env->arrival.tv_usec = (suseconds_t)queue_get_be(v + 8, 4);
         return true;
     }
+    if (type == 'O')
+        return queue_origin(r, env, value, len, at);
     return queue_text(r, type, value, len, at, queue_envelope_field(env, type));
 }
 
@@ -372,7 +401,7 @@ queue_envelope_finish(struct queue_reader *r, struct queue_envelope *env)
 bool
 queue_file_read(int fd, struct queue_envelope *env, struct err *err)
 {
-    char value[QUEUE_FILE_ADDR_MAX + 1];
+    char value[QUEUE_VALUE_MAX + 1];
     struct queue_reader r = {.fd = fd, .err = err};
     enum queue_phase phase = QUEUE_PHASE_ENVELOPE;
     bool done = false, good;
@@ -397,7 +426,7 @@ bool
 queue_file_content(int fd, const struct queue_envelope *env, queue_content_fn fn, void *ctx,
                    struct err *err)
 {
-    char value[QUEUE_FILE_ADDR_MAX + 1];
+    char value[QUEUE_VALUE_MAX + 1];
     struct queue_reader r = {.fd = fd, .off = env->content_offset, .err = err};
     char *chunk = xmalloc(QUEUE_FILE_CHUNK_MAX);
     bool good = true;

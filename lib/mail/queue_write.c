@@ -80,6 +80,23 @@ queue_writer_text(struct queue_writer *w, char type, const char *what, const cha
         queue_writer_record(w, type, text ? text : "", len);
 }
 
+/* queue_writer_origin - a notice's 'O' record: what it reports on */
+static void
+queue_writer_origin(struct queue_writer *w, const struct queue_notice_origin *o)
+{
+    unsigned char rec[QUEUE_ORIGIN_MAX];
+
+    if (o->nrcpt == 0 || o->nrcpt > QUEUE_NOTICE_RCPT_MAX || strlen(o->id) != QUEUE_ID_LEN) {
+        queue_writer_fail(w, 0, "notice origin with %zu recipients", o->nrcpt);
+        return;
+    }
+    rec[0] = (unsigned char)o->kind;
+    memcpy(rec + 1, o->id, QUEUE_ID_LEN);
+    for (size_t i = 0; i < o->nrcpt; i++)
+        queue_put_be(rec + 1 + QUEUE_ID_LEN + 4 * i, o->rcpt[i], 4);
+    queue_writer_record(w, 'O', rec, 1 + QUEUE_ID_LEN + 4 * o->nrcpt);
+}
+
 /* queue_writer_init - start a file on fd: version and envelope */
 void
 queue_writer_init(struct queue_writer *w, int fd, const struct queue_envelope *env)
@@ -104,6 +121,8 @@ queue_writer_init(struct queue_writer *w, int fd, const struct queue_envelope *e
     queue_writer_text(w, 'a', "client address", env->client_addr, QUEUE_FILE_TEXT_MAX);
     queue_writer_text(w, 'h', "HELO name", env->helo, QUEUE_FILE_TEXT_MAX);
     queue_writer_text(w, 'p', "protocol", env->protocol, QUEUE_FILE_TEXT_MAX);
+    if (env->origin.kind != QUEUE_NOTICE_NONE)
+        queue_writer_origin(w, &env->origin);
 }
 
 /* queue_writer_rcpt - one recipient with a pending status slot */

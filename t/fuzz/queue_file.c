@@ -25,7 +25,8 @@ fuzz_count(const char *data, size_t len, void *ctx)
 static void
 fuzz_rewrite(int fd, struct queue_envelope *env)
 {
-    struct queue_rcpt_status deferred = {QUEUE_RCPT_DEFERRED, 1700000000, "4.0.0 fuzz"};
+    struct queue_rcpt_status deferred = {
+        .state = QUEUE_RCPT_DEFERRED, .next_try = 1700000000, .reason = "4.0.0 fuzz"};
     struct queue_envelope again;
     struct err err;
 

@@ -152,7 +152,8 @@ class Instance:
     after the smtpd listener; main: extra main.cf text (later lines win)."""
 
     DEFAULT_SERVICES = ("qmgr unix - - n - 1 qmgr\n"
-                        "local unix - n n - - local\n")
+                        "local unix - n n - - local\n"
+                        "bounce unix - - n - 0 bounce\n")
 
     def __init__(self, main="", services=DEFAULT_SERVICES, smtpd="smtpd"):
         self.root = tempfile.mkdtemp(prefix="postern-t.")

@@ -199,7 +199,7 @@ test_damage(void)
     static const struct damage cases[] = {
         {"unknown record type", 2, 0, "X", 1, "unknown record type 0x58"},
         {"length past the type's maximum", 2, 1, "\xff\xff\xff\xff", 4, "exceeds 1024"},
-        {"length past the end of the file", 2, 1, "\0\0\x03\xff", 4, "truncated at offset"},
+        {"length past the end of the file", 18, 1, "\0\0\xff\xff", 4, "truncated at offset"},
         {"wrong version", 0, 8, "\x02", 1, "unsupported queue file version 2"},
         {"no version record", 0, 0, "T", 1, "not a queue file"},
         {"short arrival record", 1, 4, "\x0b", 1, "has 11 bytes, not 12"},
@@ -258,8 +258,9 @@ test_bad_slot(void)
         unsigned char value;
     } cases[] = {
         {"unknown state", 0, 'X'},
-        {"reason length past its field", 10, 201},
-        {"bytes after the reason", 100, 'x'},
+        {"notice that is no queue ID", 9, '/'},
+        {"reason length past its field", 27, 201},
+        {"bytes after the reason", 117, 'x'},
     };
     char *path = tmp_path("slot");
     struct queue_envelope env;
@@ -278,9 +279,9 @@ test_bad_slot(void)
         buf_append(&copy, file.data, file.len);
         slot = (unsigned char *)copy.data + record_offset(&file, 12, &type) + 5;
         slot[cases[i].at] = cases[i].value;
-        check = fnv1a(slot, 211);
+        check = fnv1a(slot, 228);
         for (int b = 0; b < 4; b++)
-            slot[211 + b] = (unsigned char)(check >> (24 - 8 * b));
+            slot[228 + b] = (unsigned char)(check >> (24 - 8 * b));
         ok(type == 'Q' && !read_bytes(copy.data, copy.len, &env, &err), "refused: slot with %s",
            cases[i].what);
         like(err.text, "malformed status slot", "  and says so");
@@ -296,10 +297,11 @@ test_status(void)
     char *path = tmp_path("status");
     struct queue_envelope env, again;
     struct err err;
-    struct queue_rcpt_status deferred = {QUEUE_RCPT_DEFERRED, 1700003600,
-                                         "4.4.1 connection timed out"};
-    struct queue_rcpt_status delivered = {QUEUE_RCPT_DELIVERED, 0, ""};
-    struct queue_rcpt_status bad = {'?', 0, ""};
+    struct queue_rcpt_status deferred = {.state = QUEUE_RCPT_DEFERRED,
+                                         .next_try = 1700003600,
+                                         .reason = "4.4.1 connection timed out"};
+    struct queue_rcpt_status delivered = {.state = QUEUE_RCPT_DELIVERED};
+    struct queue_rcpt_status bad = {.state = '?'};
     struct stat before, after;
     struct buf file;
     int fd;
@@ -394,6 +396,69 @@ test_writer_errors(void)
     free(path);
 }
 
+/* write_notice - a notice about recipients 0 and 2 of ORIGIN */
+static bool
+write_notice(const char *path, char kind, struct err *err)
+{
+    uint32_t rcpt[] = {0, 2};
+    struct queue_envelope env = {
+        .arrival = {1700000000, 0},
+        .sender = "",
+        .origin = {.kind = (enum queue_notice_kind)kind,
+                   .id = "ABCDEFGHIJKLMNOPQ",
+                   .rcpt = rcpt,
+                   .nrcpt = 2},
+    };
+    struct queue_writer w;
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    bool good;
+
+    queue_writer_init(&w, fd, &env);
+    queue_writer_rcpt(&w, "sender@example.org", NULL, NULL);
+    queue_writer_content(&w, "Subject: x\r\n\r\nbody\r\n", 21);
+    good = queue_writer_finish(&w, err);
+    queue_writer_free(&w);
+    close(fd);
+    return good;
+}
+
+/* test_notice - the origin record and a slot's notice ID read back as written */
+static void
+test_notice(void)
+{
+    char *path = tmp_path("notice");
+    struct queue_rcpt_status owed = {.state = QUEUE_RCPT_FAILED_NOTICE,
+                                     .notice = "QRSTUVWXYZabcdefg",
+                                     .reason = "5.1.1 unknown user"};
+    struct queue_envelope env, again;
+    struct err err;
+    struct buf file;
+    int fd;
+
+    ok(write_notice(path, QUEUE_NOTICE_FAILURE, &err), "a notice is written");
+    fd = open(path, O_RDWR);
+    ok(queue_file_read(fd, &env, &err), "and reads");
+    ok(env.origin.kind == QUEUE_NOTICE_FAILURE && strcmp(env.origin.id, "ABCDEFGHIJKLMNOPQ") == 0,
+       "its origin: kind and queue ID");
+    ok(env.origin.nrcpt == 2 && env.origin.rcpt[0] == 0 && env.origin.rcpt[1] == 2,
+       "and the recipients it reports on");
+    ok(queue_file_set_status(fd, &env.rcpt[0], &owed, &err), "a slot takes a notice ID");
+    ok(queue_file_read(fd, &again, &err) && again.rcpt[0].status.state == 'B' &&
+           strcmp(again.rcpt[0].status.notice, "QRSTUVWXYZabcdefg") == 0 &&
+           strcmp(again.rcpt[0].status.reason, "5.1.1 unknown user") == 0,
+       "and gives it back with its state and reason");
+    queue_envelope_free(&again);
+    queue_envelope_free(&env);
+    close(fd);
+
+    ok(write_notice(path, 'X', &err), "a notice of an unknown kind is written as asked");
+    slurp(path, &file);
+    ok(!read_bytes(file.data, file.len, &env, &err), "but refused when read");
+    like(err.text, "malformed or repeated origin record", "  and says so");
+    buf_free(&file);
+    free(path);
+}
+
 int
 main(void)
 {
@@ -403,5 +468,6 @@ main(void)
     test_bad_slot();
     test_status();
     test_writer_errors();
+    test_notice();
     return done_testing();
 }

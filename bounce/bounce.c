@@ -1,0 +1,198 @@
+/*
+ * bounce.c - the bounce agent: qmgr's "bounce" transport. A request names a message (as a
+ * descriptor of its queue file) and those of its recipients that owe their sender a notice
+ * of one kind (the request's next hop: failure, success, 2bounce). The agent writes one
+ * notice about all of them as a new queue file, through qmgr's receiving protocol like any
+ * receiver, with an origin record naming the message and the recipients. qmgr marks them
+ * reported when it commits the notice (qmgr/qmgr_notice.c, doc/bounce.md): that commit,
+ * not this agent's reply, is what makes the notice happen once.
+ *
+ * Runs as mail_owner, one request per connection, one connection at a time per process.
+ * Trusts: qmgr for the request's shape (deliver_agent_read checks it anyway) and the queue
+ * file as queue_read.c checked it; the original message only as text to return, never
+ * interpreted beyond finding the end of its header.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "bounce/bounce.h"
+#include "core/ipc.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "mail/notice.h"
+#include "mail/qmgr_clnt.h"
+#include "server/server.h"
+
+#define BOUNCE_QMGR_MS 30000
+
+static const char *
+bounce_kind_log(enum queue_notice_kind kind)
+{
+    switch (kind) {
+    case QUEUE_NOTICE_SUCCESS:
+        return "sender delivery status notification";
+    case QUEUE_NOTICE_DOUBLE:
+        return "postmaster non-delivery notification";
+    default:
+        return "sender non-delivery notification";
+    }
+}
+
+/* bounce_reply_all - the same word on every recipient of the request */
+static void
+bounce_reply_all(struct server_ctx *ctx, int sock, const struct deliver_req *req,
+                 const struct deliver_result *res)
+{
+    struct err err;
+
+    for (size_t i = 0; i < req->nrcpt; i++)
+        if (!deliver_agent_reply(sock, (int)(ctx->params.ipc_timeout * 1000L), &req->rcpt[i], res,
+                                 &err)) {
+            log_warn("%s: reply to qmgr: %s", req->queue_id, err.text);
+            return;
+        }
+}
+
+/* bounce_select - the request's recipients that still owe this notice; false if one is
+ * not a recipient of the message at all */
+static bool
+bounce_select(const struct deliver_req *req, const struct queue_envelope *env, size_t *rcpt,
+              size_t *n)
+{
+    *n = 0;
+    for (size_t i = 0; i < req->nrcpt; i++) {
+        long k = req->rcpt[i].index;
+
+        if (k < 0 || (size_t)k >= env->nrcpt || env->rcpt[k].status_offset != req->rcpt[i].slot)
+            return false;
+        if (notice_owed(env->rcpt[k].status.state) && env->rcpt[k].status.notice[0] == 0)
+            rcpt[(*n)++] = (size_t)k;
+    }
+    return true;
+}
+
+/* bounce_envelope - the notice's own envelope: from the null sender, to n->to */
+static void
+bounce_write(struct queue_writer *w, int fd, const struct bounce_notice *n, uint32_t *idx)
+{
+    struct queue_envelope env = {.sender = "",
+                                 .client_name = "localhost",
+                                 .client_addr = "127.0.0.1",
+                                 .helo = "localhost",
+                                 .protocol = "local"};
+
+    gettimeofday(&env.arrival, NULL);
+    env.origin.kind = n->kind;
+    memcpy(env.origin.id, n->req->queue_id, QUEUE_ID_SIZE);
+    for (size_t i = 0; i < n->nrcpt; i++)
+        idx[i] = (uint32_t)n->rcpt[i];
+    env.origin.rcpt = idx;
+    env.origin.nrcpt = n->nrcpt;
+    queue_writer_init(w, fd, &env);
+    queue_writer_rcpt(w, n->to, NULL, NULL);
+    bounce_compose(w, n);
+}
+
+/* bounce_submit - write the notice and commit it through qmgr */
+static void
+bounce_submit(struct bounce_notice *n, struct deliver_result *res)
+{
+    struct qmgr_reply opened, reply;
+    struct queue_writer w;
+    struct err err;
+    uint32_t *idx = xreallocarray(NULL, n->nrcpt, sizeof(*idx));
+    int sock = qmgr_clnt_connect("private/qmgr", &err);
+    bool good;
+
+    if (sock < 0) {
+        deliver_set(res, DELIVER_DEFER, "4.3.0", "notice not written: %s", err.text);
+        free(idx);
+        return;
+    }
+    if (qmgr_clnt_open(sock, BOUNCE_QMGR_MS, &opened) != QMGR_OK) {
+        deliver_set(res, DELIVER_DEFER, "4.3.0", "notice not written: %s", opened.why);
+        close(sock);
+        free(idx);
+        return;
+    }
+    memcpy(n->id, opened.id, QUEUE_ID_SIZE);
+    bounce_write(&w, opened.fd, n, idx);
+    good = queue_writer_finish(&w, &err);
+    queue_writer_free(&w);
+    close(opened.fd);
+    if (!good)
+        deliver_set(res, DELIVER_DEFER, "4.3.0", "notice not written: %s", err.text);
+    else if (qmgr_clnt_commit(sock, opened.id, BOUNCE_QMGR_MS, &reply) != QMGR_OK)
+        deliver_set(res, DELIVER_DEFER, "4.3.0", "notice not committed: %s", reply.why);
+    else {
+        log_info("%s: %s: %s", n->req->queue_id, bounce_kind_log(n->kind), opened.id);
+        deliver_set(res, DELIVER_OK, "2.0.0", "notice %s", opened.id);
+    }
+    close(sock);
+    free(idx);
+}
+
+/* bounce_request - one request: check it against the file, write the notice, answer */
+static void
+bounce_request(struct server_ctx *ctx, int sock, const struct deliver_req *req)
+{
+    struct bounce_notice n = {.p = &ctx->params, .req = req};
+    struct queue_envelope env;
+    struct deliver_result res;
+    struct err err;
+    size_t *rcpt = xreallocarray(NULL, req->nrcpt ? req->nrcpt : 1, sizeof(*rcpt));
+
+    if (!notice_kind_parse(req->nexthop, &n.kind))
+        deliver_set(&res, DELIVER_DEFER, "4.3.5", "unknown notice kind \"%s\"", req->nexthop);
+    else if (req->fd < 0 || !queue_file_read(req->fd, &env, &err))
+        deliver_set(&res, DELIVER_DEFER, "4.3.0", "cannot read the queue file: %s",
+                    req->fd < 0 ? "none given" : err.text);
+    else {
+        n.env = &env;
+        n.rcpt = rcpt;
+        n.to = notice_recipient(n.kind, &env, &ctx->params);
+        if (!bounce_select(req, &env, rcpt, &n.nrcpt))
+            deliver_set(&res, DELIVER_DEFER, "4.3.5", "request does not match the queue file");
+        else if (n.nrcpt == 0)
+            deliver_set(&res, DELIVER_OK, "2.0.0", "already reported");
+        else
+            bounce_submit(&n, &res);
+        queue_envelope_free(&env);
+    }
+    bounce_reply_all(ctx, sock, req, &res);
+    free(rcpt);
+}
+
+static void
+bounce_service(struct server_ctx *ctx, int fd)
+{
+    struct deliver_req req;
+    struct err err;
+    enum ipc_status st;
+
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    st = deliver_agent_read(fd, (int)(ctx->params.ipc_timeout * 1000L), &req, &err);
+    if (st == IPC_OK) {
+        bounce_request(ctx, fd, &req);
+        deliver_req_free(&req);
+    } else if (st != IPC_EOF)
+        log_warn("request from qmgr: %s", err.text);
+    close(fd);
+    server_session_done(ctx);
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct server_ops ops = {
+        .name = "bounce",
+        .max_sessions = 1,
+        .service = bounce_service,
+    };
+
+    return server_main(argc, argv, &ops);
+}

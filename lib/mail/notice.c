@@ -1,0 +1,98 @@
+/*
+ * notice.c - the notice policy (doc/bounce.md): which outcome owes which notice to whom.
+ * qmgr decides with it when it records an outcome, the bounce agent when it writes the
+ * notice, so the two never disagree.
+ *
+ * A failed recipient owes its sender a failure notice unless the sender is null or the
+ * recipient said NOTIFY=NEVER (or a list without FAILURE). A failed recipient of null-sender
+ * mail owes a double bounce to 2bounce_notice_recipient when notify_classes has 2bounce,
+ * unless the message is a double bounce itself: that one is dropped, and loops end there.
+ * A delivered recipient owes a success notice only when it said NOTIFY=SUCCESS.
+ *
+ * Trusts: the envelope as queue_read.c checked it; NOTIFY is matched as words, nothing more.
+ */
+#include <string.h>
+#include <strings.h>
+
+#include "mail/notice.h"
+
+/* notice_notify_has - does a NOTIFY list ("SUCCESS,FAILURE") name word? "" means the
+ * RFC 3461 default, FAILURE and DELAY */
+static bool
+notice_notify_has(const char *notify, const char *word)
+{
+    size_t n = strlen(word);
+
+    if (*notify == 0)
+        return strcasecmp(word, "FAILURE") == 0 || strcasecmp(word, "DELAY") == 0;
+    for (const char *p = notify; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == n && strncasecmp(p, word, n) == 0)
+            return true;
+        p += len + (p[len] == ',');
+    }
+    return false;
+}
+
+enum queue_notice_kind
+notice_on_failure(const struct queue_envelope *env, const struct queue_rcpt *rcpt,
+                  const struct params *p)
+{
+    if (*env->sender)
+        return notice_notify_has(rcpt->notify, "FAILURE") ? QUEUE_NOTICE_FAILURE
+                                                          : QUEUE_NOTICE_NONE;
+    if (env->origin.kind == QUEUE_NOTICE_DOUBLE || !strvec_contains(&p->notify_classes, "2bounce"))
+        return QUEUE_NOTICE_NONE;
+    return QUEUE_NOTICE_DOUBLE;
+}
+
+bool
+notice_on_success(const struct queue_envelope *env, const struct queue_rcpt *rcpt)
+{
+    return *env->sender && notice_notify_has(rcpt->notify, "SUCCESS");
+}
+
+/* notice_recipient - whom a notice of this kind about this message goes to */
+const char *
+notice_recipient(enum queue_notice_kind kind, const struct queue_envelope *env,
+                 const struct params *p)
+{
+    return kind == QUEUE_NOTICE_DOUBLE ? p->double_bounce_notice_recipient : env->sender;
+}
+
+/* Each kind's name: the next hop of its request to the bounce agent. */
+static const struct {
+    enum queue_notice_kind kind;
+    const char *name;
+} notice_kinds[] = {
+    {QUEUE_NOTICE_FAILURE, "failure"},
+    {QUEUE_NOTICE_SUCCESS, "success"},
+    {QUEUE_NOTICE_DOUBLE, "2bounce"},
+};
+
+const char *
+notice_kind_name(enum queue_notice_kind kind)
+{
+    for (size_t i = 0; i < sizeof(notice_kinds) / sizeof(notice_kinds[0]); i++)
+        if (notice_kinds[i].kind == kind)
+            return notice_kinds[i].name;
+    return "none";
+}
+
+bool
+notice_kind_parse(const char *name, enum queue_notice_kind *kind)
+{
+    for (size_t i = 0; i < sizeof(notice_kinds) / sizeof(notice_kinds[0]); i++)
+        if (strcmp(notice_kinds[i].name, name) == 0) {
+            *kind = notice_kinds[i].kind;
+            return true;
+        }
+    return false;
+}
+
+/* notice_owed - a state that waits for a notice before it is final */
+bool
+notice_owed(enum queue_rcpt_state state)
+{
+    return state == QUEUE_RCPT_FAILED_NOTICE || state == QUEUE_RCPT_DELIVERED_NOTICE;
+}

@@ -1,0 +1,22 @@
+/* notice.h - who is told what about a recipient's outcome: the policy qmgr and bounce share */
+#ifndef MAIL_NOTICE_H
+#define MAIL_NOTICE_H
+
+#include <stdbool.h>
+
+#include "mail/params.h"
+#include "mail/queue_file.h"
+
+/* The delivery agent that writes notices, and the next hops that name its kinds. */
+#define NOTICE_TRANSPORT "bounce"
+
+enum queue_notice_kind notice_on_failure(const struct queue_envelope *env,
+                                         const struct queue_rcpt *rcpt, const struct params *p);
+bool notice_on_success(const struct queue_envelope *env, const struct queue_rcpt *rcpt);
+const char *notice_recipient(enum queue_notice_kind kind, const struct queue_envelope *env,
+                             const struct params *p);
+const char *notice_kind_name(enum queue_notice_kind kind);
+bool notice_kind_parse(const char *name, enum queue_notice_kind *kind);
+bool notice_owed(enum queue_rcpt_state state);
+
+#endif

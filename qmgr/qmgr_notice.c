@@ -1,0 +1,215 @@
+/*
+ * qmgr_notice.c - notices to senders (doc/bounce.md): which outcomes owe one, the requests
+ * to the bounce agent, and the commit that makes each notice happen exactly once.
+ *
+ * A final outcome that owes a notice is recorded 'B' (failed) or 'S' (delivered) with an
+ * empty notice ID. When the activation's deliveries are over, the recipients that owe one
+ * go to the bounce agent, one request per kind, as a delivery to the "bounce" transport
+ * whose next hop names the kind. The agent writes the notice as a new queue file whose
+ * origin record names this message and those recipients, and commits it. At that commit,
+ * before the rename, qmgr writes the notice's ID into each reported recipient's slot: from
+ * then on the slot is final, since its notice is committed (the rename follows; a failed
+ * rename or a crash before it leaves the notice in incoming/, and the marks are taken back:
+ * qmgr_notice_unmark, here and at recovery). A second notice for a recipient already
+ * marked is refused, so a bounce agent that repeats its work after a crash sends nothing
+ * twice. The agent's own reply only ends the request.
+ *
+ * Trusts: a notice file only after queue_read.c checked it; its origin record names
+ * recipients by index, each checked against the origin file and its state.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "mail/notice.h"
+#include "qmgr/qmgr.h"
+
+/* qmgr_notice_state - the state a final outcome is recorded with */
+enum queue_rcpt_state
+qmgr_notice_state(struct qmgr *q, const struct qmgr_msg *m, size_t i, enum deliver_status status)
+{
+    const struct queue_rcpt *r = &m->env.rcpt[i];
+
+    if (status == DELIVER_OK)
+        return notice_on_success(&m->env, r) ? QUEUE_RCPT_DELIVERED_NOTICE : QUEUE_RCPT_DELIVERED;
+    if (notice_on_failure(&m->env, r, &q->ctx->params) != QUEUE_NOTICE_NONE)
+        return QUEUE_RCPT_FAILED_NOTICE;
+    return QUEUE_RCPT_FAILED;
+}
+
+/* qmgr_notice_kind - the notice recipient i is owed now, or NONE */
+static enum queue_notice_kind
+qmgr_notice_kind(struct qmgr *q, const struct qmgr_msg *m, size_t i)
+{
+    if (m->rcpt[i].state == QUEUE_RCPT_DELIVERED_NOTICE)
+        return QUEUE_NOTICE_SUCCESS;
+    return notice_on_failure(&m->env, &m->env.rcpt[i], &q->ctx->params);
+}
+
+/* qmgr_notice_waits - recipient i owes a notice that is not committed */
+bool
+qmgr_notice_waits(const struct qmgr_msg *m, size_t i)
+{
+    return notice_owed(m->rcpt[i].state) && !m->rcpt[i].noticed;
+}
+
+/* qmgr_notice_send - request the notices this activation owes and has not tried; true
+ * if any request was queued */
+bool
+qmgr_notice_send(struct qmgr *q, struct qmgr_msg *m)
+{
+    static const enum queue_notice_kind kinds[] = {QUEUE_NOTICE_FAILURE, QUEUE_NOTICE_DOUBLE,
+                                                   QUEUE_NOTICE_SUCCESS};
+    struct resolve_result res = {.status = RESOLVE_OK};
+    char key[sizeof(res.transport) + sizeof(res.nexthop)];
+    bool any = false;
+
+    snprintf(res.transport, sizeof(res.transport), "%s", NOTICE_TRANSPORT);
+    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+        snprintf(res.nexthop, sizeof(res.nexthop), "%s", notice_kind_name(kinds[k]));
+        snprintf(key, sizeof(key), "%s:%s", res.transport, res.nexthop);
+        for (size_t i = 0; i < m->env.nrcpt; i++) {
+            if (!qmgr_notice_waits(m, i) || m->rcpt[i].notice_tried)
+                continue;
+            if (qmgr_notice_kind(q, m, i) == QUEUE_NOTICE_NONE) {
+                m->rcpt[i].noticed = true; /* the policy changed since: nobody to tell */
+                continue;
+            }
+            if (qmgr_notice_kind(q, m, i) != kinds[k])
+                continue;
+            m->rcpt[i].notice_tried = true;
+            qmgr_deliver_add(q, m, &res, key, i, QUEUE_NOTICE_RCPT_MAX);
+            any = true;
+        }
+    }
+    if (any)
+        qmgr_deliver_kick(q);
+    return any;
+}
+
+/* qmgr_notice_origin - the reported message's file, read; -1 if it is not in active/ */
+static int
+qmgr_notice_origin(struct qmgr *q, const struct queue_notice_origin *o, struct queue_envelope *env,
+                   struct err *err)
+{
+    int fd = openat(q->dir_fd[QMGR_ACTIVE], o->id, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+
+    if (fd < 0) {
+        err_set(err, "open active/%s: %s", o->id, strerror(errno));
+        return -1;
+    }
+    if (!queue_file_read(fd, env, err)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* qmgr_notice_fits - every reported recipient exists, owes this kind and has no notice */
+static bool
+qmgr_notice_fits(const struct queue_notice_origin *o, const struct queue_envelope *env,
+                 struct err *err)
+{
+    enum queue_rcpt_state want =
+        o->kind == QUEUE_NOTICE_SUCCESS ? QUEUE_RCPT_DELIVERED_NOTICE : QUEUE_RCPT_FAILED_NOTICE;
+
+    for (size_t k = 0; k < o->nrcpt; k++) {
+        const struct queue_rcpt_status *st;
+
+        if (o->rcpt[k] >= env->nrcpt)
+            return err_set(err, "recipient %u of %s does not exist", o->rcpt[k], o->id);
+        st = &env->rcpt[o->rcpt[k]].status;
+        if (st->state != want)
+            return err_set(err, "recipient %u of %s owes no such notice", o->rcpt[k], o->id);
+        if (st->notice[0] != 0)
+            return err_set(err, "recipient %u of %s was reported by %s", o->rcpt[k], o->id,
+                           st->notice);
+    }
+    return true;
+}
+
+/* qmgr_notice_write - set the notice ID of the reported slots (those that hold from, if
+ * from is not NULL) to to, durably; *n counts the slots changed */
+static bool
+qmgr_notice_write(int fd, const struct queue_notice_origin *o, const struct queue_envelope *env,
+                  const char *from, const char *to, size_t *n, struct err *err)
+{
+    *n = 0;
+    for (size_t k = 0; k < o->nrcpt; k++) {
+        const struct queue_rcpt *r = &env->rcpt[o->rcpt[k]];
+        struct queue_rcpt_status st = r->status;
+
+        if (from && strcmp(st.notice, from) != 0)
+            continue;
+        snprintf(st.notice, sizeof(st.notice), "%s", to);
+        if (!queue_file_write_slot(fd, r->status_offset, &st, false, err))
+            return false;
+        (*n)++;
+    }
+    if (*n > 0 && fdatasync(fd) < 0)
+        return err_set(err, "fdatasync active/%s: %s", o->id, strerror(errno));
+    return true;
+}
+
+/* qmgr_notice_memory - tell the message in memory, if it is there */
+static void
+qmgr_notice_memory(struct qmgr *q, const struct queue_notice_origin *o, bool noticed)
+{
+    struct qmgr_msg *m = qmgr_sched_find(q, o->id);
+
+    for (size_t k = 0; m && k < o->nrcpt; k++)
+        if (o->rcpt[k] < m->env.nrcpt)
+            m->rcpt[o->rcpt[k]].noticed = noticed;
+}
+
+/* qmgr_notice_mark - at the commit of notice nid, before its rename: mark what it reports.
+ * false (with why) refuses the commit. */
+bool
+qmgr_notice_mark(struct qmgr *q, const struct queue_notice_origin *o, const char *nid,
+                 struct err *err)
+{
+    struct queue_envelope env;
+    int fd = qmgr_notice_origin(q, o, &env, err);
+    size_t n;
+    bool good;
+
+    if (fd < 0)
+        return false;
+    good = qmgr_notice_fits(o, &env, err) && qmgr_notice_write(fd, o, &env, NULL, nid, &n, err);
+    queue_envelope_free(&env);
+    close(fd);
+    if (good)
+        qmgr_notice_memory(q, o, true);
+    return good;
+}
+
+/* qmgr_notice_unmark - notice nid will not be committed: its recipients owe it again */
+void
+qmgr_notice_unmark(struct qmgr *q, const struct queue_notice_origin *o, const char *nid)
+{
+    struct queue_envelope env;
+    struct err err;
+    int fd = qmgr_notice_origin(q, o, &env, &err);
+    bool fits = fd >= 0;
+    size_t n = 0;
+
+    if (fd < 0) {
+        log_warn("%s: take back notice %s: %s", o->id, nid, err.text);
+        return;
+    }
+    for (size_t k = 0; k < o->nrcpt; k++)
+        fits &= o->rcpt[k] < env.nrcpt;
+    if (!fits)
+        log_warn("%s: take back notice %s: the file has fewer recipients", o->id, nid);
+    else if (!qmgr_notice_write(fd, o, &env, nid, "", &n, &err))
+        log_warn("%s: take back notice %s: %s", o->id, nid, err.text);
+    else if (n > 0) {
+        log_info("%s: notice %s was not committed; it will be written again", o->id, nid);
+        qmgr_notice_memory(q, o, false);
+    }
+    queue_envelope_free(&env);
+    close(fd);
+}

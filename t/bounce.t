@@ -1,0 +1,211 @@
+#!/usr/bin/python3
+"""bounce.t - notices to senders (doc/bounce.md): a recipient that fails gives its sender
+exactly one RFC 3464 report, read here with Python's email package; RET, ORCPT, ENVID and
+NOTIFY are honoured; null-sender mail never bounces to a sender, a failed notice goes to
+2bounce_notice_recipient once and a failed double bounce is dropped; kill -9 of qmgr and
+of the bounce agent in a stream of failures gives neither zero notices nor two.
+
+The senders are virtual mailboxes under the test's root (snd.test); the failing
+recipients are local users that do not exist (local_recipient_maps is empty, so smtpd
+takes them and local refuses them with 5.1.1)."""
+import email
+import email.policy
+import os
+import signal
+import smtplib
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from instance import Instance, ensure_user, OWNER, maildir_messages, wait_for  # noqa: E402
+from tap import TAP  # noqa: E402
+
+t = TAP()
+if os.geteuid() != 0 or not ensure_user(OWNER):
+    t.skip_all("needs root (the virtual mailboxes belong to the test user)")
+
+SERVICES = ("qmgr unix - - n - 1 qmgr\n"
+            "local unix - n n - - local\n"
+            "virtual unix - n n - - local\n"
+            "bounce unix - - n - 0 bounce\n")
+
+
+def make(main=""):
+    import pwd
+    owner = pwd.getpwnam(OWNER)
+    i = Instance(services=SERVICES, main="local_recipient_maps =\n"
+                 "virtual_mailbox_domains = snd.test\n"
+                 "virtual_mailbox_base = VBASE\n"
+                 "virtual_mailbox_maps = texthash:VMAPS\n"
+                 "virtual_uid_maps = static:%d\nvirtual_gid_maps = static:%d\n"
+                 "queue_run_delay = 1s\nminimal_backoff_time = 1s\nmaximal_backoff_time = 2s\n"
+                 % (owner.pw_uid, owner.pw_gid) + main)
+    vbase = os.path.join(i.root, "vmail")
+    os.mkdir(vbase)
+    os.chown(vbase, owner.pw_uid, owner.pw_gid)
+    vmaps = os.path.join(i.etc, "vmailbox")
+    with open(vmaps, "w") as f:
+        for user in ("alice", "bob", "postmaster"):
+            f.write("%s@snd.test %s/Maildir/\n" % (user, user))
+    main_cf = os.path.join(i.etc, "main.cf")
+    text = open(main_cf).read().replace("VBASE", vbase).replace("VMAPS", vmaps)
+    with open(main_cf, "w") as f:
+        f.write(text)
+    i.vbase = vbase
+    return i
+
+
+def box(i, user):
+    return maildir_messages(os.path.join(i.vbase, user, "Maildir"))
+
+
+def send(i, sender, rcpts, body="Subject: test\r\n\r\nthe body text\r\n", mail_opts=(),
+         rcpt_opts=()):
+    s = smtplib.SMTP("127.0.0.1", i.port)
+    s.ehlo("client.example")
+    s.mail(sender, list(mail_opts))
+    for r in rcpts:
+        code, _ = s.rcpt(r, list(rcpt_opts))
+        assert code == 250, (r, code)
+    code, reply = s.data(body.encode())
+    s.quit()
+    return reply.decode().split()[-1] if code == 250 else None
+
+
+def idle(i):
+    """Nothing committed waits (uncommitted files that a killed qmgr left in incoming/ stay
+    there for a few minutes, for queue_status: doc/queue.md)."""
+    return not i.queue_files("active", "deferred")
+
+
+def report(msg):
+    """(human text, per-message fields, [per-recipient fields], returned part)"""
+    parts = list(msg.iter_parts())
+    status = parts[1].get_payload()
+    return parts[0].get_content(), status[0], status[1:], parts[2]
+
+
+i = make()
+t.ok(i.start(), "an instance with qmgr, local, virtual and bounce starts")
+
+# Two failing recipients of one message: one notice about both.
+qid = send(i, "alice@snd.test", ["nosuch1@test.example", "nosuch2@test.example"],
+           mail_opts=("RET=FULL", "ENVID=env+2Bid"),
+           rcpt_opts=("NOTIFY=FAILURE", "ORCPT=rfc822;orig+2Bx@test.example"))
+t.ok(qid and wait_for(lambda: len(box(i, "alice")) == 1 and idle(i), 20),
+     "two failed recipients: one notice in the sender's Maildir, the queue empty")
+notice = email.message_from_bytes(list(box(i, "alice").values())[0], policy=email.policy.default)
+t.is_eq(notice.get_content_type(), "multipart/report", "a multipart/report")
+t.is_eq(notice.get_param("report-type"), "delivery-status", "report-type=delivery-status")
+t.is_eq(notice["To"], "alice@snd.test", "to the sender")
+t.like(notice["From"], "MAILER-DAEMON@mx.test.example", "from MAILER-DAEMON")
+t.is_eq(notice["Auto-Submitted"], "auto-replied", "Auto-Submitted: auto-replied")
+t.ok("Return-Path: <>" in list(box(i, "alice").values())[0].decode(), "from the null sender")
+human, per_msg, per_rcpt, returned = report(notice)
+t.like(human, "This is the mail system at host mx.test.example", "the human part names the host")
+t.like(human, "<nosuch1@test.example>: unknown user", "and each recipient with its reason")
+t.is_eq(per_msg["Reporting-MTA"], "dns; mx.test.example", "Reporting-MTA")
+t.is_eq(per_msg["X-Postern-Queue-ID"], qid, "the failed message's queue ID")
+t.is_eq(per_msg["Original-Envelope-Id"], "env+id", "Original-Envelope-Id: ENVID, xtext decoded")
+t.ok(per_msg["Arrival-Date"] and email.utils.parsedate_to_datetime(per_msg["Arrival-Date"]),
+     "Arrival-Date, an RFC 5322 date")
+t.is_eq(len(per_rcpt), 2, "two recipient groups")
+t.is_eq([r["Final-Recipient"] for r in per_rcpt],
+        ["rfc822; nosuch1@test.example", "rfc822; nosuch2@test.example"], "Final-Recipient")
+t.is_eq(per_rcpt[0]["Original-Recipient"], "rfc822; orig+x@test.example",
+        "Original-Recipient from ORCPT, xtext decoded")
+t.is_eq([r["Action"] for r in per_rcpt], ["failed", "failed"], "Action: failed")
+t.is_eq([r["Status"] for r in per_rcpt], ["5.1.1", "5.1.1"], "Status: 5.1.1")
+t.like(per_rcpt[0]["Diagnostic-Code"], "X-Postern; unknown user", "Diagnostic-Code")
+t.is_eq(returned.get_content_type(), "message/rfc822", "RET=FULL: the message comes back")
+t.like(returned.as_string(), "the body text", "  with its body")
+log = i.log()
+t.ok(log.count("%s: sender non-delivery notification: " % qid) == 1,
+     "logged once: QID: sender non-delivery notification: NEWQID")
+
+# RET=HDRS: the header only.
+before = set(box(i, "alice"))
+qid = send(i, "alice@snd.test", ["nosuch3@test.example"], mail_opts=("RET=HDRS",))
+t.ok(wait_for(lambda: len(box(i, "alice")) == 2 and idle(i), 20), "RET=HDRS: a notice")
+new = [v for k, v in box(i, "alice").items() if k not in before][0]
+returned = report(email.message_from_bytes(new, policy=email.policy.default))[3]
+t.is_eq(returned.get_content_type(), "text/rfc822-headers", "RET=HDRS: text/rfc822-headers")
+t.ok(b"Subject: test" in new and b"the body text" not in new, "  the header, not the body")
+
+# NOTIFY=NEVER: nothing; NOTIFY=SUCCESS: a delivered report.
+qid = send(i, "alice@snd.test", ["nosuch4@test.example"], rcpt_opts=("NOTIFY=NEVER",))
+t.ok(wait_for(lambda: "%s: removed" % qid in i.log(), 20), "NOTIFY=NEVER: the message is removed")
+t.ok("%s: sender non-delivery" % qid not in i.log() and len(box(i, "alice")) == 2,
+     "  and no notice is sent")
+qid = send(i, "alice@snd.test", ["bob@snd.test"], rcpt_opts=("NOTIFY=SUCCESS",))
+t.ok(wait_for(lambda: len(box(i, "alice")) == 3 and idle(i), 20) and len(box(i, "bob")) == 1,
+     "NOTIFY=SUCCESS: bob has the message, alice a report")
+t.ok("%s: sender delivery status notification: " % qid in i.log(),
+     "logged: sender delivery status notification")
+new = [v for v in box(i, "alice").values() if b"Successful Mail Delivery" in v]
+human, per_msg, per_rcpt, returned = report(
+    email.message_from_bytes(new[0], policy=email.policy.default))
+t.is_eq((per_rcpt[0]["Action"], per_rcpt[0]["Status"]), ("delivered", "2.0.0"),
+        "Action: delivered, Status: 2.0.0")
+t.is_eq(returned.get_content_type(), "text/rfc822-headers", "  with the header only")
+
+# Null sender: never a notice to anybody (notify_classes has no 2bounce by default).
+qid = send(i, "", ["nosuch5@test.example"])
+t.ok(wait_for(lambda: "%s: removed" % qid in i.log(), 20), "null sender: failed and removed")
+t.ok("%s: sender non-delivery" % qid not in i.log() and
+     "%s: postmaster non-delivery" % qid not in i.log(), "  without a notice")
+i.stop()
+
+# bounce_size_limit: a larger message comes back as its header only.
+big = make("bounce_size_limit = 1000\n")
+t.ok(big.start(), "an instance with bounce_size_limit = 1000")
+send(big, "alice@snd.test", ["nosuch@test.example"],
+     body="Subject: big\r\n\r\n" + ("x" * 70 + "\r\n") * 100)
+t.ok(wait_for(lambda: len(box(big, "alice")) == 1 and idle(big), 20), "a notice")
+returned = report(email.message_from_bytes(list(box(big, "alice").values())[0],
+                                           policy=email.policy.default))[3]
+t.is_eq(returned.get_content_type(), "text/rfc822-headers", "over the limit: the header only")
+big.cleanup()
+
+# A notice that fails goes to 2bounce_notice_recipient once; a double bounce that fails
+# is dropped.
+two = make("notify_classes = 2bounce\n2bounce_notice_recipient = postmaster@snd.test\n")
+t.ok(two.start(), "an instance with notify_classes = 2bounce")
+qid = send(two, "ghost@snd.test", ["nosuch@test.example"])
+t.ok(wait_for(lambda: len(box(two, "postmaster")) == 1 and idle(two), 20),
+     "the notice to a sender that does not exist comes to the postmaster")
+t.ok("postmaster non-delivery notification" in two.log(), "logged: postmaster non-delivery")
+pm = email.message_from_bytes(list(box(two, "postmaster").values())[0],
+                              policy=email.policy.default)
+t.is_eq(report(pm)[2][0]["Final-Recipient"], "rfc822; ghost@snd.test",
+        "it reports the sender that failed")
+two.stop()
+with open(os.path.join(two.etc, "main.cf"), "a") as f:
+    f.write("2bounce_notice_recipient = nobody@snd.test\n")
+t.ok(two.start(), "restarted with a 2bounce_notice_recipient that does not exist")
+qid = send(two, "ghost@snd.test", ["nosuch@test.example"])
+t.ok(wait_for(lambda: idle(two) and two.log().count("to=<nobody@snd.test>") == 1, 20),
+     "the double bounce fails once and the queue is empty")
+t.is_eq(len(box(two, "postmaster")), 1, "nothing more for anyone")
+two.cleanup()
+
+# kill -9 of qmgr and of the bounce agent while failures stream in: one notice each.
+chaos = make()
+t.ok(chaos.start(), "an instance for kill -9")
+sent = []
+for n in range(40):
+    q = send(chaos, "alice@snd.test", ["gone%d@test.example" % n])
+    sent.append(q)
+    if n % 4 == 1:
+        for p in chaos.service_pids("bounce") + (chaos.service_pids("qmgr") if n % 8 == 1 else []):
+            os.kill(p, signal.SIGKILL)
+t.ok(all(sent), "40 messages accepted while qmgr and bounce were killed")
+t.ok(wait_for(lambda: idle(chaos) and len(box(chaos, "alice")) >= 40, 90),
+     "every message gave its notice and the queue is empty")
+ids = []
+for raw in box(chaos, "alice").values():
+    m = email.message_from_bytes(raw, policy=email.policy.default)
+    ids.append(report(m)[1]["X-Postern-Queue-ID"])
+t.is_eq(sorted(ids), sorted(sent), "exactly one notice per message: never zero, never two")
+chaos.cleanup()
+i.cleanup()
+sys.exit(t.done())
