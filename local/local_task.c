@@ -46,6 +46,7 @@ local_task_request(const struct params *params, const struct local_task *t,
     req->recipient = t->recipient;
     req->hostname = params->myhostname;
     req->arrival = t->arrival;
+    req->size_limit = params->mailbox_size_limit;
     req->src.fd = t->fd;
     req->src.offset = 0;
     req->src.length = t->len;

@@ -155,6 +155,37 @@ t.ok("%s: sender non-delivery" % qid not in i.log() and
      "%s: postmaster non-delivery" % qid not in i.log(), "  without a notice")
 i.stop()
 
+# Failures of local delivery, one notice each: a mailbox over mailbox_size_limit, an alias
+# loop, an alias to a command that says "no such user".
+lim = make("mailbox_size_limit = 2000\nalias_maps = texthash:ALIASES\n")
+aliases = os.path.join(lim.etc, "aliases")
+with open(aliases, "w") as f:
+    f.write("loop1 loop2\nloop2 loop1\nnouser \"|exit 67\"\n")
+main_cf = os.path.join(lim.etc, "main.cf")
+text = open(main_cf).read().replace("ALIASES", aliases)
+with open(main_cf, "w") as f:
+    f.write(text)
+t.ok(lim.start(), "an instance with mailbox_size_limit = 2000 and aliases")
+send(lim, "alice@snd.test", ["bob@snd.test"], mail_opts=("RET=HDRS",),
+     body="Subject: big\r\n\r\n" + ("y" * 70 + "\r\n") * 40)
+send(lim, "alice@snd.test", ["loop1@test.example"])
+send(lim, "alice@snd.test", ["nouser@test.example"])
+t.ok(wait_for(lambda: len(box(lim, "alice")) == 3 and idle(lim), 20),
+     "three failures, three notices")
+codes = {}
+for raw in box(lim, "alice").values():
+    r = report(email.message_from_bytes(raw, policy=email.policy.default))[2][0]
+    codes[r["Final-Recipient"]] = (r["Status"], r["Diagnostic-Code"])
+t.is_eq(codes.get("rfc822; bob@snd.test", ("",))[0], "5.2.2", "over the size limit: 5.2.2")
+t.like(codes.get("rfc822; bob@snd.test", ("", ""))[1], "mailbox_size_limit", "  and says why")
+t.ok(len(box(lim, "bob")) == 0, "  and bob's mailbox has nothing")
+t.ok(any(k.startswith("rfc822; loop") for k in codes), "the alias loop: a notice")
+t.like(codes.get("rfc822; loop1@test.example", ("", ""))[1], "loop",
+       "  which names the loop")
+t.like(codes.get("rfc822; nouser@test.example", ("", ""))[1], "status 67",
+       "the command's exit status 67: a notice with it")
+lim.cleanup()
+
 # bounce_size_limit: a larger message comes back as its header only.
 big = make("bounce_size_limit = 1000\n")
 t.ok(big.start(), "an instance with bounce_size_limit = 1000")

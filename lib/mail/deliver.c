@@ -16,15 +16,35 @@
 #include "core/mem.h"
 #include "mail/deliver.h"
 
-/* deliver_errno - a temporary failure from errno; a full disk or quota is 4.2.2 */
+/* deliver_errno - a temporary failure from errno; a full disk or quota is 4.2.2; a file
+ * over the process's size limit (EFBIG) will not fit at the next try either: 5.2.2 */
 void
 deliver_errno(struct deliver_result *res, int err, const char *what, const char *path)
 {
-    if (err == ENOSPC || err == EDQUOT)
+    if (err == EFBIG)
+        deliver_set(res, DELIVER_BOUNCE, "5.2.2", "mailbox full: %s %s: %s", what, path,
+                    strerror(err));
+    else if (err == ENOSPC || err == EDQUOT)
         deliver_set(res, DELIVER_DEFER, "4.2.2", "mailbox full: %s %s: %s", what, path,
                     strerror(err));
     else
         deliver_set(res, DELIVER_DEFER, "4.3.0", "%s %s: %s", what, path, strerror(err));
+}
+
+/* deliver_fits - may a mailbox file of have bytes grow by add? Else the recipient fails with
+ * 5.2.2, as Postfix's mailbox_size_limit makes it (a full mailbox does not empty itself in
+ * the retry time that matters; the sender should know) */
+bool
+deliver_fits(const struct mailbox_request *req, off_t have, off_t add, struct deliver_result *res)
+{
+    off_t total = have + add;
+
+    if (req->size_limit <= 0 || total <= req->size_limit)
+        return true;
+    deliver_set(res, DELIVER_BOUNCE, "5.2.2",
+                "mailbox full: %lld bytes would exceed mailbox_size_limit (%lld)", (long long)total,
+                (long long)req->size_limit);
+    return false;
 }
 
 /* header_value_is - does one Delivered-To value equal the recipient (case-insensitive)? */

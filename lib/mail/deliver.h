@@ -23,6 +23,7 @@ struct mailbox_request {
     const char *recipient; /* goes into Delivered-To: */
     const char *hostname;  /* for Maildir names */
     time_t arrival;        /* for the mbox From_ line; 0 means now */
+    off_t size_limit;      /* mailbox_size_limit: largest mbox or Maildir file; 0: none */
     struct deliver_source src;
 };
 
@@ -30,6 +31,8 @@ struct mailbox_request {
 #define DELIVER_HEADER_LIMIT (256 * 1024)
 
 void deliver_errno(struct deliver_result *res, int err, const char *what, const char *path);
+bool deliver_fits(const struct mailbox_request *req, off_t have, off_t add,
+                  struct deliver_result *res);
 bool deliver_headers_loop(const char *text, size_t len, const char *recipient);
 bool deliver_check_loop(const struct mailbox_request *req, struct deliver_result *res);
 char *deliver_prepend(const struct mailbox_request *req);

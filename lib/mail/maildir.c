@@ -139,6 +139,17 @@ maildir_mkdirs(const char *dir, char *const sub[3], struct deliver_result *res)
     return true;
 }
 
+/* maildir_fits - a Maildir file is one message: it must be within mailbox_size_limit */
+static bool
+maildir_fits(const struct mailbox_request *req, struct deliver_result *res)
+{
+    char *head = deliver_prepend(req);
+    bool fits = deliver_fits(req, 0, (off_t)strlen(head) + req->src.length, res);
+
+    free(head);
+    return fits;
+}
+
 /* deliver_maildir - deliver req into the Maildir at dir; returns res->status */
 int
 deliver_maildir(const struct mailbox_request *req, const char *dir, struct deliver_result *res)
@@ -150,7 +161,7 @@ deliver_maildir(const struct mailbox_request *req, const char *dir, struct deliv
     static const char *names[3] = {"tmp", "new", "cur"};
     int err;
 
-    if (!deliver_check_loop(req, res))
+    if (!deliver_check_loop(req, res) || !maildir_fits(req, res))
         return res->status;
     for (int i = 0; i < 3; i++)
         sub[i] = xasprintf("%s/%s", dir, names[i]);

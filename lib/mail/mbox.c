@@ -148,6 +148,18 @@ mbox_append(int fd, const struct mailbox_request *req, off_t size)
     return fsync(fd) < 0 ? errno : 0;
 }
 
+/* mbox_growth - at most how many bytes one message adds (From_ quoting aside) */
+static off_t
+mbox_growth(const struct mailbox_request *req)
+{
+    char *sep = mbox_separator(req), *head = deliver_prepend(req);
+    off_t n = (off_t)(strlen(sep) + strlen(head)) + req->src.length + 3;
+
+    free(sep);
+    free(head);
+    return n;
+}
+
 /* mbox_deliver_locked - append under both locks, truncating back on failure */
 static void
 mbox_deliver_locked(int fd, const struct mailbox_request *req, const char *path,
@@ -160,6 +172,8 @@ mbox_deliver_locked(int fd, const struct mailbox_request *req, const char *path,
         deliver_errno(res, errno, "fstat", path);
         return;
     }
+    if (!deliver_fits(req, st.st_size, mbox_growth(req), res))
+        return;
     if ((err = mbox_append(fd, req, st.st_size)) != 0) {
         deliver_errno(res, err, "write", path);
         if (ftruncate(fd, st.st_size) < 0 || fsync(fd) < 0)
