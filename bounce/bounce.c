@@ -37,6 +37,8 @@ bounce_kind_log(enum queue_notice_kind kind)
         return "sender delivery status notification";
     case QUEUE_NOTICE_DOUBLE:
         return "postmaster non-delivery notification";
+    case QUEUE_NOTICE_DELAY:
+        return "sender delay notification";
     default:
         return "sender non-delivery notification";
     }
@@ -60,8 +62,8 @@ bounce_reply_all(struct server_ctx *ctx, int sock, const struct deliver_req *req
 /* bounce_select - the request's recipients that still owe this notice; false if one is
  * not a recipient of the message at all */
 static bool
-bounce_select(const struct deliver_req *req, const struct queue_envelope *env, size_t *rcpt,
-              size_t *n)
+bounce_select(const struct deliver_req *req, const struct queue_envelope *env,
+              enum queue_notice_kind kind, size_t *rcpt, size_t *n)
 {
     *n = 0;
     for (size_t i = 0; i < req->nrcpt; i++) {
@@ -69,7 +71,7 @@ bounce_select(const struct deliver_req *req, const struct queue_envelope *env, s
 
         if (k < 0 || (size_t)k >= env->nrcpt || env->rcpt[k].status_offset != req->rcpt[i].slot)
             return false;
-        if (notice_owed(env->rcpt[k].status.state) && env->rcpt[k].status.notice[0] == 0)
+        if (notice_reports(kind, &env->rcpt[k].status))
             rcpt[(*n)++] = (size_t)k;
     }
     return true;
@@ -155,7 +157,7 @@ bounce_request(struct server_ctx *ctx, int sock, const struct deliver_req *req)
         n.env = &env;
         n.rcpt = rcpt;
         n.to = notice_recipient(n.kind, &env, &ctx->params);
-        if (!bounce_select(req, &env, rcpt, &n.nrcpt))
+        if (!bounce_select(req, &env, n.kind, rcpt, &n.nrcpt))
             deliver_set(&res, DELIVER_DEFER, "4.3.5", "request does not match the queue file");
         else if (n.nrcpt == 0)
             deliver_set(&res, DELIVER_OK, "2.0.0", "already reported");

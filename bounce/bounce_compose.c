@@ -95,9 +95,53 @@ bounce_date(char *out, size_t size, time_t t)
     strftime(out, size, "%a, %d %b %Y %H:%M:%S %z", &tm);
 }
 
+/* What differs between the kinds of notice. */
+struct bounce_style {
+    enum queue_notice_kind kind;
+    const char *subject;
+    const char *action;   /* RFC 3464 Action */
+    const char *code;     /* the Status when a reason has none */
+    const char *intro;    /* for people, before the recipients */
+    bool returns_message; /* the whole message, RET and bounce_size_limit allowing */
+};
+
+static const struct bounce_style bounce_styles[] = {
+    {QUEUE_NOTICE_FAILURE, "Undelivered Mail Returned to Sender", "failed", "5.0.0",
+     "Your message could not be delivered to the recipients below, and\r\n"
+     "it will not be tried again. The reason for each is given with it;\r\n"
+     "your message is attached.\r\n\r\n"
+     "If you need help, write to the postmaster of this host and include\r\n"
+     "this report. Remove the attached message first if it is private.\r\n",
+     true},
+    {QUEUE_NOTICE_DOUBLE, "Postmaster Copy: Undelivered Mail", "failed", "5.0.0",
+     "A notice about undelivered mail could not be delivered to its\r\n"
+     "recipient, the sender of that mail. The notice is attached.\r\n",
+     true},
+    {QUEUE_NOTICE_SUCCESS, "Successful Mail Delivery Report", "delivered", "2.0.0",
+     "Your message was delivered to the recipients below, as you asked\r\n"
+     "to be told. Only the header of your message is attached.\r\n",
+     false},
+    {QUEUE_NOTICE_DELAY, "Delayed Mail (still being retried)", "delayed", "4.0.0",
+     "Your message has not been delivered yet to the recipients below.\r\n"
+     "This is only a warning: nothing needs to be done, and the mail\r\n"
+     "system will go on trying. You will be told if it gives up.\r\n"
+     "The header of your message is attached.\r\n",
+     false},
+};
+
+static const struct bounce_style *
+bounce_style(const struct bounce_notice *n)
+{
+    for (size_t i = 0; i < sizeof(bounce_styles) / sizeof(bounce_styles[0]); i++)
+        if (bounce_styles[i].kind == n->kind)
+            return &bounce_styles[i];
+    return &bounce_styles[0];
+}
+
 /* bounce_status - a slot's reason "5.1.1 text" split into its code and its text */
 static void
-bounce_status(const struct queue_rcpt *r, bool success, char *code, size_t size, const char **text)
+bounce_status(const struct queue_rcpt *r, const char *dflt, char *code, size_t size,
+              const char **text)
 {
     const char *reason = r->status.reason;
     size_t n = strcspn(reason, " ");
@@ -107,27 +151,8 @@ bounce_status(const struct queue_rcpt *r, bool success, char *code, size_t size,
         code[n] = 0;
         *text = reason + n + (reason[n] == ' ');
     } else {
-        snprintf(code, size, "%s", success ? "2.0.0" : "5.0.0");
+        snprintf(code, size, "%s", dflt);
         *text = reason;
-    }
-}
-
-static bool
-bounce_success(const struct bounce_notice *n)
-{
-    return n->kind == QUEUE_NOTICE_SUCCESS;
-}
-
-static const char *
-bounce_subject(const struct bounce_notice *n)
-{
-    switch (n->kind) {
-    case QUEUE_NOTICE_SUCCESS:
-        return "Successful Mail Delivery Report";
-    case QUEUE_NOTICE_DOUBLE:
-        return "Postmaster Copy: Undelivered Mail";
-    default:
-        return "Undelivered Mail Returned to Sender";
     }
 }
 
@@ -135,7 +160,7 @@ bounce_subject(const struct bounce_notice *n)
 static bool
 bounce_returns_all(const struct bounce_notice *n)
 {
-    return !bounce_success(n) && strcasecmp(n->env->ret, "HDRS") != 0 &&
+    return bounce_style(n)->returns_message && strcasecmp(n->env->ret, "HDRS") != 0 &&
            n->env->size <= (uint64_t)n->p->bounce_size_limit;
 }
 
@@ -148,7 +173,7 @@ bounce_headers(struct queue_writer *w, const struct bounce_notice *n, const char
     bounce_put(w, "Date: %s\r\n", date);
     bounce_put(w, "From: MAILER-DAEMON@%s (Mail Delivery System)\r\n", n->p->myhostname);
     bounce_put(w, "To: %s\r\n", to);
-    bounce_put(w, "Subject: %s\r\n", bounce_subject(n));
+    bounce_put(w, "Subject: %s\r\n", bounce_style(n)->subject);
     bounce_put(w, "Message-Id: <%s@%s>\r\n", n->id, n->p->myhostname);
     bounce_put(w, "Auto-Submitted: auto-replied\r\n");
     bounce_put(w, "MIME-Version: 1.0\r\n");
@@ -170,22 +195,14 @@ bounce_human(struct queue_writer *w, const struct bounce_notice *n, const char *
                "Content-Type: text/plain; charset=us-ascii\r\n\r\n",
                boundary);
     bounce_put(w, "This is the mail system at host %s.\r\n\r\n", n->p->myhostname);
-    if (bounce_success(n))
-        bounce_put(w, "Your message was delivered to the recipients below, as you asked\r\n"
-                      "to be told. Only the header of your message is attached.\r\n\r\n");
-    else
-        bounce_put(w, "Your message could not be delivered to the recipients below, and\r\n"
-                      "it will not be tried again. The reason for each is given with it;\r\n"
-                      "your message is attached.\r\n\r\n"
-                      "If you need help, write to the postmaster of this host and include\r\n"
-                      "this report. Remove the attached message first if it is private.\r\n\r\n");
+    bounce_put(w, "%s\r\n", bounce_style(n)->intro);
     bounce_put(w, "                   The mail system\r\n\r\n");
     for (size_t i = 0; i < n->nrcpt; i++) {
         const struct queue_rcpt *r = &n->env->rcpt[n->rcpt[i]];
         char code[16], *addr = bounce_clean(r->addr), *text;
         const char *why;
 
-        bounce_status(r, bounce_success(n), code, sizeof(code), &why);
+        bounce_status(r, bounce_style(n)->code, code, sizeof(code), &why);
         text = bounce_clean(why);
         bounce_put(w, "<%s>: %s\r\n\r\n", addr, text);
         free(addr);
@@ -221,7 +238,7 @@ bounce_report_rcpt(struct queue_writer *w, const struct bounce_notice *n,
     char code[16], *addr = bounce_clean(r->addr), *text;
     const char *why;
 
-    bounce_status(r, bounce_success(n), code, sizeof(code), &why);
+    bounce_status(r, bounce_style(n)->code, code, sizeof(code), &why);
     text = bounce_clean(why);
     bounce_put(w, "\r\nFinal-Recipient: rfc822; %s\r\n", addr);
     if (*r->orcpt) {
@@ -233,8 +250,13 @@ bounce_report_rcpt(struct queue_writer *w, const struct bounce_notice *n,
         free(raw);
         free(orcpt);
     }
-    bounce_put(w, "Action: %s\r\n", bounce_success(n) ? "delivered" : "failed");
+    bounce_put(w, "Action: %s\r\n", bounce_style(n)->action);
     bounce_put(w, "Status: %s\r\n", code);
+    if (n->kind == QUEUE_NOTICE_DELAY) {
+        char until[64];
+        bounce_date(until, sizeof(until), n->env->arrival.tv_sec + n->p->maximal_queue_lifetime);
+        bounce_put(w, "Will-Retry-Until: %s\r\n", until);
+    }
     bounce_put(w, "Diagnostic-Code: X-Postern; %s\r\n", text);
     free(addr);
     free(text);
@@ -298,10 +320,7 @@ bounce_returned(struct queue_writer *w, const struct bounce_notice *n, const cha
     bounce_put(w,
                "--%s\r\nContent-Description: %s\r\nContent-Type: %s\r\n"
                "Content-Transfer-Encoding: 8bit\r\n\r\n",
-               boundary,
-               c.header_only       ? "Message Headers"
-               : bounce_success(n) ? "Delivered Message"
-                                   : "Undelivered Message",
+               boundary, c.header_only ? "Message Headers" : "Undelivered Message",
                c.header_only ? "text/rfc822-headers" : "message/rfc822");
     if (!queue_file_content(n->req->fd, n->env, bounce_copy_chunk, &c, &err) && !c.ended)
         bounce_put(w, "\r\n[the message could not be read: %s]\r\n", err.text);

@@ -37,8 +37,9 @@ struct qmgr_rcpt {
     enum queue_rcpt_state state; /* as recorded, or as decided in this activation */
     bool busy;                   /* in a request in flight */
     bool done;                   /* final or deferred in this activation */
-    bool noticed;                /* B, S: its notice is committed (qmgr_notice.c) */
-    bool notice_tried;           /* B, S: its notice was requested in this activation */
+    bool noticed;      /* B, S: its notice is committed; d: its delay warning (qmgr_notice.c) */
+    bool notice_tried; /* its notice was requested in this activation */
+    bool delay_owed;   /* deferred in this activation, and owes a delay warning */
 };
 
 /* A message in memory: in active/, being delivered. */

@@ -138,8 +138,12 @@ qmgr_outcome(struct qmgr *q, struct qmgr_msg *m, size_t i, const struct deliver_
     qmgr_expire(q, m, &res, now);
     deferred = res.status == DELIVER_DEFER;
     st.state = deferred ? QUEUE_RCPT_DEFERRED : qmgr_notice_state(q, m, i, res.status);
-    if (deferred)
+    if (deferred) {
         st.next_try = qmgr_next_try(q, m, now);
+        /* a delay warning is sent once: its ID stays in the slot */
+        memcpy(st.notice, m->env.rcpt[i].status.notice, sizeof(st.notice));
+        m->rcpt[i].delay_owed = notice_on_delay(&m->env, &m->env.rcpt[i], &q->ctx->params, now);
+    }
     snprintf(st.reason, sizeof(st.reason), "%.15s %.180s", res.dsn, res.reason);
     m->notices += notice_owed(st.state);
     if (deferred || m->open > 1 || m->deferred > 0 || m->notices > 0)

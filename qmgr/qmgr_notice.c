@@ -46,6 +46,8 @@ qmgr_notice_kind(struct qmgr *q, const struct qmgr_msg *m, size_t i)
 {
     if (m->rcpt[i].state == QUEUE_RCPT_DELIVERED_NOTICE)
         return QUEUE_NOTICE_SUCCESS;
+    if (m->rcpt[i].state == QUEUE_RCPT_DEFERRED)
+        return m->rcpt[i].delay_owed ? QUEUE_NOTICE_DELAY : QUEUE_NOTICE_NONE;
     return notice_on_failure(&m->env, &m->env.rcpt[i], &q->ctx->params);
 }
 
@@ -56,13 +58,24 @@ qmgr_notice_waits(const struct qmgr_msg *m, size_t i)
     return notice_owed(m->rcpt[i].state) && !m->rcpt[i].noticed;
 }
 
+/* qmgr_notice_wanted - recipient i owes a notice of some kind, not committed (a delay
+ * warning too, which qmgr_notice_waits leaves out: the recipient is deferred anyway, and
+ * a later try may make the warning moot) */
+static bool
+qmgr_notice_wanted(const struct qmgr_msg *m, size_t i)
+{
+    return !m->rcpt[i].noticed &&
+           (notice_owed(m->rcpt[i].state) ||
+            (m->rcpt[i].state == QUEUE_RCPT_DEFERRED && m->rcpt[i].delay_owed));
+}
+
 /* qmgr_notice_send - request the notices this activation owes and has not tried; true
  * if any request was queued */
 bool
 qmgr_notice_send(struct qmgr *q, struct qmgr_msg *m)
 {
     static const enum queue_notice_kind kinds[] = {QUEUE_NOTICE_FAILURE, QUEUE_NOTICE_DOUBLE,
-                                                   QUEUE_NOTICE_SUCCESS};
+                                                   QUEUE_NOTICE_SUCCESS, QUEUE_NOTICE_DELAY};
     struct resolve_result res = {.status = RESOLVE_OK};
     char key[sizeof(res.transport) + sizeof(res.nexthop)];
     bool any = false;
@@ -72,7 +85,7 @@ qmgr_notice_send(struct qmgr *q, struct qmgr_msg *m)
         snprintf(res.nexthop, sizeof(res.nexthop), "%s", notice_kind_name(kinds[k]));
         snprintf(key, sizeof(key), "%s:%s", res.transport, res.nexthop);
         for (size_t i = 0; i < m->env.nrcpt; i++) {
-            if (!qmgr_notice_waits(m, i) || m->rcpt[i].notice_tried)
+            if (!qmgr_notice_wanted(m, i) || m->rcpt[i].notice_tried)
                 continue;
             if (qmgr_notice_kind(q, m, i) == QUEUE_NOTICE_NONE) {
                 m->rcpt[i].noticed = true; /* the policy changed since: nobody to tell */
@@ -113,20 +126,15 @@ static bool
 qmgr_notice_fits(const struct queue_notice_origin *o, const struct queue_envelope *env,
                  struct err *err)
 {
-    enum queue_rcpt_state want =
-        o->kind == QUEUE_NOTICE_SUCCESS ? QUEUE_RCPT_DELIVERED_NOTICE : QUEUE_RCPT_FAILED_NOTICE;
-
     for (size_t k = 0; k < o->nrcpt; k++) {
         const struct queue_rcpt_status *st;
 
         if (o->rcpt[k] >= env->nrcpt)
             return err_set(err, "recipient %u of %s does not exist", o->rcpt[k], o->id);
         st = &env->rcpt[o->rcpt[k]].status;
-        if (st->state != want)
-            return err_set(err, "recipient %u of %s owes no such notice", o->rcpt[k], o->id);
-        if (st->notice[0] != 0)
-            return err_set(err, "recipient %u of %s was reported by %s", o->rcpt[k], o->id,
-                           st->notice);
+        if (!notice_reports(o->kind, st))
+            return err_set(err, "recipient %u of %s owes no such notice (state %c, notice %s)",
+                           o->rcpt[k], o->id, st->state, *st->notice ? st->notice : "none");
     }
     return true;
 }

@@ -219,6 +219,28 @@ t.ok(wait_for(lambda: idle(two) and two.log().count("to=<nobody@snd.test>") == 1
 t.is_eq(len(box(two, "postmaster")), 1, "nothing more for anyone")
 two.cleanup()
 
+# delay_warning_time: one warning per recipient still deferred, however often it is tried;
+# none when NOTIFY leaves DELAY out.
+slow = make("defer_transports = local\ndelay_warning_time = 1s\n")
+t.ok(slow.start(), "an instance with delay_warning_time = 1s and local deferred")
+qid = send(slow, "alice@snd.test", ["late@test.example"])
+quiet = send(slow, "alice@snd.test", ["late2@test.example"], rcpt_opts=("NOTIFY=FAILURE",))
+t.ok(wait_for(lambda: len(box(slow, "alice")) == 1, 20), "a delay warning arrives")
+t.ok(wait_for(lambda: slow.log().count("%s: to=<late@test.example>" % qid) >= 5, 30),
+     "the message is tried again and again")
+t.is_eq(len(box(slow, "alice")), 1, "and the warning came once")
+t.ok("%s: sender delay notification: " % qid in slow.log(), "logged: sender delay notification")
+t.ok("%s: sender delay" % quiet not in slow.log(), "NOTIFY=FAILURE: no warning")
+warning = email.message_from_bytes(list(box(slow, "alice").values())[0],
+                                   policy=email.policy.default)
+human, per_msg, per_rcpt, returned = report(warning)
+t.is_eq(warning["Subject"], "Delayed Mail (still being retried)", "Subject: Delayed Mail")
+t.is_eq((per_rcpt[0]["Action"], per_rcpt[0]["Status"]), ("delayed", "4.3.2"),
+        "Action: delayed, Status: 4.3.2")
+t.ok(per_rcpt[0]["Will-Retry-Until"] is not None, "Will-Retry-Until")
+t.is_eq(returned.get_content_type(), "text/rfc822-headers", "the header only")
+slow.cleanup()
+
 # kill -9 of qmgr and of the bounce agent while failures stream in: one notice each.
 chaos = make()
 t.ok(chaos.start(), "an instance for kill -9")

@@ -7,7 +7,9 @@
  * recipient said NOTIFY=NEVER (or a list without FAILURE). A failed recipient of null-sender
  * mail owes a double bounce to 2bounce_notice_recipient when notify_classes has 2bounce,
  * unless the message is a double bounce itself: that one is dropped, and loops end there.
- * A delivered recipient owes a success notice only when it said NOTIFY=SUCCESS.
+ * A delivered recipient owes a success notice only when it said NOTIFY=SUCCESS. A recipient
+ * still deferred once the message is delay_warning_time old owes one delay warning, unless
+ * NOTIFY excludes DELAY or the sender is null.
  *
  * Trusts: the envelope as queue_read.c checked it; NOTIFY is matched as words, nothing more.
  */
@@ -52,6 +54,27 @@ notice_on_success(const struct queue_envelope *env, const struct queue_rcpt *rcp
     return *env->sender && notice_notify_has(rcpt->notify, "SUCCESS");
 }
 
+bool
+notice_on_delay(const struct queue_envelope *env, const struct queue_rcpt *rcpt,
+                const struct params *p, time_t now)
+{
+    return *env->sender && p->delay_warning_time > 0 &&
+           now - env->arrival.tv_sec >= p->delay_warning_time &&
+           notice_notify_has(rcpt->notify, "DELAY") && rcpt->status.notice[0] == 0;
+}
+
+/* notice_reports - may a notice of this kind report a recipient in this state? (one that
+ * already names a notice never) */
+bool
+notice_reports(enum queue_notice_kind kind, const struct queue_rcpt_status *st)
+{
+    enum queue_rcpt_state want = kind == QUEUE_NOTICE_SUCCESS ? QUEUE_RCPT_DELIVERED_NOTICE
+                                 : kind == QUEUE_NOTICE_DELAY ? QUEUE_RCPT_DEFERRED
+                                                              : QUEUE_RCPT_FAILED_NOTICE;
+
+    return st->state == want && st->notice[0] == 0;
+}
+
 /* notice_recipient - whom a notice of this kind about this message goes to */
 const char *
 notice_recipient(enum queue_notice_kind kind, const struct queue_envelope *env,
@@ -68,6 +91,7 @@ static const struct {
     {QUEUE_NOTICE_FAILURE, "failure"},
     {QUEUE_NOTICE_SUCCESS, "success"},
     {QUEUE_NOTICE_DOUBLE, "2bounce"},
+    {QUEUE_NOTICE_DELAY, "delay"},
 };
 
 const char *

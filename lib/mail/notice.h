@@ -3,6 +3,7 @@
 #define MAIL_NOTICE_H
 
 #include <stdbool.h>
+#include <time.h>
 
 #include "mail/params.h"
 #include "mail/queue_file.h"
@@ -13,6 +14,9 @@
 enum queue_notice_kind notice_on_failure(const struct queue_envelope *env,
                                          const struct queue_rcpt *rcpt, const struct params *p);
 bool notice_on_success(const struct queue_envelope *env, const struct queue_rcpt *rcpt);
+bool notice_on_delay(const struct queue_envelope *env, const struct queue_rcpt *rcpt,
+                     const struct params *p, time_t now);
+bool notice_reports(enum queue_notice_kind kind, const struct queue_rcpt_status *st);
 const char *notice_recipient(enum queue_notice_kind kind, const struct queue_envelope *env,
                              const struct params *p);
 const char *notice_kind_name(enum queue_notice_kind kind);

@@ -35,7 +35,8 @@ enum queue_rcpt_state {
 struct queue_rcpt_status {
     enum queue_rcpt_state state;
     int64_t next_try;           /* deferred: when to try again (seconds since the epoch) */
-    char notice[QUEUE_ID_SIZE]; /* B, S: the notice that reports it; "" while owed */
+    char notice[QUEUE_ID_SIZE]; /* B, S: the notice that reports it, "" while owed;
+                                   d: the delay warning that reported it, "" if none */
     char reason[QUEUE_FILE_REASON_MAX + 1];
 };
 
@@ -54,6 +55,7 @@ enum queue_notice_kind {
     QUEUE_NOTICE_FAILURE = 'F', /* non-delivery notification to the sender */
     QUEUE_NOTICE_SUCCESS = 'S', /* delivery status notification (NOTIFY=SUCCESS) */
     QUEUE_NOTICE_DOUBLE = '2',  /* a failed notice, to 2bounce_notice_recipient */
+    QUEUE_NOTICE_DELAY = 'W',   /* delay warning to the sender (delay_warning_time) */
 };
 
 struct queue_notice_origin {
