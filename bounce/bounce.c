@@ -143,6 +143,7 @@ static void
 bounce_request(struct server_ctx *ctx, int sock, const struct deliver_req *req)
 {
     struct bounce_notice n = {.p = &ctx->params, .req = req};
+
     struct queue_envelope env;
     struct deliver_result res;
     struct err err;
@@ -156,6 +157,7 @@ bounce_request(struct server_ctx *ctx, int sock, const struct deliver_req *req)
     else {
         n.env = &env;
         n.rcpt = rcpt;
+        n.tmpl = bounce_template_for(ctx->app, n.kind);
         n.to = notice_recipient(n.kind, &env, &ctx->params);
         if (!bounce_select(req, &env, n.kind, rcpt, &n.nrcpt))
             deliver_set(&res, DELIVER_DEFER, "4.3.5", "request does not match the queue file");
@@ -167,6 +169,29 @@ bounce_request(struct server_ctx *ctx, int sock, const struct deliver_req *req)
     }
     bounce_reply_all(ctx, sock, req, &res);
     free(rcpt);
+}
+
+/* bounce_post_jail - the site's templates, if any; a bad file leaves the built-in text */
+static void
+bounce_post_jail(struct server_ctx *ctx)
+{
+    struct bounce_templates *bt = xcalloc(1, sizeof(*bt));
+    const char *path = ctx->params.bounce_template_file;
+    struct err err;
+
+    ctx->app = bt;
+    if (*path && !bounce_templates_load(bt, path, ctx->conf, &ctx->params, &err))
+        log_warn("bounce_template_file %s: %s; the built-in text is used", path, err.text);
+}
+
+static void
+bounce_on_exit(struct server_ctx *ctx)
+{
+    if (ctx->app == NULL)
+        return;
+    bounce_templates_free(ctx->app);
+    free(ctx->app);
+    ctx->app = NULL;
 }
 
 static void
@@ -193,7 +218,9 @@ main(int argc, char **argv)
     static const struct server_ops ops = {
         .name = "bounce",
         .max_sessions = 1,
+        .post_jail = bounce_post_jail,
         .service = bounce_service,
+        .on_exit = bounce_on_exit,
     };
 
     return server_main(argc, argv, &ops);

@@ -164,16 +164,50 @@ bounce_returns_all(const struct bounce_notice *n)
            n->env->size <= (uint64_t)n->p->bounce_size_limit;
 }
 
+/* bounce_from - the From field: the template's, its address qualified with myhostname as
+ * Postfix's cleanup would ("MAILER-DAEMON (Mail Delivery System)" becomes
+ * "MAILER-DAEMON@host (Mail Delivery System)"), or the built-in one */
+static char *
+bounce_from(const struct bounce_notice *n)
+{
+    const char *from = n->tmpl && n->tmpl->from ? n->tmpl->from : NULL;
+    const char *gt = from ? strchr(from, '>') : NULL;
+    size_t word;
+
+    if (from == NULL)
+        return xasprintf("MAILER-DAEMON@%s (Mail Delivery System)", n->p->myhostname);
+    if (strchr(from, '@') != NULL)
+        return xstrdup(from);
+    if (strchr(from, '<') != NULL && gt != NULL)
+        return xasprintf("%.*s@%s%s", (int)(gt - from), from, n->p->myhostname, gt);
+    word = strcspn(from, " \t(");
+    return xasprintf("%.*s@%s%s", (int)word, from, n->p->myhostname, from + word);
+}
+
+/* bounce_subject - the template's subject (its Postmaster-Subject for a double bounce), or
+ * the built-in one */
+static const char *
+bounce_subject(const struct bounce_notice *n)
+{
+    const struct bounce_template *t = n->tmpl;
+
+    if (t && n->kind == QUEUE_NOTICE_DOUBLE && t->postmaster_subject)
+        return t->postmaster_subject;
+    if (t && n->kind != QUEUE_NOTICE_DOUBLE && t->subject)
+        return t->subject;
+    return bounce_style(n)->subject;
+}
+
 static void
 bounce_headers(struct queue_writer *w, const struct bounce_notice *n, const char *boundary)
 {
-    char date[64], *to = bounce_clean(n->to);
+    char date[64], *to = bounce_clean(n->to), *from = bounce_from(n);
 
     bounce_date(date, sizeof(date), time(NULL));
     bounce_put(w, "Date: %s\r\n", date);
-    bounce_put(w, "From: MAILER-DAEMON@%s (Mail Delivery System)\r\n", n->p->myhostname);
+    bounce_put(w, "From: %s\r\n", from);
     bounce_put(w, "To: %s\r\n", to);
-    bounce_put(w, "Subject: %s\r\n", bounce_style(n)->subject);
+    bounce_put(w, "Subject: %s\r\n", bounce_subject(n));
     bounce_put(w, "Message-Id: <%s@%s>\r\n", n->id, n->p->myhostname);
     bounce_put(w, "Auto-Submitted: auto-replied\r\n");
     bounce_put(w, "MIME-Version: 1.0\r\n");
@@ -184,19 +218,38 @@ bounce_headers(struct queue_writer *w, const struct bounce_notice *n, const char
     bounce_put(w, "Content-Transfer-Encoding: 8bit\r\n\r\n");
     bounce_put(w, "This is a MIME-encapsulated message.\r\n\r\n");
     free(to);
+    free(from);
 }
 
-/* bounce_human - the part for people */
+/* bounce_text - a template's text, its LF line ends made CRLF, and an empty line */
+static void
+bounce_text(struct queue_writer *w, const char *text)
+{
+    for (const char *s = text; *s;) {
+        size_t n = strcspn(s, "\n");
+        queue_writer_content(w, s, n);
+        queue_writer_content(w, "\r\n", 2);
+        s += n + (s[n] == '\n');
+    }
+    queue_writer_content(w, "\r\n", 2);
+}
+
+/* bounce_human - the part for people: the template's text or the built-in one, then a
+ * line per recipient */
 static void
 bounce_human(struct queue_writer *w, const struct bounce_notice *n, const char *boundary)
 {
     bounce_put(w,
                "--%s\r\nContent-Description: Notification\r\n"
-               "Content-Type: text/plain; charset=us-ascii\r\n\r\n",
-               boundary);
-    bounce_put(w, "This is the mail system at host %s.\r\n\r\n", n->p->myhostname);
-    bounce_put(w, "%s\r\n", bounce_style(n)->intro);
-    bounce_put(w, "                   The mail system\r\n\r\n");
+               "Content-Type: text/plain; charset=%s\r\n\r\n",
+               boundary, n->tmpl ? n->tmpl->charset : "us-ascii");
+    if (n->tmpl)
+        bounce_text(w, n->tmpl->text);
+    else {
+        bounce_put(w, "This is the mail system at host %s.\r\n\r\n", n->p->myhostname);
+        bounce_put(w, "%s\r\n", bounce_style(n)->intro);
+        bounce_put(w, "                   The mail system\r\n\r\n");
+    }
     for (size_t i = 0; i < n->nrcpt; i++) {
         const struct queue_rcpt *r = &n->env->rcpt[n->rcpt[i]];
         char code[16], *addr = bounce_clean(r->addr), *text;

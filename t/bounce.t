@@ -186,6 +186,47 @@ t.like(codes.get("rfc822; nouser@test.example", ("", ""))[1], "status 67",
        "the command's exit status 67: a notice with it")
 lim.cleanup()
 
+# bounce_template_file: a Postfix template file gives the text, the subject and the From.
+tpl = make("bounce_template_file = TEMPLATES\n")
+templates = os.path.join(tpl.etc, "bounce.cf")
+with open(templates, "w") as f:
+    f.write("# notices for this site\n\n"
+            "failure_template = <<EOF\n"
+            "Charset: us-ascii\n"
+            "From: MAILER-DAEMON (Returns desk)\n"
+            "Subject: Returned: your mail\n"
+            "Postmaster-Subject: Postmaster copy\n"
+            "\n"
+            "Hello from $myhostname. We keep mail for $maximal_queue_lifetime_days days\n"
+            "(${bounce_queue_lifetime_hours} hours for notices).\n"
+            "EOF\n")
+main_cf = os.path.join(tpl.etc, "main.cf")
+text = open(main_cf).read().replace("TEMPLATES", templates)
+with open(main_cf, "w") as f:
+    f.write(text)
+t.ok(tpl.start(), "an instance with bounce_template_file")
+send(tpl, "alice@snd.test", ["nosuch@test.example"])
+t.ok(wait_for(lambda: len(box(tpl, "alice")) == 1 and idle(tpl), 20), "a notice")
+notice = email.message_from_bytes(list(box(tpl, "alice").values())[0], policy=email.policy.default)
+t.is_eq(notice["Subject"], "Returned: your mail", "the template's Subject")
+t.ok(b"\nFrom: MAILER-DAEMON@mx.test.example (Returns desk)\n" in
+     list(box(tpl, "alice").values())[0], "the template's From, qualified")
+human = report(notice)[0]
+t.like(human, "Hello from mx.test.example. We keep mail for 5 days\n(120 hours for notices).",
+       "the template's text, $name and $name_days expanded")
+t.like(human, "<nosuch@test.example>: unknown user", "then the recipients")
+tpl.stop()
+with open(templates, "w") as f:
+    f.write("failure_template = <<EOF\nSubject: x\nBogus: y\n\ntext\nEOF\n")
+t.ok(tpl.start(), "restarted with a template file that has an unknown header")
+send(tpl, "alice@snd.test", ["nosuch@test.example"])
+t.ok(wait_for(lambda: len(box(tpl, "alice")) == 2 and idle(tpl), 20), "the notice still goes")
+t.like(tpl.log(), "bounce_template_file %s: line 3: unknown template header" % templates,
+       "  and the log says what is wrong with the file")
+t.ok(any(b"Undelivered Mail Returned to Sender" in v for v in box(tpl, "alice").values()),
+     "  with the built-in text")
+tpl.cleanup()
+
 # bounce_size_limit: a larger message comes back as its header only.
 big = make("bounce_size_limit = 1000\n")
 t.ok(big.start(), "an instance with bounce_size_limit = 1000")
