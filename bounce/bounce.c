@@ -77,9 +77,11 @@ bounce_select(const struct deliver_req *req, const struct queue_envelope *env,
     return true;
 }
 
-/* bounce_envelope - the notice's own envelope: from the null sender, to n->to */
+/* bounce_write - the notice's envelope (from the null sender, to n->to, an origin record
+ * of kind origin) and its content */
 static void
-bounce_write(struct queue_writer *w, int fd, const struct bounce_notice *n, uint32_t *idx)
+bounce_write(struct queue_writer *w, int fd, const struct bounce_notice *n,
+             enum queue_notice_kind origin, uint32_t *idx)
 {
     struct queue_envelope env = {.sender = "",
                                  .client_name = "localhost",
@@ -88,7 +90,7 @@ bounce_write(struct queue_writer *w, int fd, const struct bounce_notice *n, uint
                                  .protocol = "local"};
 
     gettimeofday(&env.arrival, NULL);
-    env.origin.kind = n->kind;
+    env.origin.kind = origin;
     memcpy(env.origin.id, n->req->queue_id, QUEUE_ID_SIZE);
     for (size_t i = 0; i < n->nrcpt; i++)
         idx[i] = (uint32_t)n->rcpt[i];
@@ -99,43 +101,68 @@ bounce_write(struct queue_writer *w, int fd, const struct bounce_notice *n, uint
     bounce_compose(w, n);
 }
 
-/* bounce_submit - write the notice and commit it through qmgr */
-static void
-bounce_submit(struct bounce_notice *n, struct deliver_result *res)
+/* bounce_queue - one new message through qmgr: opened, written, committed; its ID in n->id */
+static bool
+bounce_queue(int sock, struct bounce_notice *n, enum queue_notice_kind origin, struct err *err)
 {
     struct qmgr_reply opened, reply;
     struct queue_writer w;
-    struct err err;
-    uint32_t *idx = xreallocarray(NULL, n->nrcpt, sizeof(*idx));
-    int sock = qmgr_clnt_connect("private/qmgr", &err);
+    uint32_t *idx;
     bool good;
+
+    if (qmgr_clnt_open(sock, BOUNCE_QMGR_MS, &opened) != QMGR_OK)
+        return err_set(err, "%s", opened.why);
+    memcpy(n->id, opened.id, QUEUE_ID_SIZE);
+    idx = xreallocarray(NULL, n->nrcpt, sizeof(*idx));
+    bounce_write(&w, opened.fd, n, origin, idx);
+    good = queue_writer_finish(&w, err);
+    queue_writer_free(&w);
+    close(opened.fd);
+    free(idx);
+    if (good && qmgr_clnt_commit(sock, opened.id, BOUNCE_QMGR_MS, &reply) != QMGR_OK)
+        good = err_set(err, "not committed: %s", reply.why);
+    return good;
+}
+
+/* bounce_copy - the postmaster's copy (the header only), once the notice is committed;
+ * informational: a crash before it loses it, and it is never reported on */
+static void
+bounce_copy(int sock, struct bounce_notice *n)
+{
+    const char *to = notice_copy_recipient(n->kind, n->p);
+    char notice[QUEUE_ID_SIZE];
+    struct err err;
+
+    if (to == NULL || *to == 0)
+        return;
+    memcpy(notice, n->id, QUEUE_ID_SIZE);
+    n->copy = true;
+    n->to = to;
+    if (bounce_queue(sock, n, QUEUE_NOTICE_COPY, &err))
+        log_info("%s: postmaster copy of %s: %s", n->req->queue_id, notice, n->id);
+    else
+        log_warn("%s: postmaster copy of %s not written: %s", n->req->queue_id, notice, err.text);
+}
+
+/* bounce_submit - write the notice and commit it through qmgr, then the postmaster's copy */
+static void
+bounce_submit(struct bounce_notice *n, struct deliver_result *res)
+{
+    struct err err;
+    int sock = qmgr_clnt_connect("private/qmgr", &err);
 
     if (sock < 0) {
         deliver_set(res, DELIVER_DEFER, "4.3.0", "notice not written: %s", err.text);
-        free(idx);
         return;
     }
-    if (qmgr_clnt_open(sock, BOUNCE_QMGR_MS, &opened) != QMGR_OK) {
-        deliver_set(res, DELIVER_DEFER, "4.3.0", "notice not written: %s", opened.why);
-        close(sock);
-        free(idx);
-        return;
-    }
-    memcpy(n->id, opened.id, QUEUE_ID_SIZE);
-    bounce_write(&w, opened.fd, n, idx);
-    good = queue_writer_finish(&w, &err);
-    queue_writer_free(&w);
-    close(opened.fd);
-    if (!good)
+    if (!bounce_queue(sock, n, n->kind, &err))
         deliver_set(res, DELIVER_DEFER, "4.3.0", "notice not written: %s", err.text);
-    else if (qmgr_clnt_commit(sock, opened.id, BOUNCE_QMGR_MS, &reply) != QMGR_OK)
-        deliver_set(res, DELIVER_DEFER, "4.3.0", "notice not committed: %s", reply.why);
     else {
-        log_info("%s: %s: %s", n->req->queue_id, bounce_kind_log(n->kind), opened.id);
-        deliver_set(res, DELIVER_OK, "2.0.0", "notice %s", opened.id);
+        log_info("%s: %s: %s", n->req->queue_id, bounce_kind_log(n->kind), n->id);
+        deliver_set(res, DELIVER_OK, "2.0.0", "notice %s", n->id);
+        bounce_copy(sock, n);
     }
     close(sock);
-    free(idx);
 }
 
 /* bounce_request - one request: check it against the file, write the notice, answer */

@@ -46,6 +46,7 @@ struct bounce_notice {
     const size_t *rcpt;     /* the reported recipients, as indexes in env */
     size_t nrcpt;
     const struct bounce_template *tmpl; /* the site's text for this kind, or NULL */
+    bool copy;                          /* the postmaster's copy: Postmaster-Subject, header */
 };
 
 /* bounce_compose.c: the RFC 3464 report, as queue file content */

@@ -99,29 +99,34 @@ bounce_date(char *out, size_t size, time_t t)
 struct bounce_style {
     enum queue_notice_kind kind;
     const char *subject;
-    const char *action;   /* RFC 3464 Action */
-    const char *code;     /* the Status when a reason has none */
-    const char *intro;    /* for people, before the recipients */
-    bool returns_message; /* the whole message, RET and bounce_size_limit allowing */
+    const char *postmaster_subject; /* of the postmaster's copy */
+    const char *action;             /* RFC 3464 Action */
+    const char *code;               /* the Status when a reason has none */
+    const char *intro;              /* for people, before the recipients */
+    bool returns_message;           /* the whole message, RET and bounce_size_limit allowing */
 };
 
 static const struct bounce_style bounce_styles[] = {
-    {QUEUE_NOTICE_FAILURE, "Undelivered Mail Returned to Sender", "failed", "5.0.0",
+    {QUEUE_NOTICE_FAILURE, "Undelivered Mail Returned to Sender",
+     "Postmaster Copy: Undelivered Mail", "failed", "5.0.0",
      "Your message could not be delivered to the recipients below, and\r\n"
      "it will not be tried again. The reason for each is given with it;\r\n"
      "your message is attached.\r\n\r\n"
      "If you need help, write to the postmaster of this host and include\r\n"
      "this report. Remove the attached message first if it is private.\r\n",
      true},
-    {QUEUE_NOTICE_DOUBLE, "Postmaster Copy: Undelivered Mail", "failed", "5.0.0",
+    {QUEUE_NOTICE_DOUBLE, "Postmaster Copy: Undelivered Mail", "Postmaster Copy: Undelivered Mail",
+     "failed", "5.0.0",
      "A notice about undelivered mail could not be delivered to its\r\n"
      "recipient, the sender of that mail. The notice is attached.\r\n",
      true},
-    {QUEUE_NOTICE_SUCCESS, "Successful Mail Delivery Report", "delivered", "2.0.0",
+    {QUEUE_NOTICE_SUCCESS, "Successful Mail Delivery Report", "Successful Mail Delivery Report",
+     "delivered", "2.0.0",
      "Your message was delivered to the recipients below, as you asked\r\n"
      "to be told. Only the header of your message is attached.\r\n",
      false},
-    {QUEUE_NOTICE_DELAY, "Delayed Mail (still being retried)", "delayed", "4.0.0",
+    {QUEUE_NOTICE_DELAY, "Delayed Mail (still being retried)", "Postmaster Warning: Delayed Mail",
+     "delayed", "4.0.0",
      "Your message has not been delivered yet to the recipients below.\r\n"
      "This is only a warning: nothing needs to be done, and the mail\r\n"
      "system will go on trying. You will be told if it gives up.\r\n"
@@ -160,7 +165,7 @@ bounce_status(const struct queue_rcpt *r, const char *dflt, char *code, size_t s
 static bool
 bounce_returns_all(const struct bounce_notice *n)
 {
-    return bounce_style(n)->returns_message && strcasecmp(n->env->ret, "HDRS") != 0 &&
+    return bounce_style(n)->returns_message && !n->copy && strcasecmp(n->env->ret, "HDRS") != 0 &&
            n->env->size <= (uint64_t)n->p->bounce_size_limit;
 }
 
@@ -191,11 +196,13 @@ bounce_subject(const struct bounce_notice *n)
 {
     const struct bounce_template *t = n->tmpl;
 
-    if (t && n->kind == QUEUE_NOTICE_DOUBLE && t->postmaster_subject)
+    bool postmaster = n->copy || n->kind == QUEUE_NOTICE_DOUBLE;
+
+    if (t && postmaster && t->postmaster_subject)
         return t->postmaster_subject;
-    if (t && n->kind != QUEUE_NOTICE_DOUBLE && t->subject)
+    if (t && !postmaster && t->subject)
         return t->subject;
-    return bounce_style(n)->subject;
+    return postmaster ? bounce_style(n)->postmaster_subject : bounce_style(n)->subject;
 }
 
 static void

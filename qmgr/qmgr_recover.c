@@ -71,7 +71,8 @@ qmgr_recover_notice(struct qmgr *q, const char *name)
         (fd = openat(q->dir_fd[QMGR_INCOMING], name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
         return;
     if (queue_file_read(fd, &env, &err)) {
-        if (env.origin.kind != QUEUE_NOTICE_NONE && !qmgr_recover_committed(q, name))
+        if (env.origin.kind != QUEUE_NOTICE_NONE && env.origin.kind != QUEUE_NOTICE_COPY &&
+            !qmgr_recover_committed(q, name))
             qmgr_notice_unmark(q, &env.origin, name);
         queue_envelope_free(&env);
     }

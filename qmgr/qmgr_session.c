@@ -158,7 +158,8 @@ qmgr_commit_notice(struct qmgr_session *s, const struct queue_notice_origin *o, 
 {
     struct err err;
 
-    if (o->kind == QUEUE_NOTICE_NONE || qmgr_notice_mark(s->qmgr, o, id, &err))
+    if (o->kind == QUEUE_NOTICE_NONE || o->kind == QUEUE_NOTICE_COPY ||
+        qmgr_notice_mark(s->qmgr, o, id, &err))
         return true;
     log_warn("%s: commit refused: notice about %s: %s", id, o->id, err.text);
     return false;
@@ -185,7 +186,7 @@ qmgr_commit(struct qmgr_session *s, const struct buf *id)
     if (line && renameat2(s->qmgr->dir_fd[QMGR_INCOMING], id->data, s->qmgr->dir_fd[QMGR_ACTIVE],
                           id->data, RENAME_NOREPLACE) < 0) {
         log_warn("%s: rename incoming/%s to active/: %m", id->data, id->data);
-        if (origin.kind != QUEUE_NOTICE_NONE)
+        if (origin.kind != QUEUE_NOTICE_NONE && origin.kind != QUEUE_NOTICE_COPY)
             qmgr_notice_unmark(s->qmgr, &origin, id->data);
         free(line);
         line = NULL;

@@ -282,6 +282,26 @@ t.ok(per_rcpt[0]["Will-Retry-Until"] is not None, "Will-Retry-Until")
 t.is_eq(returned.get_content_type(), "text/rfc822-headers", "the header only")
 slow.cleanup()
 
+# notify_classes = bounce, delay: the postmaster gets a copy of each failure notice and
+# delay warning, with the header of the message only.
+pm = make("notify_classes = bounce, delay\nbounce_notice_recipient = postmaster@snd.test\n"
+          "delay_notice_recipient = bob@snd.test\ndelay_warning_time = 1s\n"
+          "transport_maps = inline:{slow.test=slow}\ndefer_transports = slow\n")
+t.ok(pm.start(), "an instance with notify_classes = bounce, delay")
+qid = send(pm, "alice@snd.test", ["nosuch@test.example"])
+late = send(pm, "alice@snd.test", ["someone@slow.test"])
+t.ok(wait_for(lambda: len(box(pm, "postmaster")) == 1 and len(box(pm, "bob")) == 1 and
+              len(box(pm, "alice")) == 2, 20),
+     "alice has her notice and warning, the postmaster and bob their copies")
+copy = email.message_from_bytes(list(box(pm, "postmaster").values())[0],
+                                policy=email.policy.default)
+t.is_eq(copy["Subject"], "Postmaster Copy: Undelivered Mail", "the copy's subject")
+t.is_eq(report(copy)[3].get_content_type(), "text/rfc822-headers", "  with the header only")
+t.like(pm.log(), "%s: postmaster copy of " % qid, "logged: postmaster copy")
+warn = email.message_from_bytes(list(box(pm, "bob").values())[0], policy=email.policy.default)
+t.is_eq(warn["Subject"], "Postmaster Warning: Delayed Mail", "the delay copy's subject")
+pm.cleanup()
+
 # kill -9 of qmgr and of the bounce agent while failures stream in: one notice each.
 chaos = make()
 t.ok(chaos.start(), "an instance for kill -9")

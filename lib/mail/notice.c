@@ -6,7 +6,8 @@
  * A failed recipient owes its sender a failure notice unless the sender is null or the
  * recipient said NOTIFY=NEVER (or a list without FAILURE). A failed recipient of null-sender
  * mail owes a double bounce to 2bounce_notice_recipient when notify_classes has 2bounce,
- * unless the message is a double bounce itself: that one is dropped, and loops end there.
+ * unless the message is a double bounce or a postmaster's copy itself: that one is dropped,
+ * and loops end there.
  * A delivered recipient owes a success notice only when it said NOTIFY=SUCCESS. A recipient
  * still deferred once the message is delay_warning_time old owes one delay warning, unless
  * NOTIFY excludes DELAY or the sender is null.
@@ -43,7 +44,8 @@ notice_on_failure(const struct queue_envelope *env, const struct queue_rcpt *rcp
     if (*env->sender)
         return notice_notify_has(rcpt->notify, "FAILURE") ? QUEUE_NOTICE_FAILURE
                                                           : QUEUE_NOTICE_NONE;
-    if (env->origin.kind == QUEUE_NOTICE_DOUBLE || !strvec_contains(&p->notify_classes, "2bounce"))
+    if (env->origin.kind == QUEUE_NOTICE_DOUBLE || env->origin.kind == QUEUE_NOTICE_COPY ||
+        !strvec_contains(&p->notify_classes, "2bounce"))
         return QUEUE_NOTICE_NONE;
     return QUEUE_NOTICE_DOUBLE;
 }
@@ -73,6 +75,18 @@ notice_reports(enum queue_notice_kind kind, const struct queue_rcpt_status *st)
                                                               : QUEUE_RCPT_FAILED_NOTICE;
 
     return st->state == want && st->notice[0] == 0;
+}
+
+/* notice_copy_recipient - the postmaster who gets a copy of a notice of this kind (the
+ * bounce and delay classes of notify_classes), or NULL */
+const char *
+notice_copy_recipient(enum queue_notice_kind kind, const struct params *p)
+{
+    if (kind == QUEUE_NOTICE_FAILURE && strvec_contains(&p->notify_classes, "bounce"))
+        return p->bounce_notice_recipient;
+    if (kind == QUEUE_NOTICE_DELAY && strvec_contains(&p->notify_classes, "delay"))
+        return p->delay_notice_recipient;
+    return NULL;
 }
 
 /* notice_recipient - whom a notice of this kind about this message goes to */

@@ -19,6 +19,7 @@ bool notice_on_delay(const struct queue_envelope *env, const struct queue_rcpt *
 bool notice_reports(enum queue_notice_kind kind, const struct queue_rcpt_status *st);
 const char *notice_recipient(enum queue_notice_kind kind, const struct queue_envelope *env,
                              const struct params *p);
+const char *notice_copy_recipient(enum queue_notice_kind kind, const struct params *p);
 const char *notice_kind_name(enum queue_notice_kind kind);
 bool notice_kind_parse(const char *name, enum queue_notice_kind *kind);
 bool notice_owed(enum queue_rcpt_state state);

@@ -20,7 +20,7 @@
  *       'r'  DSN RET ("FULL" or "HDRS")      'i'  DSN ENVID (xtext)
  *       'c'  client host name    'a'  client address    'h'  HELO name    'p'  protocol
  *       'O'  origin, in a notice only: kind (1: 'F' failure, 'S' success, '2' double bounce,
- *              'W' delay warning)
+ *              'W' delay warning, 'C' the postmaster's copy, which marks nothing)
  *              | the reported message's queue ID (17) | its recipients' indexes (4 each,
  *              big-endian, at least one, at most QUEUE_NOTICE_RCPT_MAX)
  *     per recipient, at least one:

@@ -56,6 +56,7 @@ enum queue_notice_kind {
     QUEUE_NOTICE_SUCCESS = 'S', /* delivery status notification (NOTIFY=SUCCESS) */
     QUEUE_NOTICE_DOUBLE = '2',  /* a failed notice, to 2bounce_notice_recipient */
     QUEUE_NOTICE_DELAY = 'W',   /* delay warning to the sender (delay_warning_time) */
+    QUEUE_NOTICE_COPY = 'C',    /* the postmaster's copy of one of those (notify_classes) */
 };
 
 struct queue_notice_origin {

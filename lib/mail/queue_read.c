@@ -271,7 +271,7 @@ queue_origin(struct queue_reader *r, struct queue_envelope *env, const char *val
     if (o->kind != QUEUE_NOTICE_NONE || len < QUEUE_ORIGIN_MIN ||
         (len - 1 - QUEUE_ID_LEN) % 4 != 0 ||
         (v[0] != QUEUE_NOTICE_FAILURE && v[0] != QUEUE_NOTICE_SUCCESS &&
-         v[0] != QUEUE_NOTICE_DOUBLE && v[0] != QUEUE_NOTICE_DELAY) ||
+         v[0] != QUEUE_NOTICE_DOUBLE && v[0] != QUEUE_NOTICE_DELAY && v[0] != QUEUE_NOTICE_COPY) ||
         !queue_id_valid(value + 1, QUEUE_ID_LEN)) {
         return err_set(r->err, "offset %lld: malformed or repeated origin record",
                        (long long)(at - QUEUE_REC_HEADER));
