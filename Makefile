@@ -2,8 +2,8 @@
 #
 #   make            build everything into $(BUILD)/ (runs autoreconf and ./configure if needed)
 #   make run        build, write a development instance under run/, start it in the foreground
-#   make check      install what the tests need, build, check formatting and static analysis,
-#                   run every test (incl. the fuzz corpora as plain replay programs)
+#   make check      install what the tests need, build, check formatting, manual pages and
+#                   static analysis, run every test (incl. the fuzz corpora as plain replays)
 #   make check-sanitize  the same tests built with clang under ASan+UBSan+LSan in build-san/
 #   make fuzz       libFuzzer run of every t/fuzz/*.c target, FUZZ_SECONDS each (build-fuzz/)
 #   make valgrind   unit tests, fuzz replays and integration scripts under valgrind memcheck
@@ -114,14 +114,17 @@ $(BUILD)/t/fuzz/%: $(BUILD)/t/fuzz/%.o $(BUILD)/t/fuzz_replay.o $(BUILD)/t/fuzz_
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_ALL)
 
-# The parameter reference page is generated from lib/mail/params.def.
+# The parameter reference page is generated from lib/mail/params.def (the defaults of the
+# paths come from configure, hence config.mk). Its date is the day params.def last changed.
 MAN_GEN = $(BUILD)/man/postern-params.5
-$(BUILD)/tools/gen_params_man: tools/gen_params_man.c lib/mail/params.def
+MAN_GEN_DATE = $(shell git log -1 --format=%cs -- lib/mail/params.def 2>/dev/null | grep . || \
+	date -u -r lib/mail/params.def +%F)
+$(BUILD)/tools/gen_params_man: tools/gen_params_man.c lib/mail/params.def config.mk
 	@mkdir -p $(@D)
 	$(Q)$(CC) -std=c11 -Ilib $(PATHS) -o $@ tools/gen_params_man.c
 $(MAN_GEN): $(BUILD)/tools/gen_params_man
 	@mkdir -p $(@D)
-	$(Q)$< > $@
+	$(Q)$< $(MAN_GEN_DATE) > $@
 
 ALL = $(addprefix $(BUILD)/bin/,$(PROGS)) $(MAN_GEN)
 
@@ -155,6 +158,11 @@ check-format:
 format:
 	clang-format -i $(C_FILES)
 
+# check-man: every page in man/ and every generated one, by shell glob so that a new page is
+# checked the day it lands (tools/check-man says what counts as a finding).
+check-man: $(MAN_GEN)
+	$(Q)tools/check-man man/* $(BUILD)/man/* && echo "check-man: ok"
+
 tests: $(ALL) $(UNIT_BIN) $(TEST_HELPERS) $(TEST_PRELOAD) $(FUZZ_REPLAY)
 
 TESTS_RUN = $(UNIT_BIN) $(FUZZ_REPLAY) $(wildcard t/*.t)
@@ -163,6 +171,7 @@ run-tests: tests
 
 check: setup
 	$(MAKE) check-format
+	$(MAKE) check-man
 	$(MAKE) check-static
 	$(MAKE) run-tests
 
@@ -253,5 +262,5 @@ distclean: clean
 	rm -rf config.mk config.log config.status autoconf.h configure autom4te.cache aclocal.m4
 
 .SECONDARY:
-.PHONY: all setup check check-format format tests run-tests run install clean distclean \
+.PHONY: all setup check check-format check-man format tests run-tests run install clean distclean \
 	check-sanitize check-static fuzz fuzz-run valgrind
