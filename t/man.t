@@ -1,0 +1,184 @@
+#!/usr/bin/python3
+"""man.t - the manual as `make install` lays it out: every installed program has a page,
+every page in man/ and build/man/ is installed in the directory of its section, each one is
+lint-clean (tools/check-man) and renders with man(1) without a warning, every page the
+README's layout table names is there, every page a page refers to exists, and the parameter
+reference lists every parameter of lib/mail/params.def with its type and default."""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from tap import TAP  # noqa: E402
+
+SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.environ["BUILD"]
+SECTIONS = ("1", "5", "8")
+
+# Pages that are not postern's but that postern's pages may name: the system's, and
+# Postfix's where a page compares a postern command or format with Postfix's. A reference
+# to anything else must be one of postern's own pages.
+EXTERNAL = {
+    "sh(1)", "syslog(3)", "passwd(5)", "getpwnam(3)", "pcre2pattern(3)", "pcre2syntax(3)",
+    "inet_pton(3)", "flock(2)", "fcntl(2)", "crontab(5)", "cron(8)", "systemd(1)",
+    "postfix(1)", "postconf(1)", "postmap(1)", "postalias(1)", "sendmail(1)",
+}
+
+
+def clean_env():
+    """The environment for a nested make: none of the calling make's jobserver state."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
+    env["LC_ALL"] = "C.UTF-8"
+    env["MANWIDTH"] = "80"
+    return env
+
+
+def install(t, destdir):
+    run = subprocess.run(["make", "-s", "-C", SRC, "install", "BUILD=" + BUILD,
+                          "DESTDIR=" + destdir], env=clean_env(), capture_output=True, text=True)
+    if not t.ok(run.returncode == 0, "make install DESTDIR=... succeeds"):
+        t.diag(run.stdout + run.stderr)
+        return False
+    return True
+
+
+def find_mandir(destdir):
+    """The directory that holds man1, man5 and man8 under destdir."""
+    found = []
+    for root, dirs, _ in os.walk(destdir):
+        if "man8" in dirs:
+            found.append(root)
+    return found
+
+
+def installed_programs(destdir, mandir):
+    """Every executable file make install wrote, outside the manual."""
+    progs = []
+    for root, _, files in os.walk(destdir):
+        if root.startswith(mandir):
+            continue
+        for name in files:
+            path = os.path.join(root, name)
+            if os.access(path, os.X_OK) and not os.path.isdir(path):
+                progs.append(path)
+    return sorted(progs)
+
+
+def source_pages():
+    pages = []
+    for d in (os.path.join(SRC, "man"), os.path.join(BUILD, "man")):
+        if os.path.isdir(d):
+            pages += [os.path.join(d, n) for n in sorted(os.listdir(d))]
+    return pages
+
+
+def installed_pages(mandir):
+    pages = []
+    for s in SECTIONS:
+        d = os.path.join(mandir, "man" + s)
+        pages += [os.path.join(d, n) for n in sorted(os.listdir(d))]
+    return pages
+
+
+def check_programs(t, destdir, mandir):
+    progs = installed_programs(destdir, mandir)
+    t.ok(len(progs) >= 2, "make install installed programs (%d)" % len(progs))
+    for path in progs:
+        name = os.path.basename(path)
+        where = [os.path.join(mandir, "man" + s, name + "." + s) for s in ("1", "8")]
+        t.ok(any(os.path.exists(p) for p in where),
+             "%s has a page: man1/%s.1 or man8/%s.8" % (path[len(destdir):], name, name))
+
+
+def check_installed(t, mandir):
+    for page in source_pages():
+        name = os.path.basename(page)
+        section = name.rsplit(".", 1)[-1]
+        dest = os.path.join(mandir, "man" + section, name)
+        same = os.path.exists(dest) and open(dest, "rb").read() == open(page, "rb").read()
+        t.ok(same, "%s is installed as man%s/%s" % (os.path.relpath(page, SRC), section, name))
+
+
+def check_lint_and_render(t, mandir):
+    pages = installed_pages(mandir)
+    run = subprocess.run([os.path.join(SRC, "tools", "check-man")] + pages,
+                         capture_output=True, text=True)
+    if not t.ok(run.returncode == 0, "tools/check-man: the %d installed pages are lint-clean"
+                % len(pages)):
+        t.diag(run.stdout + run.stderr)
+    for page in pages:
+        run = subprocess.run(["man", "--warnings", "-E", "UTF-8", "-l", page],
+                             env=clean_env(), capture_output=True, text=True)
+        good = run.returncode == 0 and run.stderr == "" and "NAME" in run.stdout
+        if not t.ok(good, "man --warnings -l %s renders without a warning"
+                    % os.path.relpath(page, mandir)):
+            t.diag(run.stderr)
+
+
+def page_names(mandir):
+    return {"%s(%s)" % (n.rsplit(".", 1)[0], s)
+            for s in SECTIONS for n in os.listdir(os.path.join(mandir, "man" + s))}
+
+
+def check_readme(t, mandir):
+    text = open(os.path.join(SRC, "README.md")).read()
+    row = [line for line in text.splitlines() if line.startswith("| `$mandir/")]
+    if not t.ok(len(row) == 1, "README.md's layout table has one $mandir row"):
+        return
+    listed = re.findall(r"`([a-z0-9_.-]+\([158]\))`", row[0])
+    t.ok(len(listed) > 0, "the $mandir row lists pages (%d)" % len(listed))
+    have = page_names(mandir)
+    for ref in listed:
+        t.ok(ref in have, "README.md's %s is installed" % ref)
+
+
+REF = re.compile(r"^\.[BI]R \\?\"?([A-Za-z0-9_.-]+)\"? \(([0-9])\)|\\fB([A-Za-z0-9_.-]+)\\fR\(([0-9])\)",
+                 re.M)
+
+
+def check_references(t, mandir):
+    have = page_names(mandir)
+    missing = []
+    for page in installed_pages(mandir):
+        for m in REF.finditer(open(page, errors="replace").read()):
+            ref = "%s(%s)" % ((m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4)))
+            if ref not in have and ref not in EXTERNAL:
+                missing.append("%s names %s" % (os.path.basename(page), ref))
+    if not t.ok(not missing, "every page a page refers to is installed (or listed in EXTERNAL)"):
+        t.diag("\n".join(missing))
+
+
+def check_params(t, mandir):
+    page = open(os.path.join(mandir, "man5", "postern-params.5")).read()
+    decl = open(os.path.join(SRC, "lib", "mail", "params.def")).read()
+    names = re.findall(r"^PARAM\((\w+), (\w+),", decl, re.M)
+    t.ok(len(names) > 100, "params.def declares parameters (%d)" % len(names))
+    absent = [n for _, n in names
+              if not re.search(r"^\.B %s\n\(.*default: " % re.escape(n), page, re.M)]
+    if not t.ok(not absent, "postern-params(5) has every parameter with its type and default"):
+        t.diag(" ".join(absent))
+
+
+def main():
+    t = TAP()
+    if subprocess.run(["sh", "-c", "command -v mandoc && command -v man"],
+                      capture_output=True).returncode != 0:
+        t.skip_all("mandoc or man not installed (tools/setup-deps)")
+    with tempfile.TemporaryDirectory(prefix="postern-man.") as destdir:
+        if install(t, destdir):
+            mandirs = find_mandir(destdir)
+            if t.ok(len(mandirs) == 1, "one manual directory under DESTDIR"):
+                mandir = mandirs[0]
+                check_programs(t, destdir, mandir)
+                check_installed(t, mandir)
+                check_lint_and_render(t, mandir)
+                check_readme(t, mandir)
+                check_references(t, mandir)
+                check_params(t, mandir)
+    return t.done()
+
+
+sys.exit(main())
