@@ -162,6 +162,52 @@ def check_params(t, mandir):
         t.diag(" ".join(absent))
 
 
+# Pages whose EXAMPLES section is a table source: the example must build and open as that
+# table type and answer as the page says, so a page never shows a table postern refuses.
+# page: (verb, type, [(key, value the page promises, or None for not found)])
+EXAMPLE_TABLES = {
+    "lmdb_table.5": ("map", "lmdb", [
+        ("BULK@Example.com", "550 5.7.1 this sender is not welcome here any more"),
+        ("Spammer@example.NET", "REJECT"), ("example.com", None)]),
+    "pcre_table.5": ("map", "pcre", [
+        ("dsl-7.example.net", "REJECT dynamic host"), ("dsl-7.example.org", None),
+        ("MAIL.example.com", "550 Do not use my name"), ("Bob@old.example", "Bob@new.example")]),
+    "cidr_table.5": ("map", "cidr", [
+        ("203.0.113.20", "REJECT not from this network"), ("203.0.113.5", None),
+        ("203.0.113.200", "DUNNO"), ("2001:db8:1::9", "OK"), ("mail.example.com", None)]),
+    "aliases.5": ("alias", "hash", [
+        ("Abuse", "alice, bob@example.org"), ("tickets", '"|/usr/local/bin/ticket --queue=mail"')]),
+}
+
+
+def example_text(page):
+    """The first .nf/.fi block of a page's EXAMPLES section, roff escapes undone."""
+    text = open(page).read()
+    section = text.split("\n.SH EXAMPLES\n", 1)[1].split("\n.SH ", 1)[0]
+    block = section.split(".nf\n", 1)[1].split("\n.fi", 1)[0]
+    return block.replace("\\e", "\\").replace("\\-", "-") + "\n"
+
+
+def check_examples(t, mandir, workdir):
+    postern = os.path.join(BUILD, "bin", "postern")
+    for name, (verb, kind, lookups) in sorted(EXAMPLE_TABLES.items()):
+        source = os.path.join(workdir, name + ".src")
+        with open(source, "w") as f:
+            f.write(example_text(os.path.join(mandir, "man5", name)))
+        table = "%s:%s" % (kind, source)
+        if kind in ("lmdb", "hash"):
+            run = subprocess.run([postern, verb, table], capture_output=True, text=True)
+            if not t.ok(run.returncode == 0 and run.stderr == "",
+                        "%s: the example builds as a %s table" % (name, kind)):
+                t.diag(run.stderr)
+        for key, want in lookups:
+            run = subprocess.run([postern, verb, "-q", key, table], capture_output=True,
+                                 text=True)
+            got = run.stdout.rstrip("\n") if run.returncode == 0 else None
+            if not t.is_eq(got, want, "%s: the example answers %r for %r" % (name, want, key)):
+                t.diag(run.stderr)
+
+
 def main():
     t = TAP()
     if subprocess.run(["sh", "-c", "command -v mandoc && command -v man"],
@@ -178,6 +224,7 @@ def main():
                 check_readme(t, mandir)
                 check_references(t, mandir)
                 check_params(t, mandir)
+                check_examples(t, mandir, destdir)
     return t.done()
 
 
