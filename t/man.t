@@ -175,6 +175,11 @@ EXAMPLE_TABLES = {
     "cidr_table.5": ("map", "cidr", [
         ("203.0.113.20", "REJECT not from this network"), ("203.0.113.5", None),
         ("203.0.113.200", "DUNNO"), ("2001:db8:1::9", "OK"), ("mail.example.com", None)]),
+    "access.5": ("map", "lmdb", [
+        ("Spammer@Example.net", "REJECT"), ("<>", "550 5.7.1 no bounces to this host"),
+        ("example.org", "DEFER mail from example.org waits until Monday")]),
+    "virtual.5": ("map", "lmdb", [
+        ("Info@Example.org", "alice@example.net, bob"), ("@example.org", "catchall@example.net")]),
     "aliases.5": ("alias", "hash", [
         ("Abuse", "alice, bob@example.org"), ("tickets", '"|/usr/local/bin/ticket --queue=mail"')]),
 }
