@@ -75,12 +75,23 @@ def source_pages():
     return pages
 
 
-def installed_pages(mandir):
+def installed_pages(mandir, links=False):
+    """The pages in man1, man5 and man8: the files, or (links) the symbolic links."""
     pages = []
     for s in SECTIONS:
         d = os.path.join(mandir, "man" + s)
-        pages += [os.path.join(d, n) for n in sorted(os.listdir(d))]
+        pages += [os.path.join(d, n) for n in sorted(os.listdir(d))
+                  if os.path.islink(os.path.join(d, n)) == links]
     return pages
+
+
+def check_links(t, mandir):
+    """A second name of a program may be a link to its page; it must lead to a page."""
+    for link in installed_pages(mandir, links=True):
+        target = os.path.realpath(link)
+        t.ok(os.path.dirname(os.path.dirname(target)) == os.path.realpath(mandir) and
+             target in [os.path.realpath(p) for p in installed_pages(mandir)],
+             "%s links to an installed page" % os.path.relpath(link, mandir))
 
 
 def check_programs(t, destdir, mandir):
@@ -151,14 +162,27 @@ def check_references(t, mandir):
         t.diag("\n".join(missing))
 
 
+TYPE_WORDS = {"STR": "string", "INT": "integer", "BOOL": "yes or no", "TIME": "time",
+              "SIZE": "size in bytes", "LIST": "list"}
+
+
 def check_params(t, mandir):
     page = open(os.path.join(mandir, "man5", "postern-params.5")).read()
     decl = open(os.path.join(SRC, "lib", "mail", "params.def")).read()
-    names = re.findall(r"^PARAM\((\w+), (\w+),", decl, re.M)
+    names = []
+    for line in re.findall(r"^PARAM\(.*\)$", decl, re.M):
+        kind, name = re.match(r"PARAM\((\w+), (\w+),", line).groups()
+        names.append((kind, name, re.findall(r'"((?:[^"\\]|\\.)*)"', line)[-1]))
     t.ok(len(names) > 100, "params.def declares parameters (%d)" % len(names))
-    absent = [n for _, n in names
-              if not re.search(r"^\.B %s\n\(.*default: " % re.escape(n), page, re.M)]
-    if not t.ok(not absent, "postern-params(5) has every parameter with its type and default"):
+    absent = []
+    for kind, name, doc in names:
+        doc = doc.replace('\\"', '"').replace("\\\\", "\\e").replace("-", "\\-")
+        entry = r"^\.B %s\n\(%s[,;].*default: .*\)\n\.br\n%s\n" % (
+            re.escape(name), TYPE_WORDS[kind], re.escape(doc))
+        if not re.search(entry, page, re.M):
+            absent.append(name)
+    if not t.ok(not absent, "postern-params(5) has every parameter with its type, default and "
+                "description"):
         t.diag(" ".join(absent))
 
 
@@ -226,6 +250,7 @@ def main():
                 check_programs(t, destdir, mandir)
                 check_installed(t, mandir)
                 check_lint_and_render(t, mandir)
+                check_links(t, mandir)
                 check_readme(t, mandir)
                 check_references(t, mandir)
                 check_params(t, mandir)
