@@ -204,6 +204,9 @@ EXAMPLE_TABLES = {
         ("example.org", "DEFER mail from example.org waits until Monday")]),
     "virtual.5": ("map", "lmdb", [
         ("Info@Example.org", "alice@example.net, bob"), ("@example.org", "catchall@example.net")]),
+    "transport.5": ("map", "lmdb", [
+        (".Customer.example", "relay:[192.0.2.25]"),
+        ("partner.example", ":[mx.partner.example]:2525")]),
     "aliases.5": ("alias", "hash", [
         ("Abuse", "alice, bob@example.org"), ("tickets", '"|/usr/local/bin/ticket --queue=mail"')]),
 }
@@ -214,7 +217,7 @@ def example_text(page):
     text = open(page).read()
     section = text.split("\n.SH EXAMPLES\n", 1)[1].split("\n.SH ", 1)[0]
     block = section.split(".nf\n", 1)[1].split("\n.fi", 1)[0]
-    return block.replace("\\e", "\\").replace("\\-", "-") + "\n"
+    return block.replace("\\&", "").replace("\\e", "\\").replace("\\-", "-") + "\n"
 
 
 def check_examples(t, mandir, workdir):
