@@ -240,6 +240,19 @@ def check_examples(t, mandir, workdir):
                 t.diag(run.stderr)
 
 
+def check_table_types(t, mandir):
+    """Every type in lib/core/map.c's registry has an entry in postern-tables(5)."""
+    registry = open(os.path.join(SRC, "lib", "core", "map.c")).read()
+    types = re.findall(r'^\s*\{"(\w+)", map_\w+_open,', registry, re.M) + ["proxy"]
+    text = open(os.path.join(mandir, "man5", "postern-tables.5")).read()
+    section = text.split("\n.SH TABLE TYPES\n", 1)[1].split("\n.SH ", 1)[0]
+    heads = re.findall(r"^\.TP\n(.*)$", section, re.M)
+    t.ok(len(types) > 5, "lib/core/map.c registers table types (%d)" % len(types))
+    for kind in types:
+        t.ok(any(re.search(r'(^|[ "])%s:' % kind, h) for h in heads),
+             "postern-tables(5) has an entry for %s: tables" % kind)
+
+
 def main():
     t = TAP()
     if subprocess.run(["sh", "-c", "command -v mandoc && command -v man"],
@@ -257,6 +270,7 @@ def main():
                 check_readme(t, mandir)
                 check_references(t, mandir)
                 check_params(t, mandir)
+                check_table_types(t, mandir)
                 check_examples(t, mandir, destdir)
     return t.done()
 

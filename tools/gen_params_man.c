@@ -99,6 +99,6 @@ main(int argc, char **argv)
 #undef PARAM
 #undef PARAM_NAMED
     puts(".SH SEE ALSO\n.BR postern (8),\n.BR postern-conf (1),\n.BR main.cf (5),\n"
-         ".BR master.cf (5)");
+         ".BR master.cf (5),\n.BR postern-tables (5)");
     return 0;
 }
