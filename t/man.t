@@ -253,6 +253,19 @@ def check_table_types(t, mandir):
              "postern-tables(5) has an entry for %s: tables" % kind)
 
 
+def check_verbs(t, mandir):
+    """Every verb of postern/postern.c has an entry in postern(8)'s VERBS section."""
+    source = open(os.path.join(SRC, "postern", "postern.c")).read()
+    verbs = re.findall(r'^\s*\{"([\w-]+)", postern_\w+_main, "', source, re.M)
+    text = open(os.path.join(mandir, "man8", "postern.8")).read()
+    section = text.split("\n.SH VERBS\n", 1)[1].split("\n.SH ", 1)[0]
+    t.ok(len(verbs) > 5, "postern/postern.c has verbs (%d)" % len(verbs))
+    for verb in verbs:
+        name = re.escape(verb).replace("\\-", r"\\?-")
+        t.ok(re.search(r"^\.TP\n\.B %s$" % name, section, re.M) is not None,
+             "postern(8) describes the verb %s" % verb)
+
+
 def main():
     t = TAP()
     if subprocess.run(["sh", "-c", "command -v mandoc && command -v man"],
@@ -271,6 +284,7 @@ def main():
                 check_references(t, mandir)
                 check_params(t, mandir)
                 check_table_types(t, mandir)
+                check_verbs(t, mandir)
                 check_examples(t, mandir, destdir)
     return t.done()
 
