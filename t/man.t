@@ -145,6 +145,9 @@ def check_readme(t, mandir):
     have = page_names(mandir)
     for ref in listed:
         t.ok(ref in have, "README.md's %s is installed" % ref)
+    unlisted = sorted(have - set(listed))
+    if not t.ok(not unlisted, "README.md's $mandir row names every installed page"):
+        t.diag("not in README.md: " + " ".join(unlisted))
 
 
 # A reference to a page: ".BR name (5)" on its own line, or "\fBname\fR(5)" in running text.
@@ -172,8 +175,10 @@ def check_params(t, mandir):
     page = open(os.path.join(mandir, "man5", "postern-params.5")).read()
     decl = open(os.path.join(SRC, "lib", "mail", "params.def")).read()
     names = []
-    for line in re.findall(r"^PARAM\(.*\)$", decl, re.M):
-        kind, name = re.match(r"PARAM\((\w+), (\w+),", line).groups()
+    for line in re.findall(r"^PARAM(?:_NAMED)?\(.*\)$", decl, re.M):
+        m = (re.match(r'PARAM_NAMED\((\w+), \w+, "([^"]+)",', line) or
+             re.match(r"PARAM\((\w+), (\w+),", line))
+        kind, name = m.groups()
         names.append((kind, name, re.findall(r'"((?:[^"\\]|\\.)*)"', line)[-1]))
     t.ok(len(names) > 100, "params.def declares parameters (%d)" % len(names))
     absent = []
