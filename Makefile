@@ -2,8 +2,8 @@
 #
 #   make            build everything into $(BUILD)/ (runs autoreconf and ./configure if needed)
 #   make run        build, write a development instance under run/, start it in the foreground
-#   make check      install what the tests need, build, check formatting and static analysis,
-#                   run every test (incl. the fuzz corpora as plain replay programs)
+#   make check      install what the tests need, build, check formatting, manual pages and
+#                   static analysis, run every test (incl. the fuzz corpora as plain replays)
 #   make check-sanitize  the same tests built with clang under ASan+UBSan+LSan in build-san/
 #   make fuzz       libFuzzer run of every t/fuzz/*.c target, FUZZ_SECONDS each (build-fuzz/)
 #   make valgrind   unit tests, fuzz replays and integration scripts under valgrind memcheck
@@ -114,14 +114,17 @@ $(BUILD)/t/fuzz/%: $(BUILD)/t/fuzz/%.o $(BUILD)/t/fuzz_replay.o $(BUILD)/t/fuzz_
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_ALL)
 
-# The parameter reference page is generated from lib/mail/params.def.
+# The parameter reference page is generated from lib/mail/params.def (the defaults of the
+# paths come from configure, hence config.mk). Its date is the day params.def last changed.
 MAN_GEN = $(BUILD)/man/postern-params.5
-$(BUILD)/tools/gen_params_man: tools/gen_params_man.c lib/mail/params.def
+MAN_GEN_DATE = $(shell git log -1 --format=%cs -- lib/mail/params.def 2>/dev/null | grep . || \
+	date -u -r lib/mail/params.def +%F)
+$(BUILD)/tools/gen_params_man: tools/gen_params_man.c lib/mail/params.def config.mk
 	@mkdir -p $(@D)
 	$(Q)$(CC) -std=c11 -Ilib $(PATHS) -o $@ tools/gen_params_man.c
 $(MAN_GEN): $(BUILD)/tools/gen_params_man
 	@mkdir -p $(@D)
-	$(Q)$< > $@
+	$(Q)$< $(MAN_GEN_DATE) > $@
 
 ALL = $(addprefix $(BUILD)/bin/,$(PROGS)) $(MAN_GEN)
 
@@ -155,6 +158,11 @@ check-format:
 format:
 	clang-format -i $(C_FILES)
 
+# check-man: every page in man/ and every generated one, by shell glob so that a new page is
+# checked the day it lands (tools/check-man says what counts as a finding).
+check-man: $(MAN_GEN)
+	$(Q)tools/check-man man/* $(BUILD)/man/* && echo "check-man: ok"
+
 tests: $(ALL) $(UNIT_BIN) $(TEST_HELPERS) $(TEST_PRELOAD) $(FUZZ_REPLAY)
 
 TESTS_RUN = $(UNIT_BIN) $(FUZZ_REPLAY) $(wildcard t/*.t)
@@ -163,6 +171,7 @@ run-tests: tests
 
 check: setup
 	$(MAKE) check-format
+	$(MAKE) check-man
 	$(MAKE) check-static
 	$(MAKE) run-tests
 
@@ -211,8 +220,9 @@ VALGRIND = valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-ki
 	--suppressions=$(abspath t/valgrind.supp)
 # The integration scripts run against $(BUILD)/valgrind, where every program is a wrapper
 # that runs the real one under valgrind (tools/valgrind-wrap). Scripts that time the
-# supervisor and its children (respawn, idle exit) cannot work at valgrind's speed.
-VALGRIND_SKIP = t/master.t t/master-unpriv.t t/server.t
+# supervisor and its children (respawn, idle exit) cannot work at valgrind's speed; man.t
+# runs no daemon, and `make install` from that wrapper tree would rebuild the programs.
+VALGRIND_SKIP = t/master.t t/master-unpriv.t t/server.t t/man.t
 valgrind: tests
 	BUILD=$(abspath $(BUILD)) prove -j2 --exec "$(VALGRIND)" $(UNIT_BIN) $(FUZZ_REPLAY)
 	tools/valgrind-wrap $(BUILD) $(BUILD)/valgrind $(VALGRIND)
@@ -253,5 +263,5 @@ distclean: clean
 	rm -rf config.mk config.log config.status autoconf.h configure autom4te.cache aclocal.m4
 
 .SECONDARY:
-.PHONY: all setup check check-format format tests run-tests run install clean distclean \
+.PHONY: all setup check check-format check-man format tests run-tests run install clean distclean \
 	check-sanitize check-static fuzz fuzz-run valgrind

@@ -2,7 +2,7 @@
  * map_texthash.c - texthash:/path: a postmap source file read into memory when opened.
  *
  * Trusts: nothing in the file; map_source.c parses it strictly. The file is read once, at
- * open; a change needs a reload, as with Postfix.
+ * open; a daemon notices a later change through map_changed() and restarts, as for lmdb.
  */
 #include "core/map_source.h"
 #include "core/map_type.h"
