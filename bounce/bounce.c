@@ -1,7 +1,7 @@
 /*
  * bounce.c - the bounce agent: qmgr's "bounce" transport. A request names a message (as a
  * descriptor of its queue file) and those of its recipients that owe their sender a notice
- * of one kind (the request's next hop: failure, success, 2bounce). The agent writes one
+ * of one kind (the request's next hop: failure, success, 2bounce, delay). The agent writes one
  * notice about all of them as a new queue file, through qmgr's receiving protocol like any
  * receiver, with an origin record naming the message and the recipients. qmgr marks them
  * reported when it commits the notice (qmgr/qmgr_notice.c, doc/bounce.md): that commit,
@@ -28,21 +28,6 @@
 #include "server/server.h"
 
 #define BOUNCE_QMGR_MS 30000
-
-static const char *
-bounce_kind_log(enum queue_notice_kind kind)
-{
-    switch (kind) {
-    case QUEUE_NOTICE_SUCCESS:
-        return "sender delivery status notification";
-    case QUEUE_NOTICE_DOUBLE:
-        return "postmaster non-delivery notification";
-    case QUEUE_NOTICE_DELAY:
-        return "sender delay notification";
-    default:
-        return "sender non-delivery notification";
-    }
-}
 
 /* bounce_reply_all - the same word on every recipient of the request */
 static void
@@ -170,7 +155,6 @@ static void
 bounce_request(struct server_ctx *ctx, int sock, const struct deliver_req *req)
 {
     struct bounce_notice n = {.p = &ctx->params, .req = req};
-
     struct queue_envelope env;
     struct deliver_result res;
     struct err err;

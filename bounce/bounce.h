@@ -49,7 +49,9 @@ struct bounce_notice {
     bool copy;                          /* the postmaster's copy: Postmaster-Subject, header */
 };
 
-/* bounce_compose.c: the RFC 3464 report, as queue file content */
+/* bounce_compose.c: the RFC 3464 report, as queue file content; what differs by kind */
 void bounce_compose(struct queue_writer *w, const struct bounce_notice *n);
+const char *bounce_kind_log(enum queue_notice_kind kind);
+enum bounce_template_id bounce_kind_template(enum queue_notice_kind kind);
 
 #endif

@@ -15,10 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "bounce/bounce.h"
 #include "core/buf.h"
+#include "core/log.h"
 #include "core/mem.h"
 
 #define BOUNCE_LINE_MAX 2048
@@ -95,9 +97,11 @@ bounce_date(char *out, size_t size, time_t t)
     strftime(out, size, "%a, %d %b %Y %H:%M:%S %z", &tm);
 }
 
-/* What differs between the kinds of notice. */
+/* What differs between the kinds of notice: the one table of them in bounce/. */
 struct bounce_style {
     enum queue_notice_kind kind;
+    const char *log;              /* "QID: <log>: NEWQID" */
+    enum bounce_template_id tmpl; /* the site's template for it */
     const char *subject;
     const char *postmaster_subject; /* of the postmaster's copy */
     const char *action;             /* RFC 3464 Action */
@@ -107,26 +111,26 @@ struct bounce_style {
 };
 
 static const struct bounce_style bounce_styles[] = {
-    {QUEUE_NOTICE_FAILURE, "Undelivered Mail Returned to Sender",
-     "Postmaster Copy: Undelivered Mail", "failed", "5.0.0",
+    {QUEUE_NOTICE_FAILURE, "sender non-delivery notification", BOUNCE_TEMPLATE_FAILURE,
+     "Undelivered Mail Returned to Sender", "Postmaster Copy: Undelivered Mail", "failed", "5.0.0",
      "Your message could not be delivered to the recipients below, and\r\n"
      "it will not be tried again. The reason for each is given with it;\r\n"
      "your message is attached.\r\n\r\n"
      "If you need help, write to the postmaster of this host and include\r\n"
      "this report. Remove the attached message first if it is private.\r\n",
      true},
-    {QUEUE_NOTICE_DOUBLE, "Postmaster Copy: Undelivered Mail", "Postmaster Copy: Undelivered Mail",
-     "failed", "5.0.0",
+    {QUEUE_NOTICE_DOUBLE, "postmaster non-delivery notification", BOUNCE_TEMPLATE_FAILURE,
+     "Postmaster Copy: Undelivered Mail", "Postmaster Copy: Undelivered Mail", "failed", "5.0.0",
      "A notice about undelivered mail could not be delivered to its\r\n"
      "recipient, the sender of that mail. The notice is attached.\r\n",
      true},
-    {QUEUE_NOTICE_SUCCESS, "Successful Mail Delivery Report", "Successful Mail Delivery Report",
-     "delivered", "2.0.0",
+    {QUEUE_NOTICE_SUCCESS, "sender delivery status notification", BOUNCE_TEMPLATE_SUCCESS,
+     "Successful Mail Delivery Report", "Successful Mail Delivery Report", "delivered", "2.0.0",
      "Your message was delivered to the recipients below, as you asked\r\n"
      "to be told. Only the header of your message is attached.\r\n",
      false},
-    {QUEUE_NOTICE_DELAY, "Delayed Mail (still being retried)", "Postmaster Warning: Delayed Mail",
-     "delayed", "4.0.0",
+    {QUEUE_NOTICE_DELAY, "sender delay notification", BOUNCE_TEMPLATE_DELAY,
+     "Delayed Mail (still being retried)", "Postmaster Warning: Delayed Mail", "delayed", "4.0.0",
      "Your message has not been delivered yet to the recipients below.\r\n"
      "This is only a warning: nothing needs to be done, and the mail\r\n"
      "system will go on trying. You will be told if it gives up.\r\n"
@@ -135,12 +139,32 @@ static const struct bounce_style bounce_styles[] = {
 };
 
 static const struct bounce_style *
-bounce_style(const struct bounce_notice *n)
+bounce_style_of(enum queue_notice_kind kind)
 {
     for (size_t i = 0; i < sizeof(bounce_styles) / sizeof(bounce_styles[0]); i++)
-        if (bounce_styles[i].kind == n->kind)
+        if (bounce_styles[i].kind == kind)
             return &bounce_styles[i];
     return &bounce_styles[0];
+}
+
+static const struct bounce_style *
+bounce_style(const struct bounce_notice *n)
+{
+    return bounce_style_of(n->kind);
+}
+
+/* bounce_kind_log - how the log line names a notice of this kind */
+const char *
+bounce_kind_log(enum queue_notice_kind kind)
+{
+    return bounce_style_of(kind)->log;
+}
+
+/* bounce_kind_template - which of the site's templates a notice of this kind uses */
+enum bounce_template_id
+bounce_kind_template(enum queue_notice_kind kind)
+{
+    return bounce_style_of(kind)->tmpl;
 }
 
 /* bounce_status - a slot's reason "5.1.1 text" split into its code and its text */
@@ -389,14 +413,27 @@ bounce_returned(struct queue_writer *w, const struct bounce_notice *n, const cha
     bounce_put(w, "\r\n--%s--\r\n", boundary);
 }
 
+/* bounce_boundary - the notice's ID and 16 random hex digits: within RFC 2046's 70
+ * characters, and not to be guessed by a sender who would put the line in the returned
+ * message to end its part early */
+static void
+bounce_boundary(char *out, size_t size, const char *id)
+{
+    unsigned char r[8] = {0};
+
+    if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+        log_warn("getrandom: %m; the MIME boundary is less random");
+    snprintf(out, size, "%s/%02x%02x%02x%02x%02x%02x%02x%02x", id, r[0], r[1], r[2], r[3], r[4],
+             r[5], r[6], r[7]);
+}
+
 /* bounce_compose - the whole notice */
 void
 bounce_compose(struct queue_writer *w, const struct bounce_notice *n)
 {
-    char boundary[QUEUE_ID_SIZE + 64];
+    char boundary[QUEUE_ID_SIZE + 40];
 
-    snprintf(boundary, sizeof(boundary), "%s.%lld/%s", n->id, (long long)time(NULL),
-             n->p->myhostname);
+    bounce_boundary(boundary, sizeof(boundary), n->id);
     bounce_headers(w, n, boundary);
     bounce_human(w, n, boundary);
     bounce_report(w, n, boundary);

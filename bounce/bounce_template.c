@@ -273,9 +273,7 @@ bounce_templates_load(struct bounce_templates *bt, const char *path, const struc
 const struct bounce_template *
 bounce_template_for(const struct bounce_templates *bt, enum queue_notice_kind kind)
 {
-    enum bounce_template_id id = kind == QUEUE_NOTICE_SUCCESS ? BOUNCE_TEMPLATE_SUCCESS
-                                 : kind == QUEUE_NOTICE_DELAY ? BOUNCE_TEMPLATE_DELAY
-                                                              : BOUNCE_TEMPLATE_FAILURE;
+    enum bounce_template_id id = bounce_kind_template(kind);
 
     return bt->t[id].present ? &bt->t[id] : NULL;
 }

@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "local/local.h"
+#include "mail/notice.h"
 #include "mail/proto.h"
 #include "mail/queue_file.h"
 
@@ -114,17 +115,20 @@ local_claim(const struct deliver_req *req, const struct deliver_req_rcpt *rcpt)
         log_warn("%s: <%s>: %s", req->queue_id, rcpt->addr, err.text);
         return false;
     }
-    return st.state == QUEUE_RCPT_DELIVERED;
+    return st.state == QUEUE_RCPT_DELIVERED || st.state == QUEUE_RCPT_DELIVERED_NOTICE;
 }
 
 /*
  * local_mark_delivered - mark the recipient delivered in the queue file before saying so:
- * a qmgr that dies before it reads the reply sees the mark when it reads the file again.
+ * a qmgr that dies before it reads the reply sees the mark when it reads the file again
+ * ('S' when the sender asked for a success notice: the restarted qmgr still owes it).
  */
 static void
 local_mark_delivered(const struct deliver_req *req, const struct deliver_req_rcpt *rcpt)
 {
-    const struct queue_rcpt_status done = {.state = QUEUE_RCPT_DELIVERED};
+    const struct queue_rcpt_status done = {.state = notice_success_asked(req->sender, rcpt->notify)
+                                                        ? QUEUE_RCPT_DELIVERED_NOTICE
+                                                        : QUEUE_RCPT_DELIVERED};
     struct err err;
 
     if (rcpt->slot > 0 && !queue_file_write_slot(req->fd, rcpt->slot, &done, false, &err))

@@ -37,9 +37,9 @@ struct qmgr_rcpt {
     enum queue_rcpt_state state; /* as recorded, or as decided in this activation */
     bool busy;                   /* in a request in flight */
     bool done;                   /* final or deferred in this activation */
-    bool noticed;      /* B, S: its notice is committed; d: its delay warning (qmgr_notice.c) */
-    bool notice_tried; /* its notice was requested in this activation */
-    bool delay_owed;   /* deferred in this activation, and owes a delay warning */
+    bool reported;               /* the notice its state owes is committed (d: its delay warning) */
+    bool notice_tried;           /* its notice was requested in this activation */
+    bool delay_owed;             /* deferred in this activation, and owes a delay warning */
 };
 
 /* A message in memory: in active/, being delivered. */
@@ -51,7 +51,8 @@ struct qmgr_msg {
     size_t open;      /* recipients not yet done in this activation */
     size_t jobs;      /* requests queued or in flight */
     size_t deferred;  /* recipients deferred in this activation */
-    size_t notices;   /* recipients that owe a notice: the file outlives this activation */
+    size_t notices;   /* recipients that owed a notice (only counts up): the file outlives
+                         this activation, so every outcome is written to its slot */
     int64_t next_try; /* earliest next try of a deferred recipient, 0 if none */
     double t_active;  /* when it entered active/ (this activation) */
     struct qmgr_msg *hash_next;
@@ -147,12 +148,14 @@ struct qmgr_times {
 void qmgr_outcome(struct qmgr *q, struct qmgr_msg *m, size_t i, const struct deliver_result *res,
                   const char *relay, const struct qmgr_times *t);
 int64_t qmgr_next_try(struct qmgr *q, const struct qmgr_msg *m, time_t now);
+void qmgr_record(struct qmgr *q, struct qmgr_msg *m, size_t i, const struct queue_rcpt_status *st);
 
 /* qmgr_notice.c: notices to senders */
 enum queue_rcpt_state qmgr_notice_state(struct qmgr *q, const struct qmgr_msg *m, size_t i,
                                         enum deliver_status status);
-bool qmgr_notice_waits(const struct qmgr_msg *m, size_t i);
+bool qmgr_notice_holds(const struct qmgr_msg *m, size_t i);
 bool qmgr_notice_send(struct qmgr *q, struct qmgr_msg *m);
+void qmgr_notice_give_up(struct qmgr *q, struct qmgr_msg *m);
 bool qmgr_notice_mark(struct qmgr *q, const struct queue_notice_origin *o, const char *nid,
                       struct err *err);
 void qmgr_notice_unmark(struct qmgr *q, const struct queue_notice_origin *o, const char *nid);

@@ -92,7 +92,7 @@ qmgr_next_try(struct qmgr *q, const struct qmgr_msg *m, time_t now)
 }
 
 /* qmgr_record - write a recipient's slot (the file is opened for it when not open) */
-static void
+void
 qmgr_record(struct qmgr *q, struct qmgr_msg *m, size_t i, const struct queue_rcpt_status *st)
 {
     int fd =
@@ -150,6 +150,7 @@ qmgr_outcome(struct qmgr *q, struct qmgr_msg *m, size_t i, const struct deliver_
         qmgr_record(q, m, i, &st);
     qmgr_log(m, i, &res, relay, t);
     m->rcpt[i].state = st.state;
+    m->rcpt[i].reported = false; /* a new state: what it owes is not reported yet */
     m->rcpt[i].done = true;
     m->open--;
     if (deferred) {

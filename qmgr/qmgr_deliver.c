@@ -170,7 +170,7 @@ qmgr_job_answered(struct qmgr_job *j, size_t i, const struct deliver_result *res
     j->m->rcpt[i].busy = false;
     if (!j->notice)
         qmgr_outcome(j->q, j->m, i, res, relay, &j->t);
-    else if (!j->m->rcpt[i].noticed)
+    else if (!j->m->rcpt[i].reported)
         log_warn("%s: %s notice about <%s> not written: %s", j->m->id, j->dest->nexthop,
                  j->m->env.rcpt[i].addr, res->reason);
 }

@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -51,20 +52,20 @@ qmgr_notice_kind(struct qmgr *q, const struct qmgr_msg *m, size_t i)
     return notice_on_failure(&m->env, &m->env.rcpt[i], &q->ctx->params);
 }
 
-/* qmgr_notice_waits - recipient i owes a notice that is not committed */
+/* qmgr_notice_holds - recipient i owes a final notice that is not committed: the message
+ * may not leave the queue (a delay warning holds nothing: the recipient is deferred
+ * anyway, and a later try may make the warning moot) */
 bool
-qmgr_notice_waits(const struct qmgr_msg *m, size_t i)
+qmgr_notice_holds(const struct qmgr_msg *m, size_t i)
 {
-    return notice_owed(m->rcpt[i].state) && !m->rcpt[i].noticed;
+    return notice_owed(m->rcpt[i].state) && !m->rcpt[i].reported;
 }
 
-/* qmgr_notice_wanted - recipient i owes a notice of some kind, not committed (a delay
- * warning too, which qmgr_notice_waits leaves out: the recipient is deferred anyway, and
- * a later try may make the warning moot) */
+/* qmgr_notice_due - recipient i owes a notice of any kind, delay warnings included */
 static bool
-qmgr_notice_wanted(const struct qmgr_msg *m, size_t i)
+qmgr_notice_due(const struct qmgr_msg *m, size_t i)
 {
-    return !m->rcpt[i].noticed &&
+    return !m->rcpt[i].reported &&
            (notice_owed(m->rcpt[i].state) ||
             (m->rcpt[i].state == QUEUE_RCPT_DEFERRED && m->rcpt[i].delay_owed));
 }
@@ -85,10 +86,10 @@ qmgr_notice_send(struct qmgr *q, struct qmgr_msg *m)
         snprintf(res.nexthop, sizeof(res.nexthop), "%s", notice_kind_name(kinds[k]));
         snprintf(key, sizeof(key), "%s:%s", res.transport, res.nexthop);
         for (size_t i = 0; i < m->env.nrcpt; i++) {
-            if (!qmgr_notice_wanted(m, i) || m->rcpt[i].notice_tried)
+            if (!qmgr_notice_due(m, i) || m->rcpt[i].notice_tried)
                 continue;
             if (qmgr_notice_kind(q, m, i) == QUEUE_NOTICE_NONE) {
-                m->rcpt[i].noticed = true; /* the policy changed since: nobody to tell */
+                m->rcpt[i].reported = true; /* the policy changed since: nobody to tell */
                 continue;
             }
             if (qmgr_notice_kind(q, m, i) != kinds[k])
@@ -103,19 +104,51 @@ qmgr_notice_send(struct qmgr *q, struct qmgr_msg *m)
     return any;
 }
 
-/* qmgr_notice_origin - the reported message's file, read; -1 if it is not in active/ */
-static int
-qmgr_notice_origin(struct qmgr *q, const struct queue_notice_origin *o, struct queue_envelope *env,
-                   struct err *err)
+/*
+ * qmgr_notice_give_up - a notice that could not be written by the time the message is
+ * maximal_queue_lifetime plus bounce_queue_lifetime old (no bounce service, a notice that
+ * no agent accepts) is dropped, loudly: the recipient becomes final without it, so that no
+ * message stays forever. Called when the activation's notices are over.
+ */
+void
+qmgr_notice_give_up(struct qmgr *q, struct qmgr_msg *m)
 {
-    int fd = openat(q->dir_fd[QMGR_ACTIVE], o->id, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    long limit = q->ctx->params.maximal_queue_lifetime + q->ctx->params.bounce_queue_lifetime;
+    struct queue_rcpt_status st = {0};
 
-    if (fd < 0) {
-        err_set(err, "open active/%s: %s", o->id, strerror(errno));
-        return -1;
+    if (time(NULL) - m->env.arrival.tv_sec < limit)
+        return;
+    for (size_t i = 0; i < m->env.nrcpt; i++) {
+        if (!qmgr_notice_holds(m, i))
+            continue;
+        st.state =
+            m->rcpt[i].state == QUEUE_RCPT_FAILED_NOTICE ? QUEUE_RCPT_FAILED : QUEUE_RCPT_DELIVERED;
+        snprintf(st.reason, sizeof(st.reason), "notice not written in time");
+        qmgr_record(q, m, i, &st);
+        log_warn("%s: the notice about <%s> to <%s> could not be written in %ld seconds; "
+                 "dropped",
+                 m->id, m->env.rcpt[i].addr, m->env.sender, limit);
+        m->rcpt[i].state = st.state;
     }
+}
+
+/* qmgr_notice_origin - the reported message's file, read, from the first of the states
+ * given where it is; -1 with err (errno ENOENT: in none of them) */
+static int
+qmgr_notice_origin(struct qmgr *q, const struct queue_notice_origin *o, const enum qmgr_dir *dirs,
+                   size_t ndirs, struct queue_envelope *env, struct err *err)
+{
+    int fd = -1;
+
+    errno = ENOENT;
+    for (size_t d = 0; fd < 0 && errno == ENOENT && d < ndirs; d++)
+        if ((fd = openat(q->dir_fd[dirs[d]], o->id, O_RDWR | O_NOFOLLOW | O_CLOEXEC)) < 0)
+            err_set(err, "open %s/%s: %s", qmgr_dir_names[dirs[d]], o->id, strerror(errno));
+    if (fd < 0)
+        return -1;
     if (!queue_file_read(fd, env, err)) {
         close(fd);
+        errno = EINVAL;
         return -1;
     }
     return fd;
@@ -164,56 +197,69 @@ qmgr_notice_write(int fd, const struct queue_notice_origin *o, const struct queu
 
 /* qmgr_notice_memory - tell the message in memory, if it is there */
 static void
-qmgr_notice_memory(struct qmgr *q, const struct queue_notice_origin *o, bool noticed)
+qmgr_notice_memory(struct qmgr *q, const struct queue_notice_origin *o, bool reported)
 {
     struct qmgr_msg *m = qmgr_sched_find(q, o->id);
 
     for (size_t k = 0; m && k < o->nrcpt; k++)
         if (o->rcpt[k] < m->env.nrcpt)
-            m->rcpt[o->rcpt[k]].noticed = noticed;
+            m->rcpt[o->rcpt[k]].reported = reported;
 }
 
-/* qmgr_notice_mark - at the commit of notice nid, before its rename: mark what it reports.
- * false (with why) refuses the commit. */
+/*
+ * qmgr_notice_mark - at the commit of notice nid, before its rename: mark what it reports.
+ * false (with why) refuses the commit. A write that fails half way is not taken back
+ * here: qmgr stops, and recovery finds the notice complete in incoming/ and takes back
+ * every mark it made (qmgr_recover.c).
+ */
 bool
 qmgr_notice_mark(struct qmgr *q, const struct queue_notice_origin *o, const char *nid,
                  struct err *err)
 {
+    static const enum qmgr_dir active[] = {QMGR_ACTIVE};
     struct queue_envelope env;
-    int fd = qmgr_notice_origin(q, o, &env, err);
+    int fd = qmgr_notice_origin(q, o, active, 1, &env, err);
     size_t n;
-    bool good;
+    bool fits;
 
     if (fd < 0)
         return false;
-    good = qmgr_notice_fits(o, &env, err) && qmgr_notice_write(fd, o, &env, NULL, nid, &n, err);
+    if ((fits = qmgr_notice_fits(o, &env, err)) &&
+        !qmgr_notice_write(fd, o, &env, NULL, nid, &n, err))
+        log_fatal("%s: mark the recipients notice %s reports: %s", o->id, nid, err->text);
     queue_envelope_free(&env);
     close(fd);
-    if (good)
+    if (fits)
         qmgr_notice_memory(q, o, true);
-    return good;
+    return fits;
 }
 
-/* qmgr_notice_unmark - notice nid will not be committed: its recipients owe it again */
+/*
+ * qmgr_notice_unmark - notice nid will not be committed: its recipients owe it again. The
+ * message may be anywhere a committed message can be (an administrator may have held it);
+ * in none, it is gone and owes nothing. Any other failure stops qmgr: a mark left behind
+ * would name a notice that never existed, and the recipient would never be reported.
+ */
 void
 qmgr_notice_unmark(struct qmgr *q, const struct queue_notice_origin *o, const char *nid)
 {
+    static const enum qmgr_dir committed[] = {QMGR_ACTIVE, QMGR_DEFERRED, QMGR_HOLD};
     struct queue_envelope env;
     struct err err;
-    int fd = qmgr_notice_origin(q, o, &env, &err);
+    int fd = qmgr_notice_origin(q, o, committed, 3, &env, &err);
     bool fits = fd >= 0;
     size_t n = 0;
 
-    if (fd < 0) {
-        log_warn("%s: take back notice %s: %s", o->id, nid, err.text);
+    if (fd < 0 && errno == ENOENT)
         return;
-    }
+    if (fd < 0)
+        log_fatal("%s: take back notice %s: %s", o->id, nid, err.text);
     for (size_t k = 0; k < o->nrcpt; k++)
         fits &= o->rcpt[k] < env.nrcpt;
     if (!fits)
         log_warn("%s: take back notice %s: the file has fewer recipients", o->id, nid);
     else if (!qmgr_notice_write(fd, o, &env, nid, "", &n, &err))
-        log_warn("%s: take back notice %s: %s", o->id, nid, err.text);
+        log_fatal("%s: take back notice %s: %s", o->id, nid, err.text);
     else if (n > 0) {
         log_info("%s: notice %s was not committed; it will be written again", o->id, nid);
         qmgr_notice_memory(q, o, false);

@@ -67,9 +67,14 @@ qmgr_recover_notice(struct qmgr *q, const char *name)
     struct err err;
     int fd;
 
-    if (!queue_id_valid(name, strlen(name)) ||
-        (fd = openat(q->dir_fd[QMGR_INCOMING], name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+    if (!queue_id_valid(name, strlen(name)))
         return;
+    if ((fd = openat(q->dir_fd[QMGR_INCOMING], name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+        if (errno != ENOENT && errno != ELOOP)
+            log_fatal("recovery: open incoming/%s: %m", name);
+        return;
+    }
+    /* A file that does not parse was never marked: marks come after the full parse. */
     if (queue_file_read(fd, &env, &err)) {
         if (env.origin.kind != QUEUE_NOTICE_NONE && env.origin.kind != QUEUE_NOTICE_COPY &&
             !qmgr_recover_committed(q, name))

@@ -270,8 +270,8 @@ qmgr_resolve_message(struct qmgr *q, struct qmgr_msg *m)
     for (size_t i = 0; i < n; i++) {
         m->rcpt[i].state = m->env.rcpt[i].status.state;
         m->rcpt[i].done = !qmgr_rcpt_active(&m->env.rcpt[i]);
-        m->rcpt[i].noticed = m->env.rcpt[i].status.notice[0] != 0;
-        m->notices += qmgr_notice_waits(m, i);
+        m->rcpt[i].reported = m->env.rcpt[i].status.notice[0] != 0;
+        m->notices += qmgr_notice_holds(m, i);
         m->open += !m->rcpt[i].done;
     }
     m->jobs++; /* hold the message while its recipients are routed */

@@ -152,9 +152,10 @@ qmgr_sched_check(struct qmgr *q, struct qmgr_msg *m)
 
     if (m->open > 0 || m->jobs > 0 || qmgr_notice_send(q, m))
         return;
+    qmgr_notice_give_up(q, m);
     for (size_t i = 0; i < m->env.nrcpt; i++)
         if (m->rcpt[i].state == QUEUE_RCPT_DEFERRED || m->rcpt[i].state == QUEUE_RCPT_PENDING ||
-            qmgr_notice_waits(m, i))
+            qmgr_notice_holds(m, i))
             deferred = true;
     if (deferred && m->next_try == 0)
         m->next_try = qmgr_next_try(q, m, time(NULL));

@@ -29,10 +29,10 @@ SERVICES = ("qmgr unix - - n - 1 qmgr\n"
             "bounce unix - - n - 0 bounce\n")
 
 
-def make(main=""):
+def make(main="", services=SERVICES):
     import pwd
     owner = pwd.getpwnam(OWNER)
-    i = Instance(services=SERVICES, main="local_recipient_maps =\n"
+    i = Instance(services=services, main="local_recipient_maps =\n"
                  "virtual_mailbox_domains = snd.test\n"
                  "virtual_mailbox_base = VBASE\n"
                  "virtual_mailbox_maps = texthash:VMAPS\n"
@@ -262,18 +262,29 @@ two.cleanup()
 
 # delay_warning_time: one warning per recipient still deferred, however often it is tried;
 # none when NOTIFY leaves DELAY out.
-slow = make("defer_transports = local\ndelay_warning_time = 1s\n")
+slow = make("defer_transports = local\ndelay_warning_time = 1s\nmaximal_queue_lifetime = 12s\n")
 t.ok(slow.start(), "an instance with delay_warning_time = 1s and local deferred")
 qid = send(slow, "alice@snd.test", ["late@test.example"])
 quiet = send(slow, "alice@snd.test", ["late2@test.example"], rcpt_opts=("NOTIFY=FAILURE",))
-t.ok(wait_for(lambda: len(box(slow, "alice")) == 1, 20), "a delay warning arrives")
+
+
+def subjects(i, user):
+    return [email.message_from_bytes(v, policy=email.policy.default)["Subject"]
+            for v in box(i, user).values()]
+
+
+DELAYED = "Delayed Mail (still being retried)"
+t.ok(wait_for(lambda: DELAYED in subjects(slow, "alice"), 20), "a delay warning arrives")
 t.ok(wait_for(lambda: slow.log().count("%s: to=<late@test.example>" % qid) >= 5, 30),
      "the message is tried again and again")
-t.is_eq(len(box(slow, "alice")), 1, "and the warning came once")
+t.is_eq(subjects(slow, "alice").count(DELAYED), 1, "and the warning came once")
 t.ok("%s: sender delay notification: " % qid in slow.log(), "logged: sender delay notification")
 t.ok("%s: sender delay" % quiet not in slow.log(), "NOTIFY=FAILURE: no warning")
-warning = email.message_from_bytes(list(box(slow, "alice").values())[0],
-                                   policy=email.policy.default)
+t.ok(wait_for(lambda: subjects(slow, "alice").count("Undelivered Mail Returned to Sender") == 2
+              and idle(slow), 30),
+     "at maximal_queue_lifetime both fail, and each gives its failure notice, the warned one too")
+warning = [email.message_from_bytes(v, policy=email.policy.default)
+           for v in box(slow, "alice").values() if DELAYED.encode() in v][0]
 human, per_msg, per_rcpt, returned = report(warning)
 t.is_eq(warning["Subject"], "Delayed Mail (still being retried)", "Subject: Delayed Mail")
 t.is_eq((per_rcpt[0]["Action"], per_rcpt[0]["Status"]), ("delayed", "4.3.2"),
@@ -301,6 +312,61 @@ t.like(pm.log(), "%s: postmaster copy of " % qid, "logged: postmaster copy")
 warn = email.message_from_bytes(list(box(pm, "bob").values())[0], policy=email.policy.default)
 t.is_eq(warn["Subject"], "Postmaster Warning: Delayed Mail", "the delay copy's subject")
 pm.cleanup()
+
+# NOTIFY=SUCCESS and a qmgr that dies after local delivered (the slot says so) but before
+# it read local's reply: the restarted qmgr still owes the success notice.
+gate = make("alias_maps = texthash:ALIASES\n")
+gates = os.path.join(gate.root, "gates")
+os.mkdir(gates)
+os.chmod(gates, 0o1777)
+with open(os.path.join(gate.etc, "aliases"), "w") as f:
+    f.write("held \"|touch %s/started; while [ ! -e %s/go ]; do sleep 0.05; done\"\n"
+            % (gates, gates))
+main_cf = os.path.join(gate.etc, "main.cf")
+text = open(main_cf).read().replace("ALIASES", os.path.join(gate.etc, "aliases"))
+with open(main_cf, "w") as f:
+    f.write(text)
+t.ok(gate.start(), "an instance with an alias command that waits for a go")
+qid = send(gate, "alice@snd.test", ["held@test.example"], rcpt_opts=("NOTIFY=SUCCESS",))
+t.ok(wait_for(lambda: os.path.exists(os.path.join(gates, "started")), 20), "the command runs")
+qmgr = gate.program_pids("qmgr")
+for p in qmgr:
+    os.kill(p, signal.SIGSTOP)
+
+
+def slot_state(i, qid):
+    """The first recipient's state byte in active/QID (a 'Q' record of 232 bytes)."""
+    try:
+        data = open(os.path.join(i.queue, "active", qid), "rb").read()
+    except OSError:
+        return None
+    at = data.find(b"Q\x00\x00\x00\xe8")
+    return data[at + 5:at + 6] if at >= 0 else None
+
+
+open(os.path.join(gates, "go"), "w").close()
+t.ok(wait_for(lambda: slot_state(gate, qid) == b"S", 20),
+     "local marks the recipient delivered with a success notice owed ('S')")
+for p in qmgr:
+    os.kill(p, signal.SIGKILL)
+t.ok(wait_for(lambda: len(box(gate, "alice")) == 1 and idle(gate), 30),
+     "after kill -9 of qmgr, the success notice comes")
+t.ok(wait_for(lambda: "%s: sender delivery status notification" % qid in gate.log(), 10),
+     "  from the restarted qmgr's request")
+gate.cleanup()
+
+# No bounce service: the notice cannot be written, and the message waits for it; after
+# maximal_queue_lifetime plus bounce_queue_lifetime it is dropped, loudly, not kept forever.
+nob = make("maximal_queue_lifetime = 0\nbounce_queue_lifetime = 2s\n",
+           services=SERVICES.replace("bounce unix - - n - 0 bounce\n", ""))
+t.ok(nob.start(), "an instance without the bounce service")
+qid = send(nob, "alice@snd.test", ["nosuch@test.example"])
+t.ok(wait_for(lambda: "%s: failure notice about <nosuch@test.example> not written" % qid in
+              nob.log(), 20), "the notice cannot be written: logged")
+t.ok(qid in nob.queue_files("deferred", "active"), "  and the message waits for it")
+t.ok(wait_for(lambda: "could not be written in 2 seconds; dropped" in nob.log() and idle(nob), 20),
+     "after the lifetimes the notice is dropped, with a warning, and the queue is empty")
+nob.cleanup()
 
 # kill -9 of qmgr and of the bounce agent while failures stream in: one notice each.
 chaos = make()

@@ -45,15 +45,24 @@ notice_on_failure(const struct queue_envelope *env, const struct queue_rcpt *rcp
         return notice_notify_has(rcpt->notify, "FAILURE") ? QUEUE_NOTICE_FAILURE
                                                           : QUEUE_NOTICE_NONE;
     if (env->origin.kind == QUEUE_NOTICE_DOUBLE || env->origin.kind == QUEUE_NOTICE_COPY ||
-        !strvec_contains(&p->notify_classes, "2bounce"))
+        !strvec_contains(&p->notify_classes, "2bounce") || *p->double_bounce_notice_recipient == 0)
         return QUEUE_NOTICE_NONE;
     return QUEUE_NOTICE_DOUBLE;
+}
+
+/* notice_success_asked - the same from a delivery request's sender and NOTIFY: a delivery
+ * agent records such a recipient 'S', not 'D' (a qmgr that dies before the agent's reply
+ * must still find the notice owed) */
+bool
+notice_success_asked(const char *sender, const char *notify)
+{
+    return *sender && notice_notify_has(notify, "SUCCESS");
 }
 
 bool
 notice_on_success(const struct queue_envelope *env, const struct queue_rcpt *rcpt)
 {
-    return *env->sender && notice_notify_has(rcpt->notify, "SUCCESS");
+    return notice_success_asked(env->sender, rcpt->notify);
 }
 
 bool

@@ -14,6 +14,7 @@
 enum queue_notice_kind notice_on_failure(const struct queue_envelope *env,
                                          const struct queue_rcpt *rcpt, const struct params *p);
 bool notice_on_success(const struct queue_envelope *env, const struct queue_rcpt *rcpt);
+bool notice_success_asked(const char *sender, const char *notify);
 bool notice_on_delay(const struct queue_envelope *env, const struct queue_rcpt *rcpt,
                      const struct params *p, time_t now);
 bool notice_reports(enum queue_notice_kind kind, const struct queue_rcpt_status *st);
