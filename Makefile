@@ -44,7 +44,7 @@ SANITIZE ?=
 PATHS = -DPOSTERN_CONFIG_DIR='"$(sysconfdir)/postern"' \
 	-DPOSTERN_DAEMON_DIR='"$(libexecdir)/postern"' -DPOSTERN_COMMAND_DIR='"$(sbindir)"' \
 	-DPOSTERN_QUEUE_DIR='"$(queue_dir)"' -DPOSTERN_MAIL_OWNER='"$(mail_owner)"' \
-	-DPOSTERN_TLS_OWNER='"$(tls_owner)"'
+	-DPOSTERN_TLS_OWNER='"$(tls_owner)"' -DPOSTERN_SETGID_GROUP='"$(setgid_group)"'
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(PATHS) $(WARN) $(CFLAGS_CONF) $(HARDEN) $(SANITIZE) \
 	-I. -Ilib $(LIBEVENT_CFLAGS) $(LMDB_CFLAGS) $(PCRE2_CFLAGS) -MMD -MP $(CFLAGS)
 LDFLAGS_ALL = $(LDFLAGS_CONF) $(HARDEN_LD) $(SANITIZE) $(LDFLAGS)
@@ -58,8 +58,8 @@ $(foreach p,$(LIBPARTS),$(eval SRC_$(p) = $(wildcard lib/$(p)/*.c)))
 $(foreach p,$(LIBPARTS),$(eval $(BUILD)/lib/lib$(p).a: $(patsubst %.c,$(BUILD)/%.o,$(SRC_$(p)))))
 
 # Programs: directory name -> where it is installed.
-SBIN_PROGS = postern
-LIBEXEC_PROGS = master qmgr smtpd submission local anvil tlsproxy bounce
+SBIN_PROGS = postern postdrop sendmail
+LIBEXEC_PROGS = master qmgr smtpd submission local anvil tlsproxy bounce pickup
 PROGS = $(SBIN_PROGS) $(LIBEXEC_PROGS)
 define program
 $(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)/*.c)) $(LIBA)

@@ -76,12 +76,18 @@ static void
 master_queue_dirs(struct master *m)
 {
     struct strvec problems;
+    struct err err;
 
     strvec_init(&problems);
     conf_owner_check(m->config_dir, &problems);
     if (problems.n)
         log_fatal("%s", problems.v[0]);
-    queue_dirs_make(m->params.queue_directory, m->owner.uid, m->owner.gid, &problems);
+    m->drop.uid = m->owner.uid;
+    if (!queue_drop_group(m->params.setgid_group, &m->drop.gid, &err)) {
+        log_warn("%s", err.text);
+        m->drop.gid = m->owner.gid;
+    }
+    queue_dirs_make(m->params.queue_directory, m->owner.uid, m->owner.gid, m->drop.gid, &problems);
     if (problems.n)
         log_fatal("%s", problems.v[0]);
     strvec_free(&problems);

@@ -82,6 +82,7 @@ struct master {
     struct loop_timer *stop_timer;
     struct loop_signal *signals[4];
     struct listen_owner owner; /* mail_owner as root, ourselves otherwise */
+    struct listen_owner drop;  /* owner's uid with setgid_group: maildrop and public/ */
     bool privileged;           /* started as root */
     bool foreground;           /* postern start-fg: children log to stderr too */
 };

@@ -115,7 +115,8 @@ master_listen_inet(struct master *m, struct master_service *svc, struct err *err
 
 /*
  * master_listen_local - a UNIX socket or fifo. Sockets named in the peer table get its
- * mode; others are reachable by whoever can enter their directory.
+ * mode, and public ones setgid_group as their group (postdrop wakes pickup with it);
+ * others are reachable by whoever can enter their directory.
  */
 static bool
 master_listen_local(struct master *m, struct master_service *svc, struct err *err)
@@ -123,12 +124,13 @@ master_listen_local(struct master *m, struct master_service *svc, struct err *er
     char *path = xasprintf("%s/%s/%s", m->params.queue_directory,
                            svc->private_sock ? "private" : "public", svc->name);
     const struct peer_socket *peer = peers_lookup(svc->name);
+    const struct listen_owner *owner = peer && peer->public ? &m->drop : &m->owner;
     int fd;
 
     if (svc->type == MASTER_FIFO)
-        fd = listen_fifo(path, peer ? peer->mode : 0622, &m->owner, err);
+        fd = listen_fifo(path, peer ? peer->mode : 0622, owner, err);
     else
-        fd = listen_unix(path, peer ? peer->mode : 0666, &m->owner, MASTER_BACKLOG, err);
+        fd = listen_unix(path, peer ? peer->mode : 0666, owner, MASTER_BACKLOG, err);
     if (fd < 0) {
         free(path);
         return false;

@@ -205,6 +205,7 @@ postern_check_main(int argc, char **argv)
     struct mastercf mcf;
     struct err err;
     struct strvec problems;
+    gid_t drop_gid;
     int ch;
 
     while ((ch = getopt(argc, argv, "c:")) != -1) {
@@ -236,7 +237,11 @@ postern_check_main(int argc, char **argv)
     check_tables(&ck.params, config_dir);
     strvec_init(&problems);
     conf_owner_check(config_dir, &problems);
-    queue_dirs_make(ck.params.queue_directory, ck.owner_uid, ck.owner_gid, &problems);
+    if (!queue_drop_group(ck.params.setgid_group, &drop_gid, &err)) {
+        log_warn("%s", err.text);
+        drop_gid = ck.owner_gid;
+    }
+    queue_dirs_make(ck.params.queue_directory, ck.owner_uid, ck.owner_gid, drop_gid, &problems);
     for (size_t i = 0; i < problems.n; i++)
         check_problem(&ck, problems.v[i]);
     strvec_free(&problems);

@@ -67,4 +67,25 @@ struct maildrop_reader_ops {
 bool maildrop_read(int fd, uint64_t size_limit, const struct maildrop_reader_ops *ops, void *ctx,
                    struct err *err);
 
+/* maildrop_addr.c: a mailbox checked, and completed with origin (NULL: left bare) */
+bool maildrop_addr(const char *in, const char *origin, char **out, struct err *err);
+
+/*
+ * File names in maildrop/ (maildrop_name.c): a finished file is MAILDROP_NAME_LEN hex
+ * digits (seconds and microseconds of its making, then 64 random bits), so that names sort
+ * by age and cannot be guessed; a file being written has the same name after "t".
+ */
+#define MAILDROP_NAME_LEN  29
+#define MAILDROP_NAME_SIZE (MAILDROP_NAME_LEN + 2)
+
+enum maildrop_name_kind {
+    MAILDROP_NAME_READY,
+    MAILDROP_NAME_TEMP,
+    MAILDROP_NAME_OTHER,
+};
+
+bool maildrop_name_new(char ready[MAILDROP_NAME_SIZE], char temp[MAILDROP_NAME_SIZE],
+                       struct err *err);
+enum maildrop_name_kind maildrop_name_kind(const char *name);
+
 #endif

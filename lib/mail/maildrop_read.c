@@ -47,8 +47,8 @@ maildrop_read_full(struct maildrop_reader *r, void *data, size_t len, bool *eof)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            return err_set(r->err, "read at offset %llu: %s",
-                           (unsigned long long)(r->off + got), strerror(errno));
+            return err_set(r->err, "read at offset %llu: %s", (unsigned long long)(r->off + got),
+                           strerror(errno));
         if (n == 0) {
             *eof = got == 0;
             return err_set(r->err, "truncated at offset %llu", (unsigned long long)(r->off + got));
@@ -143,9 +143,8 @@ maildrop_envelope_record(struct maildrop_reader *r, int type, const char *value,
         return err_set(r->err, "record '%c' at offset %llu holds a control character", type,
                        (unsigned long long)r->off);
     if (type != 'R')
-        return r->env.rcpt.n > 0 && type == 'S'
-                   ? err_set(r->err, "sender after recipients")
-                   : maildrop_set(r, type, value, len);
+        return r->env.rcpt.n > 0 && type == 'S' ? err_set(r->err, "sender after recipients")
+                                                : maildrop_set(r, type, value, len);
     if (!(r->seen & maildrop_bit('S')))
         return err_set(r->err, "recipient before the sender");
     if (len == 0)
@@ -164,8 +163,7 @@ maildrop_content(struct maildrop_reader *r, const char *value, size_t len)
         return err_set(r->err, "empty content record at offset %llu", (unsigned long long)r->off);
     r->size += len;
     if (r->size_limit > 0 && r->size > r->size_limit)
-        return err_set(r->err, "message larger than %llu bytes",
-                       (unsigned long long)r->size_limit);
+        return err_set(r->err, "message larger than %llu bytes", (unsigned long long)r->size_limit);
     return r->ops->on_content == NULL || r->ops->on_content(r->ctx, value, len, r->err);
 }
 

@@ -33,6 +33,14 @@ msa_fixup_add(struct msa_fixup *f)
         f->sink(f->ctx, f->date, strlen(f->date));
     if (f->msgid != NULL && !f->seen_msgid)
         f->sink(f->ctx, f->msgid, strlen(f->msgid));
+    if (f->from != NULL && !f->seen_from)
+        f->sink(f->ctx, f->from, strlen(f->from));
+}
+
+void
+msa_fixup_set_from(struct msa_fixup *f, const char *from)
+{
+    f->from = from;
 }
 
 /* msa_fixup_field_char - RFC 5322 ftext: printable ASCII but the colon */
@@ -62,6 +70,8 @@ msa_fixup_colon(struct msa_fixup *f)
         f->seen_date = true;
     else if (n == 10 && strncasecmp(f->held, "Message-ID", 10) == 0)
         f->seen_msgid = true;
+    else if (n == 4 && strncasecmp(f->held, "From", 4) == 0)
+        f->seen_from = true;
     msa_fixup_release(f);
 }
 

@@ -1,4 +1,5 @@
-/* msa_fixup.h - RFC 6409 8.2 and 8.3: a submission server adds Date: and Message-ID: */
+/* msa_fixup.h - RFC 6409 8.2 and 8.3: a submission server adds Date: and Message-ID:
+ * (and pickup a From: for mail from the local sendmail command) */
 #ifndef MAIL_MSA_FIXUP_H
 #define MAIL_MSA_FIXUP_H
 
@@ -21,16 +22,19 @@ struct msa_fixup {
     void *ctx;
     const char *date;  /* "Date: ...\r\n" to add, or NULL to never add one */
     const char *msgid; /* "Message-ID: <...>\r\n", the same */
+    const char *from;  /* "From: ...\r\n", the same (msa_fixup_set_from) */
     bool in_header;
     bool line_start;
     bool named; /* the current line is a field (or continues one): pass it to its LF */
-    bool seen_date, seen_msgid;
+    bool seen_date, seen_msgid, seen_from;
     char held[80]; /* the current line's start, held until it is known to be a field */
     size_t held_len;
 };
 
 void msa_fixup_init(struct msa_fixup *f, smtp_data_sink sink, void *ctx, const char *date,
                     const char *msgid);
+/* msa_fixup_set_from - also add from ("From: ...\r\n") when the message has no From: */
+void msa_fixup_set_from(struct msa_fixup *f, const char *from);
 /* msa_fixup_feed - an smtp_data_sink: ctx is the struct msa_fixup */
 void msa_fixup_feed(void *ctx, const char *data, size_t len);
 /* msa_fixup_end - the content is complete: a message of header fields only gets its lines */

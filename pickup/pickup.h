@@ -1,0 +1,31 @@
+/* pickup.h - the daemon that takes mail from maildrop/ to qmgr */
+#ifndef PICKUP_PICKUP_H
+#define PICKUP_PICKUP_H
+
+#include <stdbool.h>
+
+#include "core/str.h"
+#include "server/server.h"
+
+struct pickup {
+    struct server_ctx *ctx;
+    int maildrop_fd; /* $queue_directory/maildrop */
+    int corrupt_fd;  /* $queue_directory/corrupt: where bad files are moved */
+    int qmgr;        /* connection to qmgr, -1 when there is none */
+    struct strvec todo; /* names found by the last scan, not yet taken */
+    size_t next;
+    bool rescan; /* a wakeup came during a scan: scan again when it is done */
+    struct loop_timer *step;
+};
+
+/* What became of one maildrop file. */
+enum pickup_result {
+    PICKUP_DONE,  /* queued and removed, or gone already */
+    PICKUP_BAD,   /* refused as malformed: moved to corrupt/ */
+    PICKUP_RETRY, /* qmgr or the disk failed: the file stays, the scan stops */
+};
+
+/* pickup_file.c */
+enum pickup_result pickup_file(struct pickup *pk, const char *name);
+
+#endif
