@@ -42,8 +42,7 @@ pickup_stale(struct pickup *pk, const char *name)
     struct stat st;
 
     if (fstatat(pk->maildrop_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-        st.st_mtime + PICKUP_STALE_SECONDS < time(NULL) &&
-        unlinkat(pk->maildrop_fd, name, 0) == 0)
+        st.st_mtime + PICKUP_STALE_SECONDS < time(NULL) && unlinkat(pk->maildrop_fd, name, 0) == 0)
         log_warn("maildrop/%s: uid=%lu: removed an unfinished file untouched for an hour", name,
                  (unsigned long)st.st_uid);
 }

@@ -9,9 +9,9 @@
 
 struct pickup {
     struct server_ctx *ctx;
-    int maildrop_fd; /* $queue_directory/maildrop */
-    int corrupt_fd;  /* $queue_directory/corrupt: where bad files are moved */
-    int qmgr;        /* connection to qmgr, -1 when there is none */
+    int maildrop_fd;    /* $queue_directory/maildrop */
+    int corrupt_fd;     /* $queue_directory/corrupt: where bad files are moved */
+    int qmgr;           /* connection to qmgr, -1 when there is none */
     struct strvec todo; /* names found by the last scan, not yet taken */
     size_t next;
     bool rescan; /* a wakeup came during a scan: scan again when it is done */

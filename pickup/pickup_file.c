@@ -101,7 +101,9 @@ pickup_from(struct pickup_msg *m, const char *fullname)
     }
     buf_init(&b, BUF_UNLIMITED);
     buf_puts(&b, "From: ");
-    if (*fullname) {
+    if (*fullname && fullname[strcspn(fullname, "()<>[]:;@\\,.\"")] == 0) {
+        buf_printf(&b, "%s ", fullname);
+    } else if (*fullname) {
         buf_putc(&b, '"');
         for (const char *p = fullname; *p; p++) {
             if (*p == '"' || *p == '\\')
@@ -127,8 +129,8 @@ pickup_fixups(struct pickup_msg *m, const struct maildrop_envelope *env)
     localtime_r(&now, &tm);
     strftime(when, sizeof(when), "%a, %d %b %Y %H:%M:%S %z (%Z)", &tm);
     strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm);
-    received = xasprintf("Received: by %s (%s, from userid %lu)\r\n\tid %s; %s\r\n",
-                         p->myhostname, p->mail_name, m->uid, m->opened.id, when);
+    received = xasprintf("Received: by %s (%s, from userid %lu)\r\n\tid %s; %s\r\n", p->myhostname,
+                         p->mail_name, m->uid, m->opened.id, when);
     queue_writer_content(&m->w, received, strlen(received));
     free(received);
     snprintf(m->date, sizeof(m->date), "Date: %s\r\n", when);
@@ -151,7 +153,9 @@ pickup_envelope(void *ctx, const struct maildrop_envelope *env, struct err *err)
                                 .client_addr = "127.0.0.1",
                                 .helo = "",
                                 .protocol = "local"};
+    struct strvec seen; /* the same recipient twice, once qualified, is one recipient */
     char *rcpt;
+    bool good = true;
 
     if (!maildrop_addr(env->sender, p->myorigin, &m->sender, err))
         return false;
@@ -159,12 +163,17 @@ pickup_envelope(void *ctx, const struct maildrop_envelope *env, struct err *err)
     gettimeofday(&qe.arrival, NULL);
     queue_writer_init(&m->w, m->opened.fd, &qe);
     m->writing = true;
-    for (size_t i = 0; i < env->rcpt.n; i++) {
-        if (!maildrop_addr(env->rcpt.v[i], p->myorigin, &rcpt, err))
-            return false;
-        queue_writer_rcpt(&m->w, rcpt, env->notify, NULL);
-        free(rcpt);
+    strvec_init(&seen);
+    for (size_t i = 0; good && i < env->rcpt.n; i++) {
+        if (!(good = maildrop_addr(env->rcpt.v[i], p->myorigin, &rcpt, err)))
+            break;
+        if (!strvec_contains(&seen, rcpt))
+            queue_writer_rcpt(&m->w, rcpt, env->notify, NULL);
+        strvec_add_owned(&seen, rcpt);
     }
+    strvec_free(&seen);
+    if (!good)
+        return false;
     pickup_fixups(m, env);
     if (m->w.failed)
         m->local_error = true;
@@ -278,8 +287,7 @@ pickup_file(struct pickup *pk, const char *name)
         return PICKUP_DONE;
     if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
         if (fstatat(pk->maildrop_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-            pickup_aside(pk, name, (unsigned long)st.st_uid,
-                         "not a regular file with one link");
+            pickup_aside(pk, name, (unsigned long)st.st_uid, "not a regular file with one link");
         if (fd >= 0)
             close(fd);
         return PICKUP_BAD;

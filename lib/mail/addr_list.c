@@ -17,8 +17,8 @@ struct addr_list_state {
     struct buf angle; /* the addr-spec in <...> */
     struct buf plain; /* the member without angle brackets */
     bool in_angle, had_angle;
-    bool gap;       /* white space or a comment since the last byte of plain */
-    bool phrase;    /* two words with a gap between: a display name, not an address */
+    bool gap;    /* white space or a comment since the last byte of plain */
+    bool phrase; /* two words with a gap between: a display name, not an address */
     struct strvec found;
     struct err *err;
 };

@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "core/mem.h"
-#include "mail/maildrop.h"
 #include "mail/mailaddr.h"
+#include "mail/maildrop.h"
 
 /*
  * maildrop_addr - in as a mailbox; in *out (the caller's to free) qualified with origin

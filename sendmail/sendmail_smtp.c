@@ -1,0 +1,10 @@
+/* placeholder */
+#include "sendmail/sendmail.h"
+#include <sysexits.h>
+#include <stdio.h>
+int
+sendmail_smtp(const struct sendmail_opts *opts, const struct params *p, const char *config)
+{
+    fprintf(stderr, "sendmail: -bs is not supported yet\n");
+    return EX_USAGE;
+}
