@@ -6,7 +6,8 @@
  * scans maildrop/ when it starts, when postdrop writes into the fifo, and on the master's
  * periodic wakeup; each scan takes the files oldest first, one per turn of the event loop
  * so that a stop or a reload is never held up by a full maildrop. While qmgr cannot take
- * mail the scan stops and the files wait for the next wakeup. Files being written (a
+ * mail the scan stops and is tried again after a second, then after twice as long each
+ * time up to a minute (qmgr may not listen yet when both start). Files being written (a
  * temporary name) are left alone, and removed when untouched for PICKUP_STALE_SECONDS
  * (a postdrop killed before it could remove its own).
  *
@@ -28,6 +29,8 @@
 #include "pickup/pickup.h"
 
 #define PICKUP_STALE_SECONDS 3600
+#define PICKUP_RETRY_MS      1000
+#define PICKUP_RETRY_MAX_MS  60000
 
 static int
 pickup_name_cmp(const void *a, const void *b)
@@ -85,9 +88,14 @@ pickup_step(void *arg)
 
     if (pk->next < pk->todo.n) {
         if (pickup_file(pk, pk->todo.v[pk->next++]) == PICKUP_RETRY) {
-            pk->next = pk->todo.n; /* the next wakeup tries again */
+            pk->next = pk->todo.n;
+            pk->rescan = true;
+            loop_timer_start(pk->step, pk->retry_ms);
+            pk->retry_ms =
+                pk->retry_ms * 2 > PICKUP_RETRY_MAX_MS ? PICKUP_RETRY_MAX_MS : pk->retry_ms * 2;
             return;
         }
+        pk->retry_ms = PICKUP_RETRY_MS;
         loop_timer_start(pk->step, 0);
         return;
     }
@@ -104,7 +112,7 @@ static void
 pickup_wakeup(struct pickup *pk)
 {
     pk->rescan = true;
-    if (!loop_timer_pending(pk->step))
+    if (pk->next >= pk->todo.n) /* no scan under way (a retry may be waiting: now) */
         loop_timer_start(pk->step, 0);
 }
 
@@ -132,6 +140,7 @@ pickup_post_jail(struct server_ctx *ctx)
 
     pk->ctx = ctx;
     pk->qmgr = -1;
+    pk->retry_ms = PICKUP_RETRY_MS;
     pk->maildrop_fd = pickup_open_dir("maildrop");
     pk->corrupt_fd = pickup_open_dir("corrupt");
     strvec_init(&pk->todo);

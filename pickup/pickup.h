@@ -16,6 +16,7 @@ struct pickup {
     size_t next;
     bool rescan; /* a wakeup came during a scan: scan again when it is done */
     struct loop_timer *step;
+    long retry_ms; /* after PICKUP_RETRY: the next wait, doubled up to PICKUP_RETRY_MAX_MS */
 };
 
 /* What became of one maildrop file. */

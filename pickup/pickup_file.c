@@ -10,10 +10,13 @@
  * with LF line ends made CRLF, below a Received header naming the uid. A bad file is moved
  * to corrupt/ with a log line; qmgr's answers are checked by the qmgr_clnt codec.
  *
- * Order, so that a crash anywhere loses nothing: the queue file is written, fsynced and
- * committed (qmgr answers once it is on disk); only then is the maildrop file removed. A
- * crash between the commit and the removal queues the message a second time; that window
- * is the one system call after the answer (doc/maildrop.md).
+ * Order, so that a crash anywhere loses nothing and queues nothing twice: the queue file
+ * is written and fsynced; the commit request is sent; the maildrop file is renamed to its
+ * claimed name, which records the queue ID; the answer is read (qmgr answers once the file
+ * is on disk); the claimed file is removed. A claimed file found later (pickup or qmgr
+ * died in between) is settled by asking qmgr's queue_status about its ID: committed, the
+ * file goes; not committed, it is renamed back and taken again. The one gap is the system
+ * call between sending the commit and the rename (doc/maildrop.md).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/ipc.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "mail/maildrop.h"
@@ -48,7 +52,8 @@ struct pickup_msg {
     struct msa_fixup fixup;
     char date[80], msgid[400];
     char *from;
-    char last; /* the last content byte seen, for CRLF */
+    char last;      /* the last content byte seen, for CRLF */
+    bool committed; /* or perhaps committed: no abort */
 };
 
 /* pickup_aside - a bad file goes to corrupt/, for the administrator */
@@ -206,12 +211,49 @@ pickup_content(void *ctx, const char *data, size_t len, struct err *err)
 
 static const struct maildrop_reader_ops pickup_ops = {pickup_envelope, pickup_content};
 
+/*
+ * pickup_ask_commit - send the commit request, claim the file, read the answer (the
+ * request and answer through the qmgr_clnt codec, with the claim in between)
+ */
+static enum qmgr_outcome
+pickup_ask_commit(struct pickup_msg *m, const char *claimed, bool *renamed,
+                  struct qmgr_reply *reply)
+{
+    int sock = m->pk->qmgr;
+    struct attr_fds fds;
+    enum ipc_status status;
+    struct buf rec;
+    struct err err;
+
+    *renamed = false;
+    reply->fd = -1;
+    buf_init(&rec, QMGR_CLNT_RECORD_LIMIT);
+    if (!qmgr_request_encode(&rec, PROTO_QUEUE_COMMIT, m->opened.id, &err) ||
+        ipc_send(sock, &rec, NULL, PICKUP_QMGR_MS, &err) != IPC_OK) {
+        buf_free(&rec);
+        return qmgr_reply_broken(reply, "%s", err.text);
+    }
+    if (renameat(m->pk->maildrop_fd, m->name, m->pk->maildrop_fd, claimed) < 0)
+        log_warn("%s: rename maildrop/%s to %s: %m", m->opened.id, m->name, claimed);
+    else
+        *renamed = true;
+    status = ipc_recv(sock, &rec, &fds, QMGR_CLNT_RECORD_LIMIT, PICKUP_QMGR_MS, &err);
+    if (status == IPC_OK)
+        qmgr_reply_decode(&rec, &fds, PROTO_QUEUE_COMMIT, m->opened.id, reply);
+    else
+        qmgr_reply_broken(reply, "%s", status == IPC_EOF ? "qmgr closed the connection" : err.text);
+    buf_free(&rec);
+    return reply->outcome;
+}
+
 /* pickup_commit - finish the queue file and commit it; PICKUP_DONE once qmgr has it */
 static enum pickup_result
 pickup_commit(struct pickup_msg *m)
 {
+    char claimed[MAILDROP_CLAIM_SIZE];
     struct qmgr_reply reply;
     struct err err;
+    bool renamed;
 
     if (m->last != '\n')
         msa_fixup_feed(&m->fixup, "\r\n", 2);
@@ -220,15 +262,19 @@ pickup_commit(struct pickup_msg *m)
         log_warn("maildrop/%s: cannot write queue file %s: %s", m->name, m->opened.id, err.text);
         return PICKUP_RETRY;
     }
-    if (qmgr_clnt_commit(m->pk->qmgr, m->opened.id, PICKUP_QMGR_MS, &reply) != QMGR_OK) {
+    maildrop_name_claim(claimed, m->name, m->opened.id);
+    if (pickup_ask_commit(m, claimed, &renamed, &reply) != QMGR_OK) {
         log_warn("maildrop/%s: qmgr did not commit %s: %s", m->name, m->opened.id, reply.why);
         if (reply.outcome == QMGR_BROKEN)
-            pickup_qmgr_drop(m->pk);
+            pickup_qmgr_drop(m->pk); /* the claim stays: the next scan asks queue_status */
+        else if (renamed && renameat(m->pk->maildrop_fd, claimed, m->pk->maildrop_fd, m->name) < 0)
+            log_warn("rename maildrop/%s back to %s: %m", claimed, m->name);
         return PICKUP_RETRY;
     }
+    m->committed = true;
     log_info("%s: uid=%lu from=<%s>", m->opened.id, m->uid, m->sender);
-    if (unlinkat(m->pk->maildrop_fd, m->name, 0) < 0)
-        log_warn("%s: remove maildrop/%s: %m", m->opened.id, m->name);
+    if (unlinkat(m->pk->maildrop_fd, renamed ? claimed : m->name, 0) < 0)
+        log_warn("%s: remove maildrop/%s: %m", m->opened.id, renamed ? claimed : m->name);
     return PICKUP_DONE;
 }
 
@@ -263,10 +309,44 @@ pickup_queue(struct pickup *pk, struct pickup_msg *m, int fd)
     if (m->writing)
         queue_writer_free(&m->w);
     close(m->opened.fd);
-    if (result != PICKUP_DONE && pk->qmgr >= 0 &&
+    if (result != PICKUP_DONE && !m->committed && pk->qmgr >= 0 &&
         qmgr_clnt_abort(pk->qmgr, m->opened.id, PICKUP_QMGR_MS, &reply) == QMGR_BROKEN)
         pickup_qmgr_drop(pk);
     return result;
+}
+
+/*
+ * pickup_claimed - a file whose commit was asked for before pickup or qmgr died: gone if
+ * qmgr committed it, else taken again under its own name
+ */
+static enum pickup_result
+pickup_claimed(struct pickup *pk, const char *claimed)
+{
+    char ready[MAILDROP_NAME_SIZE], qid[QUEUE_ID_SIZE];
+    struct qmgr_reply reply;
+
+    maildrop_name_unclaim(claimed, ready, qid);
+    if (!pickup_qmgr(pk))
+        return PICKUP_RETRY;
+    switch (qmgr_clnt_status(pk->qmgr, qid, PICKUP_QMGR_MS, &reply)) {
+    case QMGR_OK:
+        if (unlinkat(pk->maildrop_fd, claimed, 0) < 0 && errno != ENOENT)
+            log_warn("%s: remove maildrop/%s: %m", qid, claimed);
+        else
+            log_info("%s: maildrop/%s was committed before a restart: removed", qid, ready);
+        return PICKUP_DONE;
+    case QMGR_REFUSED:
+        if (renameat(pk->maildrop_fd, claimed, pk->maildrop_fd, ready) < 0) {
+            log_warn("rename maildrop/%s back to %s: %m", claimed, ready);
+            return PICKUP_RETRY;
+        }
+        log_info("%s: not committed before a restart: maildrop/%s taken again", qid, ready);
+        return pickup_file(pk, ready);
+    default:
+        log_warn("maildrop/%s: queue_status %s: %s", claimed, qid, reply.why);
+        pickup_qmgr_drop(pk);
+        return PICKUP_RETRY;
+    }
 }
 
 enum pickup_result
@@ -277,6 +357,8 @@ pickup_file(struct pickup *pk, const char *name)
     struct stat st;
     int fd;
 
+    if (maildrop_name_kind(name) == MAILDROP_NAME_CLAIMED)
+        return pickup_claimed(pk, name);
     if (maildrop_name_kind(name) != MAILDROP_NAME_READY) {
         if (fstatat(pk->maildrop_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
             pickup_aside(pk, name, (unsigned long)st.st_uid, "not a maildrop file name");

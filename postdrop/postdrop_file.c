@@ -7,7 +7,8 @@
  * accepted, fsynced, and renamed to its final name (RENAME_NOREPLACE) only when the whole
  * stream was good: pickup never sees a file that is being written. A signal that ends
  * postdrop first removes the temporary file; one left by SIGKILL is removed by pickup once
- * stale. Mode 0644: only pickup (the directory's owner) can reach the file by name, as
+ * stale. The directory is opened O_PATH: the group may search it and add to it, not read
+ * it. Mode 0644: only pickup (the directory's owner) can reach the file by name, as
  * nobody else can list maildrop/.
  *
  * Trusts: nothing on stdin (maildrop_read); the queue directory from main.cf, which
@@ -127,7 +128,7 @@ postdrop_file(const struct params *p)
     int fd, status;
 
     umask(022);
-    postdrop_dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    postdrop_dir_fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (postdrop_dir_fd < 0) {
         fprintf(stderr, "postdrop: cannot open %s: %s\n", dir, strerror(errno));
         free(dir);

@@ -20,15 +20,15 @@ enum sendmail_mode {
 
 struct sendmail_opts {
     enum sendmail_mode mode;
-    bool extract;     /* -t */
-    bool ignore_dots; /* -i, -oi */
-    int verbose;      /* -v */
-    char *sender;     /* -f, -r; NULL: the user's login name */
-    char *fullname;   /* -F; NULL: $NAME or the password file's */
-    char *notify;     /* -N, as NOTIFY ("SUCCESS,FAILURE", "NEVER"); NULL if none */
-    char *ret;        /* -R: "FULL" or "HDRS"; NULL if none */
-    char *envid;      /* -V, as xtext; NULL if none */
-    char *config;     /* -C: the configuration directory; NULL: MAIL_CONFIG or the default */
+    bool extract;       /* -t */
+    bool ignore_dots;   /* -i, -oi */
+    int verbose;        /* -v */
+    char *sender;       /* -f, -r; NULL: the user's login name */
+    char *fullname;     /* -F; NULL: $NAME or the password file's */
+    char *notify;       /* -N, as NOTIFY ("SUCCESS,FAILURE", "NEVER"); NULL if none */
+    char *ret;          /* -R: "FULL" or "HDRS"; NULL if none */
+    char *envid;        /* -V, as xtext; NULL if none */
+    char *config;       /* -C: the configuration directory; NULL: MAIL_CONFIG or the default */
     struct strvec rcpt; /* the arguments after the options, as given */
 };
 

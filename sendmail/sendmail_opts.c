@@ -21,7 +21,7 @@
 struct sendmail_args {
     int argc;
     char **argv;
-    int i;       /* the argument being read */
+    int i;         /* the argument being read */
     const char *p; /* the rest of its cluster */
 };
 

@@ -1,7 +1,8 @@
 /* placeholder */
-#include "sendmail/sendmail.h"
-#include <sysexits.h>
 #include <stdio.h>
+#include <sysexits.h>
+
+#include "sendmail/sendmail.h"
 int
 sendmail_smtp(const struct sendmail_opts *opts, const struct params *p, const char *config)
 {

@@ -9,6 +9,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/str.h"
+#include "mail/queue_id.h"
 
 /* The format is described at the top of maildrop.c. */
 #define MAILDROP_VERSION   1
@@ -73,19 +74,27 @@ bool maildrop_addr(const char *in, const char *origin, char **out, struct err *e
 /*
  * File names in maildrop/ (maildrop_name.c): a finished file is MAILDROP_NAME_LEN hex
  * digits (seconds and microseconds of its making, then 64 random bits), so that names sort
- * by age and cannot be guessed; a file being written has the same name after "t".
+ * by age and cannot be guessed; a file being written has the same name after "t"; a file
+ * whose commit pickup has asked of qmgr is renamed to its name, "-" and the queue ID.
  */
-#define MAILDROP_NAME_LEN  29
-#define MAILDROP_NAME_SIZE (MAILDROP_NAME_LEN + 2)
+#define MAILDROP_NAME_LEN   29
+#define MAILDROP_NAME_SIZE  (MAILDROP_NAME_LEN + 2)
+#define MAILDROP_CLAIM_SIZE (MAILDROP_NAME_LEN + 1 + QUEUE_ID_LEN + 1)
 
 enum maildrop_name_kind {
     MAILDROP_NAME_READY,
     MAILDROP_NAME_TEMP,
+    MAILDROP_NAME_CLAIMED,
     MAILDROP_NAME_OTHER,
 };
 
 bool maildrop_name_new(char ready[MAILDROP_NAME_SIZE], char temp[MAILDROP_NAME_SIZE],
                        struct err *err);
 enum maildrop_name_kind maildrop_name_kind(const char *name);
+/* maildrop_name_claim - the claimed name of ready for queue ID qid */
+void maildrop_name_claim(char out[MAILDROP_CLAIM_SIZE], const char *ready, const char *qid);
+/* maildrop_name_unclaim - a claimed name's ready name and queue ID */
+void maildrop_name_unclaim(const char *claimed, char ready[MAILDROP_NAME_SIZE],
+                           char qid[QUEUE_ID_SIZE]);
 
 #endif

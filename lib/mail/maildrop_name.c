@@ -47,5 +47,22 @@ maildrop_name_kind(const char *name)
         return MAILDROP_NAME_READY;
     if (len == MAILDROP_NAME_LEN + 1 && name[0] == 't' && maildrop_hex(name + 1, len - 1))
         return MAILDROP_NAME_TEMP;
+    if (len == MAILDROP_CLAIM_SIZE - 1 && maildrop_hex(name, MAILDROP_NAME_LEN) &&
+        name[MAILDROP_NAME_LEN] == '-' &&
+        queue_id_valid(name + MAILDROP_NAME_LEN + 1, QUEUE_ID_LEN))
+        return MAILDROP_NAME_CLAIMED;
     return MAILDROP_NAME_OTHER;
+}
+
+void
+maildrop_name_claim(char out[MAILDROP_CLAIM_SIZE], const char *ready, const char *qid)
+{
+    snprintf(out, MAILDROP_CLAIM_SIZE, "%.*s-%.*s", MAILDROP_NAME_LEN, ready, QUEUE_ID_LEN, qid);
+}
+
+void
+maildrop_name_unclaim(const char *claimed, char ready[MAILDROP_NAME_SIZE], char qid[QUEUE_ID_SIZE])
+{
+    snprintf(ready, MAILDROP_NAME_SIZE, "%.*s", MAILDROP_NAME_LEN, claimed);
+    snprintf(qid, QUEUE_ID_SIZE, "%.*s", QUEUE_ID_LEN, claimed + MAILDROP_NAME_LEN + 1);
 }
