@@ -255,6 +255,32 @@ install: all
 		install -m 644 $$f $(DESTDIR)$(sysconfdir)/postern/; done
 	for s in 1 5 8; do for m in man/*.$$s $(BUILD)/man/*.$$s; do [ ! -e "$$m" ] || \
 		install -m 644 $$m $(DESTDIR)$(mandir)/man$$s/; done; done
+	$(MAKE) install-postdrop install-compat
+
+# postdrop is set-gid setgid_group (the group is made when missing, as root, outside a
+# DESTDIR staging tree, where packaging does it instead); mailq and newaliases are sendmail
+# under those names. The compatibility paths Postfix uses get links to ours, but a file
+# already there (another MTA's) is left alone with a note: SENDMAIL_PATH= skips one.
+SENDMAIL_PATH ?= /usr/sbin/sendmail
+MAILQ_PATH ?= /usr/bin/mailq
+NEWALIASES_PATH ?= /usr/bin/newaliases
+install-postdrop:
+	if [ "$$(id -u)" -eq 0 ] && [ -z "$(DESTDIR)" ]; then \
+		getent group $(setgid_group) >/dev/null || groupadd -r $(setgid_group); \
+		chgrp $(setgid_group) $(sbindir)/postdrop && chmod 2755 $(sbindir)/postdrop; \
+	else echo "install: make $(sbindir)/postdrop set-gid $(setgid_group) (chgrp, chmod 2755)"; fi
+install-compat:
+	ln -sf sendmail $(DESTDIR)$(sbindir)/mailq
+	ln -sf sendmail $(DESTDIR)$(sbindir)/newaliases
+	for pair in $(SENDMAIL_PATH):sendmail $(MAILQ_PATH):mailq \
+			$(NEWALIASES_PATH):newaliases; do \
+		link=$${pair%%:*}; name=$${pair#*:}; [ -n "$$link" ] || continue; \
+		if [ -e "$(DESTDIR)$$link" ] && [ "$$(readlink "$(DESTDIR)$$link")" != \
+				"$(sbindir)/$$name" ]; then \
+			echo "install: $$link exists (another MTA's?): left alone"; \
+		else mkdir -p "$$(dirname "$(DESTDIR)$$link")" && \
+			ln -sf $(sbindir)/$$name "$(DESTDIR)$$link"; fi; \
+	done
 
 clean:
 	rm -rf $(BUILD) $(SAN_BUILD) $(FUZZ_BUILD)
@@ -263,5 +289,6 @@ distclean: clean
 	rm -rf config.mk config.log config.status autoconf.h configure autom4te.cache aclocal.m4
 
 .SECONDARY:
-.PHONY: all setup check check-format check-man format tests run-tests run install clean distclean \
+.PHONY: all setup check check-format check-man format tests run-tests run install \
+	install-postdrop install-compat clean distclean \
 	check-sanitize check-static fuzz fuzz-run valgrind
