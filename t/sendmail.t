@@ -273,6 +273,26 @@ def check_rules(s):
     clear(s)
 
 
+def check_smtp(s):
+    """sendmail -bs: SMTP on stdin and stdout for an unprivileged user"""
+    script = (b"EHLO client\r\nMAIL FROM:<carol>\r\nRCPT TO:<alice@virt.test> NOTIFY=NEVER\r\n"
+              b"RCPT TO:<bob>\r\nDATA\r\nSubject: over -bs\r\n\r\n..dot-stuffed\r\n.\r\n"
+              b"MAIL FROM:<>\r\nDATA\r\nRSET\r\nSTARTTLS\r\nQUIT\r\n")
+    r = run(s, ["-bs"], script, user=s.sender)
+    codes = [line[:3] for line in r.stdout.decode().split("\r\n") if line[3:4] == " "]
+    t.is_eq(codes, ["220", "250", "250", "250", "250", "354", "250", "250", "503", "250", "502",
+                    "221"], "-bs: the replies of a session with one message (%s)" % r.stderr)
+    t.ok(b"250 2.0.0 Ok: queued" in r.stdout, "-bs: the message is queued after the dot")
+    for box in ("alice", "bob"):
+        got = list(delivered(s, box).values())
+        m = parse(got[0]) if got else email.message.Message()
+        t.is_eq((m["Return-Path"], m["Subject"], m.get_payload()),
+                ("<carol@virt.test>", "over -bs", ".dot-stuffed\n"),
+                "-bs: %s got it, sender from MAIL FROM, dots unstuffed" % box)
+    t.ok(re.search(r"uid=%d from=<carol@virt.test>" % s.sender.pw_uid, s.inst.log()),
+         "-bs: the uid of the user who ran it")
+
+
 def check_authorized(s):
     """authorized_submit_users, and who can touch maildrop/"""
     st = os.stat(s.maildrop())
@@ -442,7 +462,7 @@ def main():
         if not s.trust_config():
             t.skip_all("a main.cf of someone else is in the default configuration directory")
         t.ok(s.inst.start(), "postern starts with pickup")
-        for check in (check_php, check_cron, check_git, check_mailx, check_rules):
+        for check in (check_php, check_cron, check_git, check_mailx, check_rules, check_smtp):
             check(s)
             clear(s)
         check_authorized(s)
