@@ -47,11 +47,11 @@ maildrop_read_full(struct maildrop_reader *r, void *data, size_t len, bool *eof)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            return err_set(r->err, "read at offset %llu: %s", (unsigned long long)(r->off + got),
+            return err_set(r->err, "read at offset %llu: %s", (unsigned long long)r->off + got,
                            strerror(errno));
         if (n == 0) {
             *eof = got == 0;
-            return err_set(r->err, "truncated at offset %llu", (unsigned long long)(r->off + got));
+            return err_set(r->err, "truncated at offset %llu", (unsigned long long)r->off + got);
         }
         got += (size_t)n;
     }
