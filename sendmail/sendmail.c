@@ -56,9 +56,11 @@ sendmail_load(const char *dir, struct params *p)
     return good;
 }
 
-/* sendmail_postern - become `postern VERB WORD -c dir` for mailq, -q and newaliases */
+/* sendmail_postern - become `postern VERB WORD -c dir [-s site]` for mailq, -q and
+ * newaliases */
 static int
-sendmail_postern(const struct params *p, const char *dir, const char *verb, const char *word)
+sendmail_postern(const struct params *p, const char *dir, const char *verb, const char *word,
+                 const char *site)
 {
     char *path = xasprintf("%s/postern", p->command_directory);
     struct strvec args;
@@ -70,6 +72,10 @@ sendmail_postern(const struct params *p, const char *dir, const char *verb, cons
         strvec_add(&args, word);
     strvec_add(&args, "-c");
     strvec_add(&args, dir);
+    if (site != NULL) {
+        strvec_add(&args, "-s");
+        strvec_add(&args, site);
+    }
     fflush(NULL);
     execv(path, args.v);
     fprintf(stderr, "sendmail: cannot run %s: %s\n", path, strerror(errno));
@@ -152,13 +158,13 @@ main(int argc, char **argv)
     }
     switch (o.mode) {
     case SENDMAIL_MAILQ:
-        status = sendmail_postern(&p, dir, "queue", "list");
+        status = sendmail_postern(&p, dir, "queue", "list", NULL);
         break;
     case SENDMAIL_FLUSH:
-        status = sendmail_postern(&p, dir, "queue", "flush");
+        status = sendmail_postern(&p, dir, "queue", "flush", o.flush_site);
         break;
     case SENDMAIL_NEWALIASES:
-        status = sendmail_postern(&p, dir, "newaliases", NULL);
+        status = sendmail_postern(&p, dir, "newaliases", NULL, NULL);
         break;
     case SENDMAIL_SMTP:
         status = sendmail_smtp(&o, &p, o.config || getenv("MAIL_CONFIG") ? dir : NULL);

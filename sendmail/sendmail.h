@@ -29,6 +29,7 @@ struct sendmail_opts {
     char *ret;          /* -R: "FULL" or "HDRS"; NULL if none */
     char *envid;        /* -V, as xtext; NULL if none */
     char *config;       /* -C: the configuration directory; NULL: MAIL_CONFIG or the default */
+    char *flush_site;   /* -qRsite, -qSsite: flush only that site; NULL: everything */
     struct strvec rcpt; /* the arguments after the options, as given */
 };
 

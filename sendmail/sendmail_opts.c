@@ -229,6 +229,8 @@ sendmail_letter(struct sendmail_args *a, struct sendmail_opts *o, char c)
     case 'q':
         if (*a->p == 0 || *a->p == 'R' || *a->p == 'S')
             o->mode = SENDMAIL_FLUSH; /* -q, -qRsite, -qSsite: flush; -q15m: a no-op */
+        if ((*a->p == 'R' || *a->p == 'S') && a->p[1])
+            sendmail_set(&o->flush_site, a->p + 1);
         a->p += strlen(a->p);
         return true;
     case 'o':
@@ -287,5 +289,6 @@ sendmail_opts_free(struct sendmail_opts *o)
     free(o->ret);
     free(o->envid);
     free(o->config);
+    free(o->flush_site);
     strvec_free(&o->rcpt);
 }

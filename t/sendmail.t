@@ -293,6 +293,36 @@ def check_smtp(s):
          "-bs: the uid of the user who ran it")
 
 
+def check_postern_modes(s):
+    """-bp, -q, -qRsite, -bi and the name mailq run the postern command with the same
+    configuration (a stand-in postern records its arguments)"""
+    real = os.path.join(s.cmd, "postern")
+    saved = real + ".real"
+    record = os.path.join(s.top, "postern-args")
+    os.rename(real, saved)
+    with open(real, "w") as f:
+        f.write("#!/bin/sh\necho \"$@\" > %s\n" % record)
+    os.chmod(real, 0o755)
+    os.symlink(os.path.join(s.cmd, "sendmail"), os.path.join(s.cmd, "mailq"))
+    try:
+        for args, prog, want in ((["-bp"], "sendmail", "queue list"),
+                                 ([], "mailq", "queue list"),
+                                 (["-q"], "sendmail", "queue flush"),
+                                 (["-qRexample.org"], "sendmail", "queue flush"),
+                                 (["-bi"], "sendmail", "newaliases"),
+                                 (["-I"], "sendmail", "newaliases")):
+            if os.path.exists(record):
+                os.unlink(record)
+            r = run(s, args, b"", prog=prog)
+            got = open(record).read().strip() if os.path.exists(record) else r.stderr.decode()
+            site = " -s example.org" if args == ["-qRexample.org"] else ""
+            t.is_eq((r.returncode, got), (0, "%s -c %s%s" % (want, s.inst.etc, site)),
+                    "%s %s runs postern %s" % (prog, " ".join(args), want))
+    finally:
+        os.unlink(os.path.join(s.cmd, "mailq"))
+        os.rename(saved, real)
+
+
 def check_authorized(s):
     """authorized_submit_users, and who can touch maildrop/"""
     st = os.stat(s.maildrop())
@@ -462,7 +492,8 @@ def main():
         if not s.trust_config():
             t.skip_all("a main.cf of someone else is in the default configuration directory")
         t.ok(s.inst.start(), "postern starts with pickup")
-        for check in (check_php, check_cron, check_git, check_mailx, check_rules, check_smtp):
+        for check in (check_php, check_cron, check_git, check_mailx, check_rules, check_smtp,
+                      check_postern_modes):
             check(s)
             clear(s)
         check_authorized(s)
