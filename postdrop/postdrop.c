@@ -6,7 +6,7 @@
  * who sent it. Everything else comes from an unprivileged user and is checked here:
  *   - the environment is ignored but for MAIL_CONFIG (and TZ for log times);
  *   - a configuration directory other than the default (-c, MAIL_CONFIG) is taken from a
- *     caller other than root only when the default main.cf lists it in
+ *     caller other than root, while set-gid, only when the default main.cf lists it in
  *     alternate_config_directories: another main.cf could name another queue or lift
  *     authorized_submit_users;
  *   - the caller must be in authorized_submit_users;
@@ -42,7 +42,9 @@ postdrop_load(const char *dir, struct params *p, struct err *err)
 
 /*
  * postdrop_config_ok - may this caller use dir? The default, always; another one when the
- * caller is root, or when the default main.cf names it in alternate_config_directories
+ * caller is root, when postdrop runs without a group of its own (not installed set-gid:
+ * a development instance's owner, who has no more rights here than elsewhere), or when the
+ * default main.cf names it in alternate_config_directories
  */
 static bool
 postdrop_config_ok(const char *dir, struct err *err)
@@ -50,7 +52,7 @@ postdrop_config_ok(const char *dir, struct err *err)
     struct params def;
     bool listed;
 
-    if (strcmp(dir, POSTERN_CONFIG_DIR) == 0 || getuid() == 0)
+    if (strcmp(dir, POSTERN_CONFIG_DIR) == 0 || getuid() == 0 || getegid() == getgid())
         return true;
     if (!postdrop_load(POSTERN_CONFIG_DIR, &def, err))
         return false;
