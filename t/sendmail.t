@@ -361,8 +361,27 @@ def maildrop_stream(sender, rcpts, body):
     return out + rec(b"E", struct.pack(">QI", len(body), len(rcpts)))
 
 
+def proc_ids(pid):
+    """the Uid:, Gid: and Groups: lines of a process"""
+    with open("/proc/%d/status" % pid) as f:
+        return {k: v.split() for k, v in (line.split(":", 1) for line in f)
+                if k in ("Uid", "Gid", "Groups")}
+
+
 def check_postdrop(s):
-    """postdrop reads its stdin as hostile: malformed, oversized, and a planted symlink"""
+    """postdrop runs with the caller's uid and the group only; it reads its stdin as
+    hostile: malformed, oversized, and a planted symlink"""
+    p = subprocess.Popen([os.path.join(s.cmd, "postdrop")], stdin=subprocess.PIPE,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         env={"MAIL_CONFIG": s.inst.etc}, preexec_fn=as_user(s.sender))
+    ids = wait_for(lambda: proc_ids(p.pid) if os.path.basename(
+        os.readlink("/proc/%d/exe" % p.pid)) == "postdrop" else None, 10) or {}
+    p.stdin.close()
+    p.wait(timeout=10)
+    uid, gid, drop = s.sender.pw_uid, s.sender.pw_gid, grp.getgrnam(GROUP).gr_gid
+    t.is_eq((ids.get("Uid"), ids.get("Gid"), ids.get("Groups")),
+            ([str(uid)] * 4, [str(gid), str(drop), str(drop), str(drop)], []),
+            "postdrop runs with the caller's uid, and %s as its only added group" % GROUP)
     before = set(os.listdir(s.maildrop()))
     good = maildrop_stream(b"pt", [b"alice"], b"Subject: raw\n\nx\n")
     for data, what in ((good[:-3], "a truncated stream"), (good + b"x", "bytes after the end"),
