@@ -1,6 +1,6 @@
 /*
- * mail_msa_fixup.c - missing Date: and Message-ID: are added at the end of the header
- * section, existing ones are kept, nothing else changes; each input fed whole, split at
+ * mail_msa_fixup.c - missing Date: and Message-ID: (and From: when asked) are added at the end of
+ * the header section, existing ones are kept, nothing else changes; each input fed whole, split at
  * every point, and byte by byte.
  */
 #include <stdlib.h>
@@ -12,6 +12,10 @@
 
 #define DATE  "Date: Fri, 4 Dec 2026 05:00:00 +0000\r\n"
 #define MSGID "Message-ID: <20261204050000.ABC@mx.example.org>\r\n"
+#define FROM  "From: Cron Daemon <root@mx.example.org>\r\n"
+
+/* With a From: line to add (pickup's use), or without (submission's). */
+static const char *from_line;
 
 static void
 sink(void *ctx, const char *data, size_t len)
@@ -30,6 +34,8 @@ run(const char *in, size_t step, size_t cut)
     buf_init(&out, BUF_UNLIMITED);
     buf_puts(&out, "");
     msa_fixup_init(&f, sink, &out, DATE, MSGID);
+    if (from_line != NULL)
+        msa_fixup_set_from(&f, from_line);
     if (step == 0) {
         msa_fixup_feed(&f, in, cut);
         msa_fixup_feed(&f, in + cut, len - cut);
@@ -91,5 +97,12 @@ main(void)
         "X-A-Very-Long-Field-Name-That-Is-Longer-Than-Eighty-Characters-For-Sure-Really-Yes: v\r\n" DATE
             MSGID "\r\n",
         "a field name longer than the held bytes");
+    from_line = FROM;
+    check("Subject: s\r\n\r\nb\r\n", "Subject: s\r\n" DATE MSGID FROM "\r\nb\r\n",
+          "pickup: a From: is added after Date: and Message-ID: when missing");
+    check("from: <a@b>\r\nSubject: s\r\n\r\n", "from: <a@b>\r\nSubject: s\r\n" DATE MSGID "\r\n",
+          "pickup: a From: in any case is kept, none added");
+    check("Subject: s\r\nFromage: no\r\n\r\n",
+          "Subject: s\r\nFromage: no\r\n" DATE MSGID FROM "\r\n", "pickup: Fromage: is no From:");
     return done_testing();
 }
