@@ -287,10 +287,18 @@ pickup_queue(struct pickup *pk, struct pickup_msg *m, int fd)
     struct qmgr_reply reply;
     enum pickup_result result;
     struct err err;
+    bool reused = pk->qmgr >= 0;
 
     if (!pickup_qmgr(pk))
         return PICKUP_RETRY;
-    if (qmgr_clnt_open(pk->qmgr, PICKUP_QMGR_MS, &m->opened) != QMGR_OK) {
+    /* A connection kept since an earlier file may be to a qmgr that has since restarted. */
+    if (qmgr_clnt_open(pk->qmgr, PICKUP_QMGR_MS, &m->opened) == QMGR_BROKEN && reused) {
+        pickup_qmgr_drop(pk);
+        if (!pickup_qmgr(pk))
+            return PICKUP_RETRY;
+        qmgr_clnt_open(pk->qmgr, PICKUP_QMGR_MS, &m->opened);
+    }
+    if (m->opened.outcome != QMGR_OK) {
         log_warn("maildrop/%s: qmgr gave no queue file: %s; maildrop/ waits", m->name,
                  m->opened.why);
         if (m->opened.outcome == QMGR_BROKEN)

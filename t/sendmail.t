@@ -430,6 +430,21 @@ def check_stopped(s):
     clear(s)
 
 
+def check_qmgr_restart(s):
+    """pickup keeps its connection to qmgr; a qmgr killed and started again in between
+    costs nothing"""
+    run(s, ["alice"], b"Subject: before\n\n")
+    t.ok(delivered(s, "alice"), "a message while pickup has its qmgr connection")
+    old = s.inst.service_pids("qmgr")
+    for p in old:
+        os.kill(p, signal.SIGKILL)
+    t.ok(wait_for(lambda: s.inst.service_pids("qmgr") not in ([], old), 30),
+         "qmgr killed and started again")
+    run(s, ["alice"], b"Subject: after\n\n")
+    t.ok(delivered(s, "alice", 2), "the next message goes through the new qmgr")
+    clear(s)
+
+
 def plant(s, name, data, uid):
     path = os.path.join(s.maildrop(), name)
     with open(path, "wb") as f:
@@ -518,6 +533,7 @@ def main():
         check_authorized(s)
         check_postdrop(s)
         check_stopped(s)
+        check_qmgr_restart(s)
         check_garbage(s)
         check_kill(s)
     finally:
