@@ -11,12 +11,12 @@
  * to corrupt/ with a log line; qmgr's answers are checked by the qmgr_clnt codec.
  *
  * Order, so that a crash anywhere loses nothing and queues nothing twice: the queue file
- * is written and fsynced; the commit request is sent; the maildrop file is renamed to its
- * claimed name, which records the queue ID; the answer is read (qmgr answers once the file
- * is on disk); the claimed file is removed. A claimed file found later (pickup or qmgr
- * died in between) is settled by asking qmgr's queue_status about its ID: committed, the
- * file goes; not committed, it is renamed back and taken again. The one gap is the system
- * call between sending the commit and the rename (doc/maildrop.md).
+ * is written and fsynced; the commit request is sent but its last byte; the maildrop file
+ * is renamed to its claimed name, which records the queue ID; the last byte is sent; the
+ * answer is read (qmgr answers once the file is on disk); the claimed file is removed. A
+ * claimed file found later (pickup or qmgr died in between) is settled by asking qmgr's
+ * queue_status about its ID: committed, the file goes; not committed, it is renamed back
+ * and taken again (doc/maildrop.md).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
@@ -211,9 +212,23 @@ pickup_content(void *ctx, const char *data, size_t len, struct err *err)
 
 static const struct maildrop_reader_ops pickup_ops = {pickup_envelope, pickup_content};
 
+/* pickup_send_last - the commit request's last byte, which makes it a whole record */
+static bool
+pickup_send_last(int sock, char byte, struct err *err)
+{
+    ssize_t n;
+
+    while ((n = send(sock, &byte, 1, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+        continue;
+    return n == 1 || err_set(err, "send: %s", n < 0 ? strerror(errno) : "no progress");
+}
+
 /*
- * pickup_ask_commit - send the commit request, claim the file, read the answer (the
- * request and answer through the qmgr_clnt codec, with the claim in between)
+ * pickup_ask_commit - the commit request but its last byte, the claim, the last byte,
+ * the answer (request and answer through the qmgr_clnt codec). Until the last byte is
+ * sent qmgr has no whole request: if pickup dies before, qmgr sees the connection end
+ * inside a record and keeps the uncommitted file in incoming/ for queue_status to find
+ * (doc/queue.md); after it, the claim is already on disk.
  */
 static enum qmgr_outcome
 pickup_ask_commit(struct pickup_msg *m, const char *claimed, bool *renamed,
@@ -222,14 +237,19 @@ pickup_ask_commit(struct pickup_msg *m, const char *claimed, bool *renamed,
     int sock = m->pk->qmgr;
     struct attr_fds fds;
     enum ipc_status status;
-    struct buf rec;
+    struct buf rec, head;
     struct err err;
 
     *renamed = false;
     reply->fd = -1;
     buf_init(&rec, QMGR_CLNT_RECORD_LIMIT);
-    if (!qmgr_request_encode(&rec, PROTO_QUEUE_COMMIT, m->opened.id, &err) ||
-        ipc_send(sock, &rec, NULL, PICKUP_QMGR_MS, &err) != IPC_OK) {
+    if (!qmgr_request_encode(&rec, PROTO_QUEUE_COMMIT, m->opened.id, &err)) {
+        buf_free(&rec);
+        return qmgr_reply_broken(reply, "%s", err.text);
+    }
+    head = rec;
+    head.len--;
+    if (ipc_send(sock, &head, NULL, PICKUP_QMGR_MS, &err) != IPC_OK) {
         buf_free(&rec);
         return qmgr_reply_broken(reply, "%s", err.text);
     }
@@ -237,7 +257,10 @@ pickup_ask_commit(struct pickup_msg *m, const char *claimed, bool *renamed,
         log_warn("%s: rename maildrop/%s to %s: %m", m->opened.id, m->name, claimed);
     else
         *renamed = true;
-    status = ipc_recv(sock, &rec, &fds, QMGR_CLNT_RECORD_LIMIT, PICKUP_QMGR_MS, &err);
+    if (!pickup_send_last(sock, rec.data[rec.len - 1], &err))
+        status = IPC_ERROR;
+    else
+        status = ipc_recv(sock, &rec, &fds, QMGR_CLNT_RECORD_LIMIT, PICKUP_QMGR_MS, &err);
     if (status == IPC_OK)
         qmgr_reply_decode(&rec, &fds, PROTO_QUEUE_COMMIT, m->opened.id, reply);
     else
