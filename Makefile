@@ -273,6 +273,7 @@ install-postdrop:
 	else echo "install: make $(sbindir)/postdrop set-gid $(setgid_group) (chgrp, chmod 2755)"; fi
 install-compat:
 	ln -sf postern $(DESTDIR)$(sbindir)/newaliases
+	ln -sf sendmail.1 $(DESTDIR)$(mandir)/man1/newaliases.1
 	for pair in $(SENDMAIL_PATH):sendmail $(MAILQ_PATH):mailq \
 			$(NEWALIASES_PATH):newaliases; do \
 		link=$${pair%%:*}; name=$${pair#*:}; [ -n "$$link" ] || continue; \
