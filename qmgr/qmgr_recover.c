@@ -122,7 +122,13 @@ qmgr_recover_incoming(struct qmgr *q)
                  q->orphans_new.n, q->orphans_new.n == 1 ? "" : "s");
 }
 
-/* qmgr_recover_check - does this entry hold a complete queue file? why not, if not */
+/*
+ * qmgr_recover_check - does this entry hold a complete queue file? why not, if not. Only
+ * active/ is read in full: its files are activated at once. A file in deferred/ is checked
+ * for its name and type only, so that a start with 100,000 deferred messages does not read
+ * them all before it accepts mail; it is read in full when it is due (qmgr_sched.c moves
+ * one that does not parse to corrupt/ then).
+ */
 static bool
 qmgr_recover_check(struct qmgr *q, enum qmgr_dir d, const char *name, struct err *err)
 {
@@ -133,6 +139,12 @@ qmgr_recover_check(struct qmgr *q, enum qmgr_dir d, const char *name, struct err
 
     if (!queue_id_valid(name, strlen(name))) {
         strcpy(err->text, "not a queue ID");
+        return false;
+    }
+    if (d != QMGR_ACTIVE) {
+        if (fstatat(q->dir_fd[d], name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+            return true;
+        strcpy(err->text, "not a regular file");
         return false;
     }
     if ((fd = openat(q->dir_fd[d], name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
