@@ -156,8 +156,8 @@ enum queue_rcpt_state qmgr_notice_state(struct qmgr *q, const struct qmgr_msg *m
 bool qmgr_notice_holds(const struct qmgr_msg *m, size_t i);
 bool qmgr_notice_send(struct qmgr *q, struct qmgr_msg *m);
 void qmgr_notice_give_up(struct qmgr *q, struct qmgr_msg *m);
-bool qmgr_notice_mark(struct qmgr *q, const struct queue_notice_origin *o, const char *nid,
-                      struct err *err);
+int qmgr_notice_mark(struct qmgr *q, const struct queue_notice_origin *o, const char *nid,
+                     struct err *err);
 void qmgr_notice_unmark(struct qmgr *q, const struct queue_notice_origin *o, const char *nid);
 
 /* qmgr_session.c */

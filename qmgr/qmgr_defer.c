@@ -91,7 +91,13 @@ qmgr_next_try(struct qmgr *q, const struct qmgr_msg *m, time_t now)
     return (int64_t)now + age;
 }
 
-/* qmgr_record - write a recipient's slot (the file is opened for it when not open) */
+/*
+ * qmgr_record - write a recipient's slot (the file is opened for it when not open). A state
+ * that owes a notice is not synced here: the notice's mark rewrites the slot and syncs it
+ * before the notice is committed (qmgr_notice.c), and until then a power cut at worst
+ * brings back the recipient's previous state, whose delivery is tried again. That saves
+ * one of the two fdatasyncs on qmgr's loop per failed recipient (W5, doc/bench.md).
+ */
 void
 qmgr_record(struct qmgr *q, struct qmgr_msg *m, size_t i, const struct queue_rcpt_status *st)
 {
@@ -101,7 +107,8 @@ qmgr_record(struct qmgr *q, struct qmgr_msg *m, size_t i, const struct queue_rcp
 
     if (fd < 0)
         log_warn("%s: open active/%s to record an outcome: %m", m->id, m->id);
-    else if (!queue_file_set_status(fd, &m->env.rcpt[i], st, &err))
+    else if (!queue_file_write_slot(fd, m->env.rcpt[i].status_offset, st, !notice_owed(st->state),
+                                    &err))
         log_warn("%s: record the outcome of recipient %zu: %s", m->id, i, err.text);
     if (fd >= 0 && fd != m->fd)
         close(fd);

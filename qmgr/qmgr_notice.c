@@ -173,10 +173,10 @@ qmgr_notice_fits(const struct queue_notice_origin *o, const struct queue_envelop
 }
 
 /* qmgr_notice_write - set the notice ID of the reported slots (those that hold from, if
- * from is not NULL) to to, durably; *n counts the slots changed */
+ * from is not NULL) to to, durably when sync; *n counts the slots changed */
 static bool
 qmgr_notice_write(int fd, const struct queue_notice_origin *o, const struct queue_envelope *env,
-                  const char *from, const char *to, size_t *n, struct err *err)
+                  const char *from, const char *to, bool sync, size_t *n, struct err *err)
 {
     *n = 0;
     for (size_t k = 0; k < o->nrcpt; k++) {
@@ -190,7 +190,7 @@ qmgr_notice_write(int fd, const struct queue_notice_origin *o, const struct queu
             return false;
         (*n)++;
     }
-    if (*n > 0 && fdatasync(fd) < 0)
+    if (sync && *n > 0 && fdatasync(fd) < 0)
         return err_set(err, "fdatasync active/%s: %s", o->id, strerror(errno));
     return true;
 }
@@ -208,11 +208,12 @@ qmgr_notice_memory(struct qmgr *q, const struct queue_notice_origin *o, bool rep
 
 /*
  * qmgr_notice_mark - at the commit of notice nid, before its rename: mark what it reports.
- * false (with why) refuses the commit. A write that fails half way is not taken back
- * here: qmgr stops, and recovery finds the notice complete in incoming/ and takes back
- * every mark it made (qmgr_recover.c).
+ * The marks are written, not synced: the caller syncs the descriptor returned (off the
+ * loop) before the rename. -1 (with why) refuses the commit. A write that fails half way
+ * is not taken back here: qmgr stops, and recovery finds the notice complete in incoming/
+ * and takes back every mark it made (qmgr_recover.c).
  */
-bool
+int
 qmgr_notice_mark(struct qmgr *q, const struct queue_notice_origin *o, const char *nid,
                  struct err *err)
 {
@@ -220,18 +221,18 @@ qmgr_notice_mark(struct qmgr *q, const struct queue_notice_origin *o, const char
     struct queue_envelope env;
     int fd = qmgr_notice_origin(q, o, active, 1, &env, err);
     size_t n;
-    bool fits;
 
     if (fd < 0)
-        return false;
-    if ((fits = qmgr_notice_fits(o, &env, err)) &&
-        !qmgr_notice_write(fd, o, &env, NULL, nid, &n, err))
+        return -1;
+    if (!qmgr_notice_fits(o, &env, err)) {
+        close(fd);
+        fd = -1;
+    } else if (!qmgr_notice_write(fd, o, &env, NULL, nid, false, &n, err))
         log_fatal("%s: mark the recipients notice %s reports: %s", o->id, nid, err->text);
     queue_envelope_free(&env);
-    close(fd);
-    if (fits)
+    if (fd >= 0)
         qmgr_notice_memory(q, o, true);
-    return fits;
+    return fd;
 }
 
 /*
@@ -258,7 +259,7 @@ qmgr_notice_unmark(struct qmgr *q, const struct queue_notice_origin *o, const ch
         fits &= o->rcpt[k] < env.nrcpt;
     if (!fits)
         log_warn("%s: take back notice %s: the file has fewer recipients", o->id, nid);
-    else if (!qmgr_notice_write(fd, o, &env, nid, "", &n, &err))
+    else if (!qmgr_notice_write(fd, o, &env, nid, "", true, &n, &err))
         log_fatal("%s: take back notice %s: %s", o->id, nid, err.text);
     else if (n > 0) {
         log_info("%s: notice %s was not committed; it will be written again", o->id, nid);

@@ -151,21 +151,108 @@ qmgr_validate(struct qmgr_session *s, const char *id, struct queue_notice_origin
     return line;
 }
 
-/* qmgr_commit_notice - a notice marks what it reports before its rename (qmgr_notice.c);
- * false refuses the commit */
 static bool
-qmgr_commit_notice(struct qmgr_session *s, const struct queue_notice_origin *o, const char *id)
+qmgr_marks(const struct queue_notice_origin *o)
 {
-    struct err err;
-
-    if (o->kind == QUEUE_NOTICE_NONE || o->kind == QUEUE_NOTICE_COPY ||
-        qmgr_notice_mark(s->qmgr, o, id, &err))
-        return true;
-    log_warn("%s: commit refused: notice about %s: %s", id, o->id, err.text);
-    return false;
+    return o->kind != QUEUE_NOTICE_NONE && o->kind != QUEUE_NOTICE_COPY;
 }
 
-/* qmgr_commit - validate, move to active/, then wait for the group fsync */
+/* qmgr_commit_finish - move to active/ and wait for the group fsync, or refuse (line NULL) */
+static void
+qmgr_commit_finish(struct qmgr_session *s, const char *id, char *line,
+                   const struct queue_notice_origin *o)
+{
+    /* RENAME_NOREPLACE: a committed message is never overwritten, whatever the ID. */
+    if (line && renameat2(s->qmgr->dir_fd[QMGR_INCOMING], id, s->qmgr->dir_fd[QMGR_ACTIVE], id,
+                          RENAME_NOREPLACE) < 0) {
+        log_warn("%s: rename incoming/%s to active/: %m", id, id);
+        if (qmgr_marks(o))
+            qmgr_notice_unmark(s->qmgr, o, id);
+        free(line);
+        line = NULL;
+    }
+    if (line != NULL) {
+        s->waiting = true;
+        if (!s->gone)
+            loop_fd_set(s->watch, 0);
+        qmgr_commit_add(s, id, line);
+        return;
+    }
+    /* The answer first: if it is lost, queue_status must find the file in incoming/. */
+    if (s->gone ||
+        qmgr_session_reply(s, PROTO_QUEUE_REFUSED, id, "queue file incomplete or invalid"))
+        qmgr_session_unlink(s, id);
+    else
+        qmgr_orphan_add(s->qmgr, id);
+}
+
+/* A notice whose marks are being synced on a helper thread before its rename. */
+struct qmgr_marking {
+    struct qmgr_session *s;
+    char id[QUEUE_ID_SIZE];
+    char *line;
+    struct queue_notice_origin origin;
+    int fd; /* the reported message's file */
+};
+
+static int
+qmgr_marking_sync(void *data)
+{
+    struct qmgr_marking *mk = data;
+
+    return fdatasync(mk->fd) < 0 ? errno : 0;
+}
+
+/* qmgr_marking_done - the marks are on disk: the rename may follow */
+static void
+qmgr_marking_done(int err, void *arg)
+{
+    struct qmgr_marking *mk = arg;
+    struct qmgr_session *s = mk->s;
+
+    if (err != 0) /* recovery takes the marks back (qmgr_recover.c) */
+        log_fatal("%s: sync the marks of notice %s: %s", mk->origin.id, mk->id, strerror(err));
+    close(mk->fd);
+    s->waiting = false;
+    qmgr_commit_finish(s, mk->id, mk->line, &mk->origin);
+    if (!s->waiting)
+        qmgr_session_resume(s); /* refused: read on, or free a session that ended */
+    free(mk->origin.rcpt);
+    free(mk);
+}
+
+/*
+ * qmgr_commit_notice - a notice marks what it reports, and the marks are synced, before its
+ * rename (qmgr_notice.c). The fdatasync runs on a helper thread while this session waits,
+ * as it waits for the group commit; false (the commit refused) leaves o to the caller.
+ */
+static bool
+qmgr_commit_notice(struct qmgr_session *s, const char *id, char *line,
+                   struct queue_notice_origin *o)
+{
+    struct qmgr_marking *mk;
+    struct err err;
+    int fd = qmgr_notice_mark(s->qmgr, o, id, &err);
+
+    if (fd < 0) {
+        log_warn("%s: commit refused: notice about %s: %s", id, o->id, err.text);
+        return false;
+    }
+    mk = xcalloc(1, sizeof(*mk));
+    mk->s = s;
+    memcpy(mk->id, id, QUEUE_ID_SIZE);
+    mk->line = line;
+    mk->origin = *o;
+    o->rcpt = NULL;
+    mk->fd = fd;
+    s->waiting = true;
+    loop_fd_set(s->watch, 0);
+    offload_call(s->qmgr->offload, qmgr_marking_sync, mk, NULL, qmgr_marking_done, mk);
+    return true;
+}
+
+/* qmgr_commit - validate, move to active/ (a notice after its marks), then wait for the
+ * group fsync */
 static void
 qmgr_commit(struct qmgr_session *s, const struct buf *id)
 {
@@ -178,33 +265,15 @@ qmgr_commit(struct qmgr_session *s, const struct buf *id)
         return;
     }
     line = qmgr_validate(s, id->data, &origin);
-    if (line && !qmgr_commit_notice(s, &origin, id->data)) {
-        free(line);
-        line = NULL;
-    }
-    /* RENAME_NOREPLACE: a committed message is never overwritten, whatever the ID. */
-    if (line && renameat2(s->qmgr->dir_fd[QMGR_INCOMING], id->data, s->qmgr->dir_fd[QMGR_ACTIVE],
-                          id->data, RENAME_NOREPLACE) < 0) {
-        log_warn("%s: rename incoming/%s to active/: %m", id->data, id->data);
-        if (origin.kind != QUEUE_NOTICE_NONE && origin.kind != QUEUE_NOTICE_COPY)
-            qmgr_notice_unmark(s->qmgr, &origin, id->data);
-        free(line);
-        line = NULL;
-    }
-    free(origin.rcpt);
-    if (line == NULL) {
-        /* The answer first: if it is lost, queue_status must find the file in incoming/. */
-        if (qmgr_session_reply(s, PROTO_QUEUE_REFUSED, id->data,
-                               "queue file incomplete or invalid"))
-            qmgr_session_unlink(s, id->data);
-        else
-            qmgr_orphan_add(s->qmgr, id->data);
-    } else {
-        s->waiting = true;
-        loop_fd_set(s->watch, 0);
-        qmgr_commit_add(s, id->data, line);
-    }
     qmgr_session_forget(s, (size_t)i);
+    if (line && qmgr_marks(&origin)) {
+        if (!qmgr_commit_notice(s, id->data, line, &origin)) {
+            free(line);
+            qmgr_commit_finish(s, id->data, NULL, &origin);
+        }
+    } else
+        qmgr_commit_finish(s, id->data, line, &origin);
+    free(origin.rcpt);
 }
 
 /* qmgr_abort - the client gives up a file it opened */
