@@ -28,7 +28,8 @@ nexthop_host(const char *host, size_t len, struct nexthop *nh, struct err *err)
         return err_set(err, "bad next-hop host");
     memcpy(nh->host, host, len);
     nh->host[len] = 0;
-    nh->literal = inet_pton(AF_INET, nh->host, addr) == 1 || inet_pton(AF_INET6, nh->host, addr) == 1;
+    nh->literal =
+        inet_pton(AF_INET, nh->host, addr) == 1 || inet_pton(AF_INET6, nh->host, addr) == 1;
     if (!nh->literal && !mailaddr_is_domain(nh->host, len, false))
         return err_set(err, "bad next-hop host \"%s\"", nh->host);
     return true;
