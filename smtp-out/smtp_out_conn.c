@@ -11,8 +11,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -179,7 +179,8 @@ smtp_out_bind(struct smtp_out_sess *s, int family)
     good = family == AF_INET ? inet_pton(AF_INET, local, &in4->sin_addr) == 1
                              : inet_pton(AF_INET6, local, &in6->sin6_addr) == 1;
     if (good)
-        good = bind(s->fd, (struct sockaddr *)&ss, family == AF_INET ? sizeof(*in4) : sizeof(*in6)) == 0;
+        good = bind(s->fd, (struct sockaddr *)&ss,
+                    family == AF_INET ? sizeof(*in4) : sizeof(*in6)) == 0;
     if (!good)
         smtp_out_fail_all(s, DELIVER_DEFER, "4.4.1", "bind to %s: %s", local,
                           errno ? strerror(errno) : "bad address");
@@ -217,7 +218,8 @@ smtp_out_connect(struct smtp_out_sess *s, const char *addr)
     smtp_out_name(s->addr, sizeof(s->addr), "%s", addr);
     smtp_out_name(s->host, sizeof(s->host), "%s[%s]", s->nh.host, addr);
     errno = 0;
-    if (len == 0 || (s->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0) {
+    if (len == 0 ||
+        (s->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0) {
         smtp_out_fail_all(s, DELIVER_DEFER, "4.4.1", "connect to %s:%u: %s", s->host, s->nh.port,
                           len == 0 ? "bad address" : strerror(errno));
         smtp_out_sess_end(s);

@@ -149,8 +149,10 @@ smtp_out_dns_done(void *arg, int err, struct ub_result *result)
         return;
     /* With a next hop in brackets, a name that does not exist is still the
      * administrator's to fix: defer, as Postfix does for its relayhost. */
-    smtp_out_fail_all(s, DELIVER_DEFER, "4.4.3", "Host or domain name not found. Name service "
-                      "error for name=%s type=%s: %s", s->nh.host, qtype == SMTP_OUT_DNS_A ? "A" : "AAAA",
+    smtp_out_fail_all(s, DELIVER_DEFER, "4.4.3",
+                      "Host or domain name not found. Name service "
+                      "error for name=%s type=%s: %s",
+                      s->nh.host, qtype == SMTP_OUT_DNS_A ? "A" : "AAAA",
                       temporary ? "Host not found, try again" : "Host not found");
     smtp_out_sess_end(s);
 }

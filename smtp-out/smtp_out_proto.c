@@ -26,8 +26,7 @@
 
 /* smtp_out_send - one command line, and the reply it will get */
 void
-smtp_out_send(struct smtp_out_sess *s, enum smtp_out_stage stage, size_t rcpt, const char *fmt,
-              ...)
+smtp_out_send(struct smtp_out_sess *s, enum smtp_out_stage stage, size_t rcpt, const char *fmt, ...)
 {
     char line[SMTP_OUT_CMD_MAX];
     va_list ap;
