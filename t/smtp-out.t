@@ -59,7 +59,8 @@ class Scripted:
                  read DATA: a client that waits for each reply gets stuck there
     endless    - a greeting of continuation lines that never ends
     longline   - a greeting line of 1 MiB
-    stall      - a normal conversation, but the final dot is never answered"""
+    stall      - a normal conversation, but the final dot is never answered
+    helo       - refuses EHLO with 502, takes HELO; refuses MAIL from <refused@...>"""
 
     def __init__(self, part):
         self.part = part
@@ -123,6 +124,23 @@ class Scripted:
         self.line(f)
         self.send(conn, "221 2.0.0 Bye\r\n")
 
+    def play_helo(self, conn, f):
+        self.send(conn, "220 scripted SMTP\r\n")
+        self.line(f)
+        self.send(conn, "502 5.5.1 EHLO not implemented\r\n")
+        self.line(f)
+        self.send(conn, "250 scripted\r\n")
+        if not self.line(f).startswith("MAIL FROM:<refused@"):
+            for reply in ("250 2.1.0 Ok", "250 2.1.5 Ok", "354 go ahead"):
+                self.send(conn, reply + "\r\n")
+                self.line(f)
+            self.data.append(self.content(f))
+            self.send(conn, "250 2.0.0 Ok: queued as HELO1\r\n")
+        else:
+            self.send(conn, "553 5.7.1 <refused@mx.test.example>: Sender address rejected\r\n")
+        self.line(f)
+        self.send(conn, "221 2.0.0 Bye\r\n")
+
     def play_endless(self, conn, f):
         chunk = b"220-and more\r\n" * 1000
         while True:
@@ -173,6 +191,7 @@ pipe = Scripted("pipelining")
 endless = Scripted("endless")
 longline = Scripted("longline")
 stall = Scripted("stall")
+helo = Scripted("helo")
 down = free_port()
 
 routes = {"small.example": "[127.0.0.1]:%d" % small.port,
@@ -181,6 +200,8 @@ routes = {"small.example": "[127.0.0.1]:%d" % small.port,
           "longline.example": "[127.0.0.1]:%d" % longline.port,
           "stall.example": "[127.0.0.1]:%d" % stall.port,
           "down.example": "[127.0.0.1]:%d" % down,
+          "helo.example": "[127.0.0.1]:%d" % helo.port,
+          "mx.example": "mx.example",
           "relay.example": "[127.0.0.1]:%d" % plain.port}
 transport = ", ".join("%s=smtp:%s" % kv for kv in routes.items())
 i = Instance(services="qmgr unix - - n - 1 qmgr\n"
@@ -256,6 +277,24 @@ try:
     t.is_eq(rcpt, ["RCPT TO:<a@pipe.example> NOTIFY=FAILURE,DELAY ORCPT=rfc822;orig@pipe.example",
                    "RCPT TO:<b@pipe.example> NOTIFY=FAILURE,DELAY ORCPT=rfc822;orig@pipe.example"],
             "  and each RCPT its NOTIFY and ORCPT")
+
+    # EHLO refused: HELO, and no extension is used; a refused MAIL fails every recipient.
+    qid = send(i, "", ["x@helo.example"])
+    t.like(outcome(i, qid, "x@helo.example"), "status=sent (250 2.0.0 Ok: queued as HELO1)",
+           "EHLO refused with 502: HELO, then the delivery")
+    t.ok("HELO client.test.example" in helo.commands and "MAIL FROM:<>" in helo.commands,
+         "  HELO with smtp_helo_name, MAIL without SIZE")
+    qid = send(i, "refused@mx.test.example", ["y@helo.example", "z@helo.example"])
+    for r in ("y@helo.example", "z@helo.example"):
+        t.like(outcome(i, qid, r), "dsn=5.7.1, status=bounced (host 127.0.0.1[127.0.0.1] said: "
+               "553 5.7.1 <refused@mx.test.example>: Sender address rejected (in reply to "
+               "MAIL FROM command))", "MAIL refused: %s bounced with the server's words" % r)
+
+    # A next hop without brackets wants MX records: not in this version, and deferred.
+    qid = send(i, "", ["x@mx.example"])
+    t.like(outcome(i, qid, "x@mx.example"), "relay=none, ", "MX next hop: relay=none")
+    t.like(outcome(i, qid, "x@mx.example"), "dsn=4.3.5, status=deferred (MX lookups are not "
+           "implemented yet", "  deferred, saying why")
 
     # SIZE: a message larger than the server's limit fails without being sent.
     big = "Subject: big\r\n\r\n" + ("x" * 70 + "\r\n") * 100
