@@ -37,8 +37,8 @@ smtp_out_send(struct smtp_out_sess *s, enum smtp_out_stage stage, size_t rcpt, c
     va_end(ap);
     if (n < 0 || (size_t)n >= sizeof(line) - 2)
         n = (int)strlen(line);
-    memcpy(line + n, "\r\n", 2);
-    buf_append(&s->out, line, (size_t)n + 2);
+    buf_append(&s->out, line, (size_t)n);
+    buf_puts(&s->out, "\r\n");
     s->wait[s->wtail].stage = stage;
     s->wait[s->wtail++].rcpt = rcpt;
     smtp_out_arm(s);

@@ -1,5 +1,4 @@
 /* mail_smtp_resp.c - server replies as a client reads them: syntax, limits, EHLO keywords */
-#include <stdlib.h>
 #include <string.h>
 
 #include "core/buf.h"
@@ -93,53 +92,58 @@ test_two_replies(void)
     smtp_resp_free(&r);
 }
 
+/* wire - "250 ", then n times c, then tail */
+static void
+wire(struct buf *b, size_t n, char c, const char *tail)
+{
+    buf_reset(b);
+    buf_puts(b, "250 ");
+    for (size_t i = 0; i < n; i++)
+        buf_putc(b, c);
+    buf_puts(b, tail);
+}
+
 /* The attacks: a line of a megabyte, a reply that never ends. */
 static void
 test_limits(void)
 {
-    size_t big = 1 << 20, at;
-    char *wire = malloc(big + 8);
     struct smtp_resp r;
     struct err err;
-    struct buf endless;
-    char line[SMTP_RESP_LINE_MAX + 8];
+    struct buf b;
+    size_t at;
 
-    memcpy(wire, "250 ", 4);
-    memset(wire + 4, 'x', big);
+    buf_init(&b, BUF_UNLIMITED);
+    wire(&b, 1 << 20, 'x', "\r\n");
     smtp_resp_init(&r);
-    is_int(feed(&r, wire, big + 4, false, &at, &err), SMTP_RESP_ERROR, "a 1 MiB line fails");
+    is_int(feed(&r, b.data, b.len, false, &at, &err), SMTP_RESP_ERROR, "a 1 MiB line fails");
     like(err.text, "longer than", "and says why");
     ok(r.line.cap <= SMTP_RESP_LINE_MAX + 1, "having kept at most one line");
     smtp_resp_free(&r);
 
-    memset(line, 'y', sizeof(line));
-    memcpy(line, "250 ", 4);
-    memcpy(line + SMTP_RESP_LINE_MAX - 2, "\r\n", 2);
+    wire(&b, SMTP_RESP_LINE_MAX - 6, 'y', "\r\n");
     smtp_resp_init(&r);
-    is_int(feed(&r, line, SMTP_RESP_LINE_MAX, false, &at, &err), SMTP_RESP_DONE,
-           "a line of exactly the limit passes");
+    is_int((long long)b.len, SMTP_RESP_LINE_MAX, "a line of exactly the limit...");
+    is_int(feed(&r, b.data, b.len, false, &at, &err), SMTP_RESP_DONE, "...passes");
     smtp_resp_free(&r);
-    memcpy(line + SMTP_RESP_LINE_MAX - 2, "y\r\n", 3);
+    wire(&b, SMTP_RESP_LINE_MAX - 5, 'y', "\r\n");
     smtp_resp_init(&r);
-    is_int(feed(&r, line, SMTP_RESP_LINE_MAX + 1, false, &at, &err), SMTP_RESP_ERROR,
-           "one octet more fails");
+    is_int(feed(&r, b.data, b.len, false, &at, &err), SMTP_RESP_ERROR, "one octet more fails");
     smtp_resp_free(&r);
 
     smtp_resp_init(&r);
     is_int(feed(&r, "250 a\0b\r\n", 8, false, &at, &err), SMTP_RESP_ERROR, "a NUL byte fails");
     smtp_resp_free(&r);
 
-    buf_init(&endless, BUF_UNLIMITED);
+    buf_reset(&b);
     for (int i = 0; i < 10000; i++)
-        buf_puts(&endless, "250-more\r\n");
+        buf_puts(&b, "250-more\r\n");
     smtp_resp_init(&r);
-    is_int(feed(&r, endless.data, endless.len, false, &at, &err), SMTP_RESP_ERROR,
+    is_int(feed(&r, b.data, b.len, false, &at, &err), SMTP_RESP_ERROR,
            "an endless multi-line reply fails");
     like(err.text, "more than 100 lines", "at the line limit");
     ok(at <= (size_t)(SMTP_RESP_LINES_MAX + 1) * 10, "after reading no more than that");
     smtp_resp_free(&r);
-    buf_free(&endless);
-    free(wire);
+    buf_free(&b);
 }
 
 static void
