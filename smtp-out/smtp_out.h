@@ -37,7 +37,10 @@ enum smtp_out_stage {
     SMTP_OUT_QUIT,
 };
 
-/* A reply the server owes: to which command, and for RCPT which recipient. */
+/* A reply the server owes: to which command, and for RCPT which recipient. A transaction
+ * owes at most one per recipient and SMTP_OUT_WAIT_EXTRA others (greeting, EHLO, HELO,
+ * MAIL, DATA, the dot, QUIT). */
+#define SMTP_OUT_WAIT_EXTRA 7
 struct smtp_out_wait {
     enum smtp_out_stage stage;
     size_t rcpt;

@@ -20,9 +20,20 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "smtp-out/smtp_out.h"
 
 #define SMTP_OUT_CMD_MAX 2048
+
+/* smtp_out_expect - one more reply owed (the array holds every reply one request can get) */
+static void
+smtp_out_expect(struct smtp_out_sess *s, enum smtp_out_stage stage, size_t rcpt)
+{
+    if (s->wtail >= s->req.nrcpt + SMTP_OUT_WAIT_EXTRA)
+        log_panic("%s: more replies owed than a transaction has", s->req.queue_id);
+    s->wait[s->wtail].stage = stage;
+    s->wait[s->wtail++].rcpt = rcpt;
+}
 
 /* smtp_out_send - one command line, and the reply it will get */
 void
@@ -39,8 +50,7 @@ smtp_out_send(struct smtp_out_sess *s, enum smtp_out_stage stage, size_t rcpt, c
         n = (int)strlen(line);
     buf_append(&s->out, line, (size_t)n);
     buf_puts(&s->out, "\r\n");
-    s->wait[s->wtail].stage = stage;
-    s->wait[s->wtail++].rcpt = rcpt;
+    smtp_out_expect(s, stage, rcpt);
     smtp_out_arm(s);
 }
 
@@ -184,8 +194,7 @@ smtp_out_on_data(struct smtp_out_sess *s)
     s->stage = SMTP_OUT_CONTENT;
     if (!smtp_out_content(s))
         return;
-    s->wait[s->wtail].stage = SMTP_OUT_DOT;
-    s->wait[s->wtail++].rcpt = 0;
+    smtp_out_expect(s, SMTP_OUT_DOT, 0);
     smtp_out_arm(s);
 }
 
@@ -250,8 +259,7 @@ smtp_out_on_rcpt(struct smtp_out_sess *s, size_t i)
 void
 smtp_out_proto_start(struct smtp_out_sess *s)
 {
-    s->wait[s->wtail].stage = SMTP_OUT_GREETING;
-    s->wait[s->wtail++].rcpt = 0;
+    smtp_out_expect(s, SMTP_OUT_GREETING, 0);
     smtp_out_arm(s);
 }
 

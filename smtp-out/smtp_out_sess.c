@@ -169,7 +169,7 @@ smtp_out_sess_new(struct smtp_out *so, int fd, struct deliver_req *req)
     s->res = xcalloc(req->nrcpt, sizeof(*s->res));
     s->decided = xcalloc(req->nrcpt, sizeof(*s->decided));
     s->accepted = xcalloc(req->nrcpt, sizeof(*s->accepted));
-    s->wait = xcalloc(req->nrcpt + 8, sizeof(*s->wait));
+    s->wait = xcalloc(req->nrcpt + SMTP_OUT_WAIT_EXTRA, sizeof(*s->wait));
     s->timer = loop_timer_new(so->ctx->loop, smtp_out_timer, s);
     snprintf(s->relay, sizeof(s->relay), "none");
     buf_init(&s->out, BUF_UNLIMITED);
