@@ -21,6 +21,7 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "mail/notice.h"
 #include "smtp-out/smtp_out.h"
 
 /* smtp_out_setv - recipient i's outcome, unless it has one */
@@ -61,11 +62,17 @@ smtp_out_fail_all(struct smtp_out_sess *s, enum deliver_status status, const cha
     }
 }
 
-/* smtp_out_mark - a delivered recipient is marked in the queue file before qmgr hears it */
+/*
+ * smtp_out_mark - a delivered recipient is marked in the queue file before qmgr hears it
+ * ('S' when the sender asked for a success notice: a restarted qmgr still owes it), as
+ * local marks
+ */
 static void
 smtp_out_mark(struct smtp_out_sess *s, const struct deliver_req_rcpt *r)
 {
-    const struct queue_rcpt_status done = {.state = QUEUE_RCPT_DELIVERED};
+    const struct queue_rcpt_status done = {.state = notice_success_asked(s->req.sender, r->notify)
+                                                        ? QUEUE_RCPT_DELIVERED_NOTICE
+                                                        : QUEUE_RCPT_DELIVERED};
     struct err err;
 
     if (r->slot > 0 && !queue_file_write_slot(s->req.fd, r->slot, &done, false, &err))
