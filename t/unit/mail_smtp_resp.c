@@ -92,9 +92,9 @@ test_two_replies(void)
     smtp_resp_free(&r);
 }
 
-/* wire - "250 ", then n times c, then tail */
+/* line_of - "250 ", then n times c, then tail */
 static void
-wire(struct buf *b, size_t n, char c, const char *tail)
+line_of(struct buf *b, size_t n, char c, const char *tail)
 {
     buf_reset(b);
     buf_puts(b, "250 ");
@@ -113,19 +113,19 @@ test_limits(void)
     size_t at;
 
     buf_init(&b, BUF_UNLIMITED);
-    wire(&b, 1 << 20, 'x', "\r\n");
+    line_of(&b, 1 << 20, 'x', "\r\n");
     smtp_resp_init(&r);
     is_int(feed(&r, b.data, b.len, false, &at, &err), SMTP_RESP_ERROR, "a 1 MiB line fails");
     like(err.text, "longer than", "and says why");
     ok(r.line.cap <= SMTP_RESP_LINE_MAX + 1, "having kept at most one line");
     smtp_resp_free(&r);
 
-    wire(&b, SMTP_RESP_LINE_MAX - 6, 'y', "\r\n");
+    line_of(&b, SMTP_RESP_LINE_MAX - 6, 'y', "\r\n");
     smtp_resp_init(&r);
     is_int((long long)b.len, SMTP_RESP_LINE_MAX, "a line of exactly the limit...");
     is_int(feed(&r, b.data, b.len, false, &at, &err), SMTP_RESP_DONE, "...passes");
     smtp_resp_free(&r);
-    wire(&b, SMTP_RESP_LINE_MAX - 5, 'y', "\r\n");
+    line_of(&b, SMTP_RESP_LINE_MAX - 5, 'y', "\r\n");
     smtp_resp_init(&r);
     is_int(feed(&r, b.data, b.len, false, &at, &err), SMTP_RESP_ERROR, "one octet more fails");
     smtp_resp_free(&r);
