@@ -3,7 +3,8 @@
 
 Mail goes in through postern's smtpd and out through smtp-out to real receiving servers on
 loopback: aiosmtpd (no PIPELINING, no DSN: it refuses MAIL and RCPT parameters it does not
-know, so passing DSN parameters it did not offer would fail the delivery) and scripted
+know, so passing DSN parameters it did not offer would fail the delivery), Postfix's
+smtp-sink where it is installed (PIPELINING), and scripted
 servers written here, which offer PIPELINING and DSN or misbehave on purpose: a greeting
 that never ends, a line of a megabyte, a server that never answers the final dot, a port
 where nothing listens. Each domain is routed to its server by transport_maps, the default
@@ -11,7 +12,9 @@ by relayhost = [localhost]:port. Outcomes are read from the log lines qmgr write
 import os
 import re
 import smtplib
+import shutil
 import socket
+import subprocess
 import sys
 import threading
 
@@ -193,6 +196,12 @@ longline = Scripted("longline")
 stall = Scripted("stall")
 helo = Scripted("helo")
 down = free_port()
+# Postfix's smtp-sink, where installed (with Postfix, for make bench): a real server that
+# offers PIPELINING.
+SMTP_SINK = shutil.which("smtp-sink") or shutil.which("/usr/sbin/smtp-sink")
+sink_port = free_port()
+sink = subprocess.Popen([SMTP_SINK, "-u", "nobody", "127.0.0.1:%d" % sink_port, "10"],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) if SMTP_SINK else None
 
 routes = {"small.example": "[127.0.0.1]:%d" % small.port,
           "pipe.example": "[127.0.0.1]:%d" % pipe.port,
@@ -202,7 +211,8 @@ routes = {"small.example": "[127.0.0.1]:%d" % small.port,
           "down.example": "[127.0.0.1]:%d" % down,
           "helo.example": "[127.0.0.1]:%d" % helo.port,
           "mx.example": "mx.example",
-          "relay.example": "[127.0.0.1]:%d" % plain.port}
+          "relay.example": "[127.0.0.1]:%d" % plain.port,
+          "sink.example": "[127.0.0.1]:%d" % sink_port}
 transport = ", ".join("%s=smtp:%s" % kv for kv in routes.items())
 i = Instance(services="qmgr unix - - n - 1 qmgr\n"
                       "local unix - n n - - local\n"
@@ -296,6 +306,16 @@ try:
     t.like(outcome(i, qid, "x@mx.example"), "dsn=4.3.5, status=deferred (MX lookups are not "
            "implemented yet", "  deferred, saying why")
 
+    if sink is not None:
+        qid = send(i, "", ["a@sink.example", "b@sink.example", "c@sink.example"])
+        for r in ("a@sink.example", "b@sink.example", "c@sink.example"):
+            t.like(outcome(i, qid, r), "relay=127.0.0.1[127.0.0.1]:%d, " % sink_port,
+                   "Postfix's smtp-sink, pipelined: %s relayed" % r)
+        t.like(outcome(i, qid, "c@sink.example"), "dsn=2.0.0, status=sent (250 2.0.0 Ok",
+               "  status=sent with smtp-sink's words")
+    else:
+        t.diag("smtp-sink is not installed: no test against it")
+
     # SIZE: a message larger than the server's limit fails without being sent.
     big = "Subject: big\r\n\r\n" + ("x" * 70 + "\r\n") * 100
     qid = send(i, "", ["big@small.example"], body=big)
@@ -341,4 +361,7 @@ finally:
     i.cleanup()
     plain.stop()
     small.stop()
+    if sink is not None:
+        sink.kill()
+        sink.wait()
 t.done()
