@@ -59,7 +59,7 @@ $(foreach p,$(LIBPARTS),$(eval $(BUILD)/lib/lib$(p).a: $(patsubst %.c,$(BUILD)/%
 
 # Programs: directory name -> where it is installed.
 SBIN_PROGS = postern postdrop sendmail
-LIBEXEC_PROGS = master qmgr smtpd submission local anvil tlsproxy bounce pickup
+LIBEXEC_PROGS = master qmgr smtpd submission local anvil tlsproxy bounce pickup smtp-out
 PROGS = $(SBIN_PROGS) $(LIBEXEC_PROGS)
 define program
 $(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)/*.c)) $(LIBA)
@@ -72,6 +72,9 @@ $(foreach p,$(PROGS),$(eval $(call program,$(p))))
 # server (lib/mail/sasl_*.c: libsasl2); nothing else links them.
 $(BUILD)/bin/smtpd $(BUILD)/bin/submission: LIBS_ALL += $(UNBOUND_LIBS) $(SASL_LIBS)
 $(BUILD)/lib/smtpd/smtpd_dns.o: CFLAGS_ALL += $(UNBOUND_CFLAGS)
+# smtp-out looks next hops up with libunbound too.
+$(BUILD)/bin/smtp-out: LIBS_ALL += $(UNBOUND_LIBS)
+$(BUILD)/smtp-out/%.o: CFLAGS_ALL += $(UNBOUND_CFLAGS)
 $(BUILD)/lib/mail/sasl_cyrus.o: CFLAGS_ALL += $(SASL_CFLAGS)
 $(BUILD)/t/bin/sasl_try $(BUILD)/t/mail_sasl_server: LIBS_ALL += $(SASL_LIBS)
 # tlsproxy is the only program that links OpenSSL (and the only one that reads keys).

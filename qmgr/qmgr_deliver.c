@@ -224,7 +224,7 @@ qmgr_job_reply(struct qmgr_job *j)
     for (size_t k = 0; k < j->n; k++)
         if ((long)j->idx[k] == r.index && j->m->rcpt[j->idx[k]].busy) {
             j->answered++;
-            qmgr_job_answered(j, j->idx[k], &r.res, j->dest->transport);
+            qmgr_job_answered(j, j->idx[k], &r.res, *r.relay ? r.relay : j->dest->transport);
             return true;
         }
     log_warn("%s: %s reports on recipient %ld, which is not in its request", j->m->id,

@@ -264,6 +264,14 @@ bool
 deliver_agent_reply(int sock, int timeout_ms, const struct deliver_req_rcpt *rcpt,
                     const struct deliver_result *res, struct err *err)
 {
+    return deliver_agent_reply_relay(sock, timeout_ms, rcpt, res, NULL, err);
+}
+
+/* deliver_agent_reply_relay - the same, naming the host the agent talked to (or NULL) */
+bool
+deliver_agent_reply_relay(int sock, int timeout_ms, const struct deliver_req_rcpt *rcpt,
+                          const struct deliver_result *res, const char *relay, struct err *err)
+{
     struct buf rec;
     bool good;
 
@@ -273,6 +281,8 @@ deliver_agent_reply(int sock, int timeout_ms, const struct deliver_req_rcpt *rcp
     attr_put_text(&rec, PROTO_ATTR_STATUS, deliver_status_word(res->status));
     attr_put_text(&rec, PROTO_ATTR_DSN, res->dsn);
     attr_put_text(&rec, PROTO_ATTR_REASON, res->reason);
+    if (relay != NULL)
+        attr_put_text(&rec, PROTO_ATTR_RELAY, relay);
     good = attr_end(&rec, err) && ipc_send(sock, &rec, NULL, timeout_ms, err) == IPC_OK;
     buf_free(&rec);
     return good;
@@ -295,7 +305,7 @@ bool
 deliver_reply_decode(const struct buf *rec, struct attr_fds *fds, struct deliver_reply *reply,
                      struct err *err)
 {
-    struct buf status, dsn, reason;
+    struct buf status, dsn, reason, relay;
     int64_t index = -1;
     bool good;
     const struct attr_spec spec[] = {
@@ -303,23 +313,28 @@ deliver_reply_decode(const struct buf *rec, struct attr_fds *fds, struct deliver
         {PROTO_ATTR_STATUS, ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &status},
         {PROTO_ATTR_DSN, ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &dsn},
         {PROTO_ATTR_REASON, ATTR_STR, ATTR_TEXT, &reason},
+        {PROTO_ATTR_RELAY, ATTR_STR, ATTR_TEXT, &relay},
     };
 
     memset(reply, 0, sizeof(*reply));
     buf_init(&status, 15);
     buf_init(&dsn, sizeof(reply->res.dsn) - 1);
     buf_init(&reason, sizeof(reply->res.reason) - 1);
+    buf_init(&relay, sizeof(reply->relay) - 1);
     good = PROTO_DECODE(rec, DELIVER_REPLY_LIMIT, fds, PROTO_DELIVER_STATUS, spec, err);
     if (good && (index < 0 || index > QUEUE_FILE_RCPT_MAX ||
-                 !deliver_status_parse(buf_str(&status), buf_str(&dsn), &reply->res.status)))
+                 !deliver_status_parse(buf_str(&status), buf_str(&dsn), &reply->res.status) ||
+                 !deliver_req_clean(buf_str(&relay))))
         good = err_set(err, "malformed deliver_status");
     if (good) {
         reply->index = (long)index;
         snprintf(reply->res.dsn, sizeof(reply->res.dsn), "%s", buf_str(&dsn));
         snprintf(reply->res.reason, sizeof(reply->res.reason), "%s", buf_str(&reason));
+        snprintf(reply->relay, sizeof(reply->relay), "%s", buf_str(&relay));
     }
     buf_free(&status);
     buf_free(&dsn);
     buf_free(&reason);
+    buf_free(&relay);
     return good;
 }

@@ -28,6 +28,7 @@
 #define DELIVER_REQ_RECORD_LIMIT  4096 /* the deliver_request record */
 #define DELIVER_RCPT_RECORD_LIMIT 4096 /* one deliver_rcpt record */
 #define DELIVER_REPLY_LIMIT       4096
+#define DELIVER_RELAY_MAX         320 /* "name[addr]:port" in a deliver_status */
 
 /* What became of one recipient: the agent's verdict, qmgr's log line and queue slot. */
 enum deliver_status {
@@ -66,10 +67,12 @@ struct deliver_req {
     size_t nrcpt;
 };
 
-/* One recipient's outcome as qmgr receives it. */
+/* One recipient's outcome as qmgr receives it; relay is "" unless the agent named the
+ * host it talked to (smtp-out: "mx.example[192.0.2.1]:25", for the log line). */
 struct deliver_reply {
     long index;
     struct deliver_result res;
+    char relay[DELIVER_RELAY_MAX];
 };
 
 /* qmgr's side. */
@@ -85,5 +88,8 @@ enum ipc_status deliver_agent_read(int sock, int timeout_ms, struct deliver_req 
                                    struct err *err);
 bool deliver_agent_reply(int sock, int timeout_ms, const struct deliver_req_rcpt *rcpt,
                          const struct deliver_result *res, struct err *err);
+bool deliver_agent_reply_relay(int sock, int timeout_ms, const struct deliver_req_rcpt *rcpt,
+                               const struct deliver_result *res, const char *relay,
+                               struct err *err);
 
 #endif

@@ -31,6 +31,10 @@ static const struct peer_socket peers_sockets[] = {
     {"local", PEER_LOCAL, B(QMGR), false, 0600},
     {"virtual", PEER_LOCAL, B(QMGR), false, 0600}, /* the local program, virtual mailboxes */
     {"smtp-out", PEER_SMTP_OUT, B(QMGR), false, 0600},
+    /* the smtp-out program under Postfix's transport names (default_transport, relay_transport);
+     * the inet service "smtp" is not a UNIX socket, so this entry never applies to it */
+    {"smtp", PEER_SMTP_OUT, B(QMGR), false, 0600},
+    {"relay", PEER_SMTP_OUT, B(QMGR), false, 0600},
     {"bounce", PEER_BOUNCE, B(QMGR), false, 0600},
     {"pickup", PEER_PICKUP, B(SENDMAIL) | B(POSTERN), true, 0620},
     {"anvil", PEER_ANVIL, B(SMTPD) | B(SUBMISSION), false, 0600},

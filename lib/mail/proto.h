@@ -101,7 +101,8 @@ enum proto_msg {
 #define PROTO_ATTR_SUBJECT     "subject"     /* string: tls_result: client cert subject CN */
 #define PROTO_ATTR_ISSUER      "issuer"      /* string: tls_result: client cert issuer CN */
 #define PROTO_ATTR_FINGERPRINT "fingerprint" /* string: tls_result: client cert SHA-256 */
-#define PROTO_ATTR_SNI         "sni"         /* string: tls_result: the name the client asked for */
+#define PROTO_ATTR_RELAY       "relay" /* string: deliver_status: name[addr]:port delivered to */
+#define PROTO_ATTR_SNI         "sni"   /* string: tls_result: the name the client asked for */
 
 /* The longest message name, plus its NUL. */
 #define PROTO_MSG_NAME_SIZE 32

@@ -20,6 +20,7 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/resolv_conf.h"
 #include "mail/mailaddr.h"
 #include "smtpd/smtpd.h"
 
@@ -42,35 +43,31 @@ smtpd_dns_readable(int fd, unsigned events, void *arg)
 }
 
 /*
- * smtpd_dns_servers - the "nameserver" lines of a resolv.conf file as forwarders. Read here
- * rather than by ub_ctx_resolvconf() so that "nameserver ADDR@PORT" works too. Without a
- * usable line the lookups fail and clients stay "unknown": never a guess.
+ * smtpd_dns_servers - the name servers of a resolv.conf file as forwarders. Without a
+ * usable one the lookups fail and clients stay "unknown": never a guess.
  */
 static void
 smtpd_dns_servers(struct ub_ctx *dns, const char *path)
 {
-    FILE *fp = fopen(path, "r");
-    char line[512], addr[256];
+    struct strvec servers;
+    struct err err = {.text = ""};
     int found = 0;
 
-    if (fp == NULL) {
-        log_warn("DNS: open %s: %m; client names stay unknown", path);
-        ub_ctx_set_fwd(dns, "0.0.0.0");
-        return;
-    }
-    while (fgets(line, sizeof(line), fp) != NULL) {
-        if (sscanf(line, " nameserver %255s", addr) != 1)
-            continue;
-        if (ub_ctx_set_fwd(dns, addr) != 0)
-            log_warn("DNS: %s: bad nameserver \"%s\"", path, addr);
+    strvec_init(&servers);
+    if (!resolv_conf_servers(path, &servers, &err))
+        log_warn("DNS: %s; client names stay unknown", err.text);
+    for (size_t i = 0; i < servers.n; i++) {
+        if (ub_ctx_set_fwd(dns, servers.v[i]) != 0)
+            log_warn("DNS: %s: bad nameserver \"%s\"", path, servers.v[i]);
         else
             found++;
     }
-    fclose(fp);
     if (found == 0) {
-        log_warn("DNS: %s: no nameserver line; client names stay unknown", path);
+        if (servers.n == 0 && err.text[0] == 0)
+            log_warn("DNS: %s: no nameserver line; client names stay unknown", path);
         ub_ctx_set_fwd(dns, "0.0.0.0");
     }
+    strvec_free(&servers);
 }
 
 /* smtpd_dns_init - the resolver context, when smtpd_peername_lookup is on */

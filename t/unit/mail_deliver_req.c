@@ -155,7 +155,8 @@ reply_round_trip(long index, enum deliver_status status, const char *dsn, struct
     deliver_set(&res, status, dsn, "delivered to maildir");
     attr_fds_init(&fds);
     buf_init(&rec, DELIVER_REPLY_LIMIT);
-    if (deliver_agent_reply(sv[1], TIMEOUT, &rcpt, &res, &err) &&
+    if (deliver_agent_reply_relay(sv[1], TIMEOUT, &rcpt, &res,
+                                  index == 3 ? "mx[192.0.2.1]:25" : NULL, &err) &&
         ipc_recv(sv[0], &rec, &fds, DELIVER_REPLY_LIMIT, TIMEOUT, &err) == IPC_OK)
         good = deliver_reply_decode(&rec, &fds, out, &err);
     buf_free(&rec);
@@ -194,9 +195,11 @@ test_reply(void)
 
     ok(reply_round_trip(3, DELIVER_OK, "2.0.0", &out) && out.index == 3 &&
            out.res.status == DELIVER_OK && strcmp(out.res.dsn, "2.0.0") == 0 &&
-           strcmp(out.res.reason, "delivered to maildir") == 0,
-       "an outcome survives the socket");
-    ok(reply_round_trip(0, DELIVER_DEFER, "4.2.2", &out) && out.res.status == DELIVER_DEFER,
+           strcmp(out.res.reason, "delivered to maildir") == 0 &&
+           strcmp(out.relay, "mx[192.0.2.1]:25") == 0,
+       "an outcome survives the socket, with the relay it names");
+    ok(reply_round_trip(0, DELIVER_DEFER, "4.2.2", &out) && out.res.status == DELIVER_DEFER &&
+           out.relay[0] == 0,
        "deferred with 4.x.x");
     ok(reply_round_trip(0, DELIVER_BOUNCE, "5.1.1", &out) && out.res.status == DELIVER_BOUNCE,
        "bounced with 5.x.x");

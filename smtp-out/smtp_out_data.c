@@ -1,0 +1,55 @@
+/*
+ * smtp_out_data.c - the message content as DATA sends it: the queue file's content (CRLF
+ * lines, as SMTP carried it in) with every line that starts with a dot given a second one
+ * (RFC 5321 4.5.2), a CRLF added if the content does not end with one, and the final dot.
+ *
+ * The whole stuffed content is built in the session's output buffer before it is written:
+ * simple, and bounded by message_size_limit (plus one byte per stuffed dot); streaming it
+ * from the file in pieces is left for later (doc/smtp-out.md).
+ *
+ * Trusts: the queue file as queue_read.c checks it while reading.
+ */
+#include <string.h>
+
+#include "smtp-out/smtp_out.h"
+
+struct smtp_out_stuff {
+    struct buf *out;
+    bool line_start; /* the last byte was LF, or nothing was sent yet */
+};
+
+/* smtp_out_stuff_chunk - one chunk of content, dots doubled at line starts */
+static bool
+smtp_out_stuff_chunk(const char *data, size_t len, void *arg)
+{
+    struct smtp_out_stuff *st = arg;
+    size_t from = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        if (st->line_start && data[i] == '.') {
+            buf_append(st->out, data + from, i - from);
+            buf_putc(st->out, '.');
+            from = i;
+        }
+        st->line_start = data[i] == '\n';
+    }
+    buf_append(st->out, data + from, len - from);
+    return true;
+}
+
+/* smtp_out_content - the content and the final dot into s->out; false: the session ended */
+bool
+smtp_out_content(struct smtp_out_sess *s)
+{
+    struct smtp_out_stuff st = {.out = &s->out, .line_start = true};
+    struct err err;
+
+    if (!queue_file_content(s->req.fd, &s->env, smtp_out_stuff_chunk, &st, &err)) {
+        smtp_out_lost(s, "4.3.0", "read queue file: %s", err.text);
+        return false;
+    }
+    if (!st.line_start)
+        buf_puts(&s->out, "\r\n");
+    buf_puts(&s->out, ".\r\n");
+    return true;
+}

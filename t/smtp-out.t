@@ -1,0 +1,367 @@
+#!/usr/bin/python3
+"""smtp-out.t - outbound delivery in plaintext to a next hop in brackets (doc/smtp-out.md).
+
+Mail goes in through postern's smtpd and out through smtp-out to real receiving servers on
+loopback: aiosmtpd (no PIPELINING, no DSN: it refuses MAIL and RCPT parameters it does not
+know, so passing DSN parameters it did not offer would fail the delivery), Postfix's
+smtp-sink where it is installed (PIPELINING), and scripted
+servers written here, which offer PIPELINING and DSN or misbehave on purpose: a greeting
+that never ends, a line of a megabyte, a server that never answers the final dot, a port
+where nothing listens. Each domain is routed to its server by transport_maps, the default
+by relayhost = [localhost]:port. Outcomes are read from the log lines qmgr writes."""
+import os
+import re
+import smtplib
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from instance import Instance, free_port, wait_for  # noqa: E402
+from tap import TAP  # noqa: E402
+
+t = TAP()
+try:
+    from aiosmtpd.controller import Controller
+except ImportError:
+    t.skip_all("needs aiosmtpd (Debian package python3-aiosmtpd; tools/setup-deps)")
+
+
+class Recorder:
+    """An aiosmtpd handler that keeps each message and refuses or defers named recipients."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith("refuse@"):
+            return "550 5.1.1 <%s>: Recipient address rejected: no such user" % address
+        if address.startswith("later@"):
+            return "450 4.2.0 <%s>: Recipient address rejected: greylisted" % address
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 2.1.5 Ok"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(envelope)
+        return "250 2.0.0 Ok: queued as AIO%d" % len(self.messages)
+
+
+def aiosmtpd_server(size_limit=33554432):
+    handler = Recorder()
+    c = Controller(handler, hostname="127.0.0.1", port=free_port(), data_size_limit=size_limit)
+    c.start()
+    return c, handler
+
+
+class Scripted:
+    """A server on a raw socket, one connection at a time, playing one of these parts:
+    pipelining - offers PIPELINING, DSN and SIZE, and answers nothing after EHLO until it has
+                 read DATA: a client that waits for each reply gets stuck there
+    endless    - a greeting of continuation lines that never ends
+    longline   - a greeting line of 1 MiB
+    stall      - a normal conversation, but the final dot is never answered
+    helo       - refuses EHLO with 502, takes HELO; refuses MAIL from <refused@...>"""
+
+    def __init__(self, part):
+        self.part = part
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.commands = []
+        self.data = []
+        self.sent_bytes = 0
+        self.closed = threading.Event()
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            try:
+                getattr(self, "play_" + self.part)(conn, conn.makefile("rb"))
+            except OSError:
+                pass
+            finally:
+                conn.close()
+                self.closed.set()
+
+    def send(self, conn, text):
+        conn.sendall(text.encode() if isinstance(text, str) else text)
+
+    def line(self, f):
+        line = f.readline()
+        if not line:
+            raise OSError("client went away")
+        self.commands.append(line.decode().rstrip("\r\n"))
+        return self.commands[-1]
+
+    def content(self, f):
+        body = b""
+        while True:
+            line = f.readline()
+            if not line:
+                raise OSError("client went away")
+            if line == b".\r\n":
+                return body
+            body += line
+
+    def play_pipelining(self, conn, f):
+        self.send(conn, "220 scripted ESMTP\r\n")
+        self.line(f)
+        self.send(conn, "250-scripted\r\n250-PIPELINING\r\n250-SIZE 1000000\r\n"
+                        "250-DSN\r\n250 8BITMIME\r\n")
+        group = []
+        while not group or group[-1] != "DATA":
+            group.append(self.line(f))
+        replies = ["250 2.1.0 Ok"] + ["250 2.1.5 Ok"] * (len(group) - 2) + ["354 go ahead"]
+        self.send(conn, "".join(r + "\r\n" for r in replies))
+        self.data.append(self.content(f))
+        self.send(conn, "250 2.0.0 Ok: queued as PIPE1\r\n")
+        self.line(f)
+        self.send(conn, "221 2.0.0 Bye\r\n")
+
+    def play_helo(self, conn, f):
+        self.send(conn, "220 scripted SMTP\r\n")
+        self.line(f)
+        self.send(conn, "502 5.5.1 EHLO not implemented\r\n")
+        self.line(f)
+        self.send(conn, "250 scripted\r\n")
+        if not self.line(f).startswith("MAIL FROM:<refused@"):
+            for reply in ("250 2.1.0 Ok", "250 2.1.5 Ok", "354 go ahead"):
+                self.send(conn, reply + "\r\n")
+                self.line(f)
+            self.data.append(self.content(f))
+            self.send(conn, "250 2.0.0 Ok: queued as HELO1\r\n")
+        else:
+            self.send(conn, "553 5.7.1 <refused@mx.test.example>: Sender address rejected\r\n")
+        self.line(f)
+        self.send(conn, "221 2.0.0 Bye\r\n")
+
+    def play_endless(self, conn, f):
+        chunk = b"220-and more\r\n" * 1000
+        while True:
+            self.send(conn, chunk)
+            self.sent_bytes += len(chunk)
+
+    def play_longline(self, conn, f):
+        self.send(conn, b"220 " + b"x" * (1 << 20) + b"\r\n")
+        f.read()
+
+    def play_stall(self, conn, f):
+        self.send(conn, "220 scripted ESMTP\r\n")
+        self.line(f)
+        self.send(conn, "250-scripted\r\n250 SIZE 1000000\r\n")
+        for reply in ("250 2.1.0 Ok", "250 2.1.5 Ok", "354 go ahead"):
+            self.line(f)
+            self.send(conn, reply + "\r\n")
+        self.data.append(self.content(f))
+        f.read()  # no answer to the dot: wait until the client gives up
+
+
+def send(i, sender, rcpts, body="Subject: test\r\n\r\nthe body text\r\n", mail_opts=(),
+         rcpt_opts=()):
+    s = smtplib.SMTP("127.0.0.1", i.port)
+    s.ehlo("client.example")
+    s.mail(sender, list(mail_opts))
+    for r in rcpts:
+        code, _ = s.rcpt(r, list(rcpt_opts))
+        assert code == 250, (r, code)
+    code, reply = s.data(body.encode())
+    s.quit()
+    return reply.decode().split()[-1] if code == 250 else None
+
+
+def lines_for(i, qid, rcpt):
+    return [line for line in i.log().splitlines() if "%s: to=<%s>" % (qid, rcpt) in line]
+
+
+def outcome(i, qid, rcpt, seconds=30):
+    """The log line of rcpt's outcome in message qid (waits for it)."""
+    found = wait_for(lambda: lines_for(i, qid, rcpt), seconds)
+    return found[-1] if found else ""
+
+
+plain, plain_h = aiosmtpd_server()
+small, small_h = aiosmtpd_server(size_limit=1000)
+pipe = Scripted("pipelining")
+endless = Scripted("endless")
+longline = Scripted("longline")
+stall = Scripted("stall")
+helo = Scripted("helo")
+down = free_port()
+# Postfix's smtp-sink, where installed (with Postfix, for make bench): a real server that
+# offers PIPELINING.
+SMTP_SINK = shutil.which("smtp-sink") or shutil.which("/usr/sbin/smtp-sink")
+sink_port = free_port()
+sink = subprocess.Popen([SMTP_SINK, "-u", "nobody", "127.0.0.1:%d" % sink_port, "10"],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) if SMTP_SINK else None
+
+routes = {"small.example": "[127.0.0.1]:%d" % small.port,
+          "pipe.example": "[127.0.0.1]:%d" % pipe.port,
+          "endless.example": "[127.0.0.1]:%d" % endless.port,
+          "longline.example": "[127.0.0.1]:%d" % longline.port,
+          "stall.example": "[127.0.0.1]:%d" % stall.port,
+          "down.example": "[127.0.0.1]:%d" % down,
+          "helo.example": "[127.0.0.1]:%d" % helo.port,
+          "mx.example": "mx.example",
+          "relay.example": "[127.0.0.1]:%d" % plain.port,
+          "sink.example": "[127.0.0.1]:%d" % sink_port}
+transport = ", ".join("%s=smtp:%s" % kv for kv in routes.items())
+i = Instance(services="qmgr unix - - n - 1 qmgr\n"
+                      "local unix - n n - - local\n"
+                      "bounce unix - - n - 0 bounce\n"
+                      "smtp unix - - n - - smtp-out\n"
+                      "relay unix - - n - - smtp-out\n",
+             main="relayhost = [localhost]:%d\n" % plain.port +
+                  "transport_maps = inline:{ %s }\n" % transport +
+                  "smtp_helo_name = client.test.example\n"
+                  "smtp_helo_timeout = 5s\nsmtp_data_done_timeout = 3s\n"
+                  "smtp_connect_timeout = 5s\n")
+try:
+    t.ok(i.start(), "an instance with smtp-out starts")
+
+    # Through relayhost = [localhost]:port to aiosmtpd (no PIPELINING offered).
+    body = "Subject: dots\r\n\r\n.a line that starts with a dot\r\n..two\r\nend\r\n"
+    qid = send(i, "", ["rcpt@remote.example"], body=body)
+    line = outcome(i, qid, "rcpt@remote.example")
+    t.like(line, "relay=localhost[127.0.0.1]:%d," % plain.port, "relay=name[addr]:port")
+    t.like(line, "dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as AIO1)",
+           "status=sent with the server's words")
+    t.ok(re.search(r"delay=[\d.]+, delays=[\d.]+/[\d.]+/[\d.]+/[\d.]+,", line),
+         "delay= and delays= as Postfix's")
+    got = plain_h.messages[0] if plain_h.messages else None
+    t.ok(got is not None and got.rcpt_tos == ["rcpt@remote.example"] and got.mail_from in ("", "<>"),
+         "aiosmtpd has the message, with its envelope")
+    t.ok(got is not None and got.content.endswith(
+        b".a line that starts with a dot\r\n..two\r\nend\r\n"),
+         "dot-stuffing undone by the server: the content arrives as it was")
+    t.ok(got is not None and "SIZE=" in " ".join(got.mail_options),
+         "SIZE= sent where SIZE was offered")
+
+    # Three recipients: one taken, one refused with 550, one deferred with 450.
+    qid = send(i, "", ["ok@relay.example", "refuse@relay.example", "later@relay.example"])
+    ok_line = outcome(i, qid, "ok@relay.example")
+    bad_line = outcome(i, qid, "refuse@relay.example")
+    later_line = outcome(i, qid, "later@relay.example")
+    host = "127.0.0.1[127.0.0.1]"
+    t.like(ok_line, "relay=%s:%d, " % (host, plain.port), "relay= of a next hop in brackets")
+    t.like(ok_line, "status=sent (250 2.0.0 Ok: queued as AIO2)", "the accepted one is sent")
+    t.like(bad_line, "dsn=5.1.1, status=bounced (host %s said: 550 5.1.1 "
+           "<refuse@relay.example>: Recipient address rejected: no such user "
+           "(in reply to RCPT TO command))" % host, "the refused one bounces, in Postfix's words")
+    t.like(later_line, "dsn=4.2.0, status=deferred (host %s said: 450 4.2.0 "
+           "<later@relay.example>: Recipient address rejected: greylisted "
+           "(in reply to RCPT TO command))" % host, "the 450 one is deferred")
+    t.ok(len(plain_h.messages) == 2 and plain_h.messages[1].rcpt_tos == ["ok@relay.example"],
+         "the server got the message once, for the accepted recipient")
+
+    # DSN parameters: not passed to a server that does not offer DSN (aiosmtpd would answer
+    # 555 to them), passed on to one that does, all in one pipelined group.
+    qid = send(i, "sender@mx.test.example", ["dsn@relay.example"],
+               mail_opts=("RET=HDRS", "ENVID=env+2Bid"),
+               rcpt_opts=("NOTIFY=FAILURE,DELAY", "ORCPT=rfc822;orig@relay.example"))
+    t.like(outcome(i, qid, "dsn@relay.example"), "status=sent",
+           "DSN not offered: delivered without the parameters")
+    opts = " ".join(plain_h.messages[-1].mail_options + plain_h.messages[-1].rcpt_options)
+    t.ok("RET=" not in opts and "NOTIFY=" not in opts, "  none of them was sent")
+    qid = send(i, "sender@mx.test.example", ["a@pipe.example", "b@pipe.example"],
+               mail_opts=("RET=HDRS", "ENVID=env+2Bid"),
+               rcpt_opts=("NOTIFY=FAILURE,DELAY", "ORCPT=rfc822;orig@pipe.example"))
+    line = outcome(i, qid, "b@pipe.example")
+    t.like(line, "status=sent (250 2.0.0 Ok: queued as PIPE1)",
+           "PIPELINING: MAIL, RCPTs and DATA went out before any reply was read")
+    t.like(outcome(i, qid, "a@pipe.example"), "status=sent", "  both recipients sent")
+    mail = [c for c in pipe.commands if c.startswith("MAIL")]
+    rcpt = [c for c in pipe.commands if c.startswith("RCPT")]
+    t.is_eq(pipe.commands[0], "EHLO client.test.example", "EHLO with smtp_helo_name")
+    t.ok(mail and re.fullmatch(r"MAIL FROM:<sender@mx.test.example> SIZE=\d+ RET=HDRS "
+                               r"ENVID=env\+2Bid", mail[0]) is not None,
+         "DSN offered: MAIL has SIZE, RET and ENVID")
+    t.is_eq(rcpt, ["RCPT TO:<a@pipe.example> NOTIFY=FAILURE,DELAY ORCPT=rfc822;orig@pipe.example",
+                   "RCPT TO:<b@pipe.example> NOTIFY=FAILURE,DELAY ORCPT=rfc822;orig@pipe.example"],
+            "  and each RCPT its NOTIFY and ORCPT")
+
+    # EHLO refused: HELO, and no extension is used; a refused MAIL fails every recipient.
+    qid = send(i, "", ["x@helo.example"])
+    t.like(outcome(i, qid, "x@helo.example"), "status=sent (250 2.0.0 Ok: queued as HELO1)",
+           "EHLO refused with 502: HELO, then the delivery")
+    t.ok("HELO client.test.example" in helo.commands and "MAIL FROM:<>" in helo.commands,
+         "  HELO with smtp_helo_name, MAIL without SIZE")
+    qid = send(i, "refused@mx.test.example", ["y@helo.example", "z@helo.example"])
+    for r in ("y@helo.example", "z@helo.example"):
+        t.like(outcome(i, qid, r), "dsn=5.7.1, status=bounced (host 127.0.0.1[127.0.0.1] said: "
+               "553 5.7.1 <refused@mx.test.example>: Sender address rejected (in reply to "
+               "MAIL FROM command))", "MAIL refused: %s bounced with the server's words" % r)
+
+    # A next hop without brackets wants MX records: not in this version, and deferred.
+    qid = send(i, "", ["x@mx.example"])
+    t.like(outcome(i, qid, "x@mx.example"), "relay=none, ", "MX next hop: relay=none")
+    t.like(outcome(i, qid, "x@mx.example"), "dsn=4.3.5, status=deferred (MX lookups are not "
+           "implemented yet", "  deferred, saying why")
+
+    if sink is not None:
+        qid = send(i, "", ["a@sink.example", "b@sink.example", "c@sink.example"])
+        for r in ("a@sink.example", "b@sink.example", "c@sink.example"):
+            t.like(outcome(i, qid, r), "relay=127.0.0.1[127.0.0.1]:%d, " % sink_port,
+                   "Postfix's smtp-sink, pipelined: %s relayed" % r)
+        t.like(outcome(i, qid, "c@sink.example"), "dsn=2.0.0, status=sent (250 2.0.0 Ok",
+               "  status=sent with smtp-sink's words")
+    else:
+        t.diag("smtp-sink is not installed: no test against it")
+
+    # SIZE: a message larger than the server's limit fails without being sent.
+    big = "Subject: big\r\n\r\n" + ("x" * 70 + "\r\n") * 100
+    qid = send(i, "", ["big@small.example"], body=big)
+    line = outcome(i, qid, "big@small.example")
+    t.like(line, "dsn=5.3.4, status=bounced (message size", "too big for SIZE: bounced 5.3.4")
+    t.like(line, "exceeds size limit 1000 of server 127.0.0.1[127.0.0.1])", "  in Postfix's words")
+    t.is_eq(len(small_h.messages), 0, "  and never sent")
+
+    # A server that is down: deferred, relay=none.
+    qid = send(i, "", ["x@down.example"])
+    line = outcome(i, qid, "x@down.example")
+    t.like(line, "relay=none, ", "nothing listens: relay=none")
+    t.like(line, "dsn=4.4.1, status=deferred (connect to 127.0.0.1[127.0.0.1]:%d: "
+           "Connection refused)" % down, "  deferred: connect to ...: Connection refused")
+
+    # Hostile servers: the delivery defers, the agent survives.
+    qid = send(i, "", ["x@endless.example"])
+    line = outcome(i, qid, "x@endless.example")
+    t.like(line, "status=deferred (protocol error with 127.0.0.1[127.0.0.1] while receiving "
+           "the initial server greeting: reply of more than 100 lines)",
+           "an endless multi-line reply: deferred at the line limit")
+    t.ok(endless.closed.wait(10), "  and the connection is closed")
+    qid = send(i, "", ["x@longline.example"])
+    t.like(outcome(i, qid, "x@longline.example"),
+           "status=deferred (protocol error with 127.0.0.1[127.0.0.1] while receiving the "
+           "initial server greeting: reply line longer than 2048 octets)",
+           "a 1 MiB line: deferred at the line limit")
+    qid = send(i, "", ["x@stall.example"])
+    t.like(outcome(i, qid, "x@stall.example"),
+           "status=deferred (conversation with 127.0.0.1[127.0.0.1] timed out while sending "
+           "end of data -- message may be sent more than once)",
+           "a server that stalls after DATA: deferred at smtp_data_done_timeout")
+    t.ok(stall.closed.wait(10) and len(stall.data) == 1, "  after the content went out")
+
+    # Still the same agent: nothing crashed along the way.
+    log = i.log()
+    t.ok("panic" not in log and "fatal" not in log and "signal" not in log.lower(),
+         "no panic, fatal error or crash in the log")
+    qid = send(i, "", ["after@relay.example"])
+    t.like(outcome(i, qid, "after@relay.example"), "status=sent",
+           "a delivery after the hostile ones works")
+finally:
+    i.cleanup()
+    plain.stop()
+    small.stop()
+    if sink is not None:
+        sink.kill()
+        sink.wait()
+t.done()
