@@ -314,6 +314,30 @@ bounce_report_message(struct queue_writer *w, const struct bounce_notice *n)
     free(sender);
 }
 
+/*
+ * bounce_diagnostic - Remote-MTA and Diagnostic-Code. A reason in smtp-out's words, "host
+ * NAME[ADDR] said: 550 5.1.1 text (in reply to RCPT TO command)", names the server and its
+ * reply: "Remote-MTA: dns; NAME" and "Diagnostic-Code: smtp; 550 5.1.1 text", as RFC 3464
+ * has them for SMTP; any other reason is postern's own ("X-Postern; reason").
+ */
+static void
+bounce_diagnostic(struct queue_writer *w, const char *text)
+{
+    const char *said = strncmp(text, "host ", 5) == 0 ? strstr(text, " said: ") : NULL;
+    const char *bracket = said ? memchr(text + 5, '[', (size_t)(said - text - 5)) : NULL;
+    const char *reply, *tail;
+
+    if (said == NULL || bracket == NULL || bracket == text + 5) {
+        bounce_put(w, "Diagnostic-Code: X-Postern; %s\r\n", text);
+        return;
+    }
+    reply = said + strlen(" said: ");
+    tail = strstr(reply, " (in reply to ");
+    bounce_put(w, "Remote-MTA: dns; %.*s\r\n", (int)(bracket - text - 5), text + 5);
+    bounce_put(w, "Diagnostic-Code: smtp; %.*s\r\n",
+               (int)(tail ? (size_t)(tail - reply) : strlen(reply)), reply);
+}
+
 /* bounce_report_rcpt - one recipient's fields */
 static void
 bounce_report_rcpt(struct queue_writer *w, const struct bounce_notice *n,
@@ -341,7 +365,7 @@ bounce_report_rcpt(struct queue_writer *w, const struct bounce_notice *n,
         bounce_date(until, sizeof(until), n->env->arrival.tv_sec + n->p->maximal_queue_lifetime);
         bounce_put(w, "Will-Retry-Until: %s\r\n", until);
     }
-    bounce_put(w, "Diagnostic-Code: X-Postern; %s\r\n", text);
+    bounce_diagnostic(w, text);
     free(addr);
     free(text);
 }

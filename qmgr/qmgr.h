@@ -159,6 +159,7 @@ void qmgr_notice_give_up(struct qmgr *q, struct qmgr_msg *m);
 int qmgr_notice_mark(struct qmgr *q, const struct queue_notice_origin *o, const char *nid,
                      struct err *err);
 void qmgr_notice_unmark(struct qmgr *q, const struct queue_notice_origin *o, const char *nid);
+void qmgr_notice_memory(struct qmgr *q, const struct queue_notice_origin *o, bool reported);
 
 /* qmgr_session.c */
 void qmgr_session_start(struct qmgr *q, int fd);

@@ -195,8 +195,10 @@ qmgr_notice_write(int fd, const struct queue_notice_origin *o, const struct queu
     return true;
 }
 
-/* qmgr_notice_memory - tell the message in memory, if it is there */
-static void
+/* qmgr_notice_memory - tell the message in memory, if it is there: its recipients are
+ * reported once the notice is renamed into active/, not before (until then the message
+ * must stay: a crash would take the marks back, and the notice is owed again) */
+void
 qmgr_notice_memory(struct qmgr *q, const struct queue_notice_origin *o, bool reported)
 {
     struct qmgr_msg *m = qmgr_sched_find(q, o->id);
@@ -230,8 +232,6 @@ qmgr_notice_mark(struct qmgr *q, const struct queue_notice_origin *o, const char
     } else if (!qmgr_notice_write(fd, o, &env, NULL, nid, false, &n, err))
         log_fatal("%s: mark the recipients notice %s reports: %s", o->id, nid, err->text);
     queue_envelope_free(&env);
-    if (fd >= 0)
-        qmgr_notice_memory(q, o, true);
     return fd;
 }
 

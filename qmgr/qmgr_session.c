@@ -172,6 +172,8 @@ qmgr_commit_finish(struct qmgr_session *s, const char *id, char *line,
         line = NULL;
     }
     if (line != NULL) {
+        if (qmgr_marks(o))
+            qmgr_notice_memory(s->qmgr, o, true);
         s->waiting = true;
         if (!s->gone)
             loop_fd_set(s->watch, 0);
