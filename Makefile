@@ -59,7 +59,7 @@ $(foreach p,$(LIBPARTS),$(eval $(BUILD)/lib/lib$(p).a: $(patsubst %.c,$(BUILD)/%
 
 # Programs: directory name -> where it is installed.
 SBIN_PROGS = postern postdrop sendmail
-LIBEXEC_PROGS = master qmgr smtpd submission local anvil tlsproxy bounce pickup smtp-out
+LIBEXEC_PROGS = master qmgr smtpd submission local anvil tlsproxy bounce pickup smtp-out showq
 PROGS = $(SBIN_PROGS) $(LIBEXEC_PROGS)
 define program
 $(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)/*.c)) $(LIBA)

@@ -77,6 +77,20 @@ qmgr_msg_free(struct qmgr *q, struct qmgr_msg *m)
         loop_timer_start(q->backlog_timer, 0);
 }
 
+/* qmgr_sched_find - the message with this ID in memory, or NULL (for qmgr_admin.c) */
+struct qmgr_msg *
+qmgr_sched_find(struct qmgr *q, const char *id)
+{
+    return qmgr_msg_find(q, id);
+}
+
+/* qmgr_sched_forget - a message leaves memory, its file already dealt with (qmgr_admin.c) */
+void
+qmgr_sched_forget(struct qmgr *q, struct qmgr_msg *m)
+{
+    qmgr_msg_free(q, m);
+}
+
 /* qmgr_corrupt - a file that does not parse leaves the queue for corrupt/ */
 static void
 qmgr_corrupt(struct qmgr *q, const char *id, const char *why)
@@ -152,6 +166,10 @@ qmgr_sched_check(struct qmgr *q, struct qmgr_msg *m)
 
     if (m->open > 0 || m->jobs > 0 || qmgr_notice_send(q, m))
         return;
+    if (m->admin != QMGR_ADMIN_NONE) {
+        qmgr_admin_finish(q, m);
+        return;
+    }
     qmgr_notice_give_up(q, m);
     for (size_t i = 0; i < m->env.nrcpt; i++)
         if (m->rcpt[i].state == QUEUE_RCPT_DEFERRED || m->rcpt[i].state == QUEUE_RCPT_PENDING ||
