@@ -155,12 +155,12 @@ pq_flush(struct pq *pq, const char *site, const char *id)
 
     if (*site && (strlen(site) > 255 || strpbrk(site, " \t\r\n@") != NULL)) {
         pq_fatal("Cannot flush mail queue - invalid destination: \"%.100s%s\"", site,
-                  strlen(site) > 100 ? "..." : "");
+                 strlen(site) > 100 ? "..." : "");
         return QUEUE_EX_USAGE;
     }
     if (*id && !queue_id_valid(id, strlen(id))) {
         pq_fatal("Cannot flush queue ID - invalid name: \"%.100s%s\"", id,
-                  strlen(id) > 100 ? "..." : "");
+                 strlen(id) > 100 ? "..." : "");
         return QUEUE_EX_USAGE;
     }
     if (!pq_load(pq))
@@ -330,8 +330,8 @@ pq_usage(const char *usage)
     return QUEUE_EX_USAGE;
 }
 
-#define PQ_USAGE_QUEUE                                                                  \
-    "postern queue list [-c dir] [-j] | flush [-c dir] [-s site | -i id] |\n"           \
+#define PQ_USAGE_QUEUE                                                                   \
+    "postern queue list [-c dir] [-j] | flush [-c dir] [-s site | -i id] |\n"            \
     "       postern queue delete|hold|release|requeue [-c dir] id|ALL|- [queue ...] |\n" \
     "       postern queue show [-c dir] [-e] [-h] [-b] id"
 
@@ -417,7 +417,9 @@ pq_queue_show(struct pq *pq, int argc, char **argv)
 
     while ((ch = getopt(argc, argv, "c:ehb")) != -1)
         if (ch == 'e' || ch == 'h' || ch == 'b')
-            what |= ch == 'e' ? QUEUE_SHOW_ENVELOPE : ch == 'h' ? QUEUE_SHOW_HEADER : QUEUE_SHOW_BODY;
+            what |= ch == 'e'   ? QUEUE_SHOW_ENVELOPE
+                    : ch == 'h' ? QUEUE_SHOW_HEADER
+                                : QUEUE_SHOW_BODY;
         else if (!pq_opt_config(pq, ch))
             return pq_usage(PQ_USAGE_QUEUE);
     if (optind + 1 != argc)
@@ -465,8 +467,7 @@ pq_mailq(struct pq *pq, int argc, char **argv)
     return pq_list(pq, false);
 }
 
-#define PQ_USAGE_POSTQUEUE \
-    "postqueue [-c dir] -f | -i queue_id | -j | -p | -s site"
+#define PQ_USAGE_POSTQUEUE "postqueue [-c dir] -f | -i queue_id | -j | -p | -s site"
 
 /* pq_postqueue - postqueue: exactly one of -f, -i, -j, -p, -s */
 static int
@@ -548,7 +549,9 @@ pq_postcat(struct pq *pq, int argc, char **argv)
         if (ch == 'q')
             by_id = true;
         else if (ch == 'e' || ch == 'h' || ch == 'b')
-            what |= ch == 'e' ? QUEUE_SHOW_ENVELOPE : ch == 'h' ? QUEUE_SHOW_HEADER : QUEUE_SHOW_BODY;
+            what |= ch == 'e'   ? QUEUE_SHOW_ENVELOPE
+                    : ch == 'h' ? QUEUE_SHOW_HEADER
+                                : QUEUE_SHOW_BODY;
         else
             return pq_usage(PQ_USAGE_POSTCAT);
     }

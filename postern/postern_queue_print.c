@@ -120,7 +120,7 @@ queue_print_text(FILE *out, const struct queue_ctl_entry *e, bool first)
     const char *last = NULL;
     char mark = strcmp(e->queue_name, "active") == 0 ? '*'
                 : strcmp(e->queue_name, "hold") == 0 ? '!'
-                                                      : 0;
+                                                     : 0;
 
     if (first)
         fprintf(out, "%-11s %7s %-20s %s\n", "-Queue ID-", "--Size--", "----Arrival Time----",

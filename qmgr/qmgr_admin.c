@@ -138,7 +138,8 @@ qmgr_admin_file(struct qmgr *q, enum qmgr_admin action, enum qmgr_dir d, const c
         log_info("%s: released from hold", id);
         return true;
     case QMGR_ADMIN_REQUEUE:
-        if (!qmgr_admin_reset(q, d, id) || (d != QMGR_ACTIVE && !qmgr_admin_move(q, d, QMGR_ACTIVE, id)))
+        if (!qmgr_admin_reset(q, d, id) ||
+            (d != QMGR_ACTIVE && !qmgr_admin_move(q, d, QMGR_ACTIVE, id)))
             return false;
         log_info("%s: requeued", id);
         qmgr_sched_activate(q, id, true);
@@ -280,9 +281,9 @@ qmgr_admin_site_match(struct qmgr *q, const char *id, const char *site)
             const struct queue_rcpt *r = &env.rcpt[i];
             const char *at = strrchr(r->addr, '@');
 
-            match = (r->status.state == QUEUE_RCPT_DEFERRED ||
-                     r->status.state == QUEUE_RCPT_PENDING) &&
-                    at != NULL && strcasecmp(at + 1, site) == 0;
+            match =
+                (r->status.state == QUEUE_RCPT_DEFERRED || r->status.state == QUEUE_RCPT_PENDING) &&
+                at != NULL && strcasecmp(at + 1, site) == 0;
         }
         queue_envelope_free(&env);
     }

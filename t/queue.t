@@ -69,7 +69,8 @@ stop_timeout = 5s
             f.write("qmgr unix - - n - 1 qmgr\n"
                     "showq unix n - n - - showq\n")
         with open(os.path.join(self.cfg, "transport"), "w") as f:
-            f.write("slow.example slow:\nother.example slow:\nstall.example stall:\n")
+            f.write("slow.example slow:\nother.example slow:\nstall.example stall:\n"
+                    "%s@mx.test.example later:\n" % ALLOWED)
         os.chmod(root, 0o755)
 
     def start(self):
@@ -397,6 +398,45 @@ def permission_cases(m):
     m.run("postsuper", "-d", "ALL")
 
 
+def maildir(pw):
+    new = os.path.join(pw.pw_dir, "Maildir", "new")
+    return sorted(os.listdir(new)) if os.path.isdir(new) else []
+
+
+def delivery_cases(m, pw):
+    """Mail for a transport without an agent waits; once the agent exists, each action
+    decides what is delivered."""
+    rcpt = "%s@mx.test.example" % ALLOWED
+    a, b, c = m.send([rcpt]), m.send([rcpt]), m.send([rcpt])
+    t.ok(wait_for(lambda: all(m.where(q) == "deferred" for q in (a, b, c)), 10),
+         "mail for a transport with no agent is deferred")
+    t.like(m.listing()[a]["recipients"][0].get("delay_reason", ""),
+           "mail transport unavailable", "and the listing says why")
+    m.run("postsuper", "-h", b)
+    m.run("postsuper", "-d", c)
+    with open(os.path.join(m.cfg, "master.cf"), "a") as f:
+        f.write("later unix - n n - - local\n")
+    r = subprocess.run([POSTERN, "reload", "-c", m.cfg], capture_output=True)
+    t.is_eq(r.returncode, 0, "the agent is added (postern reload)")
+    t.ok(wait_for(lambda: os.path.exists(os.path.join(m.queue, "private", "later")), 10),
+         "and listens")
+    t.is_eq((m.where(a), maildir(pw)), ("deferred", []), "nothing is delivered before its time")
+    r = m.run("postqueue", "-i", a)
+    t.ok(wait_for(lambda: m.where(a) is None and len(maildir(pw)) == 1, 10),
+         "postqueue -i delivers that message now")
+    flushes = m.logtext().count(": flush: ")
+    m.run("postqueue", "-f")
+    t.ok(wait_for(lambda: m.logtext().count(": flush: 0 messages") > 0 and
+                  m.logtext().count(": flush: ") == flushes + 1, 10),
+         "a flush finds nothing more to try")
+    t.is_eq((m.where(b), len(maildir(pw))), ("hold", 1),
+            "the held message is not delivered, the deleted one never")
+    m.run("postsuper", "-H", b)
+    t.ok(wait_for(lambda: m.where(b) is None and len(maildir(pw)) == 2, 10),
+         "released, it is delivered")
+    t.is_eq(m.run("mailq").stdout, b"Mail queue is empty\n", "and the queue is empty")
+
+
 def down_cases(m):
     r = m.run("mailq")
     t.is_eq(r.returncode, 69, "mailq with postern stopped: EX_UNAVAILABLE")
@@ -409,6 +449,10 @@ def down_cases(m):
 def main():
     root = tempfile.mkdtemp(prefix="postern-queue.")
     m = Mta(root)
+    home = os.path.join(root, "home")
+    os.mkdir(home)
+    os.chmod(home, 0o755)
+    pw = ensure_user(ALLOWED, os.path.join(home, ALLOWED))
     try:
         t.ok(m.start(), "postern starts with qmgr and showq")
         empty_queue(m)
@@ -417,6 +461,7 @@ def main():
         admin_cases(m, a, b, c)
         in_flight_cases(m)
         permission_cases(m)
+        delivery_cases(m, pw)
         m.stop()
         down_cases(m)
     finally:

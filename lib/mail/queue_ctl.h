@@ -62,8 +62,7 @@ enum queue_ctl_outcome queue_ctl_list(int fd, queue_ctl_entry_fn fn, void *ctx, 
 enum queue_ctl_outcome queue_ctl_flush(int fd, const char *site, const char *id, long *count,
                                        char *why, size_t why_size);
 enum queue_ctl_outcome queue_ctl_admin(int fd, const char *action, const char *id,
-                                       const char *queues, long *count, char *why,
-                                       size_t why_size);
+                                       const char *queues, long *count, char *why, size_t why_size);
 enum queue_ctl_outcome queue_ctl_show(int fd, const char *id, int *file, char *queue_name,
                                       char *why, size_t why_size);
 
