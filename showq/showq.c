@@ -6,13 +6,16 @@
  * Runs as mail_owner in the queue directory, serving public/showq, which every local user
  * can reach (mailq, postqueue). Trusts: the kernel's word on who the client is
  * (SO_PEERCRED), never what the client says; one request per connection, checked against
- * the table of its message. It reads queue files but never changes the queue: a flush is
- * qmgr's job, asked over private/qmgr like any other request.
+ * the table of its message, which must come within ipc_timeout; a listing ends after
+ * ipc_timeout too, so a client that reads slowly holds a process for a bounded time. It reads queue
+ * files but never changes the queue: a flush is qmgr's job, asked over private/qmgr like any other
+ * request.
  */
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/ipc.h"
@@ -37,6 +40,7 @@ struct showq_conn {
     struct showq *sq;
     int fd;
     struct loop_fd *watch;
+    struct loop_timer *timer; /* the request must come within ipc_timeout */
     struct ipc_reader reader;
 };
 
@@ -87,7 +91,7 @@ showq_list(struct showq_conn *c)
 
     if (!showq_allowed(c, c->sq->mailq_users, "view", why, sizeof(why)))
         return queue_ctl_send_refused(c->fd, why, &err);
-    if (!showq_scan(c->fd, &err)) {
+    if (!showq_scan(c->fd, time(NULL) + c->sq->ctx->params.ipc_timeout, &err)) {
         log_warn("send the queue listing: %s", err.text);
         return false;
     }
@@ -163,10 +167,21 @@ showq_conn_end(struct showq_conn *c)
     struct server_ctx *ctx = c->sq->ctx;
 
     loop_fd_free(c->watch);
+    loop_timer_free(c->timer);
     ipc_reader_free(&c->reader);
     close(c->fd);
     free(c);
     server_session_done(ctx);
+}
+
+/* showq_timeout - a client that sends no request in time loses its connection */
+static void
+showq_timeout(void *arg)
+{
+    struct showq_conn *c = arg;
+
+    log_warn("client sent no request within %lds", c->sq->ctx->params.ipc_timeout);
+    showq_conn_end(c);
 }
 
 /* showq_readable - one request, answered; then the connection ends */
@@ -204,6 +219,8 @@ showq_service(struct server_ctx *ctx, int fd)
     c->fd = fd;
     ipc_reader_init(&c->reader, fd, QUEUE_CTL_RECORD_LIMIT);
     c->watch = loop_fd_add(ctx->loop, fd, LOOP_READ, showq_readable, c);
+    c->timer = loop_timer_new(ctx->loop, showq_timeout, c);
+    loop_timer_start(c->timer, ctx->params.ipc_timeout * 1000L);
 }
 
 /* showq_post_jail - the two user lists, opened once */

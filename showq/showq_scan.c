@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -104,7 +105,7 @@ showq_file(int fd, int dir, const char *queue, const char *id, struct err *err)
 
 /* showq_dir - every message of one queue directory */
 static bool
-showq_dir(int fd, const char *queue, struct err *err)
+showq_dir(int fd, const char *queue, time_t deadline, struct err *err)
 {
     int dir = open(queue, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     int scan = dir < 0 ? -1 : dup(dir);
@@ -120,19 +121,24 @@ showq_dir(int fd, const char *queue, struct err *err)
             close(dir);
         return true;
     }
-    while (good && (e = readdir(d)) != NULL)
-        if (queue_id_valid(e->d_name, strlen(e->d_name)))
+    while (good && (e = readdir(d)) != NULL) {
+        if (!queue_id_valid(e->d_name, strlen(e->d_name)))
+            continue;
+        if (time(NULL) > deadline)
+            good = err_set(err, "the listing took longer than ipc_timeout");
+        else
             good = showq_file(fd, dir, queue, e->d_name, err);
+    }
     closedir(d);
     close(dir);
     return good;
 }
 
 bool
-showq_scan(int fd, struct err *err)
+showq_scan(int fd, time_t deadline, struct err *err)
 {
     for (size_t i = 0; i < sizeof(showq_queues) / sizeof(showq_queues[0]); i++)
-        if (!showq_dir(fd, showq_queues[i], err))
+        if (!showq_dir(fd, showq_queues[i], deadline, err))
             return false;
     return queue_ctl_send_end(fd, err);
 }

@@ -63,6 +63,7 @@ maximal_backoff_time = 7200s
 authorized_mailq_users = %(allowed)s
 authorized_flush_users = %(allowed)s
 stop_timeout = 5s
+ipc_timeout = 3s
 """ % {"q": self.queue, "b": os.path.abspath(BUILD), "owner": OWNER, "log": self.log,
                 "cfg": self.cfg, "allowed": ALLOWED})
         with open(os.path.join(self.cfg, "master.cf"), "w") as f:
@@ -395,7 +396,37 @@ def permission_cases(m):
     r = subprocess.run([CLIENT, sock, "status", a], capture_output=True, preexec_fn=lambda: (
         os.setgid(65534), os.setuid(pwd.getpwnam(STRANGER).pw_uid)))
     t.ok("committed" not in r.stdout.decode(), "a user cannot reach qmgr's socket at all")
+    idle_client(m)
     m.run("postsuper", "-d", "ALL")
+
+
+def idle_client(m):
+    """Attack: hold showq's connection without a request. It ends after ipc_timeout, and
+    the listing works for others meanwhile."""
+    uid = pwd.getpwnam(STRANGER).pw_uid
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.close(rfd)
+            os.setuid(uid)
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(os.path.join(m.queue, "public", "showq"))
+            os.write(wfd, b"c")
+            s.settimeout(30)
+            code = 0 if s.recv(1) == b"" else 2
+        except Exception:
+            code = 3
+        os._exit(code)
+    os.close(wfd)
+    t.is_eq(os.read(rfd, 1), b"c", "a user connects to showq and sends nothing")
+    os.close(rfd)
+    r = m.run("mailq")
+    t.is_eq(r.returncode, 0, "while a client holds showq idle, mailq still answers")
+    _, status = os.waitpid(pid, 0)
+    t.is_eq(os.WEXITSTATUS(status), 0, "the idle client's connection is closed (ipc_timeout)")
+    t.like(m.logtext(), "client sent no request within 3s", "and showq says why")
 
 
 def maildir(pw):
