@@ -233,8 +233,14 @@ pq_admin_one(int fd, const struct pq_action *a, const char *id, const char *queu
 {
     char why[QUEUE_CTL_WHY_SIZE];
     long count = 0;
-    enum queue_ctl_outcome out = queue_ctl_admin(fd, a->verb, id, queues, &count, why, sizeof(why));
+    enum queue_ctl_outcome out;
 
+    if (strcmp(id, "ALL") != 0 && !queue_id_valid(id, strlen(id))) {
+        log_warn("invalid mail queue id: %.100s", id);
+        *status = 1;
+        return true;
+    }
+    out = queue_ctl_admin(fd, a->verb, id, queues, &count, why, sizeof(why));
     if (out == QUEUE_CTL_BROKEN) {
         pq_fatal("%s", why);
         *status = 1;
@@ -285,6 +291,10 @@ pq_show(struct pq *pq, const char *id, unsigned what)
     enum queue_ctl_outcome out;
     int fd, file, status;
 
+    if (!queue_id_valid(id, strlen(id))) {
+        pq_fatal("invalid mail queue id: %.100s", id);
+        return 1;
+    }
     if (!pq_load(pq) || !pq_superuser(pq))
         return 1;
     if ((fd = pq_connect(pq, "private", "qmgr", "Mail system is down")) < 0)

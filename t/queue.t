@@ -311,9 +311,14 @@ def admin_cases(m, a, b, c):
     r = m.run("postsuper", "-d", "-", stdin=("%s\n%s\n" % (a, b)).encode())
     t.is_eq(r.stderr.decode(), "postsuper: Deleted: 2 messages\n", "postsuper -d - reads IDs")
     t.is_eq((m.where(a), m.where(b)), (None, None), "both files are gone")
-    r = m.run("postsuper", "-d", "not/an/id")
-    t.ok(r.returncode != 0 and "invalid mail queue id" in r.stderr.decode(),
-         "a malformed ID is refused, never used as a path")
+    for bad in ("not/an/id", "../deferred/" + c, "x" * 300):
+        r = m.run("postsuper", "-d", bad)
+        t.ok(r.returncode == 1 and "invalid mail queue id" in r.stderr.decode(),
+             "a malformed ID is refused, never used as a path: %.20s" % bad)
+    t.is_eq(m.where(c), "deferred", "and nothing was removed")
+    r = m.run("postcat", "-q", "../deferred/" + c)
+    t.ok(r.returncode == 1 and "invalid mail queue id" in r.stderr.decode(),
+         "postcat -q refuses it too")
     d = m.send(["four@slow.example"])
     wait_for(lambda: m.where(d) == "deferred", 10)
     m.run("postsuper", "-h", d)
