@@ -3,6 +3,9 @@
  * layout mailq has printed since Sendmail, which monitoring scripts parse) or -j, one JSON
  * object per message and line with Postfix's field names.
  *
+ * The addresses arrive as showq sends them: local parts quoted where RFC 5321 needs it, the
+ * null sender as MAILER-DAEMON (both forms, as Postfix's showq does).
+ *
  * Trusts: nothing in the listing. Addresses and reasons come from queue files, and so from
  * SMTP clients: in text, control characters and bytes that are not UTF-8 become '?'; in
  * JSON, quotes, backslashes and control characters are escaped and bytes that are not
@@ -14,7 +17,7 @@
 
 #include "postern/postern_queue.h"
 
-#define QUEUE_EMPTY_ADDR "MAILER-DAEMON"
+#define QUEUE_NO_REASON  "reason unavailable"
 #define QUEUE_REASON_COL 76 /* a reason ends in this column when it fits */
 
 /* queue_utf8_len - the length of the valid UTF-8 sequence at s, or 0 */
@@ -72,10 +75,19 @@ queue_put_json(FILE *out, const char *s)
     while (*p) {
         size_t n = queue_utf8_len(p);
 
+        const char *esc = *p == '\b'   ? "\\b"
+                          : *p == '\f' ? "\\f"
+                          : *p == '\n' ? "\\n"
+                          : *p == '\r' ? "\\r"
+                          : *p == '\t' ? "\\t"
+                                       : NULL;
+
         if (n == 0)
             fputc('?', out);
         else if (*p == '"' || *p == '\\')
             fprintf(out, "\\%c", *p);
+        else if (esc != NULL)
+            fputs(esc, out);
         else if (*p < 0x20 || *p == 0x7f)
             fprintf(out, "\\u%04X", *p);
         else
@@ -117,7 +129,7 @@ queue_print_text(FILE *out, const struct queue_ctl_entry *e, bool first)
     char id[QUEUE_ID_SIZE + 1], when[32];
     time_t arrival = (time_t)e->arrival;
     struct tm tm;
-    const char *last = NULL;
+    const char *last = "";
     char mark = strcmp(e->queue_name, "active") == 0 ? '*'
                 : strcmp(e->queue_name, "hold") == 0 ? '!'
                                                      : 0;
@@ -131,15 +143,17 @@ queue_print_text(FILE *out, const struct queue_ctl_entry *e, bool first)
     if (localtime_r(&arrival, &tm) == NULL || strftime(when, sizeof(when), "%a %b %e %T", &tm) == 0)
         snprintf(when, sizeof(when), "??");
     fprintf(out, "%-11s %7lld %-20.20s ", id, (long long)e->size, when);
-    queue_put_text(out, *e->sender ? e->sender : QUEUE_EMPTY_ADDR);
+    queue_put_text(out, e->sender);
     fputc('\n', out);
     for (size_t i = 0; i < e->nrcpt; i++) {
         const char *why = e->rcpt[i].reason;
         int pad = QUEUE_REASON_COL - (int)strlen(why);
 
-        if (*why && (last == NULL || strcmp(last, why) != 0)) {
+        if (strcmp(last, why) != 0) { /* a new reason, or none after one */
+            if (*why == 0)
+                pad = QUEUE_REASON_COL - (int)strlen(QUEUE_NO_REASON);
             fprintf(out, "%*s(", pad > 0 ? pad : 0, "");
-            queue_put_text(out, why);
+            queue_put_text(out, *why ? why : QUEUE_NO_REASON);
             fprintf(out, ")\n");
             last = why;
         }

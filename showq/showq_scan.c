@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,12 +21,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/buf.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "mail/mailaddr.h"
 #include "mail/queue_ctl.h"
 #include "mail/queue_file.h"
 #include "mail/queue_id.h"
 #include "showq/showq.h"
+
+#define SHOWQ_EMPTY_ADDR "MAILER-DAEMON" /* Postfix's empty_address_recipient */
 
 static const char *const showq_queues[] = {"active", "deferred", "hold"};
 
@@ -47,6 +52,31 @@ showq_reason(char *reason)
     return *p == ' ' ? p + 1 : reason;
 }
 
+/*
+ * showq_external - an address as Postfix's showq shows it: the local part quoted where
+ * RFC 5321 needs it (the queue file keeps it unquoted), the null sender as MAILER-DAEMON
+ */
+static char *
+showq_external(const char *addr)
+{
+    const char *at = strrchr(addr, '@');
+    struct buf b;
+    char *local, *s;
+
+    if (*addr == 0)
+        return xstrdup(SHOWQ_EMPTY_ADDR);
+    buf_init(&b, 4 * QUEUE_FILE_ADDR_MAX);
+    local = at ? xmemdup(addr, (size_t)(at - addr) + 1) : xstrdup(addr);
+    local[at ? at - addr : (ptrdiff_t)strlen(addr)] = 0;
+    mailaddr_quote_local(&b, local);
+    if (at)
+        buf_puts(&b, at);
+    s = xstrdup(buf_str(&b));
+    free(local);
+    buf_free(&b);
+    return s;
+}
+
 /* showq_entry - the listing's view of a message: recipients not yet final */
 static void
 showq_entry(struct queue_ctl_entry *e, const char *queue, const char *id,
@@ -59,18 +89,27 @@ showq_entry(struct queue_ctl_entry *e, const char *queue, const char *id,
     snprintf(e->id, sizeof(e->id), "%s", id);
     e->arrival = (int64_t)env->arrival.tv_sec;
     e->size = (int64_t)env->size;
-    e->sender = env->sender;
+    e->sender = showq_external(env->sender);
     e->rcpt = xcalloc(env->nrcpt, sizeof(*e->rcpt));
     for (size_t i = 0; i < env->nrcpt; i++) {
         struct queue_rcpt *r = &env->rcpt[i];
 
         if (r->status.state != QUEUE_RCPT_PENDING && r->status.state != QUEUE_RCPT_DEFERRED)
             continue;
-        e->rcpt[e->nrcpt].addr = r->addr;
+        e->rcpt[e->nrcpt].addr = showq_external(r->addr);
         e->rcpt[e->nrcpt].reason =
             r->status.state == QUEUE_RCPT_DEFERRED ? showq_reason(r->status.reason) : none;
         e->nrcpt++;
     }
+}
+
+static void
+showq_entry_free(struct queue_ctl_entry *e)
+{
+    for (size_t i = 0; i < e->nrcpt; i++)
+        free(e->rcpt[i].addr);
+    free(e->rcpt);
+    free(e->sender);
 }
 
 /* showq_file - one queue file to the client; a file that is gone or bad is skipped */
@@ -96,7 +135,7 @@ showq_file(int fd, int dir, const char *queue, const char *id, struct err *err)
     else {
         showq_entry(&e, queue, id, &env);
         good = queue_ctl_send_entry(fd, &e, err);
-        free(e.rcpt);
+        showq_entry_free(&e);
         queue_envelope_free(&env);
     }
     close(file);
