@@ -28,9 +28,10 @@ fuzz_entry(const struct queue_ctl_entry *e, void *ctx)
     ++*(int *)ctx;
 }
 
-/* fuzz_stream - a socket pair whose far end has sent data and hung up; the near end */
+/* fuzz_stream - a socket pair whose far end (*far) has sent data and nothing more; the
+ * near end, where the request goes and the data comes from */
 static int
-fuzz_stream(const uint8_t *data, size_t size)
+fuzz_stream(const uint8_t *data, size_t size, int *far)
 {
     int sv[2];
 
@@ -39,30 +40,37 @@ fuzz_stream(const uint8_t *data, size_t size)
     if (size > 0 && write(sv[1], data, size) != (ssize_t)size)
         abort();
     shutdown(sv[1], SHUT_WR);
-    close(sv[1]);
+    *far = sv[1];
     return sv[0];
+}
+
+static void
+fuzz_close(int near, int far)
+{
+    close(near);
+    close(far);
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char why[QUEUE_CTL_WHY_SIZE], name[QUEUE_CTL_NAME_SIZE];
-    int fd, file, seen = 0;
+    int fd, far, file, seen = 0;
     long count = -1;
 
     if (size > FUZZ_MAX)
         return 0;
-    fd = fuzz_stream(data, size);
+    fd = fuzz_stream(data, size, &far);
     queue_ctl_list(fd, fuzz_entry, &seen, why, sizeof(why));
-    close(fd);
-    fd = fuzz_stream(data, size);
+    fuzz_close(fd, far);
+    fd = fuzz_stream(data, size, &far);
     if (queue_ctl_flush(fd, "", "", &count, why, sizeof(why)) != QUEUE_CTL_OK)
         FUZZ_ASSERT(count == -1);
-    close(fd);
-    fd = fuzz_stream(data, size);
+    fuzz_close(fd, far);
+    fd = fuzz_stream(data, size, &far);
     FUZZ_ASSERT(queue_ctl_show(fd, "01xXV5x0qyG07po00", &file, name, why, sizeof(why)) !=
                 QUEUE_CTL_OK);
     FUZZ_ASSERT(file == -1);
-    close(fd);
+    fuzz_close(fd, far);
     return 0;
 }
