@@ -42,8 +42,12 @@ queue_show_state(enum queue_rcpt_state state)
     switch (state) {
     case QUEUE_RCPT_DELIVERED:
         return "delivered";
+    case QUEUE_RCPT_DELIVERED_NOTICE:
+        return "delivered, success notice";
     case QUEUE_RCPT_FAILED:
         return "failed";
+    case QUEUE_RCPT_FAILED_NOTICE:
+        return "failed, failure notice";
     case QUEUE_RCPT_DEFERRED:
         return "deferred";
     default:
@@ -79,12 +83,15 @@ queue_show_envelope(FILE *out, const struct queue_envelope *env)
         if (*r->notify)
             queue_show_value(out, "dsn_notify", r->notify);
         queue_show_value(out,
-                         r->status.state == QUEUE_RCPT_DELIVERED ||
-                                 r->status.state == QUEUE_RCPT_FAILED
-                             ? "done_recipient"
-                             : "recipient",
+                         r->status.state == QUEUE_RCPT_PENDING ||
+                                 r->status.state == QUEUE_RCPT_DEFERRED
+                             ? "recipient"
+                             : "done_recipient",
                          r->addr);
         fprintf(out, "recipient_status: %s", queue_show_state(r->status.state));
+        if (r->status.state == QUEUE_RCPT_FAILED_NOTICE ||
+            r->status.state == QUEUE_RCPT_DELIVERED_NOTICE)
+            fprintf(out, " %s", *r->status.notice ? r->status.notice : "(owed)");
         if (*r->status.reason)
             queue_show_value(out, "", r->status.reason);
         else

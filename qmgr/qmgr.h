@@ -134,7 +134,6 @@ void qmgr_sched_scan(struct qmgr *q);
 void qmgr_sched_free(struct qmgr *q);
 struct qmgr_msg *qmgr_sched_find(struct qmgr *q, const char *id);
 double qmgr_now(void);
-struct qmgr_msg *qmgr_sched_find(struct qmgr *q, const char *id);
 void qmgr_sched_forget(struct qmgr *q, struct qmgr_msg *m);
 
 /* qmgr_admin.c: the administrator's requests (flush, delete, hold, release, requeue, show) */

@@ -430,8 +430,10 @@ qmgr_admin_drop(struct qmgr_msg *m, size_t i)
 
 /*
  * qmgr_admin_finish - a marked message has no delivery in flight any more: do what was
- * asked. A message with nothing left to deliver is removed whatever was asked. A requeued
- * one stays in active/ for the backlog scan, which takes it into memory again.
+ * asked. A message with nothing left to deliver and no notice owed is removed whatever was
+ * asked; a deleted one owes none (as with Postfix's postsuper -d). A held message keeps the
+ * notices it owes for its release. A requeued one stays in active/ for the backlog scan,
+ * which takes it into memory again (and sends what it owes).
  */
 void
 qmgr_admin_finish(struct qmgr *q, struct qmgr_msg *m)
@@ -439,7 +441,8 @@ qmgr_admin_finish(struct qmgr *q, struct qmgr_msg *m)
     bool open = false;
 
     for (size_t i = 0; i < m->env.nrcpt; i++)
-        if (m->rcpt[i].state == QUEUE_RCPT_PENDING || m->rcpt[i].state == QUEUE_RCPT_DEFERRED)
+        if (m->rcpt[i].state == QUEUE_RCPT_PENDING || m->rcpt[i].state == QUEUE_RCPT_DEFERRED ||
+            qmgr_notice_holds(m, i))
             open = true;
     if (m->admin == QMGR_ADMIN_DELETE || !open) {
         if (unlinkat(q->dir_fd[QMGR_ACTIVE], m->id, 0) < 0)

@@ -154,8 +154,7 @@ qmgr_outcome(struct qmgr *q, struct qmgr_msg *m, size_t i, const struct deliver_
     }
     snprintf(st.reason, sizeof(st.reason), "%.15s %.180s", res.dsn, res.reason);
     m->notices += notice_owed(st.state);
-    if (deferred || m->open > 1 || m->deferred > 0 || m->notices > 0 ||
-        m->admin != QMGR_ADMIN_NONE)
+    if (deferred || m->open > 1 || m->deferred > 0 || m->notices > 0 || m->admin != QMGR_ADMIN_NONE)
         qmgr_record(q, m, i, &st);
     qmgr_log(m, i, &res, relay, t);
     m->rcpt[i].state = st.state;

@@ -56,6 +56,8 @@ myhostname = mx.test.example
 mydestination = $myhostname, localhost
 alias_maps =
 transport_maps = texthash:%(cfg)s/transport
+virtual_alias_domains = valias.example
+virtual_alias_maps = texthash:%(cfg)s/virtual
 defer_transports = slow
 queue_run_delay = 3600s
 minimal_backoff_time = 3600s
@@ -69,6 +71,8 @@ ipc_timeout = 3s
         with open(os.path.join(self.cfg, "master.cf"), "w") as f:
             f.write("qmgr unix - - n - 1 qmgr\n"
                     "showq unix n - n - - showq\n")
+        with open(os.path.join(self.cfg, "virtual"), "w") as f:
+            f.write("someone@valias.example someone@slow.example\n")
         with open(os.path.join(self.cfg, "transport"), "w") as f:
             f.write("slow.example slow:\nother.example slow:\nstall.example stall:\n"
                     "%s@mx.test.example later:\n" % ALLOWED)
@@ -366,6 +370,18 @@ def in_flight_cases(m):
              "%s: done when the agent's connection ended" % action)
         t.ok("%s: to=<x@stall.example>" not in m.logtext(), "no outcome was recorded for it")
     m.run("postsuper", "-d", "ALL")
+    q = m.send(["nobody@valias.example", "y@stall.example"])
+    conn, _ = agent.accept()
+    m.run("postsuper", "-h", q)
+    conn.close()
+    t.ok(wait_for(lambda: m.where(q) == "hold", 10),
+         "a message with a failed recipient, held while another is in flight, goes on hold")
+    out = m.run("postcat", "-e", "-q", q).stdout.decode()
+    t.like(out, "done_recipient: nobody@valias.example\nrecipient_status: failed, failure notice "
+           "(owed)", "still owing the sender its failure notice (postcat -e)")
+    t.ok("notice about <nobody@valias.example>" not in m.logtext(),
+         "which was not even tried (held first)")
+    m.run("postsuper", "-d", q)
     q = m.send(["x@slow.example", "y@stall.example"])
     conn, _ = agent.accept()
     text = m.run("mailq").stdout.decode()
