@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "core/str.h"
+#include "mail/params.h"
 #include "mail/queue_ctl.h"
 
 /* sysexits.h values, as Postfix's commands exit with them */
@@ -30,7 +32,28 @@ void queue_print_end(struct queue_print *p);
 #define QUEUE_SHOW_BODY     0x4u
 int queue_show_file(FILE *out, int fd, const char *name, unsigned what);
 
-/* postern_queue.c */
+/*
+ * postern_queue_cmd.c: the requests. Each loads main.cf from config_dir (NULL: the
+ * default), asks showq or qmgr, prints the answer or "NAME: fatal: ..." on stderr (NAME as
+ * queue_cmd_tag() set it) and returns the exit status. admin's verb is delete, hold,
+ * release or requeue; its operands are IDs, ALL or "-" (IDs on stdin).
+ */
+struct queue_cmd {
+    char *config_dir;
+    struct params params;
+    bool loaded;
+};
+void queue_cmd_tag(const char *name);
+void queue_cmd_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int queue_cmd_list(struct queue_cmd *pq, bool json);
+int queue_cmd_flush(struct queue_cmd *pq, const char *site, const char *id);
+int queue_cmd_admin(struct queue_cmd *pq, const char *verb, const struct strvec *operands,
+                    const char *queues);
+int queue_cmd_show(struct queue_cmd *pq, const char *id, unsigned what);
+int queue_cmd_show_path(const char *path, unsigned what);
+void queue_cmd_free(struct queue_cmd *pq);
+
+/* postern_queue.c: the command lines */
 int postern_queue_main(int argc, char **argv);
 bool postern_queue_compat(const char *name, int argc, char **argv, int *status);
 

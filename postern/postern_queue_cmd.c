@@ -1,0 +1,321 @@
+/*
+ * postern_queue_cmd.c - the queue commands' requests, whatever command line asked for them
+ * (postern_queue.c): list, flush, delete, hold, release, requeue, show.
+ *
+ * Runs as the invoking user. Listing and flushing go through showq's public socket
+ * (public/showq), which decides with authorized_mailq_users / authorized_flush_users who
+ * may; everything else goes to qmgr's private socket, which admits only root (and
+ * mail_owner). No command reads or changes a queue directory itself: only qmgr renames
+ * and removes queue files, and postcat gets a read-only descriptor from qmgr.
+ *
+ * Trusts: its command line and main.cf; nothing a daemon answers (queue_ctl.c checks it).
+ * Exit codes and messages follow Postfix's commands (sysexits.h).
+ */
+#include <errno.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/conf.h"
+#include "core/ipc.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/str.h"
+#include "mail/params.h"
+#include "mail/queue_ctl.h"
+#include "mail/queue_id.h"
+#include "postern/postern.h"
+#include "postern/postern_queue.h"
+
+/* The name messages go out under: the Postfix command's, or postern's own. */
+static const char *queue_cmd_name = "postern/queue";
+
+void
+queue_cmd_tag(const char *name)
+{
+    queue_cmd_name = name;
+}
+
+/* pq_fatal - "tag: fatal: text" on stderr, as Postfix's commands say it before they exit
+ * with a sysexits.h status (the caller returns that status) */
+void
+queue_cmd_fatal(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "%s: fatal: ", queue_cmd_name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+/* queue_cmd_load - main.cf of the configuration directory (-c, else the default) */
+static bool
+queue_cmd_load(struct queue_cmd *pq)
+{
+    struct conf *conf = params_conf_new();
+    char *path;
+    struct err err;
+    bool good;
+
+    if (pq->config_dir == NULL)
+        pq->config_dir = postern_config_dir();
+    path = xasprintf("%s/main.cf", pq->config_dir);
+    good = conf_read_file(conf, path, &err) && params_load(&pq->params, conf, &err);
+    if (!good)
+        queue_cmd_fatal("%s", err.text);
+    pq->loaded = good;
+    free(path);
+    conf_free(conf);
+    return good;
+}
+
+void
+queue_cmd_free(struct queue_cmd *pq)
+{
+    if (pq->loaded)
+        params_free(&pq->params);
+    free(pq->config_dir);
+}
+
+/* queue_cmd_connect - public/showq or private/qmgr; -1 (and the error logged) if not running */
+static int
+queue_cmd_connect(struct queue_cmd *pq, const char *where, const char *service, const char *down)
+{
+    char *path = xasprintf("%s/%s/%s", pq->params.queue_directory, where, service);
+    struct err err;
+    int fd = ipc_connect(path, &err);
+
+    if (fd < 0)
+        queue_cmd_fatal("%s (connect to the %s service: %s)", down, service, err.text);
+    free(path);
+    return fd;
+}
+
+/* queue_cmd_superuser - root (or mail_owner) only, as postsuper and postcat are */
+static bool
+queue_cmd_superuser(const struct queue_cmd *pq)
+{
+    const struct passwd *pw = getpwnam(pq->params.mail_owner);
+
+    if (getuid() == 0 || (pw != NULL && pw->pw_uid == getuid()))
+        return true;
+    queue_cmd_fatal("use of this command is reserved for the superuser");
+    return false;
+}
+
+/* queue_cmd_outcome - report a refusal or failure; the exit status */
+static int
+queue_cmd_outcome(enum queue_ctl_outcome out, const char *why, int refused_status)
+{
+    if (out == QUEUE_CTL_OK)
+        return 0;
+    queue_cmd_fatal("%s", why);
+    return out == QUEUE_CTL_REFUSED ? refused_status : QUEUE_EX_UNAVAILABLE;
+}
+
+/* queue_cmd_list - the queue, as text or JSON lines */
+int
+queue_cmd_list(struct queue_cmd *pq, bool json)
+{
+    struct queue_print p = {.out = stdout, .json = json};
+    char why[QUEUE_CTL_WHY_SIZE];
+    enum queue_ctl_outcome out;
+    int fd;
+
+    if (!queue_cmd_load(pq))
+        return QUEUE_EX_UNAVAILABLE;
+    if ((fd = queue_cmd_connect(pq, "public", "showq",
+                                "Queue report unavailable - mail system is down")) < 0)
+        return QUEUE_EX_UNAVAILABLE;
+    out = queue_ctl_list(fd, queue_print_entry, &p, why, sizeof(why));
+    close(fd);
+    if (out == QUEUE_CTL_OK)
+        queue_print_end(&p);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        queue_cmd_fatal("output write error: %s", strerror(errno));
+        return QUEUE_EX_SOFTWARE;
+    }
+    return queue_cmd_outcome(out, why, QUEUE_EX_NOPERM);
+}
+
+/* queue_cmd_flush - deferred mail tried now: all, one site (-s) or one ID (-i) */
+int
+queue_cmd_flush(struct queue_cmd *pq, const char *site, const char *id)
+{
+    char why[QUEUE_CTL_WHY_SIZE];
+    enum queue_ctl_outcome out;
+    long count = 0;
+    int fd;
+
+    if (*site && (strlen(site) > 255 || strpbrk(site, " \t\r\n@") != NULL)) {
+        queue_cmd_fatal("Cannot flush mail queue - invalid destination: \"%.100s%s\"", site,
+                        strlen(site) > 100 ? "..." : "");
+        return QUEUE_EX_USAGE;
+    }
+    if (*id && !queue_id_valid(id, strlen(id))) {
+        queue_cmd_fatal("Cannot flush queue ID - invalid name: \"%.100s%s\"", id,
+                        strlen(id) > 100 ? "..." : "");
+        return QUEUE_EX_USAGE;
+    }
+    if (!queue_cmd_load(pq))
+        return QUEUE_EX_UNAVAILABLE;
+    if ((fd = queue_cmd_connect(pq, "public", "showq",
+                                "Cannot flush mail queue - mail system is down")) < 0)
+        return QUEUE_EX_UNAVAILABLE;
+    out = queue_ctl_flush(fd, site, id, &count, why, sizeof(why));
+    close(fd);
+    return queue_cmd_outcome(out, why, QUEUE_EX_NOPERM);
+}
+
+/* The administrator's actions, with postsuper's summary line. */
+static const struct queue_cmd_action {
+    const char *verb;
+    const char *done; /* postsuper's words for what was done */
+} queue_cmd_actions[] = {
+    {"delete", "Deleted"},
+    {"hold", "Placed on hold"},
+    {"release", "Released from hold"},
+    {"requeue", "Requeued"},
+};
+
+/* queue_cmd_action_find - the action called verb, or NULL */
+static const struct queue_cmd_action *
+queue_cmd_action_find(const char *verb)
+{
+    for (size_t i = 0; i < nitems(queue_cmd_actions); i++)
+        if (strcmp(queue_cmd_actions[i].verb, verb) == 0)
+            return &queue_cmd_actions[i];
+    return NULL;
+}
+
+/* queue_cmd_ids - the IDs an operand names: itself, or with "-" one per line of stdin */
+static void
+queue_cmd_ids(const char *operand, struct strvec *ids)
+{
+    char line[256];
+
+    if (strcmp(operand, "-") != 0) {
+        strvec_add(ids, operand);
+        return;
+    }
+    while (fgets(line, sizeof(line), stdin) != NULL) {
+        char *id = str_trim(line);
+
+        if (*id)
+            strvec_add(ids, id);
+    }
+}
+
+/* queue_cmd_admin_one - one request to qmgr; false if qmgr could not be asked at all */
+static bool
+queue_cmd_admin_one(int fd, const struct queue_cmd_action *a, const char *id, const char *queues,
+                    long *total, int *status)
+{
+    char why[QUEUE_CTL_WHY_SIZE];
+    long count = 0;
+    enum queue_ctl_outcome out;
+
+    if (strcmp(id, "ALL") != 0 && !queue_id_valid(id, strlen(id))) {
+        log_warn("invalid mail queue id: %.100s", id);
+        *status = 1;
+        return true;
+    }
+    out = queue_ctl_admin(fd, a->verb, id, queues, &count, why, sizeof(why));
+    if (out == QUEUE_CTL_BROKEN) {
+        queue_cmd_fatal("%s", why);
+        *status = 1;
+        return false;
+    }
+    if (out == QUEUE_CTL_REFUSED) {
+        log_warn("%s", why);
+        *status = 1;
+    }
+    *total += count;
+    return true;
+}
+
+/*
+ * queue_cmd_admin - action on each ID (or ALL) in the named queues (none: the action's default
+ * queues), through qmgr; postsuper's summary line when something was done
+ */
+int
+queue_cmd_admin(struct queue_cmd *pq, const char *verb, const struct strvec *operands,
+                const char *queues)
+{
+    const struct queue_cmd_action *a = queue_cmd_action_find(verb);
+    struct strvec ids;
+    long total = 0;
+    int status = 0, fd;
+
+    if (a == NULL)
+        log_panic("queue_cmd_admin: unknown action %s", verb);
+    if (!queue_cmd_load(pq) || !queue_cmd_superuser(pq))
+        return 1;
+    if ((fd = queue_cmd_connect(pq, "private", "qmgr", "Mail system is down")) < 0)
+        return QUEUE_EX_UNAVAILABLE;
+    strvec_init(&ids);
+    for (size_t i = 0; i < operands->n; i++)
+        queue_cmd_ids(operands->v[i], &ids);
+    for (size_t i = 0; i < ids.n; i++)
+        if (!queue_cmd_admin_one(fd, a, ids.v[i], queues, &total, &status))
+            break;
+    close(fd);
+    strvec_free(&ids);
+    if (total > 0)
+        log_info("%s: %ld message%s", a->done, total, total == 1 ? "" : "s");
+    return status;
+}
+
+/* queue_cmd_show - one message as postcat -q prints it; the descriptor comes from qmgr */
+int
+queue_cmd_show(struct queue_cmd *pq, const char *id, unsigned what)
+{
+    char why[QUEUE_CTL_WHY_SIZE], queue[QUEUE_CTL_NAME_SIZE], *name;
+    enum queue_ctl_outcome out;
+    int fd, file, status;
+
+    if (!queue_id_valid(id, strlen(id))) {
+        queue_cmd_fatal("invalid mail queue id: %.100s", id);
+        return 1;
+    }
+    if (!queue_cmd_load(pq) || !queue_cmd_superuser(pq))
+        return 1;
+    if ((fd = queue_cmd_connect(pq, "private", "qmgr", "Mail system is down")) < 0)
+        return QUEUE_EX_UNAVAILABLE;
+    out = queue_ctl_show(fd, id, &file, queue, why, sizeof(why));
+    close(fd);
+    if (out != QUEUE_CTL_OK) {
+        queue_cmd_fatal("open queue file %s: %s", id, why);
+        return 1;
+    }
+    name = xasprintf("%s/%s", queue, id);
+    status = queue_show_file(stdout, file, name, what ? what : ~0u);
+    close(file);
+    free(name);
+    if (fflush(stdout) != 0 && status == 0) {
+        queue_cmd_fatal("output write error: %s", strerror(errno));
+        status = 1;
+    }
+    return status;
+}
+
+/* queue_cmd_show_path - postcat's plain form: a queue file named by its path (root's business) */
+int
+queue_cmd_show_path(const char *path, unsigned what)
+{
+    FILE *f = fopen(path, "r");
+    int status;
+
+    if (f == NULL) {
+        queue_cmd_fatal("open %s: %s", path, strerror(errno));
+        return 1;
+    }
+    status = queue_show_file(stdout, fileno(f), path, what ? what : ~0u);
+    fclose(f);
+    return status;
+}
