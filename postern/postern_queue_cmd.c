@@ -39,7 +39,7 @@ queue_cmd_tag(const char *name)
     queue_cmd_name = name;
 }
 
-/* pq_fatal - "tag: fatal: text" on stderr, as Postfix's commands say it before they exit
+/* queue_cmd_fatal - "name: fatal: text" on stderr, as Postfix's commands say it before they exit
  * with a sysexits.h status (the caller returns that status) */
 void
 queue_cmd_fatal(const char *fmt, ...)
