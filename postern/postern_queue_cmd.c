@@ -2,10 +2,11 @@
  * postern_queue_cmd.c - the queue commands' requests, whatever command line asked for them
  * (postern_queue.c): list, flush, delete, hold, release, requeue, show.
  *
- * Runs as the invoking user. Listing and flushing go through showq's public socket
- * (public/showq), which decides with authorized_mailq_users / authorized_flush_users who
- * may; everything else goes to qmgr's private socket, which admits only root (and
- * mail_owner). No command reads or changes a queue directory itself: only qmgr renames
+ * Runs as the invoking user. When the mail system is down, root's listing comes from
+ * showq started stand-alone, as Postfix's postqueue does; nobody else's. Listing and flushing go
+ * through showq's public socket (public/showq), which decides with authorized_mailq_users /
+ * authorized_flush_users who may; everything else goes to qmgr's private socket, which admits only
+ * root (and mail_owner). No command reads or changes a queue directory itself: only qmgr renames
  * and removes queue files, and postcat gets a read-only descriptor from qmgr.
  *
  * Trusts: its command line and main.cf; nothing a daemon answers (queue_ctl.c checks it).
@@ -17,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/conf.h"
@@ -118,6 +121,54 @@ queue_cmd_outcome(enum queue_ctl_outcome out, const char *why, int refused_statu
     return out == QUEUE_CTL_REFUSED ? refused_status : QUEUE_EX_UNAVAILABLE;
 }
 
+/*
+ * queue_cmd_direct - the mail system is down and root asks for the queue: showq runs
+ * stand-alone (-S) as a child, dropping to mail_owner (-u) as under the master, as
+ * Postfix's postqueue does then; the socket to read the listing from, or -1
+ */
+static int
+queue_cmd_direct(struct queue_cmd *pq, const char *why, pid_t *child)
+{
+    char *prog = xasprintf("%s/showq", pq->params.daemon_directory);
+    int sv[2] = {-1, -1};
+
+    fprintf(stderr, "%s: warning: Mail system is down -- accessing queue directly (%s)\n",
+            queue_cmd_name, why);
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 || (*child = fork()) < 0) {
+        queue_cmd_fatal("Queue report unavailable: %s", strerror(errno));
+        free(prog);
+        return -1;
+    }
+    if (*child == 0) { /* dup2 clears close-on-exec on what showq reads and writes */
+        if (dup2(sv[1], 0) == 0 && dup2(sv[1], 1) == 1)
+            execl(prog, "showq", "-S", "-u", "-c", pq->config_dir, (char *)NULL);
+        _exit(QUEUE_EX_UNAVAILABLE);
+    }
+    close(sv[1]);
+    free(prog);
+    return sv[0];
+}
+
+/* queue_cmd_showq - a connection to showq: its socket, or as root a stand-alone child */
+static int
+queue_cmd_showq(struct queue_cmd *pq, pid_t *child)
+{
+    char *path = xasprintf("%s/public/showq", pq->params.queue_directory);
+    char why[sizeof(((struct err *)0)->text) + 64];
+    struct err err;
+    int fd = ipc_connect(path, &err);
+
+    free(path);
+    *child = -1;
+    if (fd >= 0)
+        return fd;
+    snprintf(why, sizeof(why), "connect to the showq service: %s", err.text);
+    if (getuid() == 0)
+        return queue_cmd_direct(pq, why, child);
+    queue_cmd_fatal("Queue report unavailable - mail system is down (%s)", why);
+    return -1;
+}
+
 /* queue_cmd_list - the queue, as text or JSON lines */
 int
 queue_cmd_list(struct queue_cmd *pq, bool json)
@@ -125,15 +176,17 @@ queue_cmd_list(struct queue_cmd *pq, bool json)
     struct queue_print p = {.out = stdout, .json = json};
     char why[QUEUE_CTL_WHY_SIZE];
     enum queue_ctl_outcome out;
+    pid_t child;
     int fd;
 
     if (!queue_cmd_load(pq))
         return QUEUE_EX_UNAVAILABLE;
-    if ((fd = queue_cmd_connect(pq, "public", "showq",
-                                "Queue report unavailable - mail system is down")) < 0)
+    if ((fd = queue_cmd_showq(pq, &child)) < 0)
         return QUEUE_EX_UNAVAILABLE;
     out = queue_ctl_list(fd, queue_print_entry, &p, why, sizeof(why));
     close(fd);
+    if (child > 0)
+        waitpid(child, NULL, 0);
     if (out == QUEUE_CTL_OK)
         queue_print_end(&p);
     if (fflush(stdout) != 0 || ferror(stdout)) {

@@ -505,9 +505,18 @@ def delivery_cases(m, pw):
     t.is_eq(m.run("mailq").stdout, b"Mail queue is empty\n", "and the queue is empty")
 
 
-def down_cases(m):
+def down_cases(m, waiting):
     r = m.run("mailq")
-    t.is_eq(r.returncode, 69, "mailq with postern stopped: EX_UNAVAILABLE")
+    t.is_eq(r.returncode, 0, "root's mailq with postern stopped")
+    t.like(r.stderr.decode(), "mailq: warning: Mail system is down -- accessing queue directly",
+           "reads the queue through showq stand-alone, as Postfix's does")
+    t.ok(re.search(r"^%s +%d " % (waiting, SIZE), r.stdout.decode(), re.M),
+         "and lists the waiting message")
+    r = m.run("postqueue", "-j")
+    t.is_eq([json.loads(x)["queue_id"] for x in r.stdout.decode().splitlines()], [waiting],
+            "so does postqueue -j")
+    r = m.run("mailq", user=ALLOWED)
+    t.is_eq(r.returncode, 69, "another user's mailq with postern stopped: EX_UNAVAILABLE")
     t.like(r.stderr.decode(), "mailq: fatal: Queue report unavailable - mail system is down",
            "with Postfix's message")
     r = m.run("postqueue", "-x")
@@ -530,8 +539,10 @@ def main():
         in_flight_cases(m)
         permission_cases(m)
         delivery_cases(m, pw)
+        waiting = m.send(["later@slow.example"])
+        wait_for(lambda: m.where(waiting) == "deferred", 10)
         m.stop()
-        down_cases(m)
+        down_cases(m, waiting)
     finally:
         m.stop()
         if os.environ.get("KEEP"):
