@@ -3,22 +3,27 @@
  * (postern_queue.c): list, flush, delete, hold, release, requeue, show.
  *
  * Runs as the invoking user. When the mail system is down, root's listing comes from
- * showq started stand-alone, as Postfix's postqueue does; nobody else's. Listing and flushing go
- * through showq's public socket (public/showq), which decides with authorized_mailq_users /
- * authorized_flush_users who may; everything else goes to qmgr's private socket, which admits only
- * root (and mail_owner). No command reads or changes a queue directory itself: only qmgr renames
- * and removes queue files, and postcat gets a read-only descriptor from qmgr.
+ * showq started stand-alone, as Postfix's postqueue does, and postcat reads the file in a
+ * child that became mail_owner: root never opens a path in mail_owner's directories. Listing and
+ * flushing go through showq's public socket (public/showq), which decides with
+ * authorized_mailq_users / authorized_flush_users who may; everything else goes to qmgr's private
+ * socket, which admits only root (and mail_owner). No command reads or changes a queue directory
+ * itself: only qmgr renames and removes queue files, and postcat gets a read-only descriptor from
+ * qmgr.
  *
  * Trusts: its command line and main.cf; nothing a daemon answers (queue_ctl.c checks it).
  * Exit codes and messages follow Postfix's commands (sysexits.h).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -324,6 +329,78 @@ queue_cmd_admin(struct queue_cmd *pq, const char *verb, const struct strvec *ope
     return status;
 }
 
+/* queue_cmd_qmgr - a connection to qmgr, or -1 (quietly) when it is not running */
+static int
+queue_cmd_qmgr(struct queue_cmd *pq)
+{
+    char *path = xasprintf("%s/private/qmgr", pq->params.queue_directory);
+    struct err err;
+    int fd = ipc_connect(path, &err);
+
+    free(path);
+    return fd;
+}
+
+/*
+ * queue_cmd_show_child - in a child that became mail_owner: find the file in the queue
+ * directories and print it. Root opens no path in mail_owner's directories.
+ */
+static int
+queue_cmd_show_child(struct queue_cmd *pq, const struct passwd *pw, const char *id, unsigned what)
+{
+    static const char *const dirs[] = {"hold", "active", "deferred", "corrupt"};
+    bool dropped =
+        getuid() == pw->pw_uid || (setgroups(1, &pw->pw_gid) == 0 && setgid(pw->pw_gid) == 0 &&
+                                   setuid(pw->pw_uid) == 0 && geteuid() != 0);
+    struct stat st;
+    char path[64];
+
+    if (!dropped || chdir(pq->params.queue_directory) < 0) {
+        queue_cmd_fatal("%s: %s", dropped ? pq->params.queue_directory : "drop privileges",
+                        strerror(errno));
+        return 1;
+    }
+    for (size_t i = 0; i < nitems(dirs); i++) {
+        int fd;
+
+        snprintf(path, sizeof(path), "%s/%s", dirs[i], id);
+        fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+            int status = queue_show_file(stdout, fd, path, what ? what : ~0u);
+            close(fd);
+            return fflush(stdout) == 0 ? status : 1;
+        }
+        if (fd >= 0)
+            close(fd);
+    }
+    queue_cmd_fatal("open queue file %s: no such message in the queue", id);
+    return 1;
+}
+
+/* queue_cmd_show_direct - qmgr is not running: read the file as mail_owner, in a child */
+static int
+queue_cmd_show_direct(struct queue_cmd *pq, const char *id, unsigned what)
+{
+    const struct passwd *pw = getpwnam(pq->params.mail_owner);
+    int status;
+    pid_t child;
+
+    if (pw == NULL) {
+        queue_cmd_fatal("mail_owner %s is not a user", pq->params.mail_owner);
+        return 1;
+    }
+    fflush(stdout);
+    if ((child = fork()) < 0) {
+        queue_cmd_fatal("fork: %s", strerror(errno));
+        return 1;
+    }
+    if (child == 0)
+        _exit(queue_cmd_show_child(pq, pw, id, what));
+    if (waitpid(child, &status, 0) < 0 || !WIFEXITED(status))
+        return 1;
+    return WEXITSTATUS(status);
+}
+
 /* queue_cmd_show - one message as postcat -q prints it; the descriptor comes from qmgr */
 int
 queue_cmd_show(struct queue_cmd *pq, const char *id, unsigned what)
@@ -338,8 +415,8 @@ queue_cmd_show(struct queue_cmd *pq, const char *id, unsigned what)
     }
     if (!queue_cmd_load(pq) || !queue_cmd_superuser(pq))
         return 1;
-    if ((fd = queue_cmd_connect(pq, "private", "qmgr", "Mail system is down")) < 0)
-        return QUEUE_EX_UNAVAILABLE;
+    if ((fd = queue_cmd_qmgr(pq)) < 0)
+        return queue_cmd_show_direct(pq, id, what);
     out = queue_ctl_show(fd, id, &file, queue, why, sizeof(why));
     close(fd);
     if (out != QUEUE_CTL_OK) {

@@ -24,6 +24,7 @@ from tap import TAP  # noqa: E402
 BUILD = os.environ["BUILD"]
 POSTERN = os.path.join(BUILD, "bin", "postern")
 CLIENT = os.path.join(BUILD, "t", "bin", "qmgr_client")
+SHIM = os.path.join(BUILD, "t", "preload", "pathops.so")
 BODY = "Subject: queued\n\nfirst line\nsecond line\n"
 SIZE = len(BODY.replace("\n", "\r\n"))
 ALLOWED = "pt-qlist"  # in authorized_mailq_users and authorized_flush_users
@@ -94,7 +95,7 @@ ipc_timeout = 3s
                 self.fg.wait()
             self.fg = None
 
-    def run(self, name, *args, user=None, stdin=None):
+    def run(self, name, *args, user=None, stdin=None, env=None):
         """A queue command by its Postfix name (argv[0]), as root or as user."""
         def drop():
             pw = pwd.getpwnam(user)
@@ -103,7 +104,7 @@ ipc_timeout = 3s
         argv = [os.path.join(self.bin, name), "-c", self.cfg] + list(args)
         if name == "mailq":
             argv[1] = "-C"
-        return subprocess.run(argv, capture_output=True, timeout=60, input=stdin,
+        return subprocess.run(argv, capture_output=True, timeout=60, input=stdin, env=env,
                               preexec_fn=drop if user else None)
 
     def send(self, rcpts, sender="sender@example.org"):
@@ -515,6 +516,20 @@ def down_cases(m, waiting):
     r = m.run("postqueue", "-j")
     t.is_eq([json.loads(x)["queue_id"] for x in r.stdout.decode().splitlines()], [waiting],
             "so does postqueue -j")
+    record = os.path.join(m.root, "pathops")
+    open(record, "w").close()
+    os.chmod(record, 0o666)  # the shim appends with whichever euid the call ran with
+    env = dict(os.environ, LD_PRELOAD=os.path.abspath(SHIM), PATHOPS_LOG=record,
+               PATHOPS_WATCH="deferred/:hold/:active/:corrupt/")
+    r = m.run("postcat", "-q", waiting, env=env)
+    t.is_eq(r.returncode, 0, "postcat -q with postern stopped")
+    t.ok(r.stdout.decode().startswith("*** ENVELOPE RECORDS deferred/%s ***\n" % waiting) and
+         BODY in r.stdout.decode(), "reads the file")
+    ops = [line.split(" ", 2) for line in open(record).read().splitlines()]
+    t.ok(ops and all(op[0] == str(m.owner.pw_uid) for op in ops),
+         "as mail_owner: root opens no path in the queue (%d opens recorded)" % len(ops))
+    r = m.run("postcat", "-q", "NoSuchMessage0000")
+    t.is_eq(r.returncode, 1, "and says when there is no such message")
     r = m.run("mailq", user=ALLOWED)
     t.is_eq(r.returncode, 69, "another user's mailq with postern stopped: EX_UNAVAILABLE")
     t.like(r.stderr.decode(), "mailq: fatal: Queue report unavailable - mail system is down",
