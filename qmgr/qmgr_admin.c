@@ -12,8 +12,9 @@
  *   delete    the file is removed ("QID: removed")
  *   hold      to hold/, where nothing is delivered ("QID: placed on hold")
  *   release   hold/ to deferred/, due now ("QID: released from hold")
- *   requeue   every deferred recipient is pending again (its reason goes), the message is
- *             resolved afresh and tried now ("QID: requeued")
+ *   requeue   every deferred recipient is pending again (its reason goes, the ID of a
+ *             delay warning sent about it stays), the message is resolved afresh and tried
+ *             now ("QID: requeued")
  *   flush     deferred/ to active/ now: all, those with a recipient at a site, or one ID
  *
  * Trusts: clients as far as the skeleton's peer check admits them (root's postern command,
@@ -70,7 +71,7 @@ static bool
 qmgr_admin_reset(struct qmgr *q, enum qmgr_dir d, const char *id)
 {
     int fd = openat(q->dir_fd[d], id, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-    const struct queue_rcpt_status pending = {.state = QUEUE_RCPT_PENDING};
+    struct queue_rcpt_status pending = {.state = QUEUE_RCPT_PENDING};
     struct queue_envelope env;
     struct err err;
     bool good;
@@ -80,9 +81,13 @@ qmgr_admin_reset(struct qmgr *q, enum qmgr_dir d, const char *id)
         return false;
     }
     good = queue_file_read(fd, &env, &err);
-    for (size_t i = 0; good && i < env.nrcpt; i++)
-        if (env.rcpt[i].status.state == QUEUE_RCPT_DEFERRED)
-            good = queue_file_write_slot(fd, env.rcpt[i].status_offset, &pending, false, &err);
+    for (size_t i = 0; good && i < env.nrcpt; i++) {
+        if (env.rcpt[i].status.state != QUEUE_RCPT_DEFERRED)
+            continue;
+        /* the delay warning's ID stays: a requeued message is not warned about twice */
+        memcpy(pending.notice, env.rcpt[i].status.notice, sizeof(pending.notice));
+        good = queue_file_write_slot(fd, env.rcpt[i].status_offset, &pending, false, &err);
+    }
     if (good && fdatasync(fd) < 0)
         good = err_set(&err, "fdatasync: %s", strerror(errno));
     if (!good)
