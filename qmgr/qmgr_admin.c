@@ -11,11 +11,14 @@
  *
  *   delete    the file is removed ("QID: removed")
  *   hold      to hold/, where nothing is delivered ("QID: placed on hold")
- *   release   hold/ to deferred/, due now ("QID: released from hold")
+ *   release   hold/ to active/, tried at once ("QID: released from hold")
  *   requeue   every deferred recipient is pending again (its reason goes, the ID of a
  *             delay warning sent about it stays), the message is resolved afresh and tried
  *             now ("QID: requeued")
- *   flush     deferred/ to active/ now: all, those with a recipient at a site, or one ID
+ *   flush     deferred/ to active/: all, those with a recipient at a site, or one ID
+ *
+ * Files moved into active/ (flush, release) are taken into memory by the backlog scan after
+ * the request is answered, within qmgr_message_active_limit, as any backlog is.
  *
  * Trusts: clients as far as the skeleton's peer check admits them (root's postern command,
  * mail_owner's showq for flushes); every ID is validated before it names a file, queue
@@ -108,15 +111,17 @@ qmgr_admin_move(struct qmgr *q, enum qmgr_dir from, enum qmgr_dir to, const char
     return false;
 }
 
-/* qmgr_admin_release - hold/ to deferred/, due now */
-static bool
-qmgr_admin_release(struct qmgr *q, const char *id)
+/*
+ * qmgr_admin_backlog - files were moved into active/ behind the scheduler's back: the
+ * backlog scan takes them into memory, after this request is answered, as many as
+ * qmgr_message_active_limit allows and the rest as messages leave memory
+ */
+static void
+qmgr_admin_backlog(struct qmgr *q)
 {
-    const struct timespec now[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_nsec = UTIME_NOW}};
-
-    if (utimensat(q->dir_fd[QMGR_HOLD], id, now, AT_SYMLINK_NOFOLLOW) < 0)
-        log_warn("%s: release: set the next try time: %m", id);
-    return qmgr_admin_move(q, QMGR_HOLD, QMGR_DEFERRED, id);
+    q->backlog = true;
+    if (!loop_timer_pending(q->backlog_timer))
+        loop_timer_start(q->backlog_timer, 0);
 }
 
 /* qmgr_admin_file - do action on d/id, a file not in memory; true if it was done */
@@ -137,8 +142,8 @@ qmgr_admin_file(struct qmgr *q, enum qmgr_admin action, enum qmgr_dir d, const c
             return false;
         log_info("%s: placed on hold", id);
         return true;
-    case QMGR_ADMIN_RELEASE:
-        if (!qmgr_admin_release(q, id))
+    case QMGR_ADMIN_RELEASE: /* tried at once: to active/, for the backlog scan */
+        if (!qmgr_admin_move(q, QMGR_HOLD, QMGR_ACTIVE, id))
             return false;
         log_info("%s: released from hold", id);
         return true;
@@ -266,7 +271,7 @@ qmgr_admin_apply(struct qmgr *q, const char *verb, const char *id, const char *q
         }
     }
     if (v->action == QMGR_ADMIN_RELEASE && *n > 0)
-        qmgr_sched_scan(q);
+        qmgr_admin_backlog(q);
     return true;
 }
 
@@ -296,17 +301,15 @@ qmgr_admin_site_match(struct qmgr *q, const char *id, const char *site)
     return match;
 }
 
-/* qmgr_admin_flush_one - deferred/id to active/, into memory; true if it moved */
+/* qmgr_admin_flush_one - deferred/id to active/, for the backlog scan; true if it moved */
 static bool
 qmgr_admin_flush_one(struct qmgr *q, const char *id)
 {
-    if (renameat2(q->dir_fd[QMGR_DEFERRED], id, q->dir_fd[QMGR_ACTIVE], id, RENAME_NOREPLACE) < 0) {
-        if (errno != ENOENT)
-            log_warn("%s: flush: move deferred/%s to active/: %m", id, id);
-        return false;
-    }
-    qmgr_sched_activate(q, id, true);
-    return true;
+    if (renameat2(q->dir_fd[QMGR_DEFERRED], id, q->dir_fd[QMGR_ACTIVE], id, RENAME_NOREPLACE) == 0)
+        return true;
+    if (errno != ENOENT)
+        log_warn("%s: flush: move deferred/%s to active/: %m", id, id);
+    return false;
 }
 
 /* qmgr_admin_flush - deferred mail now: all, one site's, or one ID; how many */
@@ -407,11 +410,13 @@ qmgr_admin_serve(struct qmgr_session *s, enum proto_msg msg)
         good = qmgr_admin_show(s, buf_str(&id));
     else if (msg == PROTO_QUEUE_FLUSH && id.len > 0 && !queue_id_valid(id.data, id.len))
         good = queue_ctl_send_refused(s->fd, "invalid mail queue id", &err);
-    else if (msg == PROTO_QUEUE_FLUSH)
-        good = queue_ctl_send_done(s->fd, qmgr_admin_flush(s->qmgr, buf_str(&site), buf_str(&id)),
-                                   &err);
-    else if (qmgr_admin_apply(s->qmgr, buf_str(&action), buf_str(&id), buf_str(&queues), &n, why,
-                              sizeof(why)))
+    else if (msg == PROTO_QUEUE_FLUSH) {
+        n = qmgr_admin_flush(s->qmgr, buf_str(&site), buf_str(&id));
+        if (n > 0)
+            qmgr_admin_backlog(s->qmgr);
+        good = queue_ctl_send_done(s->fd, n, &err);
+    } else if (qmgr_admin_apply(s->qmgr, buf_str(&action), buf_str(&id), buf_str(&queues), &n, why,
+                                sizeof(why)))
         good = queue_ctl_send_done(s->fd, n, &err);
     else
         good = queue_ctl_send_refused(s->fd, why, &err);
