@@ -28,8 +28,7 @@ static const struct verb {
     {"stop", postern_stop_main, "stop [-c dir]"},
     {"reload", postern_reload_main, "reload [-c dir]"},
     {"status", postern_status_main, "status [-c dir]"},
-    {"queue", postern_queue_main,
-     "queue list|flush|delete|hold|release|requeue|show [-c dir] ... (postern-queue(1))"},
+    {"queue", postern_queue_main, "queue list|flush|delete|hold|release|requeue|show [-c dir] ..."},
 };
 
 /* postern_config_dir - the configuration directory when -c does not name one */
