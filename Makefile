@@ -59,8 +59,10 @@ $(foreach p,$(LIBPARTS),$(eval $(BUILD)/lib/lib$(p).a: $(patsubst %.c,$(BUILD)/%
 
 # Programs: directory name -> where it is installed.
 SBIN_PROGS = postern postdrop sendmail
-LIBEXEC_PROGS = master qmgr smtpd submission local anvil tlsproxy bounce pickup smtp-out
+LIBEXEC_PROGS = master qmgr smtpd submission local anvil tlsproxy bounce pickup smtp-out showq
 PROGS = $(SBIN_PROGS) $(LIBEXEC_PROGS)
+# Postfix's queue commands: links to postern, which acts as the command its name says.
+QUEUE_NAMES = mailq postqueue postsuper postcat
 define program
 $(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)/*.c)) $(LIBA)
 	@mkdir -p $$(@D)
@@ -252,6 +254,7 @@ install: all
 		$(DESTDIR)$(mandir)/man8
 	install -d -m 755 $(DESTDIR)$(queue_dir)
 	for p in $(SBIN_PROGS); do install -m 755 $(BUILD)/bin/$$p $(DESTDIR)$(sbindir)/; done
+	for n in $(QUEUE_NAMES); do ln -sf postern $(DESTDIR)$(sbindir)/$$n; done
 	for p in $(LIBEXEC_PROGS); do install -m 755 $(BUILD)/bin/$$p \
 		$(DESTDIR)$(libexecdir)/postern/; done
 	for f in conf/main.cf conf/master.cf; do \

@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "postern/postern.h"
+#include "postern/postern_queue.h"
 
 static const struct verb {
     const char *name;
@@ -27,6 +28,7 @@ static const struct verb {
     {"stop", postern_stop_main, "stop [-c dir]"},
     {"reload", postern_reload_main, "reload [-c dir]"},
     {"status", postern_status_main, "status [-c dir]"},
+    {"queue", postern_queue_main, "queue list|flush|delete|hold|release|requeue|show [-c dir] ..."},
 };
 
 /* postern_config_dir - the configuration directory when -c does not name one */
@@ -55,13 +57,17 @@ static const struct verb compat_names[] = {
 };
 
 /*
- * main - `postern COMMAND ...`, or a Postfix command name (newaliases, postmap, postalias)
- * when invoked by one
+ * main - `postern COMMAND ...`, or a Postfix command name (newaliases, postmap, postalias;
+ * mailq, postqueue, postsuper, postcat) when invoked by one
  */
 int
 main(int argc, char **argv)
 {
     const char *base = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+    int status;
+
+    if (postern_queue_compat(base, argc, argv, &status))
+        return status;
 
     for (size_t i = 0; i < sizeof(compat_names) / sizeof(compat_names[0]); i++) {
         if (strcmp(base, compat_names[i].name) == 0) {

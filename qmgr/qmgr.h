@@ -42,6 +42,15 @@ struct qmgr_rcpt {
     bool delay_owed;             /* deferred in this activation, and owes a delay warning */
 };
 
+/* What an administrator asked of a message in memory (qmgr_admin.c). */
+enum qmgr_admin {
+    QMGR_ADMIN_NONE,
+    QMGR_ADMIN_DELETE,
+    QMGR_ADMIN_HOLD,
+    QMGR_ADMIN_RELEASE,
+    QMGR_ADMIN_REQUEUE,
+};
+
 /* A message in memory: in active/, being delivered. */
 struct qmgr_msg {
     char id[QUEUE_ID_SIZE];
@@ -55,6 +64,8 @@ struct qmgr_msg {
                          this activation, so every outcome is written to its slot */
     int64_t next_try; /* earliest next try of a deferred recipient, 0 if none */
     double t_active;  /* when it entered active/ (this activation) */
+    /* asked by the administrator; done once no delivery is in flight (qmgr_admin.c) */
+    enum qmgr_admin admin;
     struct qmgr_msg *hash_next;
 };
 
@@ -123,6 +134,13 @@ void qmgr_sched_scan(struct qmgr *q);
 void qmgr_sched_free(struct qmgr *q);
 struct qmgr_msg *qmgr_sched_find(struct qmgr *q, const char *id);
 double qmgr_now(void);
+void qmgr_sched_forget(struct qmgr *q, struct qmgr_msg *m);
+
+/* qmgr_admin.c: the administrator's requests (flush, delete, hold, release, requeue, show) */
+bool qmgr_admin_handles(enum proto_msg msg);
+bool qmgr_admin_serve(struct qmgr_session *s, enum proto_msg msg);
+bool qmgr_admin_drop(struct qmgr_msg *m, size_t i);
+void qmgr_admin_finish(struct qmgr *q, struct qmgr_msg *m);
 
 /* qmgr_resolve.c: expansion, transports, requests */
 void qmgr_resolve_message(struct qmgr *q, struct qmgr_msg *m);

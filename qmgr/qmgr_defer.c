@@ -2,7 +2,8 @@
  * qmgr_defer.c - one recipient's outcome: its state slot, its log line, its next try.
  *
  * A delivered or failed recipient whose message is removed right after (it was the last
- * one open, and none was deferred) needs no slot write: the unlink records it. Every other
+ * one open, none was deferred, and no administrator's request may keep the file) needs no
+ * slot write: the unlink records it. Every other
  * outcome is written into its slot (pwrite + fdatasync) before anything else happens, so
  * that after a crash only a delivery whose outcome was not yet written repeats.
  *
@@ -153,7 +154,7 @@ qmgr_outcome(struct qmgr *q, struct qmgr_msg *m, size_t i, const struct deliver_
     }
     snprintf(st.reason, sizeof(st.reason), "%.15s %.180s", res.dsn, res.reason);
     m->notices += notice_owed(st.state);
-    if (deferred || m->open > 1 || m->deferred > 0 || m->notices > 0)
+    if (deferred || m->open > 1 || m->deferred > 0 || m->notices > 0 || m->admin != QMGR_ADMIN_NONE)
         qmgr_record(q, m, i, &st);
     qmgr_log(m, i, &res, relay, t);
     m->rcpt[i].state = st.state;

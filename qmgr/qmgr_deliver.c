@@ -187,8 +187,12 @@ qmgr_job_end(struct qmgr_job *j, const char *why)
         j->t.done = qmgr_now();
     deliver_set(&res, DELIVER_DEFER, "4.3.0", "%s", why);
     for (size_t k = 0; k < j->n; k++)
-        if (m->rcpt[j->idx[k]].busy)
-            qmgr_job_answered(j, j->idx[k], &res, j->t.connected ? j->dest->transport : "none");
+        if (m->rcpt[j->idx[k]].busy) {
+            if (!j->notice && qmgr_admin_drop(m, j->idx[k]))
+                m->rcpt[j->idx[k]].busy = false;
+            else
+                qmgr_job_answered(j, j->idx[k], &res, j->t.connected ? j->dest->transport : "none");
+        }
     if (j->watch) {
         struct qmgr_job **pp = &j->dest->running;
         while (*pp != j)
@@ -288,6 +292,10 @@ qmgr_job_start(struct qmgr *q, struct qmgr_job *j)
     char path[128], why[sizeof(err.text) + 64];
 
     j->t.dispatch = qmgr_now();
+    if (j->m->admin != QMGR_ADMIN_NONE) { /* deleted, held or requeued meanwhile */
+        qmgr_job_end(j, "dropped by the administrator");
+        return;
+    }
     if (strchr(j->dest->transport, '/') || strcmp(j->dest->transport, "..") == 0 ||
         snprintf(path, sizeof(path), "private/%s", j->dest->transport) >= (int)sizeof(path)) {
         qmgr_job_end(j, "mail transport unavailable: bad transport name");

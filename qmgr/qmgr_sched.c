@@ -77,6 +77,13 @@ qmgr_msg_free(struct qmgr *q, struct qmgr_msg *m)
         loop_timer_start(q->backlog_timer, 0);
 }
 
+/* qmgr_sched_forget - a message leaves memory, its file already dealt with (qmgr_admin.c) */
+void
+qmgr_sched_forget(struct qmgr *q, struct qmgr_msg *m)
+{
+    qmgr_msg_free(q, m);
+}
+
 /* qmgr_corrupt - a file that does not parse leaves the queue for corrupt/ */
 static void
 qmgr_corrupt(struct qmgr *q, const char *id, const char *why)
@@ -150,7 +157,13 @@ qmgr_sched_check(struct qmgr *q, struct qmgr_msg *m)
 {
     bool deferred = false;
 
-    if (m->open > 0 || m->jobs > 0 || qmgr_notice_send(q, m))
+    if (m->open > 0 || m->jobs > 0)
+        return;
+    if (m->admin != QMGR_ADMIN_NONE) { /* before notices: a held message owes them still */
+        qmgr_admin_finish(q, m);
+        return;
+    }
+    if (qmgr_notice_send(q, m))
         return;
     qmgr_notice_give_up(q, m);
     for (size_t i = 0; i < m->env.nrcpt; i++)

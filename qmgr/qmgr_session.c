@@ -324,6 +324,8 @@ qmgr_request(struct qmgr_session *s)
     bool good;
     const struct attr_spec spec[] = {{PROTO_ATTR_QUEUE_ID, ATTR_STR, ATTR_TEXT, &id}};
 
+    if (qmgr_admin_handles(msg))
+        return qmgr_admin_serve(s, msg);
     buf_init(&id, QUEUE_ID_SIZE);
     good = PROTO_DECODE(&s->reader.rec, s->reader.limit, &s->reader.fds, msg, spec, &err);
     ipc_reader_reset(&s->reader);

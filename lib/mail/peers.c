@@ -26,7 +26,9 @@ static const char *const peers_role_names[] = {
 
 /* The table. Keep it in the order a reader would look for a service. */
 static const struct peer_socket peers_sockets[] = {
-    {"qmgr", PEER_QMGR, B(SMTPD) | B(SUBMISSION) | B(PICKUP) | B(POSTERN) | B(BOUNCE), false, 0600},
+    {"qmgr", PEER_QMGR, B(SMTPD) | B(SUBMISSION) | B(PICKUP) | B(POSTERN) | B(BOUNCE) | B(SHOWQ),
+     false, 0600},
+    {"showq", PEER_SHOWQ, B(POSTERN), true, 0666}, /* every local user: mailq, postqueue */
     {"tlsproxy", PEER_TLSPROXY, B(SMTPD) | B(SUBMISSION) | B(SMTP_OUT), false, 0600},
     {"local", PEER_LOCAL, B(QMGR), false, 0600},
     {"virtual", PEER_LOCAL, B(QMGR), false, 0600}, /* the local program, virtual mailboxes */

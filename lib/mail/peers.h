@@ -25,7 +25,8 @@
     X(POSTERN, "postern")       \
     X(SENDMAIL, "sendmail")     \
     X(ANVIL, "anvil")           \
-    X(BOUNCE, "bounce")
+    X(BOUNCE, "bounce")         \
+    X(SHOWQ, "showq")
 
 enum peer_role {
 #define PEER_ROLE_ENUM(id, name) PEER_##id,

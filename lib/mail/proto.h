@@ -48,7 +48,16 @@
     X(TLS_SERVER, "tls_server", "receiver -> tlsproxy: be the TLS server on this client socket")  \
     X(TLS_READY, "tls_ready",                                                                     \
       "tlsproxy -> receiver: certificates loaded, the handshake may start")                       \
-    X(TLS_RESULT, "tls_result", "tlsproxy -> receiver: handshake done (or not); then plaintext")
+    X(TLS_RESULT, "tls_result", "tlsproxy -> receiver: handshake done (or not); then plaintext")  \
+    X(SHOWQ_LIST, "showq_list", "postern -> showq: list the queue")                               \
+    X(SHOWQ_MSG, "showq_msg", "showq -> postern: one message; its showq_rcpt records follow")     \
+    X(SHOWQ_RCPT, "showq_rcpt", "showq -> postern: one recipient not yet final, and why")         \
+    X(SHOWQ_END, "showq_end", "showq -> postern: the listing is complete")                        \
+    X(QUEUE_FLUSH, "queue_flush", "postern -> showq -> qmgr: try deferred mail now")              \
+    X(QUEUE_ADMIN, "queue_admin", "postern (root) -> qmgr: delete, hold, release or requeue")     \
+    X(QUEUE_DONE, "queue_done", "qmgr -> postern: a flush or admin request done, with a count")   \
+    X(QUEUE_SHOW, "queue_show", "postern (root) -> qmgr: a read-only descriptor of one file")     \
+    X(QUEUE_SHOWN, "queue_shown", "qmgr -> postern: that descriptor, with its queue name")
 
 enum proto_msg {
     PROTO_NONE,
@@ -103,6 +112,10 @@ enum proto_msg {
 #define PROTO_ATTR_FINGERPRINT "fingerprint" /* string: tls_result: client cert SHA-256 */
 #define PROTO_ATTR_RELAY       "relay" /* string: deliver_status: name[addr]:port delivered to */
 #define PROTO_ATTR_SNI         "sni"   /* string: tls_result: the name the client asked for */
+#define PROTO_ATTR_QUEUE_NAME  "queue_name" /* string: a queue state directory ("deferred") */
+#define PROTO_ATTR_SITE        "site"       /* string: queue_flush: recipients' domain, "" all */
+#define PROTO_ATTR_ACTION      "action"     /* string: queue_admin: delete, hold, release, ... */
+#define PROTO_ATTR_QUEUES      "queues"     /* string: queue_admin: queue names, comma-separated */
 
 /* The longest message name, plus its NUL. */
 #define PROTO_MSG_NAME_SIZE 32

@@ -50,6 +50,7 @@ struct server_state {
     struct strvec overrides; /* the -o options, for a reload */
     bool owner_known;        /* tls_owner daemons: mail_owner's uid, looked up before the drop */
     uid_t owner_uid;
+    bool was_root; /* started as root: the postern command's role is root's (server_admit) */
 };
 
 void
@@ -211,6 +212,7 @@ server_jail(struct server_ctx *ctx)
         ctx->state->ops->pre_jail(ctx);
     if (geteuid() != 0)
         return;
+    ctx->state->was_root = true;
     if (ctx->state->ops->tls_owner) { /* its clients run as mail_owner */
         if ((pw = getpwnam(ctx->params.mail_owner)) == NULL)
             log_fatal("mail_owner \"%s\" is not a user on this system", ctx->params.mail_owner);
@@ -326,7 +328,8 @@ server_owner_uid(const struct server_ctx *ctx, uid_t *uid)
  * server_admit - a client of a UNIX socket named in the peer table must run as one of the
  * roles allowed to use it (lib/mail/peers.c). Every role runs as mail_owner, the user this
  * process became, so that is the uid to match; a daemon that stays root also matches
- * mail_owner itself; tlsproxy, as tls_owner, matches mail_owner for every role but its own.
+ * mail_owner itself; tlsproxy, as tls_owner, matches mail_owner for every role but its own;
+ * the postern command (queue administration) is root's unless all runs as one user.
  */
 static bool
 server_admit(const struct server_ctx *ctx, int conn)
@@ -344,6 +347,8 @@ server_admit(const struct server_ctx *ctx, int conn)
         return true;
     peers_uids_all(&uids, ctx->state->owner_known ? ctx->state->owner_uid : geteuid());
     uids.uid[PEER_TLSPROXY] = geteuid();
+    if (ctx->state->was_root)
+        uids.uid[PEER_POSTERN] = 0; /* the administrator's command runs as root */
     good = ipc_peer_cred(conn, &cred, &err) && peers_check(peer, &cred, &uids, &err);
     if (!good && geteuid() == 0 && cred.uid != 0 && server_owner_uid(ctx, &uids.uid[0])) {
         /* A daemon that stays root (local) serves clients that dropped to mail_owner. */

@@ -20,6 +20,8 @@ test_table(void)
         {"smtp-out", "submission", false}, {"tlsproxy", "smtpd", true},
         {"tlsproxy", "smtp-out", true},    {"tlsproxy", "local", false},
         {"pickup", "sendmail", true},      {"pickup", "smtpd", false},
+        {"qmgr", "postern", true},         {"qmgr", "showq", true},
+        {"showq", "postern", true},        {"showq", "smtpd", false},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const struct peer_socket *sock = peers_lookup(cases[i].socket);
@@ -50,6 +52,12 @@ test_uid_check(void)
     ok(!peers_check(peers_lookup("qmgr"), &root, &uids, &why), "root gets no exception");
     ok(peers_check(peers_lookup("pickup"), &stranger, &uids, &why),
        "a public socket is open to local users");
+    ok(peers_check(peers_lookup("showq"), &stranger, &uids, &why),
+       "so is showq: mailq runs as any user");
+    uids.uid[PEER_POSTERN] = 0;
+    ok(peers_check(peers_lookup("qmgr"), &root, &uids, &why),
+       "root reaches qmgr as the postern command (queue administration)");
+    ok(!peers_check(peers_lookup("anvil"), &root, &uids, &why), "but not anvil");
 }
 
 int
