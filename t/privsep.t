@@ -126,7 +126,7 @@ def execed_children(master):
 
 
 def test_environment(master):
-    kids = wait_for(lambda: [e for e in map(environment, execed_children(master)) if e], 5)
+    kids = wait_for(lambda: [e for e in map(environment, execed_children(master)) if e], 30)
     t.ok(kids, "the master has a child to look at")
     env = kids[0] if kids else {}
     leaked = sorted(k for k in env if k in ("SSH_AUTH_SOCK", "API_TOKEN", "LD_LIBRARY_PATH",
@@ -166,9 +166,9 @@ def test_listeners(root, owner):
          "mail_owner can plant symlinks in private/ and public/ (its own directories)")
     write_master_cf(cfg, port, "extra unix - - n - 1 %s\ntick2 fifo - - n 1 1 %s\n" % (ECHO, ECHO))
     t.is_eq(postern(cfg, "reload").returncode, 0, "postern reload adds a socket and a fifo")
-    t.ok(wait_for(lambda: owned_by(sock, owner, stat.S_ISSOCK), 5),
+    t.ok(wait_for(lambda: owned_by(sock, owner, stat.S_ISSOCK), 30),
          "the new socket replaced the planted link, owned by mail_owner")
-    t.ok(wait_for(lambda: owned_by(fifo, owner, stat.S_ISFIFO), 5),
+    t.ok(wait_for(lambda: owned_by(fifo, owner, stat.S_ISFIFO), 30),
          "the new fifo replaced the planted link, owned by mail_owner")
     t.is_eq(stat.S_IMODE(os.stat(sock).st_mode), 0o666, "the socket has its mode from creation")
     t.ok(untouched(sock_target), "the socket link's target still belongs to root, unchanged")
@@ -177,16 +177,16 @@ def test_listeners(root, owner):
     # A fifo that someone else owns (root here, standing for any other user) is not reused.
     write_master_cf(cfg, port, "extra unix - - n - 1 %s\n" % ECHO)
     postern(cfg, "reload")
-    t.ok(wait_for(lambda: not os.path.exists(fifo), 5), "a removed fifo service's fifo goes")
+    t.ok(wait_for(lambda: not os.path.exists(fifo), 30), "a removed fifo service's fifo goes")
     os.mkfifo(fifo, 0o666)
     write_master_cf(cfg, port, "extra unix - - n - 1 %s\ntick2 fifo - - n 1 1 %s\n" % (ECHO, ECHO))
     postern(cfg, "reload")
-    t.ok(wait_for(lambda: owned_by(fifo, owner, stat.S_ISFIFO), 5),
+    t.ok(wait_for(lambda: owned_by(fifo, owner, stat.S_ISFIFO), 30),
          "a fifo someone else left in its place is replaced by one mail_owner owns")
     t.is_eq(stat.S_IMODE(os.stat(fifo).st_mode), 0o622, "with the fifo's mode")
 
     t.is_eq(postern(cfg, "stop").returncode, 0, "postern stop")
-    t.ok(wait_for(lambda: os.listdir(os.path.join(queue, "private")) == [], 5),
+    t.ok(wait_for(lambda: os.listdir(os.path.join(queue, "private")) == [], 30),
          "the sockets are removed at stop")
     ops = [line.split(" ", 2) for line in open(record).read().splitlines()]
     master_ops = [op for op in ops if op[1] in ("bind", "mkfifo", "unlink", "chown", "chmod",
