@@ -55,6 +55,9 @@ smtp_out_lost(struct smtp_out_sess *s, const char *dsn, const char *fmt, ...)
 }
 
 /* smtp_out_name - a host's name for logs, cut to fit */
+static void smtp_out_name(char *out, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static void
 smtp_out_name(char *out, size_t len, const char *fmt, ...)
 {

@@ -25,6 +25,10 @@
 #include "smtp-out/smtp_out.h"
 
 /* smtp_out_setv - recipient i's outcome, unless it has one */
+static void smtp_out_setv(struct smtp_out_sess *s, size_t i, enum deliver_status status,
+                          const char *dsn, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
+
 static void
 smtp_out_setv(struct smtp_out_sess *s, size_t i, enum deliver_status status, const char *dsn,
               const char *fmt, va_list ap)

@@ -88,6 +88,9 @@ queue_ctl_send_done(int fd, long count, struct err *err)
     return queue_ctl_send(fd, &rec, NULL, err);
 }
 
+static enum queue_ctl_outcome queue_ctl_broken(char *why, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static enum queue_ctl_outcome
 queue_ctl_broken(char *why, size_t size, const char *fmt, ...)
 {
