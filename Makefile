@@ -239,7 +239,8 @@ run: setup all
 	tools/run-dev $(BUILD)
 
 # bench: workloads W1 (throughput) and W3 (idle connections), and on request W4S, W4A (over
-# TLS) and W3T (idle TLS sessions), against a private Postfix
+# TLS), W3T (idle TLS sessions), W6 (non-delivery notices) and W7 (100,000 deferred
+# messages: qmgr's memory, start and scan), against a private Postfix
 # instance; bench/setup installs Postfix when missing. Knobs: BENCH_* (bench/run, doc/bench.md).
 bench: setup all
 	bench/setup
