@@ -15,12 +15,20 @@ POSTERN = os.path.join(BUILD, "bin", "postern")
 OWNER = "postern-test"
 
 
+_given_ports = set()
+
+
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A loopback port nobody listens on, never the same twice in one test (the kernel may
+    hand out a port again as soon as the probe's socket is closed)."""
+    while True:
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        if port not in _given_ports:
+            _given_ports.add(port)
+            return port
 
 
 def wait_for(cond, seconds, step=0.05):
