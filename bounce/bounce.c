@@ -12,7 +12,6 @@
  * file as queue_read.c checked it; the original message only as text to return, never
  * interpreted beyond finding the end of its header.
  */
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,20 +204,17 @@ bounce_on_exit(struct server_ctx *ctx)
     ctx->app = NULL;
 }
 
+/* bounce_request_one - deliver_agent_serve's callback */
+static void
+bounce_request_one(void *arg, int sock, const struct deliver_req *req)
+{
+    bounce_request(arg, sock, req);
+}
+
 static void
 bounce_service(struct server_ctx *ctx, int fd)
 {
-    struct deliver_req req;
-    struct err err;
-    enum ipc_status st;
-
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-    st = deliver_agent_read(fd, (int)(ctx->params.ipc_timeout * 1000L), &req, &err);
-    if (st == IPC_OK) {
-        bounce_request(ctx, fd, &req);
-        deliver_req_free(&req);
-    } else if (st != IPC_EOF)
-        log_warn("request from qmgr: %s", err.text);
+    deliver_agent_serve(fd, (int)(ctx->params.ipc_timeout * 1000L), bounce_request_one, ctx);
     close(fd);
     server_session_done(ctx);
 }

@@ -10,7 +10,6 @@
  * Trusts: qmgr (the skeleton admitted it by its credentials) for the request's shape, which
  * deliver_agent_read checks anyway; nothing in the addresses.
  */
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,20 +161,17 @@ local_request(struct local *lc, int fd, const struct deliver_req *req)
 }
 
 /* local_service - read one request (blocking: this process serves one client), answer */
+/* local_request_one - deliver_agent_serve's callback */
+static void
+local_request_one(void *arg, int sock, const struct deliver_req *req)
+{
+    local_request(arg, sock, req);
+}
+
 static void
 local_service(struct server_ctx *ctx, int fd)
 {
-    struct deliver_req req;
-    struct err err;
-    enum ipc_status st;
-
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-    st = deliver_agent_read(fd, (int)(ctx->params.ipc_timeout * 1000L), &req, &err);
-    if (st == IPC_OK) {
-        local_request(ctx->app, fd, &req);
-        deliver_req_free(&req);
-    } else if (st != IPC_EOF)
-        log_warn("request from qmgr: %s", err.text);
+    deliver_agent_serve(fd, (int)(ctx->params.ipc_timeout * 1000L), local_request_one, ctx->app);
     close(fd);
     server_session_done(ctx);
 }

@@ -7,6 +7,7 @@
  * inside a text value (addresses go into headers such as Return-Path), and a descriptor; a
  * reply qmgr accepts has a known status and a DSN code whose class agrees with it.
  */
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/log.h"
 #include "core/mem.h"
 #include "mail/deliver_req.h"
 #include "mail/proto.h"
@@ -337,4 +339,20 @@ deliver_reply_decode(const struct buf *rec, struct attr_fds *fds, struct deliver
     buf_free(&reason);
     buf_free(&relay);
     return good;
+}
+
+void
+deliver_agent_serve(int sock, int timeout_ms, deliver_agent_fn fn, void *arg)
+{
+    struct deliver_req req;
+    struct err err;
+    enum ipc_status st;
+
+    fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) & ~O_NONBLOCK);
+    st = deliver_agent_read(sock, timeout_ms, &req, &err);
+    if (st == IPC_OK) {
+        fn(arg, sock, &req);
+        deliver_req_free(&req);
+    } else if (st != IPC_EOF)
+        log_warn("request from qmgr: %s", err.text);
 }

@@ -84,6 +84,11 @@ bool deliver_reply_decode(const struct buf *rec, struct attr_fds *fds, struct de
 void deliver_req_free(struct deliver_req *req);
 
 /* The agent's side: IPC_OK with a checked request, IPC_EOF, or a failure with err. */
+/* deliver_agent_serve - a one-request agent's whole service: the socket made blocking, the
+ * request read and checked, handed to fn, freed; a bad request is logged. The caller
+ * closes sock. */
+typedef void (*deliver_agent_fn)(void *arg, int sock, const struct deliver_req *req);
+void deliver_agent_serve(int sock, int timeout_ms, deliver_agent_fn fn, void *arg);
 enum ipc_status deliver_agent_read(int sock, int timeout_ms, struct deliver_req *req,
                                    struct err *err);
 bool deliver_agent_reply(int sock, int timeout_ms, const struct deliver_req_rcpt *rcpt,
