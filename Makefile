@@ -206,14 +206,17 @@ check-static:
 
 # fuzz: each t/fuzz/NAME.c as a libFuzzer program, run for FUZZ_SECONDS from its corpus; a
 # crash is copied into t/fuzz/regress/NAME/, where `make check` replays it from then on.
+# FUZZ_SEED fixes libFuzzer's random choices, so that CI's run on a tree follows the path
+# a local `make fuzz` of the same tree took; FUZZ_SEED=0 picks a new seed each run.
 FUZZ_BUILD = build-fuzz
 FUZZ_SECONDS ?= 30
+FUZZ_SEED ?= 1
 fuzz:
 	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang FORTIFY= \
 		SANITIZE="$(SAN_FLAGS) -fsanitize=fuzzer-no-link" fuzz-run
 fuzz-run: $(addprefix fuzz-run-,$(FUZZ_NAMES))
 fuzz-run-%: $(BUILD)/fuzz/%
-	tools/fuzz-run $< $* $(FUZZ_SECONDS)
+	tools/fuzz-run $< $* $(FUZZ_SECONDS) $(FUZZ_SEED)
 $(BUILD)/fuzz/%: $(BUILD)/t/fuzz/%.o $(BUILD)/t/fuzz_util.o $(LIBA)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"

@@ -4,7 +4,8 @@
  * Byte 0 bit 0 says whether the transaction is SMTPUTF8; the rest is one command line as
  * the client sent it, CRLF stripped (any length: the parser must refuse an overlong one).
  * Invariants: a refusal comes with a valid reply whose wire form keeps every line within
- * 512 octets; an accepted line had no NUL, CR or LF and a known verb; an accepted MAIL or
+ * 512 octets; an accepted line had no NUL, CR or LF, a known verb, and at most 512 octets
+ * with its CRLF (AUTH: SMTP_AUTH_LINE_MAX, for its initial response); an accepted MAIL or
  * RCPT address re-formats and re-parses as the same address.
  */
 #include <string.h>
@@ -80,7 +81,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_ASSERT(cmd.arg == NULL && cmd.addr.local == NULL && cmd.host.name == NULL);
     } else {
         FUZZ_ASSERT(cmd.verb != SMTP_VERB_UNKNOWN);
-        FUZZ_ASSERT(size - 1 <= SMTP_CMD_LINE_MAX - 2);
+        FUZZ_ASSERT(size - 1 <=
+                    (cmd.verb == SMTP_VERB_AUTH ? SMTP_AUTH_LINE_MAX : SMTP_CMD_LINE_MAX) - 2);
         FUZZ_ASSERT(memchr(line, 0, size - 1) == NULL && memchr(line, '\r', size - 1) == NULL &&
                     memchr(line, '\n', size - 1) == NULL);
         if (cmd.verb == SMTP_VERB_MAIL || cmd.verb == SMTP_VERB_RCPT)
