@@ -127,7 +127,9 @@ static const struct bounce_style bounce_styles[] = {
     {QUEUE_NOTICE_SUCCESS, "sender delivery status notification", BOUNCE_TEMPLATE_SUCCESS,
      "Successful Mail Delivery Report", "Successful Mail Delivery Report", "delivered", "2.0.0",
      "Your message was delivered to the recipients below, as you asked\r\n"
-     "to be told. Only the header of your message is attached.\r\n",
+     "to be told. A recipient marked \"relayed\" was handed to a mail\r\n"
+     "system that does not report delivery: it may still report a\r\n"
+     "failure. Only the header of your message is attached.\r\n",
      false},
     {QUEUE_NOTICE_DELAY, "sender delay notification", BOUNCE_TEMPLATE_DELAY,
      "Delayed Mail (still being retried)", "Postmaster Warning: Delayed Mail", "delayed", "4.0.0",
@@ -183,6 +185,13 @@ bounce_status(const struct queue_rcpt *r, const char *dflt, char *code, size_t s
         snprintf(code, size, "%s", dflt);
         *text = reason;
     }
+}
+
+/* bounce_relayed - a success notice's recipient handed to a next hop without DSN */
+static bool
+bounce_relayed(const struct bounce_notice *n, const struct queue_rcpt *r)
+{
+    return n->kind == QUEUE_NOTICE_SUCCESS && r->status.state == QUEUE_RCPT_RELAYED_NOTICE;
 }
 
 /* bounce_returns_all - whether the whole message goes back, or only its header */
@@ -288,7 +297,7 @@ bounce_human(struct queue_writer *w, const struct bounce_notice *n, const char *
 
         bounce_status(r, bounce_style(n)->code, code, sizeof(code), &why);
         text = bounce_clean(why);
-        bounce_put(w, "<%s>: %s\r\n\r\n", addr, text);
+        bounce_put(w, "<%s>: %s%s\r\n\r\n", addr, bounce_relayed(n, r) ? "relayed: " : "", text);
         free(addr);
         free(text);
     }
@@ -358,7 +367,7 @@ bounce_report_rcpt(struct queue_writer *w, const struct bounce_notice *n,
         free(raw);
         free(orcpt);
     }
-    bounce_put(w, "Action: %s\r\n", bounce_style(n)->action);
+    bounce_put(w, "Action: %s\r\n", bounce_relayed(n, r) ? "relayed" : bounce_style(n)->action);
     bounce_put(w, "Status: %s\r\n", code);
     if (n->kind == QUEUE_NOTICE_DELAY) {
         char until[64];

@@ -125,9 +125,8 @@ local_claim(const struct deliver_req *req, const struct deliver_req_rcpt *rcpt)
 static void
 local_mark_delivered(const struct deliver_req *req, const struct deliver_req_rcpt *rcpt)
 {
-    const struct queue_rcpt_status done = {.state = notice_success_asked(req->sender, rcpt->notify)
-                                                        ? QUEUE_RCPT_DELIVERED_NOTICE
-                                                        : QUEUE_RCPT_DELIVERED};
+    const struct queue_rcpt_status done = {
+        .state = notice_delivered_state(req->sender, rcpt->notify, DELIVER_FINAL)};
     struct err err;
 
     if (rcpt->slot > 0 && !queue_file_write_slot(req->fd, rcpt->slot, &done, false, &err))

@@ -13,6 +13,7 @@
 
 #include "core/buf.h"
 #include "core/log.h"
+#include "mail/notice.h"
 #include "mail/queue_file.h"
 #include "postern/postern_queue.h"
 
@@ -44,6 +45,8 @@ queue_show_state(enum queue_rcpt_state state)
         return "delivered";
     case QUEUE_RCPT_DELIVERED_NOTICE:
         return "delivered, success notice";
+    case QUEUE_RCPT_RELAYED_NOTICE:
+        return "relayed, success notice";
     case QUEUE_RCPT_FAILED:
         return "failed";
     case QUEUE_RCPT_FAILED_NOTICE:
@@ -89,8 +92,7 @@ queue_show_envelope(FILE *out, const struct queue_envelope *env)
                              : "done_recipient",
                          r->addr);
         fprintf(out, "recipient_status: %s", queue_show_state(r->status.state));
-        if (r->status.state == QUEUE_RCPT_FAILED_NOTICE ||
-            r->status.state == QUEUE_RCPT_DELIVERED_NOTICE)
+        if (notice_owed(r->status.state))
             fprintf(out, " %s", *r->status.notice ? r->status.notice : "(owed)");
         if (*r->status.reason)
             queue_show_value(out, "", r->status.reason);

@@ -170,7 +170,7 @@ void qmgr_record(struct qmgr *q, struct qmgr_msg *m, size_t i, const struct queu
 
 /* qmgr_notice.c: notices to senders */
 enum queue_rcpt_state qmgr_notice_state(struct qmgr *q, const struct qmgr_msg *m, size_t i,
-                                        enum deliver_status status);
+                                        const struct deliver_result *res);
 bool qmgr_notice_holds(const struct qmgr_msg *m, size_t i);
 bool qmgr_notice_send(struct qmgr *q, struct qmgr_msg *m);
 void qmgr_notice_give_up(struct qmgr *q, struct qmgr_msg *m);

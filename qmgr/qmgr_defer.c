@@ -10,7 +10,7 @@
  * Next try: now + the message's age, kept between minimal_backoff_time and
  * maximal_backoff_time, which doubles the interval at each try (Postfix's rule). A
  * recipient deferred when the message is older than maximal_queue_lifetime fails instead.
- * A final outcome that owes the sender a notice is recorded 'B' or 'S' (qmgr_notice.c).
+ * A final outcome that owes the sender a notice is recorded 'B', 'S' or 'R' (qmgr_notice.c).
  *
  * Trusts: outcomes from agents only as deliver_reply_decode checked them; reasons are kept
  * bounded.
@@ -145,7 +145,7 @@ qmgr_outcome(struct qmgr *q, struct qmgr_msg *m, size_t i, const struct deliver_
 
     qmgr_expire(q, m, &res, now);
     deferred = res.status == DELIVER_DEFER;
-    st.state = deferred ? QUEUE_RCPT_DEFERRED : qmgr_notice_state(q, m, i, res.status);
+    st.state = deferred ? QUEUE_RCPT_DEFERRED : qmgr_notice_state(q, m, i, &res);
     if (deferred) {
         st.next_try = qmgr_next_try(q, m, now);
         /* a delay warning is sent once: its ID stays in the slot */

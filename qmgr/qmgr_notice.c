@@ -2,7 +2,8 @@
  * qmgr_notice.c - notices to senders (doc/bounce.md): which outcomes owe one, the requests
  * to the bounce agent, and the commit that makes each notice happen exactly once.
  *
- * A final outcome that owes a notice is recorded 'B' (failed) or 'S' (delivered) with an
+ * A final outcome that owes a notice is recorded 'B' (failed), 'S' (delivered) or 'R'
+ * (relayed to a next hop without DSN) with an
  * empty notice ID. When the activation's deliveries are over, the recipients that owe one
  * go to the bounce agent, one request per kind, as a delivery to the "bounce" transport
  * whose next hop names the kind. The agent writes the notice as a new queue file whose
@@ -30,12 +31,13 @@
 
 /* qmgr_notice_state - the state a final outcome is recorded with */
 enum queue_rcpt_state
-qmgr_notice_state(struct qmgr *q, const struct qmgr_msg *m, size_t i, enum deliver_status status)
+qmgr_notice_state(struct qmgr *q, const struct qmgr_msg *m, size_t i,
+                  const struct deliver_result *res)
 {
     const struct queue_rcpt *r = &m->env.rcpt[i];
 
-    if (status == DELIVER_OK)
-        return notice_on_success(&m->env, r) ? QUEUE_RCPT_DELIVERED_NOTICE : QUEUE_RCPT_DELIVERED;
+    if (res->status == DELIVER_OK)
+        return notice_delivered_state(m->env.sender, r->notify, res->handoff);
     if (notice_on_failure(&m->env, r, &q->ctx->params) != QUEUE_NOTICE_NONE)
         return QUEUE_RCPT_FAILED_NOTICE;
     return QUEUE_RCPT_FAILED;
@@ -45,7 +47,8 @@ qmgr_notice_state(struct qmgr *q, const struct qmgr_msg *m, size_t i, enum deliv
 static enum queue_notice_kind
 qmgr_notice_kind(struct qmgr *q, const struct qmgr_msg *m, size_t i)
 {
-    if (m->rcpt[i].state == QUEUE_RCPT_DELIVERED_NOTICE)
+    if (m->rcpt[i].state == QUEUE_RCPT_DELIVERED_NOTICE ||
+        m->rcpt[i].state == QUEUE_RCPT_RELAYED_NOTICE)
         return QUEUE_NOTICE_SUCCESS;
     if (m->rcpt[i].state == QUEUE_RCPT_DEFERRED)
         return m->rcpt[i].delay_owed ? QUEUE_NOTICE_DELAY : QUEUE_NOTICE_NONE;

@@ -97,6 +97,7 @@ void smtp_out_lost(struct smtp_out_sess *s, const char *dsn, const char *fmt, ..
 /* smtp_out_proto.c */
 void smtp_out_proto_start(struct smtp_out_sess *s);
 void smtp_out_proto_reply(struct smtp_out_sess *s);
+enum deliver_handoff smtp_out_handoff(const struct smtp_out_sess *s, size_t i);
 void smtp_out_send(struct smtp_out_sess *s, enum smtp_out_stage stage, size_t rcpt, const char *fmt,
                    ...) __attribute__((format(printf, 4, 5)));
 

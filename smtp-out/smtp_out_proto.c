@@ -96,13 +96,30 @@ smtp_out_utf8(const struct smtp_out_sess *s)
     return need;
 }
 
+/* smtp_out_notify_sent - does recipient i's RCPT carry its NOTIFY? */
+static bool
+smtp_out_notify_sent(const struct smtp_out_sess *s, size_t i)
+{
+    const char *notify = s->req.rcpt[i].notify;
+
+    return (s->ext.flags & SMTP_EXT_DSN) != 0 && *notify && smtp_out_xtext_ok(notify);
+}
+
+/* smtp_out_handoff - what the server took on for a recipient it accepted: with its NOTIFY,
+ * the server reports to the sender; without, a success notice from here says "relayed" */
+enum deliver_handoff
+smtp_out_handoff(const struct smtp_out_sess *s, size_t i)
+{
+    return smtp_out_notify_sent(s, i) ? DELIVER_NOTIFY_PASSED : DELIVER_RELAYED;
+}
+
 /* smtp_out_rcpt - RCPT TO for recipient i */
 static void
 smtp_out_rcpt(struct smtp_out_sess *s, size_t i)
 {
     const struct deliver_req_rcpt *r = &s->req.rcpt[i];
     bool dsn = (s->ext.flags & SMTP_EXT_DSN) != 0;
-    bool notify = dsn && *r->notify && smtp_out_xtext_ok(r->notify);
+    bool notify = smtp_out_notify_sent(s, i);
     bool orcpt = dsn && *r->orcpt && smtp_out_xtext_ok(r->orcpt);
 
     smtp_out_send(s, SMTP_OUT_RCPT, i, "RCPT TO:<%s>%s%s%s%s", r->addr, notify ? " NOTIFY=" : "",

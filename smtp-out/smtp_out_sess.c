@@ -68,15 +68,15 @@ smtp_out_fail_all(struct smtp_out_sess *s, enum deliver_status status, const cha
 
 /*
  * smtp_out_mark - a delivered recipient is marked in the queue file before qmgr hears it
- * ('S' when the sender asked for a success notice: a restarted qmgr still owes it), as
- * local marks
+ * ('R' when the sender asked for a success notice and the server took no NOTIFY: a
+ * restarted qmgr still owes it), as local marks
  */
 static void
-smtp_out_mark(struct smtp_out_sess *s, const struct deliver_req_rcpt *r)
+smtp_out_mark(struct smtp_out_sess *s, const struct deliver_req_rcpt *r,
+              const struct deliver_result *res)
 {
-    const struct queue_rcpt_status done = {.state = notice_success_asked(s->req.sender, r->notify)
-                                                        ? QUEUE_RCPT_DELIVERED_NOTICE
-                                                        : QUEUE_RCPT_DELIVERED};
+    const struct queue_rcpt_status done = {
+        .state = notice_delivered_state(s->req.sender, r->notify, res->handoff)};
     struct err err;
 
     if (r->slot > 0 && !queue_file_write_slot(s->req.fd, r->slot, &done, false, &err))
@@ -92,8 +92,10 @@ smtp_out_report(struct smtp_out_sess *s)
 
     smtp_out_fail_all(s, DELIVER_DEFER, "4.4.2", "delivery ended without an answer");
     for (size_t i = 0; i < s->req.nrcpt; i++) {
-        if (s->res[i].status == DELIVER_OK)
-            smtp_out_mark(s, &s->req.rcpt[i]);
+        if (s->res[i].status == DELIVER_OK) {
+            s->res[i].handoff = smtp_out_handoff(s, i);
+            smtp_out_mark(s, &s->req.rcpt[i], &s->res[i]);
+        }
         if (!deliver_agent_reply_relay(s->qmgr_fd, timeout, &s->req.rcpt[i], &s->res[i], s->relay,
                                        &err)) {
             log_warn("%s: reply to qmgr: %s", s->req.queue_id, err.text);

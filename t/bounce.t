@@ -11,6 +11,7 @@ takes them and local refuses them with 5.1.1)."""
 import email
 import email.policy
 import os
+import re
 import signal
 import smtplib
 import sys
@@ -375,18 +376,40 @@ except ImportError:
     Controller = None
 
 
-class Refuser:
+class Remote:
+    """aiosmtpd, which offers no DSN: refuses nobody@, takes everyone else"""
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        return "550 5.1.1 <%s>: Recipient address rejected: no such user" % address
+        if address.startswith("nobody@"):
+            return "550 5.1.1 <%s>: Recipient address rejected: no such user" % address
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 Ok"
+
+    async def handle_DATA(self, server, session, envelope):
+        return "250 2.0.0 Ok: queued as AIO1"
+
+
+def notice_with(i, user, subject):
+    """The notice in user's Maildir whose Subject is subject, or None"""
+    for raw in box(i, user).values():
+        m = email.message_from_bytes(raw, policy=email.policy.default)
+        if m["Subject"] == subject:
+            return m
+    return None
 
 
 if Controller:
     from instance import free_port
-    remote = Controller(Refuser(), hostname="127.0.0.1", port=free_port())
+    remote = Controller(Remote(), hostname="127.0.0.1", port=free_port())
     remote.start()
-    far = make("transport_maps = inline:{remote.example=smtp:[127.0.0.1]:%d}\n" % remote.port,
+    # The next hop that offers DSN: a second postern, which keeps what it takes queued.
+    hop = Instance(services="qmgr unix - - n - 1 qmgr\n",
+                   main="mydestination = hop.example\nlocal_recipient_maps =\n")
+    t.ok(hop.start(), "a second postern as a next hop that offers DSN")
+    far = make("transport_maps = inline:{remote.example=smtp:[127.0.0.1]:%d, "
+               "hop.example=smtp:[127.0.0.1]:%d}\n" % (remote.port, hop.port),
                services=SERVICES + "smtp unix - - n - - smtp-out\n")
-    t.ok(far.start(), "an instance with smtp-out to a server that refuses every recipient")
+    t.ok(far.start(), "an instance with smtp-out to both")
     send(far, "alice@snd.test", ["nobody@remote.example"])
     t.ok(wait_for(lambda: len(box(far, "alice")) == 1 and idle(far), 30), "a notice")
     r = report(email.message_from_bytes(list(box(far, "alice").values())[0],
@@ -396,6 +419,31 @@ if Controller:
             "smtp; 550 5.1.1 <nobody@remote.example>: Recipient address rejected: no such user",
             "Diagnostic-Code: smtp; the server's reply")
     t.is_eq(r["Status"], "5.1.1", "Status from the server's enhanced code")
+
+    # NOTIFY=SUCCESS through a server without DSN: the notice comes from here, "relayed".
+    qid = send(far, "alice@snd.test", ["taken@remote.example"], rcpt_opts=("NOTIFY=SUCCESS",))
+    subject = "Successful Mail Delivery Report"
+    t.ok(wait_for(lambda: notice_with(far, "alice", subject) and idle(far), 30),
+         "NOTIFY=SUCCESS relayed to a server without DSN: a success notice")
+    human, _, rcpts, _ = report(notice_with(far, "alice", subject))
+    t.is_eq([(r["Action"], r["Status"]) for r in rcpts], [("relayed", "2.0.0")],
+            "  Action: relayed (RFC 3464), Status 2.0.0")
+    t.like(human, "<taken@remote.example>: relayed: 250 2.0.0 Ok: queued as AIO1",
+           "  and the text for people says so, with the server's reply")
+    t.like(far.log(), "%s: sender delivery status notification: " % qid, "  logged as Postfix")
+
+    # NOTIFY=SUCCESS through a server with DSN: NOTIFY goes with it, no notice from here.
+    qid = send(far, "alice@snd.test", ["x@hop.example"], rcpt_opts=("NOTIFY=SUCCESS",))
+    line = wait_for(lambda: [l for l in far.log().splitlines()
+                             if "%s: to=<x@hop.example>" % qid in l], 30)
+    there = re.search(r"queued as (\w+)", line[-1] if line else "")
+    t.ok(there, "NOTIFY=SUCCESS relayed to a server with DSN: sent")
+    shown = hop.postern("queue", "show", "-e", there.group(1) if there else "none").stdout
+    t.like(shown, "dsn_notify: SUCCESS", "  the next hop holds the message with NOTIFY=SUCCESS")
+    t.ok(wait_for(lambda: idle(far), 30) and
+         "%s: sender delivery status notification" % qid not in far.log(),
+         "  and no success notice was sent from here: the next hop reports")
+    hop.cleanup()
     far.cleanup()
     remote.stop()
 

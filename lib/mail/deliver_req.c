@@ -27,6 +27,13 @@ static const char *const deliver_words[] = {
     [DELIVER_BOUNCE] = "bounced",
 };
 
+/* the handoff on the wire; DELIVER_FINAL is the attribute left out */
+static const char *const deliver_handoff_words[] = {
+    [DELIVER_FINAL] = "final",
+    [DELIVER_RELAYED] = "relayed",
+    [DELIVER_NOTIFY_PASSED] = "notify-passed",
+};
+
 /* deliver_status_word - Postfix's status= word for a status, also its name on the wire */
 const char *
 deliver_status_word(enum deliver_status status)
@@ -42,6 +49,7 @@ deliver_set(struct deliver_result *res, enum deliver_status status, const char *
     va_list ap;
 
     res->status = status;
+    res->handoff = DELIVER_FINAL;
     snprintf(res->dsn, sizeof res->dsn, "%s", dsn);
     va_start(ap, fmt);
     vsnprintf(res->reason, sizeof res->reason, fmt, ap);
@@ -285,6 +293,8 @@ deliver_agent_reply_relay(int sock, int timeout_ms, const struct deliver_req_rcp
     attr_put_text(&rec, PROTO_ATTR_REASON, res->reason);
     if (relay != NULL)
         attr_put_text(&rec, PROTO_ATTR_RELAY, relay);
+    if (res->status == DELIVER_OK && res->handoff != DELIVER_FINAL)
+        attr_put_text(&rec, PROTO_ATTR_HANDOFF, deliver_handoff_words[res->handoff]);
     good = attr_end(&rec, err) && ipc_send(sock, &rec, NULL, timeout_ms, err) == IPC_OK;
     buf_free(&rec);
     return good;
@@ -302,12 +312,27 @@ deliver_status_parse(const char *word, const char *dsn, enum deliver_status *sta
     return false;
 }
 
+/* deliver_handoff_parse - the handoff word ("" when the agent left it out), only with OK */
+static bool
+deliver_handoff_parse(const char *word, enum deliver_status status, enum deliver_handoff *handoff)
+{
+    *handoff = DELIVER_FINAL;
+    if (*word == 0)
+        return true;
+    for (unsigned h = 0; h < nitems(deliver_handoff_words); h++)
+        if (strcmp(word, deliver_handoff_words[h]) == 0) {
+            *handoff = (enum deliver_handoff)h;
+            return status == DELIVER_OK;
+        }
+    return false;
+}
+
 /* deliver_reply_decode - one deliver_status, checked */
 bool
 deliver_reply_decode(const struct buf *rec, struct attr_fds *fds, struct deliver_reply *reply,
                      struct err *err)
 {
-    struct buf status, dsn, reason, relay;
+    struct buf status, dsn, reason, relay, handoff;
     int64_t index = -1;
     bool good;
     const struct attr_spec spec[] = {
@@ -316,6 +341,7 @@ deliver_reply_decode(const struct buf *rec, struct attr_fds *fds, struct deliver
         {PROTO_ATTR_DSN, ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &dsn},
         {PROTO_ATTR_REASON, ATTR_STR, ATTR_TEXT, &reason},
         {PROTO_ATTR_RELAY, ATTR_STR, ATTR_TEXT, &relay},
+        {PROTO_ATTR_HANDOFF, ATTR_STR, ATTR_TEXT, &handoff},
     };
 
     memset(reply, 0, sizeof(*reply));
@@ -323,10 +349,13 @@ deliver_reply_decode(const struct buf *rec, struct attr_fds *fds, struct deliver
     buf_init(&dsn, sizeof(reply->res.dsn) - 1);
     buf_init(&reason, sizeof(reply->res.reason) - 1);
     buf_init(&relay, sizeof(reply->relay) - 1);
+    buf_init(&handoff, 15);
     good = PROTO_DECODE(rec, DELIVER_REPLY_LIMIT, fds, PROTO_DELIVER_STATUS, spec, err);
-    if (good && (index < 0 || index > QUEUE_FILE_RCPT_MAX ||
-                 !deliver_status_parse(buf_str(&status), buf_str(&dsn), &reply->res.status) ||
-                 !deliver_req_clean(buf_str(&relay))))
+    if (good &&
+        (index < 0 || index > QUEUE_FILE_RCPT_MAX ||
+         !deliver_status_parse(buf_str(&status), buf_str(&dsn), &reply->res.status) ||
+         !deliver_handoff_parse(buf_str(&handoff), reply->res.status, &reply->res.handoff) ||
+         !deliver_req_clean(buf_str(&relay))))
         good = err_set(err, "malformed deliver_status");
     if (good) {
         reply->index = (long)index;
@@ -338,6 +367,7 @@ deliver_reply_decode(const struct buf *rec, struct attr_fds *fds, struct deliver
     buf_free(&dsn);
     buf_free(&reason);
     buf_free(&relay);
+    buf_free(&handoff);
     return good;
 }
 

@@ -37,10 +37,20 @@ enum deliver_status {
     DELIVER_BOUNCE, /* 5.x.x: will never work */
 };
 
+/* How far a delivered recipient went (RFC 3461 section 6.2.1): delivered here; handed to a
+ * next hop that took no DSN request, so the sender's success notice says "relayed"; or
+ * handed on with its NOTIFY, so the next hop reports and this host sends nothing. */
+enum deliver_handoff {
+    DELIVER_FINAL,
+    DELIVER_RELAYED,
+    DELIVER_NOTIFY_PASSED,
+};
+
 struct deliver_result {
     enum deliver_status status;
-    char dsn[16];     /* enhanced status code, e.g. "4.2.2" */
-    char reason[256]; /* human text for the log and the bounce */
+    enum deliver_handoff handoff; /* DELIVER_OK only */
+    char dsn[16];                 /* enhanced status code, e.g. "4.2.2" */
+    char reason[256];             /* human text for the log and the bounce */
 };
 
 void deliver_set(struct deliver_result *res, enum deliver_status status, const char *dsn,

@@ -8,7 +8,8 @@
  * mail owes a double bounce to 2bounce_notice_recipient when notify_classes has 2bounce,
  * unless the message is a double bounce or a postmaster's copy itself: that one is dropped,
  * and loops end there.
- * A delivered recipient owes a success notice only when it said NOTIFY=SUCCESS. A recipient
+ * A delivered recipient owes a success notice only when it said NOTIFY=SUCCESS, and not
+ * when its next hop took the request on (RFC 3461 section 6.2.1). A recipient
  * still deferred once the message is delay_warning_time old owes one delay warning, unless
  * NOTIFY excludes DELAY or the sender is null.
  *
@@ -50,19 +51,19 @@ notice_on_failure(const struct queue_envelope *env, const struct queue_rcpt *rcp
     return QUEUE_NOTICE_DOUBLE;
 }
 
-/* notice_success_asked - the same from a delivery request's sender and NOTIFY: a delivery
- * agent records such a recipient 'S', not 'D' (a qmgr that dies before the agent's reply
- * must still find the notice owed) */
-bool
-notice_success_asked(const char *sender, const char *notify)
+/*
+ * notice_delivered_state - the state a delivered recipient is recorded with: 'S' when the
+ * sender asked for a success notice, 'R' when the notice is to say "relayed" (a next hop
+ * without DSN), 'D' when none is owed here (none asked, or the next hop took the request).
+ * The agent records it before it replies, and qmgr from the reply, so a qmgr that dies in
+ * between still finds the notice owed.
+ */
+enum queue_rcpt_state
+notice_delivered_state(const char *sender, const char *notify, enum deliver_handoff handoff)
 {
-    return *sender && notice_notify_has(notify, "SUCCESS");
-}
-
-bool
-notice_on_success(const struct queue_envelope *env, const struct queue_rcpt *rcpt)
-{
-    return notice_success_asked(env->sender, rcpt->notify);
+    if (*sender == 0 || !notice_notify_has(notify, "SUCCESS") || handoff == DELIVER_NOTIFY_PASSED)
+        return QUEUE_RCPT_DELIVERED;
+    return handoff == DELIVER_RELAYED ? QUEUE_RCPT_RELAYED_NOTICE : QUEUE_RCPT_DELIVERED_NOTICE;
 }
 
 bool
@@ -79,11 +80,13 @@ notice_on_delay(const struct queue_envelope *env, const struct queue_rcpt *rcpt,
 bool
 notice_reports(enum queue_notice_kind kind, const struct queue_rcpt_status *st)
 {
-    enum queue_rcpt_state want = kind == QUEUE_NOTICE_SUCCESS ? QUEUE_RCPT_DELIVERED_NOTICE
-                                 : kind == QUEUE_NOTICE_DELAY ? QUEUE_RCPT_DEFERRED
-                                                              : QUEUE_RCPT_FAILED_NOTICE;
-
-    return st->state == want && st->notice[0] == 0;
+    if (st->notice[0] != 0)
+        return false;
+    if (kind == QUEUE_NOTICE_SUCCESS)
+        return st->state == QUEUE_RCPT_DELIVERED_NOTICE || st->state == QUEUE_RCPT_RELAYED_NOTICE;
+    if (kind == QUEUE_NOTICE_DELAY)
+        return st->state == QUEUE_RCPT_DEFERRED;
+    return st->state == QUEUE_RCPT_FAILED_NOTICE;
 }
 
 /* notice_copy_recipient - the postmaster who gets a copy of a notice of this kind (the
@@ -141,5 +144,6 @@ notice_kind_parse(const char *name, enum queue_notice_kind *kind)
 bool
 notice_owed(enum queue_rcpt_state state)
 {
-    return state == QUEUE_RCPT_FAILED_NOTICE || state == QUEUE_RCPT_DELIVERED_NOTICE;
+    return state == QUEUE_RCPT_FAILED_NOTICE || state == QUEUE_RCPT_DELIVERED_NOTICE ||
+           state == QUEUE_RCPT_RELAYED_NOTICE;
 }

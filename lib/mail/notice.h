@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <time.h>
 
+#include "mail/deliver_req.h"
 #include "mail/params.h"
 #include "mail/queue_file.h"
 
@@ -13,8 +14,8 @@
 
 enum queue_notice_kind notice_on_failure(const struct queue_envelope *env,
                                          const struct queue_rcpt *rcpt, const struct params *p);
-bool notice_on_success(const struct queue_envelope *env, const struct queue_rcpt *rcpt);
-bool notice_success_asked(const char *sender, const char *notify);
+enum queue_rcpt_state notice_delivered_state(const char *sender, const char *notify,
+                                             enum deliver_handoff handoff);
 bool notice_on_delay(const struct queue_envelope *env, const struct queue_rcpt *rcpt,
                      const struct params *p, time_t now);
 bool notice_reports(enum queue_notice_kind kind, const struct queue_rcpt_status *st);

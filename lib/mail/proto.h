@@ -110,8 +110,9 @@ enum proto_msg {
 #define PROTO_ATTR_SUBJECT     "subject"     /* string: tls_result: client cert subject CN */
 #define PROTO_ATTR_ISSUER      "issuer"      /* string: tls_result: client cert issuer CN */
 #define PROTO_ATTR_FINGERPRINT "fingerprint" /* string: tls_result: client cert SHA-256 */
-#define PROTO_ATTR_RELAY       "relay" /* string: deliver_status: name[addr]:port delivered to */
-#define PROTO_ATTR_SNI         "sni"   /* string: tls_result: the name the client asked for */
+#define PROTO_ATTR_RELAY       "relay"   /* string: deliver_status: name[addr]:port delivered to */
+#define PROTO_ATTR_HANDOFF     "handoff" /* string: deliver_status: "relayed", "notify-passed" */
+#define PROTO_ATTR_SNI         "sni"     /* string: tls_result: the name the client asked for */
 #define PROTO_ATTR_QUEUE_NAME  "queue_name" /* string: a queue state directory ("deferred") */
 #define PROTO_ATTR_SITE        "site"       /* string: queue_flush: recipients' domain, "" all */
 #define PROTO_ATTR_ACTION      "action"     /* string: queue_admin: delete, hold, release, ... */

@@ -28,7 +28,8 @@
  *       'n'  DSN NOTIFY (optional)           'o'  DSN ORCPT (optional)
  *       'Q'  status slot, QUEUE_SLOT_LEN bytes, closes the recipient:
  *              state (1: 'P' pending, 'D' delivered, 'd' deferred, 'F' failed,
- *                'B' failed and 'S' delivered with a notice to send: doc/bounce.md)
+ *                'B' failed, 'S' delivered and 'R' relayed with a notice to send:
+ *                doc/bounce.md)
  *              next try (8, big-endian seconds) | notice ID (17, all NUL if none)
  *              | reason length (2) | reason (200, NUL padded)
  *              check (4: FNV-1a of the bytes before it)
@@ -84,7 +85,7 @@ queue_state_known(int c)
 {
     return c == QUEUE_RCPT_PENDING || c == QUEUE_RCPT_DELIVERED || c == QUEUE_RCPT_DEFERRED ||
            c == QUEUE_RCPT_FAILED || c == QUEUE_RCPT_FAILED_NOTICE ||
-           c == QUEUE_RCPT_DELIVERED_NOTICE;
+           c == QUEUE_RCPT_DELIVERED_NOTICE || c == QUEUE_RCPT_RELAYED_NOTICE;
 }
 
 /* queue_slot_encode - a status as the bytes of its slot */

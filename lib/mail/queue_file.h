@@ -29,13 +29,14 @@ enum queue_rcpt_state {
     /* Final once the notice in the slot is committed (doc/bounce.md): */
     QUEUE_RCPT_FAILED_NOTICE = 'B',    /* failed; the sender is owed a failure notice */
     QUEUE_RCPT_DELIVERED_NOTICE = 'S', /* delivered; the sender asked for a success notice */
+    QUEUE_RCPT_RELAYED_NOTICE = 'R',   /* the same, relayed to a next hop without DSN */
 };
 
 /* One recipient's state slot, updated in place after each delivery attempt. */
 struct queue_rcpt_status {
     enum queue_rcpt_state state;
     int64_t next_try;           /* deferred: when to try again (seconds since the epoch) */
-    char notice[QUEUE_ID_SIZE]; /* B, S: the notice that reports it, "" while owed;
+    char notice[QUEUE_ID_SIZE]; /* B, S, R: the notice that reports it, "" while owed;
                                    d: the delay warning that reported it, "" if none */
     char reason[QUEUE_FILE_REASON_MAX + 1];
 };

@@ -31,6 +31,7 @@ fuzz_deliver_status(const struct buf *rec)
     if (deliver_reply_decode(rec, &fds, &reply, &err)) {
         FUZZ_ASSERT(reply.index >= 0);
         FUZZ_ASSERT(reply.res.dsn[0] == "245"[reply.res.status] && reply.res.dsn[1] == '.');
+        FUZZ_ASSERT(reply.res.handoff == DELIVER_FINAL || reply.res.status == DELIVER_OK);
     }
     FUZZ_ASSERT(fds.n == 0);
 }

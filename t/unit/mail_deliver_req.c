@@ -140,7 +140,8 @@ test_request(void)
 
 /* reply_round_trip - an outcome from the "agent", as "qmgr" decodes it */
 static bool
-reply_round_trip(long index, enum deliver_status status, const char *dsn, struct deliver_reply *out)
+reply_round_trip(long index, enum deliver_status status, const char *dsn,
+                 enum deliver_handoff handoff, struct deliver_reply *out)
 {
     struct deliver_req_rcpt rcpt = {.index = index};
     struct deliver_result res;
@@ -153,6 +154,7 @@ reply_round_trip(long index, enum deliver_status status, const char *dsn, struct
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
         return false;
     deliver_set(&res, status, dsn, "delivered to maildir");
+    res.handoff = handoff;
     attr_fds_init(&fds);
     buf_init(&rec, DELIVER_REPLY_LIMIT);
     if (deliver_agent_reply_relay(sv[1], TIMEOUT, &rcpt, &res,
@@ -165,9 +167,9 @@ reply_round_trip(long index, enum deliver_status status, const char *dsn, struct
     return good;
 }
 
-/* forged_reply - a deliver_status with any status word and reason */
+/* forged_reply - a deliver_status with any status word, reason and handoff (NULL: none) */
 static bool
-forged_reply(const char *word, const char *reason)
+forged_reply(const char *word, const char *reason, const char *handoff)
 {
     struct deliver_reply out;
     struct err err;
@@ -180,8 +182,10 @@ forged_reply(const char *word, const char *reason)
     proto_begin(&rec, PROTO_DELIVER_STATUS);
     attr_put_int(&rec, PROTO_ATTR_INDEX, 0);
     attr_put_text(&rec, PROTO_ATTR_STATUS, word);
-    attr_put_text(&rec, PROTO_ATTR_DSN, "2.0.0");
+    attr_put_text(&rec, PROTO_ATTR_DSN, strcmp(word, "bounced") == 0 ? "5.0.0" : "2.0.0");
     attr_put_text(&rec, PROTO_ATTR_REASON, reason);
+    if (handoff != NULL)
+        attr_put_text(&rec, PROTO_ATTR_HANDOFF, handoff);
     good = attr_end(&rec, &err) && deliver_reply_decode(&rec, &fds, &out, &err);
     buf_free(&rec);
     return good;
@@ -193,25 +197,38 @@ test_reply(void)
     struct deliver_reply out = {0};
     char big[600];
 
-    ok(reply_round_trip(3, DELIVER_OK, "2.0.0", &out) && out.index == 3 &&
+    ok(reply_round_trip(3, DELIVER_OK, "2.0.0", DELIVER_FINAL, &out) && out.index == 3 &&
            out.res.status == DELIVER_OK && strcmp(out.res.dsn, "2.0.0") == 0 &&
            strcmp(out.res.reason, "delivered to maildir") == 0 &&
            strcmp(out.relay, "mx[192.0.2.1]:25") == 0,
        "an outcome survives the socket, with the relay it names");
-    ok(reply_round_trip(0, DELIVER_DEFER, "4.2.2", &out) && out.res.status == DELIVER_DEFER &&
-           out.relay[0] == 0,
+    ok(reply_round_trip(0, DELIVER_DEFER, "4.2.2", DELIVER_FINAL, &out) &&
+           out.res.status == DELIVER_DEFER && out.relay[0] == 0,
        "deferred with 4.x.x");
-    ok(reply_round_trip(0, DELIVER_BOUNCE, "5.1.1", &out) && out.res.status == DELIVER_BOUNCE,
+    ok(reply_round_trip(0, DELIVER_BOUNCE, "5.1.1", DELIVER_FINAL, &out) &&
+           out.res.status == DELIVER_BOUNCE,
        "bounced with 5.x.x");
-    ok(!reply_round_trip(0, DELIVER_OK, "5.1.1", &out), "sent with a 5.x.x code is refused");
-    ok(!reply_round_trip(0, DELIVER_BOUNCE, "4.0.0", &out), "bounced with a 4.x.x code is refused");
-    ok(!reply_round_trip(-1, DELIVER_OK, "2.0.0", &out), "a negative index is refused");
-    ok(forged_reply("sent", "ok"), "a forged reply as the agent sends it");
-    ok(!forged_reply("expired", "ok"), "an unknown status word is refused");
+    ok(!reply_round_trip(0, DELIVER_OK, "5.1.1", DELIVER_FINAL, &out),
+       "sent with a 5.x.x code is refused");
+    ok(!reply_round_trip(0, DELIVER_BOUNCE, "4.0.0", DELIVER_FINAL, &out),
+       "bounced with a 4.x.x code is refused");
+    ok(!reply_round_trip(-1, DELIVER_OK, "2.0.0", DELIVER_FINAL, &out),
+       "a negative index is refused");
+    ok(forged_reply("sent", "ok", NULL), "a forged reply as the agent sends it");
+    ok(!forged_reply("expired", "ok", NULL), "an unknown status word is refused");
     memset(big, 'x', sizeof(big) - 1);
     big[sizeof(big) - 1] = 0;
-    ok(!forged_reply("sent", big),
+    ok(!forged_reply("sent", big, NULL),
        "a reason longer than the reply's field is refused, not truncated silently");
+    for (enum deliver_handoff h = DELIVER_FINAL; h <= DELIVER_NOTIFY_PASSED; h++)
+        ok(reply_round_trip(0, DELIVER_OK, "2.0.0", h, &out) && out.res.handoff == h,
+           "a delivery's handoff survives the socket (final, relayed, notify-passed)");
+    ok(reply_round_trip(0, DELIVER_DEFER, "4.0.0", DELIVER_RELAYED, &out) &&
+           out.res.handoff == DELIVER_FINAL,
+       "a handoff is never sent with a deferral");
+    ok(forged_reply("bounced", "no", NULL) && !forged_reply("bounced", "no", "relayed"),
+       "a forged handoff with a failure is refused");
+    ok(!forged_reply("sent", "ok", "teleported"), "an unknown handoff word is refused");
     is_str(deliver_status_word(DELIVER_OK), "sent", "Postfix's status words");
     is_str(deliver_status_word(DELIVER_DEFER), "deferred", "deferred");
     is_str(deliver_status_word(DELIVER_BOUNCE), "bounced", "bounced");
