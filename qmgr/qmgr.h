@@ -144,7 +144,7 @@ void qmgr_admin_finish(struct qmgr *q, struct qmgr_msg *m);
 
 /* qmgr_resolve.c: expansion, transports, requests */
 void qmgr_resolve_message(struct qmgr *q, struct qmgr_msg *m);
-long qmgr_transport_limit(struct qmgr *q, const char *transport, const char *what, long dflt);
+long qmgr_transport_param(struct qmgr *q, const char *transport, const char *what, long dflt);
 
 /* qmgr_spare.c: queue files kept for reuse */
 void qmgr_spare_init(struct qmgr *q);
@@ -157,6 +157,7 @@ void qmgr_deliver_add(struct qmgr *q, struct qmgr_msg *m, const struct resolve_r
                       const char *key, size_t i, long rcpt_limit);
 void qmgr_deliver_run(struct qmgr *q);
 void qmgr_deliver_kick(struct qmgr *q);
+void qmgr_deliver_revive_all(struct qmgr *q);
 void qmgr_deliver_free(struct qmgr *q);
 
 /* qmgr_defer.c: one recipient's outcome */

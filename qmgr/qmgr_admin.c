@@ -322,6 +322,7 @@ qmgr_admin_flush(struct qmgr *q, const char *site, const char *id)
     struct dirent *e;
     long n = 0;
 
+    qmgr_deliver_revive_all(q); /* as Postfix's flush: dead destinations are tried again */
     if (*id)
         return qmgr_admin_flush_one(q, id);
     fd = openat(q->dir_fd[QMGR_DEFERRED], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -2,8 +2,12 @@
  * qmgr_deliver.c - delivery requests: per-destination queues, concurrency, agent replies.
  *
  * A destination is a transport and what its concurrency limit counts (qmgr_resolve.c).
- * Requests wait in their destination's queue in arrival order; at most
- * <transport>_destination_concurrency_limit of them are in flight per destination, and at
+ * Requests wait in their destination's queue in arrival order; as many of them are in
+ * flight per destination as its window allows (lib/mail/dest_window.c: a slow start up to
+ * <transport>_destination_concurrency_limit; a destination that the agent could not reach
+ * for a whole cohort of requests is dead, and its requests are deferred at once until
+ * minimal_backoff_time has passed or the administrator flushes the queue; a destination
+ * with failures counted is kept while idle, for as long), and at
  * most default_process_limit per transport (the master's default process limit: more
  * connections than agents plus the listen backlog would make the connect block). A request is one
  * connection to $queue_directory/private/<transport> (the master starts another agent
@@ -27,6 +31,7 @@
 #include "core/mem.h"
 #include "core/str.h"
 #include "mail/deliver_req.h"
+#include "mail/dest_window.h"
 #include "mail/notice.h"
 #include "qmgr/qmgr.h"
 
@@ -41,7 +46,9 @@ struct qmgr_job {
     struct loop_fd *watch;
     struct ipc_reader reader;
     struct qmgr_times t;
-    bool notice; /* to the bounce agent: its commit, not its reply, records the outcome */
+    bool notice;  /* to the bounce agent: its commit, not its reply, records the outcome */
+    bool reached; /* an answer came from the destination */
+    struct deliver_result unreached; /* the agent's word when it could not reach it */
     struct qmgr_job *next;
 };
 
@@ -56,12 +63,15 @@ struct qmgr_transport {
 };
 
 struct qmgr_dest {
+    struct qmgr *q;
     struct qmgr_transport *tp;
     struct qmgr_dest *hash_next;
     char *key;
     char *transport;
     char *nexthop;
-    long limit;
+    struct dest_window window;
+    struct deliver_result suspended; /* while dead: what each request is answered */
+    struct loop_timer *revive;       /* while dead: minimal_backoff_time */
     long rcpt_limit;
     long active;
     struct qmgr_job *head, *tail; /* waiting */
@@ -105,13 +115,20 @@ qmgr_dest_get(struct qmgr *q, const struct resolve_result *res, const char *key,
         if (strcmp(d->key, key) == 0)
             return d;
     d = xcalloc(1, sizeof(*d));
+    d->q = q;
     d->tp = qmgr_transport_get(q, res->transport);
     d->key = xstrdup(key);
     d->transport = xstrdup(res->transport);
     d->nexthop = xstrdup(res->nexthop);
     d->rcpt_limit = rcpt_limit;
-    d->limit = qmgr_transport_limit(q, res->transport, "concurrency",
-                                    q->ctx->params.default_destination_concurrency_limit);
+    dest_window_init(
+        &d->window,
+        qmgr_transport_param(q, res->transport, "initial_destination_concurrency",
+                             q->ctx->params.initial_destination_concurrency),
+        qmgr_transport_param(q, res->transport, "destination_concurrency_limit",
+                             q->ctx->params.default_destination_concurrency_limit),
+        qmgr_transport_param(q, res->transport, "destination_concurrency_failed_cohort_limit",
+                             q->ctx->params.default_destination_concurrency_failed_cohort_limit));
     d->next = q->dests;
     q->dests = d;
     d->hash_next = q->dest_hash[h];
@@ -128,6 +145,8 @@ qmgr_dest_free(struct qmgr *q, struct qmgr_dest *d)
     while (*pp != d)
         pp = &(*pp)->hash_next;
     *pp = d->hash_next;
+    if (d->revive)
+        loop_timer_free(d->revive);
     free(d->key);
     free(d->transport);
     free(d->nexthop);
@@ -175,9 +194,45 @@ qmgr_job_answered(struct qmgr_job *j, size_t i, const struct deliver_result *res
                  j->m->env.rcpt[i].addr, res->reason);
 }
 
-/* qmgr_job_end - the request is over: unanswered recipients are deferred */
 static void
-qmgr_job_end(struct qmgr_job *j, const char *why)
+qmgr_dest_revive(void *arg)
+{
+    struct qmgr_dest *d = arg;
+
+    dest_window_revive(&d->window);
+    qmgr_deliver_kick(d->q);
+}
+
+/* qmgr_dest_unreached - a request could not reach the destination. The destination is
+ * remembered, failures counted, until minimal_backoff_time after the last one; once a whole
+ * cohort failed it is dead, and its requests are answered with this one's reason. */
+static void
+qmgr_dest_unreached(struct qmgr_dest *d, const struct deliver_result *why)
+{
+    if (dest_window_failure(&d->window))
+        deliver_set(&d->suspended, DELIVER_DEFER, why->dsn, "delivery temporarily suspended: %s",
+                    why->reason);
+    if (d->revive == NULL)
+        d->revive = loop_timer_new(d->q->ctx->loop, qmgr_dest_revive, d);
+    loop_timer_start(d->revive, d->q->ctx->params.minimal_backoff_time * 1000L);
+}
+
+/* qmgr_job_feedback - what a finished request says of its destination: reached, or, when
+ * the agent said so, unreachable */
+static void
+qmgr_job_feedback(struct qmgr_job *j)
+{
+    if (j->notice || j->watch == NULL || j->answered == 0)
+        return;
+    if (j->reached)
+        dest_window_success(&j->dest->window);
+    else
+        qmgr_dest_unreached(j->dest, &j->unreached);
+}
+
+/* qmgr_job_end - the request is over: unanswered recipients are deferred with dsn and why */
+static void
+qmgr_job_end(struct qmgr_job *j, const char *dsn, const char *why)
 {
     struct qmgr *q = j->q;
     struct qmgr_msg *m = j->m;
@@ -185,7 +240,8 @@ qmgr_job_end(struct qmgr_job *j, const char *why)
 
     if (j->t.done == 0)
         j->t.done = qmgr_now();
-    deliver_set(&res, DELIVER_DEFER, "4.3.0", "%s", why);
+    qmgr_job_feedback(j);
+    deliver_set(&res, DELIVER_DEFER, dsn, "%s", why);
     for (size_t k = 0; k < j->n; k++)
         if (m->rcpt[j->idx[k]].busy) {
             if (!j->notice && qmgr_admin_drop(m, j->idx[k]))
@@ -228,6 +284,10 @@ qmgr_job_reply(struct qmgr_job *j)
     for (size_t k = 0; k < j->n; k++)
         if ((long)j->idx[k] == r.index && j->m->rcpt[j->idx[k]].busy) {
             j->answered++;
+            if (r.res.unreachable)
+                j->unreached = r.res;
+            else
+                j->reached = true;
             qmgr_job_answered(j, j->idx[k], &r.res, *r.relay ? r.relay : j->dest->transport);
             return true;
         }
@@ -253,7 +313,7 @@ qmgr_job_readable(int fd, unsigned events, void *arg)
         return;
     snprintf(why, sizeof(why), "lost connection with the %s delivery agent%s%s", j->dest->transport,
              st == IPC_ERROR ? ": " : "", st == IPC_ERROR ? err.text : "");
-    qmgr_job_end(j, why);
+    qmgr_job_end(j, "4.3.0", why);
     qmgr_deliver_run(q);
 }
 
@@ -293,24 +353,24 @@ qmgr_job_start(struct qmgr *q, struct qmgr_job *j)
 
     j->t.dispatch = qmgr_now();
     if (j->m->admin != QMGR_ADMIN_NONE) { /* deleted, held or requeued meanwhile */
-        qmgr_job_end(j, "dropped by the administrator");
+        qmgr_job_end(j, "4.3.0", "dropped by the administrator");
         return;
     }
     if (strchr(j->dest->transport, '/') || strcmp(j->dest->transport, "..") == 0 ||
         snprintf(path, sizeof(path), "private/%s", j->dest->transport) >= (int)sizeof(path)) {
-        qmgr_job_end(j, "mail transport unavailable: bad transport name");
+        qmgr_job_end(j, "4.3.0", "mail transport unavailable: bad transport name");
         return;
     }
     if ((j->fd = ipc_connect(path, &err)) < 0) {
         snprintf(why, sizeof(why), "mail transport unavailable: %s", err.text);
-        qmgr_job_end(j, why);
+        qmgr_job_end(j, "4.3.0", why);
         return;
     }
     j->t.connected = qmgr_now();
     if (!qmgr_job_send(j, &err)) {
         snprintf(why, sizeof(why), "delivery request to %s failed: %s", j->dest->transport,
                  err.text);
-        qmgr_job_end(j, why);
+        qmgr_job_end(j, "4.3.0", why);
         return;
     }
     fcntl(j->fd, F_SETFL, fcntl(j->fd, F_GETFL) | O_NONBLOCK);
@@ -322,7 +382,21 @@ qmgr_job_start(struct qmgr *q, struct qmgr_job *j)
     j->dest->running = j;
 }
 
-/* qmgr_deliver_run - start what the concurrency limits allow; drop idle destinations */
+/* qmgr_dest_pop - the destination's next waiting request, taken off its queue */
+static struct qmgr_job *
+qmgr_dest_pop(struct qmgr_dest *d)
+{
+    struct qmgr_job *j = d->head;
+
+    d->head = j->next;
+    if (d->head == NULL)
+        d->tail = NULL;
+    j->next = NULL;
+    return j;
+}
+
+/* qmgr_deliver_run - start what the concurrency limits allow, answer what waits for a dead
+ * destination; drop idle destinations (a dead one stays, to be remembered) */
 void
 qmgr_deliver_run(struct qmgr *q)
 {
@@ -331,24 +405,32 @@ qmgr_deliver_run(struct qmgr *q)
     while (*pp) {
         struct qmgr_dest *d = *pp;
 
-        while (d->head && d->active < d->limit && d->tp->active < d->tp->limit) {
-            struct qmgr_job *j = d->head;
-            d->head = j->next;
-            if (d->head == NULL)
-                d->tail = NULL;
-            j->next = NULL;
-            d->active++; /* hold d while the job starts: an immediate end releases it */
-            qmgr_job_start(q, j);
-            d->active--;
-        }
+        d->active++; /* hold d while its jobs start or end: an immediate end releases it */
+        while (d->head && dest_window_dead(&d->window))
+            qmgr_job_end(qmgr_dest_pop(d), d->suspended.dsn, d->suspended.reason);
+        while (d->head && d->active - 1 < d->window.size && d->tp->active < d->tp->limit)
+            qmgr_job_start(q, qmgr_dest_pop(d));
+        d->active--;
         while (*pp != d) /* a job's end queued notices: new destinations went in first */
             pp = &(*pp)->next;
-        if (d->head == NULL && d->active == 0) {
+        if (d->head == NULL && d->active == 0 && !dest_window_remembers(&d->window)) {
             *pp = d->next;
             qmgr_dest_free(q, d);
         } else
             pp = &d->next;
     }
+}
+
+/* qmgr_deliver_revive_all - every dead destination is tried again (a flush) */
+void
+qmgr_deliver_revive_all(struct qmgr *q)
+{
+    for (struct qmgr_dest *d = q->dests; d; d = d->next)
+        if (dest_window_remembers(&d->window)) {
+            loop_timer_stop(d->revive);
+            dest_window_revive(&d->window);
+        }
+    qmgr_deliver_kick(q);
 }
 
 static void

@@ -205,11 +205,12 @@ qmgr_dest_key(const struct resolve_result *res, const char *addr, long rcpt_limi
     return xasprintf("%s:%s", res->transport, res->nexthop);
 }
 
-/* qmgr_transport_limit - <transport>_destination_{concurrency,recipient}_limit */
+/* qmgr_transport_param - <transport>_<what>, a number (destination_concurrency_limit,
+ * destination_recipient_limit, ...), or dflt when not set */
 long
-qmgr_transport_limit(struct qmgr *q, const char *transport, const char *what, long dflt)
+qmgr_transport_param(struct qmgr *q, const char *transport, const char *what, long dflt)
 {
-    char *name = xasprintf("%s_destination_%s_limit", transport, what);
+    char *name = xasprintf("%s_%s", transport, what);
     const char *raw = conf_raw(q->ctx->conf, name);
     long v;
 
@@ -252,7 +253,7 @@ qmgr_route(struct qmgr *q, struct qmgr_msg *m, size_t i, const struct resolve_re
         qmgr_outcome(q, m, i, &out, "none", &t);
         return;
     }
-    rcpt_limit = qmgr_transport_limit(q, res.transport, "recipient",
+    rcpt_limit = qmgr_transport_param(q, res.transport, "destination_recipient_limit",
                                       q->ctx->params.default_destination_recipient_limit);
     key = qmgr_dest_key(&res, m->env.rcpt[i].addr, rcpt_limit);
     qmgr_deliver_add(q, m, &res, key, i, rcpt_limit);

@@ -96,6 +96,8 @@ smtp_out_report(struct smtp_out_sess *s)
             s->res[i].handoff = smtp_out_handoff(s, i);
             smtp_out_mark(s, &s->req.rcpt[i], &s->res[i]);
         }
+        /* no session got as far as MAIL: the destination itself failed (qmgr's feedback) */
+        s->res[i].unreachable = s->res[i].status == DELIVER_DEFER && s->stage < SMTP_OUT_MAIL;
         if (!deliver_agent_reply_relay(s->qmgr_fd, timeout, &s->req.rcpt[i], &s->res[i], s->relay,
                                        &err)) {
             log_warn("%s: reply to qmgr: %s", s->req.queue_id, err.text);

@@ -49,6 +49,9 @@ enum deliver_handoff {
 struct deliver_result {
     enum deliver_status status;
     enum deliver_handoff handoff; /* DELIVER_OK only */
+    bool unreachable;             /* DELIVER_DEFER only: the destination itself could not be
+                                     reached (no connection, no greeting): qmgr's negative
+                                     feedback (lib/mail/dest_window.c) */
     char dsn[16];                 /* enhanced status code, e.g. "4.2.2" */
     char reason[256];             /* human text for the log and the bounce */
 };

@@ -112,11 +112,13 @@ enum proto_msg {
 #define PROTO_ATTR_FINGERPRINT "fingerprint" /* string: tls_result: client cert SHA-256 */
 #define PROTO_ATTR_RELAY       "relay"   /* string: deliver_status: name[addr]:port delivered to */
 #define PROTO_ATTR_HANDOFF     "handoff" /* string: deliver_status: "relayed", "notify-passed" */
-#define PROTO_ATTR_SNI         "sni"     /* string: tls_result: the name the client asked for */
-#define PROTO_ATTR_QUEUE_NAME  "queue_name" /* string: a queue state directory ("deferred") */
-#define PROTO_ATTR_SITE        "site"       /* string: queue_flush: recipients' domain, "" all */
-#define PROTO_ATTR_ACTION      "action"     /* string: queue_admin: delete, hold, release, ... */
-#define PROTO_ATTR_QUEUES      "queues"     /* string: queue_admin: queue names, comma-separated */
+#define PROTO_ATTR_UNREACHABLE \
+    "unreachable"                   /* int: deliver_status: 1, the destination was not reached */
+#define PROTO_ATTR_SNI        "sni" /* string: tls_result: the name the client asked for */
+#define PROTO_ATTR_QUEUE_NAME "queue_name" /* string: a queue state directory ("deferred") */
+#define PROTO_ATTR_SITE       "site"       /* string: queue_flush: recipients' domain, "" all */
+#define PROTO_ATTR_ACTION     "action"     /* string: queue_admin: delete, hold, release, ... */
+#define PROTO_ATTR_QUEUES     "queues"     /* string: queue_admin: queue names, comma-separated */
 
 /* The longest message name, plus its NUL. */
 #define PROTO_MSG_NAME_SIZE 32

@@ -32,6 +32,7 @@ fuzz_deliver_status(const struct buf *rec)
         FUZZ_ASSERT(reply.index >= 0);
         FUZZ_ASSERT(reply.res.dsn[0] == "245"[reply.res.status] && reply.res.dsn[1] == '.');
         FUZZ_ASSERT(reply.res.handoff == DELIVER_FINAL || reply.res.status == DELIVER_OK);
+        FUZZ_ASSERT(!reply.res.unreachable || reply.res.status == DELIVER_DEFER);
     }
     FUZZ_ASSERT(fds.n == 0);
 }

@@ -155,6 +155,7 @@ reply_round_trip(long index, enum deliver_status status, const char *dsn,
         return false;
     deliver_set(&res, status, dsn, "delivered to maildir");
     res.handoff = handoff;
+    res.unreachable = index == 7;
     attr_fds_init(&fds);
     buf_init(&rec, DELIVER_REPLY_LIMIT);
     if (deliver_agent_reply_relay(sv[1], TIMEOUT, &rcpt, &res,
@@ -223,6 +224,10 @@ test_reply(void)
     for (enum deliver_handoff h = DELIVER_FINAL; h <= DELIVER_NOTIFY_PASSED; h++)
         ok(reply_round_trip(0, DELIVER_OK, "2.0.0", h, &out) && out.res.handoff == h,
            "a delivery's handoff survives the socket (final, relayed, notify-passed)");
+    ok(reply_round_trip(0, DELIVER_DEFER, "4.4.1", DELIVER_FINAL, &out) && !out.res.unreachable,
+       "a deferral is not a site failure unless the agent says so");
+    ok(reply_round_trip(7, DELIVER_DEFER, "4.4.1", DELIVER_FINAL, &out) && out.res.unreachable,
+       "the agent says the destination was unreachable: qmgr hears it");
     ok(reply_round_trip(0, DELIVER_DEFER, "4.0.0", DELIVER_RELAYED, &out) &&
            out.res.handoff == DELIVER_FINAL,
        "a handoff is never sent with a deferral");
