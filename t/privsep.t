@@ -153,7 +153,7 @@ def test_listeners(root, owner):
         return
 
     test_environment(int(open(os.path.join(queue, "pid", "master.pid")).read()))
-    t.ok(wait_for(lambda: "status report about pid" in open(log).read(), 10),
+    t.ok(wait_for(lambda: "status report about pid" in open(log).read(), 30),
          "a status report one process sends about another is dropped, and logged")
 
     # The attack: mail_owner plants symlinks where the reload is about to create a socket
