@@ -8,12 +8,14 @@
 #include "core/buf.h"
 #include "core/loop.h"
 #include "mail/deliver_req.h"
+#include "mail/mx_list.h"
 #include "mail/nexthop.h"
 #include "mail/queue_file.h"
 #include "mail/smtp_resp.h"
 #include "server/server.h"
 
 struct ub_ctx;
+struct smtp_out_q;
 
 /* The process: its resolver, shared by every delivery it carries. */
 struct smtp_out {
@@ -57,10 +59,17 @@ struct smtp_out_sess {
     bool *accepted;             /* RCPT got 2xx */
     size_t naccepted;
     struct nexthop nh;
+    struct mx_host *hosts; /* the next hop's MX hosts (or the host itself), in order */
+    size_t nhosts;
+    enum mx_self self;    /* myhostname was among the MX hosts */
+    struct smtp_out_q *q; /* DNS queries of the lookup (smtp_out_dns.c) */
+    size_t nq, qpending;
+    struct mx_addr *addrs; /* every address to try, in order (smtp_out_hop.c) */
+    size_t naddrs, next_addr;
+    unsigned sessions;             /* connections made so far (smtp_mx_session_limit) */
     char addr[64];                 /* the server's numeric address */
     char host[320];                /* "name[addr]" for reasons */
     char relay[DELIVER_RELAY_MAX]; /* "name[addr]:port", or "none" before a connection */
-    int dns_id;
     int fd;
     struct loop_fd *watch;
     struct loop_timer *timer;
@@ -87,8 +96,12 @@ void smtp_out_dns_free(struct smtp_out *so);
 void smtp_out_dns_start(struct smtp_out_sess *s);
 void smtp_out_dns_cancel(struct smtp_out_sess *s);
 
+/* smtp_out_hop.c */
+void smtp_out_hop_next(struct smtp_out_sess *s);
+void smtp_out_hop_done(struct smtp_out_sess *s);
+
 /* smtp_out_conn.c */
-void smtp_out_connect(struct smtp_out_sess *s, const char *addr);
+void smtp_out_connect(struct smtp_out_sess *s, const char *name, const char *addr);
 void smtp_out_arm(struct smtp_out_sess *s);
 void smtp_out_close(struct smtp_out_sess *s);
 void smtp_out_lost(struct smtp_out_sess *s, const char *dsn, const char *fmt, ...)

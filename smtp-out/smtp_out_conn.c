@@ -138,7 +138,7 @@ smtp_out_io(int fd, unsigned events, void *arg)
     if ((events & LOOP_READ) && !s->over)
         smtp_out_read(s);
     if (s->over)
-        smtp_out_sess_end(s);
+        smtp_out_hop_done(s);
 }
 
 /* smtp_out_connected - the connect finished: greeting next, or the reason it failed */
@@ -155,7 +155,7 @@ smtp_out_connected(int fd, unsigned events, void *arg)
         smtp_out_close(s);
         smtp_out_fail_all(s, DELIVER_DEFER, "4.4.1", "connect to %s:%u: %s", s->host, s->nh.port,
                           strerror(soerr));
-        smtp_out_sess_end(s);
+        smtp_out_hop_done(s);
         return;
     }
     loop_fd_free(s->watch);
@@ -211,31 +211,32 @@ smtp_out_sockaddr(const char *addr, unsigned port, struct sockaddr_storage *ss)
     return 0;
 }
 
-/* smtp_out_connect - start connecting to addr; the session ends here if that fails */
+/* smtp_out_connect - start connecting to host name's address addr; the attempt ends here if
+ * that fails (smtp_out_hop_done) */
 void
-smtp_out_connect(struct smtp_out_sess *s, const char *addr)
+smtp_out_connect(struct smtp_out_sess *s, const char *name, const char *addr)
 {
     struct sockaddr_storage ss;
     socklen_t len = smtp_out_sockaddr(addr, s->nh.port, &ss);
 
     smtp_out_name(s->addr, sizeof(s->addr), "%s", addr);
-    smtp_out_name(s->host, sizeof(s->host), "%s[%s]", s->nh.host, addr);
+    smtp_out_name(s->host, sizeof(s->host), "%s[%s]", name, addr);
     errno = 0;
     if (len == 0 ||
         (s->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0) {
         smtp_out_fail_all(s, DELIVER_DEFER, "4.4.1", "connect to %s:%u: %s", s->host, s->nh.port,
                           len == 0 ? "bad address" : strerror(errno));
-        smtp_out_sess_end(s);
+        smtp_out_hop_done(s);
         return;
     }
     if (!smtp_out_bind(s, ss.ss_family)) {
-        smtp_out_sess_end(s);
+        smtp_out_hop_done(s);
         return;
     }
     if (connect(s->fd, (struct sockaddr *)&ss, len) < 0 && errno != EINPROGRESS) {
         smtp_out_fail_all(s, DELIVER_DEFER, "4.4.1", "connect to %s:%u: %s", s->host, s->nh.port,
                           strerror(errno));
-        smtp_out_sess_end(s);
+        smtp_out_hop_done(s);
         return;
     }
     s->watch = loop_fd_add(s->so->ctx->loop, s->fd, LOOP_WRITE, smtp_out_connected, s);

@@ -94,12 +94,14 @@ smtp_out_reply_result(const struct smtp_out_sess *s, enum smtp_out_stage stage,
     enum deliver_status status = cls == 2 ? DELIVER_OK : cls == 5 ? DELIVER_BOUNCE : DELIVER_DEFER;
 
     smtp_out_flat(r, text, sizeof(text));
-    if (status == DELIVER_DEFER && cls != 4)
-        cls = 4; /* a 3xx where none belongs: try again */
+    if (stage == SMTP_OUT_GREETING && status == DELIVER_BOUNCE)
+        status = DELIVER_DEFER; /* Postfix's smtp_skip_5xx_greeting: the next MX may take it */
     if (r->dsn[0] == '0' + cls)
         snprintf(dsn, sizeof(dsn), "%s", r->dsn);
     else
         snprintf(dsn, sizeof(dsn), "%d.0.0", cls);
+    if (status == DELIVER_DEFER)
+        dsn[0] = '4'; /* a 3xx where none belongs, or a 5xx greeting: try again */
     if (status == DELIVER_OK)
         deliver_set(res, status, dsn, "%d %s", r->code, text);
     else if (stage == SMTP_OUT_GREETING)

@@ -125,6 +125,8 @@ smtp_out_sess_end(struct smtp_out_sess *s)
     free(s->decided);
     free(s->accepted);
     free(s->wait);
+    free(s->hosts);
+    free(s->addrs);
     free(s);
     server_session_done(ctx);
 }
@@ -135,16 +137,22 @@ smtp_out_timer(void *arg)
 {
     struct smtp_out_sess *s = arg;
 
-    if (s->stage == SMTP_OUT_CONNECT) {
+    if (s->stage == SMTP_OUT_CONNECT && s->naddrs == 0) {
         smtp_out_dns_cancel(s);
-        smtp_out_fail_all(s, DELIVER_DEFER, "4.4.1", "connect to %s:%u: Connection timed out",
-                          s->addr[0] ? s->host : s->nh.host, s->nh.port);
+        smtp_out_fail_all(s, DELIVER_DEFER, "4.4.3",
+                          "Host or domain name not found. Name service error for name=%s: "
+                          "lookup timed out",
+                          s->nh.host);
         smtp_out_sess_end(s);
         return;
     }
-    smtp_out_lost(s, "4.4.2", "conversation with %s timed out while %s", s->host,
-                  smtp_out_stage_doing(s->stage));
-    smtp_out_sess_end(s);
+    if (s->stage == SMTP_OUT_CONNECT)
+        smtp_out_fail_all(s, DELIVER_DEFER, "4.4.1", "connect to %s:%u: Connection timed out",
+                          s->host, s->nh.port);
+    else
+        smtp_out_lost(s, "4.4.2", "conversation with %s timed out while %s", s->host,
+                      smtp_out_stage_doing(s->stage));
+    smtp_out_hop_done(s);
 }
 
 /* smtp_out_prepare - the envelope from the queue file and the next hop; false: all failed */
@@ -161,12 +169,6 @@ smtp_out_prepare(struct smtp_out_sess *s)
         smtp_out_fail_all(s, DELIVER_DEFER, "4.3.5", "%s", err.text);
         return false;
     }
-    if (s->nh.mx) {
-        smtp_out_fail_all(s, DELIVER_DEFER, "4.3.5",
-                          "MX lookups are not implemented yet: next hop %s needs the form [%s]",
-                          s->req.nexthop, s->nh.host);
-        return false;
-    }
     return true;
 }
 
@@ -180,7 +182,6 @@ smtp_out_sess_new(struct smtp_out *so, int fd, struct deliver_req *req)
     s->qmgr_fd = fd;
     s->req = *req;
     s->fd = -1;
-    s->dns_id = -1;
     s->res = xcalloc(req->nrcpt, sizeof(*s->res));
     s->decided = xcalloc(req->nrcpt, sizeof(*s->decided));
     s->accepted = xcalloc(req->nrcpt, sizeof(*s->accepted));
@@ -220,8 +221,5 @@ smtp_out_sess_start(struct smtp_out *so, int fd)
     }
     s->stage = SMTP_OUT_CONNECT;
     loop_timer_start(s->timer, smtp_out_stage_timeout(s, SMTP_OUT_CONNECT));
-    if (s->nh.literal)
-        smtp_out_connect(s, s->nh.host);
-    else
-        smtp_out_dns_start(s);
+    smtp_out_dns_start(s);
 }

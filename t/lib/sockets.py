@@ -1,4 +1,6 @@
 """sockets.py - small socket helpers shared by the Python integration tests."""
+import socket
+import threading
 
 
 def read_line(sock):
@@ -10,3 +12,25 @@ def read_line(sock):
             break
         data += chunk
     return data.strip()
+
+
+def listener(addr="127.0.0.1", port=0):
+    """A listening TCP socket on addr:port (IPv6 when addr has a colon)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((addr, port))
+    sock.listen(8)
+    return sock
+
+
+def accept_each(sock, handle):
+    """handle(conn) for each connection sock accepts, one after the other, in a daemon
+    thread that ends when sock is closed; handle closes conn."""
+    def loop():
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                return
+            handle(conn)
+    threading.Thread(target=loop, daemon=True).start()

@@ -1,0 +1,103 @@
+/*
+ * smtp_out_hop.c - the walk down the next hop's address list (smtp_out_dns.c made it):
+ * connect to the next address, and when an attempt fails decide whether the next address
+ * (of the same MX host or the next one) may take the delivery over, as Postfix does.
+ *
+ * An attempt may move on when nothing it did can have delivered or refused the message
+ * for good: the connection failed or timed out, the greeting was not 2xx (a 5xx greeting
+ * counts as temporary, Postfix's smtp_skip_5xx_greeting), or the server ended or broke the
+ * conversation before it accepted any recipient (421, a 4xx to MAIL or to every RCPT, a
+ * lost connection). Any 2xx to a RCPT, any 5xx outcome (a refused sender or recipient, a
+ * SIZE that is too small) ends the walk with the outcomes as they are. The walk also ends
+ * after smtp_mx_session_limit connections were made (failed connects do not count), and
+ * at the end of the list (smtp_mx_address_limit cut it). The last attempt's outcomes are
+ * what qmgr hears; each earlier failure is logged as it happens, Postfix's way.
+ *
+ * Trusts: the session's own state.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "smtp-out/smtp_out.h"
+
+/* smtp_out_hop_reset - forget the failed attempt: outcomes and connection state */
+static void
+smtp_out_hop_reset(struct smtp_out_sess *s)
+{
+    memset(s->res, 0, s->req.nrcpt * sizeof(*s->res));
+    memset(s->decided, 0, s->req.nrcpt * sizeof(*s->decided));
+    memset(s->accepted, 0, s->req.nrcpt * sizeof(*s->accepted));
+    memset(&s->ext, 0, sizeof(s->ext));
+    s->naccepted = 0;
+    s->whead = s->wtail = 0;
+    buf_reset(&s->out);
+    smtp_resp_reset(&s->resp);
+    s->connected = s->pipelining = s->mail_ok = s->quitting = s->quit_sent = s->over = false;
+    snprintf(s->relay, sizeof(s->relay), "none");
+}
+
+/* smtp_out_hop_may_move - may the next address take over after this attempt? */
+static bool
+smtp_out_hop_may_move(const struct smtp_out_sess *s)
+{
+    long limit = s->so->p->smtp_mx_session_limit;
+    bool failed = false;
+
+    if (s->next_addr >= s->naddrs || s->naccepted > 0 ||
+        (limit > 0 && s->sessions >= (unsigned long)limit))
+        return false;
+    for (size_t i = 0; i < s->req.nrcpt; i++) {
+        if (s->decided[i] && s->res[i].status != DELIVER_DEFER)
+            return false;
+        failed |= s->decided[i];
+    }
+    return failed;
+}
+
+/* smtp_out_hop_log - the failure the next address makes up for, in Postfix's words */
+static void
+smtp_out_hop_log(const struct smtp_out_sess *s)
+{
+    for (size_t i = 0; i < s->req.nrcpt; i++) {
+        if (!s->decided[i])
+            continue;
+        if (strncmp(s->res[i].reason, "connect to ", 11) == 0)
+            log_info("%s", s->res[i].reason);
+        else
+            log_info("%s: %s", s->req.queue_id, s->res[i].reason);
+        return;
+    }
+}
+
+/* smtp_out_hop_next - connect to the next address; the session ends when none is left */
+void
+smtp_out_hop_next(struct smtp_out_sess *s)
+{
+    const struct mx_addr *a;
+
+    if (s->next_addr >= s->naddrs) {
+        smtp_out_sess_end(s);
+        return;
+    }
+    a = &s->addrs[s->next_addr++];
+    s->stage = SMTP_OUT_CONNECT;
+    loop_timer_start(s->timer, smtp_out_stage_timeout(s, SMTP_OUT_CONNECT));
+    smtp_out_connect(s, s->hosts[a->host].name, a->addr);
+}
+
+/* smtp_out_hop_done - the attempt at the current address is over: the next one, or the end */
+void
+smtp_out_hop_done(struct smtp_out_sess *s)
+{
+    smtp_out_close(s);
+    if (s->connected)
+        s->sessions++;
+    if (!smtp_out_hop_may_move(s)) {
+        smtp_out_sess_end(s);
+        return;
+    }
+    smtp_out_hop_log(s);
+    smtp_out_hop_reset(s);
+    smtp_out_hop_next(s);
+}
