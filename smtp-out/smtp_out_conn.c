@@ -5,7 +5,9 @@
  * Time limits are per stage (smtp_out_arm): the limit of the reply the session waits for
  * runs from the moment it starts waiting until the reply is complete, so a server that
  * drips one byte at a time gains nothing; while message content is written, the limit
- * restarts at each write the server accepts (smtp_data_xfer_timeout).
+ * restarts at each write the server accepts (smtp_data_xfer_timeout). With
+ * smtp_skip_quit_response (the default) the connection is closed once QUIT is out, without
+ * waiting for its reply, as Postfix does.
  *
  * Trusts: nothing from the network; bytes go to smtp_resp_feed, which bounds them.
  */
@@ -95,6 +97,12 @@ smtp_out_write(struct smtp_out_sess *s)
         return;
     }
     buf_consume(&s->out, (size_t)n);
+    if (s->out.len == 0 && s->quit_sent && s->wtail - s->whead == 1 &&
+        s->so->p->smtp_skip_quit_response) {
+        smtp_out_close(s); /* only QUIT's reply is owed */
+        s->over = true;
+        return;
+    }
     if (s->stage == SMTP_OUT_CONTENT || s->out.len == 0)
         smtp_out_arm(s);
 }

@@ -4,6 +4,7 @@
 host is a real server on its own loopback address 127.0.0.x, all on one port P, and the
 next hops are "domain:P" (Postfix's form: MX lookup, then port P on each host). Where the
 test may listen on port 25, one domain goes without a port, as mail to the world does.
+relayhost names a domain without brackets, so it is looked up as MX too.
 
 Covered: preference order and fallback to the next MX when the first refuses the
 connection, greets with 421 or 554, or says nothing; the A record when there is no MX;
@@ -69,7 +70,8 @@ class Scripted:
         threading.Thread(target=self.talk, args=(conn,), daemon=True).start()
 
     def talk(self, conn):
-        """421 closes at once (RFC 5321 3.8); other greetings wait for QUIT and answer it."""
+        """421 closes at once (RFC 5321 3.8); other greetings answer every command with 503,
+        and QUIT with nothing: a client that waits for the reply to QUIT waits long."""
         try:
             if self.greeting:
                 conn.sendall(self.greeting.encode() + b"\r\n")
@@ -78,8 +80,8 @@ class Scripted:
                 line = f.readline()
                 if not line:
                     break
-                conn.sendall(b"221 2.0.0 Bye\r\n" if line.upper().startswith(b"QUIT")
-                             else b"503 5.5.1 Error: no service\r\n")
+                if not line.upper().startswith(b"QUIT"):
+                    conn.sendall(b"503 5.5.1 Error: no service\r\n")
             if not self.greeting:
                 f.read()
         except OSError:
@@ -169,7 +171,8 @@ domains = ["refused", "greet421", "greet554", "silent", "arecord", "null", "nosu
            "d1", "d2", "d3", "cname", "cdom", "loop1", "loop2", "loop3", "limit"]
 routes = ["%s.example=smtp:%s.example:%d" % (d, d, P) for d in domains]
 routes += ["addrs.example=smtplimit:addrs.example:%d" % P, "v6.example=smtp6:v6.example:%d" % P,
-           "v4.example=smtp4:v6.example:%d" % P, "any.example=smtp:v6.example:%d" % P]
+           "v4.example=smtp4:v6.example:%d" % P, "any.example=smtp:v6.example:%d" % P,
+           "direct.example=smtp:direct.example"]
 i = Instance(services="qmgr unix - - n - 1 qmgr\n"
                       "local unix - n n - - local\n"
                       "bounce unix - - n - 0 bounce\n"
@@ -179,6 +182,7 @@ i = Instance(services="qmgr unix - - n - 1 qmgr\n"
                       "smtp6 unix - - n - - smtp-out -o smtp_address_preference=ipv6\n"
                       "smtp4 unix - - n - - smtp-out -o inet_protocols=ipv4\n",
              main="transport_maps = inline:{ %s }\n" % ", ".join(routes) +
+                  "relayhost = d1.example:%d\n" % P +
                   "smtp_dns_resolv_conf = %s\n" % dns.resolv_conf +
                   "smtp_helo_timeout = 3s\nsmtp_connect_timeout = 10s\n"
                   "smtp_helo_name = client.example.example\n")
@@ -202,6 +206,8 @@ try:
     qid = send(i, ["a@greet554.example"])
     t.like(outcome(i, qid, "a@greet554.example"), "relay=mx2.hosts.example[127.0.0.3]:%d, " % P,
            "first MX greets with 554: the second takes it (a 5xx greeting is skipped)")
+    t.like(i.log(), "%s: host hostile.hosts.example[127.0.0.7] refused to talk to me: 554 5.7.1" %
+           qid, "  once QUIT is sent, without waiting for a reply the server never sends")
     qid = send(i, ["a@silent.example"])
     t.like(outcome(i, qid, "a@silent.example"), "relay=mx2.hosts.example[127.0.0.3]:%d, " % P,
            "first MX never greets: the second takes it after smtp_helo_timeout")
@@ -248,6 +254,10 @@ try:
         like_seq(outcome(i, qid, r), "relay=%s.hosts.example[%s]:%d, .*status=sent" % (host, addr, P),
                "one message to three domains: %s via %s" % (r, host))
         t.ok(r in got[addr].rcpts(), "  %s has it" % host)
+
+    qid = send(i, ["a@elsewhere.example"])
+    like_seq(outcome(i, qid, "a@elsewhere.example"), "relay=mx1.hosts.example[127.0.0.2]:%d, .*"
+             "status=sent" % P, "relayhost = d1.example:P without brackets: d1's MX host")
 
     qid = send(i, ["a@cname.example", "b@cdom.example"])
     like_seq(outcome(i, qid, "a@cname.example"), "relay=alias.hosts.example[127.0.0.3]:%d, .*"
