@@ -23,6 +23,7 @@ smtp_out_post_jail(struct server_ctx *ctx)
     so->ctx = ctx;
     so->p = &ctx->params;
     smtp_out_dns_init(so);
+    smtp_out_tlspol_init(so);
     server_set_max_sessions(ctx, (int)ctx->params.smtp_sessions_per_process);
 }
 
@@ -34,6 +35,7 @@ smtp_out_on_exit(struct server_ctx *ctx)
     if (so == NULL)
         return;
     smtp_out_dns_free(so);
+    smtp_out_tlspol_free(so);
     free(so);
     ctx->app = NULL;
 }

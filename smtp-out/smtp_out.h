@@ -12,17 +12,32 @@
 #include "mail/nexthop.h"
 #include "mail/queue_file.h"
 #include "mail/smtp_resp.h"
+#include "mail/tls_clnt.h"
+#include "mail/tls_policy.h"
 #include "server/server.h"
 
 struct ub_ctx;
 struct smtp_out_q;
+struct map_list;
 
-/* The process: its resolver, shared by every delivery it carries. */
+/* The process: its resolver and TLS policy table, shared by every delivery it carries. */
 struct smtp_out {
     struct server_ctx *ctx;
     const struct params *p;
     struct ub_ctx *dns;
     struct loop_fd *dns_watch;
+    struct map_list *tls_policy; /* smtp_tls_policy_maps; NULL when empty or broken */
+    char *tls_policy_error;      /* broken: why (every delivery defers) */
+};
+
+/* One delivery's TLS policy: main.cf's, or its next hop's entry in smtp_tls_policy_maps. */
+struct smtp_out_tlspol {
+    enum tls_level level;           /* dane will come here as a level of its own */
+    bool wrapper;                   /* TLS before the greeting (smtp_tls_wrappermode) */
+    char match[TLS_POLICY_MAX];     /* verify/secure: "hostname nexthop .example" (unexpanded) */
+    char protocols[TLS_POLICY_MAX]; /* the entry's protocols=, "" the parameter's */
+    char ciphers[32];               /* the entry's ciphers= grade, "" the parameter's */
+    char servername[TLS_FACT_MAX];  /* the entry's servername=, "" smtp_tls_servername */
 };
 
 /* The stages of a conversation: what the client waits for, each with its time limit. */
@@ -31,6 +46,8 @@ enum smtp_out_stage {
     SMTP_OUT_GREETING,
     SMTP_OUT_EHLO,
     SMTP_OUT_HELO,
+    SMTP_OUT_STARTTLS,
+    SMTP_OUT_TLS, /* tlsproxy does the handshake */
     SMTP_OUT_MAIL,
     SMTP_OUT_RCPT,
     SMTP_OUT_DATA,
@@ -80,6 +97,10 @@ struct smtp_out_sess {
     size_t whead, wtail;
     enum smtp_out_stage stage; /* what the session is doing, for time limits and reasons */
     bool connected, pipelining, mail_ok, quitting, quit_sent, over;
+    struct smtp_out_tlspol tlspol;
+    struct tls_clnt *tls_wait; /* the handshake runs in tlsproxy: the socket is not ours */
+    struct tls_facts *tls;     /* the session is in TLS (over tlsproxy's connection) */
+    bool tls_off;              /* may: the handshake failed, this is the plaintext retry */
 };
 
 /* smtp_out_sess.c */
@@ -99,9 +120,12 @@ void smtp_out_dns_cancel(struct smtp_out_sess *s);
 /* smtp_out_hop.c */
 void smtp_out_hop_next(struct smtp_out_sess *s);
 void smtp_out_hop_done(struct smtp_out_sess *s);
+void smtp_out_hop_again(struct smtp_out_sess *s);
+const char *smtp_out_hop_host(const struct smtp_out_sess *s);
 
 /* smtp_out_conn.c */
 void smtp_out_connect(struct smtp_out_sess *s, const char *name, const char *addr);
+void smtp_out_set_fd(struct smtp_out_sess *s, int fd);
 void smtp_out_arm(struct smtp_out_sess *s);
 void smtp_out_close(struct smtp_out_sess *s);
 void smtp_out_lost(struct smtp_out_sess *s, const char *dsn, const char *fmt, ...)
@@ -113,6 +137,21 @@ void smtp_out_proto_reply(struct smtp_out_sess *s);
 enum deliver_handoff smtp_out_handoff(const struct smtp_out_sess *s, size_t i);
 void smtp_out_send(struct smtp_out_sess *s, enum smtp_out_stage stage, size_t rcpt, const char *fmt,
                    ...) __attribute__((format(printf, 4, 5)));
+void smtp_out_quit(struct smtp_out_sess *s);
+void smtp_out_envelope(struct smtp_out_sess *s);
+
+/* smtp_out_tls.c */
+bool smtp_out_tls_after_hello(struct smtp_out_sess *s);
+void smtp_out_tls_on_starttls(struct smtp_out_sess *s);
+void smtp_out_tls_start(struct smtp_out_sess *s);
+void smtp_out_tls_end(struct smtp_out_sess *s);
+
+/* smtp_out_tlspol.c */
+void smtp_out_tlspol_init(struct smtp_out *so);
+void smtp_out_tlspol_free(struct smtp_out *so);
+bool smtp_out_tlspol_find(struct smtp_out_sess *s);
+bool smtp_out_tlspol_request(const struct smtp_out_sess *s, struct tls_request *req,
+                             struct err *err);
 
 /* smtp_out_outcome.c */
 void smtp_out_outcome(struct smtp_out_sess *s, size_t i, enum smtp_out_stage stage);

@@ -123,7 +123,9 @@ smtp_out_read(struct smtp_out_sess *s)
                       smtp_out_stage_doing(s->stage));
         return;
     }
-    while (at < (size_t)n && !s->over) {
+    /* Once a reply hands the socket to tlsproxy, the rest of this read is dropped unread: a
+     * server's bytes after its 220 to STARTTLS are never replies (CVE-2021-38371). */
+    while (at < (size_t)n && !s->over && s->tls_wait == NULL) {
         enum smtp_resp_status st = smtp_resp_feed(&s->resp, data + at, (size_t)n - at, &used, &err);
         at += used;
         if (st == SMTP_RESP_ERROR || (st == SMTP_RESP_DONE && s->whead == s->wtail)) {
@@ -170,7 +172,22 @@ smtp_out_connected(int fd, unsigned events, void *arg)
     s->watch = loop_fd_add(s->so->ctx->loop, s->fd, LOOP_READ, smtp_out_io, s);
     s->connected = true;
     smtp_out_name(s->relay, sizeof(s->relay), "%s:%u", s->host, s->nh.port);
-    smtp_out_proto_start(s);
+    if (!s->tlspol.wrapper) {
+        smtp_out_proto_start(s);
+        return;
+    }
+    smtp_out_tls_start(s); /* smtp_tls_wrappermode: TLS before the greeting */
+    if (s->over)
+        smtp_out_hop_done(s);
+}
+
+/* smtp_out_set_fd - go on over fd (tlsproxy's plaintext side); the server's socket is closed */
+void
+smtp_out_set_fd(struct smtp_out_sess *s, int fd)
+{
+    smtp_out_close(s);
+    s->fd = fd;
+    s->watch = loop_fd_add(s->so->ctx->loop, s->fd, LOOP_READ, smtp_out_io, s);
 }
 
 /* smtp_out_bind - the local address of smtp_bind_address(6), when set */

@@ -35,6 +35,8 @@ smtp_out_hop_reset(struct smtp_out_sess *s)
     smtp_resp_reset(&s->resp);
     s->connected = s->pipelining = s->mail_ok = s->quitting = s->quit_sent = s->over = false;
     snprintf(s->relay, sizeof(s->relay), "none");
+    smtp_out_tls_end(s);
+    s->tls_off = false;
 }
 
 /* smtp_out_hop_may_move - may the next address take over after this attempt? */
@@ -84,6 +86,27 @@ smtp_out_hop_next(struct smtp_out_sess *s)
     s->stage = SMTP_OUT_CONNECT;
     loop_timer_start(s->timer, smtp_out_stage_timeout(s, SMTP_OUT_CONNECT));
     smtp_out_connect(s, s->hosts[a->host].name, a->addr);
+}
+
+/* smtp_out_hop_again - the same address once more on a new connection, without TLS (at may,
+ * after a failed handshake: smtp_out_tls.c) */
+void
+smtp_out_hop_again(struct smtp_out_sess *s)
+{
+    smtp_out_close(s);
+    smtp_out_hop_reset(s);
+    s->tls_off = true;
+    s->next_addr--;
+    smtp_out_hop_next(s);
+}
+
+/* smtp_out_hop_host - the name of the host the session is connected to (or trying) */
+const char *
+smtp_out_hop_host(const struct smtp_out_sess *s)
+{
+    if (s->next_addr == 0 || s->next_addr > s->naddrs)
+        return s->nh.host;
+    return s->hosts[s->addrs[s->next_addr - 1].host].name;
 }
 
 /* smtp_out_hop_done - the attempt at the current address is over: the next one, or the end */

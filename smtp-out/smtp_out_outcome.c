@@ -19,6 +19,8 @@ static const struct {
     [SMTP_OUT_GREETING] = {"receiving the initial server greeting", "initial greeting"},
     [SMTP_OUT_EHLO] = {"performing the EHLO handshake", "EHLO"},
     [SMTP_OUT_HELO] = {"performing the HELO handshake", "HELO"},
+    [SMTP_OUT_STARTTLS] = {"sending STARTTLS", "STARTTLS"},
+    [SMTP_OUT_TLS] = {"performing the TLS handshake", "STARTTLS"},
     [SMTP_OUT_MAIL] = {"sending MAIL FROM", "MAIL FROM"},
     [SMTP_OUT_RCPT] = {"sending RCPT TO", "RCPT TO"},
     [SMTP_OUT_DATA] = {"sending DATA command", "DATA"},
@@ -48,6 +50,12 @@ smtp_out_stage_timeout(const struct smtp_out_sess *s, enum smtp_out_stage stage)
     case SMTP_OUT_EHLO:
     case SMTP_OUT_HELO:
         secs = p->smtp_helo_timeout;
+        break;
+    case SMTP_OUT_STARTTLS:
+        secs = p->smtp_helo_timeout;
+        break;
+    case SMTP_OUT_TLS: /* tlsproxy has this limit; ours ends a tlsproxy that never answers */
+        secs = p->smtp_starttls_timeout + 10;
         break;
     case SMTP_OUT_MAIL:
         secs = p->smtp_mail_timeout;

@@ -13,6 +13,8 @@
  * MAIL and NOTIFY= and ORCPT= on RCPT with DSN, SMTPUTF8 when an address needs it (without
  * the extension such a message fails with 5.6.7, as RFC 6531 3.4 asks).
  *
+ * STARTTLS comes between EHLO and MAIL when the TLS policy asks for it (smtp_out_tls.c).
+ *
  * Trusts: replies as smtp_resp.c parsed them; DSN values from the queue file only when they
  * are printable ASCII without spaces (smtpd checked them when it took the message).
  */
@@ -55,7 +57,7 @@ smtp_out_send(struct smtp_out_sess *s, enum smtp_out_stage stage, size_t rcpt, c
 }
 
 /* smtp_out_quit - end politely once no reply is owed */
-static void
+void
 smtp_out_quit(struct smtp_out_sess *s)
 {
     s->quitting = true;
@@ -144,7 +146,7 @@ smtp_out_mail(struct smtp_out_sess *s, bool utf8)
 
 /* smtp_out_envelope - after the handshake: the checks, then MAIL (and with PIPELINING the
  * rest of the envelope and DATA) */
-static void
+void
 smtp_out_envelope(struct smtp_out_sess *s)
 {
     bool utf8 = smtp_out_utf8(s);
@@ -235,7 +237,8 @@ smtp_out_on_hello(struct smtp_out_sess *s, enum smtp_out_stage stage)
     if (cls == 2) {
         if (stage == SMTP_OUT_EHLO)
             smtp_ext_parse(&s->resp, &s->ext);
-        smtp_out_envelope(s);
+        if (!smtp_out_tls_after_hello(s))
+            smtp_out_envelope(s);
     } else if (stage == SMTP_OUT_EHLO && cls == 5)
         smtp_out_send(s, SMTP_OUT_HELO, 0, "HELO %s", s->so->p->smtp_helo_name);
     else {
@@ -298,6 +301,9 @@ smtp_out_proto_reply(struct smtp_out_sess *s)
     case SMTP_OUT_EHLO:
     case SMTP_OUT_HELO:
         smtp_out_on_hello(s, w.stage);
+        break;
+    case SMTP_OUT_STARTTLS:
+        smtp_out_tls_on_starttls(s);
         break;
     case SMTP_OUT_MAIL:
         smtp_out_on_mail(s);

@@ -113,6 +113,7 @@ smtp_out_sess_end(struct smtp_out_sess *s)
     struct server_ctx *ctx = s->so->ctx;
 
     smtp_out_dns_cancel(s);
+    smtp_out_tls_end(s);
     smtp_out_close(s);
     smtp_out_report(s);
     close(s->qmgr_fd);
@@ -169,6 +170,8 @@ smtp_out_prepare(struct smtp_out_sess *s)
         smtp_out_fail_all(s, DELIVER_DEFER, "4.3.5", "%s", err.text);
         return false;
     }
+    if (!smtp_out_tlspol_find(s))
+        return false;
     return true;
 }
 

@@ -13,11 +13,11 @@ import email.policy
 import os
 import re
 import signal
-import smtplib
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from instance import Instance, ensure_user, OWNER, maildir_messages, wait_for  # noqa: E402
+from outbound import send  # noqa: E402
 from tap import TAP  # noqa: E402
 
 t = TAP()
@@ -57,19 +57,6 @@ def make(main="", services=SERVICES):
 
 def box(i, user):
     return maildir_messages(os.path.join(i.vbase, user, "Maildir"))
-
-
-def send(i, sender, rcpts, body="Subject: test\r\n\r\nthe body text\r\n", mail_opts=(),
-         rcpt_opts=()):
-    s = smtplib.SMTP("127.0.0.1", i.port)
-    s.ehlo("client.example")
-    s.mail(sender, list(mail_opts))
-    for r in rcpts:
-        code, _ = s.rcpt(r, list(rcpt_opts))
-        assert code == 250, (r, code)
-    code, reply = s.data(body.encode())
-    s.quit()
-    return reply.decode().split()[-1] if code == 250 else None
 
 
 def idle(i):

@@ -11,52 +11,23 @@ where nothing listens. Each domain is routed to its server by transport_maps, th
 by relayhost = [localhost]:port. Outcomes are read from the log lines qmgr writes."""
 import os
 import re
-import smtplib
 import shutil
 import subprocess
 import sys
-import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from instance import Instance, free_port, wait_for  # noqa: E402
-from sockets import accept_each, listener  # noqa: E402
+from instance import Instance, free_port  # noqa: E402
+from outbound import ScriptedServer, aiosmtpd_server, outcome, send  # noqa: E402
 from tap import TAP  # noqa: E402
 
 t = TAP()
 try:
-    from aiosmtpd.controller import Controller
+    import aiosmtpd.controller  # noqa: F401
 except ImportError:
     t.skip_all("needs aiosmtpd (Debian package python3-aiosmtpd; tools/setup-deps)")
 
 
-class Recorder:
-    """An aiosmtpd handler that keeps each message and refuses or defers named recipients."""
-
-    def __init__(self):
-        self.messages = []
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address.startswith("refuse@"):
-            return "550 5.1.1 <%s>: Recipient address rejected: no such user" % address
-        if address.startswith("later@"):
-            return "450 4.2.0 <%s>: Recipient address rejected: greylisted" % address
-        envelope.rcpt_tos.append(address)
-        envelope.rcpt_options.extend(rcpt_options)
-        return "250 2.1.5 Ok"
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(envelope)
-        return "250 2.0.0 Ok: queued as AIO%d" % len(self.messages)
-
-
-def aiosmtpd_server(size_limit=33554432):
-    handler = Recorder()
-    c = Controller(handler, hostname="127.0.0.1", port=free_port(), data_size_limit=size_limit)
-    c.start()
-    return c, handler
-
-
-class Scripted:
+class Scripted(ScriptedServer):
     """A server on a raw socket, one connection at a time, playing one of these parts:
     pipelining - offers PIPELINING, DSN and SIZE, and answers nothing after EHLO until it has
                  read DATA: a client that waits for each reply gets stuck there
@@ -66,43 +37,8 @@ class Scripted:
     helo       - refuses EHLO with 502, takes HELO; refuses MAIL from <refused@...>"""
 
     def __init__(self, part):
-        self.part = part
-        self.sock = listener()
-        self.port = self.sock.getsockname()[1]
-        self.commands = []
-        self.data = []
+        super().__init__(part)
         self.sent_bytes = 0
-        self.closed = threading.Event()
-        accept_each(self.sock, self.serve)
-
-    def serve(self, conn):
-        try:
-            getattr(self, "play_" + self.part)(conn, conn.makefile("rb"))
-        except OSError:
-            pass
-        finally:
-            conn.close()
-            self.closed.set()
-
-    def send(self, conn, text):
-        conn.sendall(text.encode() if isinstance(text, str) else text)
-
-    def line(self, f):
-        line = f.readline()
-        if not line:
-            raise OSError("client went away")
-        self.commands.append(line.decode().rstrip("\r\n"))
-        return self.commands[-1]
-
-    def content(self, f):
-        body = b""
-        while True:
-            line = f.readline()
-            if not line:
-                raise OSError("client went away")
-            if line == b".\r\n":
-                return body
-            body += line
 
     def play_pipelining(self, conn, f):
         self.send(conn, "220 scripted ESMTP\r\n")
@@ -155,29 +91,6 @@ class Scripted:
             self.send(conn, reply + "\r\n")
         self.data.append(self.content(f))
         f.read()  # no answer to the dot: wait until the client gives up
-
-
-def send(i, sender, rcpts, body="Subject: test\r\n\r\nthe body text\r\n", mail_opts=(),
-         rcpt_opts=()):
-    s = smtplib.SMTP("127.0.0.1", i.port)
-    s.ehlo("client.example")
-    s.mail(sender, list(mail_opts))
-    for r in rcpts:
-        code, _ = s.rcpt(r, list(rcpt_opts))
-        assert code == 250, (r, code)
-    code, reply = s.data(body.encode())
-    s.quit()
-    return reply.decode().split()[-1] if code == 250 else None
-
-
-def lines_for(i, qid, rcpt):
-    return [line for line in i.log().splitlines() if "%s: to=<%s>" % (qid, rcpt) in line]
-
-
-def outcome(i, qid, rcpt, seconds=30):
-    """The log line of rcpt's outcome in message qid (waits for it)."""
-    found = wait_for(lambda: lines_for(i, qid, rcpt), seconds)
-    return found[-1] if found else ""
 
 
 plain, plain_h = aiosmtpd_server()

@@ -17,6 +17,27 @@
 
 #define TLSPROXY_TRIM_MS 1000 /* after a handshake, at most this long until the heap is trimmed */
 
+/* tlsproxy_client_load - the client side's context from p; without one, client handshakes
+ * are refused with the reason (smtp-out then defers or, at may, goes on in plaintext). On
+ * reload, broken new settings keep the running context. */
+static void
+tlsproxy_client_load(struct tlsproxy *tp, const struct params *p)
+{
+    struct err err;
+    SSL_CTX *ctx = tlsproxy_client_ctx_new(p, &err);
+
+    if (ctx == NULL && tp->client_ctx != NULL) {
+        log_warn("reload: keeping the running client settings: %s", err.text);
+        return;
+    }
+    SSL_CTX_free(tp->client_ctx);
+    free(tp->client_error);
+    tp->client_ctx = ctx;
+    tp->client_error = ctx ? NULL : xstrdup(err.text);
+    if (ctx == NULL)
+        log_warn("TLS client side is not available: %s", err.text);
+}
+
 /* tlsproxy_trim - a handshake allocates far more than the session keeps; glibc would hold
  * on to the difference, so idle sessions would look ten times their size */
 static void
@@ -48,6 +69,7 @@ tlsproxy_post_jail(struct server_ctx *ctx)
         tp->error = xstrdup(err.text);
         log_warn("TLS is not available: %s", err.text);
     }
+    tlsproxy_client_load(tp, tp->p);
 }
 
 /*
@@ -62,6 +84,7 @@ tlsproxy_reload(struct server_ctx *ctx, const struct params *fresh)
     struct err err;
     SSL_CTX *ssl_ctx = tlsproxy_ctx_new(fresh, &err);
 
+    tlsproxy_client_load(tp, fresh);
     if (ssl_ctx == NULL && tp->ssl_ctx != NULL) {
         log_warn("reload: keeping the running certificates: %s", err.text);
         return false;
@@ -85,8 +108,10 @@ tlsproxy_on_exit(struct server_ctx *ctx)
     if (tp == NULL)
         return;
     SSL_CTX_free(tp->ssl_ctx);
+    SSL_CTX_free(tp->client_ctx);
     loop_timer_free(tp->trim);
     free(tp->error);
+    free(tp->client_error);
     free(tp);
     ctx->app = NULL;
 }

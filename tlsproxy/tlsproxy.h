@@ -21,6 +21,8 @@ struct tlsproxy {
     const struct params *p;
     SSL_CTX *ssl_ctx;        /* NULL: none could be built, and every handshake is refused */
     char *error;             /* then: why */
+    SSL_CTX *client_ctx;     /* the client side (smtp-out); NULL: client handshakes refused */
+    char *client_error;      /* then: why */
     struct loop_timer *trim; /* gives the heap a handshake left free back to the system */
 };
 
@@ -42,6 +44,9 @@ SSL_CTX *tlsproxy_ctx_build(const struct tlsproxy_ccert *ccert, const struct str
                             const char *cert, const char *key, struct err *err);
 bool tlsproxy_ctx_policy(SSL *ssl, const struct tls_request *req, struct err *err);
 void tlsproxy_ctx_error(struct err *err, const char *what);
+SSL_CTX *tlsproxy_ctx_base(const SSL_METHOD *method, struct err *err);
+int tlsproxy_ctx_accept_any(int ok, X509_STORE_CTX *store);
+void tlsproxy_ctx_trace(const SSL *ssl, int where, int ret);
 
 /* tlsproxy_sni.c */
 bool tlsproxy_sni_setup(SSL_CTX *ctx, const struct params *p, struct err *err);
@@ -49,7 +54,12 @@ bool tlsproxy_sni_setup(SSL_CTX *ctx, const struct params *p, struct err *err);
 /* tlsproxy_ticket.c */
 void tlsproxy_ticket_setup(SSL_CTX *ctx, long period);
 
+/* tlsproxy_client.c */
+SSL_CTX *tlsproxy_client_ctx_new(const struct params *p, struct err *err);
+bool tlsproxy_client_setup(SSL *ssl, const struct tls_request *req, struct err *err);
+enum tls_trust tlsproxy_client_trust(SSL *ssl, X509 *peer, const char *match);
+
 /* tlsproxy_facts.c */
-void tlsproxy_facts(SSL *ssl, struct tls_facts *f);
+void tlsproxy_facts(SSL *ssl, const struct tls_request *req, struct tls_facts *f);
 
 #endif

@@ -75,7 +75,7 @@ tlsproxy_ctx_certs(SSL_CTX *ctx, const struct strvec *chain, const char *cert, c
 }
 
 /* tlsproxy_ctx_accept_any - keep the handshake going; the result says whether it verified */
-static int
+int
 tlsproxy_ctx_accept_any(int ok, X509_STORE_CTX *store)
 {
     return 1;
@@ -102,15 +102,11 @@ tlsproxy_ctx_ccert(SSL_CTX *ctx, const struct tlsproxy_ccert *ccert, struct err 
     return true;
 }
 
-/*
- * tlsproxy_ctx_build - a server context with the certificates of chain (or of cert and
- * key when chain is empty) and the client-certificate settings of ccert
- */
+/* tlsproxy_ctx_base - a context of method with the options both sides share */
 SSL_CTX *
-tlsproxy_ctx_build(const struct tlsproxy_ccert *ccert, const struct strvec *chain, const char *cert,
-                   const char *key, struct err *err)
+tlsproxy_ctx_base(const SSL_METHOD *method, struct err *err)
 {
-    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    SSL_CTX *ctx = SSL_CTX_new(method);
 
     if (ctx == NULL) {
         tlsproxy_ctx_error(err, "SSL_CTX_new");
@@ -120,6 +116,21 @@ tlsproxy_ctx_build(const struct tlsproxy_ccert *ccert, const struct strvec *chai
                                  SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                               SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    return ctx;
+}
+
+/*
+ * tlsproxy_ctx_build - a server context with the certificates of chain (or of cert and
+ * key when chain is empty) and the client-certificate settings of ccert
+ */
+SSL_CTX *
+tlsproxy_ctx_build(const struct tlsproxy_ccert *ccert, const struct strvec *chain, const char *cert,
+                   const char *key, struct err *err)
+{
+    SSL_CTX *ctx = tlsproxy_ctx_base(TLS_server_method(), err);
+
+    if (ctx == NULL)
+        return NULL;
     SSL_CTX_set_session_id_context(ctx, tlsproxy_sid_ctx, sizeof(tlsproxy_sid_ctx) - 1);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF); /* stateless: tickets only */
     if (!tlsproxy_ctx_certs(ctx, chain, cert, key, err) || !tlsproxy_ctx_ccert(ctx, ccert, err)) {
@@ -129,15 +140,17 @@ tlsproxy_ctx_build(const struct tlsproxy_ccert *ccert, const struct strvec *chai
     return ctx;
 }
 
-/* tlsproxy_ctx_trace - smtpd_tls_loglevel 2 and up: each step of the handshake, and alerts */
-static void
+/* tlsproxy_ctx_trace - smtpd_tls_loglevel (smtp_tls_loglevel on the client side) 2 and up:
+ * each step of the handshake, and alerts */
+void
 tlsproxy_ctx_trace(const SSL *ssl, int where, int ret)
 {
     if (where & SSL_CB_ALERT)
         log_info("SSL3 alert %s:%s:%s", (where & SSL_CB_READ) ? "read" : "write",
                  SSL_alert_type_string_long(ret), SSL_alert_desc_string_long(ret));
     else if (where & SSL_CB_LOOP)
-        log_info("SSL_accept:%s", SSL_state_string_long(ssl));
+        log_info("%s:%s", SSL_is_server(ssl) ? "SSL_accept" : "SSL_connect",
+                 SSL_state_string_long(ssl));
 }
 
 /* tlsproxy_ctx_new - the main context: main.cf's certificates, tickets, SNI */

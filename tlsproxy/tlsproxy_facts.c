@@ -3,7 +3,7 @@
  * "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits) key-exchange X25519
  * server-signature RSA-PSS (2048 bits) server-digest SHA256".
  *
- * Trusts: OpenSSL. The client certificate's names are the client's text: anything but
+ * Trusts: OpenSSL. The peer certificate's names are the peer's text: anything but
  * printable ASCII becomes '?', so no certificate can break a log line or a header.
  */
 #include <stdio.h>
@@ -64,32 +64,46 @@ tlsproxy_facts_key(EVP_PKEY *key, char *out, size_t size)
         snprintf(out, size, " (%d bits)", EVP_PKEY_get_bits(key));
 }
 
-/* tlsproxy_facts_detail - key exchange, our signature and digest, the client's if any */
+/* tlsproxy_facts_sig - " NAME-signature KIND (key) NAME-digest MD" of one side, if known */
 static void
-tlsproxy_facts_detail(SSL *ssl, X509 *peer, char *out, size_t size)
+tlsproxy_facts_sig(const char *side, int sig, int dig, EVP_PKEY *key, char *out, size_t size)
+{
+    char k[80];
+    size_t len = strlen(out);
+
+    tlsproxy_facts_key(key, k, sizeof(k));
+    snprintf(out + len, size - len, " %s-signature %s%s", side, tlsproxy_facts_sigalg(sig), k);
+    len = strlen(out);
+    if (dig != NID_undef)
+        snprintf(out + len, size - len, " %s-digest %s", side, OBJ_nid2sn(dig));
+}
+
+/* tlsproxy_facts_detail - key exchange, then the server's signature and digest, and a client
+ * certificate's; client says which side we are */
+static void
+tlsproxy_facts_detail(SSL *ssl, X509 *peer, bool client, char *out, size_t size)
 {
     int group = SSL_get_negotiated_group(ssl), sig = NID_undef, dig = NID_undef;
     const char *gname = group > 0 ? SSL_group_to_name(ssl, group) : NULL;
-    char key[80];
-    size_t len;
 
     snprintf(out, size, "key-exchange %s", gname ? gname : "unknown");
-    len = strlen(out);
-    if (SSL_get_signature_type_nid(ssl, &sig) == 1) {
-        tlsproxy_facts_key(SSL_get_privatekey(ssl), key, sizeof(key));
-        snprintf(out + len, size - len, " server-signature %s%s", tlsproxy_facts_sigalg(sig), key);
-        len = strlen(out);
+    if (client) {
+        if (peer != NULL && SSL_get_peer_signature_type_nid(ssl, &sig) == 1) {
+            if (SSL_get_peer_signature_nid(ssl, &dig) != 1)
+                dig = NID_undef;
+            tlsproxy_facts_sig("server", sig, dig, X509_get0_pubkey(peer), out, size);
+        }
+        return;
     }
-    if (SSL_get_signature_nid(ssl, &dig) == 1 && dig != NID_undef) {
-        snprintf(out + len, size - len, " server-digest %s", OBJ_nid2sn(dig));
-        len = strlen(out);
+    if (SSL_get_signature_type_nid(ssl, &sig) == 1) {
+        if (SSL_get_signature_nid(ssl, &dig) != 1)
+            dig = NID_undef;
+        tlsproxy_facts_sig("server", sig, dig, SSL_get_privatekey(ssl), out, size);
     }
     if (peer != NULL && SSL_get_peer_signature_type_nid(ssl, &sig) == 1) {
-        tlsproxy_facts_key(X509_get0_pubkey(peer), key, sizeof(key));
-        snprintf(out + len, size - len, " client-signature %s%s", tlsproxy_facts_sigalg(sig), key);
-        len = strlen(out);
-        if (SSL_get_peer_signature_nid(ssl, &dig) == 1 && dig != NID_undef)
-            snprintf(out + len, size - len, " client-digest %s", OBJ_nid2sn(dig));
+        if (SSL_get_peer_signature_nid(ssl, &dig) != 1)
+            dig = NID_undef;
+        tlsproxy_facts_sig("client", sig, dig, X509_get0_pubkey(peer), out, size);
     }
 }
 
@@ -103,17 +117,14 @@ tlsproxy_facts_cn(X509_NAME *name, char *out, size_t size)
     tlsproxy_facts_clean(out);
 }
 
-/* tlsproxy_facts_peer - the client certificate: names, SHA-256 fingerprint, trust */
+/* tlsproxy_facts_peer - the peer's certificate: names, SHA-256 fingerprint */
 static void
-tlsproxy_facts_peer(SSL *ssl, X509 *peer, struct tls_facts *f)
+tlsproxy_facts_peer(X509 *peer, struct tls_facts *f)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     size_t len = 0;
 
-    f->trust = peer == NULL                              ? TLS_TRUST_ANONYMOUS
-               : SSL_get_verify_result(ssl) == X509_V_OK ? TLS_TRUST_TRUSTED
-                                                         : TLS_TRUST_UNTRUSTED;
     if (peer == NULL)
         return;
     tlsproxy_facts_cn(X509_get_subject_name(peer), f->subject, sizeof(f->subject));
@@ -125,8 +136,10 @@ tlsproxy_facts_peer(SSL *ssl, X509 *peer, struct tls_facts *f)
                                 i ? ":" : "", md[i]);
 }
 
+/* tlsproxy_facts - the facts of a finished handshake; for the client side (req->client) the
+ * server's certificate is checked against req->match */
 void
-tlsproxy_facts(SSL *ssl, struct tls_facts *f)
+tlsproxy_facts(SSL *ssl, const struct tls_request *req, struct tls_facts *f)
 {
     const SSL_CIPHER *c = SSL_get_current_cipher(ssl);
     const char *sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
@@ -138,8 +151,14 @@ tlsproxy_facts(SSL *ssl, struct tls_facts *f)
     snprintf(f->cipher, sizeof(f->cipher), "%s", c ? SSL_CIPHER_get_name(c) : "unknown");
     f->bits = c ? SSL_CIPHER_get_bits(c, &alg_bits) : 0;
     f->alg_bits = alg_bits;
-    tlsproxy_facts_detail(ssl, peer, f->detail, sizeof(f->detail));
-    tlsproxy_facts_peer(ssl, peer, f);
+    tlsproxy_facts_detail(ssl, peer, req->client, f->detail, sizeof(f->detail));
+    tlsproxy_facts_peer(peer, f);
+    if (req->client)
+        f->trust = tlsproxy_client_trust(ssl, peer, req->match);
+    else
+        f->trust = peer == NULL                              ? TLS_TRUST_ANONYMOUS
+                   : SSL_get_verify_result(ssl) == X509_V_OK ? TLS_TRUST_TRUSTED
+                                                             : TLS_TRUST_UNTRUSTED;
     snprintf(f->sni, sizeof(f->sni), "%s", sni ? sni : "");
     tlsproxy_facts_clean(f->sni);
     X509_free(peer);

@@ -1,6 +1,8 @@
 /*
  * tlsproxy_session.c - one TLS session: the receiver's request, the handshake, the result,
- * then plaintext both ways between the receiver's connection and the client's socket.
+ * then plaintext both ways between the receiver's connection and the client's socket. For
+ * smtp-out the sides turn (a tls_client request): "receiver" is smtp-out and "client" the
+ * server it delivers to, and tlsproxy is the TLS client.
  *
  * Trusts: the receiver's request as far as tls_request_decode checks it; nothing from the
  * network. Memory per session is bounded: at most one TLS_BUF buffer each way, allocated
@@ -23,6 +25,7 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/x509.h>
 
 #include "core/ipc.h"
 #include "core/log.h"
@@ -53,6 +56,7 @@ struct tp_session {
     struct loop_fd *conn_watch, *net_watch;
     struct loop_timer *timer; /* the handshake's time limit */
     struct ipc_reader reader; /* TP_REQUEST only */
+    struct tls_request *req;  /* TP_HANDSHAKE only: what the facts are checked against */
     SSL *ssl;
     struct tp_buf down; /* from the client, decrypted, for the receiver */
     struct tp_buf up;   /* from the receiver, to encrypt for the client */
@@ -96,6 +100,7 @@ tp_end(struct tp_session *s)
     loop_timer_free(s->timer);
     if (s->state == TP_REQUEST)
         ipc_reader_free(&s->reader);
+    free(s->req);
     SSL_free(s->ssl);
     if (s->net >= 0)
         close(s->net);
@@ -308,9 +313,15 @@ static void
 tp_established(struct tp_session *s)
 {
     struct tls_result res = {.ok = true};
+    long verify = SSL_get_verify_result(s->ssl);
 
     loop_timer_stop(s->timer);
-    tlsproxy_facts(s->ssl, &res.facts);
+    tlsproxy_facts(s->ssl, s->req, &res.facts);
+    if (s->req->client && res.facts.trust == TLS_TRUST_UNTRUSTED && verify != X509_V_OK)
+        snprintf(res.reason, sizeof(res.reason), "certificate verification failed: %s",
+                 X509_verify_cert_error_string(verify)); /* for the client's log */
+    free(s->req);
+    s->req = NULL;
     tlsproxy_trim_soon(s->tp);
     if (!tp_result(s, &res)) {
         tp_end(s);
@@ -370,42 +381,67 @@ tp_timeout(void *arg)
         tp_refuse(s, "timeout");
 }
 
+/* tp_ssl_new - the SSL object of the request's side, with its policy; NULL: refused */
+static SSL *
+tp_ssl_new(struct tp_session *s, const struct tls_request *req)
+{
+    SSL_CTX *ctx = req->client ? s->tp->client_ctx : s->tp->ssl_ctx;
+    const char *error = req->client ? s->tp->client_error : s->tp->error;
+    struct err err;
+    SSL *ssl;
+
+    if (ctx == NULL) {
+        tp_refuse(s, error);
+        return NULL;
+    }
+    if ((ssl = SSL_new(ctx)) == NULL) {
+        tlsproxy_ctx_error(&err, "SSL_new");
+        tp_refuse(s, err.text);
+        return NULL;
+    }
+    if (!tlsproxy_ctx_policy(ssl, req, &err)) {
+        SSL_free(ssl);
+        tp_refuse(s, err.text);
+        return NULL;
+    }
+    if (SSL_set_fd(ssl, s->net) != 1) {
+        tlsproxy_ctx_error(&err, "SSL_set_fd");
+        SSL_free(ssl);
+        tp_refuse(s, err.text);
+        return NULL;
+    }
+    if (!req->client)
+        SSL_set_accept_state(ssl);
+    else if (!tlsproxy_client_setup(ssl, req, &err)) {
+        SSL_free(ssl);
+        tp_refuse(s, err.text);
+        return NULL;
+    }
+    return ssl;
+}
+
 /* tp_begin - the request is in: set up the SSL object with its policy, start the handshake */
 static void
 tp_begin(struct tp_session *s, struct tls_request *req)
 {
-    struct err err;
+    SSL *ssl;
 
     s->net = req->peer;
     if (fcntl(s->net, F_SETFL, fcntl(s->net, F_GETFL) | O_NONBLOCK) < 0) {
-        tp_refuse(s, "cannot make the client socket non-blocking");
+        tp_refuse(s, "cannot make the peer's socket non-blocking");
         return;
     }
-    /* TLS writes whole records: none of them should wait for the client's delayed ACK. */
+    /* TLS writes whole records: none of them should wait for the peer's delayed ACK. */
     (void)setsockopt(s->net, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
-    if (s->tp->ssl_ctx == NULL) {
-        tp_refuse(s, s->tp->error);
-        return;
-    }
-    if ((s->ssl = SSL_new(s->tp->ssl_ctx)) == NULL) {
-        tlsproxy_ctx_error(&err, "SSL_new");
-        tp_refuse(s, err.text);
-        return;
-    }
-    if (!tlsproxy_ctx_policy(s->ssl, req, &err)) {
-        tp_refuse(s, err.text);
-        return;
-    }
-    if (SSL_set_fd(s->ssl, s->net) != 1) {
-        tlsproxy_ctx_error(&err, "SSL_set_fd");
-        tp_refuse(s, err.text);
-        return;
-    }
-    SSL_set_accept_state(s->ssl);
+    if ((ssl = tp_ssl_new(s, req)) == NULL)
+        return; /* refused: s is gone */
+    s->ssl = ssl;
     if (!tp_ready(s)) {
         tp_end(s);
         return;
     }
+    s->req = xmalloc(sizeof(*s->req));
+    *s->req = *req;
     s->state = TP_HANDSHAKE;
     s->net_watch = loop_fd_add(s->tp->ctx->loop, s->net, 0, tp_net_io, s);
     loop_timer_start(s->timer, req->timeout * 1000);

@@ -46,6 +46,7 @@
     X(ANVIL_COUNTS, "anvil_counts", "anvil -> smtpd: concurrent sessions and rate, one client")   \
     X(LOCAL_TASK, "local_task", "local -> its user's process: one delivery (result: raw struct)") \
     X(TLS_SERVER, "tls_server", "receiver -> tlsproxy: be the TLS server on this client socket")  \
+    X(TLS_CLIENT, "tls_client", "smtp-out -> tlsproxy: be the TLS client on this server socket")  \
     X(TLS_READY, "tls_ready",                                                                     \
       "tlsproxy -> receiver: certificates loaded, the handshake may start")                       \
     X(TLS_RESULT, "tls_result", "tlsproxy -> receiver: handshake done (or not); then plaintext")  \
@@ -115,6 +116,8 @@ enum proto_msg {
 #define PROTO_ATTR_UNREACHABLE \
     "unreachable"                   /* int: deliver_status: 1, the destination was not reached */
 #define PROTO_ATTR_SNI        "sni" /* string: tls_result: the name the client asked for */
+#define PROTO_ATTR_SERVERNAME "servername" /* string: tls_client: SNI to send, "" none */
+#define PROTO_ATTR_MATCH      "match" /* string: tls_client: names the certificate must match */
 #define PROTO_ATTR_QUEUE_NAME "queue_name" /* string: a queue state directory ("deferred") */
 #define PROTO_ATTR_SITE       "site"       /* string: queue_flush: recipients' domain, "" all */
 #define PROTO_ATTR_ACTION     "action"     /* string: queue_admin: delete, hold, release, ... */

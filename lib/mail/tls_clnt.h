@@ -1,4 +1,4 @@
-/* tls_clnt.h - a receiver's stub for tlsproxy: hand a client socket over, get plaintext back */
+/* tls_clnt.h - the stub for tlsproxy: hand a peer's socket over, get plaintext back */
 #ifndef MAIL_TLS_CLNT_H
 #define MAIL_TLS_CLNT_H
 
@@ -9,7 +9,8 @@
 
 /*
  * tls_clnt_server() connects to tlsproxy's socket at path, gives it req->peer (the caller
- * closes its own copy once it is done with it) and waits on the loop:
+ * closes its own copy once it is done with it) and waits on the loop. tlsproxy is the TLS
+ * server on that socket (smtpd, submission), or with req->client the TLS client (smtp-out):
  *   ready(arg)  tlsproxy can do the handshake and waits for the client: now the caller may
  *               tell the client to start (the 220 to STARTTLS). False from ready means the
  *               caller gave up: nothing more is called, and the tls_clnt is gone.

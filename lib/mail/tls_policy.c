@@ -26,6 +26,26 @@ tls_level_parse(const char *text, enum tls_level *level, struct err *err)
     return true;
 }
 
+bool
+tls_client_level_parse(const char *text, enum tls_level *level, struct err *err)
+{
+    static const char *const names[] = {"none", "may", "encrypt", "verify", "secure"};
+
+    if (*text == 0) {
+        *level = TLS_LEVEL_NONE;
+        return true;
+    }
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcasecmp(text, names[i]) == 0) {
+            *level = (enum tls_level)i;
+            return true;
+        }
+    if (strncasecmp(text, "dane", 4) == 0 || strcasecmp(text, "fingerprint") == 0)
+        return err_set(err, "TLS security level \"%s\" is not implemented yet", text);
+    return err_set(err, "TLS security level \"%s\" is none of none, may, encrypt, verify, secure",
+                   text);
+}
+
 static const struct {
     const char *name;
     int version;
@@ -120,10 +140,12 @@ tls_cipher_exclude(const struct strvec *ex, char *out, size_t size)
     return true;
 }
 
-bool
-tls_cipherlist(const struct params *p, bool mandatory, char *out, size_t size, struct err *err)
+/* tls_cipher_grade - the OpenSSL list of a grade named in param, less the exclusions */
+static bool
+tls_cipher_grade(const struct params *p, const char *param, const char *grade,
+                 const struct strvec *exclude, const struct strvec *mandatory_exclude, char *out,
+                 size_t size, struct err *err)
 {
-    const char *grade = mandatory ? p->smtpd_tls_mandatory_ciphers : p->smtpd_tls_ciphers;
     const char *list;
 
     if (strcasecmp(grade, "high") == 0)
@@ -133,11 +155,34 @@ tls_cipherlist(const struct params *p, bool mandatory, char *out, size_t size, s
     else if (strcasecmp(grade, "null") == 0)
         list = p->tls_null_cipherlist;
     else
-        return err_set(err, "%s: \"%s\" is none of high, medium, null",
-                       mandatory ? "smtpd_tls_mandatory_ciphers" : "smtpd_tls_ciphers", grade);
-    if (snprintf(out, size, "%s", list) >= (int)size ||
-        !tls_cipher_exclude(&p->smtpd_tls_exclude_ciphers, out, size) ||
-        (mandatory && !tls_cipher_exclude(&p->smtpd_tls_mandatory_exclude_ciphers, out, size)))
+        return err_set(err, "%s: \"%s\" is none of high, medium, null", param, grade);
+    if (snprintf(out, size, "%s", list) >= (int)size || !tls_cipher_exclude(exclude, out, size) ||
+        (mandatory_exclude != NULL && !tls_cipher_exclude(mandatory_exclude, out, size)))
         return err_set(err, "cipher list longer than %zu characters", size - 1);
     return true;
+}
+
+bool
+tls_cipherlist(const struct params *p, bool mandatory, char *out, size_t size, struct err *err)
+{
+    return tls_cipher_grade(p, mandatory ? "smtpd_tls_mandatory_ciphers" : "smtpd_tls_ciphers",
+                            mandatory ? p->smtpd_tls_mandatory_ciphers : p->smtpd_tls_ciphers,
+                            &p->smtpd_tls_exclude_ciphers,
+                            mandatory ? &p->smtpd_tls_mandatory_exclude_ciphers : NULL, out, size,
+                            err);
+}
+
+bool
+tls_client_cipherlist(const struct params *p, bool mandatory, const char *grade, char *out,
+                      size_t size, struct err *err)
+{
+    const char *param = mandatory ? "smtp_tls_mandatory_ciphers" : "smtp_tls_ciphers";
+
+    if (grade == NULL || *grade == 0)
+        grade = mandatory ? p->smtp_tls_mandatory_ciphers : p->smtp_tls_ciphers;
+    else
+        param = "smtp_tls_policy_maps ciphers";
+    return tls_cipher_grade(p, param, grade, &p->smtp_tls_exclude_ciphers,
+                            mandatory ? &p->smtp_tls_mandatory_exclude_ciphers : NULL, out, size,
+                            err);
 }

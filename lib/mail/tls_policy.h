@@ -1,4 +1,4 @@
-/* tls_policy.h - Postfix's TLS parameters as a receiver's policy: levels, versions, ciphers */
+/* tls_policy.h - Postfix's TLS parameters as policy: levels, versions, ciphers */
 #ifndef MAIL_TLS_POLICY_H
 #define MAIL_TLS_POLICY_H
 
@@ -12,6 +12,9 @@ enum tls_level {
     TLS_LEVEL_NONE,    /* no STARTTLS */
     TLS_LEVEL_MAY,     /* STARTTLS offered */
     TLS_LEVEL_ENCRYPT, /* STARTTLS required before MAIL (and AUTH) */
+    /* Client side only (smtp-out): */
+    TLS_LEVEL_VERIFY, /* encrypt, and the certificate is trusted and matches the host name */
+    TLS_LEVEL_SECURE, /* encrypt, and it is trusted and matches the next-hop domain */
 };
 
 /* Protocol versions as TLS numbers them (and OpenSSL's *_VERSION constants). */
@@ -22,6 +25,10 @@ enum tls_level {
 #define TLS_V_TLS13 0x0304
 
 bool tls_level_parse(const char *text, enum tls_level *level, struct err *err);
+
+/* tls_client_level_parse - smtp_tls_security_level and policy-map levels: none, may, encrypt,
+ * verify, secure; dane and fingerprint are refused until they exist */
+bool tls_client_level_parse(const char *text, enum tls_level *level, struct err *err);
 
 /*
  * tls_protocols_parse - a protocols value into the range of versions it allows: ">=TLSv1.2",
@@ -34,5 +41,10 @@ bool tls_protocols_parse(const char *text, int *min, int *max, struct err *err);
 /* tls_cipherlist - the OpenSSL cipher list of a grade (high, medium, null) less exclusions */
 bool tls_cipherlist(const struct params *p, bool mandatory, char *out, size_t size,
                     struct err *err);
+
+/* tls_client_cipherlist - the same for smtp-out: smtp_tls_(mandatory_)ciphers, or grade when
+ * a policy-map entry names one */
+bool tls_client_cipherlist(const struct params *p, bool mandatory, const char *grade, char *out,
+                           size_t size, struct err *err);
 
 #endif

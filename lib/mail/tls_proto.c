@@ -27,45 +27,64 @@ bool
 tls_request_encode(struct buf *rec, struct attr_fds *fds, const struct tls_request *req,
                    struct err *err)
 {
-    proto_begin(rec, PROTO_TLS_SERVER);
+    proto_begin(rec, req->client ? PROTO_TLS_CLIENT : PROTO_TLS_SERVER);
     attr_put_fd(rec, fds, PROTO_ATTR_PEER, req->peer);
     attr_put_text(rec, PROTO_ATTR_PROTOCOLS, req->protocols);
     attr_put_text(rec, PROTO_ATTR_CIPHERS, req->ciphers);
     attr_put_int(rec, PROTO_ATTR_TIMEOUT, req->timeout);
+    if (req->client) {
+        attr_put_text(rec, PROTO_ATTR_SERVERNAME, req->servername);
+        attr_put_text(rec, PROTO_ATTR_MATCH, req->match);
+    }
     return attr_end(rec, err);
 }
 
-/* tls_request_decode - a tls_server request; on success req->peer is the caller's to close */
+/* tls_request_decode - a tls_server or tls_client request; on success req->peer is the
+ * caller's to close */
 bool
 tls_request_decode(const struct buf *rec, struct attr_fds *fds, struct tls_request *req,
                    struct err *err)
 {
-    struct buf protocols, ciphers;
+    struct buf protocols, ciphers, servername, match;
     const struct attr_spec spec[] = {
         {PROTO_ATTR_PEER, ATTR_FD, ATTR_REQUIRED, &req->peer},
         {PROTO_ATTR_PROTOCOLS, ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &protocols},
         {PROTO_ATTR_CIPHERS, ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &ciphers},
         {PROTO_ATTR_TIMEOUT, ATTR_INT, ATTR_REQUIRED, &req->timeout},
+        {PROTO_ATTR_SERVERNAME, ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &servername},
+        {PROTO_ATTR_MATCH, ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &match},
     };
+    enum proto_msg msg =
+        proto_msg_of(rec) == PROTO_TLS_CLIENT ? PROTO_TLS_CLIENT : PROTO_TLS_SERVER;
     bool good;
 
+    memset(req, 0, sizeof(*req));
     req->peer = -1;
+    req->client = msg == PROTO_TLS_CLIENT;
     buf_init(&protocols, TLS_POLICY_MAX);
     buf_init(&ciphers, TLS_POLICY_MAX);
-    good = PROTO_DECODE(rec, TLS_RECORD_LIMIT, fds, PROTO_TLS_SERVER, spec, err);
+    buf_init(&servername, TLS_FACT_MAX);
+    buf_init(&match, TLS_POLICY_MAX);
+    good = proto_decode(rec, TLS_RECORD_LIMIT, fds, msg, spec, req->client ? 6 : 4, err);
     if (good && (!tls_printable(&protocols, sizeof(req->protocols)) ||
-                 !tls_printable(&ciphers, sizeof(req->ciphers)) || req->timeout < 1 ||
+                 !tls_printable(&ciphers, sizeof(req->ciphers)) ||
+                 !tls_printable(&servername, sizeof(req->servername)) ||
+                 !tls_printable(&match, sizeof(req->match)) || req->timeout < 1 ||
                  req->timeout > TLS_TIMEOUT_MAX)) {
         close(req->peer);
         req->peer = -1;
-        good = err_set(err, "malformed %s", proto_msg_name(PROTO_TLS_SERVER));
+        good = err_set(err, "malformed %s", proto_msg_name(msg));
     }
     if (good) {
         snprintf(req->protocols, sizeof(req->protocols), "%s", buf_str(&protocols));
         snprintf(req->ciphers, sizeof(req->ciphers), "%s", buf_str(&ciphers));
+        snprintf(req->servername, sizeof(req->servername), "%s", buf_str(&servername));
+        snprintf(req->match, sizeof(req->match), "%s", buf_str(&match));
     }
     buf_free(&protocols);
     buf_free(&ciphers);
+    buf_free(&servername);
+    buf_free(&match);
     return good;
 }
 
@@ -144,7 +163,7 @@ tls_result_decode(const struct buf *rec, struct attr_fds *fds, struct tls_result
             good =
                 err_set(err, "malformed %s: %s", proto_msg_name(PROTO_TLS_RESULT), fields[i].name);
     if (good && ((ok != 0 && ok != 1) || f->bits < 0 || f->alg_bits < 0 ||
-                 trust < TLS_TRUST_ANONYMOUS || trust > TLS_TRUST_TRUSTED))
+                 trust < TLS_TRUST_ANONYMOUS || trust > TLS_TRUST_VERIFIED))
         good = err_set(err, "malformed %s", proto_msg_name(PROTO_TLS_RESULT));
     for (size_t i = 0; i < NFIELDS; i++) {
         if (good)
@@ -160,6 +179,8 @@ const char *
 tls_trust_name(enum tls_trust trust)
 {
     switch (trust) {
+    case TLS_TRUST_VERIFIED:
+        return "Verified";
     case TLS_TRUST_TRUSTED:
         return "Trusted";
     case TLS_TRUST_UNTRUSTED:

@@ -1,4 +1,4 @@
-/* tls_proto.h - the protocol between a receiver (smtpd, submission) and tlsproxy, both sides */
+/* tls_proto.h - the protocol between tlsproxy and its users (smtpd, submission, smtp-out) */
 #ifndef MAIL_TLS_PROTO_H
 #define MAIL_TLS_PROTO_H
 
@@ -22,6 +22,12 @@
  * connection carries the session's plaintext from then on, both ways; closing it ends the
  * TLS session.
  *
+ * smtp-out asks for the client side the same way: one tls_client record with the server's
+ * socket, the same policy strings, the name to send as SNI and the names the server's
+ * certificate is to match (verify, secure). tlsproxy checks the certificate against its own
+ * smtp_tls_CAfile/smtp_tls_CApath (trust anchors are tlsproxy's configuration, never a
+ * path a request names) and says in the result how far it was trusted.
+ *
  * The facts in a tls_result are for logs and headers: every string is printable ASCII of
  * bounded length (tls_result_decode checks), so a client certificate cannot put a line
  * break into a Received header or a log line.
@@ -33,17 +39,23 @@
 #define TLS_TIMEOUT_MAX 3600 /* the longest handshake time limit a receiver may ask for */
 
 struct tls_request {
-    int peer; /* the client's socket; -1 once given away */
+    bool client; /* tls_client: tlsproxy is the TLS client on a server's socket */
+    int peer;    /* the peer's socket; -1 once given away */
     char protocols[TLS_POLICY_MAX];
     char ciphers[TLS_POLICY_MAX];
     int64_t timeout; /* seconds the handshake may take */
+    /* tls_client only: */
+    char servername[TLS_FACT_MAX]; /* SNI, "" none */
+    char match[TLS_POLICY_MAX];    /* names the certificate must match, space-separated; a name
+                                    * starting with '.' matches its subdomains */
 };
 
-/* What the client's certificate proved, as Postfix's log line words it (tls_trust_name). */
+/* What the peer's certificate proved, as Postfix's log line words it (tls_trust_name). */
 enum tls_trust {
     TLS_TRUST_ANONYMOUS, /* no certificate */
     TLS_TRUST_UNTRUSTED, /* one that did not verify */
-    TLS_TRUST_TRUSTED,   /* one that verified against smtpd_tls_CAfile */
+    TLS_TRUST_TRUSTED,   /* one that verified against the CAs (smtpd_tls_CAfile, smtp_tls_CAfile) */
+    TLS_TRUST_VERIFIED,  /* client side: trusted, and it matched one of the request's names */
 };
 
 struct tls_facts {

@@ -96,7 +96,8 @@ fuzz_tls(const struct buf *rec)
         fuzz_printable(res.facts.subject, sizeof(res.facts.subject));
         fuzz_printable(res.facts.sni, sizeof(res.facts.sni));
         FUZZ_ASSERT(res.facts.bits >= 0 && res.facts.alg_bits >= 0);
-        FUZZ_ASSERT(res.facts.trust >= TLS_TRUST_ANONYMOUS && res.facts.trust <= TLS_TRUST_TRUSTED);
+        FUZZ_ASSERT(res.facts.trust >= TLS_TRUST_ANONYMOUS &&
+                    res.facts.trust <= TLS_TRUST_VERIFIED);
     } else {
         FUZZ_ASSERT(!res.ok);
     }

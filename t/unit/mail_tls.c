@@ -38,6 +38,16 @@ check_policy(void)
     ok(tls_level_parse("may", &level, &err) && level == TLS_LEVEL_MAY, "may");
     ok(tls_level_parse("ENCRYPT", &level, &err) && level == TLS_LEVEL_ENCRYPT, "encrypt, any case");
     ok(!tls_level_parse("dane", &level, &err), "a level the server has not is refused");
+    ok(!tls_level_parse("verify", &level, &err), "nor verify, a client level");
+    ok(tls_client_level_parse("Secure", &level, &err) && level == TLS_LEVEL_SECURE,
+       "client: secure, any case");
+    ok(tls_client_level_parse("verify", &level, &err) && level == TLS_LEVEL_VERIFY,
+       "client: verify");
+    ok(tls_client_level_parse("", &level, &err) && level == TLS_LEVEL_NONE,
+       "client: empty is none");
+    ok(!tls_client_level_parse("dane", &level, &err) && strstr(err.text, "not implemented"),
+       "client: dane is refused until it exists");
+    ok(!tls_client_level_parse("maybe", &level, &err), "client: an unknown level is refused");
     protocols(">=TLSv1.2", TLS_V_TLS12, TLS_V_TLS13, ">=TLSv1.2");
     protocols("<=TLSv1.2", TLS_V_SSL3, TLS_V_TLS12, "<=TLSv1.2");
     protocols("!SSLv2, !SSLv3, !TLSv1, !TLSv1.1", TLS_V_TLS12, TLS_V_TLS13, "exclusions");
@@ -108,6 +118,21 @@ check_request(void)
     fds.fd[0] = dup(fd);
     ok(!tls_request_decode(&rec, &fds, &got, &err) && got.peer == -1 && fds.n == 0,
        "is refused, its descriptor closed");
+    buf_free(&rec);
+    req.timeout = 300;
+    req.client = true;
+    strcpy(req.servername, "mx.example.net");
+    strcpy(req.match, "mx.example.net .example.net");
+    buf_init(&rec, BUF_UNLIMITED);
+    attr_fds_init(&fds);
+    ok(tls_request_encode(&rec, &fds, &req, &err) && proto_msg_of(&rec) == PROTO_TLS_CLIENT,
+       "a client-side request encodes as tls_client");
+    fds.fd[0] = dup(fd);
+    ok(tls_request_decode(&rec, &fds, &got, &err) && got.client &&
+           strcmp(got.servername, "mx.example.net") == 0 &&
+           strcmp(got.match, "mx.example.net .example.net") == 0,
+       "and decodes with its SNI and names");
+    close(got.peer);
     buf_free(&rec);
     close(fd);
 }
