@@ -83,10 +83,11 @@ struct smtp_out_sess {
     size_t nq, qpending;
     struct mx_addr *addrs; /* every address to try, in order (smtp_out_hop.c) */
     size_t naddrs, next_addr;
-    unsigned sessions;             /* connections made so far (smtp_mx_session_limit) */
-    char addr[64];                 /* the server's numeric address */
-    char host[320];                /* "name[addr]" for reasons */
-    char relay[DELIVER_RELAY_MAX]; /* "name[addr]:port", or "none" before a connection */
+    unsigned sessions;                 /* connections made so far (smtp_mx_session_limit) */
+    char addr[64];                     /* the server's numeric address */
+    char host[320];                    /* "name[addr]" for reasons */
+    char relay[DELIVER_RELAY_MAX];     /* "name[addr]:port", or "none" before a connection */
+    char (*relays)[DELIVER_RELAY_MAX]; /* per recipient: relay when its outcome was set */
     int fd;
     struct loop_fd *watch;
     struct loop_timer *timer;

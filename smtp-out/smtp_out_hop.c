@@ -3,15 +3,17 @@
  * connect to the next address, and when an attempt fails decide whether the next address
  * (of the same MX host or the next one) may take the delivery over, as Postfix does.
  *
- * An attempt may move on when nothing it did can have delivered or refused the message
- * for good: the connection failed or timed out, the greeting was not 2xx (a 5xx greeting
- * counts as temporary, Postfix's smtp_skip_5xx_greeting), or the server ended or broke the
- * conversation before it accepted any recipient (421, a 4xx to MAIL or to every RCPT, a
- * lost connection). Any 2xx to a RCPT, any 5xx outcome (a refused sender or recipient, a
- * SIZE that is too small) ends the walk with the outcomes as they are. The walk also ends
- * after smtp_mx_session_limit connections were made (failed connects do not count), and
- * at the end of the list (smtp_mx_address_limit cut it). The last attempt's outcomes are
- * what qmgr hears; each earlier failure is logged as it happens, Postfix's way.
+ * After an attempt, each recipient that got a temporary failure and was never accepted by
+ * this server goes to the next address, as Postfix does for a server that is not the last:
+ * the connection was refused or timed out, the greeting was not 2xx (a 5xx greeting counts
+ * as temporary, Postfix's smtp_skip_5xx_greeting), the server said 421 or 4xx to MAIL or
+ * to this RCPT, or the conversation broke before the recipient was accepted. Recipients the
+ * server accepted keep their outcome, whatever happened after (the message may have
+ * arrived), and so do those it sent or refused with 5xx; the next server is asked only for
+ * the others. The walk ends after smtp_mx_session_limit connections were made (failed
+ * connects do not count), at the end of the list (smtp_mx_address_limit cut it), or when no
+ * recipient is left to retry. Each recipient's outcome is the last one it got, with the
+ * relay= of that server; each earlier failure is logged as it happens, Postfix's way.
  *
  * Trusts: the session's own state.
  */
@@ -21,12 +23,23 @@
 #include "core/log.h"
 #include "smtp-out/smtp_out.h"
 
-/* smtp_out_hop_reset - forget the failed attempt: outcomes and connection state */
+/* smtp_out_hop_retry - may recipient i go to the next server? deferred, never accepted */
+static bool
+smtp_out_hop_retry(const struct smtp_out_sess *s, size_t i)
+{
+    return s->decided[i] && s->res[i].status == DELIVER_DEFER && !s->accepted[i];
+}
+
+/* smtp_out_hop_reset - forget the failed attempt: the retried recipients' outcomes and the
+ * connection state (outcomes from this server, sent or bounced, stay) */
 static void
 smtp_out_hop_reset(struct smtp_out_sess *s)
 {
-    memset(s->res, 0, s->req.nrcpt * sizeof(*s->res));
-    memset(s->decided, 0, s->req.nrcpt * sizeof(*s->decided));
+    for (size_t i = 0; i < s->req.nrcpt; i++)
+        if (smtp_out_hop_retry(s, i)) {
+            memset(&s->res[i], 0, sizeof(s->res[i]));
+            s->decided[i] = false;
+        }
     memset(s->accepted, 0, s->req.nrcpt * sizeof(*s->accepted));
     memset(&s->ext, 0, sizeof(s->ext));
     s->naccepted = 0;
@@ -44,17 +57,13 @@ static bool
 smtp_out_hop_may_move(const struct smtp_out_sess *s)
 {
     long limit = s->so->p->smtp_mx_session_limit;
-    bool failed = false;
 
-    if (s->next_addr >= s->naddrs || s->naccepted > 0 ||
-        (limit > 0 && s->sessions >= (unsigned long)limit))
+    if (s->next_addr >= s->naddrs || (limit > 0 && s->sessions >= (unsigned long)limit))
         return false;
-    for (size_t i = 0; i < s->req.nrcpt; i++) {
-        if (s->decided[i] && s->res[i].status != DELIVER_DEFER)
-            return false;
-        failed |= s->decided[i];
-    }
-    return failed;
+    for (size_t i = 0; i < s->req.nrcpt; i++)
+        if (smtp_out_hop_retry(s, i))
+            return true;
+    return false;
 }
 
 /* smtp_out_hop_log - the failure the next address makes up for, in Postfix's words */
@@ -62,7 +71,7 @@ static void
 smtp_out_hop_log(const struct smtp_out_sess *s)
 {
     for (size_t i = 0; i < s->req.nrcpt; i++) {
-        if (!s->decided[i])
+        if (!smtp_out_hop_retry(s, i))
             continue;
         if (strncmp(s->res[i].reason, "connect to ", 11) == 0)
             log_info("%s", s->res[i].reason);

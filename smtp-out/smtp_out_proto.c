@@ -115,6 +115,16 @@ smtp_out_handoff(const struct smtp_out_sess *s, size_t i)
     return smtp_out_notify_sent(s, i) ? DELIVER_NOTIFY_PASSED : DELIVER_RELAYED;
 }
 
+/* smtp_out_next_rcpt - the first recipient from i on without an outcome (an earlier MX may
+ * have settled some: smtp_out_hop.c); nrcpt when there is none */
+static size_t
+smtp_out_next_rcpt(const struct smtp_out_sess *s, size_t i)
+{
+    while (i < s->req.nrcpt && s->decided[i])
+        i++;
+    return i;
+}
+
 /* smtp_out_rcpt - RCPT TO for recipient i */
 static void
 smtp_out_rcpt(struct smtp_out_sess *s, size_t i)
@@ -169,7 +179,7 @@ smtp_out_envelope(struct smtp_out_sess *s)
     smtp_out_mail(s, utf8);
     if (!s->pipelining)
         return;
-    for (size_t i = 0; i < s->req.nrcpt; i++)
+    for (size_t i = smtp_out_next_rcpt(s, 0); i < s->req.nrcpt; i = smtp_out_next_rcpt(s, i + 1))
         smtp_out_rcpt(s, i);
     smtp_out_send(s, SMTP_OUT_DATA, 0, "DATA");
 }
@@ -178,10 +188,12 @@ smtp_out_envelope(struct smtp_out_sess *s)
 static void
 smtp_out_after_rcpt(struct smtp_out_sess *s, size_t i)
 {
+    size_t next = smtp_out_next_rcpt(s, i + 1);
+
     if (s->pipelining)
         return;
-    if (i + 1 < s->req.nrcpt)
-        smtp_out_rcpt(s, i + 1);
+    if (next < s->req.nrcpt)
+        smtp_out_rcpt(s, next);
     else if (s->naccepted > 0)
         smtp_out_send(s, SMTP_OUT_DATA, 0, "DATA");
     else
@@ -254,7 +266,7 @@ smtp_out_on_mail(struct smtp_out_sess *s)
     if (s->resp.code / 100 == 2) {
         s->mail_ok = true;
         if (!s->pipelining)
-            smtp_out_rcpt(s, 0);
+            smtp_out_after_rcpt(s, (size_t)-1); /* the first RCPT */
         return;
     }
     smtp_out_outcome_all(s, SMTP_OUT_MAIL);

@@ -38,6 +38,9 @@ smtp_out_setv(struct smtp_out_sess *s, size_t i, enum deliver_status status, con
     s->res[i].status = status;
     snprintf(s->res[i].dsn, sizeof(s->res[i].dsn), "%s", dsn);
     vsnprintf(s->res[i].reason, sizeof(s->res[i].reason), fmt, ap);
+    memcpy(s->relays[i], s->relay, sizeof(s->relay)); /* this server's, not a later MX's */
+    if (status == DELIVER_OK)
+        s->res[i].handoff = smtp_out_handoff(s, i);
     s->decided[i] = true;
 }
 
@@ -92,14 +95,12 @@ smtp_out_report(struct smtp_out_sess *s)
 
     smtp_out_fail_all(s, DELIVER_DEFER, "4.4.2", "delivery ended without an answer");
     for (size_t i = 0; i < s->req.nrcpt; i++) {
-        if (s->res[i].status == DELIVER_OK) {
-            s->res[i].handoff = smtp_out_handoff(s, i);
+        if (s->res[i].status == DELIVER_OK)
             smtp_out_mark(s, &s->req.rcpt[i], &s->res[i]);
-        }
         /* no session got as far as MAIL: the destination itself failed (qmgr's feedback) */
         s->res[i].unreachable = s->res[i].status == DELIVER_DEFER && s->stage < SMTP_OUT_MAIL;
-        if (!deliver_agent_reply_relay(s->qmgr_fd, timeout, &s->req.rcpt[i], &s->res[i], s->relay,
-                                       &err)) {
+        if (!deliver_agent_reply_relay(s->qmgr_fd, timeout, &s->req.rcpt[i], &s->res[i],
+                                       s->relays[i], &err)) {
             log_warn("%s: reply to qmgr: %s", s->req.queue_id, err.text);
             return;
         }
@@ -125,6 +126,7 @@ smtp_out_sess_end(struct smtp_out_sess *s)
     free(s->res);
     free(s->decided);
     free(s->accepted);
+    free(s->relays);
     free(s->wait);
     free(s->hosts);
     free(s->addrs);
@@ -188,6 +190,7 @@ smtp_out_sess_new(struct smtp_out *so, int fd, struct deliver_req *req)
     s->res = xcalloc(req->nrcpt, sizeof(*s->res));
     s->decided = xcalloc(req->nrcpt, sizeof(*s->decided));
     s->accepted = xcalloc(req->nrcpt, sizeof(*s->accepted));
+    s->relays = xcalloc(req->nrcpt, sizeof(*s->relays));
     s->wait = xcalloc(req->nrcpt + SMTP_OUT_WAIT_EXTRA, sizeof(*s->wait));
     s->timer = loop_timer_new(so->ctx->loop, smtp_out_timer, s);
     snprintf(s->relay, sizeof(s->relay), "none");

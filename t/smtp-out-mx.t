@@ -49,8 +49,20 @@ class Recorder:
         return [r for m in self.messages for r in m.rcpt_tos]
 
 
-def sink(addr, port):
-    handler = Recorder()
+class Picky(Recorder):
+    """Defers later@ with 450 and refuses no@ with 550."""
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith("later@"):
+            return "450 4.2.0 <%s>: Recipient address rejected: greylisted" % address
+        if address.startswith("no@"):
+            return "550 5.1.1 <%s>: Recipient address rejected: no such user" % address
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 Ok"
+
+
+def sink(addr, port, handler_class=None):
+    handler = (handler_class or Recorder)()
     c = Controller(handler, hostname=addr, port=port, server_hostname="sink-" + addr)
     c.start()
     return c, handler
@@ -147,6 +159,8 @@ RECORDS = [
     "addrs.example. MX 10 down.%s." % H, "addrs.example. MX 20 down2.%s." % H,
     "addrs.example. MX 30 mx1.%s." % H,
     "v6.example. A 127.0.0.12", "v6.example. AAAA ::1",
+    "picky.%s. A 127.0.0.13" % H,
+    "partial.example. MX 10 picky.%s." % H, "partial.example. MX 20 mx2.%s." % H,
     "direct.example. MX 10 direct.%s." % H, "direct.%s. A 127.0.0.10" % H,
 ]
 ZONES = ["example. static", "broken.example. always_refuse"]
@@ -156,6 +170,7 @@ tmp = tempfile.mkdtemp(prefix="postern-dns.")
 os.chmod(tmp, 0o755)
 dns = dnsserver.Unbound(tmp)
 servers = {a: sink(a, P) for a in ("127.0.0.2", "127.0.0.3", "127.0.0.4")}
+servers["127.0.0.13"] = sink("127.0.0.13", P, Picky)
 got = {a: h for a, (c, h) in servers.items()}
 v6 = sink("::1", P)
 busy = Scripted("127.0.0.5", P, "421 4.3.2 busy.hosts.example Service not available, too busy")
@@ -168,7 +183,7 @@ except OSError:
     direct = None
 
 domains = ["refused", "greet421", "greet554", "silent", "arecord", "null", "nosuch", "broken",
-           "d1", "d2", "d3", "cname", "cdom", "loop1", "loop2", "loop3", "limit"]
+           "d1", "d2", "d3", "partial", "cname", "cdom", "loop1", "loop2", "loop3", "limit"]
 routes = ["%s.example=smtp:%s.example:%d" % (d, d, P) for d in domains]
 routes += ["addrs.example=smtplimit:addrs.example:%d" % P, "v6.example=smtp6:v6.example:%d" % P,
            "v4.example=smtp4:v6.example:%d" % P, "any.example=smtp:v6.example:%d" % P,
@@ -254,6 +269,19 @@ try:
         like_seq(outcome(i, qid, r), "relay=%s.hosts.example[%s]:%d, .*status=sent" % (host, addr, P),
                "one message to three domains: %s via %s" % (r, host))
         t.ok(r in got[addr].rcpts(), "  %s has it" % host)
+
+    qid = send(i, ["ok@partial.example", "later@partial.example", "no@partial.example"])
+    like_seq(outcome(i, qid, "ok@partial.example"), "relay=picky.hosts.example[127.0.0.13]:%d, "
+             ".*status=sent" % P, "one message, three recipients: the first MX takes one")
+    like_seq(outcome(i, qid, "no@partial.example"), "relay=picky.hosts.example[127.0.0.13]:%d, "
+             ".*dsn=5.1.1, status=bounced (host picky.hosts.example[127.0.0.13] said: 550" % P,
+             "  refuses one with 550: bounced, not tried again")
+    like_seq(outcome(i, qid, "later@partial.example"), "relay=mx2.hosts.example[127.0.0.3]:%d, "
+             ".*status=sent" % P, "  defers one with 450: the second MX takes that one")
+    t.is_eq([(m.rcpt_tos) for m in got["127.0.0.13"].messages if "partial" in m.rcpt_tos[0]],
+            [["ok@partial.example"]], "  the first MX got the message for ok@ only")
+    t.is_eq([(m.rcpt_tos) for m in got["127.0.0.3"].messages if "partial" in m.rcpt_tos[0]],
+            [["later@partial.example"]], "  the second for later@ only")
 
     qid = send(i, ["a@elsewhere.example"])
     like_seq(outcome(i, qid, "a@elsewhere.example"), "relay=mx1.hosts.example[127.0.0.2]:%d, .*"
