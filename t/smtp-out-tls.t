@@ -7,8 +7,11 @@ certificate for localhost from the test CA, or from an unrelated CA), aiosmtpd w
 aiosmtpd with TLS from the first byte (port 465 style), a second postern with STARTTLS (its
 Received header says ESMTPS), and scripted servers written here: one sends a forged reply
 in the same packet as its 220 to STARTTLS (CVE-2021-38371), one answers STARTTLS with 220 and
-then garbage instead of a handshake. smtp_tls_security_level is may; smtp_tls_policy_maps
-raises it per next hop. Outcomes are read from the log lines qmgr writes."""
+then garbage instead of a handshake. MX hosts come from a real DNS server (Debian's unbound,
+t/lib/dnsserver.py) for the name checks of verify (the MX host's name) and secure (the
+next-hop domain and its subdomains). smtp_tls_security_level is may;
+smtp_tls_policy_maps raises it per next hop. Outcomes are read from the log lines qmgr
+writes."""
 import os
 import re
 import ssl
@@ -16,6 +19,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import dnsserver  # noqa: E402
 from instance import Instance, wait_for  # noqa: E402
 from outbound import ScriptedServer, aiosmtpd_server, outcome, send  # noqa: E402
 from smtpd_harness import Instance as Receiver  # noqa: E402
@@ -93,6 +97,23 @@ class Scripted(ScriptedServer):
         self.transaction(conn, f)
 
 
+def check_mx(i, port):
+    qid = send(i, "", ["m@vmx.example"])
+    t.like(outcome(i, qid, "m@vmx.example"), "relay=mx.vmx.example[127.0.0.1]:%d, " % port,
+           "verify, next hop found by MX: delivered to the MX host")
+    t.like(i.log(), "Verified TLS connection established to mx.vmx.example[127.0.0.1]:%d: "
+           % port, "  Verified: the certificate names the MX host (hostname)")
+    qid = send(i, "", ["m@smx.example"])
+    t.like(outcome(i, qid, "m@smx.example"), "status=sent", "secure: delivered")
+    t.like(i.log(), "Verified TLS connection established to mail.smx.example[127.0.0.1]:%d: "
+           % port, "  Verified: mail.smx.example is under the next hop (dot-nexthop)")
+    qid = send(i, "", ["m@bad.example"])
+    t.like(outcome(i, qid, "m@bad.example"), "dsn=4.7.5, status=deferred (Server certificate "
+           "not verified)", "secure: a certificate for the MX host's name alone is not enough")
+    t.like(i.log(), "Trusted TLS connection established to mx.vmx.example[127.0.0.1]:%d: "
+           % port, "  it was Trusted, not Verified")
+
+
 def main(root):
     os.chmod(root, 0o755)
     ca = TestCA(os.path.join(root, "ca"), host="localhost")
@@ -106,8 +127,23 @@ def main(root):
     tls2_srv, _ = aiosmtpd_server(tls_context=good_ctx)
     plain_srv, plain_h = aiosmtpd_server()
     untrusted_srv, _ = aiosmtpd_server(tls_context=server_context(other.key, other.cert))
+    untrusted2_srv, _ = aiosmtpd_server(tls_context=server_context(other.key, other.cert))
     wrap_srv, wrap_h = aiosmtpd_server(ssl_context=server_context(ca.key, ca.cert))
     inject = Scripted("inject", server_context(ca.key, ca.cert))
+    # MX hosts: one certificate for mx.vmx.example and mail.smx.example, served by one
+    # aiosmtpd that all three domains' MX records point at (127.0.0.1).
+    mxk, mxc = make_cert(ca.dir, ca.ca_key, ca.ca, "mx.vmx.example", prefix="mxhosts",
+                         alt=("mail.smx.example",))
+    mx_srv, mx_h = aiosmtpd_server(tls_context=server_context(mxk, mxc))
+    os.mkdir(os.path.join(root, "dns"), 0o755)
+    dns = dnsserver.Unbound(os.path.join(root, "dns")) if dnsserver.available() else None
+    dns_ok = False
+    if dns is not None:
+        dns_ok = dns.start(["example. static"],
+                           ["vmx.example. MX 10 mx.vmx.example.", "mx.vmx.example. A 127.0.0.1",
+                            "smx.example. MX 10 mail.smx.example.",
+                            "mail.smx.example. A 127.0.0.1",
+                            "bad.example. MX 10 mx.vmx.example."], ("mx.vmx.example", 1))
     badtls = Scripted("badtls")
 
     # The receiving postern: STARTTLS with a certificate for mx.example.org.
@@ -134,7 +170,12 @@ def main(root):
               "inject.example": "smtp:" + ip % inject.port,
               "badtls.example": "smtp:" + ip % badtls.port,
               "badenc.example": "smtp:" + lh % badtls.port,
-              "example.org": "smtp:" + ip % rx.ports["may"]}
+              "example.org": "smtp:" + ip % rx.ports["may"],
+              "untrusted-may.example": "smtp:" + ip % untrusted2_srv.port,
+              "tls12.example": "smtp:" + lh % tls2_srv.port,
+              "vmx.example": "smtp:vmx.example:%d" % mx_srv.port,
+              "smx.example": "smtp:smx.example:%d" % mx_srv.port,
+              "bad.example": "smtp:bad.example:%d" % mx_srv.port}
     policy = os.path.join(root, "tls_policy")
     with open(policy, "w") as f:
         f.write("%s encrypt\n" % (lh % plain_srv.port))
@@ -144,6 +185,10 @@ def main(root):
         f.write("%s secure\n" % (ip % tls2_srv.port))
         f.write("%s encrypt\n" % (lh % badtls.port))
         f.write("%s may servername=sni.example.net\n" % (ip % inject.port))
+        f.write("%s encrypt protocols=<=TLSv1.2 ciphers=high\n" % (lh % tls2_srv.port))
+        f.write("vmx.example:%d verify\n" % mx_srv.port)
+        f.write("smx.example:%d secure\n" % mx_srv.port)
+        f.write("bad.example:%d secure\n" % mx_srv.port)
     transport = ", ".join("%s=%s" % kv for kv in routes.items())
     # inet_protocols = ipv4: localhost is also ::1, where nothing listens; a failure at
     # 127.0.0.1 would move on to it and end with "Connection refused".
@@ -160,7 +205,8 @@ def main(root):
                       "inet_protocols = ipv4\n"
                       "smtp_tls_security_level = may\nsmtp_tls_loglevel = 1\n"
                       "smtp_tls_CAfile = %s\n" % ca.ca +
-                      "smtp_tls_policy_maps = texthash:%s\n" % policy)
+                      "smtp_tls_policy_maps = texthash:%s\n" % policy +
+                      ("smtp_dns_resolv_conf = %s\n" % dns.resolv_conf if dns else ""))
     try:
         t.ok(i.start(), "an instance with smtp-out and tlsproxy starts")
 
@@ -213,6 +259,21 @@ def main(root):
                "dsn=4.7.5, status=deferred (Server certificate not verified)",
                "secure, next hop 127.0.0.1 not in the certificate: deferred, not verified")
 
+        # may takes what it gets: an untrusted certificate is logged as such.
+        qid = send(i, "", ["u@untrusted-may.example"])
+        t.like(outcome(i, qid, "u@untrusted-may.example"), "status=sent",
+               "may, certificate from another CA: delivered all the same")
+        t.like(i.log(), "Untrusted TLS connection established to 127.0.0.1[127.0.0.1]:%d: TLSv1."
+               % untrusted2_srv.port, "  Untrusted TLS connection established")
+
+        # protocols= and ciphers= of a policy entry.
+        qid = send(i, "", ["p@tls12.example"])
+        t.like(outcome(i, qid, "p@tls12.example"), "status=sent",
+               "policy entry with protocols=<=TLSv1.2 ciphers=high: delivered")
+        t.ok(re.search(r"Trusted TLS connection established to localhost\[127\.0\.0\.1\]:%d: "
+                       r"TLSv1\.2 with cipher ECDHE-RSA-AES256-GCM-SHA384 " % tls2_srv.port,
+                       i.log()), "  over TLSv1.2, with a cipher of the high grade")
+
         # Wrapper mode (a relay on 465): TLS before the greeting.
         qid = send(i, "", ["h@wrap.example"])
         t.like(outcome(i, qid, "h@wrap.example"), "status=sent",
@@ -241,6 +302,13 @@ def main(root):
         t.like(outcome(i, qid, "k@badenc.example"), "dsn=4.7.5, status=deferred (Cannot start "
                "TLS: handshake failure)", "encrypt, failed handshake: deferred 4.7.5")
 
+        # MX hosts: verify matches the MX host's name, secure the next-hop domain and its
+        # subdomains (not the MX host's name).
+        if dns is None or not dns_ok:
+            t.ok(True, "# SKIP MX hosts: needs unbound (Debian package unbound)")
+        else:
+            check_mx(i, mx_srv.port)
+
         # A second postern: it records ESMTPS and the cipher in its Received header.
         before = rx.files() if err is None else []
         qid = send(i, "", ["root@example.org"])
@@ -259,8 +327,10 @@ def main(root):
             t.diag(i.log()[-4000:])
         i.cleanup()
         rx.stop()
-        for s in (tls_srv, tls2_srv, plain_srv, untrusted_srv, wrap_srv):
+        for s in (tls_srv, tls2_srv, plain_srv, untrusted_srv, untrusted2_srv, wrap_srv, mx_srv):
             s.stop()
+        if dns is not None:
+            dns.stop()
 
 
 with tempfile.TemporaryDirectory() as tmp:

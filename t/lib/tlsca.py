@@ -16,12 +16,14 @@ def make_ca(d, name="Postern Test CA"):
     return key, crt
 
 
-def make_cert(d, ca_key, ca_crt, cn, kind="rsa:2048", prefix="server"):
-    """A certificate for cn (also its subjectAltName) signed by the CA: (key, crt) paths."""
+def make_cert(d, ca_key, ca_crt, cn, kind="rsa:2048", prefix="server", alt=()):
+    """A certificate for cn (also its subjectAltName, with the names of alt) signed by the
+    CA: (key, crt) paths."""
     key, csr, crt = (os.path.join(d, prefix + ext) for ext in (".key", ".csr", ".crt"))
     ext = os.path.join(d, prefix + ".ext")
     with open(ext, "w") as f:
-        f.write("subjectAltName = DNS:%s\nextendedKeyUsage = serverAuth, clientAuth\n" % cn)
+        f.write("subjectAltName = %s\nextendedKeyUsage = serverAuth, clientAuth\n"
+                % ", ".join("DNS:" + n for n in (cn,) + tuple(alt)))
     if kind.startswith("ec"):
         _run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
              key, "-out", csr, "-subj", "/CN=" + cn)

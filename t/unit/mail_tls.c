@@ -81,6 +81,25 @@ check_ciphers(void)
        "mandatory: less both exclusion lists");
     p.smtpd_tls_ciphers = "export";
     ok(!tls_cipherlist(&p, false, out, sizeof(out), &err), "an unknown grade is an error");
+    p.smtp_tls_ciphers = "medium";
+    p.smtp_tls_mandatory_ciphers = "high";
+    strvec_init(&p.smtp_tls_exclude_ciphers);
+    strvec_init(&p.smtp_tls_mandatory_exclude_ciphers);
+    strvec_add(&p.smtp_tls_mandatory_exclude_ciphers, "kRSA");
+    ok(tls_client_cipherlist(&p, false, "", out, sizeof(out), &err) &&
+           strcmp(out, "MEDIUMLIST") == 0,
+       "client, opportunistic: smtp_tls_ciphers");
+    ok(tls_client_cipherlist(&p, true, "", out, sizeof(out), &err) &&
+           strcmp(out, "HIGHLIST:!kRSA") == 0,
+       "client, mandatory: smtp_tls_mandatory_ciphers less its exclusions");
+    ok(tls_client_cipherlist(&p, false, "null", out, sizeof(out), &err) &&
+           strcmp(out, "NULLLIST") == 0,
+       "client: a policy entry's grade wins");
+    ok(!tls_client_cipherlist(&p, false, "weak", out, sizeof(out), &err) &&
+           strstr(err.text, "smtp_tls_policy_maps") != NULL,
+       "client: an unknown grade in a policy entry is an error that says where");
+    strvec_free(&p.smtp_tls_exclude_ciphers);
+    strvec_free(&p.smtp_tls_mandatory_exclude_ciphers);
     strvec_free(&p.smtpd_tls_exclude_ciphers);
     strvec_free(&p.smtpd_tls_mandatory_exclude_ciphers);
 }
