@@ -155,6 +155,7 @@ pickup_envelope(void *ctx, const struct maildrop_envelope *env, struct err *err)
     const struct params *p = &m->pk->ctx->params;
     struct queue_envelope qe = {.ret = env->ret,
                                 .envid = env->envid,
+                                .body = env->body,
                                 .client_name = "localhost",
                                 .client_addr = "127.0.0.1",
                                 .helo = "",

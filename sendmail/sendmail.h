@@ -27,6 +27,7 @@ struct sendmail_opts {
     char *fullname;     /* -F; NULL: $NAME or the password file's */
     char *notify;       /* -N, as NOTIFY ("SUCCESS,FAILURE", "NEVER"); NULL if none */
     char *ret;          /* -R: "FULL" or "HDRS"; NULL if none */
+    char *body;         /* -B: "7BIT" or "8BITMIME"; NULL if none */
     char *envid;        /* -V, as xtext; NULL if none */
     char *config;       /* -C: the configuration directory; NULL: MAIL_CONFIG or the default */
     char *flush_site;   /* -qRsite, -qSsite: flush only that site; NULL: everything */

@@ -226,6 +226,7 @@ sendmail_deliver(const struct sendmail_opts *o, const struct params *p, const ch
     sendmail_head(&in, &h, &body, &body_len);
     sendmail_set(&env.notify, o->notify);
     sendmail_set(&env.ret, o->ret);
+    sendmail_set(&env.body, o->body);
     sendmail_set(&env.envid, o->envid);
     status = h.bad ? EX_DATAERR : sendmail_envelope(o, &h, &env);
     if (status == EX_OK && !sendmail_drop_open(&drop, p, config, &env))

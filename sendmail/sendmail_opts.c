@@ -197,7 +197,7 @@ sendmail_valued(struct sendmail_args *a, struct sendmail_opts *o, char c)
     case 'B':
         if (strcasecmp(v, "7BIT") != 0 && strcasecmp(v, "8BITMIME") != 0)
             return sendmail_usage("-B: the body type is 7BIT or 8BITMIME, not \"%.50s\"", v);
-        return true;
+        return sendmail_set(&o->body, strcasecmp(v, "7BIT") == 0 ? "7BIT" : "8BITMIME");
     default: /* -A -h -L -O -X: accepted, ignored */
         return true;
     }
@@ -287,6 +287,7 @@ sendmail_opts_free(struct sendmail_opts *o)
     free(o->fullname);
     free(o->notify);
     free(o->ret);
+    free(o->body);
     free(o->envid);
     free(o->config);
     free(o->flush_site);

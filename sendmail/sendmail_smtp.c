@@ -104,6 +104,8 @@ sendmail_mail(struct sendmail_session *s, const struct smtp_cmd *cmd)
     s->env.sender = sendmail_addr(&cmd->addr);
     free(s->env.ret);
     s->env.ret = xstrdup(rets[cmd->mail.ret]);
+    free(s->env.body);
+    s->env.body = xstrdup(smtp_body_word(cmd->mail.body));
     if (cmd->mail.envid) {
         free(s->env.envid);
         s->env.envid = xstrdup(cmd->mail.envid);

@@ -162,5 +162,6 @@ long smtp_out_stage_timeout(const struct smtp_out_sess *s, enum smtp_out_stage s
 
 /* smtp_out_data.c */
 bool smtp_out_content(struct smtp_out_sess *s);
+bool smtp_out_8bit_content(struct smtp_out_sess *s, bool *eight);
 
 #endif

@@ -37,6 +37,32 @@ smtp_out_stuff_chunk(const char *data, size_t len, void *arg)
     return true;
 }
 
+/* smtp_out_8bit_chunk - note a byte with the high bit set */
+static bool
+smtp_out_8bit_chunk(const char *data, size_t len, void *arg)
+{
+    bool *eight = arg;
+
+    for (size_t i = 0; i < len && !*eight; i++)
+        *eight = (unsigned char)data[i] >= 0x80;
+    return true;
+}
+
+/* smtp_out_8bit_content - does the content hold 8-bit bytes? (read only for a server without
+ * 8BITMIME); false: the file could not be read, and the session ended */
+bool
+smtp_out_8bit_content(struct smtp_out_sess *s, bool *eight)
+{
+    struct err err;
+
+    *eight = false;
+    if (!queue_file_content(s->req.fd, &s->env, smtp_out_8bit_chunk, eight, &err)) {
+        smtp_out_lost(s, "4.3.0", "read queue file: %s", err.text);
+        return false;
+    }
+    return true;
+}
+
 /* smtp_out_content - the content and the final dot into s->out; false: the session ended */
 bool
 smtp_out_content(struct smtp_out_sess *s)

@@ -145,13 +145,16 @@ smtp_out_mail(struct smtp_out_sess *s, bool utf8)
     bool dsn = (s->ext.flags & SMTP_EXT_DSN) != 0;
     bool ret = dsn && *s->env.ret && smtp_out_xtext_ok(s->env.ret);
     bool envid = dsn && *s->env.envid && smtp_out_xtext_ok(s->env.envid);
+    bool body = (s->ext.flags & SMTP_EXT_8BITMIME) &&
+                (strcmp(s->env.body, "8BITMIME") == 0 || strcmp(s->env.body, "7BIT") == 0);
     char size[32] = "";
 
     if (s->ext.flags & SMTP_EXT_SIZE)
         snprintf(size, sizeof(size), " SIZE=%lld", (long long)s->req.size);
-    smtp_out_send(s, SMTP_OUT_MAIL, 0, "MAIL FROM:<%s>%s%s%s%s%s%s", s->req.sender, size,
-                  ret ? " RET=" : "", ret ? s->env.ret : "", envid ? " ENVID=" : "",
-                  envid ? s->env.envid : "", utf8 ? " SMTPUTF8" : "");
+    smtp_out_send(s, SMTP_OUT_MAIL, 0, "MAIL FROM:<%s>%s%s%s%s%s%s%s%s", s->req.sender, size,
+                  body ? " BODY=" : "", body ? s->env.body : "", ret ? " RET=" : "",
+                  ret ? s->env.ret : "", envid ? " ENVID=" : "", envid ? s->env.envid : "",
+                  utf8 ? " SMTPUTF8" : "");
 }
 
 /* smtp_out_envelope - after the handshake: the checks, then MAIL (and with PIPELINING the
@@ -174,6 +177,18 @@ smtp_out_envelope(struct smtp_out_sess *s)
                           "SMTPUTF8 is required, but was not offered by host %s", s->host);
         smtp_out_quit(s);
         return;
+    }
+    if (!(s->ext.flags & SMTP_EXT_8BITMIME)) {
+        bool eight;
+        if (!smtp_out_8bit_content(s, &eight))
+            return;
+        if (eight) { /* RFC 6152 section 3: never sent as it is; not converted here */
+            smtp_out_fail_all(s, DELIVER_BOUNCE, "5.6.3",
+                              "message has 8-bit content, and host %s does not offer 8BITMIME",
+                              s->host);
+            smtp_out_quit(s);
+            return;
+        }
     }
     s->pipelining = (s->ext.flags & SMTP_EXT_PIPELINING) != 0;
     smtp_out_mail(s, utf8);

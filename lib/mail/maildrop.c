@@ -18,6 +18,7 @@
  *     envelope, each at most once and in any order, 'S' required:
  *       'S'  sender address ("": the null sender)      'F'  the sender's full name
  *       'r'  DSN RET ("FULL" or "HDRS")   'i'  DSN ENVID   'N'  DSN NOTIFY for every recipient
+ *       'b'  body type ("7BIT" or "8BITMIME", RFC 6152)
  *     'R'  recipient address, at least one, at most MAILDROP_RCPT_MAX, after 'S'
  *     'D'  content, 1 to MAILDROP_CHUNK_MAX bytes per record: the message, lines ending in LF
  *     'E'  end marker: content size (8) | recipient count (4); the last bytes of the file
@@ -62,6 +63,7 @@ maildrop_envelope_init(struct maildrop_envelope *env)
     env->sender = xstrdup("");
     env->fullname = xstrdup("");
     env->ret = xstrdup("");
+    env->body = xstrdup("");
     env->envid = xstrdup("");
     env->notify = xstrdup("");
     strvec_init(&env->rcpt);
@@ -73,6 +75,7 @@ maildrop_envelope_free(struct maildrop_envelope *env)
     free(env->sender);
     free(env->fullname);
     free(env->ret);
+    free(env->body);
     free(env->envid);
     free(env->notify);
     strvec_free(&env->rcpt);
@@ -165,6 +168,8 @@ maildrop_writer_init(struct maildrop_writer *w, int fd, const struct maildrop_en
         maildrop_writer_text(w, 'F', "full name", env->fullname, MAILDROP_NAME_MAX);
     if (*env->ret)
         maildrop_writer_text(w, 'r', "RET", env->ret, MAILDROP_WORD_MAX);
+    if (*env->body)
+        maildrop_writer_text(w, 'b', "body type", env->body, MAILDROP_WORD_MAX);
     if (*env->envid)
         maildrop_writer_text(w, 'i', "ENVID", env->envid, MAILDROP_ADDR_MAX);
     if (*env->notify)

@@ -15,7 +15,7 @@
 #define MAILDROP_VERSION   1
 #define MAILDROP_ADDR_MAX  1024  /* bytes in an address or ENVID (the queue file's limit) */
 #define MAILDROP_NAME_MAX  256   /* bytes in the full name */
-#define MAILDROP_WORD_MAX  64    /* bytes in RET and NOTIFY */
+#define MAILDROP_WORD_MAX  64    /* bytes in RET, NOTIFY and the body type */
 #define MAILDROP_CHUNK_MAX 65536 /* bytes of content in one record */
 #define MAILDROP_RCPT_MAX  10000
 
@@ -24,6 +24,7 @@ struct maildrop_envelope {
     char *sender;   /* "" is the null sender; no domain: pickup adds $myorigin */
     char *fullname; /* -F, for a From: header pickup adds; "" if none */
     char *ret;      /* DSN RET: "FULL", "HDRS" or "" */
+    char *body;     /* -B: "7BIT", "8BITMIME" or "" */
     char *envid;    /* DSN ENVID, "" if none */
     char *notify;   /* DSN NOTIFY for every recipient ("SUCCESS,FAILURE"), "" if none */
     struct strvec rcpt;

@@ -75,6 +75,7 @@ maildrop_type_max(int type)
     case 'F':
         return MAILDROP_NAME_MAX;
     case 'r':
+    case 'b':
     case 'N':
         return MAILDROP_WORD_MAX;
     case 'D':
@@ -87,7 +88,7 @@ maildrop_type_max(int type)
 static unsigned
 maildrop_bit(int type)
 {
-    const char *types = "SFriN";
+    const char *types = "SFribN";
     const char *p = strchr(types, type);
 
     return p ? 1u << (p - types) : 0;
@@ -110,6 +111,7 @@ maildrop_set(struct maildrop_reader *r, int type, const char *value, size_t len)
     char **slot = type == 'S'   ? &r->env.sender
                   : type == 'F' ? &r->env.fullname
                   : type == 'r' ? &r->env.ret
+                  : type == 'b' ? &r->env.body
                   : type == 'i' ? &r->env.envid
                                 : &r->env.notify;
 
@@ -131,6 +133,8 @@ maildrop_envelope_done(struct maildrop_reader *r)
         return err_set(r->err, "no recipients");
     if (*r->env.ret && strcmp(r->env.ret, "FULL") != 0 && strcmp(r->env.ret, "HDRS") != 0)
         return err_set(r->err, "bad RET \"%s\"", r->env.ret);
+    if (*r->env.body && strcmp(r->env.body, "7BIT") != 0 && strcmp(r->env.body, "8BITMIME") != 0)
+        return err_set(r->err, "bad body type \"%s\"", r->env.body);
     r->state = MAILDROP_CONTENT;
     return r->ops->on_envelope == NULL || r->ops->on_envelope(r->ctx, &r->env, r->err);
 }

@@ -18,6 +18,7 @@
  *       'T'  arrival: 8 bytes seconds, 4 bytes microseconds (big-endian)
  *       'S'  sender address (empty: the null sender)
  *       'r'  DSN RET ("FULL" or "HDRS")      'i'  DSN ENVID (xtext)
+ *       'b'  body type as the client declared it ("8BITMIME" or "7BIT")
  *       'c'  client host name    'a'  client address    'h'  HELO name    'p'  protocol
  *       'O'  origin, in a notice only: kind (1: 'F' failure, 'S' success, '2' double bounce,
  *              'W' delay warning, 'C' the postmaster's copy, which marks nothing)
@@ -133,8 +134,8 @@ queue_slot_decode(const unsigned char *slot, struct queue_rcpt_status *st, bool 
 void
 queue_envelope_free(struct queue_envelope *env)
 {
-    char *text[] = {env->sender,      env->ret,  env->envid,   env->client_name,
-                    env->client_addr, env->helo, env->protocol};
+    char *text[] = {env->sender,      env->ret,         env->envid, env->body,
+                    env->client_name, env->client_addr, env->helo,  env->protocol};
 
     for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++)
         free(text[i]);

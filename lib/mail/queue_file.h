@@ -73,6 +73,7 @@ struct queue_envelope {
     char *sender; /* "" is the null sender */
     char *ret;    /* DSN RET: "FULL", "HDRS" or "" */
     char *envid;  /* DSN ENVID (xtext, as given), "" if none */
+    char *body;   /* BODY= as declared (RFC 6152): "8BITMIME", "7BIT" or "" */
     char *client_name;
     char *client_addr;
     char *helo;

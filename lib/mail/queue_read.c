@@ -48,6 +48,7 @@ queue_type_max(int type)
     case 'o':
         return QUEUE_FILE_ADDR_MAX;
     case 'r':
+    case 'b':
     case 'c':
     case 'a':
     case 'h':
@@ -189,6 +190,8 @@ queue_envelope_field(struct queue_envelope *env, int type)
         return &env->sender;
     case 'r':
         return &env->ret;
+    case 'b':
+        return &env->body;
     case 'i':
         return &env->envid;
     case 'c':
@@ -249,7 +252,7 @@ queue_allowed(enum queue_phase phase, int type)
 {
     switch (phase) {
     case QUEUE_PHASE_ENVELOPE:
-        return strchr("TSricahpOR", type) != NULL;
+        return strchr("TSribcahpOR", type) != NULL;
     case QUEUE_PHASE_RCPT:
         return strchr("noQ", type) != NULL;
     case QUEUE_PHASE_NEXT:
@@ -374,8 +377,8 @@ queue_record(struct queue_reader *r, struct queue_envelope *env, enum queue_phas
 static bool
 queue_envelope_finish(struct queue_reader *r, struct queue_envelope *env)
 {
-    char **text[] = {&env->sender,      &env->ret,  &env->envid,   &env->client_name,
-                     &env->client_addr, &env->helo, &env->protocol};
+    char **text[] = {&env->sender,      &env->ret,         &env->envid, &env->body,
+                     &env->client_name, &env->client_addr, &env->helo,  &env->protocol};
 
     if (env->sender == NULL || env->arrival.tv_sec == 0) {
         return err_set(r->err, "no %s record", env->sender == NULL ? "sender" : "arrival time");

@@ -117,6 +117,8 @@ queue_writer_init(struct queue_writer *w, int fd, const struct queue_envelope *e
         queue_writer_text(w, 'r', "RET", env->ret, QUEUE_FILE_TEXT_MAX);
     if (env->envid && *env->envid)
         queue_writer_text(w, 'i', "ENVID", env->envid, QUEUE_FILE_ADDR_MAX);
+    if (env->body && *env->body)
+        queue_writer_text(w, 'b', "body type", env->body, QUEUE_FILE_TEXT_MAX);
     queue_writer_text(w, 'c', "client name", env->client_name, QUEUE_FILE_TEXT_MAX);
     queue_writer_text(w, 'a', "client address", env->client_addr, QUEUE_FILE_TEXT_MAX);
     queue_writer_text(w, 'h', "HELO name", env->helo, QUEUE_FILE_TEXT_MAX);

@@ -96,6 +96,7 @@ const struct smtp_reply *smtp_param_rcpt(const char *s, size_t len, bool utf8,
                                          struct smtp_rcpt_params *p);
 bool smtp_param_xtext(const char *s, size_t len, struct buf *out);
 void smtp_param_mail_free(struct smtp_mail_params *p);
+const char *smtp_body_word(enum smtp_body body);
 void smtp_param_rcpt_free(struct smtp_rcpt_params *p);
 
 #endif

@@ -468,3 +468,10 @@ smtp_param_rcpt_free(struct smtp_rcpt_params *p)
     free(p->orcpt_addr);
     memset(p, 0, sizeof(*p));
 }
+
+/* smtp_body_word - BODY= as the queue file and the next hop's MAIL FROM carry it ("" if none) */
+const char *
+smtp_body_word(enum smtp_body body)
+{
+    return body == SMTP_BODY_8BITMIME ? "8BITMIME" : body == SMTP_BODY_7BIT ? "7BIT" : "";
+}

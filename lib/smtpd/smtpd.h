@@ -127,6 +127,7 @@ struct smtpd_txn {
     char *sender; /* NULL: no MAIL yet; "" the null sender */
     bool smtputf8;
     enum smtp_ret ret;
+    enum smtp_body body;
     char *envid;
     struct smtpd_rcpt *rcpt;
     size_t nrcpt;

@@ -89,6 +89,7 @@ smtpd_cmd_mail(struct smtpd_session *sess, struct smtp_cmd *cmd)
     buf_free(&sender);
     sess->txn.smtputf8 = cmd->mail.smtputf8;
     sess->txn.ret = cmd->mail.ret;
+    sess->txn.body = cmd->mail.body;
     sess->txn.envid = cmd->mail.envid ? xstrdup(cmd->mail.envid) : NULL;
     smtpd_reply(sess, 250, "2.1.0", "Ok");
 }

@@ -196,6 +196,7 @@ smtpd_data_begin(struct smtpd_session *sess)
     /* The envelope struct holds writable strings; these copies are freed below. */
     char *envid = smtpd_xtext(txn->envid ? txn->envid : "");
     char *ret = xstrdup(rets[txn->ret]), *name = xstrdup(sess->name);
+    char *body = xstrdup(smtp_body_word(txn->body));
     char *helo = xstrdup(sess->helo ? sess->helo : "");
     char *proto = xstrdup(smtpd_protocol(sess->esmtp, txn->smtputf8, sess->tls != NULL,
                                          smtpd_auth_user(sess) != NULL));
@@ -203,6 +204,7 @@ smtpd_data_begin(struct smtpd_session *sess)
         .sender = txn->sender,
         .ret = ret,
         .envid = envid,
+        .body = body,
         .client_name = name,
         .client_addr = sess->addr,
         .helo = helo,
@@ -220,6 +222,7 @@ smtpd_data_begin(struct smtpd_session *sess)
     queue_writer_init(txn->writer, txn->qfd, &env);
     free(envid);
     free(ret);
+    free(body);
     free(name);
     free(helo);
     free(proto);

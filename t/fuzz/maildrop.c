@@ -39,15 +39,19 @@ fuzz_envelope(void *ctx, const struct maildrop_envelope *env, struct err *err)
     FUZZ_ASSERT(!c->have_env && env->rcpt.n > 0 && env->rcpt.n <= MAILDROP_RCPT_MAX);
     FUZZ_ASSERT(strlen(env->sender) <= MAILDROP_ADDR_MAX && fuzz_printable(env->sender));
     FUZZ_ASSERT(strlen(env->fullname) <= MAILDROP_NAME_MAX && fuzz_printable(env->fullname));
+    FUZZ_ASSERT(!*env->body || strcmp(env->body, "7BIT") == 0 ||
+                strcmp(env->body, "8BITMIME") == 0);
     c->have_env = true;
     free(c->env.sender);
     free(c->env.fullname);
     free(c->env.ret);
+    free(c->env.body);
     free(c->env.envid);
     free(c->env.notify);
     c->env.sender = xstrdup(env->sender);
     c->env.fullname = xstrdup(env->fullname);
     c->env.ret = xstrdup(env->ret);
+    c->env.body = xstrdup(env->body);
     c->env.envid = xstrdup(env->envid);
     c->env.notify = xstrdup(env->notify);
     for (size_t i = 0; i < env->rcpt.n; i++) {
@@ -88,7 +92,8 @@ fuzz_again(const struct fuzz_copy *c)
     maildrop_envelope_init(&again.env);
     buf_init(&again.content, c->content.len + 1);
     FUZZ_ASSERT(maildrop_read(fd, 0, &fuzz_ops, &again, &err));
-    FUZZ_ASSERT(strcmp(again.env.sender, c->env.sender) == 0 && again.env.rcpt.n == c->env.rcpt.n &&
+    FUZZ_ASSERT(strcmp(again.env.sender, c->env.sender) == 0 &&
+                strcmp(again.env.body, c->env.body) == 0 && again.env.rcpt.n == c->env.rcpt.n &&
                 again.content.len == c->content.len);
     FUZZ_ASSERT(c->content.len == 0 || /* no content: no buffer either */
                 memcmp(again.content.data, c->content.data, c->content.len) == 0);

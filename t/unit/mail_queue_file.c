@@ -133,6 +133,7 @@ test_round_trip(void)
     ok(env.arrival.tv_sec == 1700000000 && env.arrival.tv_usec == 123456, "arrival time");
     is_str(env.sender, "sender@example.org", "sender");
     is_str(env.ret, "HDRS", "RET");
+    is_str(env.body, "", "no body type written: \"\"");
     is_str(env.envid, "QQ+2B314", "ENVID");
     is_str(env.client_name, "mx.example.org", "client name");
     is_str(env.client_addr, "192.0.2.1", "client address");
@@ -404,6 +405,7 @@ write_notice(const char *path, char kind, struct err *err)
     struct queue_envelope env = {
         .arrival = {1700000000, 0},
         .sender = "",
+        .body = "7BIT",
         .origin = {.kind = (enum queue_notice_kind)kind,
                    .id = "ABCDEFGHIJKLMNOPQ",
                    .rcpt = rcpt,
@@ -442,6 +444,7 @@ test_notice(void)
        "its origin: kind and queue ID");
     ok(env.origin.nrcpt == 2 && env.origin.rcpt[0] == 0 && env.origin.rcpt[1] == 2,
        "and the recipients it reports on");
+    is_str(env.body, "7BIT", "the body type (BODY=) reads back");
     ok(queue_file_set_status(fd, &env.rcpt[0], &owed, &err), "a slot takes a notice ID");
     ok(queue_file_read(fd, &again, &err) && again.rcpt[0].status.state == 'B' &&
            strcmp(again.rcpt[0].status.notice, "QRSTUVWXYZabcdefg") == 0 &&
