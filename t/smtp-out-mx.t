@@ -15,7 +15,6 @@ smtp_address_preference (per service with -o). The order among equal preferences
 random and tested without luck in t/unit/mail_mx_list.c."""
 import os
 import re
-import smtplib
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,9 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import dnsserver  # noqa: E402
-from instance import Instance, free_port, wait_for  # noqa: E402
+import outbound  # noqa: E402
+from outbound import lines_for, outcome, send  # noqa: E402
+from instance import Instance, free_port  # noqa: E402
 from sockets import accept_each, listener  # noqa: E402
 from tap import TAP  # noqa: E402
 
@@ -47,18 +48,6 @@ class Recorder:
 
     def rcpts(self):
         return [r for m in self.messages for r in m.rcpt_tos]
-
-
-class Picky(Recorder):
-    """Defers later@ with 450 and refuses no@ with 550."""
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address.startswith("later@"):
-            return "450 4.2.0 <%s>: Recipient address rejected: greylisted" % address
-        if address.startswith("no@"):
-            return "550 5.1.1 <%s>: Recipient address rejected: no such user" % address
-        envelope.rcpt_tos.append(address)
-        return "250 2.1.5 Ok"
 
 
 def sink(addr, port, handler_class=None):
@@ -102,18 +91,6 @@ class Scripted:
             conn.close()
 
 
-def send(i, rcpts, sender="sender@mx.test.example"):
-    s = smtplib.SMTP("127.0.0.1", i.port)
-    s.ehlo("client.example")
-    s.mail(sender)
-    for r in rcpts:
-        code, _ = s.rcpt(r)
-        assert code == 250, (r, code)
-    code, reply = s.data(b"Subject: mx\r\n\r\nbody\r\n")
-    s.quit()
-    return reply.decode().split()[-1] if code == 250 else None
-
-
 def like_seq(line, text, name):
     """Passes when the parts of text between ".*" occur in line in that order."""
     pattern = ".*".join(re.escape(part) for part in text.split(".*"))
@@ -124,16 +101,8 @@ def like_seq(line, text, name):
     return good
 
 
-def lines_for(i, qid, rcpt):
-    return [line for line in i.log().splitlines() if "%s: to=<%s>" % (qid, rcpt) in line]
-
-
-def outcome(i, qid, rcpt, seconds=30, after=0):
-    found = wait_for(lambda: lines_for(i, qid, rcpt)[after:], seconds)
-    return found[-1] if found else ""
-
-
 P = free_port()
+SENDER = "sender@mx.test.example"
 H = "hosts.example"
 RECORDS = [
     # the MX hosts: 2-4 take mail, 5 and 11 greet with 421, 7 with 554, 8 says nothing,
@@ -170,7 +139,7 @@ tmp = tempfile.mkdtemp(prefix="postern-dns.")
 os.chmod(tmp, 0o755)
 dns = dnsserver.Unbound(tmp)
 servers = {a: sink(a, P) for a in ("127.0.0.2", "127.0.0.3", "127.0.0.4")}
-servers["127.0.0.13"] = sink("127.0.0.13", P, Picky)
+servers["127.0.0.13"] = sink("127.0.0.13", P, outbound.Recorder)  # later@ 450, refuse@ 550
 got = {a: h for a, (c, h) in servers.items()}
 v6 = sink("::1", P)
 busy = Scripted("127.0.0.5", P, "421 4.3.2 busy.hosts.example Service not available, too busy")
@@ -205,7 +174,7 @@ try:
     t.ok(dns.start(ZONES, RECORDS, ("mx1.hosts.example", 1)), "unbound serves the test zones")
     t.ok(i.start(), "an instance with smtp-out starts")
 
-    qid = send(i, ["a@refused.example"])
+    qid = send(i, SENDER, ["a@refused.example"])
     line = outcome(i, qid, "a@refused.example")
     t.like(line, "relay=mx2.hosts.example[127.0.0.3]:%d, " % P,
            "first MX refuses the connection: the second takes it")
@@ -213,17 +182,17 @@ try:
     t.like(i.log(), "connect to down.hosts.example[127.0.0.6]:%d: Connection refused" % P,
            "  the refused connection is logged in Postfix's words")
 
-    qid = send(i, ["a@greet421.example"])
+    qid = send(i, SENDER, ["a@greet421.example"])
     t.like(outcome(i, qid, "a@greet421.example"), "relay=mx2.hosts.example[127.0.0.3]:%d, " % P,
            "first MX greets with 421: the second takes it")
     t.like(i.log(), "%s: host busy.hosts.example[127.0.0.5] refused to talk to me: 421 4.3.2" % qid,
            "  the 421 is logged")
-    qid = send(i, ["a@greet554.example"])
+    qid = send(i, SENDER, ["a@greet554.example"])
     t.like(outcome(i, qid, "a@greet554.example"), "relay=mx2.hosts.example[127.0.0.3]:%d, " % P,
            "first MX greets with 554: the second takes it (a 5xx greeting is skipped)")
     t.like(i.log(), "%s: host hostile.hosts.example[127.0.0.7] refused to talk to me: 554 5.7.1" %
            qid, "  once QUIT is sent, without waiting for a reply the server never sends")
-    qid = send(i, ["a@silent.example"])
+    qid = send(i, SENDER, ["a@silent.example"])
     t.like(outcome(i, qid, "a@silent.example"), "relay=mx2.hosts.example[127.0.0.3]:%d, " % P,
            "first MX never greets: the second takes it after smtp_helo_timeout")
     t.like(i.log(), "conversation with silent.hosts.example[127.0.0.8] timed out while receiving "
@@ -232,19 +201,19 @@ try:
             ["a@greet421.example", "a@greet554.example", "a@refused.example", "a@silent.example"],
             "mx2 got each of the four messages once")
 
-    qid = send(i, ["a@arecord.example"])
+    qid = send(i, SENDER, ["a@arecord.example"])
     t.like(outcome(i, qid, "a@arecord.example"), "relay=arecord.example[127.0.0.2]:%d, " % P,
            "no MX record: the domain's A record")
 
-    qid = send(i, ["a@null.example"])
+    qid = send(i, SENDER, ["a@null.example"])
     like_seq(outcome(i, qid, "a@null.example"), "relay=none, .*dsn=5.1.10, status=bounced "
            "(Domain null.example does not accept mail (nullMX))", "null MX bounces at once")
-    qid = send(i, ["a@nosuch.example"])
+    qid = send(i, SENDER, ["a@nosuch.example"])
     t.like(outcome(i, qid, "a@nosuch.example"), "dsn=5.4.4, status=bounced (Host or domain name "
            "not found. Name service error for name=nosuch.example type=A: Host not found)",
            "a domain that does not exist bounces")
 
-    qid = send(i, ["a@broken.example"])
+    qid = send(i, SENDER, ["a@broken.example"])
     t.like(outcome(i, qid, "a@broken.example"), "dsn=4.4.3, status=deferred (Host or domain name "
            "not found. Name service error for name=broken.example type=MX: Host not found, try "
            "again)", "the name server fails for the domain: deferred")
@@ -263,17 +232,17 @@ try:
     like_seq(outcome(i, qid, "a@broken.example", after=1), "relay=mx1.hosts.example[127.0.0.2]:%d, .*"
            "status=sent" % P, "  the deferred message goes out on the retry")
 
-    qid = send(i, ["a@d1.example", "b@d2.example", "c@d3.example"])
+    qid = send(i, SENDER, ["a@d1.example", "b@d2.example", "c@d3.example"])
     for r, host, addr in (("a@d1.example", "mx1", "127.0.0.2"), ("b@d2.example", "mx2", "127.0.0.3"),
                           ("c@d3.example", "mx3", "127.0.0.4")):
         like_seq(outcome(i, qid, r), "relay=%s.hosts.example[%s]:%d, .*status=sent" % (host, addr, P),
                "one message to three domains: %s via %s" % (r, host))
         t.ok(r in got[addr].rcpts(), "  %s has it" % host)
 
-    qid = send(i, ["ok@partial.example", "later@partial.example", "no@partial.example"])
+    qid = send(i, SENDER, ["ok@partial.example", "later@partial.example", "refuse@partial.example"])
     like_seq(outcome(i, qid, "ok@partial.example"), "relay=picky.hosts.example[127.0.0.13]:%d, "
              ".*status=sent" % P, "one message, three recipients: the first MX takes one")
-    like_seq(outcome(i, qid, "no@partial.example"), "relay=picky.hosts.example[127.0.0.13]:%d, "
+    like_seq(outcome(i, qid, "refuse@partial.example"), "relay=picky.hosts.example[127.0.0.13]:%d, "
              ".*dsn=5.1.1, status=bounced (host picky.hosts.example[127.0.0.13] said: 550" % P,
              "  refuses one with 550: bounced, not tried again")
     like_seq(outcome(i, qid, "later@partial.example"), "relay=mx2.hosts.example[127.0.0.3]:%d, "
@@ -283,58 +252,58 @@ try:
     t.is_eq([(m.rcpt_tos) for m in got["127.0.0.3"].messages if "partial" in m.rcpt_tos[0]],
             [["later@partial.example"]], "  the second for later@ only")
 
-    qid = send(i, ["a@elsewhere.example"])
+    qid = send(i, SENDER, ["a@elsewhere.example"])
     like_seq(outcome(i, qid, "a@elsewhere.example"), "relay=mx1.hosts.example[127.0.0.2]:%d, .*"
              "status=sent" % P, "relayhost = d1.example:P without brackets: d1's MX host")
 
-    qid = send(i, ["a@cname.example", "b@cdom.example"])
+    qid = send(i, SENDER, ["a@cname.example", "b@cdom.example"])
     like_seq(outcome(i, qid, "a@cname.example"), "relay=alias.hosts.example[127.0.0.3]:%d, .*"
            "status=sent" % P, "an MX host that is a CNAME")
     like_seq(outcome(i, qid, "b@cdom.example"), "relay=mx3.hosts.example[127.0.0.4]:%d, .*"
            "status=sent" % P, "a domain that is a CNAME of one with MX records")
 
-    qid = send(i, ["a@loop1.example"])
+    qid = send(i, SENDER, ["a@loop1.example"])
     t.like(outcome(i, qid, "a@loop1.example"), "dsn=5.4.6, status=bounced (mail for loop1.example "
            "loops back to myself)", "this host is the best MX: loops back to myself")
-    qid = send(i, ["a@loop2.example"])
+    qid = send(i, SENDER, ["a@loop2.example"])
     like_seq(outcome(i, qid, "a@loop2.example"), "relay=mx1.hosts.example[127.0.0.2]:%d, .*"
            "status=sent" % P, "this host is a backup MX: the better one gets it")
-    qid = send(i, ["a@loop3.example"])
+    qid = send(i, SENDER, ["a@loop3.example"])
     t.like(outcome(i, qid, "a@loop3.example"), "dsn=4.4.4, status=deferred (unable to find "
            "primary relay for loop3.example)", "this host is a backup MX, the better one has no "
            "address: deferred")
 
     before = busy.accepted
-    qid = send(i, ["a@limit.example"])
+    qid = send(i, SENDER, ["a@limit.example"])
     like_seq(outcome(i, qid, "a@limit.example"), "relay=busy2.hosts.example[127.0.0.11]:%d, .*"
            "status=deferred (host busy2.hosts.example[127.0.0.11] refused to talk to me: 421" % P,
            "smtp_mx_session_limit = 2: two sessions, then deferred with the last error")
     t.ok(busy.accepted == before + 1 and "a@limit.example" not in got["127.0.0.4"].rcpts(),
          "  the third MX was not tried")
-    qid = send(i, ["a@addrs.example"])
+    qid = send(i, SENDER, ["a@addrs.example"])
     t.like(outcome(i, qid, "a@addrs.example"), "status=deferred (connect to "
            "down2.hosts.example[127.0.0.12]:%d: Connection refused)" % P,
            "smtp_mx_address_limit = 2: two addresses, then deferred with the last error")
     t.ok("a@addrs.example" not in got["127.0.0.2"].rcpts(), "  the third MX was not tried")
 
-    qid = send(i, ["a@any.example"])
+    qid = send(i, SENDER, ["a@any.example"])
     like_seq(outcome(i, qid, "a@any.example"), "relay=v6.example[::1]:%d, .*status=sent" % P,
            "smtp_address_preference = any: A first (refused), then AAAA")
     t.like(i.log(), "connect to v6.example[127.0.0.12]:%d: Connection refused" % P,
            "  the IPv4 address was tried first")
     log_before = i.log().count("connect to v6.example[127.0.0.12]")
-    qid = send(i, ["a@v6.example"])
+    qid = send(i, SENDER, ["a@v6.example"])
     like_seq(outcome(i, qid, "a@v6.example"), "relay=v6.example[::1]:%d, .*status=sent" % P,
            "smtp_address_preference = ipv6: AAAA first")
     t.is_eq(i.log().count("connect to v6.example[127.0.0.12]"), log_before,
             "  the IPv4 address was not tried")
-    qid = send(i, ["a@v4.example"])
+    qid = send(i, SENDER, ["a@v4.example"])
     t.like(outcome(i, qid, "a@v4.example"), "status=deferred (connect to v6.example[127.0.0.12]:%d: "
            "Connection refused)" % P, "inet_protocols = ipv4: the IPv6 address is never tried")
     t.is_eq(len(v6[1].messages), 2, "  the IPv6 server has two messages, not three")
 
     if direct is not None:
-        qid = send(i, ["a@direct.example"])
+        qid = send(i, SENDER, ["a@direct.example"])
         like_seq(outcome(i, qid, "a@direct.example"), "relay=direct.hosts.example[127.0.0.10]:25, .*"
                "status=sent", "no port in the next hop: the MX host's port 25")
     else:

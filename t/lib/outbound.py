@@ -101,7 +101,8 @@ def lines_for(i, qid, rcpt):
     return [line for line in i.log().splitlines() if "%s: to=<%s>" % (qid, rcpt) in line]
 
 
-def outcome(i, qid, rcpt, seconds=30):
-    """The log line of rcpt's outcome in message qid (waits for it)."""
-    found = wait_for(lambda: lines_for(i, qid, rcpt), seconds)
+def outcome(i, qid, rcpt, seconds=30, after=0):
+    """The log line of rcpt's outcome in message qid (waits for it); after: the outcome that
+    follows the first after ones (a retry's)."""
+    found = wait_for(lambda: lines_for(i, qid, rcpt)[after:], seconds)
     return found[-1] if found else ""
