@@ -130,6 +130,8 @@ RECORDS = [
     "v6.example. A 127.0.0.12", "v6.example. AAAA ::1",
     "picky.%s. A 127.0.0.13" % H,
     "partial.example. MX 10 picky.%s." % H, "partial.example. MX 20 mx2.%s." % H,
+    "pipe.%s. A 127.0.0.14" % H,
+    "partial2.example. MX 10 picky.%s." % H, "partial2.example. MX 20 pipe.%s." % H,
     "direct.example. MX 10 direct.%s." % H, "direct.%s. A 127.0.0.10" % H,
 ]
 ZONES = ["example. static", "broken.example. always_refuse"]
@@ -139,6 +141,7 @@ tmp = tempfile.mkdtemp(prefix="postern-dns.")
 os.chmod(tmp, 0o755)
 dns = dnsserver.Unbound(tmp)
 servers = {a: sink(a, P) for a in ("127.0.0.2", "127.0.0.3", "127.0.0.4")}
+pipe = outbound.ScriptedServer("pipelining", "127.0.0.14", P)
 servers["127.0.0.13"] = sink("127.0.0.13", P, outbound.Recorder)  # later@ 450, refuse@ 550
 got = {a: h for a, (c, h) in servers.items()}
 v6 = sink("::1", P)
@@ -152,7 +155,7 @@ except OSError:
     direct = None
 
 domains = ["refused", "greet421", "greet554", "silent", "arecord", "null", "nosuch", "broken",
-           "d1", "d2", "d3", "partial", "cname", "cdom", "loop1", "loop2", "loop3", "limit"]
+           "d1", "d2", "d3", "partial", "partial2", "cname", "cdom", "loop1", "loop2", "loop3", "limit"]
 routes = ["%s.example=smtp:%s.example:%d" % (d, d, P) for d in domains]
 routes += ["addrs.example=smtplimit:addrs.example:%d" % P, "v6.example=smtp6:v6.example:%d" % P,
            "v4.example=smtp4:v6.example:%d" % P, "any.example=smtp:v6.example:%d" % P,
@@ -251,6 +254,16 @@ try:
             [["ok@partial.example"]], "  the first MX got the message for ok@ only")
     t.is_eq([(m.rcpt_tos) for m in got["127.0.0.3"].messages if "partial" in m.rcpt_tos[0]],
             [["later@partial.example"]], "  the second for later@ only")
+
+    qid = send(i, SENDER, ["ok@partial2.example", "later@partial2.example",
+                           "refuse@partial2.example"])
+    like_seq(outcome(i, qid, "later@partial2.example"), "relay=pipe.hosts.example[127.0.0.14]:"
+             "%d, .*status=sent (250 2.0.0 Ok: queued as PIPE1)" % P,
+             "the same with PIPELINING at the second MX: it takes the deferred one")
+    t.is_eq([c for c in pipe.commands if c.startswith("RCPT")],
+            ["RCPT TO:<later@partial2.example>"], "  and is asked for that one only")
+    like_seq(outcome(i, qid, "ok@partial2.example"), "relay=picky.hosts.example[127.0.0.13]:%d, "
+             ".*status=sent" % P, "  the first MX's delivery stands")
 
     qid = send(i, SENDER, ["a@elsewhere.example"])
     like_seq(outcome(i, qid, "a@elsewhere.example"), "relay=mx1.hosts.example[127.0.0.2]:%d, .*"

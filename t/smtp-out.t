@@ -29,8 +29,8 @@ except ImportError:
 
 class Scripted(ScriptedServer):
     """A server on a raw socket, one connection at a time, playing one of these parts:
-    pipelining - offers PIPELINING, DSN and SIZE, and answers nothing after EHLO until it has
-                 read DATA: a client that waits for each reply gets stuck there
+    pipelining - (outbound.py's) offers PIPELINING, DSN and SIZE, and answers nothing after
+                 EHLO until it has read DATA: a client that waits for each reply gets stuck
     endless    - a greeting of continuation lines that never ends
     longline   - a greeting line of 1 MiB
     stall      - a normal conversation, but the final dot is never answered
@@ -39,21 +39,6 @@ class Scripted(ScriptedServer):
     def __init__(self, part):
         super().__init__(part)
         self.sent_bytes = 0
-
-    def play_pipelining(self, conn, f):
-        self.send(conn, "220 scripted ESMTP\r\n")
-        self.line(f)
-        self.send(conn, "250-scripted\r\n250-PIPELINING\r\n250-SIZE 1000000\r\n"
-                        "250-DSN\r\n250 8BITMIME\r\n")
-        group = []
-        while not group or group[-1] != "DATA":
-            group.append(self.line(f))
-        replies = ["250 2.1.0 Ok"] + ["250 2.1.5 Ok"] * (len(group) - 2) + ["354 go ahead"]
-        self.send(conn, "".join(r + "\r\n" for r in replies))
-        self.data.append(self.content(f))
-        self.send(conn, "250 2.0.0 Ok: queued as PIPE1\r\n")
-        self.line(f)
-        self.send(conn, "221 2.0.0 Bye\r\n")
 
     def play_helo(self, conn, f):
         self.send(conn, "220 scripted SMTP\r\n")

@@ -44,9 +44,9 @@ class ScriptedServer:
     """A server on a raw socket, one connection at a time: each connection is given to the
     subclass's play_<part>(conn, f), f reading the connection by lines."""
 
-    def __init__(self, part):
+    def __init__(self, part, addr="127.0.0.1", port=0):
         self.part = part
-        self.sock = listener()
+        self.sock = listener(addr, port)
         self.port = self.sock.getsockname()[1]
         self.commands = []
         self.data = []
@@ -81,6 +81,23 @@ class ScriptedServer:
             if line == b".\r\n":
                 return body
             body += line
+
+    def play_pipelining(self, conn, f):
+        """Offers PIPELINING, DSN and SIZE, and answers nothing after EHLO until it has read
+        DATA: a client that waits for each reply gets stuck there."""
+        self.send(conn, "220 scripted ESMTP\r\n")
+        self.line(f)
+        self.send(conn, "250-scripted\r\n250-PIPELINING\r\n250-SIZE 1000000\r\n"
+                        "250-DSN\r\n250 8BITMIME\r\n")
+        group = []
+        while not group or group[-1] != "DATA":
+            group.append(self.line(f))
+        replies = ["250 2.1.0 Ok"] + ["250 2.1.5 Ok"] * (len(group) - 2) + ["354 go ahead"]
+        self.send(conn, "".join(r + "\r\n" for r in replies))
+        self.data.append(self.content(f))
+        self.send(conn, "250 2.0.0 Ok: queued as PIPE1\r\n")
+        self.line(f)
+        self.send(conn, "221 2.0.0 Bye\r\n")
 
 
 def send(i, sender, rcpts, body="Subject: test\r\n\r\nthe body text\r\n", mail_opts=(),
