@@ -182,9 +182,9 @@ pickup_envelope(void *ctx, const struct maildrop_envelope *env, struct err *err)
     if (!good)
         return false;
     pickup_fixups(m, env);
-    if (m->w.failed)
+    if (m->w.rec.failed)
         m->local_error = true;
-    return !m->w.failed || err_set(err, "%s", m->w.err.text);
+    return !m->w.rec.failed || err_set(err, "%s", m->w.rec.err.text);
 }
 
 /* pickup_content - LF made CRLF, through the fix-ups into the queue file */
@@ -206,9 +206,9 @@ pickup_content(void *ctx, const char *data, size_t len, struct err *err)
         m->last = data[i];
     }
     msa_fixup_feed(&m->fixup, out, o);
-    if (m->w.failed)
+    if (m->w.rec.failed)
         m->local_error = true;
-    return !m->w.failed || err_set(err, "%s", m->w.err.text);
+    return !m->w.rec.failed || err_set(err, "%s", m->w.rec.err.text);
 }
 
 static const struct maildrop_reader_ops pickup_ops = {pickup_envelope, pickup_content};

@@ -67,7 +67,7 @@ postdrop_envelope(void *ctx, const struct maildrop_envelope *env, struct err *er
 
     maildrop_writer_init(&c->w, c->fd, env);
     c->started = true;
-    return !c->w.failed || err_set(err, "%s", c->w.err.text);
+    return !c->w.rec.failed || err_set(err, "%s", c->w.rec.err.text);
 }
 
 static bool
@@ -76,7 +76,7 @@ postdrop_content(void *ctx, const char *data, size_t len, struct err *err)
     struct postdrop_copy *c = ctx;
 
     maildrop_writer_content(&c->w, data, len);
-    return !c->w.failed || err_set(err, "%s", c->w.err.text);
+    return !c->w.rec.failed || err_set(err, "%s", c->w.rec.err.text);
 }
 
 static const struct maildrop_reader_ops postdrop_ops = {postdrop_envelope, postdrop_content};
@@ -92,10 +92,10 @@ postdrop_copy(const struct params *p, int fd)
 
     if (!maildrop_read(STDIN_FILENO, limit, &postdrop_ops, &c, &err)) {
         fprintf(stderr, "postdrop: refused: %s\n", err.text);
-        status = c.started && c.w.failed && c.w.errnum ? EX_TEMPFAIL : EX_DATAERR;
+        status = c.started && c.w.rec.failed && c.w.rec.errnum ? EX_TEMPFAIL : EX_DATAERR;
     } else if (!maildrop_writer_end(&c.w, &err) || fsync(fd) < 0) {
         fprintf(stderr, "postdrop: cannot write the maildrop file: %s\n",
-                c.w.failed ? err.text : strerror(errno));
+                c.w.rec.failed ? err.text : strerror(errno));
         status = EX_TEMPFAIL;
     }
     if (c.started)

@@ -78,7 +78,7 @@ sendmail_drop_close(struct sendmail_drop *d)
         return WEXITSTATUS(wstatus);
     if (!written) {
         fprintf(stderr, "sendmail: %s\n", err.text);
-        return d->w.errnum ? EX_IOERR : EX_DATAERR;
+        return d->w.rec.errnum ? EX_IOERR : EX_DATAERR;
     }
     return EX_OK;
 }

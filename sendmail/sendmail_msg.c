@@ -235,7 +235,7 @@ sendmail_deliver(const struct sendmail_opts *o, const struct params *p, const ch
         sendmail_drop_write(&drop, h.text.data, h.text.len);
         if (body != NULL) {
             sendmail_drop_write(&drop, body, body_len);
-            while ((n = sendmail_line(&in, &line)) >= 0 && !drop.w.failed)
+            while ((n = sendmail_line(&in, &line)) >= 0 && !drop.w.rec.failed)
                 sendmail_drop_write(&drop, line, (size_t)n);
         }
         status = sendmail_drop_close(&drop);

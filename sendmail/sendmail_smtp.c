@@ -193,12 +193,12 @@ sendmail_data(struct sendmail_session *s)
     while ((n = sendmail_read(s)) >= 0 && strcmp(s->line, ".") != 0) {
         const char *text = s->line[0] == '.' ? s->line + 1 : s->line;
         s->line[n] = '\n';
-        if (open && !drop.w.failed)
+        if (open && !drop.w.rec.failed)
             sendmail_drop_write(&drop, text, (size_t)(s->line + n + 1 - text));
     }
     if (n < 0) { /* the client went away: no end marker, so postdrop queues nothing */
         if (open) {
-            drop.w.failed = true;
+            drop.w.rec.failed = true;
             sendmail_drop_close(&drop);
         }
         return false;

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "core/attr.h"
+#include "core/be.h"
 #include "core/log.h"
 #include "core/mem.h"
 
@@ -62,25 +63,6 @@ attr_fds_close(struct attr_fds *fds)
         if (fds->fd[i] >= 0)
             close(fds->fd[i]);
     fds->n = 0;
-}
-
-static void
-attr_put_be(unsigned char *out, uint64_t v, int bytes)
-{
-    for (int i = bytes - 1; i >= 0; i--) {
-        out[i] = (unsigned char)(v & 0xff);
-        v >>= 8;
-    }
-}
-
-static uint64_t
-attr_get_be(const unsigned char *in, int bytes)
-{
-    uint64_t v = 0;
-
-    for (int i = 0; i < bytes; i++)
-        v = (v << 8) | in[i];
-    return v;
 }
 
 static bool
@@ -154,7 +136,7 @@ attr_put_int(struct buf *rec, const char *name, int64_t value)
 
     if (!attr_put_head(rec, ATTR_INT, name))
         return;
-    attr_put_be(v, (uint64_t)value, 8);
+    be_put(v, (uint64_t)value, 8);
     attr_put_value(rec, v, sizeof(v));
 }
 
@@ -169,7 +151,7 @@ attr_put_str(struct buf *rec, const char *name, const void *data, size_t len)
     }
     if (!attr_put_head(rec, ATTR_STR, name))
         return;
-    attr_put_be(n, len, 4);
+    be_put(n, len, 4);
     attr_put_value(rec, n, sizeof(n));
     attr_put_value(rec, data, len);
 }
@@ -211,7 +193,7 @@ attr_end(struct buf *rec, struct err *err)
         buf_reset(rec);
         return false;
     }
-    attr_put_be((unsigned char *)rec->data, rec->len - ATTR_HEADER_SIZE, 4);
+    be_put((unsigned char *)rec->data, rec->len - ATTR_HEADER_SIZE, 4);
     return true;
 }
 
@@ -223,7 +205,7 @@ attr_frame(const void *data, size_t len, size_t limit, size_t *total, struct err
 
     if (len < ATTR_HEADER_SIZE)
         return ATTR_FRAME_NEED;
-    body = attr_get_be(data, 4);
+    body = be_get(data, 4);
     if (limit < ATTR_HEADER_SIZE || body > limit - ATTR_HEADER_SIZE) {
         err_set(err, "attribute record of %llu bytes exceeds the limit of %zu",
                 (unsigned long long)body + ATTR_HEADER_SIZE, limit);
@@ -267,12 +249,12 @@ attr_next(struct attr_cursor *c, struct attr_item *item, struct err *err)
     case ATTR_INT:
         if (!attr_take(c, 8, &v))
             break;
-        item->ival = (int64_t)attr_get_be(v, 8);
+        item->ival = (int64_t)be_get(v, 8);
         return 1;
     case ATTR_STR:
         if (!attr_take(c, 4, &v))
             break;
-        item->slen = (size_t)attr_get_be(v, 4);
+        item->slen = (size_t)be_get(v, 4);
         if (!attr_take(c, item->slen, &item->sval))
             break;
         return 1;
@@ -439,7 +421,7 @@ attr_peek_str(const void *rec, size_t len, const char *name, char *out, size_t s
     struct attr_item item;
     size_t namelen = strlen(name);
 
-    if (len < ATTR_HEADER_SIZE || attr_get_be(rec, 4) != len - ATTR_HEADER_SIZE)
+    if (len < ATTR_HEADER_SIZE || be_get(rec, 4) != len - ATTR_HEADER_SIZE)
         return false;
     c.start = c.p = (const unsigned char *)rec + ATTR_HEADER_SIZE;
     c.end = (const unsigned char *)rec + len;

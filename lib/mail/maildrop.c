@@ -37,13 +37,6 @@
 #include "mail/maildrop.h"
 #include "mail/maildrop_format.h"
 
-void
-maildrop_put_be(unsigned char *p, uint64_t v, int n)
-{
-    for (int i = n - 1; i >= 0; i--, v >>= 8)
-        p[i] = (unsigned char)(v & 0xff);
-}
-
 /* maildrop_text_ok - no control byte in len bytes of s */
 bool
 maildrop_text_ok(const char *s, size_t len)
@@ -82,61 +75,6 @@ maildrop_envelope_free(struct maildrop_envelope *env)
     memset(env, 0, sizeof(*env));
 }
 
-static void maildrop_writer_fail(struct maildrop_writer *w, int errnum, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-maildrop_writer_fail(struct maildrop_writer *w, int errnum, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (w->failed)
-        return;
-    w->failed = true;
-    w->errnum = errnum;
-    va_start(ap, fmt);
-    vsnprintf(w->err.text, sizeof(w->err.text), fmt, ap);
-    va_end(ap);
-}
-
-/* maildrop_writer_flush - write out what is buffered */
-static void
-maildrop_writer_flush(struct maildrop_writer *w)
-{
-    const char *p = w->out.data;
-    size_t left = w->out.len;
-
-    while (!w->failed && left > 0) {
-        ssize_t n = write(w->fd, p, left);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            maildrop_writer_fail(w, n < 0 ? errno : EIO, "write: %s",
-                                 strerror(n < 0 ? errno : EIO));
-        else {
-            p += n;
-            left -= (size_t)n;
-        }
-    }
-    buf_reset(&w->out);
-}
-
-static void
-maildrop_writer_record(struct maildrop_writer *w, char type, const void *data, size_t len)
-{
-    unsigned char head[MAILDROP_REC_HEADER];
-
-    if (w->failed)
-        return;
-    if (w->out.len + MAILDROP_REC_HEADER + len > MAILDROP_OUT_LIMIT)
-        maildrop_writer_flush(w);
-    head[0] = (unsigned char)type;
-    maildrop_put_be(head + 1, len, 4);
-    if (!buf_append(&w->out, head, sizeof(head)) || !buf_append(&w->out, data, len))
-        maildrop_writer_fail(w, 0, "record '%c' too large", type);
-}
-
 /* maildrop_writer_text - a text record, checked for its limit and for control bytes */
 static void
 maildrop_writer_text(struct maildrop_writer *w, char type, const char *what, const char *text,
@@ -145,11 +83,11 @@ maildrop_writer_text(struct maildrop_writer *w, char type, const char *what, con
     size_t len = strnlen(text, max + 1);
 
     if (len > max)
-        maildrop_writer_fail(w, 0, "%s longer than %zu bytes", what, max);
+        record_writer_fail(&w->rec, 0, "%s longer than %zu bytes", what, max);
     else if (!maildrop_text_ok(text, len))
-        maildrop_writer_fail(w, 0, "%s holds a control character", what);
+        record_writer_fail(&w->rec, 0, "%s holds a control character", what);
     else
-        maildrop_writer_record(w, type, text, len);
+        record_writer_put(&w->rec, type, text, len);
 }
 
 /* maildrop_writer_init - start a stream on fd: version, envelope, recipients */
@@ -159,10 +97,9 @@ maildrop_writer_init(struct maildrop_writer *w, int fd, const struct maildrop_en
     unsigned char version[4];
 
     memset(w, 0, sizeof(*w));
-    w->fd = fd;
-    buf_init(&w->out, MAILDROP_OUT_LIMIT);
-    maildrop_put_be(version, MAILDROP_VERSION, 4);
-    maildrop_writer_record(w, 'V', version, sizeof(version));
+    record_writer_init(&w->rec, fd, MAILDROP_OUT_LIMIT, "maildrop file");
+    be_put(version, MAILDROP_VERSION, 4);
+    record_writer_put(&w->rec, 'V', version, sizeof(version));
     maildrop_writer_text(w, 'S', "sender", env->sender, MAILDROP_ADDR_MAX);
     if (*env->fullname)
         maildrop_writer_text(w, 'F', "full name", env->fullname, MAILDROP_NAME_MAX);
@@ -175,7 +112,7 @@ maildrop_writer_init(struct maildrop_writer *w, int fd, const struct maildrop_en
     if (*env->notify)
         maildrop_writer_text(w, 'N', "NOTIFY", env->notify, MAILDROP_WORD_MAX);
     if (env->rcpt.n > MAILDROP_RCPT_MAX)
-        maildrop_writer_fail(w, 0, "more than %d recipients", MAILDROP_RCPT_MAX);
+        record_writer_fail(&w->rec, 0, "more than %d recipients", MAILDROP_RCPT_MAX);
     for (size_t i = 0; i < env->rcpt.n; i++)
         maildrop_writer_text(w, 'R', "recipient", env->rcpt.v[i], MAILDROP_ADDR_MAX);
     w->nrcpt = env->rcpt.n;
@@ -187,10 +124,10 @@ maildrop_writer_content(struct maildrop_writer *w, const void *data, size_t len)
 {
     const char *p = data;
 
-    while (len > 0 && !w->failed) {
+    while (len > 0 && !w->rec.failed) {
         size_t n = len < MAILDROP_CHUNK_MAX ? len : MAILDROP_CHUNK_MAX;
 
-        maildrop_writer_record(w, 'D', p, n);
+        record_writer_put(&w->rec, 'D', p, n);
         w->size += n;
         p += n;
         len -= n;
@@ -204,18 +141,15 @@ maildrop_writer_end(struct maildrop_writer *w, struct err *err)
     unsigned char end[MAILDROP_END_LEN];
 
     if (w->nrcpt == 0)
-        maildrop_writer_fail(w, 0, "no recipients");
-    maildrop_put_be(end, w->size, 8);
-    maildrop_put_be(end + 8, w->nrcpt, 4);
-    maildrop_writer_record(w, 'E', end, sizeof(end));
-    maildrop_writer_flush(w);
-    if (w->failed && err)
-        *err = w->err;
-    return !w->failed;
+        record_writer_fail(&w->rec, 0, "no recipients");
+    be_put(end, w->size, 8);
+    be_put(end + 8, w->nrcpt, 4);
+    record_writer_put(&w->rec, 'E', end, sizeof(end));
+    return record_writer_flush(&w->rec, err);
 }
 
 void
 maildrop_writer_free(struct maildrop_writer *w)
 {
-    buf_free(&w->out);
+    record_writer_free(&w->rec);
 }

@@ -8,6 +8,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/record.h"
 #include "core/str.h"
 #include "mail/queue_id.h"
 
@@ -40,13 +41,9 @@ void maildrop_envelope_free(struct maildrop_envelope *env);
  * long) is sticky and reported by maildrop_writer_end() (errnum: the write's errno).
  */
 struct maildrop_writer {
-    int fd;
-    struct buf out;
+    struct record_writer rec; /* its failed, err and errnum say how the writing went */
     uint64_t size;
     size_t nrcpt;
-    struct err err;
-    int errnum;
-    bool failed;
 };
 
 void maildrop_writer_init(struct maildrop_writer *w, int fd, const struct maildrop_envelope *env);

@@ -10,11 +10,10 @@
 #include "core/mem.h"
 #include "mail/maildrop.h"
 
-#define MAILDROP_REC_HEADER 5
+#define MAILDROP_REC_HEADER RECORD_HEADER
 #define MAILDROP_END_LEN    12
 #define MAILDROP_OUT_LIMIT  (2 * (MAILDROP_CHUNK_MAX + MAILDROP_REC_HEADER))
 
-void maildrop_put_be(unsigned char *p, uint64_t v, int n);
 bool maildrop_text_ok(const char *s, size_t len);
 
 #endif

@@ -94,16 +94,6 @@ maildrop_bit(int type)
     return p ? 1u << (p - types) : 0;
 }
 
-static uint64_t
-maildrop_get_be(const unsigned char *p, int n)
-{
-    uint64_t v = 0;
-
-    for (int i = 0; i < n; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
 /* maildrop_set - an envelope text value, once */
 static bool
 maildrop_set(struct maildrop_reader *r, int type, const char *value, size_t len)
@@ -178,7 +168,7 @@ maildrop_end(struct maildrop_reader *r, const unsigned char *value)
     char extra;
     bool eof;
 
-    if (maildrop_get_be(value, 8) != r->size || maildrop_get_be(value + 8, 4) != r->env.rcpt.n)
+    if (be_get(value, 8) != r->size || be_get(value + 8, 4) != r->env.rcpt.n)
         return err_set(r->err, "end marker counts do not match the file");
     if (maildrop_read_full(r, &extra, 1, &eof))
         return err_set(r->err, "data after the end marker");
@@ -199,7 +189,7 @@ maildrop_record(struct maildrop_reader *r, bool *done)
         return eof ? err_set(r->err, "no end marker at offset %llu", (unsigned long long)r->off)
                    : false;
     type = head[0];
-    len = maildrop_get_be(head + 1, 4);
+    len = be_get(head + 1, 4);
     if ((max = maildrop_type_max(type)) == 0)
         return err_set(r->err, "unknown record type 0x%02x at offset %llu", type,
                        (unsigned long long)(r->off - MAILDROP_REC_HEADER));
@@ -211,7 +201,7 @@ maildrop_record(struct maildrop_reader *r, bool *done)
     if (!maildrop_read_full(r, r->value, (size_t)len, &eof))
         return false;
     if (type == 'V') {
-        if (maildrop_get_be((unsigned char *)r->value, 4) != MAILDROP_VERSION)
+        if (be_get((unsigned char *)r->value, 4) != MAILDROP_VERSION)
             return err_set(r->err, "unknown version");
         r->state = MAILDROP_ENVELOPE;
         return true;

@@ -53,23 +53,6 @@
 
 #include "mail/queue_format.h"
 
-void
-queue_put_be(unsigned char *p, uint64_t v, int n)
-{
-    for (int i = n - 1; i >= 0; i--, v >>= 8)
-        p[i] = (unsigned char)(v & 0xff);
-}
-
-uint64_t
-queue_get_be(const unsigned char *p, int n)
-{
-    uint64_t v = 0;
-
-    for (int i = 0; i < n; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
 /* queue_check - FNV-1a over a status slot, so that a torn write is recognised */
 static uint32_t
 queue_check(const unsigned char *p, size_t n)
@@ -97,23 +80,23 @@ queue_slot_encode(unsigned char slot[QUEUE_SLOT_LEN], const struct queue_rcpt_st
 
     memset(slot, 0, QUEUE_SLOT_LEN);
     slot[0] = (unsigned char)st->state;
-    queue_put_be(slot + 1, (uint64_t)st->next_try, 8);
+    be_put(slot + 1, (uint64_t)st->next_try, 8);
     memcpy(slot + QUEUE_SLOT_NOTICE, st->notice, strnlen(st->notice, QUEUE_ID_LEN));
-    queue_put_be(slot + QUEUE_SLOT_REASON, len, 2);
+    be_put(slot + QUEUE_SLOT_REASON, len, 2);
     memcpy(slot + QUEUE_SLOT_REASON + 2, st->reason, len);
-    queue_put_be(slot + QUEUE_SLOT_CHECK, queue_check(slot, QUEUE_SLOT_CHECK), 4);
+    be_put(slot + QUEUE_SLOT_CHECK, queue_check(slot, QUEUE_SLOT_CHECK), 4);
 }
 
 /* queue_slot_decode - false if the slot is malformed; *torn if only its check fails */
 bool
 queue_slot_decode(const unsigned char *slot, struct queue_rcpt_status *st, bool *torn)
 {
-    size_t len = (size_t)queue_get_be(slot + QUEUE_SLOT_REASON, 2);
+    size_t len = (size_t)be_get(slot + QUEUE_SLOT_REASON, 2);
     const unsigned char *notice = slot + QUEUE_SLOT_NOTICE, *reason = slot + QUEUE_SLOT_REASON + 2;
 
     memset(st, 0, sizeof(*st));
     st->state = QUEUE_RCPT_PENDING;
-    *torn = queue_get_be(slot + QUEUE_SLOT_CHECK, 4) != queue_check(slot, QUEUE_SLOT_CHECK);
+    *torn = be_get(slot + QUEUE_SLOT_CHECK, 4) != queue_check(slot, QUEUE_SLOT_CHECK);
     if (*torn)
         return true;
     if (!queue_state_known(slot[0]) || len > QUEUE_FILE_REASON_MAX ||
@@ -124,7 +107,7 @@ queue_slot_decode(const unsigned char *slot, struct queue_rcpt_status *st, bool 
         if (slot[i] != 0)
             return false;
     st->state = (enum queue_rcpt_state)slot[0];
-    st->next_try = (int64_t)queue_get_be(slot + 1, 8);
+    st->next_try = (int64_t)be_get(slot + 1, 8);
     if (notice[0] != 0)
         memcpy(st->notice, notice, QUEUE_ID_LEN);
     memcpy(st->reason, reason, len);

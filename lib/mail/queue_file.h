@@ -10,6 +10,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/record.h"
 #include "mail/queue_id.h"
 
 /* The format is described at the top of queue_file.c. */
@@ -95,15 +96,11 @@ void queue_envelope_free(struct queue_envelope *env);
  * Recipients go after the sender and before the content.
  */
 struct queue_writer {
-    int fd;
-    struct buf out;
+    struct record_writer rec; /* rec.errnum: errno of a failed write or fsync (ENOSPC: 452) */
     uint64_t size;
     size_t nrcpt;
     bool in_content;
     struct buf chunk; /* content not yet written as a record */
-    struct err err;
-    int errnum; /* errno of a failed write or fsync (ENOSPC: say 452), else 0 */
-    bool failed;
 };
 
 void queue_writer_init(struct queue_writer *w, int fd, const struct queue_envelope *env);

@@ -9,7 +9,7 @@
 
 #include "mail/queue_file.h"
 
-#define QUEUE_REC_HEADER  5
+#define QUEUE_REC_HEADER  RECORD_HEADER
 #define QUEUE_SLOT_NOTICE 9                                  /* where the notice ID is in a slot */
 #define QUEUE_SLOT_REASON (QUEUE_SLOT_NOTICE + QUEUE_ID_LEN) /* its length, then the reason */
 #define QUEUE_SLOT_CHECK  (QUEUE_SLOT_REASON + 2 + QUEUE_FILE_REASON_MAX)
@@ -22,8 +22,6 @@
 #define QUEUE_VALUE_MAX   QUEUE_ORIGIN_MAX /* the longest record that is not content */
 #define QUEUE_OUT_LIMIT   (2 * (QUEUE_FILE_CHUNK_MAX + QUEUE_REC_HEADER))
 
-void queue_put_be(unsigned char *p, uint64_t v, int n);
-uint64_t queue_get_be(const unsigned char *p, int n);
 bool queue_state_known(int c);
 void queue_slot_encode(unsigned char slot[QUEUE_SLOT_LEN], const struct queue_rcpt_status *st);
 bool queue_slot_decode(const unsigned char *slot, struct queue_rcpt_status *st, bool *torn);

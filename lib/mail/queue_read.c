@@ -122,7 +122,7 @@ queue_next(struct queue_reader *r, int *type, size_t *len, char *value, off_t *a
     if (!queue_pread(r, head, sizeof(head), r->off))
         return false;
     *type = head[0];
-    n = queue_get_be(head + 1, 4);
+    n = be_get(head + 1, 4);
     if (queue_type_max(*type) == 0) {
         return err_set(r->err, "offset %lld: unknown record type 0x%02x", (long long)r->off, *type);
     }
@@ -284,7 +284,7 @@ queue_origin(struct queue_reader *r, struct queue_envelope *env, const char *val
     o->nrcpt = (len - 1 - QUEUE_ID_LEN) / 4;
     o->rcpt = xreallocarray(NULL, o->nrcpt, sizeof(*o->rcpt));
     for (size_t i = 0; i < o->nrcpt; i++)
-        o->rcpt[i] = (uint32_t)queue_get_be(v + 1 + QUEUE_ID_LEN + 4 * i, 4);
+        o->rcpt[i] = (uint32_t)be_get(v + 1 + QUEUE_ID_LEN + 4 * i, 4);
     return true;
 }
 
@@ -297,12 +297,12 @@ queue_end(struct queue_reader *r, struct queue_envelope *env, const char *value,
 
     if (!queue_fixed(r, 'E', len, QUEUE_END_LEN, at))
         return false;
-    if (queue_get_be(v, 8) != env->size || queue_get_be(v + 8, 4) != env->nrcpt) {
+    if (be_get(v, 8) != env->size || be_get(v + 8, 4) != env->nrcpt) {
         return err_set(r->err,
                        "offset %lld: end marker says %llu bytes and %llu recipients, file has "
                        "%llu and %zu",
-                       (long long)(at - QUEUE_REC_HEADER), (unsigned long long)queue_get_be(v, 8),
-                       (unsigned long long)queue_get_be(v + 8, 4), (unsigned long long)env->size,
+                       (long long)(at - QUEUE_REC_HEADER), (unsigned long long)be_get(v, 8),
+                       (unsigned long long)be_get(v + 8, 4), (unsigned long long)env->size,
                        env->nrcpt);
     }
     if (r->off != r->size) {
@@ -325,9 +325,9 @@ queue_header(struct queue_reader *r, char *value)
     if (type != 'V' || len != QUEUE_VERSION_LEN) {
         return err_set(r->err, "offset 0: not a queue file (no version record)");
     }
-    if (queue_get_be((const unsigned char *)value, 4) != QUEUE_FILE_VERSION) {
+    if (be_get((const unsigned char *)value, 4) != QUEUE_FILE_VERSION) {
         return err_set(r->err, "offset 0: unsupported queue file version %llu",
-                       (unsigned long long)queue_get_be((const unsigned char *)value, 4));
+                       (unsigned long long)be_get((const unsigned char *)value, 4));
     }
     return true;
 }
@@ -364,8 +364,8 @@ queue_record(struct queue_reader *r, struct queue_envelope *env, enum queue_phas
     if (type == 'T') {
         if (!queue_fixed(r, type, len, QUEUE_TIME_LEN, at))
             return false;
-        env->arrival.tv_sec = (time_t)queue_get_be(v, 8);
-        env->arrival.tv_usec = (suseconds_t)queue_get_be(v + 8, 4);
+        env->arrival.tv_sec = (time_t)be_get(v, 8);
+        env->arrival.tv_usec = (suseconds_t)be_get(v + 8, 4);
         return true;
     }
     if (type == 'O')

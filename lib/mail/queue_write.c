@@ -13,61 +13,6 @@
 
 #include "mail/queue_format.h"
 
-static void queue_writer_fail(struct queue_writer *w, int errnum, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-queue_writer_fail(struct queue_writer *w, int errnum, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (w->failed)
-        return;
-    w->failed = true;
-    w->errnum = errnum;
-    va_start(ap, fmt);
-    vsnprintf(w->err.text, sizeof(w->err.text), fmt, ap);
-    va_end(ap);
-}
-
-/* queue_writer_flush - write out what is buffered */
-static void
-queue_writer_flush(struct queue_writer *w)
-{
-    const char *p = w->out.data;
-    size_t left = w->out.len;
-
-    while (!w->failed && left > 0) {
-        ssize_t n = write(w->fd, p, left);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            queue_writer_fail(w, n < 0 ? errno : EIO, "queue file write: %s",
-                              strerror(n < 0 ? errno : EIO));
-        else {
-            p += n;
-            left -= (size_t)n;
-        }
-    }
-    buf_reset(&w->out);
-}
-
-static void
-queue_writer_record(struct queue_writer *w, char type, const void *data, size_t len)
-{
-    unsigned char head[QUEUE_REC_HEADER];
-
-    if (w->failed)
-        return;
-    if (w->out.len + QUEUE_REC_HEADER + len > QUEUE_OUT_LIMIT)
-        queue_writer_flush(w);
-    head[0] = (unsigned char)type;
-    queue_put_be(head + 1, len, 4);
-    if (!buf_append(&w->out, head, sizeof(head)) || !buf_append(&w->out, data, len))
-        queue_writer_fail(w, 0, "queue file record '%c' too large", type);
-}
-
 /* queue_writer_text - a text record, checked for its limit and for NUL bytes */
 static void
 queue_writer_text(struct queue_writer *w, char type, const char *what, const char *text, size_t max)
@@ -75,9 +20,9 @@ queue_writer_text(struct queue_writer *w, char type, const char *what, const cha
     size_t len = text ? strnlen(text, max + 1) : 0;
 
     if (len > max)
-        queue_writer_fail(w, 0, "%s longer than %zu bytes", what, max);
+        record_writer_fail(&w->rec, 0, "%s longer than %zu bytes", what, max);
     else
-        queue_writer_record(w, type, text ? text : "", len);
+        record_writer_put(&w->rec, type, text ? text : "", len);
 }
 
 /* queue_writer_origin - a notice's 'O' record: what it reports on */
@@ -87,14 +32,14 @@ queue_writer_origin(struct queue_writer *w, const struct queue_notice_origin *o)
     unsigned char rec[QUEUE_ORIGIN_MAX];
 
     if (o->nrcpt == 0 || o->nrcpt > QUEUE_NOTICE_RCPT_MAX || strlen(o->id) != QUEUE_ID_LEN) {
-        queue_writer_fail(w, 0, "notice origin with %zu recipients", o->nrcpt);
+        record_writer_fail(&w->rec, 0, "notice origin with %zu recipients", o->nrcpt);
         return;
     }
     rec[0] = (unsigned char)o->kind;
     memcpy(rec + 1, o->id, QUEUE_ID_LEN);
     for (size_t i = 0; i < o->nrcpt; i++)
-        queue_put_be(rec + 1 + QUEUE_ID_LEN + 4 * i, o->rcpt[i], 4);
-    queue_writer_record(w, 'O', rec, 1 + QUEUE_ID_LEN + 4 * o->nrcpt);
+        be_put(rec + 1 + QUEUE_ID_LEN + 4 * i, o->rcpt[i], 4);
+    record_writer_put(&w->rec, 'O', rec, 1 + QUEUE_ID_LEN + 4 * o->nrcpt);
 }
 
 /* queue_writer_init - start a file on fd: version and envelope */
@@ -104,14 +49,13 @@ queue_writer_init(struct queue_writer *w, int fd, const struct queue_envelope *e
     unsigned char version[QUEUE_VERSION_LEN], arrival[QUEUE_TIME_LEN];
 
     memset(w, 0, sizeof(*w));
-    w->fd = fd;
-    buf_init(&w->out, QUEUE_OUT_LIMIT);
+    record_writer_init(&w->rec, fd, QUEUE_OUT_LIMIT, "queue file");
     buf_init(&w->chunk, QUEUE_FILE_CHUNK_MAX);
-    queue_put_be(version, QUEUE_FILE_VERSION, 4);
-    queue_writer_record(w, 'V', version, sizeof(version));
-    queue_put_be(arrival, (uint64_t)env->arrival.tv_sec, 8);
-    queue_put_be(arrival + 8, (uint64_t)env->arrival.tv_usec, 4);
-    queue_writer_record(w, 'T', arrival, sizeof(arrival));
+    be_put(version, QUEUE_FILE_VERSION, 4);
+    record_writer_put(&w->rec, 'V', version, sizeof(version));
+    be_put(arrival, (uint64_t)env->arrival.tv_sec, 8);
+    be_put(arrival + 8, (uint64_t)env->arrival.tv_usec, 4);
+    record_writer_put(&w->rec, 'T', arrival, sizeof(arrival));
     queue_writer_text(w, 'S', "sender", env->sender, QUEUE_FILE_ADDR_MAX);
     if (env->ret && *env->ret)
         queue_writer_text(w, 'r', "RET", env->ret, QUEUE_FILE_TEXT_MAX);
@@ -135,16 +79,16 @@ queue_writer_rcpt(struct queue_writer *w, const char *addr, const char *notify, 
     unsigned char slot[QUEUE_SLOT_LEN];
 
     if (w->in_content)
-        queue_writer_fail(w, 0, "recipient after content");
+        record_writer_fail(&w->rec, 0, "recipient after content");
     if (w->nrcpt >= QUEUE_FILE_RCPT_MAX)
-        queue_writer_fail(w, 0, "more than %d recipients", QUEUE_FILE_RCPT_MAX);
+        record_writer_fail(&w->rec, 0, "more than %d recipients", QUEUE_FILE_RCPT_MAX);
     queue_writer_text(w, 'R', "recipient", addr, QUEUE_FILE_ADDR_MAX);
     if (notify && *notify)
         queue_writer_text(w, 'n', "NOTIFY", notify, QUEUE_FILE_TEXT_MAX);
     if (orcpt && *orcpt)
         queue_writer_text(w, 'o', "ORCPT", orcpt, QUEUE_FILE_ADDR_MAX);
     queue_slot_encode(slot, &pending);
-    queue_writer_record(w, 'Q', slot, sizeof(slot));
+    record_writer_put(&w->rec, 'Q', slot, sizeof(slot));
     w->nrcpt++;
 }
 
@@ -153,7 +97,7 @@ static void
 queue_writer_chunk(struct queue_writer *w)
 {
     if (w->chunk.len > 0)
-        queue_writer_record(w, 'D', w->chunk.data, w->chunk.len);
+        record_writer_put(&w->rec, 'D', w->chunk.data, w->chunk.len);
     buf_reset(&w->chunk);
 }
 
@@ -164,7 +108,7 @@ queue_writer_content(struct queue_writer *w, const void *data, size_t len)
     const char *p = data;
 
     w->in_content = true;
-    while (len > 0 && !w->failed) {
+    while (len > 0 && !w->rec.failed) {
         size_t room = QUEUE_FILE_CHUNK_MAX - w->chunk.len;
         size_t n = len < room ? len : room;
 
@@ -185,31 +129,28 @@ queue_writer_end(struct queue_writer *w, struct err *err)
     unsigned char end[QUEUE_END_LEN];
 
     if (w->nrcpt == 0)
-        queue_writer_fail(w, 0, "no recipients");
+        record_writer_fail(&w->rec, 0, "no recipients");
     queue_writer_chunk(w);
-    queue_put_be(end, w->size, 8);
-    queue_put_be(end + 8, w->nrcpt, 4);
-    queue_writer_record(w, 'E', end, sizeof(end));
-    queue_writer_flush(w);
-    if (w->failed && err)
-        *err = w->err;
-    return !w->failed;
+    be_put(end, w->size, 8);
+    be_put(end + 8, w->nrcpt, 4);
+    record_writer_put(&w->rec, 'E', end, sizeof(end));
+    return record_writer_flush(&w->rec, err);
 }
 
 /* queue_writer_finish - queue_writer_end, then fsync; false with err on failure */
 bool
 queue_writer_finish(struct queue_writer *w, struct err *err)
 {
-    if (queue_writer_end(w, NULL) && fsync(w->fd) < 0)
-        queue_writer_fail(w, errno, "queue file fsync: %s", strerror(errno));
-    if (w->failed && err)
-        *err = w->err;
-    return !w->failed;
+    if (queue_writer_end(w, NULL) && fsync(w->rec.fd) < 0)
+        record_writer_fail(&w->rec, errno, "queue file fsync: %s", strerror(errno));
+    if (w->rec.failed && err)
+        *err = w->rec.err;
+    return !w->rec.failed;
 }
 
 void
 queue_writer_free(struct queue_writer *w)
 {
-    buf_free(&w->out);
+    record_writer_free(&w->rec);
     buf_free(&w->chunk);
 }

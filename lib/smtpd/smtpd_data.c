@@ -415,8 +415,8 @@ smtpd_data_end(struct smtpd_session *sess)
         msa_fixup_end(&txn->fixup->filter);
     if (!queue_writer_end(txn->writer, &err)) {
         log_warn("%s: %s", txn->qid, err.text);
-        smtpd_reply_std(sess, txn->writer->errnum == ENOSPC ? &smtpd_reply_no_space
-                                                            : &smtpd_reply_queue_error);
+        smtpd_reply_std(sess, txn->writer->rec.errnum == ENOSPC ? &smtpd_reply_no_space
+                                                                : &smtpd_reply_queue_error);
         smtpd_txn_reset(sess);
         return;
     }

@@ -377,7 +377,7 @@ test_writer_errors(void)
     if (fd >= 0) {
         queue_writer_init(&w, fd, &env);
         queue_writer_rcpt(&w, "r@example.com", NULL, NULL);
-        ok(!queue_writer_finish(&w, &err) && w.errnum == ENOSPC,
+        ok(!queue_writer_finish(&w, &err) && w.rec.errnum == ENOSPC,
            "a full disk fails the file with ENOSPC");
         queue_writer_free(&w);
         close(fd);
