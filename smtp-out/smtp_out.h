@@ -73,7 +73,7 @@ struct smtp_out_sess {
     struct queue_envelope env;
     struct deliver_result *res; /* per recipient */
     bool *decided;              /* res[i] holds the outcome */
-    bool *accepted;             /* RCPT got 2xx */
+    bool *accepted;             /* RCPT got 2xx, and no 4xx to DATA or the dot since */
     size_t naccepted;
     struct nexthop nh;
     struct mx_host *hosts; /* the next hop's MX hosts (or the host itself), in order */

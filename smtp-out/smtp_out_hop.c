@@ -7,13 +7,14 @@
  * this server goes to the next address, as Postfix does for a server that is not the last:
  * the connection was refused or timed out, the greeting was not 2xx (a 5xx greeting counts
  * as temporary, Postfix's smtp_skip_5xx_greeting), the server said 421 or 4xx to MAIL or
- * to this RCPT, or the conversation broke before the recipient was accepted. Recipients the
- * server accepted keep their outcome, whatever happened after (the message may have
- * arrived), and so do those it sent or refused with 5xx; the next server is asked only for
- * the others. The walk ends after smtp_mx_session_limit connections were made (failed
- * connects do not count), at the end of the list (smtp_mx_address_limit cut it), or when no
- * recipient is left to retry. Each recipient's outcome is the last one it got, with the
- * relay= of that server; each earlier failure is logged as it happens, Postfix's way.
+ * to this RCPT or 4xx to DATA or the final dot, or the conversation broke before the
+ * recipient was accepted. Recipients whose message the server may hold (a conversation
+ * lost after their RCPT was accepted) keep their deferral, and those it took or refused
+ * with 5xx keep their outcome; the next server is asked only for the others. The walk ends after
+ * smtp_mx_session_limit connections were made (failed connects do not count), at the end of the
+ * list (smtp_mx_address_limit cut it), or when no recipient is left to retry. Each recipient's
+ * outcome is the last one it got, with the relay= of that server; each earlier failure is logged as
+ * it happens, Postfix's way.
  *
  * Trusts: the session's own state.
  */
@@ -23,7 +24,8 @@
 #include "core/log.h"
 #include "smtp-out/smtp_out.h"
 
-/* smtp_out_hop_retry - may recipient i go to the next server? deferred, never accepted */
+/* smtp_out_hop_retry - may recipient i go to the next server? deferred, and the server
+ * cannot have the message for it */
 static bool
 smtp_out_hop_retry(const struct smtp_out_sess *s, size_t i)
 {

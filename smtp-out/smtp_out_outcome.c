@@ -128,6 +128,8 @@ smtp_out_outcome(struct smtp_out_sess *s, size_t i, enum smtp_out_stage stage)
 
     smtp_out_reply_result(s, stage, &res);
     smtp_out_set(s, i, res.status, res.dsn, "%s", res.reason);
+    if (res.status == DELIVER_DEFER && (stage == SMTP_OUT_DATA || stage == SMTP_OUT_DOT))
+        s->accepted[i] = false; /* the server said it did not take the message: the next MX may */
 }
 
 /* smtp_out_outcome_all - the same for every recipient without an outcome */

@@ -91,6 +91,19 @@ class Scripted:
             conn.close()
 
 
+class Dot451(outbound.ScriptedServer):
+    """Takes the whole message, then answers the final dot with 451."""
+
+    def play_dot451(self, conn, f):
+        self.send(conn, "220 dot451 ESMTP\r\n")
+        for reply in ("250 dot451", "250 2.1.0 Ok", "250 2.1.5 Ok", "354 go ahead"):
+            self.line(f)
+            self.send(conn, reply + "\r\n")
+        self.data.append(self.content(f))
+        self.send(conn, "451 4.3.0 Error: queue file write error\r\n")
+        self.line(f)
+
+
 def like_seq(line, text, name):
     """Passes when the parts of text between ".*" occur in line in that order."""
     pattern = ".*".join(re.escape(part) for part in text.split(".*"))
@@ -130,7 +143,8 @@ RECORDS = [
     "v6.example. A 127.0.0.12", "v6.example. AAAA ::1",
     "picky.%s. A 127.0.0.13" % H,
     "partial.example. MX 10 picky.%s." % H, "partial.example. MX 20 mx2.%s." % H,
-    "pipe.%s. A 127.0.0.14" % H,
+    "pipe.%s. A 127.0.0.14" % H, "dot451.%s. A 127.0.0.15" % H,
+    "dot.example. MX 10 dot451.%s." % H, "dot.example. MX 20 mx2.%s." % H,
     "partial2.example. MX 10 picky.%s." % H, "partial2.example. MX 20 pipe.%s." % H,
     "direct.example. MX 10 direct.%s." % H, "direct.%s. A 127.0.0.10" % H,
 ]
@@ -142,6 +156,7 @@ os.chmod(tmp, 0o755)
 dns = dnsserver.Unbound(tmp)
 servers = {a: sink(a, P) for a in ("127.0.0.2", "127.0.0.3", "127.0.0.4")}
 pipe = outbound.ScriptedServer("pipelining", "127.0.0.14", P)
+dot451 = Dot451("dot451", "127.0.0.15", P)
 servers["127.0.0.13"] = sink("127.0.0.13", P, outbound.Recorder)  # later@ 450, refuse@ 550
 got = {a: h for a, (c, h) in servers.items()}
 v6 = sink("::1", P)
@@ -155,7 +170,7 @@ except OSError:
     direct = None
 
 domains = ["refused", "greet421", "greet554", "silent", "arecord", "null", "nosuch", "broken",
-           "d1", "d2", "d3", "partial", "partial2", "cname", "cdom", "loop1", "loop2", "loop3", "limit"]
+           "d1", "d2", "d3", "partial", "partial2", "dot", "cname", "cdom", "loop1", "loop2", "loop3", "limit"]
 routes = ["%s.example=smtp:%s.example:%d" % (d, d, P) for d in domains]
 routes += ["addrs.example=smtplimit:addrs.example:%d" % P, "v6.example=smtp6:v6.example:%d" % P,
            "v4.example=smtp4:v6.example:%d" % P, "any.example=smtp:v6.example:%d" % P,
@@ -264,6 +279,13 @@ try:
             ["RCPT TO:<later@partial2.example>"], "  and is asked for that one only")
     like_seq(outcome(i, qid, "ok@partial2.example"), "relay=picky.hosts.example[127.0.0.13]:%d, "
              ".*status=sent" % P, "  the first MX's delivery stands")
+
+    qid = send(i, SENDER, ["a@dot.example"])
+    like_seq(outcome(i, qid, "a@dot.example"), "relay=mx2.hosts.example[127.0.0.3]:%d, "
+             ".*status=sent" % P, "4xx to the final dot: the second MX takes the message")
+    t.like(i.log(), "%s: host dot451.hosts.example[127.0.0.15] said: 451 4.3.0 Error: queue "
+           "file write error (in reply to end of DATA command)" % qid, "  the 451 is logged")
+    t.is_eq(len(dot451.data), 1, "  after the first had the whole message")
 
     qid = send(i, SENDER, ["a@elsewhere.example"])
     like_seq(outcome(i, qid, "a@elsewhere.example"), "relay=mx1.hosts.example[127.0.0.2]:%d, .*"
