@@ -54,6 +54,16 @@ tlsproxy_trim_soon(struct tlsproxy *tp)
         loop_timer_start(tp->trim, TLSPROXY_TRIM_MS);
 }
 
+/* tlsproxy_unavailable - server-side TLS cannot be offered: a warning when certificates are
+ * configured and broken; nothing when none is, as on a host that only sends mail (smtpd
+ * then gets the reason with its request) */
+static void
+tlsproxy_unavailable(const struct params *p, const struct err *err)
+{
+    if (*p->smtpd_tls_cert_file || p->smtpd_tls_chain_files.n > 0)
+        log_warn("TLS is not available: %s", err->text);
+}
+
 static void
 tlsproxy_post_jail(struct server_ctx *ctx)
 {
@@ -67,7 +77,7 @@ tlsproxy_post_jail(struct server_ctx *ctx)
     server_set_max_sessions(ctx, (int)ctx->params.tlsproxy_sessions_per_process);
     if ((tp->ssl_ctx = tlsproxy_ctx_new(tp->p, &err)) == NULL) {
         tp->error = xstrdup(err.text);
-        log_warn("TLS is not available: %s", err.text);
+        tlsproxy_unavailable(tp->p, &err);
     }
     tlsproxy_client_load(tp, tp->p);
 }
@@ -94,7 +104,7 @@ tlsproxy_reload(struct server_ctx *ctx, const struct params *fresh)
     tp->ssl_ctx = ssl_ctx;
     tp->error = ssl_ctx ? NULL : xstrdup(err.text);
     if (ssl_ctx == NULL)
-        log_warn("TLS is not available: %s", err.text);
+        tlsproxy_unavailable(fresh, &err);
     else
         log_info("reload: certificates loaded");
     return true;
