@@ -1,0 +1,226 @@
+/*
+ * milter_reply.c - what a milter's reply packet says, checked against the protocol's shape
+ * for its command, and the check of the options a milter answers in negotiation.
+ *
+ * Trusts: nothing in the packet. Every string must end in NUL inside the packet, every
+ * integer must be there whole, nothing may follow the last field (except in the reply to
+ * option negotiation, whose macro lists are pairs of a stage and a string), and a custom
+ * reply must be a 4xx or 5xx SMTP reply whose lines all carry the same code. The fields
+ * point into the packet: they live as long as it does.
+ */
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "mail/milter_codec.h"
+
+/* A cursor over one packet's data. */
+struct milter_cursor {
+    const char *p;
+    size_t len;
+    size_t at;
+};
+
+/* milter_take_str - a NUL-terminated string at the cursor, or NULL */
+static const char *
+milter_take_str(struct milter_cursor *c)
+{
+    const char *s = c->p + c->at;
+    const char *nul = memchr(s, 0, c->len - c->at);
+
+    if (nul == NULL)
+        return NULL;
+    c->at += (size_t)(nul - s) + 1;
+    return s;
+}
+
+static bool
+milter_take_u32(struct milter_cursor *c, uint32_t *v)
+{
+    if (c->len - c->at < 4)
+        return false;
+    memcpy(v, c->p + c->at, 4);
+    *v = ntohl(*v);
+    c->at += 4;
+    return true;
+}
+
+/* milter_code_ok - "4xx"/"5xx", then ' ', '-' or the end; every further line the same code */
+static bool
+milter_code_ok(const char *text)
+{
+    const char *line = text;
+
+    if (text[0] != '4' && text[0] != '5')
+        return false;
+    for (;;) {
+        if (strncmp(line, text, 3) != 0 || line[1] < '0' || line[1] > '9' || line[2] < '0' ||
+            line[2] > '9')
+            return false;
+        if (line[3] != 0 && line[3] != ' ' && line[3] != '-' && line[3] != '\r')
+            return false;
+        line = strchr(line, '\n');
+        if (line == NULL)
+            return true;
+        line++;
+    }
+}
+
+/* milter_reply_optneg - version, actions, protocol, then (stage, macro list) pairs */
+static bool
+milter_reply_optneg(struct milter_cursor *c, struct milter_reply *r, struct err *err)
+{
+    if (!milter_take_u32(c, &r->version) || !milter_take_u32(c, &r->actions) ||
+        !milter_take_u32(c, &r->protocol))
+        return err_set(err, "short option negotiation reply");
+    while (c->at < c->len) {
+        uint32_t stage;
+        const char *list;
+        if (!milter_take_u32(c, &stage) || (list = milter_take_str(c)) == NULL)
+            return err_set(err, "malformed macro list in option negotiation");
+        if (stage >= MILTER_STAGES)
+            return err_set(err, "macro list for unknown stage %lu", (unsigned long)stage);
+        if (strlen(list) > MILTER_SYMLIST_MAX)
+            return err_set(err, "macro list longer than %u octets", MILTER_SYMLIST_MAX);
+        r->symlist[stage] = list;
+    }
+    return true;
+}
+
+/* milter_reply_fields - the fields of one command, from the cursor; false if malformed */
+static bool
+milter_reply_fields(struct milter_cursor *c, struct milter_reply *r)
+{
+    switch (r->cmd) {
+    case MILTER_REPLY_ACCEPT:
+    case MILTER_REPLY_CONTINUE:
+    case MILTER_REPLY_DISCARD:
+    case MILTER_REPLY_REJECT:
+    case MILTER_REPLY_TEMPFAIL:
+    case MILTER_REPLY_SKIP:
+    case MILTER_REPLY_PROGRESS:
+    case MILTER_REPLY_SHUTDOWN:
+    case MILTER_REPLY_CONN_FAIL:
+        return true;
+    case MILTER_REPLY_REPLYCODE:
+        return (r->text = milter_take_str(c)) != NULL && milter_code_ok(r->text);
+    case MILTER_REPLY_QUARANTINE:
+        return (r->text = milter_take_str(c)) != NULL;
+    case MILTER_REPLY_INSHEADER:
+    case MILTER_REPLY_CHGHEADER:
+        if (!milter_take_u32(c, &r->index))
+            return false;
+        /* FALLTHROUGH */
+    case MILTER_REPLY_ADDHEADER:
+        return (r->name = milter_take_str(c)) != NULL && r->name[0] != 0 &&
+               (r->value = milter_take_str(c)) != NULL;
+    case MILTER_REPLY_ADDRCPT:
+    case MILTER_REPLY_DELRCPT:
+        return (r->addr = milter_take_str(c)) != NULL && r->addr[0] != 0;
+    case MILTER_REPLY_ADDRCPT_PAR:
+    case MILTER_REPLY_CHGFROM:
+        if ((r->addr = milter_take_str(c)) == NULL || r->addr[0] == 0)
+            return false;
+        if (c->at < c->len)
+            r->args = milter_take_str(c);
+        return c->at == c->len;
+    case MILTER_REPLY_REPLBODY:
+        r->body = c->p;
+        r->body_len = c->len;
+        c->at = c->len;
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* milter_reply_parse - one packet from milter_frame_feed into r */
+bool
+milter_reply_parse(const struct buf *packet, struct milter_reply *r, struct err *err)
+{
+    struct milter_cursor c;
+
+    memset(r, 0, sizeof(*r));
+    if (packet->len < 1)
+        return err_set(err, "empty milter packet");
+    r->cmd = (unsigned char)packet->data[0];
+    c.p = packet->data + 1;
+    c.len = packet->len - 1;
+    c.at = 0;
+    if (r->cmd == MILTER_REPLY_OPTNEG)
+        return milter_reply_optneg(&c, r, err);
+    if (milter_reply_name(r->cmd) == NULL)
+        return err_set(err, "unknown milter reply 0x%02x", (unsigned)r->cmd);
+    if (!milter_reply_fields(&c, r) || c.at != c.len)
+        return err_set(err, "malformed milter reply %s", milter_reply_name(r->cmd));
+    return true;
+}
+
+/*
+ * milter_optneg_check - a milter's answer to our offer: a version we speak (2 to 6, as
+ * libmilter answers with its own), and no action or step we did not offer.
+ */
+bool
+milter_optneg_check(const struct milter_reply *r, uint32_t offer_actions, uint32_t offer_protocol,
+                    struct err *err)
+{
+    if (r->cmd != MILTER_REPLY_OPTNEG)
+        return err_set(err, "expected option negotiation, got %s",
+                       milter_reply_name(r->cmd) ? milter_reply_name(r->cmd) : "garbage");
+    if (r->version < 2 || r->version > MILTER_VERSION)
+        return err_set(err, "unsupported protocol version %lu", (unsigned long)r->version);
+    if ((r->actions & ~offer_actions) != 0)
+        return err_set(err, "requests unavailable actions 0x%lx",
+                       (unsigned long)(r->actions & ~offer_actions));
+    if ((r->protocol & ~offer_protocol) != 0)
+        return err_set(err, "requests unavailable protocol steps 0x%lx",
+                       (unsigned long)(r->protocol & ~offer_protocol));
+    return true;
+}
+
+/* milter_stage_cmd - the command that a stage's macros are sent before */
+int
+milter_stage_cmd(enum milter_stage stage)
+{
+    static const char cmds[MILTER_STAGES] = {
+        MILTER_CMD_CONNECT, MILTER_CMD_HELO,    MILTER_CMD_MAIL, MILTER_CMD_RCPT,
+        MILTER_CMD_DATA,    MILTER_CMD_BODYEOB, MILTER_CMD_EOH,
+    };
+
+    return cmds[stage];
+}
+
+/* milter_reply_name - the protocol's name of a reply octet, NULL if none */
+const char *
+milter_reply_name(int cmd)
+{
+    static const struct {
+        char cmd;
+        const char *name;
+    } names[] = {
+        {MILTER_REPLY_ADDRCPT, "SMFIR_ADDRCPT"},
+        {MILTER_REPLY_DELRCPT, "SMFIR_DELRCPT"},
+        {MILTER_REPLY_ADDRCPT_PAR, "SMFIR_ADDRCPT_PAR"},
+        {MILTER_REPLY_SHUTDOWN, "SMFIR_SHUTDOWN"},
+        {MILTER_REPLY_ACCEPT, "SMFIR_ACCEPT"},
+        {MILTER_REPLY_REPLBODY, "SMFIR_REPLBODY"},
+        {MILTER_REPLY_CONTINUE, "SMFIR_CONTINUE"},
+        {MILTER_REPLY_DISCARD, "SMFIR_DISCARD"},
+        {MILTER_REPLY_CHGFROM, "SMFIR_CHGFROM"},
+        {MILTER_REPLY_CONN_FAIL, "SMFIR_CONN_FAIL"},
+        {MILTER_REPLY_ADDHEADER, "SMFIR_ADDHEADER"},
+        {MILTER_REPLY_INSHEADER, "SMFIR_INSHEADER"},
+        {MILTER_REPLY_CHGHEADER, "SMFIR_CHGHEADER"},
+        {MILTER_REPLY_PROGRESS, "SMFIR_PROGRESS"},
+        {MILTER_REPLY_QUARANTINE, "SMFIR_QUARANTINE"},
+        {MILTER_REPLY_REJECT, "SMFIR_REJECT"},
+        {MILTER_REPLY_SKIP, "SMFIR_SKIP"},
+        {MILTER_REPLY_TEMPFAIL, "SMFIR_TEMPFAIL"},
+        {MILTER_REPLY_REPLYCODE, "SMFIR_REPLYCODE"},
+        {MILTER_REPLY_OPTNEG, "SMFIR_OPTNEG"},
+    };
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (names[i].cmd == cmd)
+            return names[i].name;
+    return NULL;
+}
