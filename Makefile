@@ -79,6 +79,8 @@ $(BUILD)/bin/smtp-out: LIBS_ALL += $(UNBOUND_LIBS)
 $(BUILD)/smtp-out/%.o: CFLAGS_ALL += $(UNBOUND_CFLAGS)
 $(BUILD)/lib/mail/sasl_cyrus.o: CFLAGS_ALL += $(SASL_CFLAGS)
 $(BUILD)/t/bin/sasl_try $(BUILD)/t/mail_sasl_server: LIBS_ALL += $(SASL_LIBS)
+# The test milter is the filter side of the protocol: libmilter, for the tests only.
+$(BUILD)/t/bin/test_milter: LIBS_ALL += $(MILTER_LIBS)
 # tlsproxy is the only program that links OpenSSL (and the only one that reads keys).
 $(BUILD)/bin/tlsproxy: LIBS_ALL += $(OPENSSL_LIBS)
 $(BUILD)/tlsproxy/%.o: CFLAGS_ALL += $(OPENSSL_CFLAGS)
