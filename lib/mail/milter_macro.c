@@ -1,0 +1,67 @@
+/*
+ * milter_macro.c - which macros a milter gets at each stage (Postfix's default lists, or
+ * the list the milter asked for in negotiation) and their values from the caller.
+ *
+ * Trusts: the list's text only as far as splitting it (it comes from main.cf or from the
+ * milter's SETSYMLIST, at most MILTER_SYMLIST_MAX octets): a name is sent back as listed,
+ * and the caller's lookup answers only the names it knows, so an odd name costs nothing
+ * but its absence.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "mail/milter_macro.h"
+
+/* milter_macro_default - Postfix's milter_*_macros defaults, as issue 16 lists them */
+const char *
+milter_macro_default(enum milter_stage stage)
+{
+    static const char *const lists[MILTER_STAGES] = {
+        [MILTER_STAGE_CONNECT] = "j _ v {daemon_name} {daemon_addr} {client_addr} {client_name}",
+        [MILTER_STAGE_HELO] = "{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer}",
+        [MILTER_STAGE_MAIL] =
+            "i {auth_type} {auth_authen} {auth_author} {mail_addr} {mail_host} {mail_mailer}",
+        [MILTER_STAGE_RCPT] = "{rcpt_addr} {rcpt_host} {rcpt_mailer}",
+        [MILTER_STAGE_DATA] = "i",
+        [MILTER_STAGE_EOM] = "i",
+        [MILTER_STAGE_EOH] = "i",
+    };
+
+    return lists[stage];
+}
+
+/* milter_macro_bare - "{name}" without its braces into out; other names as they are */
+static const char *
+milter_macro_bare(const char *name, char *out, size_t size)
+{
+    size_t len = strlen(name);
+
+    if (len < 3 || name[0] != '{' || name[len - 1] != '}')
+        return name;
+    str_copy(out, name + 1, len - 1 < size ? len - 1 : size);
+    return out;
+}
+
+/* milter_macros_build - the names of list (space or comma separated), each with its value */
+void
+milter_macros_build(struct milter_macros *mm, const char *list, milter_macro_lookup fn, void *ctx)
+{
+    char bare[MILTER_SYMLIST_MAX + 1];
+
+    strvec_init(&mm->names);
+    strvec_split(&mm->names, list ? list : "", STR_LIST_DELIMS);
+    mm->n = mm->names.n;
+    mm->m = xcalloc(mm->n ? mm->n : 1, sizeof(*mm->m));
+    for (size_t i = 0; i < mm->n; i++) {
+        mm->m[i].name = mm->names.v[i];
+        mm->m[i].value = fn(ctx, milter_macro_bare(mm->names.v[i], bare, sizeof(bare)));
+    }
+}
+
+void
+milter_macros_free(struct milter_macros *mm)
+{
+    strvec_free(&mm->names);
+    free(mm->m);
+}

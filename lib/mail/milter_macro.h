@@ -1,0 +1,28 @@
+/* milter_macro.h - the macros a milter is sent at each stage, with their values */
+#ifndef MAIL_MILTER_MACRO_H
+#define MAIL_MILTER_MACRO_H
+
+#include <stddef.h>
+
+#include "core/str.h"
+#include "mail/milter_codec.h"
+
+/*
+ * A lookup gives a macro's value by its bare name ("j", "client_addr": no braces), or NULL
+ * if it has none at this point of the session.
+ */
+typedef const char *(*milter_macro_lookup)(void *ctx, const char *bare);
+
+/* One stage's macros: names as listed (what the wire carries), m[i] pointing into them. */
+struct milter_macros {
+    struct strvec names;
+    struct milter_macro *m;
+    size_t n;
+};
+
+const char *milter_macro_default(enum milter_stage stage);
+void milter_macros_build(struct milter_macros *mm, const char *list, milter_macro_lookup fn,
+                         void *ctx);
+void milter_macros_free(struct milter_macros *mm);
+
+#endif
