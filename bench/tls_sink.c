@@ -1,7 +1,7 @@
 /*
  * tls_sink.c - a trivial SMTP server over TLS that accepts and discards everything: the
  * yardstick that shows how fast bench/tls_source can go on this machine (doc/bench.md).
- * Not part of postern and not run by `make bench`; build and run it by hand:
+ * Also W2S's receiving end: bench/run builds it into BENCH_DIR and runs it. By hand:
  *
  *   cc -O2 -pthread -o /tmp/tls_sink bench/tls_sink.c -lssl -lcrypto
  *   /tmp/tls_sink [-T starttls|implicit] cert.pem key.pem 127.0.0.1:2699
@@ -9,7 +9,9 @@
  * One thread per connection, blocking I/O. Answers 220, then 250 to EHLO (offering STARTTLS
  * and AUTH PLAIN), 220 to STARTTLS followed by the TLS handshake (or the handshake first with
  * -T implicit), 235 to AUTH, 250 to MAIL and RCPT, 354 to DATA and 250 after the line ".",
- * 221 to QUIT. Checks nothing: it only costs the TLS handshake and the bytes.
+ * 221 to QUIT. Checks nothing: it only costs the TLS handshake and the bytes. After each
+ * final dot it writes its running count to stdout as "mesg=N" and a carriage return (the
+ * form of smtp-sink -c's counters, which bench/run reads).
  *
  * Trusts: its command line; its clients are the bench's own.
  */
@@ -17,6 +19,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +31,9 @@
 #include <openssl/ssl.h>
 
 #define LINE_MAX_LEN 4096
+
+static pthread_mutex_t count_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned long messages;
 
 struct client {
     SSL_CTX *ctx;
@@ -90,6 +96,16 @@ client_tls(struct client *c)
     return SSL_accept(c->ssl) == 1;
 }
 
+/* count_message - one more message received, and the running count on stdout */
+static void
+count_message(void)
+{
+    pthread_mutex_lock(&count_lock);
+    printf("mesg=%lu\r", ++messages);
+    fflush(stdout);
+    pthread_mutex_unlock(&count_lock);
+}
+
 /* client_data - lines until "." */
 static bool
 client_data(struct client *c)
@@ -97,8 +113,10 @@ client_data(struct client *c)
     char line[LINE_MAX_LEN];
 
     while (client_line(c, line, sizeof(line)))
-        if (strcmp(line, ".") == 0)
+        if (strcmp(line, ".") == 0) {
+            count_message();
             return client_say(c, "250 2.0.0 Ok: discarded\r\n");
+        }
     return false;
 }
 
@@ -172,6 +190,7 @@ main(int argc, char **argv)
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     int lfd, one = 1;
 
+    signal(SIGPIPE, SIG_IGN); /* a client that closes after QUIT without the 221 */
     if ((argc != 4 && argc != 6) || ctx == NULL) {
         fprintf(stderr, "usage: tls_sink [-T starttls|implicit] cert.pem key.pem host:port\n");
         return 2;
