@@ -98,6 +98,7 @@ struct smtp_out_sess {
     size_t whead, wtail;
     enum smtp_out_stage stage; /* what the session is doing, for time limits and reasons */
     bool connected, pipelining, mail_ok, quitting, quit_sent, over;
+    bool reached; /* some session of the delivery sent MAIL FROM (qmgr's feedback) */
     struct smtp_out_tlspol tlspol;
     struct tls_clnt *tls_wait; /* the handshake runs in tlsproxy: the socket is not ours */
     struct tls_facts *tls;     /* the session is in TLS (over tlsproxy's connection) */

@@ -151,6 +151,7 @@ smtp_out_mail(struct smtp_out_sess *s, bool utf8)
 
     if (s->ext.flags & SMTP_EXT_SIZE)
         snprintf(size, sizeof(size), " SIZE=%lld", (long long)s->req.size);
+    s->reached = true;
     smtp_out_send(s, SMTP_OUT_MAIL, 0, "MAIL FROM:<%s>%s%s%s%s%s%s%s%s", s->req.sender, size,
                   body ? " BODY=" : "", body ? s->env.body : "", ret ? " RET=" : "",
                   ret ? s->env.ret : "", envid ? " ENVID=" : "", envid ? s->env.envid : "",

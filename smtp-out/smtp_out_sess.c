@@ -98,7 +98,7 @@ smtp_out_report(struct smtp_out_sess *s)
         if (s->res[i].status == DELIVER_OK)
             smtp_out_mark(s, &s->req.rcpt[i], &s->res[i]);
         /* no session got as far as MAIL: the destination itself failed (qmgr's feedback) */
-        s->res[i].unreachable = s->res[i].status == DELIVER_DEFER && s->stage < SMTP_OUT_MAIL;
+        s->res[i].unreachable = s->res[i].status == DELIVER_DEFER && !s->reached;
         if (!deliver_agent_reply_relay(s->qmgr_fd, timeout, &s->req.rcpt[i], &s->res[i],
                                        s->relays[i], &err)) {
             log_warn("%s: reply to qmgr: %s", s->req.queue_id, err.text);

@@ -147,6 +147,8 @@ RECORDS = [
     "dot.example. MX 10 dot451.%s." % H, "dot.example. MX 20 mx2.%s." % H,
     "partial2.example. MX 10 picky.%s." % H, "partial2.example. MX 20 pipe.%s." % H,
     "direct.example. MX 10 direct.%s." % H, "direct.%s. A 127.0.0.10" % H,
+    "grey.example. MX 10 picky.%s." % H, "grey.example. MX 20 down.%s." % H,
+    "only421.example. MX 10 busy.%s." % H,
 ]
 ZONES = ["example. static", "broken.example. always_refuse"]
 FIXED = ["broken.example. MX 10 mx1.%s." % H]
@@ -346,6 +348,33 @@ try:
 
     log = i.log()
     t.ok("panic" not in log and "fatal" not in log, "no panic or fatal error in the log")
+    i.cleanup()
+
+    # qmgr's feedback (doc/queue.md): a delivery is unreachable when no session of it got as
+    # far as MAIL FROM. With a cohort of one, an unreachable delivery makes its destination
+    # dead, and the next message to it is suspended without a connection.
+    i = Instance(services=Instance.DEFAULT_SERVICES + "smtp unix - - n - - smtp-out\n",
+                 main="transport_maps = inline:{ grey.example=smtp:grey.example:%d, " % P +
+                      "only421.example=smtp:only421.example:%d }\n" % P +
+                      "smtp_dns_resolv_conf = %s\n" % dns.resolv_conf +
+                      "initial_destination_concurrency = 1\nminimal_backoff_time = 3600s\n"
+                      "maximal_backoff_time = 3600s\nqueue_run_delay = 3600s\n"
+                      "smtp_helo_name = client.example.example\n")
+    t.ok(i.start(), "an instance with a cohort of one")
+    first = send(i, SENDER, ["later@grey.example"])
+    second = send(i, SENDER, ["later@grey.example"])
+    t.like(outcome(i, first, "later@grey.example"), "status=deferred (connect to "
+           "down.hosts.example[127.0.0.6]:%d: Connection refused)" % P,
+           "first MX defers the recipient with 450, the second refuses the connection")
+    line = outcome(i, second, "later@grey.example")
+    t.ok("status=deferred (connect to down" in line, "  the first MX got MAIL FROM: the "
+         "destination is not dead, the next message is tried (got %r)" % line[-90:])
+    first = send(i, SENDER, ["a@only421.example"])
+    second = send(i, SENDER, ["a@only421.example"])
+    t.like(outcome(i, first, "a@only421.example"), "refused to talk to me: 421",
+           "the only MX greets with 421")
+    t.like(outcome(i, second, "a@only421.example"), "delivery temporarily suspended",
+           "  a 4xx greeting is unreachable (QUIT sent or not): the destination is dead")
 finally:
     i.cleanup()
     dns.stop()
