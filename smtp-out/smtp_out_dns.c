@@ -349,10 +349,8 @@ smtp_out_dns_mx_hosts(struct smtp_out_sess *s, const struct ub_result *r)
             s->nhosts++;
     if (mx_list_null(s->hosts, s->nhosts))
         return;
+    mx_list_drop_null(s->hosts, &s->nhosts);
     mx_list_sort(s->hosts, s->nhosts, smtp_out_dns_random, NULL);
-    while (s->nhosts > 0 && strcmp(s->hosts[0].name, ".") == 0) {
-        memmove(s->hosts, s->hosts + 1, --s->nhosts * sizeof(*s->hosts));
-    }
     s->self = mx_list_cut_self(s->hosts, &s->nhosts, s->so->p->myhostname);
     if (max == 0 || max > SMTP_OUT_MX_MAX)
         max = SMTP_OUT_MX_MAX;

@@ -62,6 +62,18 @@ mx_list_null(const struct mx_host *v, size_t n)
     return n == 1 && strcmp(v[0].name, ".") == 0;
 }
 
+/* mx_list_drop_null - a null MX beside real MX hosts is ignored (RFC 7505 section 3) */
+void
+mx_list_drop_null(struct mx_host *v, size_t *n)
+{
+    size_t kept = 0;
+
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp(v[i].name, ".") != 0)
+            v[kept++] = v[i];
+    *n = kept;
+}
+
 /* mx_list_sort - shuffle, then a stable sort by preference: equal ones stay shuffled */
 void
 mx_list_sort(struct mx_host *v, size_t n, mx_random_fn rnd, void *arg)

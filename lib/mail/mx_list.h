@@ -34,6 +34,7 @@ enum mx_self {
 
 bool mx_rdata_parse(const unsigned char *rdata, size_t len, struct mx_host *out);
 bool mx_list_null(const struct mx_host *v, size_t n);
+void mx_list_drop_null(struct mx_host *v, size_t *n);
 void mx_list_sort(struct mx_host *v, size_t n, mx_random_fn rnd, void *arg);
 enum mx_self mx_list_cut_self(struct mx_host *v, size_t *n, const char *myhostname);
 void mx_addr_prefer(struct mx_addr *v, size_t n, int family);

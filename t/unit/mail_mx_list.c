@@ -55,6 +55,18 @@ test_parse(void)
        "MX 0 . (null MX)");
     ok(mx_list_null(&h, 1), "  is a null MX alone");
     ok(!mx_list_null(&h, 0), "  an empty list is not");
+    {
+        struct mx_host v[3];
+        static const unsigned pref[] = {10, 0, 20};
+        static const char *const name[] = {"mx1.example", ".", "mx2.example"};
+        size_t n = 3;
+
+        hosts(v, n, pref, name);
+        ok(!mx_list_null(v, n), "a null MX beside real MX hosts is not a null MX");
+        mx_list_drop_null(v, &n);
+        ok(n == 2 && strcmp(v[0].name, "mx1.example") == 0 && strcmp(v[1].name, "mx2.example") == 0,
+           "  it is dropped wherever it is, and the real hosts kept in order");
+    }
     ok(!mx_rdata_parse(ptr, sizeof(ptr), &h), "a compressed name is refused");
     ok(!mx_rdata_parse(bad, sizeof(bad), &h), "a space in a label is refused");
     ok(!mx_rdata_parse(trail, sizeof(trail), &h), "bytes after the root label are refused");
