@@ -101,8 +101,13 @@ smtp_out_dns_init(struct smtp_out *so)
     so->dns = ub_ctx_create();
     if (so->dns == NULL)
         log_fatal("DNS: cannot create a resolver context");
+    /* The name servers are the administrator's forwarders, not the Internet's: one that was
+     * slow once (a loaded host) is asked again rather than shunned for the infra cache's
+     * 15 minutes, and its retry interval never grows past 5 s. */
     if ((rc = ub_ctx_async(so->dns, 1)) != 0 ||
-        (rc = ub_ctx_set_option(so->dns, "do-not-query-localhost:", "no")) != 0)
+        (rc = ub_ctx_set_option(so->dns, "do-not-query-localhost:", "no")) != 0 ||
+        (rc = ub_ctx_set_option(so->dns, "infra-keep-probing:", "yes")) != 0 ||
+        (rc = ub_ctx_set_option(so->dns, "infra-cache-max-rtt:", "5000")) != 0)
         log_warn("DNS: resolver setup: %s", ub_strerror(rc));
     if ((rc = ub_ctx_hosts(so->dns, "/etc/hosts")) != 0)
         log_warn("DNS: /etc/hosts: %s", ub_strerror(rc));
