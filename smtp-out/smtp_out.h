@@ -98,7 +98,8 @@ struct smtp_out_sess {
     size_t whead, wtail;
     enum smtp_out_stage stage; /* what the session is doing, for time limits and reasons */
     bool connected, pipelining, mail_ok, quitting, quit_sent, over;
-    bool reached; /* some session of the delivery sent MAIL FROM (qmgr's feedback) */
+    bool reached; /* the destination is not to blame for a deferral: some session sent MAIL
+                     FROM, or the failure was this host's own (qmgr's feedback) */
     struct smtp_out_tlspol tlspol;
     struct tls_clnt *tls_wait; /* the handshake runs in tlsproxy: the socket is not ours */
     struct tls_facts *tls;     /* the session is in TLS (over tlsproxy's connection) */
@@ -156,6 +157,7 @@ bool smtp_out_tlspol_request(const struct smtp_out_sess *s, struct tls_request *
                              struct err *err);
 
 /* smtp_out_outcome.c */
+void smtp_out_flat(const struct smtp_resp *r, char *out, size_t len);
 void smtp_out_outcome(struct smtp_out_sess *s, size_t i, enum smtp_out_stage stage);
 void smtp_out_outcome_all(struct smtp_out_sess *s, enum smtp_out_stage stage);
 const char *smtp_out_stage_doing(enum smtp_out_stage stage);

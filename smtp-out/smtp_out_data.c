@@ -57,6 +57,7 @@ smtp_out_8bit_content(struct smtp_out_sess *s, bool *eight)
 
     *eight = false;
     if (!queue_file_content(s->req.fd, &s->env, smtp_out_8bit_chunk, eight, &err)) {
+        s->reached = true; /* our file, not the destination: no negative feedback */
         smtp_out_lost(s, "4.3.0", "read queue file: %s", err.text);
         return false;
     }

@@ -80,7 +80,7 @@ smtp_out_stage_timeout(const struct smtp_out_sess *s, enum smtp_out_stage stage)
 }
 
 /* smtp_out_flat - the reply's lines on one line, control characters replaced */
-static void
+void
 smtp_out_flat(const struct smtp_resp *r, char *out, size_t len)
 {
     const char *t = buf_str(&r->text);

@@ -63,8 +63,7 @@ smtp_out_tls_on_starttls(struct smtp_out_sess *s)
         smtp_out_tls_start(s);
         return;
     }
-    snprintf(text, sizeof(text), "%s", buf_str(&s->resp.text));
-    text[strcspn(text, "\r\n")] = 0;
+    smtp_out_flat(&s->resp, text, sizeof(text));
     if (s->tlspol.level == TLS_LEVEL_MAY) {
         smtp_out_envelope(s); /* RFC 3207 4: the session goes on in plaintext */
         return;

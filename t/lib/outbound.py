@@ -102,14 +102,14 @@ class ScriptedServer:
 
 def send(i, sender, rcpts, body="Subject: test\r\n\r\nthe body text\r\n", mail_opts=(),
          rcpt_opts=()):
-    """A message in through the instance's smtpd; its queue ID."""
+    """A message in through the instance's smtpd; its queue ID (body: text or bytes)."""
     s = smtplib.SMTP("127.0.0.1", i.port)
     s.ehlo("client.example")
     s.mail(sender, list(mail_opts))
     for r in rcpts:
         code, _ = s.rcpt(r, list(rcpt_opts))
         assert code == 250, (r, code)
-    code, reply = s.data(body.encode())
+    code, reply = s.data(body.encode() if isinstance(body, str) else body)
     s.quit()
     return reply.decode().split()[-1] if code == 250 else None
 
