@@ -35,7 +35,7 @@
 
 #include "core/log.h"
 #include "core/mem.h"
-#include "core/resolv_conf.h"
+#include "mail/dns_fwd.h"
 #include "smtp-out/smtp_out.h"
 
 #define SMTP_OUT_DNS_A    1
@@ -73,29 +73,11 @@ smtp_out_dns_readable(int fd, unsigned events, void *arg)
         log_warn("DNS: ub_process failed");
 }
 
-/* smtp_out_dns_servers - the resolv.conf name servers as forwarders */
-static void
-smtp_out_dns_servers(struct smtp_out *so)
-{
-    const char *path = so->p->smtp_dns_resolv_conf;
-    struct strvec servers;
-    struct err err;
-
-    strvec_init(&servers);
-    if (!resolv_conf_servers(path, &servers, &err))
-        log_warn("DNS: %s; only /etc/hosts names resolve", err.text);
-    for (size_t i = 0; i < servers.n; i++)
-        if (ub_ctx_set_fwd(so->dns, servers.v[i]) != 0)
-            log_warn("DNS: %s: bad nameserver \"%s\"", path, servers.v[i]);
-    if (servers.n == 0)
-        ub_ctx_set_fwd(so->dns, "0.0.0.0");
-    strvec_free(&servers);
-}
-
 /* smtp_out_dns_init - the process's resolver context */
 void
 smtp_out_dns_init(struct smtp_out *so)
 {
+    struct err err;
     int rc;
 
     so->dns = ub_ctx_create();
@@ -111,7 +93,8 @@ smtp_out_dns_init(struct smtp_out *so)
         log_warn("DNS: resolver setup: %s", ub_strerror(rc));
     if ((rc = ub_ctx_hosts(so->dns, "/etc/hosts")) != 0)
         log_warn("DNS: /etc/hosts: %s", ub_strerror(rc));
-    smtp_out_dns_servers(so);
+    if (dns_fwd_set(so->dns, so->p->smtp_dns_resolv_conf, &err) == 0)
+        dns_fwd_warn(so->p->smtp_dns_resolv_conf, &err, "only /etc/hosts names resolve");
     so->dns_watch =
         loop_fd_add(so->ctx->loop, ub_fd(so->dns), LOOP_READ, smtp_out_dns_readable, so);
 }

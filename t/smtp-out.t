@@ -12,6 +12,7 @@ by relayhost = [localhost]:port. Outcomes are read from the log lines qmgr write
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 
@@ -101,7 +102,8 @@ routes = {"small.example": "[127.0.0.1]:%d" % small.port,
           "down.example": "[127.0.0.1]:%d" % down,
           "helo.example": "[127.0.0.1]:%d" % helo.port,
           "relay.example": "[127.0.0.1]:%d" % plain.port,
-          "sink.example": "[127.0.0.1]:%d" % sink_port}
+          "sink.example": "[127.0.0.1]:%d" % sink_port,
+          "nodns.example": "nodns.example"}
 transport = ", ".join("%s=smtp:%s" % kv for kv in routes.items())
 i = Instance(services="qmgr unix - - n - 1 qmgr\n"
                       "local unix - n n - - local\n"
@@ -232,6 +234,33 @@ try:
            "end of data -- message may be sent more than once)",
            "a server that stalls after DATA: deferred at smtp_data_done_timeout")
     t.ok(stall.closed.wait(10) and len(stall.data) == 1, "  after the content went out")
+
+    # No name server in smtp_dns_resolv_conf (the test instance's default): an MX lookup
+    # asks nobody, not even this machine's port 53 (libunbound's 0.0.0.0 would), and the
+    # mail waits.
+    port53 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        port53.bind(("127.0.0.1", 53))
+    except OSError:
+        port53.close()
+        port53 = None
+    qid = send(i, "", ["x@nodns.example"])
+    t.like(outcome(i, qid, "x@nodns.example"),
+           "dsn=4.4.3, status=deferred (Host or domain name not found. Name service error "
+           "for name=nodns.example type=MX: Host not found, try again)",
+           "no name server: the MX lookup fails at once and the mail is deferred")
+    t.like(i.log(), "no usable nameserver line; only /etc/hosts names resolve",
+           "  and smtp-out said why when it started")
+    if port53 is not None:
+        port53.setblocking(False)
+        try:
+            query = port53.recv(512)
+        except BlockingIOError:
+            query = None
+        t.ok(query is None, "  no DNS query reached 127.0.0.1:53")
+        port53.close()
+    else:
+        t.diag("127.0.0.1:53 is in use: not watched")
 
     # Still the same agent: nothing crashed along the way.
     log = i.log()

@@ -12,7 +12,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from smtpd_harness import Client, Instance  # noqa: E402
+from smtpd_harness import Client, Instance, no_nameserver  # noqa: E402
 from tap import TAP  # noqa: E402
 
 t = TAP()
@@ -83,6 +83,8 @@ def main(root):
                     "smtpd_relay_restrictions = reject_unauth_destination\n"
                     "smtpd_dns_resolv_conf = %s\n" % resolv,
                     services={"main": "-o smtpd_peername_lookup=yes",
+                              "nonameserver": "-o smtpd_peername_lookup=yes "
+                              "-o smtpd_dns_resolv_conf=%s" % no_nameserver(root),
                               "pregreet": "-o smtpd_peername_lookup=yes "
                               "-o smtpd_client_restrictions=reject_unauth_pipelining"})
     with open(inst.cfg + "/main.cf") as f:
@@ -119,6 +121,13 @@ def main(root):
              "a name server that never answers delays the greeting, but it comes")
         t.ok(inst.wait_log("connect from unknown[127.0.0.2]"), "as unknown")
         t.diag("waited %.1fs for the greeting" % (time.time() - start))
+
+        # A resolv.conf without a name server: nobody is asked, the client is unknown.
+        t.ok(name_seen(inst, inst.ports["nonameserver"], "127.0.0.4").startswith("220 "),
+             "no name server: the greeting comes")
+        t.ok(inst.wait_log("connect from unknown[127.0.0.4]"), "  and the client is unknown")
+        t.ok(inst.wait_log("no usable nameserver line; client names stay unknown"),
+             "  as smtpd said when it started")
 
         # The lookup holds the greeting back, so these bytes surely come before it.
         c = Client(inst.ports["pregreet"], timeout=30, source="127.0.0.3")

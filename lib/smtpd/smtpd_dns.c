@@ -20,7 +20,7 @@
 
 #include "core/log.h"
 #include "core/mem.h"
-#include "core/resolv_conf.h"
+#include "mail/dns_fwd.h"
 #include "mail/mailaddr.h"
 #include "smtpd/smtpd.h"
 
@@ -42,57 +42,37 @@ smtpd_dns_readable(int fd, unsigned events, void *arg)
         log_warn("DNS: ub_process failed");
 }
 
-/*
- * smtpd_dns_servers - the name servers of a resolv.conf file as forwarders. Without a
- * usable one the lookups fail and clients stay "unknown": never a guess.
- */
-static void
-smtpd_dns_servers(struct ub_ctx *dns, const char *path)
-{
-    struct strvec servers;
-    struct err err = {.text = ""};
-    int found = 0;
-
-    strvec_init(&servers);
-    if (!resolv_conf_servers(path, &servers, &err))
-        log_warn("DNS: %s; client names stay unknown", err.text);
-    for (size_t i = 0; i < servers.n; i++) {
-        if (ub_ctx_set_fwd(dns, servers.v[i]) != 0)
-            log_warn("DNS: %s: bad nameserver \"%s\"", path, servers.v[i]);
-        else
-            found++;
-    }
-    if (found == 0) {
-        if (servers.n == 0 && err.text[0] == 0)
-            log_warn("DNS: %s: no nameserver line; client names stay unknown", path);
-        ub_ctx_set_fwd(dns, "0.0.0.0");
-    }
-    strvec_free(&servers);
-}
-
 /* smtpd_dns_init - the resolver context, when smtpd_peername_lookup is on */
 void
 smtpd_dns_init(struct smtpd *smtpd)
 {
     const struct params *p = smtpd->p;
+    struct ub_ctx *dns;
+    struct err err;
     int rc;
 
     if (!p->smtpd_peername_lookup)
         return;
-    smtpd->dns = ub_ctx_create();
-    if (smtpd->dns == NULL)
+    dns = ub_ctx_create();
+    if (dns == NULL)
         log_fatal("DNS: cannot create a resolver context");
+    /* Without a name server the lookups could only fail: clients stay "unknown" at once. */
+    if (dns_fwd_set(dns, p->smtpd_dns_resolv_conf, &err) == 0) {
+        dns_fwd_warn(p->smtpd_dns_resolv_conf, &err, "client names stay unknown");
+        ub_ctx_delete(dns);
+        return;
+    }
     /*
      * Ask the configured name servers about every address, as the system resolver would:
      * unbound's built-in answers for loopback and private (RFC 1918) reverse zones would
      * hide what the site's own DNS says about its clients.
      */
-    if ((rc = ub_ctx_async(smtpd->dns, 1)) != 0 ||
-        (rc = ub_ctx_set_option(smtpd->dns, "do-not-query-localhost:", "no")) != 0 ||
-        (rc = ub_ctx_set_option(smtpd->dns, "insecure-lan-zones:", "yes")) != 0 ||
-        (rc = ub_ctx_set_option(smtpd->dns, "local-zone:", "127.in-addr.arpa. transparent")) != 0)
+    if ((rc = ub_ctx_async(dns, 1)) != 0 ||
+        (rc = ub_ctx_set_option(dns, "do-not-query-localhost:", "no")) != 0 ||
+        (rc = ub_ctx_set_option(dns, "insecure-lan-zones:", "yes")) != 0 ||
+        (rc = ub_ctx_set_option(dns, "local-zone:", "127.in-addr.arpa. transparent")) != 0)
         log_warn("DNS: resolver setup: %s", ub_strerror(rc));
-    smtpd_dns_servers(smtpd->dns, p->smtpd_dns_resolv_conf);
+    smtpd->dns = dns;
     smtpd->dns_watch =
         loop_fd_add(smtpd->ctx->loop, ub_fd(smtpd->dns), LOOP_READ, smtpd_dns_readable, smtpd);
 }

@@ -155,6 +155,16 @@ def maildir_messages(maildir):
     return found
 
 
+def no_nameserver(directory):
+    """A resolv.conf without a name server in directory (made once); its path."""
+    path = os.path.join(directory, "resolv.conf.none")
+    if not os.path.exists(path):
+        with open(path, "w") as f:
+            f.write("# no nameserver: postern asks nobody\n")
+        os.chmod(path, 0o644)
+    return path
+
+
 class Instance:
     """A postern instance under a fresh temporary directory. services: master.cf lines
     after the smtpd listener; main: extra main.cf text (later lines win)."""
@@ -185,6 +195,10 @@ class Instance:
             f.write("mydestination = $myhostname, localhost, test.example\n")
             f.write("inet_interfaces = loopback-only\n")
             f.write("smtpd_peername_lookup = no\n")
+            # No name server: a test that forgets to route a domain asks nobody, never the
+            # machine's resolver (tests that need DNS name their own server later).
+            f.write("smtp_dns_resolv_conf = %s\n" % no_nameserver(self.root))
+            f.write("smtpd_dns_resolv_conf = %s\n" % no_nameserver(self.root))
             f.write("alias_maps =\n")
             f.write("stop_timeout = 5s\n")
             f.write(main)

@@ -7,7 +7,7 @@ import socket
 import subprocess
 import time
 
-from instance import ensure_user, free_port, read_text, wait_for  # noqa: F401 (tests import some)
+from instance import ensure_user, free_port, no_nameserver, read_text, wait_for  # noqa: F401 (tests import some)
 
 BUILD = os.environ["BUILD"]
 POSTERN = os.path.join(BUILD, "bin", "postern")
@@ -55,9 +55,10 @@ class Instance:
             f.write("queue_directory = %s\ndaemon_directory = %s/bin\nmail_owner = %s\n"
                     "maillog_file = %s\nsmtpd_peername_lookup = no\ndefer_transports = local\n"
                     "myhostname = mx.example.org\nmydomain = example.org\n"
-                    "stop_timeout = 5s\ntls_owner = %s\n%s"
+                    "stop_timeout = 5s\ntls_owner = %s\n"
+                    "smtp_dns_resolv_conf = %s\nsmtpd_dns_resolv_conf = %s\n%s"
                     % (self.queue, BUILD, self.user.pw_name, self.log, tls_owner().pw_name,
-                       main_extra))
+                       no_nameserver(root), no_nameserver(root), main_extra))
         with open(os.path.join(self.cfg, "master.cf"), "w") as f:
             for name, opts in (services or {"main": ""}).items():
                 program, opts = opts if isinstance(opts, tuple) else ("smtpd", opts)
