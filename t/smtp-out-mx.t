@@ -7,7 +7,8 @@ test may listen on port 25, one domain goes without a port, as mail to the world
 relayhost names a domain without brackets, so it is looked up as MX too.
 
 Covered: preference order and fallback to the next MX when the first refuses the
-connection, greets with 421 or 554, or says nothing; the A record when there is no MX;
+connection, never answers it (a full accept queue: connect time-out), greets with 421
+or 554, or says nothing; the A record when there is no MX;
 null MX; a domain that does not exist; a temporary DNS failure that defers, then the same
 message delivered after the zone is fixed; one message to three domains; CNAMEs; this
 host among the MX hosts; smtp_mx_session_limit, smtp_mx_address_limit, inet_protocols and
@@ -15,6 +16,7 @@ smtp_address_preference (per service with -o). The order among equal preferences
 random and tested without luck in t/unit/mail_mx_list.c."""
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -104,6 +106,31 @@ class Dot451(outbound.ScriptedServer):
         self.line(f)
 
 
+class Blackhole:
+    """addr:port where connections time out: a listener whose accept queue is full (backlog
+    0, one connection made and never accepted), so the kernel drops every further SYN and
+    the client waits for its connect time-out. Loopback, no luck: the queue never drains."""
+
+    def __init__(self, addr, port):
+        self.sock = socket.socket()
+        self.sock.bind((addr, port))
+        self.sock.listen(0)
+        self.fill = []
+        while True:
+            c = socket.socket()
+            c.settimeout(1)
+            try:
+                c.connect((addr, port))
+            except socket.timeout:
+                c.close()
+                break
+            self.fill.append(c)
+
+    def close(self):
+        for c in self.fill + [self.sock]:
+            c.close()
+
+
 def like_seq(line, text, name):
     """Passes when the parts of text between ".*" occur in line in that order."""
     pattern = ".*".join(re.escape(part) for part in text.split(".*"))
@@ -149,6 +176,8 @@ RECORDS = [
     "direct.example. MX 10 direct.%s." % H, "direct.%s. A 127.0.0.10" % H,
     "grey.example. MX 10 picky.%s." % H, "grey.example. MX 20 down.%s." % H,
     "only421.example. MX 10 busy.%s." % H,
+    "blackhole.%s. A 127.0.0.16" % H,
+    "timeout.example. MX 10 blackhole.%s." % H, "timeout.example. MX 20 mx2.%s." % H,
 ]
 ZONES = ["example. static", "broken.example. always_refuse"]
 FIXED = ["broken.example. MX 10 mx1.%s." % H]
@@ -166,6 +195,7 @@ busy = Scripted("127.0.0.5", P, "421 4.3.2 busy.hosts.example Service not availa
 busy2 = Scripted("127.0.0.11", P, "421 4.3.2 busy2.hosts.example Service not available")
 hostile = Scripted("127.0.0.7", P, "554 5.7.1 hostile.hosts.example No SMTP service here")
 silent = Scripted("127.0.0.8", P, None)
+blackhole = Blackhole("127.0.0.16", P)
 try:
     direct = sink("127.0.0.10", 25)
 except OSError:
@@ -176,7 +206,7 @@ domains = ["refused", "greet421", "greet554", "silent", "arecord", "null", "nosu
 routes = ["%s.example=smtp:%s.example:%d" % (d, d, P) for d in domains]
 routes += ["addrs.example=smtplimit:addrs.example:%d" % P, "v6.example=smtp6:v6.example:%d" % P,
            "v4.example=smtp4:v6.example:%d" % P, "any.example=smtp:v6.example:%d" % P,
-           "direct.example=smtp:direct.example"]
+           "direct.example=smtp:direct.example", "timeout.example=smtpquick:timeout.example:%d" % P]
 i = Instance(services="qmgr unix - - n - 1 qmgr\n"
                       "local unix - n n - - local\n"
                       "bounce unix - - n - 0 bounce\n"
@@ -184,7 +214,8 @@ i = Instance(services="qmgr unix - - n - 1 qmgr\n"
                       "smtp unix - - n - - smtp-out\n"
                       "smtplimit unix - - n - - smtp-out -o smtp_mx_address_limit=2\n"
                       "smtp6 unix - - n - - smtp-out -o smtp_address_preference=ipv6\n"
-                      "smtp4 unix - - n - - smtp-out -o inet_protocols=ipv4\n",
+                      "smtp4 unix - - n - - smtp-out -o inet_protocols=ipv4\n"
+                      "smtpquick unix - - n - - smtp-out -o smtp_connect_timeout=2s\n",
              main="transport_maps = inline:{ %s }\n" % ", ".join(routes) +
                   "relayhost = d1.example:%d\n" % P +
                   "smtp_dns_resolv_conf = %s\n" % dns.resolv_conf +
@@ -217,9 +248,16 @@ try:
            "first MX never greets: the second takes it after smtp_helo_timeout")
     t.like(i.log(), "conversation with silent.hosts.example[127.0.0.8] timed out while receiving "
            "the initial server greeting", "  the time-out is logged")
+    qid = send(i, SENDER, ["a@timeout.example"])
+    t.like(outcome(i, qid, "a@timeout.example"), "relay=mx2.hosts.example[127.0.0.3]:%d, " % P,
+           "first MX never answers the connection: the second takes it after "
+           "smtp_connect_timeout")
+    t.like(i.log(), "connect to blackhole.hosts.example[127.0.0.16]:%d: Connection timed out"
+           % P, "  the time-out is logged in Postfix's words")
     t.is_eq(sorted(got["127.0.0.3"].rcpts()),
-            ["a@greet421.example", "a@greet554.example", "a@refused.example", "a@silent.example"],
-            "mx2 got each of the four messages once")
+            ["a@greet421.example", "a@greet554.example", "a@refused.example", "a@silent.example",
+             "a@timeout.example"],
+            "mx2 got each of the five messages once")
 
     qid = send(i, SENDER, ["a@arecord.example"])
     t.like(outcome(i, qid, "a@arecord.example"), "relay=arecord.example[127.0.0.2]:%d, " % P,
@@ -381,6 +419,7 @@ finally:
     for c, _ in servers.values():
         c.stop()
     v6[0].stop()
+    blackhole.close()
     if direct is not None:
         direct[0].stop()
     subprocess.run(["rm", "-rf", tmp])
