@@ -130,6 +130,7 @@ const char *smtp_out_hop_host(const struct smtp_out_sess *s);
 void smtp_out_connect(struct smtp_out_sess *s, const char *name, const char *addr);
 void smtp_out_set_fd(struct smtp_out_sess *s, int fd);
 void smtp_out_arm(struct smtp_out_sess *s);
+void smtp_out_expect(struct smtp_out_sess *s, enum smtp_out_stage stage, size_t rcpt);
 void smtp_out_close(struct smtp_out_sess *s);
 void smtp_out_lost(struct smtp_out_sess *s, const char *dsn, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -165,6 +166,7 @@ long smtp_out_stage_timeout(const struct smtp_out_sess *s, enum smtp_out_stage s
 
 /* smtp_out_data.c */
 bool smtp_out_content(struct smtp_out_sess *s);
+bool smtp_out_bdat(struct smtp_out_sess *s);
 bool smtp_out_8bit_content(struct smtp_out_sess *s, bool *eight);
 
 #endif

@@ -28,7 +28,7 @@
 #define SMTP_OUT_CMD_MAX 2048
 
 /* smtp_out_expect - one more reply owed (the array holds every reply one request can get) */
-static void
+void
 smtp_out_expect(struct smtp_out_sess *s, enum smtp_out_stage stage, size_t rcpt)
 {
     if (s->wtail >= s->req.nrcpt + SMTP_OUT_WAIT_EXTRA)
@@ -158,6 +158,18 @@ smtp_out_mail(struct smtp_out_sess *s, bool utf8)
                   utf8 ? " SMTPUTF8" : "");
 }
 
+/* smtp_out_data_cmd - after the recipients: BDAT with the content where CHUNKING is
+ * offered, else DATA */
+static void
+smtp_out_data_cmd(struct smtp_out_sess *s)
+{
+    if (s->ext.flags & SMTP_EXT_CHUNKING) {
+        s->stage = SMTP_OUT_CONTENT;
+        smtp_out_bdat(s);
+    } else
+        smtp_out_send(s, SMTP_OUT_DATA, 0, "DATA");
+}
+
 /* smtp_out_envelope - after the handshake: the checks, then MAIL (and with PIPELINING the
  * rest of the envelope and DATA) */
 void
@@ -197,7 +209,7 @@ smtp_out_envelope(struct smtp_out_sess *s)
         return;
     for (size_t i = smtp_out_next_rcpt(s, 0); i < s->req.nrcpt; i = smtp_out_next_rcpt(s, i + 1))
         smtp_out_rcpt(s, i);
-    smtp_out_send(s, SMTP_OUT_DATA, 0, "DATA");
+    smtp_out_data_cmd(s);
 }
 
 /* smtp_out_after_rcpt - without PIPELINING: the next RCPT, DATA, or the end */
@@ -211,7 +223,7 @@ smtp_out_after_rcpt(struct smtp_out_sess *s, size_t i)
     if (next < s->req.nrcpt)
         smtp_out_rcpt(s, next);
     else if (s->naccepted > 0)
-        smtp_out_send(s, SMTP_OUT_DATA, 0, "DATA");
+        smtp_out_data_cmd(s);
     else
         smtp_out_quit(s);
 }

@@ -35,7 +35,9 @@ class Scripted(ScriptedServer):
     endless    - a greeting of continuation lines that never ends
     longline   - a greeting line of 1 MiB
     stall      - a normal conversation, but the final dot is never answered
-    helo       - refuses EHLO with 502, takes HELO; refuses MAIL from <refused@...>"""
+    helo       - refuses EHLO with 502, takes HELO; refuses MAIL from <refused@...>
+    chunking   - offers PIPELINING and CHUNKING (RFC 3030), answers each command as it
+                 comes, refuses RCPT to <refuse@...>, and keeps each BDAT chunk as sent"""
 
     def __init__(self, part):
         super().__init__(part)
@@ -57,6 +59,24 @@ class Scripted(ScriptedServer):
             self.send(conn, "553 5.7.1 <refused@mx.test.example>: Sender address rejected\r\n")
         self.line(f)
         self.send(conn, "221 2.0.0 Bye\r\n")
+
+    def play_chunking(self, conn, f):
+        self.send(conn, "220 scripted ESMTP\r\n")
+        self.line(f)
+        self.send(conn, "250-scripted\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 CHUNKING\r\n")
+        while True:
+            cmd = self.line(f)
+            if cmd.startswith("BDAT "):
+                size = int(cmd.split()[1])
+                self.data.append(f.read(size))
+                self.send(conn, "250 2.0.0 Ok: %d octets queued as BDAT1\r\n" % size)
+            elif cmd.startswith("RCPT TO:<refuse@"):
+                self.send(conn, "550 5.1.1 no such user\r\n")
+            elif cmd == "QUIT":
+                self.send(conn, "221 2.0.0 Bye\r\n")
+                return
+            else:
+                self.send(conn, "250 2.0.0 Ok\r\n")
 
     def play_endless(self, conn, f):
         chunk = b"220-and more\r\n" * 1000
@@ -86,6 +106,7 @@ endless = Scripted("endless")
 longline = Scripted("longline")
 stall = Scripted("stall")
 helo = Scripted("helo")
+chunking = Scripted("chunking")
 down = free_port()
 # Postfix's smtp-sink, where installed (with Postfix, for make bench): a real server that
 # offers PIPELINING.
@@ -96,6 +117,7 @@ sink = subprocess.Popen([SMTP_SINK, "-u", "nobody", "127.0.0.1:%d" % sink_port, 
 
 routes = {"small.example": "[127.0.0.1]:%d" % small.port,
           "pipe.example": "[127.0.0.1]:%d" % pipe.port,
+          "chunk.example": "[127.0.0.1]:%d" % chunking.port,
           "endless.example": "[127.0.0.1]:%d" % endless.port,
           "longline.example": "[127.0.0.1]:%d" % longline.port,
           "stall.example": "[127.0.0.1]:%d" % stall.port,
@@ -200,6 +222,22 @@ try:
                "  status=sent with smtp-sink's words")
     else:
         t.diag("smtp-sink is not installed: no test against it")
+
+    # CHUNKING: one BDAT LAST with the content as it is, pipelined after the envelope.
+    body = "Subject: chunks\r\n\r\n.a line that starts with a dot\r\n.\r\nlast line"
+    qid = send(i, "", ["a@chunk.example", "refuse@chunk.example"], body=body)
+    t.like(outcome(i, qid, "a@chunk.example"), "status=sent (250 2.0.0 Ok: ",
+           "CHUNKING offered: sent")
+    t.like(outcome(i, qid, "refuse@chunk.example"), "status=bounced (host 127.0.0.1[127.0.0.1] "
+           "said: 550 5.1.1 no such user (in reply to RCPT TO command))",
+           "  a refused recipient bounces")
+    cmds = [c.split()[0] for c in chunking.commands]
+    t.is_eq(cmds[1:], ["MAIL", "RCPT", "RCPT", "BDAT", "QUIT"],
+            "  MAIL, RCPT, one BDAT and no DATA")
+    got = chunking.data[-1] if chunking.data else b""
+    t.ok(got.endswith(b"\r\n.a line that starts with a dot\r\n.\r\nlast line\r\n"),
+         "  the content as it is: no dot doubled, no dot line at the end")
+    t.like(chunking.commands[-2], "BDAT %d LAST" % len(got), "  BDAT n LAST with n its size")
 
     # SIZE: a message larger than the server's limit fails without being sent.
     big = "Subject: big\r\n\r\n" + ("x" * 70 + "\r\n") * 100

@@ -68,6 +68,18 @@ buf_append(struct buf *b, const void *p, size_t n)
     return true;
 }
 
+/* buf_insert - n bytes at offset at, the bytes from there on moved after them */
+bool
+buf_insert(struct buf *b, size_t at, const void *p, size_t n)
+{
+    if (at > b->len || !buf_reserve(b, n))
+        return false;
+    memmove(b->data + at + n, b->data + at, b->len - at + 1);
+    memcpy(b->data + at, p, n);
+    b->len += n;
+    return true;
+}
+
 bool
 buf_puts(struct buf *b, const char *s)
 {

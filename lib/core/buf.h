@@ -23,6 +23,7 @@ void buf_init(struct buf *b, size_t limit);
 void buf_free(struct buf *b);
 void buf_reset(struct buf *b);
 bool buf_append(struct buf *b, const void *p, size_t n);
+bool buf_insert(struct buf *b, size_t at, const void *p, size_t n); /* at <= len */
 bool buf_puts(struct buf *b, const char *s);
 bool buf_putc(struct buf *b, int c);
 bool buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -25,6 +25,24 @@ test_buf_limit(void)
 }
 
 static void
+test_buf_insert(void)
+{
+    struct buf b;
+
+    buf_init(&b, 10);
+    buf_puts(&b, "world");
+    ok(buf_insert(&b, 0, "hello ", 5), "insert at the front");
+    is_str(buf_str(&b), "helloworld", "the bytes after it moved along");
+    ok(!buf_insert(&b, 5, "!", 1), "an insert past the limit is refused");
+    ok(!buf_insert(&b, 11, "", 0), "and one past the end");
+    is_str(buf_str(&b), "helloworld", "a refused insert changes nothing");
+    buf_truncate(&b, 5);
+    ok(buf_insert(&b, 5, "!", 1) && b.data[b.len] == 0, "insert at the end, terminated");
+    is_str(buf_str(&b), "hello!", "as an append");
+    buf_free(&b);
+}
+
+static void
 test_str_token(void)
 {
     char text[] = ",, a , b,c ,,";
@@ -63,6 +81,7 @@ int
 main(void)
 {
     test_buf_limit();
+    test_buf_insert();
     test_str_token();
     test_str_to_long();
     ok(str_eq_nocase("MAIL", "mail") && !str_eq_nocase("MAIL", "MAILX"), "case-free compare");
