@@ -73,6 +73,10 @@ bounce_write(struct queue_writer *w, int fd, const struct bounce_notice *n,
                                  .helo = "localhost",
                                  .protocol = "local"};
 
+    /* The notice returns the message or its header as it is (8bit, bounce_compose.c): it is
+     * 8BITMIME content when the message was (RFC 6152), so that smtp-out declares it. */
+    if (strcmp(n->env->body, "8BITMIME") == 0)
+        env.body = "8BITMIME";
     gettimeofday(&env.arrival, NULL);
     env.origin.kind = origin;
     memcpy(env.origin.id, n->req->queue_id, QUEUE_ID_SIZE);

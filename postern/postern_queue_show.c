@@ -73,6 +73,7 @@ queue_show_envelope(FILE *out, const struct queue_envelope *env)
         {"client_name", env->client_name}, {"client_address", env->client_addr},
         {"helo_name", env->helo},          {"protocol_name", env->protocol},
         {"dsn_envid", env->envid},         {"dsn_ret", env->ret},
+        {"body_type", env->body},
     };
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
         if (*fields[i][1])

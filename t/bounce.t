@@ -430,6 +430,16 @@ if Controller:
     t.ok(wait_for(lambda: idle(far), 30) and
          "%s: sender delivery status notification" % qid not in far.log(),
          "  and no success notice was sent from here: the next hop reports")
+    # A notice that returns 8-bit content is 8BITMIME content too, and says so on its way out.
+    qid = send(far, "eight@hop.example", ["nosuch8@test.example"], mail_opts=("BODY=8BITMIME",),
+               body="Subject: caf\xc3\xa9\r\n\r\nna\xc3\xafve\r\n".encode("latin-1"))
+    line = wait_for(lambda: [l for l in far.log().splitlines()
+                             if "to=<eight@hop.example>" in l and "status=sent" in l], 30)
+    there = re.search(r"queued as (\w+)", line[-1] if line else "")
+    t.ok(there, "a notice for an 8BITMIME message goes to the next hop")
+    shown = hop.postern("queue", "show", there.group(1) if there else "none").stdout
+    t.like(shown, "body_type: 8BITMIME", "  declared BODY=8BITMIME there")
+    t.like(shown, "na\xefve", "  with the returned 8-bit content")
     hop.cleanup()
     far.cleanup()
     remote.stop()
