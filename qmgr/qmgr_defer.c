@@ -65,7 +65,7 @@ qmgr_log(struct qmgr_msg *m, size_t i, const struct deliver_result *res, const c
     double dispatch = t->dispatch ? t->dispatch : now;
     double connected = t->connected ? t->connected : dispatch;
     double done = t->done ? t->done : connected;
-    char total[32], a[32], b[32], c[32], d[32], orig[QUEUE_FILE_ADDR_MAX + 32];
+    char total[32], a[32], b[32], c[32], d[32], orig[QUEUE_FILE_ADDR_MAX + 32], use[32] = "";
 
     qmgr_seconds(total, sizeof(total), done - arrival);
     qmgr_seconds(a, sizeof(a), m->t_active - arrival);
@@ -73,8 +73,10 @@ qmgr_log(struct qmgr_msg *m, size_t i, const struct deliver_result *res, const c
     qmgr_seconds(c, sizeof(c), connected - dispatch);
     qmgr_seconds(d, sizeof(d), done - connected);
     qmgr_orig_to(orig, sizeof(orig), &m->env.rcpt[i]);
-    log_info("%s: to=<%s>%s, relay=%s, delay=%s, delays=%s/%s/%s/%s, dsn=%s, status=%s (%s)", m->id,
-             m->env.rcpt[i].addr, orig, relay, total, a, b, c, d, res->dsn,
+    if (res->conn_use > 1) /* Postfix's: only when the connection was reused */
+        snprintf(use, sizeof(use), ", conn_use=%u", res->conn_use);
+    log_info("%s: to=<%s>%s, relay=%s%s, delay=%s, delays=%s/%s/%s/%s, dsn=%s, status=%s (%s)",
+             m->id, m->env.rcpt[i].addr, orig, relay, use, total, a, b, c, d, res->dsn,
              deliver_status_word(res->status), res->reason);
 }
 

@@ -34,6 +34,7 @@ smtp_out_on_exit(struct server_ctx *ctx)
 
     if (so == NULL)
         return;
+    smtp_out_cache_free(so);
     smtp_out_dns_free(so);
     smtp_out_tlspol_free(so);
     free(so);

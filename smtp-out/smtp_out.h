@@ -18,6 +18,7 @@
 
 struct ub_ctx;
 struct smtp_out_q;
+struct smtp_out_idle;
 struct map_list;
 
 /* The process: its resolver and TLS policy table, shared by every delivery it carries. */
@@ -28,6 +29,8 @@ struct smtp_out {
     struct loop_fd *dns_watch;
     struct map_list *tls_policy; /* smtp_tls_policy_maps; NULL when empty or broken */
     char *tls_policy_error;      /* broken: why (every delivery defers) */
+    struct smtp_out_idle *idle;  /* connections kept for the next delivery (smtp_out_cache.c) */
+    size_t nidle;
 };
 
 /* One delivery's TLS policy: main.cf's, or its next hop's entry in smtp_tls_policy_maps. */
@@ -53,13 +56,14 @@ enum smtp_out_stage {
     SMTP_OUT_DATA,
     SMTP_OUT_CONTENT,
     SMTP_OUT_DOT,
+    SMTP_OUT_RSET, /* after a failed transaction, before the connection is kept */
     SMTP_OUT_QUIT,
 };
 
 /* A reply the server owes: to which command, and for RCPT which recipient. A transaction
  * owes at most one per recipient and SMTP_OUT_WAIT_EXTRA others (greeting, EHLO, HELO,
- * MAIL, DATA, the dot, QUIT). */
-#define SMTP_OUT_WAIT_EXTRA 7
+ * MAIL, DATA, the dot, RSET, QUIT). */
+#define SMTP_OUT_WAIT_EXTRA 8
 struct smtp_out_wait {
     enum smtp_out_stage stage;
     size_t rcpt;
@@ -104,6 +108,18 @@ struct smtp_out_sess {
     struct tls_clnt *tls_wait; /* the handshake runs in tlsproxy: the socket is not ours */
     struct tls_facts *tls;     /* the session is in TLS (over tlsproxy's connection) */
     bool tls_off;              /* may: the handshake failed, this is the plaintext retry */
+    /* The connection's reuse (smtp_out_cache.c); reset with the connection (smtp_out_hop.c) */
+    unsigned conn_use; /* deliveries on this connection, this one included; 0 before one */
+    long long born;   /* when it was established (monotonic ms): smtp_connection_reuse_time_limit */
+    bool ready;       /* EHLO done and TLS as the policy wants: the envelope may follow */
+    bool in_txn;      /* MAIL was accepted and the dot not answered: RSET before keeping it */
+    bool saw_421;     /* the server is closing: never kept */
+    bool rset_failed; /* RSET was not accepted: QUIT */
+    bool keep;        /* the connection goes to the cache when the session lets it go */
+    bool reused;      /* taken from the cache */
+    bool mail_answered; /* MAIL FROM got a reply other than 421 */
+    bool stale;         /* reused, and it failed before MAIL FROM was answered: a new one */
+    char tried[64];     /* the address of the kept connection this delivery used, or "" */
 };
 
 /* smtp_out_sess.c */
@@ -120,6 +136,13 @@ void smtp_out_dns_free(struct smtp_out *so);
 void smtp_out_dns_start(struct smtp_out_sess *s);
 void smtp_out_dns_cancel(struct smtp_out_sess *s);
 
+/* smtp_out_cache.c */
+void smtp_out_cache_free(struct smtp_out *so);
+long long smtp_out_cache_now(void);
+bool smtp_out_cache_may(const struct smtp_out_sess *s);
+void smtp_out_cache_put(struct smtp_out_sess *s);
+bool smtp_out_cache_take(struct smtp_out_sess *s);
+
 /* smtp_out_hop.c */
 void smtp_out_hop_next(struct smtp_out_sess *s);
 void smtp_out_hop_done(struct smtp_out_sess *s);
@@ -131,6 +154,7 @@ void smtp_out_connect(struct smtp_out_sess *s, const char *name, const char *add
 void smtp_out_set_fd(struct smtp_out_sess *s, int fd);
 void smtp_out_arm(struct smtp_out_sess *s);
 void smtp_out_expect(struct smtp_out_sess *s, enum smtp_out_stage stage, size_t rcpt);
+void smtp_out_io(int fd, unsigned events, void *arg);
 void smtp_out_close(struct smtp_out_sess *s);
 void smtp_out_lost(struct smtp_out_sess *s, const char *dsn, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -51,6 +51,8 @@ smtp_out_lost(struct smtp_out_sess *s, const char *dsn, const char *fmt, ...)
     vsnprintf(why, sizeof(why), fmt, ap);
     va_end(ap);
     smtp_out_close(s);
+    if (s->reused && !s->mail_answered)
+        s->stale = true; /* a kept connection the server had given up: a new one */
     smtp_out_fail_all(s, DELIVER_DEFER, dsn, "%s%s", why,
                       s->stage == SMTP_OUT_DOT ? " -- message may be sent more than once" : "");
     s->over = true;
@@ -135,10 +137,12 @@ smtp_out_read(struct smtp_out_sess *s)
         } else if (st == SMTP_RESP_DONE)
             smtp_out_proto_reply(s);
     }
+    if (s->keep && at < (size_t)n)
+        s->keep = false; /* the server said more than it was asked: not a clean connection */
 }
 
 /* smtp_out_io - the connection is readable or writable */
-static void
+void
 smtp_out_io(int fd, unsigned events, void *arg)
 {
     struct smtp_out_sess *s = arg;
@@ -171,6 +175,8 @@ smtp_out_connected(int fd, unsigned events, void *arg)
     loop_fd_free(s->watch);
     s->watch = loop_fd_add(s->so->ctx->loop, s->fd, LOOP_READ, smtp_out_io, s);
     s->connected = true;
+    s->conn_use = 1;
+    s->born = smtp_out_cache_now();
     smtp_out_name(s->relay, sizeof(s->relay), "%s:%u", s->host, s->nh.port);
     if (!s->tlspol.wrapper) {
         smtp_out_proto_start(s);

@@ -49,23 +49,33 @@ smtp_out_hop_reset(struct smtp_out_sess *s)
     buf_reset(&s->out);
     smtp_resp_reset(&s->resp);
     s->connected = s->pipelining = s->mail_ok = s->quitting = s->quit_sent = s->over = false;
+    s->ready = s->in_txn = s->saw_421 = s->rset_failed = s->keep = false;
+    s->reused = s->mail_answered = s->stale = false;
+    s->conn_use = 0;
     snprintf(s->relay, sizeof(s->relay), "none");
     smtp_out_tls_end(s);
     s->tls_off = false;
+}
+
+/* smtp_out_hop_may_look - are recipients left for another server, within the session limit? */
+static bool
+smtp_out_hop_may_look(const struct smtp_out_sess *s)
+{
+    long limit = s->so->p->smtp_mx_session_limit;
+
+    if (limit > 0 && s->sessions >= (unsigned long)limit)
+        return false;
+    for (size_t i = 0; i < s->req.nrcpt; i++)
+        if (smtp_out_hop_retry(s, i))
+            return true;
+    return false;
 }
 
 /* smtp_out_hop_may_move - may the next address take over after this attempt? */
 static bool
 smtp_out_hop_may_move(const struct smtp_out_sess *s)
 {
-    long limit = s->so->p->smtp_mx_session_limit;
-
-    if (s->next_addr >= s->naddrs || (limit > 0 && s->sessions >= (unsigned long)limit))
-        return false;
-    for (size_t i = 0; i < s->req.nrcpt; i++)
-        if (smtp_out_hop_retry(s, i))
-            return true;
-    return false;
+    return s->next_addr < s->naddrs && smtp_out_hop_may_look(s);
 }
 
 /* smtp_out_hop_log - the failure the next address makes up for, in Postfix's words */
@@ -89,6 +99,8 @@ smtp_out_hop_next(struct smtp_out_sess *s)
 {
     const struct mx_addr *a;
 
+    while (s->next_addr < s->naddrs && strcmp(s->addrs[s->next_addr].addr, s->tried) == 0)
+        s->next_addr++; /* a kept connection's server said its piece already */
     if (s->next_addr >= s->naddrs) {
         smtp_out_sess_end(s);
         return;
@@ -111,6 +123,32 @@ smtp_out_hop_again(struct smtp_out_sess *s)
     smtp_out_hop_next(s);
 }
 
+/*
+ * smtp_out_hop_fresh - after a kept connection, the next hop is looked up and the walk down
+ * its addresses starts. stale: the kept connection failed before MAIL FROM was answered (the
+ * server had closed it, or said 421), and the delivery starts over as if it had never been,
+ * so nothing is deferred for it and qmgr's feedback judges the new connection. Else some
+ * recipients are left for other servers, as after any first attempt: the address of the kept
+ * connection is not asked again.
+ */
+static void
+smtp_out_hop_fresh(struct smtp_out_sess *s, bool stale)
+{
+    if (stale) {
+        log_info("%s: reused connection to %s failed before MAIL FROM was answered: trying a "
+                 "new connection",
+                 s->req.queue_id, s->host);
+        s->reached = false;
+    } else {
+        snprintf(s->tried, sizeof(s->tried), "%s", s->addr);
+        smtp_out_hop_log(s);
+    }
+    smtp_out_hop_reset(s);
+    s->stage = SMTP_OUT_CONNECT;
+    loop_timer_start(s->timer, smtp_out_stage_timeout(s, SMTP_OUT_CONNECT));
+    smtp_out_dns_start(s);
+}
+
 /* smtp_out_hop_host - the name of the host the session is connected to (or trying) */
 const char *
 smtp_out_hop_host(const struct smtp_out_sess *s)
@@ -124,9 +162,19 @@ smtp_out_hop_host(const struct smtp_out_sess *s)
 void
 smtp_out_hop_done(struct smtp_out_sess *s)
 {
+    if (s->keep)
+        smtp_out_cache_put(s);
     smtp_out_close(s);
+    if (s->stale) {
+        smtp_out_hop_fresh(s, true);
+        return;
+    }
     if (s->connected)
         s->sessions++;
+    if (s->reused && smtp_out_hop_may_look(s)) {
+        smtp_out_hop_fresh(s, false);
+        return;
+    }
     if (!smtp_out_hop_may_move(s)) {
         smtp_out_sess_end(s);
         return;

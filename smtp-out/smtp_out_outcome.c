@@ -26,6 +26,7 @@ static const struct {
     [SMTP_OUT_DATA] = {"sending DATA command", "DATA"},
     [SMTP_OUT_CONTENT] = {"sending message body", "end of DATA"},
     [SMTP_OUT_DOT] = {"sending end of data", "end of DATA"},
+    [SMTP_OUT_RSET] = {"sending RSET", "RSET"},
     [SMTP_OUT_QUIT] = {"sending QUIT", "QUIT"},
 };
 
@@ -71,6 +72,9 @@ smtp_out_stage_timeout(const struct smtp_out_sess *s, enum smtp_out_stage stage)
         break;
     case SMTP_OUT_DOT:
         secs = p->smtp_data_done_timeout;
+        break;
+    case SMTP_OUT_RSET:
+        secs = p->smtp_rset_timeout;
         break;
     default:
         secs = p->smtp_quit_timeout;

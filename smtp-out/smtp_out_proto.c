@@ -56,15 +56,27 @@ smtp_out_send(struct smtp_out_sess *s, enum smtp_out_stage stage, size_t rcpt, c
     smtp_out_arm(s);
 }
 
-/* smtp_out_quit - end politely once no reply is owed */
+/*
+ * smtp_out_quit - the delivery is done with the connection once no reply is owed: keep it
+ * for the next delivery (RSET first when a transaction is still open, as Postfix does), or
+ * end politely with QUIT
+ */
 void
 smtp_out_quit(struct smtp_out_sess *s)
 {
     s->quitting = true;
-    if (s->whead == s->wtail && !s->quit_sent) {
-        s->quit_sent = true;
-        smtp_out_send(s, SMTP_OUT_QUIT, 0, "QUIT");
+    if (s->whead != s->wtail || s->quit_sent || s->keep)
+        return;
+    if (smtp_out_cache_may(s) && s->in_txn) {
+        smtp_out_send(s, SMTP_OUT_RSET, 0, "RSET");
+        return;
     }
+    if (smtp_out_cache_may(s)) {
+        s->keep = s->over = true; /* smtp_out_hop_done hands it to the cache */
+        return;
+    }
+    s->quit_sent = true;
+    smtp_out_send(s, SMTP_OUT_QUIT, 0, "QUIT");
 }
 
 /* smtp_out_xtext_ok - a DSN value that can go on the command line as it is */
@@ -177,6 +189,7 @@ smtp_out_envelope(struct smtp_out_sess *s)
 {
     bool utf8 = smtp_out_utf8(s);
 
+    s->ready = true;
     if ((s->ext.flags & SMTP_EXT_SIZE) && s->ext.size > 0 &&
         (unsigned long long)s->req.size > s->ext.size) {
         smtp_out_fail_all(s, DELIVER_BOUNCE, "5.3.4",
@@ -261,6 +274,7 @@ smtp_out_on_data(struct smtp_out_sess *s)
 static void
 smtp_out_on_dot(struct smtp_out_sess *s)
 {
+    s->in_txn = s->resp.code / 100 != 2; /* a refused dot or BDAT: RSET before reuse */
     if (s->mail_ok && s->naccepted > 0)
         for (size_t i = 0; i < s->req.nrcpt; i++)
             if (s->accepted[i])
@@ -291,8 +305,12 @@ smtp_out_on_hello(struct smtp_out_sess *s, enum smtp_out_stage stage)
 static void
 smtp_out_on_mail(struct smtp_out_sess *s)
 {
+    if (s->reused && s->resp.code == 421)
+        s->stale = true; /* a kept connection the server is closing: a new one */
+    else
+        s->mail_answered = true;
     if (s->resp.code / 100 == 2) {
-        s->mail_ok = true;
+        s->mail_ok = s->in_txn = true;
         if (!s->pipelining)
             smtp_out_after_rcpt(s, (size_t)-1); /* the first RCPT */
         return;
@@ -329,6 +347,8 @@ smtp_out_proto_reply(struct smtp_out_sess *s)
 {
     struct smtp_out_wait w = s->wait[s->whead++];
 
+    if (s->resp.code == 421)
+        s->saw_421 = true;
     switch (w.stage) {
     case SMTP_OUT_GREETING:
         if (s->resp.code / 100 == 2)
@@ -356,6 +376,10 @@ smtp_out_proto_reply(struct smtp_out_sess *s)
         break;
     case SMTP_OUT_DOT:
         smtp_out_on_dot(s);
+        break;
+    case SMTP_OUT_RSET:
+        s->in_txn = false;
+        s->rset_failed = s->resp.code / 100 != 2;
         break;
     default:
         smtp_out_close(s);

@@ -39,6 +39,7 @@ smtp_out_setv(struct smtp_out_sess *s, size_t i, enum deliver_status status, con
     snprintf(s->res[i].dsn, sizeof(s->res[i].dsn), "%s", dsn);
     vsnprintf(s->res[i].reason, sizeof(s->res[i].reason), fmt, ap);
     memcpy(s->relays[i], s->relay, sizeof(s->relay)); /* this server's, not a later MX's */
+    s->res[i].conn_use = s->conn_use;
     if (status == DELIVER_OK)
         s->res[i].handoff = smtp_out_handoff(s, i);
     s->decided[i] = true;
@@ -225,6 +226,8 @@ smtp_out_sess_start(struct smtp_out *so, int fd)
         smtp_out_sess_end(s);
         return;
     }
+    if (smtp_out_cache_take(s))
+        return;
     s->stage = SMTP_OUT_CONNECT;
     loop_timer_start(s->timer, smtp_out_stage_timeout(s, SMTP_OUT_CONNECT));
     smtp_out_dns_start(s);

@@ -49,15 +49,17 @@ class Scripted(ScriptedServer):
         self.send(conn, "502 5.5.1 EHLO not implemented\r\n")
         self.line(f)
         self.send(conn, "250 scripted\r\n")
-        if not self.line(f).startswith("MAIL FROM:<refused@"):
-            for reply in ("250 2.1.0 Ok", "250 2.1.5 Ok", "354 go ahead"):
-                self.send(conn, reply + "\r\n")
-                self.line(f)
-            self.data.append(self.content(f))
-            self.send(conn, "250 2.0.0 Ok: queued as HELO1\r\n")
-        else:
-            self.send(conn, "553 5.7.1 <refused@mx.test.example>: Sender address rejected\r\n")
-        self.line(f)
+        cmd = self.line(f)
+        while cmd.startswith("MAIL"):  # one transaction after another on a kept connection
+            if not cmd.startswith("MAIL FROM:<refused@"):
+                for reply in ("250 2.1.0 Ok", "250 2.1.5 Ok", "354 go ahead"):
+                    self.send(conn, reply + "\r\n")
+                    self.line(f)
+                self.data.append(self.content(f))
+                self.send(conn, "250 2.0.0 Ok: queued as HELO1\r\n")
+            else:
+                self.send(conn, "553 5.7.1 <refused@mx.test.example>: Sender address rejected\r\n")
+            cmd = self.line(f)
         self.send(conn, "221 2.0.0 Bye\r\n")
 
     def play_chunking(self, conn, f):

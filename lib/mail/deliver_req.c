@@ -51,6 +51,7 @@ deliver_set(struct deliver_result *res, enum deliver_status status, const char *
     res->status = status;
     res->handoff = DELIVER_FINAL;
     res->unreachable = false;
+    res->conn_use = 0;
     snprintf(res->dsn, sizeof res->dsn, "%s", dsn);
     va_start(ap, fmt);
     vsnprintf(res->reason, sizeof res->reason, fmt, ap);
@@ -298,6 +299,8 @@ deliver_agent_reply_relay(int sock, int timeout_ms, const struct deliver_req_rcp
         attr_put_text(&rec, PROTO_ATTR_HANDOFF, deliver_handoff_words[res->handoff]);
     if (res->status == DELIVER_DEFER && res->unreachable)
         attr_put_int(&rec, PROTO_ATTR_UNREACHABLE, 1);
+    if (res->conn_use > 1)
+        attr_put_int(&rec, PROTO_ATTR_CONN_USE, res->conn_use);
     good = attr_end(&rec, err) && ipc_send(sock, &rec, NULL, timeout_ms, err) == IPC_OK;
     buf_free(&rec);
     return good;
@@ -336,7 +339,7 @@ deliver_reply_decode(const struct buf *rec, struct attr_fds *fds, struct deliver
                      struct err *err)
 {
     struct buf status, dsn, reason, relay, handoff;
-    int64_t index = -1, unreachable = 0;
+    int64_t index = -1, unreachable = 0, conn_use = 0;
     bool good;
     const struct attr_spec spec[] = {
         {PROTO_ATTR_INDEX, ATTR_INT, ATTR_REQUIRED, &index},
@@ -346,6 +349,7 @@ deliver_reply_decode(const struct buf *rec, struct attr_fds *fds, struct deliver
         {PROTO_ATTR_RELAY, ATTR_STR, ATTR_TEXT, &relay},
         {PROTO_ATTR_HANDOFF, ATTR_STR, ATTR_TEXT, &handoff},
         {PROTO_ATTR_UNREACHABLE, ATTR_INT, 0, &unreachable},
+        {PROTO_ATTR_CONN_USE, ATTR_INT, 0, &conn_use},
     };
 
     memset(reply, 0, sizeof(*reply));
@@ -360,11 +364,12 @@ deliver_reply_decode(const struct buf *rec, struct attr_fds *fds, struct deliver
          !deliver_status_parse(buf_str(&status), buf_str(&dsn), &reply->res.status) ||
          !deliver_handoff_parse(buf_str(&handoff), reply->res.status, &reply->res.handoff) ||
          (unreachable != 0 && (unreachable != 1 || reply->res.status != DELIVER_DEFER)) ||
-         !deliver_req_clean(buf_str(&relay))))
+         conn_use < 0 || conn_use > 1000000000 || !deliver_req_clean(buf_str(&relay))))
         good = err_set(err, "malformed deliver_status");
     if (good) {
         reply->index = (long)index;
         reply->res.unreachable = unreachable == 1;
+        reply->res.conn_use = (unsigned)conn_use;
         snprintf(reply->res.dsn, sizeof(reply->res.dsn), "%s", buf_str(&dsn));
         snprintf(reply->res.reason, sizeof(reply->res.reason), "%s", buf_str(&reason));
         snprintf(reply->relay, sizeof(reply->relay), "%s", buf_str(&relay));

@@ -52,6 +52,8 @@ struct deliver_result {
     bool unreachable;             /* DELIVER_DEFER only: the destination itself could not be
                                      reached (no connection, no greeting): qmgr's negative
                                      feedback (lib/mail/dest_window.c) */
+    unsigned conn_use;            /* the agent's connection carried this many deliveries, this
+                                     one included (smtp-out's connection reuse); 0 unknown */
     char dsn[16];                 /* enhanced status code, e.g. "4.2.2" */
     char reason[256];             /* human text for the log and the bounce */
 };

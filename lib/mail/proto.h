@@ -114,8 +114,9 @@ enum proto_msg {
 #define PROTO_ATTR_RELAY       "relay"   /* string: deliver_status: name[addr]:port delivered to */
 #define PROTO_ATTR_HANDOFF     "handoff" /* string: deliver_status: "relayed", "notify-passed" */
 #define PROTO_ATTR_UNREACHABLE \
-    "unreachable"                   /* int: deliver_status: 1, the destination was not reached */
-#define PROTO_ATTR_SNI        "sni" /* string: tls_result: the name the client asked for */
+    "unreachable" /* int: deliver_status: 1, the destination was not reached */
+#define PROTO_ATTR_CONN_USE   "conn_use"   /* int: deliver_status: deliveries on the connection */
+#define PROTO_ATTR_SNI        "sni"        /* string: tls_result: the name the client asked for */
 #define PROTO_ATTR_SERVERNAME "servername" /* string: tls_client: SNI to send, "" none */
 #define PROTO_ATTR_MATCH      "match" /* string: tls_client: names the certificate must match */
 #define PROTO_ATTR_QUEUE_NAME "queue_name" /* string: a queue state directory ("deferred") */

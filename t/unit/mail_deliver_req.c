@@ -156,6 +156,7 @@ reply_round_trip(long index, enum deliver_status status, const char *dsn,
     deliver_set(&res, status, dsn, "delivered to maildir");
     res.handoff = handoff;
     res.unreachable = index == 7;
+    res.conn_use = index == 5 ? 3 : 1;
     attr_fds_init(&fds);
     buf_init(&rec, DELIVER_REPLY_LIMIT);
     if (deliver_agent_reply_relay(sv[1], TIMEOUT, &rcpt, &res,
@@ -228,6 +229,10 @@ test_reply(void)
        "a deferral is not a site failure unless the agent says so");
     ok(reply_round_trip(7, DELIVER_DEFER, "4.4.1", DELIVER_FINAL, &out) && out.res.unreachable,
        "the agent says the destination was unreachable: qmgr hears it");
+    ok(reply_round_trip(5, DELIVER_OK, "2.0.0", DELIVER_FINAL, &out) && out.res.conn_use == 3,
+       "a reused connection's use count reaches qmgr (conn_use=3 in its log line)");
+    ok(reply_round_trip(0, DELIVER_OK, "2.0.0", DELIVER_FINAL, &out) && out.res.conn_use == 0,
+       "a first use is not sent: Postfix logs conn_use only from 2 on");
     ok(reply_round_trip(0, DELIVER_DEFER, "4.0.0", DELIVER_RELAYED, &out) &&
            out.res.handoff == DELIVER_FINAL,
        "a handoff is never sent with a deferral");
