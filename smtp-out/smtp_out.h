@@ -120,6 +120,7 @@ struct smtp_out_sess {
     bool mail_answered; /* MAIL FROM got a reply other than 421 */
     bool stale;         /* reused, and it failed before MAIL FROM was answered: a new one */
     char tried[64];     /* the address of the kept connection this delivery used, or "" */
+    struct mime_down *down;    /* 8-bit content going to this server as 7-bit, or NULL */
 };
 
 /* smtp_out_sess.c */
@@ -191,6 +192,7 @@ long smtp_out_stage_timeout(const struct smtp_out_sess *s, enum smtp_out_stage s
 /* smtp_out_data.c */
 bool smtp_out_content(struct smtp_out_sess *s);
 bool smtp_out_bdat(struct smtp_out_sess *s);
-bool smtp_out_8bit_content(struct smtp_out_sess *s, bool *eight);
+bool smtp_out_downgrade(struct smtp_out_sess *s);
+void smtp_out_downgrade_free(struct smtp_out_sess *s);
 
 #endif

@@ -204,18 +204,8 @@ smtp_out_envelope(struct smtp_out_sess *s)
         smtp_out_quit(s);
         return;
     }
-    if (!(s->ext.flags & SMTP_EXT_8BITMIME)) {
-        bool eight;
-        if (!smtp_out_8bit_content(s, &eight))
-            return;
-        if (eight) { /* RFC 6152 section 3: never sent as it is; not converted here */
-            smtp_out_fail_all(s, DELIVER_BOUNCE, "5.6.3",
-                              "message has 8-bit content, and host %s does not offer 8BITMIME",
-                              s->host);
-            smtp_out_quit(s);
-            return;
-        }
-    }
+    if (!(s->ext.flags & SMTP_EXT_8BITMIME) && !smtp_out_downgrade(s))
+        return;
     s->pipelining = (s->ext.flags & SMTP_EXT_PIPELINING) != 0;
     smtp_out_mail(s, utf8);
     if (!s->pipelining)

@@ -121,6 +121,7 @@ smtp_out_sess_end(struct smtp_out_sess *s)
     close(s->qmgr_fd);
     loop_timer_free(s->timer);
     buf_free(&s->out);
+    smtp_out_downgrade_free(s);
     smtp_resp_free(&s->resp);
     queue_envelope_free(&s->env);
     deliver_req_free(&s->req);
