@@ -74,10 +74,11 @@ $(foreach p,$(PROGS),$(eval $(call program,$(p))))
 # server (lib/mail/sasl_*.c: libsasl2); nothing else links them.
 $(BUILD)/bin/smtpd $(BUILD)/bin/submission: LIBS_ALL += $(UNBOUND_LIBS) $(SASL_LIBS)
 $(BUILD)/lib/smtpd/smtpd_dns.o: CFLAGS_ALL += $(UNBOUND_CFLAGS)
-# smtp-out looks next hops up with libunbound too.
-$(BUILD)/bin/smtp-out: LIBS_ALL += $(UNBOUND_LIBS)
-$(BUILD)/smtp-out/%.o: CFLAGS_ALL += $(UNBOUND_CFLAGS)
-$(BUILD)/lib/mail/sasl_cyrus.o: CFLAGS_ALL += $(SASL_CFLAGS)
+# smtp-out looks next hops up with libunbound too, and authenticates to relays with the SASL
+# client (smtp-out/smtp_out_sasl.c: libsasl2).
+$(BUILD)/bin/smtp-out: LIBS_ALL += $(UNBOUND_LIBS) $(SASL_LIBS)
+$(BUILD)/smtp-out/%.o: CFLAGS_ALL += $(UNBOUND_CFLAGS) $(SASL_CFLAGS)
+$(BUILD)/lib/mail/sasl_cyrus.o $(BUILD)/lib/mail/sasl_opts.o: CFLAGS_ALL += $(SASL_CFLAGS)
 $(BUILD)/t/bin/sasl_try $(BUILD)/t/mail_sasl_server: LIBS_ALL += $(SASL_LIBS)
 # The test milter is the filter side of the protocol: libmilter, for the tests only.
 $(BUILD)/t/bin/test_milter: LIBS_ALL += $(MILTER_LIBS)

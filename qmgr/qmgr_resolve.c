@@ -237,7 +237,7 @@ qmgr_route(struct qmgr *q, struct qmgr_msg *m, size_t i, const struct resolve_re
     char *key;
 
     if (fail == NULL)
-        resolve_transport(&q->resolve, m->env.rcpt[i].addr, &res);
+        resolve_transport(&q->resolve, m->env.sender, m->env.rcpt[i].addr, &res);
     else
         res = *fail;
     if (res.status == RESOLVE_OK && qmgr_is_deferred_transport(q, res.transport)) {

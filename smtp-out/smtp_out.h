@@ -31,6 +31,10 @@ struct smtp_out {
     char *tls_policy_error;      /* broken: why (every delivery defers) */
     struct smtp_out_idle *idle;  /* connections kept for the next delivery (smtp_out_cache.c) */
     size_t nidle;
+    struct map_list *sasl_passwd; /* smtp_sasl_password_maps, opened as root; NULL if none */
+    char *sasl_error;             /* SASL cannot work: why (deliveries that need it defer) */
+    bool sasl_ready;              /* sasl_client_init succeeded */
+    unsigned sasl_opts[2];        /* SASL_OPT_* bits: [0] without TLS, [1] inside TLS */
 };
 
 /* One delivery's TLS policy: main.cf's, or its next hop's entry in smtp_tls_policy_maps. */
@@ -51,6 +55,7 @@ enum smtp_out_stage {
     SMTP_OUT_HELO,
     SMTP_OUT_STARTTLS,
     SMTP_OUT_TLS, /* tlsproxy does the handshake */
+    SMTP_OUT_AUTH,
     SMTP_OUT_MAIL,
     SMTP_OUT_RCPT,
     SMTP_OUT_DATA,
@@ -64,6 +69,9 @@ enum smtp_out_stage {
  * owes at most one per recipient and SMTP_OUT_WAIT_EXTRA others (greeting, EHLO, HELO,
  * MAIL, DATA, the dot, RSET, QUIT). */
 #define SMTP_OUT_WAIT_EXTRA 8
+struct smtp_out_sasl;
+#define SMTP_OUT_SASL_USER_MAX 256
+
 struct smtp_out_wait {
     enum smtp_out_stage stage;
     size_t rcpt;
@@ -117,10 +125,14 @@ struct smtp_out_sess {
     bool rset_failed; /* RSET was not accepted: QUIT */
     bool keep;        /* the connection goes to the cache when the session lets it go */
     bool reused;      /* taken from the cache */
-    bool mail_answered; /* MAIL FROM got a reply other than 421 */
-    bool stale;         /* reused, and it failed before MAIL FROM was answered: a new one */
-    char tried[64];     /* the address of the kept connection this delivery used, or "" */
-    struct mime_down *down;    /* 8-bit content going to this server as 7-bit, or NULL */
+    bool mail_answered;         /* MAIL FROM got a reply other than 421 */
+    bool stale;                 /* reused, and it failed before MAIL FROM was answered: a new one */
+    char tried[64];             /* the address of the kept connection this delivery used, or "" */
+    struct mime_down *down;     /* 8-bit content going to this server as 7-bit, or NULL */
+    struct smtp_out_sasl *sasl; /* the AUTH exchange in progress */
+    char sasl_user[SMTP_OUT_SASL_USER_MAX]; /* this connection authenticated as, "" not */
+    char sasl_id[SMTP_OUT_SASL_USER_MAX];   /* smtp_out_sasl_identity's answer, once known */
+    bool sasl_id_known;
 };
 
 /* smtp_out_sess.c */
@@ -174,6 +186,14 @@ bool smtp_out_tls_after_hello(struct smtp_out_sess *s);
 void smtp_out_tls_on_starttls(struct smtp_out_sess *s);
 void smtp_out_tls_start(struct smtp_out_sess *s);
 void smtp_out_tls_end(struct smtp_out_sess *s);
+
+/* smtp_out_sasl.c */
+void smtp_out_sasl_init(struct smtp_out *so);
+void smtp_out_sasl_free(struct smtp_out *so);
+bool smtp_out_sasl_after_hello(struct smtp_out_sess *s);
+void smtp_out_sasl_reply(struct smtp_out_sess *s);
+void smtp_out_sasl_end(struct smtp_out_sess *s);
+const char *smtp_out_sasl_identity(struct smtp_out_sess *s);
 
 /* smtp_out_tlspol.c */
 void smtp_out_tlspol_init(struct smtp_out *so);

@@ -11,8 +11,12 @@
  * The key is what makes two deliveries interchangeable on one connection: the next hop as
  * qmgr names it (a domain, or "[host]:port"; for a domain the connection was made to one of
  * its MX hosts and keeps that host's name and address for relay=), its port, the TLS policy
- * in force (level, wrapper mode, match names, protocols, ciphers, SNI), and the SASL login
- * (always "" until client SASL exists: smtp_out_cache_key is where it goes).
+ * in force (level, wrapper mode, match names, protocols, ciphers, SNI), and the SASL identity
+ * of the sender (smtp_out_sasl_identity: with smtp_sender_dependent_authentication, the
+ * login the sender's smtp_sasl_password_maps entry gives, else ""), so that a connection
+ * authenticated for one sender never carries another sender's mail. Credentials found by
+ * the server's name or the next hop are the same for every delivery with that key. A
+ * connection whose AUTH failed is never kept (the envelope never started).
  *
  * An idle connection is closed, with QUIT, after smtp_connection_cache_time_limit; one the
  * server speaks on (421, EOF or anything) is closed at once without a word. A connection is
@@ -33,14 +37,12 @@
 #include "core/str.h"
 #include "smtp-out/smtp_out.h"
 
-#define SMTP_OUT_SASL_MAX 256
-
 /* What makes a connection fit a delivery. */
 struct smtp_out_key {
     char nexthop[DELIVER_RELAY_MAX]; /* as qmgr named it in the request */
     unsigned port;
     struct smtp_out_tlspol tlspol;
-    char sasl_user[SMTP_OUT_SASL_MAX]; /* client SASL's login for the next hop; "" none yet */
+    char sasl_user[SMTP_OUT_SASL_USER_MAX]; /* the sender's SASL identity; "" none */
 };
 
 /* One idle connection. */
@@ -70,14 +72,13 @@ smtp_out_cache_now(void)
 
 /* smtp_out_cache_key - the session's key */
 static void
-smtp_out_cache_key(const struct smtp_out_sess *s, struct smtp_out_key *k)
+smtp_out_cache_key(struct smtp_out_sess *s, struct smtp_out_key *k)
 {
     memset(k, 0, sizeof(*k));
     str_copy(k->nexthop, s->req.nexthop, sizeof(k->nexthop));
     k->port = s->nh.port;
     k->tlspol = s->tlspol;
-    /* Client SASL (branch smtp-out-sasl): the login smtp_sasl_password_maps gives this next
-     * hop goes in k->sasl_user, so that no delivery rides on another login's session. */
+    str_copy(k->sasl_user, smtp_out_sasl_identity(s), sizeof(k->sasl_user));
 }
 
 /* smtp_out_cache_same - do two keys fit each other? */

@@ -54,6 +54,8 @@ smtp_out_hop_reset(struct smtp_out_sess *s)
     s->conn_use = 0;
     snprintf(s->relay, sizeof(s->relay), "none");
     smtp_out_tls_end(s);
+    smtp_out_sasl_end(s);
+    s->sasl_user[0] = 0;
     s->tls_off = false;
 }
 

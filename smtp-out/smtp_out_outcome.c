@@ -21,6 +21,7 @@ static const struct {
     [SMTP_OUT_HELO] = {"performing the HELO handshake", "HELO"},
     [SMTP_OUT_STARTTLS] = {"sending STARTTLS", "STARTTLS"},
     [SMTP_OUT_TLS] = {"performing the TLS handshake", "STARTTLS"},
+    [SMTP_OUT_AUTH] = {"performing the AUTH handshake", "AUTH"},
     [SMTP_OUT_MAIL] = {"sending MAIL FROM", "MAIL FROM"},
     [SMTP_OUT_RCPT] = {"sending RCPT TO", "RCPT TO"},
     [SMTP_OUT_DATA] = {"sending DATA command", "DATA"},
@@ -53,6 +54,7 @@ smtp_out_stage_timeout(const struct smtp_out_sess *s, enum smtp_out_stage stage)
         secs = p->smtp_helo_timeout;
         break;
     case SMTP_OUT_STARTTLS:
+    case SMTP_OUT_AUTH:
         secs = p->smtp_helo_timeout;
         break;
     case SMTP_OUT_TLS: /* tlsproxy has this limit; ours ends a tlsproxy that never answers */

@@ -13,7 +13,8 @@
  * MAIL and NOTIFY= and ORCPT= on RCPT with DSN, SMTPUTF8 when an address needs it (without
  * the extension such a message fails with 5.6.7, as RFC 6531 3.4 asks).
  *
- * STARTTLS comes between EHLO and MAIL when the TLS policy asks for it (smtp_out_tls.c).
+ * STARTTLS comes between EHLO and MAIL when the TLS policy asks for it (smtp_out_tls.c),
+ * then AUTH when the client has credentials for the server (smtp_out_sasl.c).
  *
  * Trusts: replies as smtp_resp.c parsed them; DSN values from the queue file only when they
  * are printable ASCII without spaces (smtpd checked them when it took the message).
@@ -281,7 +282,7 @@ smtp_out_on_hello(struct smtp_out_sess *s, enum smtp_out_stage stage)
     if (cls == 2) {
         if (stage == SMTP_OUT_EHLO)
             smtp_ext_parse(&s->resp, &s->ext);
-        if (!smtp_out_tls_after_hello(s))
+        if (!smtp_out_tls_after_hello(s) && !smtp_out_sasl_after_hello(s))
             smtp_out_envelope(s);
     } else if (stage == SMTP_OUT_EHLO && cls == 5)
         smtp_out_send(s, SMTP_OUT_HELO, 0, "HELO %s", s->so->p->smtp_helo_name);
@@ -354,6 +355,9 @@ smtp_out_proto_reply(struct smtp_out_sess *s)
         break;
     case SMTP_OUT_STARTTLS:
         smtp_out_tls_on_starttls(s);
+        break;
+    case SMTP_OUT_AUTH:
+        smtp_out_sasl_reply(s);
         break;
     case SMTP_OUT_MAIL:
         smtp_out_on_mail(s);

@@ -116,6 +116,7 @@ smtp_out_sess_end(struct smtp_out_sess *s)
 
     smtp_out_dns_cancel(s);
     smtp_out_tls_end(s);
+    smtp_out_sasl_end(s);
     smtp_out_close(s);
     smtp_out_report(s);
     close(s->qmgr_fd);

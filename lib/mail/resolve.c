@@ -81,6 +81,8 @@ resolve_open(struct resolve *r, const struct params *p, struct err *err)
         log_warn("address classes: %s: addresses that need them are deferred", err->text);
     resolve_maps(&r->valias, &p->virtual_alias_maps, "virtual_alias_maps");
     resolve_maps(&r->transport, &p->transport_maps, "transport_maps");
+    resolve_maps(&r->sender_relay, &p->sender_dependent_relayhost_maps,
+                 "sender_dependent_relayhost_maps");
     return true;
 }
 
@@ -92,7 +94,9 @@ resolve_close(struct resolve *r)
         map_list_close(r->valias);
     if (r->transport)
         map_list_close(r->transport);
-    r->valias = r->transport = NULL;
+    if (r->sender_relay)
+        map_list_close(r->sender_relay);
+    r->valias = r->transport = r->sender_relay = NULL;
 }
 
 static const char *
@@ -252,9 +256,38 @@ resolve_split(const char *spec, struct resolve_result *res)
     snprintf(res->nexthop, sizeof(res->nexthop), "%s", colon ? colon + 1 : "");
 }
 
-/* resolve_default - the class's transport and next hop */
-static void
-resolve_default(struct resolve *r, const char *addr, struct resolve_result *res)
+/* resolve_sender_relay - the sender's entry in sender_dependent_relayhost_maps as the next
+ * hop (address, then @domain); false: a table error, the deferral in res */
+static bool
+resolve_sender_relay(struct resolve *r, const char *sender, struct resolve_result *res)
+{
+    const struct params *p = r->p;
+    struct map_addr_opts opts = {.recipient_delimiter = p->recipient_delimiter};
+    struct map_addr_match match = {0};
+    const char *key = *sender ? sender : p->empty_address_relayhost_maps_lookup_key;
+    struct err err;
+    enum map_status st;
+
+    if (!resolve_ready(&r->sender_relay, &p->sender_dependent_relayhost_maps,
+                       "sender_dependent_relayhost_maps", res))
+        return false;
+    if (r->sender_relay == NULL)
+        return true;
+    st = map_addr_find(r->sender_relay, MAP_ADDR_VIRTUAL, key, &opts, &match, &err);
+    if (st == MAP_ERROR) {
+        resolve_set(res, RESOLVE_DEFER, "4.3.0",
+                    "sender_dependent_relayhost_maps lookup failure: %s", err.text);
+        return false;
+    }
+    if (st == MAP_FOUND && !str_eq_nocase(match.value, "DUNNO"))
+        snprintf(res->nexthop, sizeof(res->nexthop), "%s", match.value);
+    map_addr_match_free(&match);
+    return true;
+}
+
+/* resolve_default - the class's transport and next hop; false: a table error (in res) */
+static bool
+resolve_default(struct resolve *r, const char *sender, const char *addr, struct resolve_result *res)
 {
     const struct params *p = r->p;
     const char *domain = resolve_domain(addr);
@@ -264,22 +297,24 @@ resolve_default(struct resolve *r, const char *addr, struct resolve_result *res)
         resolve_split(p->local_transport, res);
         if (!*res->nexthop)
             snprintf(res->nexthop, sizeof(res->nexthop), "%s", p->myhostname);
-        return;
+        return true;
     case ADDR_CLASS_VIRTUAL_ALIAS: /* not reached: resolve_expand() bounced it */
     case ADDR_CLASS_VIRTUAL_MAILBOX:
         resolve_split(p->virtual_transport, res);
         break;
     case ADDR_CLASS_RELAY:
-        resolve_split(p->relay_transport, res);
-        break;
     case ADDR_CLASS_DEFAULT:
-        resolve_split(p->default_transport, res);
+        resolve_split(res->cls == ADDR_CLASS_RELAY ? p->relay_transport : p->default_transport,
+                      res);
+        if (!*res->nexthop && !resolve_sender_relay(r, sender, res))
+            return false;
         if (!*res->nexthop && *p->relayhost)
             snprintf(res->nexthop, sizeof(res->nexthop), "%s", p->relayhost);
         break;
     }
     if (!*res->nexthop)
         snprintf(res->nexthop, sizeof(res->nexthop), "%s", domain);
+    return true;
 }
 
 /* resolve_lookup - transport_maps: whole address, then the domain; NULL if none */
@@ -303,7 +338,8 @@ resolve_lookup(struct resolve *r, const char *addr, char **value, struct err *er
 
 /* resolve_transport - the transport and next hop of a final address */
 enum resolve_status
-resolve_transport(struct resolve *r, const char *addr, struct resolve_result *res)
+resolve_transport(struct resolve *r, const char *sender, const char *addr,
+                  struct resolve_result *res)
 {
     struct resolve_result map = {0};
     struct err err;
@@ -315,7 +351,8 @@ resolve_transport(struct resolve *r, const char *addr, struct resolve_result *re
     if (res->cls == ADDR_CLASS_VIRTUAL_ALIAS)
         return resolve_set(res, RESOLVE_BOUNCE, "5.1.1",
                            "<%s>: User unknown in virtual alias table", addr);
-    resolve_default(r, addr, res);
+    if (!resolve_default(r, sender, addr, res))
+        return RESOLVE_DEFER;
     if (!resolve_ready(&r->transport, &r->p->transport_maps, "transport_maps", res))
         return RESOLVE_DEFER;
     if (r->transport == NULL)

@@ -22,6 +22,10 @@
  * resolve_transport() picks the transport and next hop: transport_maps (the whole
  * address, then the domain and, as ".domain", its parents), else the class's own
  * transport (local_transport, virtual_transport, relay_transport, default_transport).
+ * Mail that leaves (relay_transport, default_transport) without a next hop of its own goes,
+ * as in Postfix, to the sender's entry in sender_dependent_relayhost_maps (the sender's
+ * address, then @domain; the null sender as empty_address_relayhost_maps_lookup_key; DUNNO
+ * means no entry), else to relayhost, else to the recipient's domain.
  */
 enum resolve_status {
     RESOLVE_OK,
@@ -32,8 +36,9 @@ enum resolve_status {
 struct resolve {
     const struct params *p;
     struct addr_domains domains;
-    struct map_list *valias;    /* NULL without virtual_alias_maps */
-    struct map_list *transport; /* NULL without transport_maps */
+    struct map_list *valias;       /* NULL without virtual_alias_maps */
+    struct map_list *transport;    /* NULL without transport_maps */
+    struct map_list *sender_relay; /* NULL without sender_dependent_relayhost_maps */
 };
 
 struct resolve_result {
@@ -49,7 +54,7 @@ bool resolve_open(struct resolve *r, const struct params *p, struct err *err);
 void resolve_close(struct resolve *r);
 enum resolve_status resolve_expand(struct resolve *r, const char *addr, struct strvec *out,
                                    struct resolve_result *res);
-enum resolve_status resolve_transport(struct resolve *r, const char *addr,
+enum resolve_status resolve_transport(struct resolve *r, const char *sender, const char *addr,
                                       struct resolve_result *res);
 
 #endif

@@ -123,26 +123,6 @@ cyrus_confpath(void *context, char **path)
     return SASL_OK;
 }
 
-/* cyrus_props - the security properties for a session with or without TLS */
-static void
-cyrus_props(unsigned opts, sasl_security_properties_t *props)
-{
-    memset(props, 0, sizeof(*props));
-    props->min_ssf = 0;
-    props->max_ssf = 0; /* no security layer: SMTP AUTH has none after TLS or without */
-    props->maxbufsize = 0;
-    if (opts & SASL_OPT_NOPLAINTEXT)
-        props->security_flags |= SASL_SEC_NOPLAINTEXT;
-    if (opts & SASL_OPT_NOACTIVE)
-        props->security_flags |= SASL_SEC_NOACTIVE;
-    if (opts & SASL_OPT_NODICTIONARY)
-        props->security_flags |= SASL_SEC_NODICTIONARY;
-    if (opts & SASL_OPT_NOANONYMOUS)
-        props->security_flags |= SASL_SEC_NOANONYMOUS;
-    if (opts & SASL_OPT_MUTUAL_AUTH)
-        props->security_flags |= SASL_SEC_MUTUAL_AUTH;
-}
-
 /* cyrus_conn_open - a sasl_conn_t for cc (with cs->lock held); a SASL_* code */
 static int
 cyrus_conn_open(struct cyrus_conn *cc)
@@ -156,7 +136,7 @@ cyrus_conn_open(struct cyrus_conn *cc)
         cc->conn = NULL;
         return rc;
     }
-    cyrus_props(cc->opts, &props);
+    sasl_opts_props(cc->opts, &props);
     return sasl_setprop(cc->conn, SASL_SEC_PROPS, &props);
 }
 
@@ -437,7 +417,7 @@ cyrus_listmech(const struct params *p, unsigned opts, struct err *err)
         err_set(err, "Cyrus SASL: sasl_server_new: %s", sasl_errstring(rc, NULL, NULL));
         return NULL;
     }
-    cyrus_props(opts, &props);
+    sasl_opts_props(opts, &props);
     if (sasl_setprop(conn, SASL_SEC_PROPS, &props) != SASL_OK) {
         err_set(err, "Cyrus SASL: security properties: %s", sasl_errdetail(conn));
         sasl_dispose(&conn);

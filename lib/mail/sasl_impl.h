@@ -6,14 +6,8 @@
 
 #include "core/loop.h"
 #include "mail/params.h"
+#include "mail/sasl_opts.h"
 #include "mail/sasl_server.h"
-
-/* The security options (smtpd_sasl_security_options and the tls variant) as bits. */
-#define SASL_OPT_NOPLAINTEXT  0x01u
-#define SASL_OPT_NOACTIVE     0x02u
-#define SASL_OPT_NODICTIONARY 0x04u
-#define SASL_OPT_NOANONYMOUS  0x08u
-#define SASL_OPT_MUTUAL_AUTH  0x10u
 
 #define SASL_MECH_NAME_MAX 20 /* RFC 4422, section 3.1 */
 #define SASL_USER_MAX      255

@@ -18,36 +18,7 @@
 #include "core/mem.h"
 #include "core/str.h"
 #include "mail/sasl_impl.h"
-
-/* The words of smtpd_sasl_security_options and what they require of a mechanism. */
-static const struct {
-    const char *word;
-    unsigned bit;
-} sasl_opt_words[] = {
-    {"noplaintext", SASL_OPT_NOPLAINTEXT},   {"noactive", SASL_OPT_NOACTIVE},
-    {"nodictionary", SASL_OPT_NODICTIONARY}, {"noanonymous", SASL_OPT_NOANONYMOUS},
-    {"mutual_auth", SASL_OPT_MUTUAL_AUTH},
-};
-
-/* sasl_opts_parse - the bits of one option list; unknown words are logged and ignored */
-static unsigned
-sasl_opts_parse(const struct strvec *list, const char *param)
-{
-    unsigned bits = 0;
-
-    for (size_t i = 0; i < list->n; i++) {
-        size_t k;
-
-        for (k = 0; k < nitems(sasl_opt_words); k++)
-            if (str_eq_nocase(list->v[i], sasl_opt_words[k].word))
-                break;
-        if (k < nitems(sasl_opt_words))
-            bits |= sasl_opt_words[k].bit;
-        else
-            log_warn("%s: unknown security option \"%s\" ignored", param, list->v[i]);
-    }
-    return bits;
-}
+#include "mail/sasl_opts.h"
 
 struct sasl_server *
 sasl_server_create(struct loop *loop, const struct params *p, struct err *err)

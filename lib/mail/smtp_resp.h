@@ -54,9 +54,14 @@ enum smtp_resp_status smtp_resp_feed(struct smtp_resp *r, const char *data, size
 #define SMTP_EXT_STARTTLS   0x40u
 #define SMTP_EXT_AUTH       0x80u
 
+/* AUTH's mechanisms (RFC 4954; also the old "AUTH=" form): upper case, space-separated,
+ * each a SASL name ([A-Z0-9_-], 1 to 20 characters), others dropped; at most
+ * SMTP_EXT_AUTH_MAX - 1 characters, what does not fit dropped. */
+#define SMTP_EXT_AUTH_MAX 256
 struct smtp_ext {
     unsigned flags;
     unsigned long long size;
+    char auth[SMTP_EXT_AUTH_MAX];
 };
 
 void smtp_ext_parse(const struct smtp_resp *r, struct smtp_ext *ext);

@@ -28,7 +28,9 @@ static const char *const main_cf =
     "{ wide@box.example = w1@box.example, w2@box.example, w3@box.example } }\n"
     "transport_maps = inline:{ special@mx.example.org=mbox:, relay.example=:[10.0.0.1], "
     ".sub.example=smtp:[gw.example] }\n"
-    "relayhost = [smarthost.example]\n";
+    "relayhost = [smarthost.example]\n"
+    "sender_dependent_relayhost_maps = inline:{ alice@example.org=[alice-relay.example]:587, "
+    "@corp.example=[corp-relay.example], bob@corp.example=DUNNO, <>=[bounce-relay.example] }\n";
 
 /* expand - the expansion of addr as one comma-separated string, or "defer:"/"bounce:" */
 static char *
@@ -88,6 +90,35 @@ test_expand(struct resolve *r)
     ok(strstr(res.reason, "expansion size") != NULL, "the expansion limit says so: %s", res.reason);
 }
 
+/* test_sender_relay - sender_dependent_relayhost_maps: address, address without its
+ * extension, @domain, DUNNO, the null sender's key; never for local mail or a transport's
+ * own next hop */
+static void
+test_sender_relay(struct resolve *r)
+{
+    static const struct {
+        const char *sender, *addr, *nexthop;
+    } cases[] = {
+        {"alice@example.org", "x@elsewhere.example", "[alice-relay.example]:587"},
+        {"alice+tag@example.org", "x@elsewhere.example", "[alice-relay.example]:587"},
+        {"carol@corp.example", "x@elsewhere.example", "[corp-relay.example]"},
+        {"bob@corp.example", "x@elsewhere.example", "[smarthost.example]"},
+        {"", "x@elsewhere.example", "[bounce-relay.example]"},
+        {"dave@example.org", "x@elsewhere.example", "[smarthost.example]"},
+        {"alice@example.org", "user@mx.example.org", "mx.example.org"},
+        {"alice@example.org", "r@relay.example", "[10.0.0.1]"},
+        {"alice@example.org", "x@host.sub.example", "[gw.example]"},
+    };
+    struct resolve_result res;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ok(resolve_transport(r, cases[i].sender, cases[i].addr, &res) == RESOLVE_OK,
+           "<%s> to %s resolves", cases[i].sender, cases[i].addr);
+        is_str(res.nexthop, cases[i].nexthop, "<%s> to %s: next hop", cases[i].sender,
+               cases[i].addr);
+    }
+}
+
 static void
 test_transport(struct resolve *r)
 {
@@ -106,11 +137,12 @@ test_transport(struct resolve *r)
     struct resolve_result res;
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        ok(resolve_transport(r, cases[i].addr, &res) == RESOLVE_OK, "%s resolves", cases[i].addr);
+        ok(resolve_transport(r, "someone@example.org", cases[i].addr, &res) == RESOLVE_OK,
+           "%s resolves", cases[i].addr);
         is_str(res.transport, cases[i].transport, "%s: transport", cases[i].addr);
         is_str(res.nexthop, cases[i].nexthop, "%s: next hop", cases[i].addr);
     }
-    ok(resolve_transport(r, "x@alias.example", &res) == RESOLVE_BOUNCE &&
+    ok(resolve_transport(r, "", "x@alias.example", &res) == RESOLVE_BOUNCE &&
            strcmp(res.dsn, "5.1.1") == 0,
        "an unexpanded virtual alias address bounces 5.1.1");
 }
@@ -133,6 +165,7 @@ main(void)
         diag("%s", err.text);
     test_expand(&r);
     test_transport(&r);
+    test_sender_relay(&r);
     resolve_close(&r);
     params_free(&p);
     conf_free(conf);

@@ -162,6 +162,17 @@ test_ext(void)
     smtp_ext_parse(&r, &ext);
     is_int(ext.flags, 0xff, "every keyword, in any case");
     is_int((long long)ext.size, 10240000, "SIZE value");
+    is_str(ext.auth, "PLAIN LOGIN", "AUTH's mechanisms");
+    smtp_resp_free(&r);
+
+    wire = "250-mx\r\n250-AUTH=login PLAIN\r\n250-AUTH plain cram-md5 X\tY ABCDEFGHIJKLMNOPQRSTU"
+           " SCRAM-SHA-256\r\n250 OK\r\n";
+    smtp_resp_init(&r);
+    smtp_resp_feed(&r, wire, strlen(wire), &used, &err);
+    smtp_ext_parse(&r, &ext);
+    is_int(ext.flags, SMTP_EXT_AUTH, "AUTH= (the old form) offers AUTH too");
+    is_str(ext.auth, "LOGIN PLAIN CRAM-MD5 SCRAM-SHA-256",
+           "mechanisms of both forms, upper case, once each; bad names and names over 20 dropped");
     smtp_resp_free(&r);
 
     wire = "250-mx PIPELINING\r\n250-SIZE\r\n250-SIZE12\r\n250 DSNX\r\n";
