@@ -118,6 +118,9 @@ void queue_writer_free(struct queue_writer *w);
  * chunk by chunk (fn returns false to stop, which makes the call return false).
  */
 bool queue_file_read(int fd, struct queue_envelope *env, struct err *err);
+/* queue_file_read_len - the file's first size bytes, as if it ended there (a milter's
+ * replaced body is spooled past the end marker of a file not yet committed) */
+bool queue_file_read_len(int fd, off_t size, struct queue_envelope *env, struct err *err);
 typedef bool (*queue_content_fn)(const char *data, size_t len, void *ctx);
 bool queue_file_content(int fd, const struct queue_envelope *env, queue_content_fn fn, void *ctx,
                         struct err *err);

@@ -404,17 +404,25 @@ queue_envelope_finish(struct queue_reader *r, struct queue_envelope *env)
 bool
 queue_file_read(int fd, struct queue_envelope *env, struct err *err)
 {
-    char value[QUEUE_VALUE_MAX + 1];
-    struct queue_reader r = {.fd = fd, .err = err};
-    enum queue_phase phase = QUEUE_PHASE_ENVELOPE;
-    bool done = false, good;
     struct stat st;
 
     memset(env, 0, sizeof(*env));
     if (fstat(fd, &st) < 0) {
         return err_set(err, "fstat: %s", strerror(errno));
     }
-    r.size = st.st_size;
+    return queue_file_read_len(fd, st.st_size, env, err);
+}
+
+/* queue_file_read_len - the same for a file that ends at size, whatever follows there */
+bool
+queue_file_read_len(int fd, off_t size, struct queue_envelope *env, struct err *err)
+{
+    char value[QUEUE_VALUE_MAX + 1];
+    struct queue_reader r = {.fd = fd, .size = size, .err = err};
+    enum queue_phase phase = QUEUE_PHASE_ENVELOPE;
+    bool done = false, good;
+
+    memset(env, 0, sizeof(*env));
     good = queue_header(&r, value);
     while (good && !done)
         good = queue_record(&r, env, &phase, &done, value);

@@ -95,6 +95,7 @@ const struct smtp_reply *smtp_param_mail(const char *s, size_t len, struct smtp_
 const struct smtp_reply *smtp_param_rcpt(const char *s, size_t len, bool utf8,
                                          struct smtp_rcpt_params *p);
 bool smtp_param_xtext(const char *s, size_t len, struct buf *out);
+char *smtp_xtext_encode(const char *s);
 void smtp_param_mail_free(struct smtp_mail_params *p);
 const char *smtp_body_word(enum smtp_body body);
 void smtp_param_rcpt_free(struct smtp_rcpt_params *p);

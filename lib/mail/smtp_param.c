@@ -115,6 +115,23 @@ smtp_param_xtext(const char *s, size_t len, struct buf *out)
     return true;
 }
 
+/* smtp_xtext_encode - RFC 3461 xtext of a decoded value, as the queue file keeps ENVID */
+char *
+smtp_xtext_encode(const char *s)
+{
+    struct buf b;
+
+    buf_init(&b, BUF_UNLIMITED);
+    buf_puts(&b, "");
+    for (; *s; s++) {
+        if (*s == '+' || *s == '=' || (unsigned char)*s < 33 || (unsigned char)*s > 126)
+            buf_printf(&b, "+%02X", (unsigned char)*s);
+        else
+            buf_putc(&b, *s);
+    }
+    return buf_steal(&b);
+}
+
 /* smtp_param_size - RFC 1870 SIZE=digits, refused past 2^64-1 */
 static bool
 smtp_param_size(const struct smtp_param *p, uint64_t *size)

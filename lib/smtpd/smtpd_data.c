@@ -48,23 +48,6 @@ smtpd_protocol(bool esmtp, bool utf8, bool tls, bool auth)
     return esmtp ? words[utf8][tls][auth] : "SMTP";
 }
 
-/* smtpd_xtext - RFC 3461 xtext of a decoded printable value */
-static char *
-smtpd_xtext(const char *s)
-{
-    struct buf b;
-
-    buf_init(&b, BUF_UNLIMITED);
-    buf_puts(&b, "");
-    for (; *s; s++) {
-        if (*s == '+' || *s == '=' || (unsigned char)*s < 33 || (unsigned char)*s > 126)
-            buf_printf(&b, "+%02X", (unsigned char)*s);
-        else
-            buf_putc(&b, *s);
-    }
-    return buf_steal(&b);
-}
-
 /* smtpd_data_free - drop the data-phase state (not the queue ID) */
 void
 smtpd_data_free(struct smtpd_session *sess)
@@ -194,7 +177,7 @@ smtpd_data_begin(struct smtpd_session *sess)
     static const char *const rets[] = {
         [SMTP_RET_NONE] = "", [SMTP_RET_FULL] = "FULL", [SMTP_RET_HDRS] = "HDRS"};
     /* The envelope struct holds writable strings; these copies are freed below. */
-    char *envid = smtpd_xtext(txn->envid ? txn->envid : "");
+    char *envid = smtp_xtext_encode(txn->envid ? txn->envid : "");
     char *ret = xstrdup(rets[txn->ret]), *name = xstrdup(sess->name);
     char *body = xstrdup(smtp_body_word(txn->body));
     char *helo = xstrdup(sess->helo ? sess->helo : "");
