@@ -304,9 +304,9 @@ milter_apply_unspool(struct milter_edits *e, bool good, struct err *err)
     return false;
 }
 
-/* milter_edits_apply - the edited message written whole to new_fd (not fsynced) */
-bool
-milter_edits_apply(struct milter_edits *e, int old_fd, int new_fd, struct err *err)
+/* milter_apply_old - the old file read, the new one written */
+static bool
+milter_apply_old(struct milter_edits *e, int old_fd, int new_fd, struct err *err)
 {
     struct milter_apply a = {.e = e, .err = err, .hdrs = {.lim = &e->lim}};
     struct milter_rcpts r = {0};
@@ -315,11 +315,6 @@ milter_edits_apply(struct milter_edits *e, int old_fd, int new_fd, struct err *e
     off_t size;
     bool good;
 
-    e->emptied = false;
-    if (e->body_replaced && (old_fd != e->spool_fd || e->spool_cut)) {
-        return err_set(err, "the replaced body is %s",
-                       e->spool_cut ? "gone with an earlier apply" : "spooled in another file");
-    }
     if (e->spool_base >= 0)
         size = e->spool_base;
     else if (fstat(old_fd, &st) == 0)
@@ -338,5 +333,20 @@ milter_edits_apply(struct milter_edits *e, int old_fd, int new_fd, struct err *e
     }
     free(r.v);
     queue_envelope_free(&env);
+    return good;
+}
+
+/* milter_edits_apply - the edited message written whole to new_fd (not fsynced) */
+bool
+milter_edits_apply(struct milter_edits *e, int old_fd, int new_fd, struct err *err)
+{
+    bool good;
+
+    e->emptied = false;
+    if (e->body_replaced && (old_fd != e->spool_fd || e->spool_cut))
+        good = err_set(err, "the replaced body is %s",
+                       e->spool_cut ? "gone with an earlier apply" : "spooled in another file");
+    else
+        good = milter_apply_old(e, old_fd, new_fd, err);
     return milter_apply_unspool(e, good, err);
 }
