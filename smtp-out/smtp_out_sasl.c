@@ -167,10 +167,12 @@ smtp_out_sasl_lookup(struct smtp_out_sess *s, bool by_host, char **value, struct
 
 /*
  * smtp_out_sasl_identity - the SASL user name the sender maps to with
- * smtp_sender_dependent_authentication, "" otherwise (no entry, a table error, or the
- * option off): what a cache of open connections must add to its key, so that one sender's
- * authenticated connection never carries another sender's mail. Without the option the
- * credentials depend only on the server and the next hop, which the key has already.
+ * smtp_sender_dependent_authentication, "" otherwise (no entry, or the option off): what
+ * the connection cache adds to its key, so that one sender's authenticated connection
+ * never carries another sender's mail. Without the option the credentials depend only on
+ * the server and the next hop, which the key has already. A table error gives a name no
+ * table can hold (a control character), so that such a delivery takes no kept connection
+ * and defers at AUTH on a new one instead of riding on someone else's.
  */
 const char *
 smtp_out_sasl_identity(struct smtp_out_sess *s)
@@ -182,10 +184,18 @@ smtp_out_sasl_identity(struct smtp_out_sess *s)
         return s->sasl_id;
     s->sasl_id_known = true;
     s->sasl_id[0] = 0;
-    if (s->so->p->smtp_sasl_auth_enable &&
-        smtp_out_sasl_lookup(s, false, &value, &err) == MAP_FOUND) {
+    if (!s->so->p->smtp_sasl_auth_enable)
+        return s->sasl_id;
+    switch (smtp_out_sasl_lookup(s, false, &value, &err)) {
+    case MAP_FOUND:
         value[strcspn(value, ":")] = 0;
         str_copy(s->sasl_id, value, sizeof(s->sasl_id));
+        break;
+    case MAP_ERROR:
+        str_copy(s->sasl_id, "\001table error", sizeof(s->sasl_id));
+        break;
+    case MAP_NOTFOUND:
+        break;
     }
     if (value != NULL) {
         wipe(value, strlen(value));

@@ -298,6 +298,19 @@ def check_sender(i, rx, ports):
         t.ok(wait_for(lambda: read_text(rx.log).count("sasl_username=%s" % login(user)) > before,
                       10), "  authenticated as %s (by %s)" % (
                  login(user), "the sender's entry" if user != "carol" else "the next hop's entry"))
+    # Connection reuse: alice's and carol's connections to the same relay are both kept
+    # (smtp_connection_cache_time_limit is long here); each sender's next message takes its
+    # own, never the other's: the cache key has the sender's SASL identity.
+    for sender, user in (("alice@example.org", "alice"), ("carol@elsewhere.example", "carol")):
+        rcpt = "again-%s@world.example" % user
+        qid = send(i, sender, [rcpt])
+        line = outcome(i, qid, rcpt)
+        t.like(line, "relay=127.0.0.1[127.0.0.1]:%d, conn_use=2, " % ports["sub"],
+               "sender <%s> again: the kept connection is reused" % sender)
+        rqid = line.rsplit("queued as ", 1)[-1].rstrip(")")
+        t.ok(wait_for(lambda: "%s: client=unknown[127.0.0.1], sasl_method=PLAIN, sasl_username=%s"
+                      % (rqid, login(user)) in read_text(rx.log), 10),
+             "  the one authenticated as %s" % login(user))
 
 
 def check_postfix(i, pf):
@@ -402,6 +415,7 @@ def main(root):
                       "tls_owner = %s\n" % tls_owner().pw_name +
                       "inet_protocols = ipv4\n"
                       "smtp_tls_security_level = may\n"
+                      "smtp_connection_cache_time_limit = 60s\n"
                       "smtp_sasl_auth_enable = yes\n"
                       "smtp_sasl_password_maps = texthash:%s\n" % pw +
                       "smtp_sasl_tls_security_options = noanonymous\n"
