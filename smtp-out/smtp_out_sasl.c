@@ -21,7 +21,8 @@
  *     smtp_sasl_tls_security_options apply. t/smtp-out-sasl.t records the wire to check.
  *   - The server's mechanism names reach Cyrus only as smtp_ext.c kept them (SASL names),
  *     and its challenges only as strict base64.
- *   - The password lives in memory only for the exchange, and is wiped when it ends.
+ *   - The password lives in memory only for the exchange, and is wiped when it ends; so is
+ *     the output buffer that carried it, once the server answered.
  *
  * Cyrus's client calls run on the event loop: the mechanisms a relay offers (PLAIN, LOGIN,
  * CRAM-MD5, SCRAM) compute without I/O. A mechanism that would block (GSSAPI) would stall
@@ -484,6 +485,8 @@ smtp_out_sasl_reply(struct smtp_out_sess *s)
     struct smtp_out_sasl *x = s->sasl;
 
     s->whead = s->wtail = 0; /* AUTH is never pipelined: nothing else is owed */
+    if (s->out.len == 0 && s->out.data != NULL)
+        wipe(s->out.data, s->out.cap); /* the line with the credentials went out whole */
     if (x != NULL && x->aborting) {
         smtp_out_sasl_defer(s, "4.7.0",
                             "SASL authentication failed; cannot authenticate to server %s: the "

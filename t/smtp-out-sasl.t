@@ -282,6 +282,23 @@ def check_no_auth_offered(i):
            "credentials configured, server offers no AUTH: delivered without it (as Postfix)")
 
 
+def check_filter(i, rx):
+    """smtp_sasl_mechanism_filter: LOGIN only is used; a filter that leaves nothing means no
+    AUTH at all (the submission relay then refuses MAIL)."""
+    qid = send(i, "", ["p@login.example"])
+    line = outcome(i, qid, "p@login.example")
+    t.like(line, "status=sent", "smtp_sasl_mechanism_filter = login: delivered")
+    rqid = line.rsplit("queued as ", 1)[-1].rstrip(")")
+    t.ok(wait_for(lambda: "%s: client=unknown[127.0.0.1], sasl_method=LOGIN, " % rqid
+                  in read_text(rx.log), 10), "  the relay saw AUTH LOGIN")
+    qid = send(i, "", ["q@filtered.example"])
+    t.like(outcome(i, qid, "q@filtered.example"), "said: 530 5.7.0 Authentication required "
+           "(in reply to MAIL FROM command)",
+           "a filter that keeps none of the server's mechanisms: no AUTH, the relay refuses MAIL")
+    t.like(i.log(), "warning: 127.0.0.1[127.0.0.1] offered no supported AUTH mechanisms: "
+           "'PLAIN LOGIN'", "  and the log says why, as Postfix's does")
+
+
 def check_sender(i, rx, ports):
     """(d): sender_dependent_relayhost_maps and sender-dependent credentials."""
     cases = (("alice@example.org", "alice", ports["sub"]),
@@ -380,6 +397,8 @@ def main(root):
               "noauth.example": "smtp:" + ip % noauth.port,
               "plainok.example": "plainauth:" + lh % noauth.port,
               "example.org": "smtp:" + ip % rx.ports["plain"],
+              "login.example": "loginonly:" + ip % rx.ports["sub"],
+              "filtered.example": "filtered:" + ip % rx.ports["sub"],
               "pf587.example": "smtp:" + ip % pfp[0],
               "pf465.example": "relay:" + ip % pfp[1],
               "pfbad587.example": "smtp:" + lh % pfp[0],
@@ -407,6 +426,10 @@ def main(root):
                           "relay unix - - n - - smtp-out -o smtp_tls_wrappermode=yes\n"
                           "plainauth unix - - n - - smtp-out "
                           "-o smtp_sasl_security_options=noanonymous\n"
+                          "loginonly unix - - n - - smtp-out "
+                          "-o smtp_sasl_mechanism_filter=login\n"
+                          "filtered unix - - n - - smtp-out "
+                          "-o smtp_sasl_mechanism_filter=cram-md5\n"
                           "tlsproxy unix - - n - 0 tlsproxy\n",
                  main="transport_maps = inline:{ %s }\n"
                       % ", ".join("%s=%s" % kv for kv in routes.items()) +
@@ -432,6 +455,7 @@ def main(root):
         check_no_tls(i, noauth)
         check_no_auth_offered(i)
         check_sender(i, rx, rx.ports)
+        check_filter(i, rx)
         if pf is None:
             t.ok(True, "# SKIP a real Postfix relay: needs root and Debian's postfix "
                        "(tools/setup-deps)")
