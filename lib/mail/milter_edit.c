@@ -108,7 +108,7 @@ milter_edit_push(struct milter_edits *e)
  * form smtpd writes into the queue file (quotes only where needed); "" for <>
  */
 static char *
-milter_edit_addr(const char *what, const char *s, bool rcpt, struct err *err)
+milter_edit_addr(const char *what, const char *s, bool rcpt, bool *utf8, struct err *err)
 {
     struct buf path, out;
     struct mailaddr addr;
@@ -139,6 +139,7 @@ milter_edit_addr(const char *what, const char *s, bool rcpt, struct err *err)
                 mailaddr_strerror(bad));
     } else {
         buf_init(&out, QUEUE_FILE_ADDR_MAX + 1);
+        *utf8 = addr.utf8;
         if (mailaddr_format(&out, &addr))
             res = xstrdup(out.len ? buf_str(&out) : "");
         else
@@ -250,7 +251,7 @@ milter_edit_envelope(struct milter_edit *ed, const struct milter_reply *r, struc
 {
     bool from = r->cmd == MILTER_REPLY_CHGFROM;
 
-    ed->addr = milter_edit_addr(milter_reply_name(r->cmd), r->addr, !from, err);
+    ed->addr = milter_edit_addr(milter_reply_name(r->cmd), r->addr, !from, &ed->utf8, err);
     if (ed->addr == NULL)
         return false;
     if (from)

@@ -103,13 +103,20 @@ static bool
 milter_apply_envelope(struct milter_edits *e, const struct queue_envelope *old,
                       struct queue_envelope *env, struct milter_rcpts *r, struct err *err)
 {
-    for (size_t i = 0; i < old->nrcpt; i++)
-        if (!milter_rcpts_add(r, old->rcpt[i].addr, old->rcpt[i].notify, old->rcpt[i].orcpt,
-                              QUEUE_FILE_RCPT_MAX, err))
-            return false;
+    bool utf8 = strncmp(old->protocol, "UTF8", 4) == 0; /* the client said SMTPUTF8 */
+
+    r->cap = old->nrcpt;
+    r->v = xreallocarray(NULL, r->cap, sizeof(*r->v));
+    for (size_t i = 0; i < old->nrcpt; i++) /* as smtpd wrote them, duplicates and all */
+        r->v[r->n++] =
+            (struct milter_rcpt){old->rcpt[i].addr, old->rcpt[i].notify, old->rcpt[i].orcpt};
     for (size_t i = 0; i < e->n; i++) {
         const struct milter_edit *ed = &e->v[i];
 
+        if (ed->utf8 && !utf8 && ed->cmd != MILTER_REPLY_DELRCPT) {
+            return err_set(err, "%s <%.300s>: non-ASCII address in a message without SMTPUTF8",
+                           milter_reply_name(ed->cmd), ed->addr);
+        }
         if (ed->cmd == MILTER_REPLY_CHGFROM) {
             env->sender = ed->addr;
             env->ret = ed->ret ? ed->ret : env->ret;

@@ -30,6 +30,7 @@ struct milter_edit {
     char *ret;
     char *envid;
     char *body;
+    bool utf8; /* addr has non-ASCII octets: only for an SMTPUTF8 message */
 };
 
 struct milter_edits {

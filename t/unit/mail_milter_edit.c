@@ -550,6 +550,54 @@ test_damaged(void)
     close(old);
 }
 
+static void
+test_utf8(void)
+{
+    struct milter_edits *e = milter_edits_new();
+    int old = old_file(CONTENT, strlen(CONTENT));
+    struct result res;
+    struct err err;
+
+    ok(add(e, '-', "<j\xc3\xb6rg@example.net>", NULL, 0, &err), "DELRCPT of a UTF-8 address");
+    ok(apply_to(e, old, &res), "does nothing in a message without SMTPUTF8");
+    result_free(&res);
+    ok(add(e, '+', "<j\xc3\xb6rg@example.net>", NULL, 0, &err), "ADDRCPT of a UTF-8 address");
+    ok(!apply_to(e, old, &res), "is refused in a message without SMTPUTF8");
+    like(res.err.text, "without SMTPUTF8", "which the error says");
+    result_free(&res);
+    milter_edits_free(e);
+    close(old);
+}
+
+/* test_write_error - a full disk under the new file: an error, the old file as it was */
+static void
+test_write_error(void)
+{
+    struct milter_edits *e = milter_edits_new();
+    int old = old_file(CONTENT, strlen(CONTENT));
+    int full = open("/dev/full", O_WRONLY);
+    struct queue_envelope env;
+    struct stat before, after;
+    struct err err;
+
+    fstat(old, &before);
+    milter_edits_spool(e, old);
+    add_body(e, "new body\r\n", 10, &err);
+    if (full < 0) {
+        ok(true, "# SKIP no /dev/full");
+    } else {
+        ok(!milter_edits_apply(e, old, full, &err), "a write error fails the apply");
+        like(err.text, "No space left", "and names it");
+        close(full);
+    }
+    fstat(old, &after);
+    is_int((long long)after.st_size, (long long)before.st_size, "the spool is cut off anyway");
+    ok(queue_file_read(old, &env, &err), "the old file reads as before");
+    queue_envelope_free(&env);
+    milter_edits_free(e);
+    close(old);
+}
+
 int
 main(void)
 {
@@ -563,5 +611,7 @@ main(void)
     test_body();
     test_size_limit();
     test_damaged();
+    test_utf8();
+    test_write_error();
     return done_testing();
 }
