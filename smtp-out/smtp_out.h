@@ -77,6 +77,14 @@ struct smtp_out_wait {
     size_t rcpt;
 };
 
+/* The content on its way from the queue file to the server (smtp_out_data.c). */
+struct smtp_out_src {
+    struct queue_content *cur; /* NULL: nothing more to read */
+    bool stuff;                /* DATA: dots doubled, the final dot at the end; else BDAT */
+    bool line_start;           /* the last byte put out was LF, or none was */
+    struct buf seven;          /* converted content not yet put out (s->down) */
+};
+
 /* One delivery: one request from qmgr, one connection to the next hop. */
 struct smtp_out_sess {
     struct smtp_out *so;
@@ -133,6 +141,7 @@ struct smtp_out_sess {
     char sasl_user[SMTP_OUT_SASL_USER_MAX]; /* this connection authenticated as, "" not */
     char sasl_id[SMTP_OUT_SASL_USER_MAX];   /* smtp_out_sasl_identity's answer, once known */
     bool sasl_id_known;
+    struct smtp_out_src src;
 };
 
 /* smtp_out_sess.c */
@@ -212,6 +221,8 @@ long smtp_out_stage_timeout(const struct smtp_out_sess *s, enum smtp_out_stage s
 /* smtp_out_data.c */
 bool smtp_out_content(struct smtp_out_sess *s);
 bool smtp_out_bdat(struct smtp_out_sess *s);
+bool smtp_out_fill(struct smtp_out_sess *s);
+void smtp_out_src_stop(struct smtp_out_sess *s);
 bool smtp_out_downgrade(struct smtp_out_sess *s);
 void smtp_out_downgrade_free(struct smtp_out_sess *s);
 

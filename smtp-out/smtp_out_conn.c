@@ -99,6 +99,8 @@ smtp_out_write(struct smtp_out_sess *s)
         return;
     }
     buf_consume(&s->out, (size_t)n);
+    if (!smtp_out_fill(s))
+        return;
     if (s->out.len == 0 && s->quit_sent && s->wtail - s->whead == 1 &&
         s->so->p->smtp_skip_quit_response) {
         smtp_out_close(s); /* only QUIT's reply is owed */

@@ -5,9 +5,9 @@
  * Or, to a server that offers CHUNKING (RFC 3030), one "BDAT n LAST" with the content as it
  * is: no stuffing, no dot, and with PIPELINING no round trip of its own.
  *
- * The whole stuffed content is built in the session's output buffer before it is written:
- * simple, and bounded by message_size_limit (plus one byte per stuffed dot); streaming it
- * from the file in pieces is left for later (doc/smtp-out.md).
+ * The content streams from the file: a chunk (one queue file record) is read whenever
+ * fewer than SMTP_OUT_FILL_LOW bytes wait to be sent, up to SMTP_OUT_FILL_HIGH, so a
+ * session holds a few hundred KiB whatever the message's size.
  *
  * Trusts: the queue file as queue_read.c checks it while reading.
  */
@@ -19,27 +19,44 @@
 #include "mail/mime_down.h"
 #include "smtp-out/smtp_out.h"
 
-struct smtp_out_stuff {
-    struct buf *out;
-    bool line_start; /* the last byte was LF, or nothing was sent yet */
-};
+#define SMTP_OUT_FILL_LOW  (64 * 1024)
+#define SMTP_OUT_FILL_HIGH (256 * 1024)
 
-/* smtp_out_stuff_chunk - one chunk of content, dots doubled at line starts */
-static bool
-smtp_out_stuff_chunk(const char *data, size_t len, void *arg)
+/* smtp_out_put_chunk - bytes of content into s->out: dots doubled at line starts for DATA,
+ * as they are for BDAT */
+static void
+smtp_out_put_chunk(struct smtp_out_sess *s, const char *data, size_t len)
 {
-    struct smtp_out_stuff *st = arg;
+    struct smtp_out_src *src = &s->src;
     size_t from = 0;
 
-    for (size_t i = 0; i < len; i++) {
-        if (st->line_start && data[i] == '.') {
-            buf_append(st->out, data + from, i - from);
-            buf_putc(st->out, '.');
+    for (size_t i = 0; src->stuff && i < len; i++) {
+        if (src->line_start && data[i] == '.') {
+            buf_append(&s->out, data + from, i - from);
+            buf_putc(&s->out, '.');
             from = i;
         }
-        st->line_start = data[i] == '\n';
+        src->line_start = data[i] == '\n';
     }
-    buf_append(st->out, data + from, len - from);
+    if (!src->stuff && len > 0)
+        src->line_start = data[len - 1] == '\n';
+    buf_append(&s->out, data + from, len - from);
+}
+
+/* smtp_out_file_chunk - a chunk of the queue file's content, converted first when the
+ * server gets 7-bit content (s->down) */
+static bool
+smtp_out_file_chunk(const char *data, size_t len, void *arg)
+{
+    struct smtp_out_sess *s = arg;
+
+    if (s->down == NULL) {
+        smtp_out_put_chunk(s, data, len);
+        return true;
+    }
+    mime_down_feed(data, len, s->down);
+    smtp_out_put_chunk(s, buf_str(&s->src.seven), s->src.seven.len);
+    buf_reset(&s->src.seven);
     return true;
 }
 
@@ -90,74 +107,98 @@ smtp_out_downgrade(struct smtp_out_sess *s)
     return true;
 }
 
-/* smtp_out_read_content - the content to send, chunk by chunk into fn: as the queue file
- * holds it, or converted to 7-bit first; false: the session ended */
-static bool
-smtp_out_read_content(struct smtp_out_sess *s, queue_content_fn fn, void *arg)
+/* smtp_out_src_stop - no more content from the file (sent, or the connection is gone) */
+void
+smtp_out_src_stop(struct smtp_out_sess *s)
 {
-    struct buf seven;
-    struct err err;
-    bool good;
-
-    if (s->down == NULL)
-        good = queue_file_content(s->req.fd, &s->env, fn, arg, &err);
-    else {
-        buf_init(&seven, BUF_UNLIMITED);
-        mime_down_rewind(s->down, &seven);
-        good = queue_file_content(s->req.fd, &s->env, mime_down_feed, s->down, &err);
-        if (good) {
-            mime_down_finish(s->down);
-            fn(seven.data ? seven.data : "", seven.len, arg);
-        }
-        buf_free(&seven);
-    }
-    if (!good)
-        smtp_out_lost(s, "4.3.0", "read queue file: %s", err.text);
-    return good;
+    queue_content_close(s->src.cur);
+    s->src.cur = NULL;
+    buf_free(&s->src.seven);
 }
 
-/* smtp_out_raw_chunk - one chunk of content, as it is */
-static bool
-smtp_out_raw_chunk(const char *data, size_t len, void *arg)
+/* smtp_out_src_end - the file's content is all out: the CRLF it may lack, the dot for DATA */
+static void
+smtp_out_src_end(struct smtp_out_sess *s)
 {
-    struct smtp_out_stuff *st = arg;
+    if (s->down != NULL) {
+        mime_down_finish(s->down);
+        smtp_out_put_chunk(s, buf_str(&s->src.seven), s->src.seven.len);
+    }
+    if (!s->src.line_start)
+        buf_puts(&s->out, "\r\n");
+    if (s->src.stuff)
+        buf_puts(&s->out, ".\r\n");
+    smtp_out_src_stop(s);
+}
 
-    buf_append(st->out, data, len);
-    st->line_start = len > 0 ? data[len - 1] == '\n' : st->line_start;
+/* smtp_out_fill - read ahead while little waits to be sent; false: the session ended */
+bool
+smtp_out_fill(struct smtp_out_sess *s)
+{
+    struct err err;
+
+    if (s->src.cur == NULL || s->out.len >= SMTP_OUT_FILL_LOW)
+        return true;
+    while (s->src.cur != NULL && s->out.len < SMTP_OUT_FILL_HIGH)
+        switch (queue_content_next(s->src.cur, smtp_out_file_chunk, s, &err)) {
+        case QUEUE_CONTENT_MORE:
+            break;
+        case QUEUE_CONTENT_END:
+            smtp_out_src_end(s);
+            break;
+        case QUEUE_CONTENT_ERROR:
+            smtp_out_src_stop(s);
+            smtp_out_lost(s, "4.3.0", "read queue file: %s", err.text);
+            return false;
+        }
     return true;
 }
 
-/* smtp_out_bdat - BDAT with the whole content as its one chunk, into s->out; the reply is
- * the final one, as the dot's; false: the session ended */
+/* smtp_out_src_start - the content starts to stream; false: the session ended */
+static bool
+smtp_out_src_start(struct smtp_out_sess *s, bool stuff)
+{
+    struct err err;
+
+    smtp_out_src_stop(s);
+    s->src = (struct smtp_out_src){.stuff = stuff, .line_start = true};
+    buf_init(&s->src.seven, BUF_UNLIMITED);
+    if (s->down != NULL)
+        mime_down_rewind(s->down, &s->src.seven);
+    s->src.cur = queue_content_open(s->req.fd, &s->env, &err);
+    if (s->src.cur == NULL) {
+        smtp_out_lost(s, "4.3.0", "read queue file: %s", err.text);
+        return false;
+    }
+    return smtp_out_fill(s);
+}
+
+/* smtp_out_bdat - BDAT with the whole content as its one chunk (only for content sent as it
+ * is: its size is known before it is read); the reply is the final one, as the dot's;
+ * false: the session ended */
 bool
 smtp_out_bdat(struct smtp_out_sess *s)
 {
-    struct smtp_out_stuff st = {.out = &s->out, .line_start = true};
-    size_t start = s->out.len;
-    char cmd[64];
-    int n;
+    struct err err;
+    char last;
 
-    if (!smtp_out_read_content(s, smtp_out_raw_chunk, &st))
+    if (!queue_content_last(s->req.fd, &s->env, &last, &err)) {
+        smtp_out_lost(s, "4.3.0", "read queue file: %s", err.text);
         return false;
-    if (!st.line_start)
-        buf_puts(&s->out, "\r\n");
-    n = snprintf(cmd, sizeof(cmd), "BDAT %zu LAST\r\n", s->out.len - start);
-    buf_insert(&s->out, start, cmd, (size_t)n);
+    }
+    buf_printf(&s->out, "BDAT %llu LAST\r\n",
+               (unsigned long long)s->env.size + (s->env.size > 0 && last != '\n' ? 2 : 0));
+    if (!smtp_out_src_start(s, false))
+        return false;
     smtp_out_expect(s, SMTP_OUT_DOT, 0);
     smtp_out_arm(s);
     return true;
 }
 
-/* smtp_out_content - the content and the final dot into s->out; false: the session ended */
+/* smtp_out_content - the content and the final dot start to stream; false: the session
+ * ended */
 bool
 smtp_out_content(struct smtp_out_sess *s)
 {
-    struct smtp_out_stuff st = {.out = &s->out, .line_start = true};
-
-    if (!smtp_out_read_content(s, smtp_out_stuff_chunk, &st))
-        return false;
-    if (!st.line_start)
-        buf_puts(&s->out, "\r\n");
-    buf_puts(&s->out, ".\r\n");
-    return true;
+    return smtp_out_src_start(s, true);
 }

@@ -172,11 +172,11 @@ smtp_out_mail(struct smtp_out_sess *s, bool utf8)
 }
 
 /* smtp_out_data_cmd - after the recipients: BDAT with the content where CHUNKING is
- * offered, else DATA */
+ * offered, else DATA (and DATA for converted content, whose size is not known ahead) */
 static void
 smtp_out_data_cmd(struct smtp_out_sess *s)
 {
-    if (s->ext.flags & SMTP_EXT_CHUNKING) {
+    if ((s->ext.flags & SMTP_EXT_CHUNKING) && s->down == NULL) {
         s->stage = SMTP_OUT_CONTENT;
         smtp_out_bdat(s);
     } else

@@ -122,6 +122,7 @@ smtp_out_sess_end(struct smtp_out_sess *s)
     close(s->qmgr_fd);
     loop_timer_free(s->timer);
     buf_free(&s->out);
+    smtp_out_src_stop(s);
     smtp_out_downgrade_free(s);
     smtp_resp_free(&s->resp);
     queue_envelope_free(&s->env);

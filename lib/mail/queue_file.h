@@ -125,6 +125,24 @@ typedef bool (*queue_content_fn)(const char *data, size_t len, void *ctx);
 bool queue_file_content(int fd, const struct queue_envelope *env, queue_content_fn fn, void *ctx,
                         struct err *err);
 
+/*
+ * The same, a chunk at a time, for a reader that sends the content as its peer takes it:
+ * open, then each queue_content_next() hands one chunk (at most QUEUE_FILE_CHUNK_MAX bytes)
+ * to fn, until QUEUE_CONTENT_END or QUEUE_CONTENT_ERROR (err says why). queue_content_last()
+ * gives the content's last byte (0 when there is none) without reading the rest.
+ */
+enum queue_content_step {
+    QUEUE_CONTENT_MORE,
+    QUEUE_CONTENT_END,
+    QUEUE_CONTENT_ERROR,
+};
+struct queue_content;
+struct queue_content *queue_content_open(int fd, const struct queue_envelope *env, struct err *err);
+enum queue_content_step queue_content_next(struct queue_content *c, queue_content_fn fn, void *ctx,
+                                           struct err *err);
+void queue_content_close(struct queue_content *c);
+bool queue_content_last(int fd, const struct queue_envelope *env, char *last, struct err *err);
+
 /* Recording an outcome: one fixed-size write into the slot, then fdatasync. */
 /*
  * queue_file_write_slot - the same by the slot's offset; without durable, no fdatasync: a

@@ -432,35 +432,94 @@ queue_file_read_len(int fd, off_t size, struct queue_envelope *env, struct err *
     return good;
 }
 
+/* One reader of the content, between calls of queue_content_next. */
+struct queue_content {
+    struct queue_reader r;
+    char *chunk;
+};
+
+struct queue_content *
+queue_content_open(int fd, const struct queue_envelope *env, struct err *err)
+{
+    struct queue_content *c;
+    struct stat st;
+
+    if (fstat(fd, &st) < 0) {
+        err_set(err, "fstat: %s", strerror(errno));
+        return NULL;
+    }
+    c = xcalloc(1, sizeof(*c));
+    c->r = (struct queue_reader){.fd = fd, .off = env->content_offset, .size = st.st_size};
+    c->chunk = xmalloc(QUEUE_FILE_CHUNK_MAX);
+    return c;
+}
+
+enum queue_content_step
+queue_content_next(struct queue_content *c, queue_content_fn fn, void *ctx, struct err *err)
+{
+    char value[QUEUE_VALUE_MAX + 1];
+    size_t len = 0;
+    int type = 0;
+    off_t at = 0;
+
+    c->r.err = err;
+    if (!queue_next(&c->r, &type, &len, value, &at))
+        return QUEUE_CONTENT_ERROR;
+    if (type == 'E')
+        return QUEUE_CONTENT_END;
+    if (type != 'D') {
+        err_set(err, "offset %lld: record '%c' in the content", (long long)(at - QUEUE_REC_HEADER),
+                type);
+        return QUEUE_CONTENT_ERROR;
+    }
+    if (!queue_pread(&c->r, c->chunk, len, at))
+        return QUEUE_CONTENT_ERROR;
+    if (!fn(c->chunk, len, ctx)) {
+        err_set(err, "content reader stopped at offset %lld", (long long)at);
+        return QUEUE_CONTENT_ERROR;
+    }
+    return QUEUE_CONTENT_MORE;
+}
+
+void
+queue_content_close(struct queue_content *c)
+{
+    if (c == NULL)
+        return;
+    free(c->chunk);
+    free(c);
+}
+
 /* queue_file_content - hand the content to fn, chunk by chunk */
 bool
 queue_file_content(int fd, const struct queue_envelope *env, queue_content_fn fn, void *ctx,
                    struct err *err)
 {
-    char value[QUEUE_VALUE_MAX + 1];
-    struct queue_reader r = {.fd = fd, .off = env->content_offset, .err = err};
-    char *chunk = xmalloc(QUEUE_FILE_CHUNK_MAX);
-    bool good = true;
-    struct stat st;
-    size_t len = 0;
-    int type = 0;
-    off_t at = 0;
+    struct queue_content *c = queue_content_open(fd, env, err);
+    enum queue_content_step step = QUEUE_CONTENT_ERROR;
 
-    if (fstat(fd, &st) < 0) {
-        err_set(err, "fstat: %s", strerror(errno));
-        good = false;
-    }
-    r.size = st.st_size;
-    while (good && (good = queue_next(&r, &type, &len, value, &at)) && type == 'D') {
-        good = queue_pread(&r, chunk, len, at);
-        if (good && !(good = fn(chunk, len, ctx)))
-            err_set(err, "content reader stopped at offset %lld", (long long)at);
-    }
-    if (good && type != 'E') {
-        err_set(err, "offset %lld: record '%c' in the content", (long long)(at - QUEUE_REC_HEADER),
-                type);
-        good = false;
-    }
-    free(chunk);
-    return good;
+    if (c != NULL)
+        while ((step = queue_content_next(c, fn, ctx, err)) == QUEUE_CONTENT_MORE)
+            ;
+    queue_content_close(c);
+    return step == QUEUE_CONTENT_END;
+}
+
+/* queue_content_last - the content ends just before the end marker, the file's last record
+ * (queue_file.c), so its last byte is found without reading the rest */
+bool
+queue_content_last(int fd, const struct queue_envelope *env, char *last, struct err *err)
+{
+    struct stat st;
+    off_t at;
+
+    *last = 0;
+    if (env->size == 0)
+        return true;
+    if (fstat(fd, &st) < 0)
+        return err_set(err, "fstat: %s", strerror(errno));
+    at = st.st_size - QUEUE_REC_HEADER - QUEUE_END_LEN - 1;
+    if (at < env->content_offset || pread(fd, last, 1, at) != 1)
+        return err_set(err, "cannot read the content's last byte at offset %lld", (long long)at);
+    return true;
 }
