@@ -348,6 +348,19 @@ try:
     qid = send(i, "", ["after@relay.example"])
     t.like(outcome(i, qid, "after@relay.example"), "status=sent",
            "a delivery after the hostile ones works")
+
+    # Debian's pflogsumm reads smtp-out's lines as Postfix's: its counts are the log's.
+    log = i.log()
+    r = subprocess.run(["pflogsumm", "--syslog-name=postern", i.logfile],
+                       capture_output=True, text=True, timeout=60)
+    counts = {"delivered": log.count("status=sent"), "bounced": log.count("status=bounced")}
+    for what, n in counts.items():
+        t.ok(re.search(r"^\s*%d\s+%s$" % (n, what), r.stdout, re.M),
+             "pflogsumm counts %d %s, as the log says" % (n, what))
+    t.ok(re.search(r"^\s*\d+\s+deferred\s+\(\s*%d\s+deferrals\)" % log.count("status=deferred"),
+                   r.stdout, re.M), "and every deferral")
+    t.ok(re.search(r"^\s*\d+\s+\S+\s+\d+\s+[\d.]+ s\s+[\d.]+ s\s+relay\.example$", r.stdout, re.M),
+         "the destinations appear in its delivery summary")
 finally:
     i.cleanup()
     plain.stop()
