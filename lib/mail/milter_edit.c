@@ -237,8 +237,8 @@ milter_edit_header(struct milter_edits *e, struct milter_edit *ed, const struct 
     if (r->cmd == MILTER_REPLY_CHGHEADER && r->value[0] == 0)
         return true; /* an empty value deletes */
     buf_init(&text, e->lim.header_size);
-    good = milter_edit_format_header(&text, r->name, r->value,
-                                     (e->protocol & MILTER_P_HDR_LEADSPC) != 0, err);
+    good = milter_hdrs_format(&text, r->name, r->value, (e->protocol & MILTER_P_HDR_LEADSPC) != 0,
+                              err);
     if (good)
         ed->text = buf_steal(&text);
     buf_free(&text);

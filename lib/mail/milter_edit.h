@@ -62,4 +62,11 @@ bool milter_edits_unspool(struct milter_edits *e, struct err *err);
 /* milter_edits_emptied - after a failed apply: the edits deleted every recipient */
 bool milter_edits_emptied(const struct milter_edits *e);
 
+/*
+ * milter_hdrs_name_len - the length of the field name if line starts a header ("Name:" or
+ * "Name :"), else 0: the rule by which the header section ends, for the edits and for
+ * whatever reads the message to send it to milters, so that both count the same headers
+ */
+size_t milter_hdrs_name_len(const char *line, size_t len);
+
 #endif

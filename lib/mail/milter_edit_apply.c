@@ -185,7 +185,7 @@ milter_apply_line(struct milter_apply *a, const char *line, size_t len)
 
     if ((line[0] == ' ' || line[0] == '\t') && a->hdrs.n > 0)
         good = milter_hdrs_continue(&a->hdrs, line, len, a->err);
-    else if (milter_hdr_name_len(line, len) > 0)
+    else if (milter_hdrs_name_len(line, len) > 0)
         good = milter_hdrs_add(&a->hdrs, a->hdrs.n, line, len, a->err);
     else
         return milter_apply_tail(a, line, len);

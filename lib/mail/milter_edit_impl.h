@@ -63,14 +63,13 @@ struct milter_hdrs {
     const struct milter_edit_limits *lim;
 };
 
-size_t milter_hdr_name_len(const char *line, size_t len);
 bool milter_hdrs_add(struct milter_hdrs *h, size_t at, const char *text, size_t len,
                      struct err *err);
 bool milter_hdrs_continue(struct milter_hdrs *h, const char *line, size_t len, struct err *err);
 bool milter_hdrs_edit(struct milter_hdrs *h, const struct milter_edit *ed, struct err *err);
 void milter_hdrs_free(struct milter_hdrs *h);
 
-bool milter_edit_format_header(struct buf *out, const char *name, const char *value, bool leadspc,
-                               struct err *err);
+bool milter_hdrs_format(struct buf *out, const char *name, const char *value, bool leadspc,
+                        struct err *err);
 
 #endif

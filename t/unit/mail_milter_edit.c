@@ -598,9 +598,32 @@ test_write_error(void)
     close(old);
 }
 
+static void
+test_name_len(void)
+{
+    static const struct {
+        const char *line;
+        size_t want;
+    } cases[] = {{"Subject: x\r\n", 7},
+                 {"Subject :x", 7},
+                 {"X-A:", 3},
+                 {"Subject\t: x", 7},
+                 {" Subject: x", 0},
+                 {"Two words: x", 0},
+                 {": x", 0},
+                 {"Subject", 0},
+                 {"\r\n", 0},
+                 {"", 0}};
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        is_int((long long)milter_hdrs_name_len(cases[i].line, strlen(cases[i].line)),
+               (long long)cases[i].want, "header name length, case %zu", i);
+}
+
 int
 main(void)
 {
+    test_name_len();
     test_headers();
     test_leadspc();
     test_odd_content();

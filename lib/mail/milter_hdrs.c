@@ -1,5 +1,5 @@
 /*
- * milter_edit_hdr.c - a message's header section in memory, and the header edits milters
+ * milter_hdrs.c - a message's header section in memory, and the header edits milters
  * ask for applied to it with Postfix's index rules (doc/milter.md, "Edits"):
  *   ADDHEADER appends after the last header;
  *   INSHEADER index n goes after the first n headers, counting the MTA's own Received
@@ -29,9 +29,9 @@ milter_hdr_name_char(unsigned char c)
     return c >= 33 && c <= 126 && c != ':';
 }
 
-/* milter_hdr_name_len - the length of the name if line starts a header ("Name :"), else 0 */
+/* milter_hdrs_name_len - the length of the name if line starts a header ("Name :"), else 0 */
 size_t
-milter_hdr_name_len(const char *line, size_t len)
+milter_hdrs_name_len(const char *line, size_t len)
 {
     size_t n = 0, i;
 
@@ -43,15 +43,15 @@ milter_hdr_name_len(const char *line, size_t len)
 }
 
 /*
- * milter_edit_format_header - a header as it will be written: "Name: value" (no space of
+ * milter_hdrs_format - a header as it will be written: "Name: value" (no space of
  * ours with SMFIP_HDR_LEADSPC: the value brings its own), the milter's LF line breaks as
  * CRLF, each continuation line starting with white space (a TAB is put before one that
  * does not), blank continuation lines dropped, and a stray CR dropped: nothing a milter
  * sends can end the header section or start another header.
  */
 bool
-milter_edit_format_header(struct buf *out, const char *name, const char *value, bool leadspc,
-                          struct err *err)
+milter_hdrs_format(struct buf *out, const char *name, const char *value, bool leadspc,
+                   struct err *err)
 {
     bool good;
 
@@ -112,7 +112,7 @@ milter_hdrs_add(struct milter_hdrs *h, size_t at, const char *text, size_t len, 
     hdr->text = xmemdup(text, len + 1);
     hdr->text[len] = 0;
     hdr->len = len;
-    hdr->name_len = milter_hdr_name_len(text, len);
+    hdr->name_len = milter_hdrs_name_len(text, len);
     h->n++;
     h->bytes += len;
     return true;
