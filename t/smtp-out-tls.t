@@ -45,11 +45,14 @@ class Scripted(ScriptedServer):
     inject - offers STARTTLS and sends a forged 250 in the same packet as its 220; then
              TLS ("-- TLS --" in commands), and a normal conversation inside it
     badtls - offers STARTTLS, answers 220 and sends garbage instead of a handshake; a
-             connection without STARTTLS gets a normal conversation"""
+             connection without STARTTLS gets a normal conversation
+    resume - STARTTLS, then a normal conversation; self.reused says, per connection,
+             whether the client resumed an earlier TLS session"""
 
     def __init__(self, part, ctx=None):
         self.ctx = ctx
         self.sni = []
+        self.reused = []
         if ctx is not None:
             ctx.sni_callback = lambda sock, name, c: self.sni.append(name)
         super().__init__(part)
@@ -83,6 +86,19 @@ class Scripted(ScriptedServer):
         f = tls.makefile("rb")
         self.line(f)
         self.send(tls, "250-scripted inside TLS\r\n250 8BITMIME\r\n")
+        self.transaction(tls, f)
+
+    def play_resume(self, conn, f):
+        self.send(conn, "220 scripted ESMTP\r\n")
+        self.line(f)
+        self.send(conn, "250-scripted\r\n250 STARTTLS\r\n")
+        self.line(f)
+        self.send(conn, "220 2.0.0 Ready to start TLS\r\n")
+        tls = self.ctx.wrap_socket(conn, server_side=True)
+        self.reused.append(tls.session_reused)
+        f = tls.makefile("rb")
+        self.line(f)
+        self.send(tls, "250 scripted inside TLS\r\n")
         self.transaction(tls, f)
 
     def play_badtls(self, conn, f):
@@ -130,6 +146,7 @@ def main(root):
     untrusted2_srv, _ = aiosmtpd_server(tls_context=server_context(other.key, other.cert))
     wrap_srv, wrap_h = aiosmtpd_server(ssl_context=server_context(ca.key, ca.cert))
     inject = Scripted("inject", server_context(ca.key, ca.cert))
+    resume = Scripted("resume", server_context(ca.key, ca.cert))
     # MX hosts: one certificate for mx.vmx.example and mail.smx.example, served by one
     # aiosmtpd that all three domains' MX records point at (127.0.0.1).
     mxk, mxc = make_cert(ca.dir, ca.ca_key, ca.ca, "mx.vmx.example", prefix="mxhosts",
@@ -170,6 +187,7 @@ def main(root):
               "inject.example": "smtp:" + ip % inject.port,
               "badtls.example": "smtp:" + ip % badtls.port,
               "badenc.example": "smtp:" + lh % badtls.port,
+              "resume.example": "nocache:" + lh % resume.port,
               "example.org": "smtp:" + ip % rx.ports["may"],
               "untrusted-may.example": "smtp:" + ip % untrusted2_srv.port,
               "tls12.example": "smtp:" + lh % tls2_srv.port,
@@ -184,6 +202,7 @@ def main(root):
         f.write("%s secure match=localhost\n" % (ip % untrusted_srv.port))
         f.write("%s secure\n" % (ip % tls2_srv.port))
         f.write("%s encrypt\n" % (lh % badtls.port))
+        f.write("%s verify\n" % (lh % resume.port))
         f.write("%s may servername=sni.example.net\n" % (ip % inject.port))
         f.write("%s encrypt protocols=<=TLSv1.2 ciphers=high\n" % (lh % tls2_srv.port))
         f.write("vmx.example:%d verify\n" % mx_srv.port)
@@ -197,7 +216,8 @@ def main(root):
                           "bounce unix - - n - 0 bounce\n"
                           "smtp unix - - n - - smtp-out\n"
                           "relay unix - - n - - smtp-out -o smtp_tls_wrappermode=yes\n"
-                          "tlsproxy unix - - n - 0 tlsproxy\n",
+                          "tlsproxy unix - - n - 0 tlsproxy\n"
+                          "nocache unix - - n - - smtp-out -o smtp_connection_cache_on_demand=no\n",
                  main="transport_maps = inline:{ %s }\n" % transport +
                       "smtp_helo_name = client.test.example\n"
                       "smtp_helo_timeout = 10s\nsmtp_connect_timeout = 10s\n"
@@ -301,6 +321,16 @@ def main(root):
         qid = send(i, "", ["k@badenc.example"])
         t.like(outcome(i, qid, "k@badenc.example"), "dsn=4.7.5, status=deferred (Cannot start "
                "TLS: handshake failure)", "encrypt, failed handshake: deferred 4.7.5")
+
+        # A new connection to a server resumes the TLS session of the one before (tlsproxy's
+        # client session cache), and the resumed session is as Verified as the first.
+        for n, rcpt in enumerate(["r1@resume.example", "r2@resume.example"]):
+            qid = send(i, "", [rcpt])
+            t.like(outcome(i, qid, rcpt), "status=sent", "verify, connection %d: sent" % (n + 1))
+        t.is_eq(resume.reused, [False, True],
+                "  the second connection resumed the first one's TLS session")
+        t.is_eq(i.log().count("Verified TLS connection established to localhost[127.0.0.1]:%d"
+                              % resume.port), 2, "  and both were Verified")
 
         # MX hosts: verify matches the MX host's name, secure the next-hop domain and its
         # subdomains (not the MX host's name).

@@ -30,6 +30,7 @@ tlsproxy_client_load(struct tlsproxy *tp, const struct params *p)
         log_warn("reload: keeping the running client settings: %s", err.text);
         return;
     }
+    tlsproxy_client_cache_flush(); /* new trust anchors: no session of the old ones */
     SSL_CTX_free(tp->client_ctx);
     free(tp->client_error);
     tp->client_ctx = ctx;

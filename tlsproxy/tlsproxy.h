@@ -59,6 +59,11 @@ SSL_CTX *tlsproxy_client_ctx_new(const struct params *p, struct err *err);
 bool tlsproxy_client_setup(SSL *ssl, const struct tls_request *req, struct err *err);
 enum tls_trust tlsproxy_client_trust(SSL *ssl, X509 *peer, const char *match);
 
+/* tlsproxy_client_cache.c */
+void tlsproxy_client_cache_init(SSL_CTX *ctx, long timeout);
+void tlsproxy_client_cache_use(SSL *ssl, int fd, const struct tls_request *req);
+void tlsproxy_client_cache_flush(void);
+
 /* tlsproxy_facts.c */
 void tlsproxy_facts(SSL *ssl, const struct tls_request *req, struct tls_facts *f);
 

@@ -35,6 +35,7 @@ tlsproxy_client_ctx_new(const struct params *p, struct err *err)
     }
     if (p->smtp_tls_loglevel >= 2)
         SSL_CTX_set_info_callback(ctx, tlsproxy_ctx_trace);
+    tlsproxy_client_cache_init(ctx, p->smtp_tls_session_cache_timeout);
     return ctx;
 }
 

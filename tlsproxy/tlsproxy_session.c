@@ -416,7 +416,8 @@ tp_ssl_new(struct tp_session *s, const struct tls_request *req)
         SSL_free(ssl);
         tp_refuse(s, err.text);
         return NULL;
-    }
+    } else
+        tlsproxy_client_cache_use(ssl, s->net, req);
     return ssl;
 }
 
