@@ -216,7 +216,7 @@ def main(root):
                           "bounce unix - - n - 0 bounce\n"
                           "smtp unix - - n - - smtp-out\n"
                           "relay unix - - n - - smtp-out -o smtp_tls_wrappermode=yes\n"
-                          "tlsproxy unix - - n - 0 tlsproxy\n"
+                          "tlsproxy unix - - n - 1 tlsproxy\n"
                           "nocache unix - - n - - smtp-out -o smtp_connection_cache_on_demand=no\n",
                  main="transport_maps = inline:{ %s }\n" % transport +
                       "smtp_helo_name = client.test.example\n"
@@ -323,7 +323,8 @@ def main(root):
                "TLS: handshake failure)", "encrypt, failed handshake: deferred 4.7.5")
 
         # A new connection to a server resumes the TLS session of the one before (tlsproxy's
-        # client session cache), and the resumed session is as Verified as the first.
+        # client session cache, per process: this instance runs one tlsproxy), and the
+        # resumed session is as Verified as the first.
         for n, rcpt in enumerate(["r1@resume.example", "r2@resume.example"]):
             qid = send(i, "", [rcpt])
             t.like(outcome(i, qid, rcpt), "status=sent", "verify, connection %d: sent" % (n + 1))
