@@ -78,15 +78,23 @@ tlsproxy_cache_drop_oldest(void)
     tlsproxy_cache_n--;
 }
 
-/* tlsproxy_cache_new - OpenSSL has a session for this connection (after the handshake, or a
- * TLS 1.3 ticket later): file it; 1 keeps OpenSSL's reference for the cache */
+/*
+ * tlsproxy_cache_new - OpenSSL has a session for this connection (after the handshake, or a
+ * TLS 1.3 ticket later): file it. A TLS 1.2 session is kept as it is (1: the cache takes
+ * OpenSSL's reference), so that OpenSSL can still void it if the connection ends without
+ * close_notify, as RFC 5246 section 7.2.1 wants; a TLS 1.3 ticket is kept as a copy, which
+ * that does not touch (RFC 8446 dropped the rule, and SMTP servers close after QUIT).
+ */
 static int
 tlsproxy_cache_new(SSL *ssl, SSL_SESSION *sess)
 {
     const char *key = SSL_get_ex_data(ssl, tlsproxy_cache_index);
+    bool tls13 = SSL_SESSION_get_protocol_version(sess) == TLS1_3_VERSION;
     struct tlsproxy_cached *c;
 
     if (key == NULL || !SSL_SESSION_is_resumable(sess))
+        return 0;
+    if (tls13 && (sess = SSL_SESSION_dup(sess)) == NULL)
         return 0;
     if ((c = tlsproxy_cache_take(key)) != NULL)
         tlsproxy_cached_free(c);
@@ -96,7 +104,7 @@ tlsproxy_cache_new(SSL *ssl, SSL_SESSION *sess)
     *c = (struct tlsproxy_cached){.key = xstrdup(key), .sess = sess, .next = tlsproxy_cache};
     tlsproxy_cache = c;
     tlsproxy_cache_n++;
-    return 1;
+    return tls13 ? 0 : 1;
 }
 
 /* tlsproxy_client_cache_flush - forget every session (the trust anchors changed) */
