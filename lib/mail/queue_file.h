@@ -124,6 +124,8 @@ bool queue_file_read_len(int fd, off_t size, struct queue_envelope *env, struct 
 typedef bool (*queue_content_fn)(const char *data, size_t len, void *ctx);
 bool queue_file_content(int fd, const struct queue_envelope *env, queue_content_fn fn, void *ctx,
                         struct err *err);
+int queue_file_content_next(int fd, off_t size, off_t *off, char *chunk, size_t *len,
+                            struct err *err);
 
 /*
  * The same, a chunk at a time, for a reader that sends the content as its peer takes it:

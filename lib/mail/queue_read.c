@@ -316,9 +316,9 @@ queue_end(struct queue_reader *r, struct queue_envelope *env, const char *value,
 static bool
 queue_header(struct queue_reader *r, char *value)
 {
-    size_t len;
-    int type;
-    off_t at;
+    size_t len = 0;
+    int type = 0;
+    off_t at = 0;
 
     if (!queue_next(r, &type, &len, value, &at))
         return false;
@@ -522,4 +522,33 @@ queue_content_last(int fd, const struct queue_envelope *env, char *last, struct 
     if (at < env->content_offset || pread(fd, last, 1, at) != 1)
         return err_set(err, "cannot read the content's last byte at offset %lld", (long long)at);
     return true;
+}
+
+/*
+ * queue_file_content_next - one content record at *off (start at env.content_offset of a
+ * file queue_file_read checked) into chunk (QUEUE_FILE_CHUNK_MAX bytes): 1 and its length,
+ * 0 at the end marker, -1 with err on anything else. For a reader that takes the content
+ * a piece at a time (smtpd's milters), between other work.
+ */
+int
+queue_file_content_next(int fd, off_t size, off_t *off, char *chunk, size_t *len, struct err *err)
+{
+    struct queue_reader r = {.fd = fd, .off = *off, .size = size, .err = err};
+    char value[QUEUE_VALUE_MAX + 1];
+    int type = 0;
+    off_t at = 0;
+
+    if (!queue_next(&r, &type, len, value, &at))
+        return -1;
+    if (type == 'E')
+        return 0;
+    if (type != 'D') {
+        err_set(err, "offset %lld: record '%c' in the content", (long long)(at - QUEUE_REC_HEADER),
+                type);
+        return -1;
+    }
+    if (!queue_pread(&r, chunk, *len, at))
+        return -1;
+    *off = r.off;
+    return 1;
 }

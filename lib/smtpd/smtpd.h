@@ -68,6 +68,7 @@ struct smtpd_tls_conf {
 };
 
 struct ub_ctx;
+struct milter_spec;
 struct smtpd_anvil;
 struct smtpd_anvil_wait;
 struct anvil_counts;
@@ -85,13 +86,15 @@ struct smtpd {
     struct smtpd_rlist client, helo, sender, relay, recipient, data;
     struct smtpd_table local_rcpt, valias, vmailbox, sender_login;
     char *qmgr_path;
-    char *greeting;            /* "220 <banner>" */
-    struct offload *offload;   /* queue file fsyncs, off the event loop */
-    struct smtpd_anvil *anvil; /* per-client limits (smtpd_anvil.c) */
-    bool nss_offload;          /* local_recipient_maps asks NSS: do it off the loop */
-    bool auth_enabled;         /* AUTH is offered (smtpd_sasl_auth_enable, or submission) */
-    struct sasl_server *sasl;  /* NULL: not offered, or the backend could not start */
-    char *sasl_error;          /* then: why */
+    char *greeting;              /* "220 <banner>" */
+    struct offload *offload;     /* queue file fsyncs, off the event loop */
+    struct smtpd_anvil *anvil;   /* per-client limits (smtpd_anvil.c) */
+    bool nss_offload;            /* local_recipient_maps asks NSS: do it off the loop */
+    bool auth_enabled;           /* AUTH is offered (smtpd_sasl_auth_enable, or submission) */
+    struct sasl_server *sasl;    /* NULL: not offered, or the backend could not start */
+    char *sasl_error;            /* then: why */
+    struct milter_spec *milters; /* smtpd_milters, parsed (smtpd_milter.c) */
+    size_t nmilters;             /* 0: no milter, and no cost per session */
 };
 
 /* Counters for the disconnect line, in Postfix's order. */
@@ -141,6 +144,8 @@ struct smtpd_txn {
     struct smtpd_fixup *fixup;   /* data phase, submission only: Date and Message-ID */
     bool bdat;                   /* BDAT was used: DATA is refused */
     bool bdat_failed;            /* a chunk was refused: discard the rest until RSET */
+    bool discard;                /* a milter said DISCARD: 250, then the message is dropped */
+    bool hold;                   /* a milter said QUARANTINE: the message goes on hold */
     uint64_t chunk_size;         /* the BDAT chunk waiting for qmgr's queue_opened */
     bool chunk_last;
     struct offload_job *sync; /* the queue file's fsync, before the commit */
@@ -166,6 +171,23 @@ struct smtpd_auth;
 typedef void (*smtpd_queue_done)(struct smtpd_session *sess, bool ok, const char *why);
 /* counts NULL: anvil could not answer, go on without the limit */
 typedef void (*smtpd_anvil_done)(struct smtpd_session *sess, const struct anvil_counts *counts);
+
+/* What the milters made of a stage (smtpd_milter.c). */
+enum smtpd_milter_result {
+    SMTPD_MILTER_GO,      /* go on as without milters */
+    SMTPD_MILTER_REFUSE,  /* answer reply (4xx or 5xx) instead */
+    SMTPD_MILTER_DISCARD, /* accept the message, then drop it */
+    SMTPD_MILTER_CLOSE,   /* answer reply (421) and end the session */
+};
+
+struct smtpd_milter_verdict {
+    enum smtpd_milter_result result;
+    struct smtp_reply reply;
+    bool hold;            /* quarantine: the message goes to the hold queue */
+    const char *hold_why; /* the milter's reason */
+};
+struct smtpd_milters;
+typedef void (*smtpd_milter_done)(struct smtpd_session *sess, const struct smtpd_milter_verdict *v);
 
 struct smtpd_session {
     struct smtpd *smtpd;
@@ -204,7 +226,8 @@ struct smtpd_session {
     struct tls_facts *tls;               /* NULL until a TLS handshake succeeded */
     struct smtpd_auth *auth;             /* NULL until AUTH was used (smtpd_auth.c) */
     struct tls_clnt *tls_wait;           /* the handshake runs in tlsproxy: no input meanwhile */
-    bool tls_starting; /* STARTTLS taken: hand over once earlier replies are out */
+    bool tls_starting;             /* STARTTLS taken: hand over once earlier replies are out */
+    struct smtpd_milters *milters; /* NULL without smtpd_milters (smtpd_milter.c) */
     uint16_t count_ok[SMTPD_C_COUNT];
     uint16_t count_all[SMTPD_C_COUNT];
 };
@@ -296,6 +319,25 @@ void smtpd_dns_init(struct smtpd *smtpd);
 void smtpd_dns_free(struct smtpd *smtpd);
 bool smtpd_dns_start(struct smtpd_session *sess);
 void smtpd_dns_cancel(struct smtpd_session *sess);
+
+/* smtpd_milter.c, smtpd_milter_msg.c */
+void smtpd_milter_init(struct smtpd *smtpd);
+void smtpd_milter_free(struct smtpd *smtpd);
+void smtpd_milter_session(struct smtpd_session *sess);
+void smtpd_milter_end(struct smtpd_session *sess);
+bool smtpd_milter_busy(const struct smtpd_session *sess);
+const struct smtp_reply *smtpd_milter_denied(const struct smtpd_session *sess);
+void smtpd_milter_connect(struct smtpd_session *sess, smtpd_milter_done done);
+void smtpd_milter_helo(struct smtpd_session *sess, smtpd_milter_done done);
+void smtpd_milter_mail(struct smtpd_session *sess, const char *args, smtpd_milter_done done);
+void smtpd_milter_rcpt(struct smtpd_session *sess, const char *rcpt, const char *args,
+                       smtpd_milter_done done);
+void smtpd_milter_data(struct smtpd_session *sess, smtpd_milter_done done);
+void smtpd_milter_unknown(struct smtpd_session *sess, const char *line, smtpd_milter_done done);
+void smtpd_milter_eom(struct smtpd_session *sess, smtpd_milter_done done);
+void smtpd_milter_abort(struct smtpd_session *sess);
+void smtpd_milter_log(struct smtpd_session *sess, const char *what, const char *cmd,
+                      const struct smtpd_milter_verdict *v, const char *rcpt);
 
 /* smtpd_log.c */
 void smtpd_log_reject(struct smtpd_session *sess, const char *cmd, int code, const char *dsn,

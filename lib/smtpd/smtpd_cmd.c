@@ -46,6 +46,29 @@ smtpd_cmd_ehlo_reply(struct smtpd_session *sess)
                 mechs ? mechs : "", mechs ? "\n" : "");
 }
 
+/* smtpd_cmd_refused - a milter's refusal of a command: log, reply, end the session on 421 */
+static void
+smtpd_cmd_refused(struct smtpd_session *sess, const char *cmd, const struct smtpd_milter_verdict *v,
+                  const char *rcpt)
+{
+    smtpd_milter_log(sess, "milter-reject", cmd, v, rcpt);
+    smtpd_reply_std(sess, &v->reply);
+    if (v->result == SMTPD_MILTER_CLOSE)
+        smtpd_session_close(sess);
+}
+
+/* smtpd_cmd_hello_milted - the milters saw HELO/EHLO: the reply */
+static void
+smtpd_cmd_hello_milted(struct smtpd_session *sess, const struct smtpd_milter_verdict *v)
+{
+    if (v->result == SMTPD_MILTER_REFUSE || v->result == SMTPD_MILTER_CLOSE)
+        smtpd_cmd_refused(sess, "HELO", v, NULL);
+    else if (sess->esmtp)
+        smtpd_cmd_ehlo_reply(sess);
+    else
+        smtpd_reply(sess, 250, NULL, "%s", sess->smtpd->p->myhostname);
+}
+
 /* smtpd_cmd_hello - HELO and EHLO: a new greeting resets the transaction */
 static void
 smtpd_cmd_hello(struct smtpd_session *sess, struct smtp_cmd *cmd)
@@ -55,15 +78,36 @@ smtpd_cmd_hello(struct smtpd_session *sess, struct smtp_cmd *cmd)
     sess->helo = xstrdup(cmd->host.name);
     sess->esmtp = cmd->verb == SMTP_VERB_EHLO;
     sess->pipelining_seen = sess->esmtp;
-    if (sess->esmtp)
-        smtpd_cmd_ehlo_reply(sess);
-    else
-        smtpd_reply(sess, 250, NULL, "%s", sess->smtpd->p->myhostname);
+    smtpd_milter_helo(sess, smtpd_cmd_hello_milted);
+}
+
+/* smtpd_cmd_params - the ESMTP parameters of a MAIL or RCPT line (after the path) */
+static const char *
+smtpd_cmd_params(const char *line)
+{
+    const char *open = strchr(line, '<');
+    const char *close = open ? strchr(open, '>') : NULL;
+
+    return close ? close + 1 : "";
+}
+
+/* smtpd_cmd_mail_milted - the milters saw MAIL FROM */
+static void
+smtpd_cmd_mail_milted(struct smtpd_session *sess, const struct smtpd_milter_verdict *v)
+{
+    if (v->result == SMTPD_MILTER_REFUSE || v->result == SMTPD_MILTER_CLOSE) {
+        smtpd_cmd_refused(sess, "MAIL", v, NULL);
+        smtpd_txn_reset(sess);
+        return;
+    }
+    if (v->result == SMTPD_MILTER_DISCARD)
+        sess->txn.discard = true;
+    smtpd_reply(sess, 250, "2.1.0", "Ok");
 }
 
 /* smtpd_cmd_mail - MAIL FROM: start a transaction */
 static void
-smtpd_cmd_mail(struct smtpd_session *sess, struct smtp_cmd *cmd)
+smtpd_cmd_mail(struct smtpd_session *sess, struct smtp_cmd *cmd, const char *line)
 {
     const struct params *p = sess->smtpd->p;
     struct buf sender;
@@ -91,7 +135,7 @@ smtpd_cmd_mail(struct smtpd_session *sess, struct smtp_cmd *cmd)
     sess->txn.ret = cmd->mail.ret;
     sess->txn.body = cmd->mail.body;
     sess->txn.envid = cmd->mail.envid ? xstrdup(cmd->mail.envid) : NULL;
-    smtpd_reply(sess, 250, "2.1.0", "Ok");
+    smtpd_milter_mail(sess, smtpd_cmd_params(line), smtpd_cmd_mail_milted);
 }
 
 /* smtpd_cmd_notify - DSN NOTIFY bits as the queue file keeps them */
@@ -187,6 +231,23 @@ smtpd_cmd_rcpt_counted(struct smtpd_session *sess, const struct anvil_counts *co
     smtpd_reply(sess, 450, "4.7.1", "Error: too many recipients from %s", sess->addr);
 }
 
+/* smtpd_cmd_rcpt_milted - the milters saw the recipient: refused, it is taken back */
+static void
+smtpd_cmd_rcpt_milted(struct smtpd_session *sess, const struct smtpd_milter_verdict *v)
+{
+    struct smtpd_txn *txn = &sess->txn;
+
+    if (v->result == SMTPD_MILTER_REFUSE || v->result == SMTPD_MILTER_CLOSE) {
+        smtpd_cmd_refused(sess, "RCPT", v, txn->rcpt[txn->nrcpt - 1].addr);
+        smtpd_cmd_drop_last_rcpt(txn);
+        return;
+    }
+    if (v->result == SMTPD_MILTER_DISCARD)
+        txn->discard = true;
+    if (!smtpd_anvil_rcpt(sess, smtpd_cmd_rcpt_counted))
+        smtpd_cmd_rcpt_counted(sess, NULL);
+}
+
 /* smtpd_cmd_rcpt - RCPT TO: limits, passwd lookups off the loop, restrictions, tables */
 static void
 smtpd_cmd_rcpt(struct smtpd_session *sess, struct smtp_cmd *cmd, const char *line)
@@ -215,8 +276,8 @@ smtpd_cmd_rcpt(struct smtpd_session *sess, struct smtp_cmd *cmd, const char *lin
     }
     if (smtpd_check_rcpt(sess, buf_str(&rcpt), cmd->addr.kind == MAILADDR_POSTMASTER)) {
         smtpd_cmd_add_rcpt(&sess->txn, buf_str(&rcpt), &cmd->rcpt);
-        if (!smtpd_anvil_rcpt(sess, smtpd_cmd_rcpt_counted))
-            smtpd_cmd_rcpt_counted(sess, NULL);
+        smtpd_milter_rcpt(sess, sess->txn.rcpt[sess->txn.nrcpt - 1].addr, smtpd_cmd_params(line),
+                          smtpd_cmd_rcpt_milted);
     }
     buf_free(&rcpt);
 }
@@ -280,6 +341,16 @@ smtpd_cmd_qualify(struct smtpd_session *sess, struct smtp_cmd *cmd)
         cmd->addr.domain = xstrdup(sess->smtpd->p->myorigin);
 }
 
+/* smtpd_cmd_unknown_milted - the milters saw an unknown command: their reply, or ours */
+static void
+smtpd_cmd_unknown_milted(struct smtpd_session *sess, const struct smtpd_milter_verdict *v)
+{
+    if (v->result == SMTPD_MILTER_REFUSE || v->result == SMTPD_MILTER_CLOSE)
+        smtpd_cmd_refused(sess, "UNKNOWN", v, NULL);
+    else
+        smtpd_reply_std(sess, &smtp_reply_syntax);
+}
+
 /* smtpd_cmd_line - one command line, in arrival order */
 void
 smtpd_cmd_line(struct smtpd_session *sess, const char *line, size_t len)
@@ -301,8 +372,16 @@ smtpd_cmd_line(struct smtpd_session *sess, const char *line, size_t len)
                  sess->name, sess->addr, (int)(ahead < 100 ? ahead : 100),
                  lineio_in_data(&sess->in));
     }
+    if (smtpd_milter_denied(sess) != NULL && cmd.verb != SMTP_VERB_QUIT) {
+        smtpd_reply_std(sess, smtpd_milter_denied(sess));
+        smtp_cmd_free(&cmd);
+        return;
+    }
     if (bad != NULL) {
-        smtpd_reply_std(sess, bad);
+        if (cmd.verb == SMTP_VERB_UNKNOWN && sess->milters != NULL)
+            smtpd_milter_unknown(sess, line, smtpd_cmd_unknown_milted);
+        else
+            smtpd_reply_std(sess, bad);
         return;
     }
     smtpd_cmd_qualify(sess, &cmd);
@@ -312,7 +391,7 @@ smtpd_cmd_line(struct smtpd_session *sess, const char *line, size_t len)
         smtpd_cmd_hello(sess, &cmd);
         break;
     case SMTP_VERB_MAIL:
-        smtpd_cmd_mail(sess, &cmd);
+        smtpd_cmd_mail(sess, &cmd, line);
         break;
     case SMTP_VERB_RCPT:
         smtpd_cmd_rcpt(sess, &cmd, line);

@@ -76,6 +76,8 @@ smtpd_txn_reset(struct smtpd_session *sess)
 
     if (txn->sync != NULL)
         offload_cancel(txn->sync); /* the session ends while its file is being fsynced */
+    if (txn->sender != NULL)
+        smtpd_milter_abort(sess);
     if (txn->qid[0] && !smtpd_queue_busy(sess))
         smtpd_queue_abort(sess);
     smtpd_data_free(sess);
@@ -226,6 +228,55 @@ smtpd_data_begin(struct smtpd_session *sess)
 /* smtpd_data_chunk - start reading one BDAT chunk into the message */
 static void smtpd_data_chunk(struct smtpd_session *sess, uint64_t size, bool last);
 
+/* smtpd_data_failed - no content for this transaction: reply (after the chunk, for BDAT) */
+static void
+smtpd_data_failed(struct smtpd_session *sess, const struct smtp_reply *reply)
+{
+    struct smtpd_txn *txn = &sess->txn;
+
+    if (txn->bdat) {
+        if (txn->qid[0] && !smtpd_queue_busy(sess))
+            smtpd_queue_abort(sess);
+        txn->qid[0] = 0;
+        smtpd_data_free(sess);
+        sess->phase = SMTPD_PHASE_BDAT_SKIP;
+        sess->skip_left = txn->chunk_size;
+        sess->skip_reply = reply;
+        txn->bdat_failed = true;
+        if (sess->skip_left == 0) {
+            sess->phase = SMTPD_PHASE_CMD;
+            smtpd_reply_std(sess, reply);
+        }
+        return;
+    }
+    smtpd_reply_std(sess, reply);
+    smtpd_txn_reset(sess);
+}
+
+/* smtpd_data_milted - the milters saw DATA: refuse it, or take the content */
+static void
+smtpd_data_milted(struct smtpd_session *sess, const struct smtpd_milter_verdict *v)
+{
+    struct smtpd_txn *txn = &sess->txn;
+
+    if (v->result == SMTPD_MILTER_REFUSE || v->result == SMTPD_MILTER_CLOSE) {
+        smtpd_milter_log(sess, "milter-reject", "DATA", v, NULL);
+        if (v->result == SMTPD_MILTER_CLOSE)
+            smtpd_session_close(sess);
+        smtpd_data_failed(sess, &v->reply);
+        return;
+    }
+    if (v->result == SMTPD_MILTER_DISCARD)
+        txn->discard = true;
+    smtpd_data_begin(sess);
+    if (txn->bdat) {
+        smtpd_data_chunk(sess, txn->chunk_size, txn->chunk_last);
+        return;
+    }
+    smtpd_reply(sess, 354, NULL, "End data with <CR><LF>.<CR><LF>");
+    sess->phase = SMTPD_PHASE_DATA;
+}
+
 /* smtpd_data_opened - qmgr answered queue_open: go on with DATA or the first chunk */
 static void
 smtpd_data_opened(struct smtpd_session *sess, bool ok, const char *why)
@@ -234,19 +285,7 @@ smtpd_data_opened(struct smtpd_session *sess, bool ok, const char *why)
 
     if (!ok) {
         log_warn("queue file open failed: %s", why);
-        if (txn->bdat) {
-            sess->phase = SMTPD_PHASE_BDAT_SKIP;
-            sess->skip_left = txn->chunk_size;
-            sess->skip_reply = &smtpd_reply_queue_error;
-            txn->bdat_failed = true;
-            if (sess->skip_left == 0) {
-                sess->phase = SMTPD_PHASE_CMD;
-                smtpd_reply_std(sess, &smtpd_reply_queue_error);
-            }
-            return;
-        }
-        smtpd_reply_std(sess, &smtpd_reply_queue_error);
-        smtpd_txn_reset(sess);
+        smtpd_data_failed(sess, &smtpd_reply_queue_error);
         return;
     }
     if (smtpd_auth_user(sess) != NULL)
@@ -254,13 +293,7 @@ smtpd_data_opened(struct smtpd_session *sess, bool ok, const char *why)
                  sess->addr, smtpd_auth_method(sess), smtpd_auth_user(sess));
     else
         log_info("%s: client=%s[%s]", txn->qid, sess->name, sess->addr);
-    smtpd_data_begin(sess);
-    if (txn->bdat) {
-        smtpd_data_chunk(sess, txn->chunk_size, txn->chunk_last);
-        return;
-    }
-    smtpd_reply(sess, 354, NULL, "End data with <CR><LF>.<CR><LF>");
-    sess->phase = SMTPD_PHASE_DATA;
+    smtpd_milter_data(sess, smtpd_data_milted); /* without milters: at once */
 }
 
 /* smtpd_data_check - may the transaction take content now? Otherwise the reply */
@@ -379,6 +412,41 @@ smtpd_data_refuse(struct smtpd_session *sess, const struct smtp_reply *reply)
         smtpd_session_close(sess); /* the client's idea of the message end is not ours */
 }
 
+/* smtpd_data_sync - the file goes to disk, then to qmgr; no input until it is committed */
+static void
+smtpd_data_sync(struct smtpd_session *sess)
+{
+    struct smtpd_txn *txn = &sess->txn;
+
+    if (txn->discard) {
+        smtpd_milter_log(sess, "milter-discard", "END-OF-MESSAGE", NULL, NULL);
+        smtpd_reply(sess, 250, "2.0.0", "Ok: queued as %s", txn->qid);
+        smtpd_txn_reset(sess); /* the file is aborted */
+        return;
+    }
+    txn->sync = offload_fsync(sess->smtpd->offload, txn->qfd, smtpd_data_synced, sess);
+    smtpd_data_free(sess);
+}
+
+/* smtpd_data_milted_eom - the milters saw the message: refuse, drop, hold or commit it */
+static void
+smtpd_data_milted_eom(struct smtpd_session *sess, const struct smtpd_milter_verdict *v)
+{
+    if (v->result == SMTPD_MILTER_REFUSE || v->result == SMTPD_MILTER_CLOSE) {
+        smtpd_milter_log(sess, "milter-reject", "END-OF-MESSAGE", v, NULL);
+        smtpd_reply_std(sess, &v->reply);
+        if (v->result == SMTPD_MILTER_CLOSE)
+            smtpd_session_close(sess);
+        smtpd_txn_reset(sess);
+        return;
+    }
+    if (v->result == SMTPD_MILTER_DISCARD)
+        sess->txn.discard = true;
+    else if (v->hold)
+        sess->txn.hold = true;
+    smtpd_data_sync(sess);
+}
+
 /* smtpd_data_end - the whole content is in: refuse it or commit it */
 static void
 smtpd_data_end(struct smtpd_session *sess)
@@ -403,9 +471,11 @@ smtpd_data_end(struct smtpd_session *sess)
         smtpd_txn_reset(sess);
         return;
     }
-    /* The session takes no input until the file is on disk and committed. */
-    txn->sync = offload_fsync(sess->smtpd->offload, txn->qfd, smtpd_data_synced, sess);
-    smtpd_data_free(sess);
+    if (sess->milters != NULL && !txn->discard) {
+        smtpd_milter_eom(sess, smtpd_data_milted_eom); /* the file is read back to them */
+        return;
+    }
+    smtpd_data_sync(sess);
 }
 
 /* smtpd_data_chunk_end - one BDAT chunk is in */

@@ -35,6 +35,7 @@ smtpd_post_jail(struct server_ctx *ctx)
     smtpd_anvil_init(smtpd);
     smtpd_tls_init(smtpd);
     smtpd_auth_init(smtpd);
+    smtpd_milter_init(smtpd);
     smtpd->offload = offload_new(ctx->loop);
 }
 
@@ -51,6 +52,7 @@ smtpd_on_exit(struct server_ctx *ctx)
     smtpd_anvil_free(smtpd);
     smtpd_tls_free(smtpd);
     smtpd_auth_free(smtpd);
+    smtpd_milter_free(smtpd);
     offload_free(smtpd->offload);
     free(smtpd->qmgr_path);
     free(smtpd->greeting);

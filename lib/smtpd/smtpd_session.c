@@ -174,7 +174,7 @@ smtpd_session_paused(const struct smtpd_session *sess)
     return !sess->greeted || sess->closing || sess->sleeping || sess->txn.sync != NULL ||
            smtpd_queue_busy(sess) || sess->anvil_wait != NULL || sess->nss_job != NULL ||
            sess->tls_starting || sess->tls_wait != NULL || smtpd_auth_busy(sess) ||
-           sess->out.q.len > SMTPD_OUT_HIGH;
+           smtpd_milter_busy(sess) || sess->out.q.len > SMTPD_OUT_HIGH;
 }
 
 /* smtpd_session_line - one command line taken from the input */
@@ -246,6 +246,7 @@ smtpd_session_end(struct smtpd_session *sess)
     smtpd_tls_cancel(sess);
     smtpd_auth_cancel(sess);
     smtpd_anvil_end(sess);
+    smtpd_milter_end(sess);
     smtpd_queue_disconnect(sess); /* first: qmgr drops an uncommitted file, no abort needed */
     smtpd_txn_reset(sess);
     smtpd_log_disconnect(sess);
@@ -410,6 +411,29 @@ smtpd_session_over(const struct params *p, const struct anvil_counts *counts, lo
     return NULL;
 }
 
+/*
+ * smtpd_session_hello - the 220 once the milters saw the connection; one that refused it
+ * makes every command but QUIT get its reply (as Postfix does), a 421 ends the session now
+ */
+static void
+smtpd_session_hello(struct smtpd_session *sess, const struct smtpd_milter_verdict *v)
+{
+    char peek;
+
+    if (v->result == SMTPD_MILTER_REFUSE)
+        smtpd_milter_log(sess, "milter-reject", "CONNECT", v, NULL);
+    if (v->result == SMTPD_MILTER_CLOSE) {
+        smtpd_milter_log(sess, "milter-reject", "CONNECT", v, NULL);
+        smtpd_reply_std(sess, &v->reply);
+        smtpd_session_close(sess);
+        return;
+    }
+    /* A client that talks before the greeting does not wait for replies. */
+    if (recv(sess->fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT) == 1)
+        sess->unauth_pipelining = true;
+    smtpd_reply(sess, 220, NULL, "%s", sess->smtpd->greeting);
+}
+
 /* smtpd_session_welcome - the 220, unless the client is over its limits */
 static void
 smtpd_session_welcome(struct smtpd_session *sess, const struct anvil_counts *counts)
@@ -417,7 +441,6 @@ smtpd_session_welcome(struct smtpd_session *sess, const struct anvil_counts *cou
     const struct params *p = sess->smtpd->p;
     long n = 0;
     const char *what = smtpd_session_over(p, counts, &n);
-    char peek;
 
     if (what != NULL) {
         log_warn("Connection %s limit exceeded: %ld from %s[%s] for service %s", what, n,
@@ -427,10 +450,7 @@ smtpd_session_welcome(struct smtpd_session *sess, const struct anvil_counts *cou
         smtpd_session_close(sess);
         return;
     }
-    /* A client that talks before the greeting does not wait for replies. */
-    if (recv(sess->fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT) == 1)
-        sess->unauth_pipelining = true;
-    smtpd_reply(sess, 220, NULL, "%s", sess->smtpd->greeting);
+    smtpd_milter_connect(sess, smtpd_session_hello);
 }
 
 /* smtpd_session_admit - the client's limits, then the greeting */
@@ -481,6 +501,7 @@ smtpd_session_start(struct smtpd *smtpd, int fd)
     sess->dns_id = -1;
     sess->txn.qfd = -1;
     smtpd_client_addr(fd, sess->addr, sizeof(sess->addr));
+    smtpd_milter_session(sess);
     lineio_in_init(&sess->in, smtpd_session_line_max(smtpd));
     lineio_out_init(&sess->out, SMTPD_OUT_LIMIT);
     sess->watch = loop_fd_add(ctx->loop, fd, 0, smtpd_session_io, sess);

@@ -1,0 +1,186 @@
+/*
+ * milter_conf.c - one entry of smtpd_milters: "inet:host:port", "unix:/path" (also a bare
+ * "/path" and "local:/path", as Postfix takes them), "inet6:host:port", or the same in
+ * braces with per-milter settings: "{ inet:host:port, default_action=accept,
+ * command_timeout=10s, connect_timeout=5s, content_timeout=300s, protocol=6 }".
+ *
+ * Trusts: main.cf (the text is the administrator's); every value is checked all the same,
+ * and a host name is resolved here, once, through the system's resolver configuration.
+ */
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include "core/conf.h"
+#include "core/mem.h"
+#include "core/str.h"
+#include "mail/milter_conf.h"
+
+static const char *const milter_action_names[] = {
+    [MILTER_DEFAULT_ACCEPT] = "accept",
+    [MILTER_DEFAULT_REJECT] = "reject",
+    [MILTER_DEFAULT_TEMPFAIL] = "tempfail",
+    [MILTER_DEFAULT_QUARANTINE] = "quarantine",
+};
+
+/* milter_action_parse - milter_default_action's words */
+bool
+milter_action_parse(const char *text, enum milter_action *out)
+{
+    for (size_t i = 0; i < sizeof(milter_action_names) / sizeof(milter_action_names[0]); i++)
+        if (strcmp(text, milter_action_names[i]) == 0) {
+            *out = (enum milter_action)i;
+            return true;
+        }
+    return false;
+}
+
+const char *
+milter_action_name(enum milter_action a)
+{
+    return milter_action_names[a];
+}
+
+/* milter_unix - a UNIX-domain endpoint */
+static bool
+milter_unix(const char *path, struct milter_spec *out, struct err *err)
+{
+    struct sockaddr_un *sun = (struct sockaddr_un *)&out->addr;
+
+    if (*path != '/' || strlen(path) >= sizeof(sun->sun_path)) {
+        err_set(err, "%s: not an absolute socket path of fewer than %zu octets", path,
+                sizeof(sun->sun_path));
+        return false;
+    }
+    sun->sun_family = AF_UNIX;
+    memcpy(sun->sun_path, path, strlen(path) + 1);
+    out->addr_len = (socklen_t)sizeof(*sun);
+    return true;
+}
+
+/* milter_inet - "host:port" ("[v6]:port" too) resolved to its first address */
+static bool
+milter_inet(const char *spec, int family, struct milter_spec *out, struct err *err)
+{
+    struct addrinfo hints = {.ai_family = family, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    const char *colon = strrchr(spec, ':');
+    char host[256];
+    int rc;
+
+    if (colon == NULL || colon == spec || colon[1] == 0 || (size_t)(colon - spec) >= sizeof(host)) {
+        err_set(err, "%s: want host:port", spec);
+        return false;
+    }
+    snprintf(host, sizeof(host), "%.*s", (int)(colon - spec), spec);
+    if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+        memmove(host, host + 1, strlen(host));
+        host[strlen(host) - 1] = 0;
+    }
+    if ((rc = getaddrinfo(host, colon + 1, &hints, &res)) != 0) {
+        err_set(err, "%s: %s", spec, gai_strerror(rc));
+        return false;
+    }
+    memcpy(&out->addr, res->ai_addr, res->ai_addrlen);
+    out->addr_len = res->ai_addrlen;
+    freeaddrinfo(res);
+    return true;
+}
+
+/* milter_endpoint - the address an endpoint names */
+static bool
+milter_endpoint(const char *ep, struct milter_spec *out, struct err *err)
+{
+    if (ep[0] == '/')
+        return milter_unix(ep, out, err);
+    if (strncmp(ep, "unix:", 5) == 0 || strncmp(ep, "local:", 6) == 0)
+        return milter_unix(strchr(ep, ':') + 1, out, err);
+    if (strncmp(ep, "inet:", 5) == 0)
+        return milter_inet(ep + 5, AF_UNSPEC, out, err);
+    if (strncmp(ep, "inet6:", 6) == 0)
+        return milter_inet(ep + 6, AF_INET6, out, err);
+    err_set(err, "%s: want inet:host:port, inet6:host:port, unix:/path or /path", ep);
+    return false;
+}
+
+/* milter_setting - one "name=value" of the braced form */
+static bool
+milter_setting(const char *item, struct milter_settings *set, struct err *err)
+{
+    const char *eq = strchr(item, '=');
+    char buf[64], *name, *copy, *value;
+    bool good = true;
+
+    if (eq == NULL || (size_t)(eq - item) >= sizeof(buf)) {
+        err_set(err, "%s: want name=value", item);
+        return false;
+    }
+    snprintf(buf, sizeof(buf), "%.*s", (int)(eq - item), item);
+    name = str_trim(buf);
+    copy = xstrdup(eq + 1);
+    value = str_trim(copy);
+    if (strcmp(name, "default_action") == 0)
+        good = milter_action_parse(value, &set->default_action);
+    else if (strcmp(name, "connect_timeout") == 0)
+        good = conf_parse_time(value, 's', &set->connect_timeout) && set->connect_timeout > 0;
+    else if (strcmp(name, "command_timeout") == 0)
+        good = conf_parse_time(value, 's', &set->command_timeout) && set->command_timeout > 0;
+    else if (strcmp(name, "content_timeout") == 0)
+        good = conf_parse_time(value, 's', &set->content_timeout) && set->content_timeout > 0;
+    else if (strcmp(name, "protocol") == 0) {
+        char *end;
+        unsigned long v = strtoul(value, &end, 10);
+        good = *value && *end == 0 && v >= 2 && v <= 6;
+        set->protocol = (unsigned)v;
+    } else {
+        err_set(err, "%s: unknown milter setting", name);
+        free(copy);
+        return false;
+    }
+    if (!good)
+        err_set(err, "%s: bad value \"%s\"", name, value);
+    free(copy);
+    return good;
+}
+
+/* milter_spec_parse - one smtpd_milters element, settings from defaults unless given */
+bool
+milter_spec_parse(const char *text, const struct milter_settings *defaults, struct milter_spec *out,
+                  struct err *err)
+{
+    struct strvec items;
+    char *inner = xstrdup(text);
+    size_t len = strlen(inner);
+    bool good;
+
+    memset(out, 0, sizeof(*out));
+    out->set = *defaults;
+    if (len >= 2 && inner[0] == '{' && inner[len - 1] == '}') {
+        inner[len - 1] = 0;
+        memmove(inner, inner + 1, len - 1);
+    }
+    strvec_init(&items);
+    strvec_split(&items, inner, ",");
+    free(inner);
+    good = items.n > 0 && *str_trim(items.v[0]) != 0;
+    if (!good)
+        err_set(err, "%s: no endpoint", text);
+    else {
+        out->name = xstrdup(str_trim(items.v[0]));
+        good = milter_endpoint(out->name, out, err);
+    }
+    for (size_t i = 1; good && i < items.n; i++)
+        good = *str_trim(items.v[i]) == 0 || milter_setting(str_trim(items.v[i]), &out->set, err);
+    strvec_free(&items);
+    if (!good)
+        milter_spec_free(out);
+    return good;
+}
+
+void
+milter_spec_free(struct milter_spec *spec)
+{
+    free(spec->name);
+    spec->name = NULL;
+}

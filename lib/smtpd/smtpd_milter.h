@@ -1,0 +1,102 @@
+/* smtpd_milter.h - smtpd's milter client: the connections (smtpd_milter_conn.c), the chain
+ * of milters per stage (smtpd_milter.c) and the message's content (smtpd_milter_msg.c) */
+#ifndef SMTPD_SMTPD_MILTER_H
+#define SMTPD_SMTPD_MILTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/loop.h"
+#include "mail/milter_codec.h"
+#include "mail/milter_conf.h"
+#include "smtpd/smtpd.h"
+
+struct smtpd_mconn;
+
+/* What the connection tells its owner: one reply packet, parsed; or the end of it. */
+typedef void (*smtpd_mconn_reply_fn)(struct smtpd_mconn *mc, const struct milter_reply *r);
+typedef void (*smtpd_mconn_fail_fn)(struct smtpd_mconn *mc, const char *why);
+
+enum smtpd_mconn_state {
+    MCONN_IDLE,       /* not connected yet */
+    MCONN_CONNECTING, /* the socket connects */
+    MCONN_NEGOTIATE,  /* OPTNEG sent, its answer awaited */
+    MCONN_READY,      /* negotiated; a request may be outstanding (waiting) */
+    MCONN_DEAD,       /* failed or closed for the rest of the session */
+};
+
+/* One milter's connection in one session. */
+struct smtpd_mconn {
+    const struct milter_spec *spec;
+    void *owner;
+    smtpd_mconn_reply_fn on_reply;
+    smtpd_mconn_fail_fn on_fail;
+    struct loop *loop;
+    enum smtpd_mconn_state state;
+    int fd;
+    struct loop_fd *watch;
+    struct loop_timer *timer;
+    struct buf out;  /* packets not written yet */
+    struct buf hold; /* packets waiting for the negotiation to end */
+    struct milter_frame frame;
+    bool waiting;         /* a reply is outstanding */
+    long wait_seconds;    /* its time limit (PROGRESS starts it again) */
+    long pending_seconds; /* that of a request held until the negotiation ends */
+    uint32_t actions;     /* negotiated */
+    uint32_t protocol;
+    char *symlist[MILTER_STAGES];
+    /* Where it is in the session (smtpd_milter.c): */
+    bool done_session; /* accepted at connect or HELO, or rejected the session */
+    bool done_message; /* accepted or done with this transaction */
+    bool in_message;   /* MAIL was sent: an ABORT is owed at a reset */
+    bool skip_body;    /* it answered SKIP to a body chunk */
+    bool reported;     /* its failure was logged */
+};
+
+void smtpd_mconn_init(struct smtpd_mconn *mc, const struct milter_spec *spec, struct loop *loop,
+                      void *owner, smtpd_mconn_reply_fn on_reply, smtpd_mconn_fail_fn on_fail);
+void smtpd_mconn_send(struct smtpd_mconn *mc, const struct buf *packets, bool want_reply,
+                      long seconds);
+void smtpd_mconn_close(struct smtpd_mconn *mc);
+void smtpd_mconn_free(struct smtpd_mconn *mc);
+
+/* The chain of milters of one session (smtpd_milter.c). */
+struct smtpd_milters {
+    struct smtpd_session *sess;
+    size_t n;
+    struct smtpd_mconn *m;
+    size_t cur;        /* the milter being asked */
+    int cmd;           /* the stage's SMFIC_* command */
+    int macro_cmd;     /* the stage its macros go with */
+    struct buf packet; /* the stage's command packet (macros come per milter) */
+    smtpd_milter_done done;
+    bool busy;                       /* a stage runs: the session waits */
+    bool asking;                     /* inside smtpd_mconn_send: a failure is seen by the caller */
+    struct loop_timer *kick;         /* hands the verdict to the session from the loop */
+    smtpd_milter_done after_connect; /* the session's callback after connect or HELO */
+    bool deny_set; /* the connection or HELO was refused: every command gets deny */
+    struct smtp_reply deny;
+    struct smtp_reply verdict_reply; /* the reply of the last verdict */
+    char deny_dsn[16], deny_text[512];
+    char dsn[16], text[512];
+    char hold_why[256];
+    struct smtpd_milter_verdict verdict;
+    const char *rcpt; /* the recipient of the RCPT stage, for its macros */
+    char daemon_addr[64];
+    char client_port[8];
+    unsigned port;
+    struct smtpd_milter_msg *msg; /* the content being sent (smtpd_milter_msg.c) */
+};
+
+void smtpd_milter_stage(struct smtpd_milters *ms, int cmd, smtpd_milter_done done);
+void smtpd_milter_finish(struct smtpd_milters *ms);
+long smtpd_milter_timeout(const struct smtpd_mconn *mc, int cmd);
+
+/* smtpd_milter_msg.c */
+struct smtpd_milter_msg;
+bool smtpd_milter_msg_reply(struct smtpd_milters *ms, struct smtpd_mconn *mc,
+                            const struct milter_reply *r);
+void smtpd_milter_msg_free(struct smtpd_milters *ms);
+
+#endif

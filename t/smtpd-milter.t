@@ -1,0 +1,327 @@
+#!/usr/bin/python3
+"""smtpd-milter.t - smtpd's milters (doc/milter.md) against t/bin/test_milter (libmilter) and
+a raw milter of our own for the faults libmilter cannot make: every verdict at every stage,
+a recipient refused alone, discard, the macros of each stage, two milters in order, and a
+milter that refuses connections, hangs past each timeout, closes mid-message or answers an
+unknown code, each with default_action accept, tempfail and reject; the log lines.
+
+Timing is never pass/fail: a hanging milter sleeps an hour against timeouts of 1 s."""
+import os
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from smtpd_harness import Client, Instance, free_port, wait_for  # noqa: E402
+from tap import TAP  # noqa: E402
+
+t = TAP()
+BUILD = os.environ["BUILD"]
+BIN = os.path.join(BUILD, "t", "bin")
+tmp = tempfile.mkdtemp(prefix="smtpd-milter.")
+runs = [0]
+
+
+class Milter:
+    """test_milter on a loopback port with the given rules; its log as text."""
+
+    def __init__(self, port, args):
+        runs[0] += 1
+        self.log = os.path.join(tmp, "m%d.log" % runs[0])
+        self.proc = subprocess.Popen([os.path.join(BIN, "test_milter"), "-s",
+                                      "inet:%d@127.0.0.1" % port, "-l", self.log] + args)
+        wait_for(lambda: os.path.exists(self.log) and "ready" in open(self.log).read(), 30)
+
+    def text(self):
+        return open(self.log).read()
+
+    def events(self):
+        return [line.split(" ")[0] for line in self.text().splitlines()]
+
+    def line(self, stage):
+        for line in self.text().splitlines():
+            if line.startswith(stage + " "):
+                return line
+        return ""
+
+    def wait_close(self):
+        return wait_for(lambda: "\nclose" in self.text(), 10)
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+class RawMilter:
+    """A milter of our own on a loopback port: negotiates, then answers CONTINUE, except
+    mode "silent" (never answers the negotiation), "close:C" (closes when command C comes),
+    "code:C" (answers command C with the unknown reply 'Z')."""
+
+    def __init__(self, port, mode):
+        self.mode = mode
+        self.srv = socket.socket()
+        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.srv.bind(("127.0.0.1", port))
+        self.srv.listen(16)
+        self.conns = []
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                return
+            self.conns.append(c)
+            threading.Thread(target=self.session, args=(c,), daemon=True).start()
+
+    def packet(self, c):
+        head = b""
+        while len(head) < 4:
+            more = c.recv(4 - len(head))
+            if not more:
+                return None
+            head += more
+        n = struct.unpack(">I", head)[0]
+        data = b""
+        while len(data) < n:
+            more = c.recv(n - len(data))
+            if not more:
+                return None
+            data += more
+        return data
+
+    def session(self, c):
+        try:
+            while True:
+                p = self.packet(c)
+                if p is None:
+                    return
+                cmd = chr(p[0])
+                if cmd == "O":
+                    if self.mode == "silent":
+                        continue
+                    c.sendall(struct.pack(">IcIII", 13, b"O", 6, 0, 0))
+                elif self.mode == "close:" + cmd:
+                    c.close()
+                    return
+                elif self.mode == "code:" + cmd:
+                    c.sendall(struct.pack(">Ic", 1, b"Z"))
+                elif cmd not in "DAQ":
+                    c.sendall(struct.pack(">Ic", 1, b"c"))
+        except OSError:
+            return
+
+    def stop(self):
+        try:
+            self.srv.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.srv.close()
+        for c in self.conns:
+            try:
+                c.close()
+            except OSError:
+                pass
+
+
+PORT_A, PORT_B, PORT_DEAD, PORT_RAW = free_port(), free_port(), free_port(), free_port()
+FAST = "connect_timeout=1s,command_timeout=1s,content_timeout=1s"
+services = {
+    "one": "-o smtpd_milters=inet:127.0.0.1:%d" % PORT_A,
+    "two": "-o smtpd_milters=inet:127.0.0.1:%d,inet:127.0.0.1:%d" % (PORT_A, PORT_B),
+}
+for action in ("accept", "tempfail", "reject"):
+    services["dead-" + action] = "-o smtpd_milters={inet:127.0.0.1:%d,default_action=%s}" % (
+        PORT_DEAD, action)
+    services["slow-" + action] = "-o smtpd_milters={inet:127.0.0.1:%d,default_action=%s,%s}" % (
+        PORT_A, action, FAST)
+    services["raw-" + action] = "-o smtpd_milters={inet:127.0.0.1:%d,default_action=%s,%s}" % (
+        PORT_RAW, action, FAST)
+inst = Instance(os.path.join(tmp, "inst"), services=services,
+                main_extra="relay_domains = relay.example\nsmtpd_client_connection_count_limit = 0\n")
+err = inst.start()
+if err:
+    t.bail_out("postern start: %s" % err)
+
+
+def session(service, steps, helo="EHLO client.example.net"):
+    """Greeting, EHLO, then each step: a command, or ("data", bytes); the replies."""
+    c = Client(inst.ports[service], timeout=30)
+    replies = [c.reply()]
+    if helo:
+        replies.append(c.cmd(helo))
+    for s in steps:
+        if isinstance(s, tuple):
+            c.send(s[1])
+            replies.append(c.reply())
+        else:
+            replies.append(c.cmd(s))
+    c.cmd("QUIT")
+    c.close()
+    return replies
+
+
+MESSAGE = ("data", b"Subject: hi\r\nX-Test: one\r\n\r\nhello\r\n.\r\n")
+TXN = ["MAIL FROM:<s@example.net>", "RCPT TO:<r@relay.example>", "DATA", MESSAGE]
+
+
+def with_milter(args, fn, port=PORT_A):
+    m = Milter(port, args)
+    try:
+        return fn(m)
+    finally:
+        m.stop()
+
+
+# Every verdict at every SMTP stage: the reply and the log line of that stage.
+STAGE_CMD = {"connect": "CONNECT", "helo": "HELO", "mail": "MAIL", "rcpt": "RCPT",
+             "data": "DATA"}
+STAGE_AT = {"connect": 0, "helo": 1, "mail": 2, "rcpt": 3, "data": 4}
+for stage, at in STAGE_AT.items():
+    for verdict, code in (("reject", "550 5.7.1 Command rejected"),
+                          ("tempfail", "451 4.7.1 Service unavailable - try again later"),
+                          ("reply:554:5.7.0:not you", "554 5.7.0 not you")):
+        def run(m, stage=stage, at=at, verdict=verdict, code=code):
+            r = session("one", TXN)
+            want = code if stage != "connect" else "220"
+            t.like(r[at], want, "%s at %s: %s" % (verdict, stage, want))
+            if stage in ("connect", "helo"):
+                t.ok(all(x.startswith(code[:3]) for x in r[at + 1:at + 3]),
+                     "%s at %s: later commands get it too" % (verdict, stage))
+            t.ok(inst.wait_log(": milter-reject: %s from unknown[127.0.0.1]: %s"
+                               % (STAGE_CMD[stage], code)),
+                 "%s at %s: logged" % (verdict, stage))
+        with_milter(["-a", "%s=%s" % (stage, verdict)], run)
+
+# A rejected recipient is that recipient only; the log names it.
+def rcpt_one(m):
+    r = session("one", ["MAIL FROM:<s@example.net>", "RCPT TO:<bad@relay.example>",
+                        "RCPT TO:<good@relay.example>", "DATA", MESSAGE])
+    t.is_eq(r[3], "550 5.7.1 Command rejected", "RCPT reject: that recipient refused")
+    t.is_eq(r[4], "250 2.1.5 Ok", "the next recipient accepted")
+    t.like(r[6], "250 2.0.0 Ok: queued as", "and the message queued for it")
+    t.ok(inst.wait_log("NOQUEUE: milter-reject: RCPT from unknown[127.0.0.1]: 550 5.7.1 "
+                       "Command rejected; from=<s@example.net> to=<bad@relay.example> "
+                       "proto=ESMTP helo=<client.example.net>"), "the Postfix-shaped log line")
+    t.ok(m.wait_close(), "the milter saw the session end")
+    t.ok("abort" not in m.events(), "no ABORT after a message that was accepted")
+with_milter(["-a", "rcpt/bad=reject"], rcpt_one)
+
+# ACCEPT at connect: the milter sees nothing more of the session.
+def accept_connect(m):
+    r = session("one", TXN)
+    t.like(r[-1], "250 2.0.0 Ok: queued as", "accept at connect: the message is queued")
+    t.is_eq([e for e in m.events() if e not in ("ready", "negotiate", "close")], ["connect"],
+            "accept at connect: the milter saw only the connect")
+with_milter(["-a", "connect=accept"], accept_connect)
+
+# DISCARD at RCPT: 250 to everything, nothing queued, milter-discard logged.
+def discard_rcpt(m):
+    before = inst.files()
+    r = session("one", TXN)
+    t.like(r[-1], "250 2.0.0 Ok: queued as", "discard at RCPT: 250 at the end")
+    qid = r[-1].split()[-1]
+    t.ok(inst.wait_log("%s: milter-discard: END-OF-MESSAGE from unknown[127.0.0.1]: milter "
+                       "triggers DISCARD action" % qid), "milter-discard logged")
+    time.sleep(0.2)
+    t.is_eq([f for f in inst.files() if f not in before], [], "and nothing is queued")
+with_milter(["-a", "rcpt=discard"], discard_rcpt)
+
+# RSET and a new transaction: ABORT to the milter.
+def abort_rset(m):
+    session("one", ["MAIL FROM:<s@example.net>", "RSET", "MAIL FROM:<t@example.net>"])
+    t.ok(m.wait_close(), "session over")
+    t.ok("abort" in m.events(), "RSET after MAIL: the milter got ABORT")
+with_milter([], abort_rset)
+
+# An unknown command goes to the milter, whose reply is the answer.
+def unknown(m):
+    r = session("one", ["FOO bar"])
+    t.is_eq(r[2], "550 5.7.1 Command rejected", "an unknown command: the milter's reply")
+    t.like(m.line("unknown"), "unknown FOO bar", "the milter saw the command")
+with_milter(["-a", "unknown=reject"], unknown)
+
+# The macros of each stage (Postfix's default lists).
+def macros(m):
+    r = session("one", TXN)
+    t.ok(m.wait_close(), "session over")
+    conn = m.line("connect")
+    for want in ("j=mx.example.org", "_=unknown [127.0.0.1]", "{daemon_name}=mx.example.org",
+                 "{daemon_addr}=127.0.0.1", "{client_addr}=127.0.0.1", "{client_name}=unknown"):
+        t.like(conn, want, "connect: " + want)
+    t.like(m.line("connect"), "connect [127.0.0.1]", "connect: the host as [addr] when unknown")
+    t.like(m.line("helo"), "helo client.example.net", "HELO: the name")
+    t.like(m.line("mail"), "{mail_addr}=s@example.net", "MAIL: {mail_addr}")
+    t.like(m.line("mail"), "{mail_host}=example.net", "MAIL: {mail_host}")
+    t.like(m.line("rcpt"), "{rcpt_addr}=r@relay.example", "RCPT: {rcpt_addr}")
+    qid = r[-1].split()[-1]
+    t.like(m.line("data"), "i=" + qid, "DATA: i, the queue ID")
+with_milter([], macros)
+
+# Two milters, in order: the second is asked only when the first goes on.
+def two(a):
+    b = Milter(PORT_B, ["-a", "rcpt=reject"])
+    try:
+        r = session("two", ["MAIL FROM:<s@example.net>", "RCPT TO:<r@relay.example>"])
+        t.is_eq(r[3], "550 5.7.1 Command rejected", "two milters: the second rejects RCPT")
+        t.like(a.line("rcpt"), "rcpt <r@relay.example>", "the first saw RCPT first")
+    finally:
+        b.stop()
+    b = Milter(PORT_B, [])
+    try:
+        r = session("two", ["MAIL FROM:<only-a@example.net>"])
+        t.is_eq(r[2], "550 5.7.1 Command rejected", "two milters: the first rejects MAIL")
+        b.wait_close()
+        t.is_eq(b.line("mail"), "", "and the second never saw it")
+    finally:
+        b.stop()
+with_milter(["-a", "mail/only-a=reject", "-a", "mail/example.net=continue"], two)
+
+
+# Faults, with each default action.
+def fault_expect(action, r, at, what):
+    if action == "accept":
+        t.like(r[-1], "250 2.0.0 Ok: queued as", "%s, default accept: the mail goes on" % what)
+    elif action == "tempfail":
+        t.like(r[at], "451 4.7.1", "%s, default tempfail: 451" % what)
+    else:
+        t.like(r[at], "550 5.7.1", "%s, default reject: 550" % what)
+
+
+def raw_case(mode, action, at, what, warning, steps=TXN):
+    """A session with RawMilter in mode; the outcome as default action says; the warning."""
+    raw = RawMilter(PORT_RAW, mode)
+    try:
+        r = session("raw-" + action, steps)
+        fault_expect(action, r, at, what)
+        t.ok(inst.wait_log("milter inet:127.0.0.1:%d: %s" % (PORT_RAW, warning)),
+             "%s: warning logged" % what)
+    finally:
+        raw.stop()
+
+
+for action in ("accept", "tempfail", "reject"):
+    r = session("dead-" + action, TXN)
+    fault_expect(action, r, 1, "refused connection")
+    t.ok(inst.wait_log("milter inet:127.0.0.1:%d: connect: Connection refused; "
+                       "default_action=%s" % (PORT_DEAD, action)), "refused: warning logged")
+
+    def hang(m, action=action):
+        r = session("slow-" + action, TXN)
+        fault_expect(action, r, 3, "a milter hanging at RCPT")
+    with_milter(["-a", "rcpt=stall"], hang)
+
+    raw_case("silent", action, 1, "no answer to the negotiation (connect timeout)",
+             "connect timeout")
+    raw_case("code:M", action, 2, "an unknown reply code at MAIL", "bad reply")
+
+t.ok(inst.wait_log("milter inet:127.0.0.1:%d: read timeout (1s)" % PORT_A),
+     "command timeout: warning logged")
+t.ok("panic" not in inst.logtext() and "fatal" not in inst.logtext(), "no daemon died")
+inst.stop()
+t.done()
