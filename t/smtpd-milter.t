@@ -283,6 +283,87 @@ def two(a):
 with_milter(["-a", "mail/only-a=reject", "-a", "mail/example.net=continue"], two)
 
 
+# Every verdict at every content stage: the reply after the end of data, and the log line
+# Postfix's cleanup writes (END-OF-MESSAGE, the status without the code, the first recipient).
+for stage in ("header/Subject", "eoh", "body", "eom"):
+    for verdict, code in (("reject", "550 5.7.1 Command rejected"),
+                          ("tempfail", "451 4.7.1 Service unavailable - try again later"),
+                          ("reply:554:5.7.0:not you", "554 5.7.0 not you")):
+        def run(m, stage=stage, verdict=verdict, code=code):
+            before = inst.files()
+            r = session("one", TXN + ["NOOP"])
+            t.is_eq(r[5], code, "%s at %s: %s" % (verdict, stage, code))
+            t.is_eq(r[6], "250 2.0.0 Ok", "%s at %s: the session goes on" % (verdict, stage))
+            t.ok(inst.wait_log(": milter-reject: END-OF-MESSAGE from unknown[127.0.0.1]: %s; "
+                               "from=<s@example.net> to=<r@relay.example> proto=ESMTP "
+                               "helo=<client.example.net>" % code[4:]),
+                 "%s at %s: logged" % (verdict, stage))
+            t.is_eq([f for f in inst.files() if f not in before], [],
+                    "%s at %s: nothing queued" % (verdict, stage))
+        with_milter(["-a", "%s=%s" % (stage, verdict)], run)
+
+# What the milter saw of the message: each header field, the end of the header, the body,
+# the end of the message with the queue ID.
+def content(m):
+    r = session("one", TXN)
+    qid = r[-1].split()[-1]
+    t.ok(m.wait_close(), "session over")
+    ev = m.events()
+    t.ok(ev.index("data") < ev.index("header") < ev.index("eoh") < ev.index("body")
+         < ev.index("eom"), "DATA, headers, EOH, body, EOM in order")
+    heads = [x for x in m.text().splitlines() if x.startswith("header ")]
+    t.like(heads[0], "header Received:from client.example.net", "our Received first")
+    t.like(heads[-2], "header Subject:hi", "then the client's fields, value after the space")
+    t.like(m.line("body"), "body 7 hello||", "the body with its CRLF")
+    t.like(m.line("eom"), "i=" + qid, "EOM: i")
+with_milter([], content)
+
+# DISCARD at the end: 250, nothing queued; QUARANTINE: milter-hold.
+def discard_eom(m):
+    before = inst.files()
+    r = session("one", TXN)
+    t.like(r[-1], "250 2.0.0 Ok: queued as", "discard at EOM: 250")
+    t.ok(inst.wait_log("%s: milter-discard: END-OF-MESSAGE" % r[-1].split()[-1]), "logged")
+    time.sleep(0.2)
+    t.is_eq([f for f in inst.files() if f not in before], [], "nothing queued")
+with_milter(["-a", "eom=discard"], discard_eom)
+
+def quarantine(m):
+    r = session("one", TXN)
+    t.like(r[-1], "250 2.0.0 Ok: queued as", "quarantine: 250")
+    t.ok(inst.wait_log("%s: milter-hold: END-OF-MESSAGE from unknown[127.0.0.1]: milter "
+                       "triggers HOLD action" % r[-1].split()[-1]), "milter-hold logged")
+with_milter(["-a", "eom=quarantine:held", "-a", "eom=continue"], quarantine)
+
+# SMFIP_NO* steps are not sent, SMFIP_NR_* ones not waited for; SKIP ends the body.
+def flags(m):
+    big = b"Subject: big\r\n\r\n" + (b"x" * 998 + b"\r\n") * 200 + b".\r\n"
+    r = session("one", TXN[:3] + [("data", big)])
+    t.like(r[-1], "250 2.0.0 Ok: queued as", "NOHELO NOHDRS NR_RCPT NR_BODY SKIP: queued")
+    t.ok(m.wait_close(), "session over")
+    ev = m.events()
+    t.ok("helo" not in ev and "header" not in ev, "no HELO, no header sent")
+    t.is_eq(ev.count("body"), 1, "SKIP after the first body chunk: no more body")
+    t.ok("eoh" in ev and "eom" in ev and "rcpt" in ev, "the other steps were sent")
+with_milter(["-p", "%x" % (0x2 | 0x20 | 0x8000 | 0x400), "-a", "body=skip"], flags)
+
+# A macro list the milter asks for replaces Postfix's default for that stage.
+def symlist(m):
+    session("one", TXN)
+    t.ok(m.wait_close(), "session over")
+    t.ok("{mail_addr}" not in m.line("mail"), "MAIL with the milter's list: no {mail_addr}")
+    t.like(m.line("rcpt"), "{rcpt_addr}=r@relay.example", "RCPT keeps the default list")
+with_milter(["-M", "mail={client_addr}"], symlist)
+
+# Edits are not applied yet: the message is queued as it was, with a warning.
+def edits(m):
+    r = session("one", TXN)
+    t.like(r[-1], "250 2.0.0 Ok: queued as", "an edit at EOM: the message is queued")
+    t.ok(inst.wait_log("SMFIR_ADDHEADER: message edits are not applied yet"),
+         "edits: warning logged")
+with_milter(["-a", "eom=addheader:X-A:one"], edits)
+
+
 # Faults, with each default action.
 def fault_expect(action, r, at, what):
     if action == "accept":
@@ -313,12 +394,19 @@ for action in ("accept", "tempfail", "reject"):
 
     def hang(m, action=action):
         r = session("slow-" + action, TXN)
-        fault_expect(action, r, 3, "a milter hanging at RCPT")
+        fault_expect(action, r, 3, "a milter hanging at RCPT (command timeout)")
     with_milter(["-a", "rcpt=stall"], hang)
+
+    def hang_eom(m, action=action):
+        r = session("slow-" + action, TXN)
+        fault_expect(action, r, 5, "a milter hanging at EOM (content timeout)")
+    with_milter(["-a", "eom=stall"], hang_eom)
 
     raw_case("silent", action, 1, "no answer to the negotiation (connect timeout)",
              "connect timeout")
     raw_case("code:M", action, 2, "an unknown reply code at MAIL", "bad reply")
+    raw_case("close:B", action, 5, "the milter closes mid-body",
+             "the milter closed the connection")
 
 t.ok(inst.wait_log("milter inet:127.0.0.1:%d: read timeout (1s)" % PORT_A),
      "command timeout: warning logged")

@@ -442,8 +442,10 @@ smtpd_data_milted_eom(struct smtpd_session *sess, const struct smtpd_milter_verd
     }
     if (v->result == SMTPD_MILTER_DISCARD)
         sess->txn.discard = true;
-    else if (v->hold)
+    else if (v->hold) {
         sess->txn.hold = true;
+        smtpd_milter_log(sess, "milter-hold", "END-OF-MESSAGE", v, NULL);
+    }
     smtpd_data_sync(sess);
 }
 

@@ -743,19 +743,29 @@ smtpd_milter_abort(struct smtpd_session *sess)
     ms->verdict.hold = false;
 }
 
-/* smtpd_milter_log - "QID: milter-reject: CMD from host[addr]: 550 5.7.1 text; from=..." */
+/*
+ * smtpd_milter_log - in Postfix's shapes: "NOQUEUE: milter-reject: RCPT from host[addr]: 550
+ * 5.7.1 text; from=<s> to=<r> proto=ESMTP helo=<h>"; at the end of the message (where
+ * Postfix's cleanup logs it) "QID: milter-reject: END-OF-MESSAGE from host[addr]: 5.7.1
+ * text; from=<s> to=<first recipient> ...", "milter-discard" and "milter-hold" the same way
+ */
 void
 smtpd_milter_log(struct smtpd_session *sess, const char *what, const char *cmd,
                  const struct smtpd_milter_verdict *v, const char *rcpt)
 {
+    bool eom = strcmp(cmd, "END-OF-MESSAGE") == 0;
     char to[600] = "", reply[700];
 
+    if (eom && rcpt == NULL && sess->txn.nrcpt > 0)
+        rcpt = sess->txn.rcpt[0].addr;
     if (rcpt != NULL)
         snprintf(to, sizeof(to), " to=<%s>", rcpt);
     if (strcmp(what, "milter-discard") == 0)
         snprintf(reply, sizeof(reply), "milter triggers DISCARD action");
     else if (strcmp(what, "milter-hold") == 0)
         snprintf(reply, sizeof(reply), "milter triggers HOLD action");
+    else if (eom)
+        snprintf(reply, sizeof(reply), "%s %s", v->reply.status, v->reply.text);
     else
         snprintf(reply, sizeof(reply), "%d %s %s", v->reply.code, v->reply.status, v->reply.text);
     for (char *p = reply; *p; p++)
