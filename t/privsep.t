@@ -181,8 +181,10 @@ def test_listeners(root, owner):
     os.mkfifo(fifo, 0o666)
     write_master_cf(cfg, port, "extra unix - - n - 1 %s\ntick2 fifo - - n 1 1 %s\n" % (ECHO, ECHO))
     postern(cfg, "reload")
-    t.ok(wait_for(lambda: owned_by(fifo, owner, stat.S_ISFIFO), 30),
-         "a fifo someone else left in its place is replaced by one mail_owner owns")
+    if not t.ok(wait_for(lambda: owned_by(fifo, owner, stat.S_ISFIFO), 30),
+                "a fifo someone else left in its place is replaced by one mail_owner owns"):
+        t.diag(open(log).read()[-4000:])
+        t.diag(open(record).read()[-4000:])
     t.is_eq(stat.S_IMODE(os.stat(fifo).st_mode), 0o622, "with the fifo's mode")
 
     t.is_eq(postern(cfg, "stop").returncode, 0, "postern stop")
