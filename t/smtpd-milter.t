@@ -312,8 +312,9 @@ def content(m):
     t.ok(ev.index("data") < ev.index("header") < ev.index("eoh") < ev.index("body")
          < ev.index("eom"), "DATA, headers, EOH, body, EOM in order")
     heads = [x for x in m.text().splitlines() if x.startswith("header ")]
-    t.like(heads[0], "header Received:from client.example.net", "our Received first")
-    t.like(heads[-2], "header Subject:hi", "then the client's fields, value after the space")
+    t.like(heads[0], "header Subject:hi", "our Received hidden: the client's fields, "
+           "the value after the space")
+    t.is_eq(len(heads), 2, "two fields")
     t.like(m.line("body"), "body 7 hello||", "the body with its CRLF")
     t.like(m.line("eom"), "i=" + qid, "EOM: i")
 with_milter([], content)
@@ -355,13 +356,23 @@ def symlist(m):
     t.like(m.line("rcpt"), "{rcpt_addr}=r@relay.example", "RCPT keeps the default list")
 with_milter(["-M", "mail={client_addr}"], symlist)
 
-# Edits are not applied yet: the message is queued as it was, with a warning.
+# Edits at the end of the message: the message is queued as the milters left it, in a
+# second queue file; the first is gone.
 def edits(m):
     r = session("one", TXN)
-    t.like(r[-1], "250 2.0.0 Ok: queued as", "an edit at EOM: the message is queued")
-    t.ok(inst.wait_log("SMFIR_ADDHEADER: message edits are not applied yet"),
-         "edits: warning logged")
-with_milter(["-a", "eom=addheader:X-A:one"], edits)
+    t.like(r[-1], "250 2.0.0 Ok: queued as", "edits at EOM: the message is queued")
+    qid = r[-1].split()[-1]
+    t.ok(inst.wait_log(": milter edits applied: the message is now %s" % qid),
+         "edits: a second file, logged")
+    head, body = inst.cat(qid)
+    t.like(body.decode(), "X-A: one\r\n", "the added header is in the queued message")
+    t.ok(b"Subject: hi" not in body, "the changed Subject is deleted")
+    t.like(body.decode(), "\r\n\r\nnew body\r\n", "the body replaced")
+    t.ok(any("n@relay.example" in x for x in head), "the added recipient in the envelope")
+    time.sleep(0.3)
+    t.is_eq(inst.files("incoming"), [], "the first file is removed")
+with_milter(["-a", "eom=addheader:X-A:one", "-a", "eom=chgheader:1:Subject:",
+             "-a", "eom=replbody:new body", "-a", "eom=addrcpt:<n@relay.example>"], edits)
 
 
 # Faults, with each default action.

@@ -69,6 +69,7 @@ struct smtpd_tls_conf {
 
 struct ub_ctx;
 struct milter_spec;
+struct milter_edits;
 struct smtpd_anvil;
 struct smtpd_anvil_wait;
 struct anvil_counts;
@@ -146,7 +147,10 @@ struct smtpd_txn {
     bool bdat_failed;            /* a chunk was refused: discard the rest until RSET */
     bool discard;                /* a milter said DISCARD: 250, then the message is dropped */
     bool hold;                   /* a milter said QUARANTINE: the message goes on hold */
-    uint64_t chunk_size;         /* the BDAT chunk waiting for qmgr's queue_opened */
+    struct milter_edits *edits;  /* milter edits being applied to a second file */
+    int old_qfd;                 /* then: the file smtpd wrote, left to be aborted */
+    char old_qid[QUEUE_ID_SIZE];
+    uint64_t chunk_size; /* the BDAT chunk waiting for qmgr's queue_opened */
     bool chunk_last;
     struct offload_job *sync; /* the queue file's fsync, before the commit */
 };
@@ -336,6 +340,7 @@ void smtpd_milter_data(struct smtpd_session *sess, smtpd_milter_done done);
 void smtpd_milter_unknown(struct smtpd_session *sess, const char *line, smtpd_milter_done done);
 void smtpd_milter_eom(struct smtpd_session *sess, smtpd_milter_done done);
 void smtpd_milter_abort(struct smtpd_session *sess);
+struct milter_edits *smtpd_milter_take_edits(struct smtpd_session *sess);
 void smtpd_milter_log(struct smtpd_session *sess, const char *what, const char *cmd,
                       const struct smtpd_milter_verdict *v, const char *rcpt);
 

@@ -24,6 +24,7 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "mail/milter_edit.h"
 #include "smtpd/smtpd.h"
 
 static const struct smtp_reply smtpd_reply_need_mail = {503, "5.5.1", "Error: need MAIL command"};
@@ -66,6 +67,11 @@ smtpd_data_free(struct smtpd_session *sess)
     if (txn->qfd >= 0)
         close(txn->qfd);
     txn->qfd = -1;
+    milter_edits_free(txn->edits);
+    txn->edits = NULL;
+    if (txn->old_qfd >= 0)
+        close(txn->old_qfd);
+    txn->old_qfd = -1;
 }
 
 /* smtpd_txn_reset - forget the transaction; a queue file not committed is aborted */
@@ -91,6 +97,7 @@ smtpd_txn_reset(struct smtpd_session *sess)
     free(txn->rcpt);
     memset(txn, 0, sizeof(*txn));
     txn->qfd = -1;
+    txn->old_qfd = -1;
     sess->phase = SMTPD_PHASE_CMD;
 }
 
@@ -428,10 +435,56 @@ smtpd_data_sync(struct smtpd_session *sess)
     smtpd_data_free(sess);
 }
 
+/*
+ * smtpd_data_edited - the second queue file is open: the edited message goes into it, and
+ * it is committed instead; the first stays uncommitted and goes with the link to qmgr
+ */
+static void
+smtpd_data_edited(struct smtpd_session *sess, bool ok, const char *why)
+{
+    struct smtpd_txn *txn = &sess->txn;
+    struct err err;
+
+    if (!ok) {
+        log_warn("%s: queue file open for the milter edits failed: %s", txn->old_qid, why);
+        smtpd_reply_std(sess, &smtpd_reply_queue_error);
+        smtpd_txn_reset(sess);
+        return;
+    }
+    if (!milter_edits_apply(txn->edits, txn->old_qfd, txn->qfd, &err)) {
+        if (milter_edits_emptied(txn->edits)) {
+            txn->discard = true; /* the milters deleted every recipient */
+            smtpd_data_sync(sess);
+            return;
+        }
+        log_warn("%s: milter edits: %s", txn->old_qid, err.text);
+        smtpd_reply_std(sess, &smtpd_reply_queue_error);
+        smtpd_txn_reset(sess);
+        return;
+    }
+    log_info("%s: milter edits applied: the message is now %s", txn->old_qid, txn->qid);
+    smtpd_data_sync(sess);
+}
+
+/* smtpd_data_edit - the milters edited the message: a second queue file from qmgr */
+static void
+smtpd_data_edit(struct smtpd_session *sess, struct milter_edits *edits)
+{
+    struct smtpd_txn *txn = &sess->txn;
+
+    txn->edits = edits;
+    txn->old_qfd = txn->qfd;
+    txn->qfd = -1;
+    memcpy(txn->old_qid, txn->qid, QUEUE_ID_SIZE);
+    smtpd_queue_open(sess, smtpd_data_edited);
+}
+
 /* smtpd_data_milted_eom - the milters saw the message: refuse, drop, hold or commit it */
 static void
 smtpd_data_milted_eom(struct smtpd_session *sess, const struct smtpd_milter_verdict *v)
 {
+    struct milter_edits *edits;
+
     if (v->result == SMTPD_MILTER_REFUSE || v->result == SMTPD_MILTER_CLOSE) {
         smtpd_milter_log(sess, "milter-reject", "END-OF-MESSAGE", v, NULL);
         smtpd_reply_std(sess, &v->reply);
@@ -445,6 +498,10 @@ smtpd_data_milted_eom(struct smtpd_session *sess, const struct smtpd_milter_verd
     else if (v->hold) {
         sess->txn.hold = true;
         smtpd_milter_log(sess, "milter-hold", "END-OF-MESSAGE", v, NULL);
+    }
+    if (v->result == SMTPD_MILTER_GO && (edits = smtpd_milter_take_edits(sess)) != NULL) {
+        smtpd_data_edit(sess, edits);
+        return;
     }
     smtpd_data_sync(sess);
 }

@@ -33,6 +33,7 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "mail/milter_edit.h"
 #include "mail/milter_macro.h"
 #include "smtpd/smtpd_milter.h"
 
@@ -415,6 +416,38 @@ smtpd_milter_fail(struct smtpd_mconn *mc, const char *why)
     smtpd_milter_next(ms);
 }
 
+/* smtpd_milter_conn_failed - the same, for a reply the end of the message refused */
+void
+smtpd_milter_conn_failed(struct smtpd_mconn *mc, const char *why)
+{
+    smtpd_milter_fail(mc, why);
+}
+
+/* smtpd_milter_take_edits - the edits of the message just seen, if any; the caller frees */
+struct milter_edits *
+smtpd_milter_take_edits(struct smtpd_session *sess)
+{
+    struct milter_edits *e = sess->milters ? sess->milters->edits : NULL;
+
+    if (e != NULL)
+        sess->milters->edits = NULL;
+    return e;
+}
+
+/* smtpd_milter_drop_edits - edits nobody took: the old file loses its spool */
+static void
+smtpd_milter_drop_edits(struct smtpd_milters *ms)
+{
+    struct err err;
+
+    if (ms->edits == NULL)
+        return;
+    if (!milter_edits_unspool(ms->edits, &err))
+        log_warn("milter edits: %s", err.text);
+    milter_edits_free(ms->edits);
+    ms->edits = NULL;
+}
+
 /* smtpd_milter_reply - one reply of the milter being asked */
 static void
 smtpd_milter_reply(struct smtpd_mconn *mc, const struct milter_reply *r)
@@ -551,6 +584,7 @@ smtpd_milter_end(struct smtpd_session *sess)
     if (ms == NULL)
         return;
     smtpd_milter_msg_free(ms);
+    smtpd_milter_drop_edits(ms);
     for (size_t i = 0; i < ms->n; i++) {
         struct smtpd_mconn *mc = &ms->m[i];
         if (mc->state == MCONN_READY && !mc->waiting) {
@@ -729,6 +763,7 @@ smtpd_milter_abort(struct smtpd_session *sess)
     if (ms == NULL)
         return;
     smtpd_milter_msg_free(ms);
+    smtpd_milter_drop_edits(ms);
     buf_init(&abort, 16);
     milter_put_simple(&abort, MILTER_CMD_ABORT);
     for (size_t i = 0; i < ms->n; i++) {

@@ -87,10 +87,12 @@ struct smtpd_milters {
     char client_port[8];
     unsigned port;
     struct smtpd_milter_msg *msg; /* the content being sent (smtpd_milter_msg.c) */
+    struct milter_edits *edits;   /* the edits of a kept message, for the session to apply */
 };
 
 void smtpd_milter_stage(struct smtpd_milters *ms, int cmd, smtpd_milter_done done);
 void smtpd_milter_finish(struct smtpd_milters *ms);
+void smtpd_milter_conn_failed(struct smtpd_mconn *mc, const char *why);
 long smtpd_milter_timeout(const struct smtpd_mconn *mc, int cmd);
 
 /* smtpd_milter_msg.c */

@@ -7,8 +7,10 @@
  * of smtpd_milter.c, so each milter sees it in order and its verdict stops the rest.
  *
  * At the end of the message a milter may send edits before its verdict; QUARANTINE puts
- * the message on hold. The other edits are not applied yet (doc/milter.md, "Left"): they
- * are logged and dropped.
+ * the message on hold. The edits of every milter are collected in order (lib/mail's
+ * milter_edit) and, if the message is kept, handed to the session in ms->edits, which
+ * applies them to a second queue file (smtpd_data.c). Our Received header, the first field
+ * of the content, is not sent (Postfix's rule, which the edits' indexes count on).
  *
  * The file is read a record at a time, so the message is never held in memory whole; a
  * header field is kept up to MILTER_CHUNK_MAX octets and cut there.
@@ -23,6 +25,7 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "mail/milter_edit.h"
 #include "smtpd/smtpd_milter.h"
 
 enum smtpd_milter_part {
@@ -44,7 +47,9 @@ struct smtpd_milter_msg {
     struct buf line;  /* the header line being read */
     struct buf field; /* the header field read so far (folded lines joined) */
     struct buf carry; /* the first body line, when no empty line ended the header */
-    bool edits_warned;
+    size_t fields;    /* header fields read */
+    struct milter_edits *edits;
+    const struct smtpd_mconn *editor; /* the milter whose edits come in */
     smtpd_milter_done done;
 };
 
@@ -93,30 +98,34 @@ smtpd_milter_msg_line(struct smtpd_milter_msg *msg)
     }
 }
 
-/* smtpd_milter_msg_is_field - does the line start a header field ("Name:")? */
+/* smtpd_milter_msg_is_field - does the line start a header field? (the edits' own rule) */
 static bool
-smtpd_milter_msg_is_field(const char *line)
+smtpd_milter_msg_is_field(const struct buf *line)
 {
-    size_t n = strcspn(line, ": \t");
-
-    return n > 0 && line[n] == ':';
+    return milter_hdrs_name_len(line->data, line->len) > 0;
 }
 
-/* smtpd_milter_msg_put_field - the field read so far, as a HEADER packet */
-static void
+/*
+ * smtpd_milter_msg_put_field - the field read so far as a HEADER packet; false for the
+ * first field of the content (our Received header), which milters are not shown (Postfix's
+ * rule, which the edits' header indexes count on)
+ */
+static bool
 smtpd_milter_msg_put_field(struct smtpd_milters *ms, struct smtpd_milter_msg *msg)
 {
-    char *name = xstrdup(buf_str(&msg->field));
-    char *colon = strchr(name, ':');
-    char *value = colon + 1;
+    size_t n = milter_hdrs_name_len(msg->field.data, msg->field.len);
+    char *name = xstrndup(msg->field.data, n);
+    const char *value = strchr(buf_str(&msg->field), ':') + 1;
+    bool first = msg->fields++ == 0;
 
-    *colon = 0;
     if (*value == ' ')
         value++;
     buf_reset(&ms->packet);
-    milter_put_header(&ms->packet, name, value);
+    if (!first)
+        milter_put_header(&ms->packet, name, value);
     free(name);
     buf_reset(&msg->field);
+    return !first;
 }
 
 /* smtpd_milter_msg_header - read up to the next whole field; true if it is in ms->packet */
@@ -132,12 +141,11 @@ smtpd_milter_msg_header(struct smtpd_milters *ms, struct smtpd_milter_msg *msg)
             }
             continue;
         }
-        if (line[0] != 0 && smtpd_milter_msg_is_field(line)) {
-            bool have = msg->field.len > 0;
-            if (have)
-                smtpd_milter_msg_put_field(ms, msg);
+        if (line[0] != 0 && smtpd_milter_msg_is_field(&msg->line)) {
+            bool sent = msg->field.len > 0 && smtpd_milter_msg_put_field(ms, msg);
+            buf_reset(&msg->field);
             buf_append(&msg->field, line, msg->line.len);
-            if (have)
+            if (sent)
                 return true;
             continue;
         }
@@ -148,10 +156,7 @@ smtpd_milter_msg_header(struct smtpd_milters *ms, struct smtpd_milter_msg *msg)
         break;
     }
     msg->part = MSG_EOH;
-    if (msg->field.len == 0)
-        return false;
-    smtpd_milter_msg_put_field(ms, msg);
-    return true;
+    return msg->field.len > 0 && smtpd_milter_msg_put_field(ms, msg);
 }
 
 /* smtpd_milter_msg_body - the next body chunk into ms->packet; false when there is none */
@@ -214,12 +219,17 @@ static void
 smtpd_milter_msg_step(struct smtpd_session *sess, const struct smtpd_milter_verdict *v)
 {
     struct smtpd_milters *ms = sess->milters;
-    smtpd_milter_done done = ms->msg->done;
+    struct smtpd_milter_msg *msg = ms->msg;
+    smtpd_milter_done done = msg->done;
     bool ended = ms->msg->part == MSG_DONE; /* the milters saw the end: no ABORT owed */
 
     if (v->result == SMTPD_MILTER_GO && !ended) {
         smtpd_milter_msg_next(ms);
         return;
+    }
+    if (v->result == SMTPD_MILTER_GO && !milter_edits_empty(msg->edits)) {
+        ms->edits = msg->edits; /* the session applies them (smtpd_data.c) */
+        msg->edits = NULL;
     }
     smtpd_milter_msg_free(ms);
     for (size_t i = 0; i < ms->n; i++) {
@@ -230,13 +240,31 @@ smtpd_milter_msg_step(struct smtpd_session *sess, const struct smtpd_milter_verd
     done(sess, v);
 }
 
+/* smtpd_milter_msg_edit - one edit, collected; a refused one is that milter's failure */
+static bool
+smtpd_milter_msg_edit(struct smtpd_milters *ms, struct smtpd_mconn *mc,
+                      const struct milter_reply *r)
+{
+    struct smtpd_milter_msg *msg = ms->msg;
+    struct err err;
+    char why[600];
+
+    if (msg->editor != mc) {
+        msg->editor = mc;
+        milter_edits_milter(msg->edits, mc->protocol);
+    }
+    if (milter_edits_add(msg->edits, r, &err))
+        return true;
+    snprintf(why, sizeof(why), "%s: %s", milter_reply_name(r->cmd), err.text);
+    smtpd_milter_conn_failed(mc, why);
+    return true;
+}
+
 /* smtpd_milter_msg_reply - an edit or QUARANTINE at the end of the message: true if taken */
 bool
 smtpd_milter_msg_reply(struct smtpd_milters *ms, struct smtpd_mconn *mc,
                        const struct milter_reply *r)
 {
-    struct smtpd_session *sess = ms->sess;
-
     switch (r->cmd) {
     case MILTER_REPLY_QUARANTINE:
         ms->verdict.hold = true;
@@ -251,12 +279,7 @@ smtpd_milter_msg_reply(struct smtpd_milters *ms, struct smtpd_mconn *mc,
     case MILTER_REPLY_DELRCPT:
     case MILTER_REPLY_CHGFROM:
     case MILTER_REPLY_REPLBODY:
-        if (ms->msg != NULL && !ms->msg->edits_warned) {
-            ms->msg->edits_warned = true;
-            log_warn("%s: milter %s: %s: message edits are not applied yet (doc/milter.md)",
-                     sess->txn.qid, mc->spec->name, milter_reply_name(r->cmd));
-        }
-        return true;
+        return smtpd_milter_msg_edit(ms, mc, r);
     default:
         return false;
     }
@@ -269,6 +292,12 @@ smtpd_milter_msg_free(struct smtpd_milters *ms)
 
     if (msg == NULL)
         return;
+    if (msg->edits != NULL) {
+        struct err err;
+        if (!milter_edits_unspool(msg->edits, &err))
+            log_warn("milter edits: %s", err.text);
+        milter_edits_free(msg->edits);
+    }
     free(msg->chunk);
     buf_free(&msg->line);
     buf_free(&msg->field);
@@ -286,6 +315,22 @@ smtpd_milter_eom_fail(struct smtpd_session *sess, smtpd_milter_done done, const 
 
     log_warn("%s: milter: %s", sess->txn.qid, why);
     done(sess, &fail);
+}
+
+/* smtpd_milter_msg_edits - a collector for the edits, with the limits of main.cf */
+static void
+smtpd_milter_msg_edits(struct smtpd_session *sess, struct smtpd_milter_msg *msg)
+{
+    const struct params *p = sess->smtpd->p;
+    struct milter_edit_limits lim = {
+        .header_size = (size_t)p->header_size_limit,
+        .rcpt = (size_t)p->smtpd_recipient_limit,
+        .message_size = (uint64_t)p->message_size_limit,
+    };
+
+    msg->edits = milter_edits_new();
+    milter_edits_limits(msg->edits, &lim);
+    milter_edits_spool(msg->edits, msg->fd);
 }
 
 /*
@@ -321,5 +366,6 @@ smtpd_milter_eom(struct smtpd_session *sess, smtpd_milter_done done)
     buf_init(&msg->field, BUF_UNLIMITED);
     buf_init(&msg->carry, BUF_UNLIMITED);
     queue_envelope_free(&env);
+    smtpd_milter_msg_edits(sess, msg);
     smtpd_milter_msg_next(ms);
 }

@@ -500,6 +500,7 @@ smtpd_session_start(struct smtpd *smtpd, int fd)
     sess->counting = -1;
     sess->dns_id = -1;
     sess->txn.qfd = -1;
+    sess->txn.old_qfd = -1;
     smtpd_client_addr(fd, sess->addr, sizeof(sess->addr));
     smtpd_milter_session(sess);
     lineio_in_init(&sess->in, smtpd_session_line_max(smtpd));
