@@ -59,7 +59,8 @@ $(foreach p,$(LIBPARTS),$(eval $(BUILD)/lib/lib$(p).a: $(patsubst %.c,$(BUILD)/%
 
 # Programs: directory name -> where it is installed.
 SBIN_PROGS = postern postdrop sendmail
-LIBEXEC_PROGS = master qmgr smtpd submission local anvil tlsproxy bounce pickup smtp-out showq
+LIBEXEC_PROGS = master qmgr smtpd submission local anvil tlsproxy bounce pickup smtp-out showq \
+	error discard
 PROGS = $(SBIN_PROGS) $(LIBEXEC_PROGS)
 # Postfix's queue commands: links to postern, which acts as the command its name says.
 QUEUE_NAMES = mailq postqueue postsuper postcat

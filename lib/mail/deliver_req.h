@@ -61,6 +61,10 @@ struct deliver_result {
 void deliver_set(struct deliver_result *res, enum deliver_status status, const char *dsn,
                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 const char *deliver_status_word(enum deliver_status status);
+/* deliver_reason.c: status with the code and text of nexthop ("5.1.1 no such user"), the
+ * code defaulting to C.0.0 of status's class and the text to dflt */
+void deliver_reason(struct deliver_result *res, enum deliver_status status, const char *nexthop,
+                    const char *dflt);
 
 struct deliver_req_rcpt {
     long index;   /* in the queue file */
