@@ -3,11 +3,13 @@
 a raw milter of our own for the faults libmilter cannot make: every verdict at every stage,
 a recipient refused alone, discard, the macros of each stage, two milters in order, and a
 milter that refuses connections, hangs past each timeout, closes mid-message or answers an
-unknown code, each with default_action accept, tempfail and reject; the log lines.
+unknown code, each with default_action accept, tempfail and reject; the log lines; the
+edits at the end of the message; the TLS macros after STARTTLS.
 
 Timing is never pass/fail: a hanging milter sleeps an hour against timeouts of 1 s."""
 import os
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -16,8 +18,9 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from smtpd_harness import Client, Instance, free_port, wait_for  # noqa: E402
+from smtpd_harness import Client, Instance, free_port, tls_owner, wait_for  # noqa: E402
 from tap import TAP  # noqa: E402
+from tlsca import TestCA  # noqa: E402
 
 t = TAP()
 BUILD = os.environ["BUILD"]
@@ -423,4 +426,39 @@ t.ok(inst.wait_log("milter inet:127.0.0.1:%d: read timeout (1s)" % PORT_A),
      "command timeout: warning logged")
 t.ok("panic" not in inst.logtext() and "fatal" not in inst.logtext(), "no daemon died")
 inst.stop()
+
+
+# The TLS macros at HELO, after STARTTLS: a second instance, with tlsproxy.
+def tls_macros(m):
+    cadir = TestCA(os.path.join(tmp, "ca"))
+    cadir.give_key(tls_owner())
+    tinst = Instance(os.path.join(tmp, "tls"), services={
+        "tls": "-o smtpd_milters=inet:127.0.0.1:%d -o smtpd_tls_security_level=may" % PORT_A},
+        main_extra="smtpd_tls_cert_file = %s\nsmtpd_tls_key_file = %s\n"
+        % (cadir.cert, cadir.key), extra_master="tlsproxy unix - - n - 0 tlsproxy\n")
+    err = tinst.start()
+    if not t.ok(err is None, "postern starts with tlsproxy"):
+        t.diag(err)
+        return
+    try:
+        c = Client(tinst.ports["tls"], timeout=30)
+        c.reply()
+        c.cmd("EHLO client.example.net")
+        t.like(c.cmd("STARTTLS"), "220", "STARTTLS")
+        c.tls(ssl.create_default_context(cafile=cadir.ca))
+        t.like(c.cmd("EHLO client.example.net"), "250", "EHLO in TLS")
+        c.cmd("QUIT")
+        c.close()
+        t.ok(m.wait_close(), "session over")
+        helos = [x for x in m.text().splitlines() if x.startswith("helo ")]
+        t.is_eq(len(helos), 2, "the milter saw both EHLOs")
+        t.ok("{tls_version}" not in helos[0], "no TLS macros before STARTTLS")
+        t.like(helos[-1], "{tls_version}=TLSv1.", "{tls_version} after STARTTLS")
+        t.like(helos[-1], "{cipher}=", "{cipher}")
+        t.like(helos[-1], "{cipher_bits}=", "{cipher_bits}")
+    finally:
+        tinst.stop()
+
+
+with_milter([], tls_macros)
 t.done()
