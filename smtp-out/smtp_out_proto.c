@@ -60,7 +60,8 @@ smtp_out_send(struct smtp_out_sess *s, enum smtp_out_stage stage, size_t rcpt, c
 /*
  * smtp_out_quit - the delivery is done with the connection once no reply is owed: keep it
  * for the next delivery (RSET first when a transaction is still open, as Postfix does), or
- * end politely with QUIT
+ * end politely with QUIT; a server that gave its last reply before it had all the content
+ * (BDAT) would take any command as more of the chunk, so that connection is just closed
  */
 void
 smtp_out_quit(struct smtp_out_sess *s)
@@ -68,6 +69,11 @@ smtp_out_quit(struct smtp_out_sess *s)
     s->quitting = true;
     if (s->whead != s->wtail || s->quit_sent || s->keep)
         return;
+    if (s->out.len > 0 || s->src.cur != NULL) {
+        smtp_out_close(s); /* answered before it had our bytes (a BDAT chunk): no command fits */
+        s->over = true;
+        return;
+    }
     if (smtp_out_cache_may(s) && s->in_txn) {
         smtp_out_send(s, SMTP_OUT_RSET, 0, "RSET");
         return;

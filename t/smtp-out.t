@@ -52,7 +52,8 @@ class Scripted(ScriptedServer):
     stall      - a normal conversation, but the final dot is never answered
     helo       - refuses EHLO with 502, takes HELO; refuses MAIL from <refused@...>
     chunking   - offers PIPELINING and CHUNKING (RFC 3030), answers each command as it
-                 comes, refuses RCPT to <refuse@...>, and keeps each BDAT chunk as sent"""
+                 comes, refuses RCPT to <refuse@...>, and keeps each BDAT chunk as sent
+    early      - offers CHUNKING and refuses BDAT before it reads the chunk"""
 
     def __init__(self, part):
         super().__init__(part)
@@ -95,6 +96,17 @@ class Scripted(ScriptedServer):
             else:
                 self.send(conn, "250 2.0.0 Ok\r\n")
 
+    def play_early(self, conn, f):
+        """CHUNKING, and BDAT refused at once, before its chunk is read; then every byte the
+        client sends after the BDAT line is kept until it closes the connection"""
+        self.send(conn, "220 scripted ESMTP\r\n")
+        self.line(f)
+        self.send(conn, "250-scripted\r\n250-PIPELINING\r\n250 CHUNKING\r\n")
+        while not self.line(f).startswith("BDAT "):
+            self.send(conn, "250 2.0.0 Ok\r\n")
+        self.send(conn, "554 5.6.0 refused before reading it\r\n")
+        self.data.append(f.read())
+
     def play_endless(self, conn, f):
         chunk = b"220-and more\r\n" * 1000
         while True:
@@ -124,6 +136,7 @@ longline = Scripted("longline")
 stall = Scripted("stall")
 helo = Scripted("helo")
 chunking = Scripted("chunking")
+early = Scripted("early")
 down = free_port()
 # Postfix's smtp-sink, where installed (with Postfix, for make bench): a real server that
 # offers PIPELINING.
@@ -135,6 +148,7 @@ sink = subprocess.Popen([SMTP_SINK, "-u", "nobody", "127.0.0.1:%d" % sink_port, 
 routes = {"small.example": "[127.0.0.1]:%d" % small.port,
           "pipe.example": "[127.0.0.1]:%d" % pipe.port,
           "chunk.example": "[127.0.0.1]:%d" % chunking.port,
+          "early.example": "[127.0.0.1]:%d" % early.port,
           "endless.example": "[127.0.0.1]:%d" % endless.port,
           "longline.example": "[127.0.0.1]:%d" % longline.port,
           "stall.example": "[127.0.0.1]:%d" % stall.port,
@@ -279,6 +293,17 @@ try:
              "KiB message (less than half)" % (max(grown), len(big) >> 10))
     else:
         t.diag("smtp-out was restarted between the measures: peak memory not compared")
+
+    # BDAT refused before the server read the chunk (a large one, still streaming): the
+    # connection is closed, no RSET or QUIT sent as if it were more of the chunk.
+    qid = send(i, "", ["x@early.example"], body=big)
+    t.like(outcome(i, qid, "x@early.example"), "dsn=5.6.0, status=bounced (host 127.0.0.1"
+           "[127.0.0.1] said: 554 5.6.0 refused before reading it", "BDAT refused early: bounced")
+    early.closed.wait(30)
+    rest = early.data[-1] if early.data else b""
+    t.ok(early.closed.is_set() and b"RSET\r\n" not in rest and
+         b"QUIT\r\n" not in rest,
+         "  the connection closed without a command inside the chunk")
 
     # SIZE: a message larger than the server's limit fails without being sent.
     big = "Subject: big\r\n\r\n" + ("x" * 70 + "\r\n") * 100
