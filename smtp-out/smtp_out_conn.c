@@ -5,7 +5,9 @@
  * Time limits are per stage (smtp_out_arm): the limit of the reply the session waits for
  * runs from the moment it starts waiting until the reply is complete, so a server that
  * drips one byte at a time gains nothing; while message content is written, the limit
- * restarts at each write the server accepts (smtp_data_xfer_timeout). With
+ * restarts at each write the server accepts (smtp_data_xfer_timeout), then the final reply
+ * has smtp_data_done_timeout. A BDAT pipelined with the envelope counts as content from the
+ * start: a server may answer MAIL and RCPT only once it has read the whole chunk. With
  * smtp_skip_quit_response (the default) the connection is closed once QUIT is out, without
  * waiting for its reply, as Postfix does.
  *
@@ -78,8 +80,8 @@ smtp_out_arm(struct smtp_out_sess *s)
 {
     if (s->whead < s->wtail)
         s->stage = s->wait[s->whead].stage;
-    if (s->stage == SMTP_OUT_DOT && s->out.len > 0)
-        s->stage = SMTP_OUT_CONTENT; /* the dot is not out yet: the content is being sent */
+    if (s->whead < s->wtail && s->wait[s->wtail - 1].stage == SMTP_OUT_DOT)
+        s->stage = s->out.len > 0 ? SMTP_OUT_CONTENT : SMTP_OUT_DOT; /* BDAT pipelined too */
     loop_timer_start(s->timer, smtp_out_stage_timeout(s, s->stage));
     if (s->watch != NULL)
         loop_fd_set(s->watch, LOOP_READ | (s->out.len > 0 ? LOOP_WRITE : 0));

@@ -15,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from instance import Instance, free_port  # noqa: E402
@@ -53,7 +54,8 @@ class Scripted(ScriptedServer):
     helo       - refuses EHLO with 502, takes HELO; refuses MAIL from <refused@...>
     chunking   - offers PIPELINING and CHUNKING (RFC 3030), answers each command as it
                  comes, refuses RCPT to <refuse@...>, and keeps each BDAT chunk as sent
-    early      - offers CHUNKING and refuses BDAT before it reads the chunk"""
+    early      - offers CHUNKING and refuses BDAT before it reads the chunk
+    slowchunk  - offers CHUNKING, reads the chunk slowly, then answers the envelope"""
 
     def __init__(self, part):
         super().__init__(part)
@@ -107,6 +109,26 @@ class Scripted(ScriptedServer):
         self.send(conn, "554 5.6.0 refused before reading it\r\n")
         self.data.append(f.read())
 
+    def play_slowchunk(self, conn, f):
+        """CHUNKING, and no reply to the pipelined envelope until the whole chunk is read,
+        64 KiB every 0.1 s (as Postfix's smtpd flushes its replies only when it waits for
+        input)"""
+        self.send(conn, "220 scripted ESMTP\r\n")
+        self.line(f)
+        self.send(conn, "250-scripted\r\n250-PIPELINING\r\n250 CHUNKING\r\n")
+        group = [self.line(f)]
+        while not group[-1].startswith("BDAT "):
+            group.append(self.line(f))
+        size, chunk = int(group[-1].split()[1]), b""
+        while len(chunk) < size:
+            chunk += f.read(min(65536, size - len(chunk)))
+            time.sleep(0.1)
+        self.data.append(chunk)
+        self.send(conn, "250 2.0.0 Ok\r\n" * (len(group) - 1) + "250 2.0.0 Ok: queued\r\n")
+        while self.line(f) != "QUIT":
+            self.send(conn, "250 2.0.0 Ok\r\n")
+        self.send(conn, "221 2.0.0 Bye\r\n")
+
     def play_endless(self, conn, f):
         chunk = b"220-and more\r\n" * 1000
         while True:
@@ -137,6 +159,7 @@ stall = Scripted("stall")
 helo = Scripted("helo")
 chunking = Scripted("chunking")
 early = Scripted("early")
+slowchunk = Scripted("slowchunk")
 down = free_port()
 # Postfix's smtp-sink, where installed (with Postfix, for make bench): a real server that
 # offers PIPELINING.
@@ -158,11 +181,14 @@ routes = {"small.example": "[127.0.0.1]:%d" % small.port,
           "sink.example": "[127.0.0.1]:%d" % sink_port,
           "nodns.example": "nodns.example"}
 transport = ", ".join("%s=smtp:%s" % kv for kv in routes.items())
+transport += ", slowchunk.example=slow:[127.0.0.1]:%d" % slowchunk.port
 i = Instance(services="qmgr unix - - n - 1 qmgr\n"
                       "local unix - n n - - local\n"
                       "bounce unix - - n - 0 bounce\n"
                       "smtp unix - - n - - smtp-out\n"
-                      "relay unix - - n - - smtp-out\n",
+                      "relay unix - - n - - smtp-out\n"
+                      "slow unix - - n - - smtp-out -o smtp_mail_timeout=1s "
+                      "-o smtp_data_done_timeout=60s\n",
              main="relayhost = [localhost]:%d\n" % plain.port +
                   "transport_maps = inline:{ %s }\n" % transport +
                   "smtp_helo_name = client.test.example\n"
@@ -304,6 +330,14 @@ try:
     t.ok(early.closed.is_set() and b"RSET\r\n" not in rest and
          b"QUIT\r\n" not in rest,
          "  the connection closed without a command inside the chunk")
+
+    # BDAT pipelined with the envelope, to a server that answers MAIL only once it has read
+    # the chunk, taking 5 s for it: smtp_mail_timeout (1 s on this transport) does not cut
+    # the content short; smtp_data_done_timeout is the limit once it is all out.
+    slow = "Subject: slow\r\n\r\n" + (line + "\r\n") * 40000
+    qid = send(i, "", ["x@slowchunk.example"], body=slow)
+    t.like(outcome(i, qid, "x@slowchunk.example"), "status=sent",
+           "BDAT read slowly, envelope answered after it: sent (no MAIL FROM timeout)")
 
     # SIZE: a message larger than the server's limit fails without being sent.
     big = "Subject: big\r\n\r\n" + ("x" * 70 + "\r\n") * 100
