@@ -73,11 +73,38 @@ smtp_out_dns_readable(int fd, unsigned events, void *arg)
         log_warn("DNS: ub_process failed");
 }
 
+/*
+ * smtp_out_dns_level - smtp_dns_support_level: the forwarders of smtp_dns_resolv_conf
+ * (enabled), the same with every answer validated against the trust anchors (dnssec: a
+ * bogus answer is a temporary failure), or nobody asked (disabled: /etc/hosts only)
+ */
+static void
+smtp_out_dns_level(struct smtp_out *so)
+{
+    const struct params *p = so->p;
+    const char *level = p->smtp_dns_support_level;
+    struct err err;
+    int rc;
+
+    if (strcmp(level, "disabled") == 0) {
+        if (ub_ctx_set_option(so->dns, "local-zone:", ". refuse") != 0)
+            log_warn("DNS: cannot turn lookups off");
+        return;
+    }
+    if (*level && strcmp(level, "enabled") != 0 && strcmp(level, "dnssec") != 0)
+        log_warn("DNS: smtp_dns_support_level = %s: unknown, taken as enabled", level);
+    if (dns_fwd_set(so->dns, p->smtp_dns_resolv_conf, &err) == 0)
+        dns_fwd_warn(p->smtp_dns_resolv_conf, &err, "only /etc/hosts names resolve");
+    if (strcmp(level, "dnssec") == 0 &&
+        (rc = ub_ctx_add_ta_file(so->dns, p->smtp_dns_trust_anchor_file)) != 0)
+        log_warn("DNS: trust anchors from %s: %s; answers are not validated",
+                 p->smtp_dns_trust_anchor_file, ub_strerror(rc));
+}
+
 /* smtp_out_dns_init - the process's resolver context */
 void
 smtp_out_dns_init(struct smtp_out *so)
 {
-    struct err err;
     int rc;
 
     so->dns = ub_ctx_create();
@@ -93,8 +120,7 @@ smtp_out_dns_init(struct smtp_out *so)
         log_warn("DNS: resolver setup: %s", ub_strerror(rc));
     if ((rc = ub_ctx_hosts(so->dns, "/etc/hosts")) != 0)
         log_warn("DNS: /etc/hosts: %s", ub_strerror(rc));
-    if (dns_fwd_set(so->dns, so->p->smtp_dns_resolv_conf, &err) == 0)
-        dns_fwd_warn(so->p->smtp_dns_resolv_conf, &err, "only /etc/hosts names resolve");
+    smtp_out_dns_level(so);
     so->dns_watch =
         loop_fd_add(so->ctx->loop, ub_fd(so->dns), LOOP_READ, smtp_out_dns_readable, so);
 }
@@ -137,6 +163,9 @@ smtp_out_dns_type(int type)
 static enum smtp_out_q_status
 smtp_out_dns_status(int err, const struct ub_result *r)
 {
+    if (r != NULL && r->bogus)
+        log_warn("DNS: name=%s type=%d: DNSSEC validation failed: %s", r->qname, r->qtype,
+                 r->why_bogus ? r->why_bogus : "bogus answer");
     if (err != 0 || r == NULL || r->bogus)
         return SMTP_OUT_Q_TEMP;
     if (r->rcode == 3 || r->nxdomain)

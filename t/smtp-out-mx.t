@@ -14,6 +14,7 @@ message delivered after the zone is fixed; one message to three domains; CNAMEs;
 host among the MX hosts; smtp_mx_session_limit, smtp_mx_address_limit, inet_protocols and
 smtp_address_preference (per service with -o). The order among equal preferences is
 random and tested without luck in t/unit/mail_mx_list.c."""
+import base64
 import os
 import re
 import socket
@@ -206,7 +207,14 @@ domains = ["refused", "greet421", "greet554", "silent", "arecord", "null", "nosu
 routes = ["%s.example=smtp:%s.example:%d" % (d, d, P) for d in domains]
 routes += ["addrs.example=smtplimit:addrs.example:%d" % P, "v6.example=smtp6:v6.example:%d" % P,
            "v4.example=smtp4:v6.example:%d" % P, "any.example=smtp:v6.example:%d" % P,
-           "direct.example=smtp:direct.example", "timeout.example=smtpquick:timeout.example:%d" % P]
+           "direct.example=smtp:direct.example", "timeout.example=smtpquick:timeout.example:%d" % P,
+           "sec.example=smtpsec:d2.example:%d" % P, "nodns.example=smtpnodns:d2.example:%d" % P]
+# A trust anchor for example. (a key of no one's): the test zone is not signed, so with
+# smtp_dns_support_level = dnssec every answer under example. is bogus.
+ANCHOR = os.path.join(tmp, "anchor.key")
+with open(ANCHOR, "w") as f:
+    f.write("example. DNSKEY 257 3 13 %s\n" % base64.b64encode(os.urandom(64)).decode())
+os.chmod(ANCHOR, 0o644)
 i = Instance(services="qmgr unix - - n - 1 qmgr\n"
                       "local unix - n n - - local\n"
                       "bounce unix - - n - 0 bounce\n"
@@ -215,7 +223,10 @@ i = Instance(services="qmgr unix - - n - 1 qmgr\n"
                       "smtplimit unix - - n - - smtp-out -o smtp_mx_address_limit=2\n"
                       "smtp6 unix - - n - - smtp-out -o smtp_address_preference=ipv6\n"
                       "smtp4 unix - - n - - smtp-out -o inet_protocols=ipv4\n"
-                      "smtpquick unix - - n - - smtp-out -o smtp_connect_timeout=2s\n",
+                      "smtpquick unix - - n - - smtp-out -o smtp_connect_timeout=2s\n"
+                      "smtpsec unix - - n - - smtp-out -o smtp_dns_support_level=dnssec "
+                      "-o smtp_dns_trust_anchor_file=%s\n" % ANCHOR +
+                      "smtpnodns unix - - n - - smtp-out -o smtp_dns_support_level=disabled\n",
              main="transport_maps = inline:{ %s }\n" % ", ".join(routes) +
                   "relayhost = d1.example:%d\n" % P +
                   "smtp_dns_resolv_conf = %s\n" % dns.resolv_conf +
@@ -258,6 +269,19 @@ try:
             ["a@greet421.example", "a@greet554.example", "a@refused.example", "a@silent.example",
              "a@timeout.example"],
             "mx2 got each of the five messages once")
+
+    # smtp_dns_support_level: dnssec validates (an unsigned zone under a trust anchor is
+    # bogus: deferred), disabled asks nobody.
+    qid = send(i, SENDER, ["a@sec.example"])
+    t.like(outcome(i, qid, "a@sec.example"), "dsn=4.4.3, status=deferred (Host or domain name "
+           "not found. Name service error for name=d2.example type=MX: Host not found, try again)",
+           "dnssec: a bogus answer defers")
+    t.like(i.log(), "DNS: name=d2.example type=15: DNSSEC validation failed: ",
+           "  and the validation failure is logged")
+    qid = send(i, SENDER, ["a@nodns.example"])
+    t.like(outcome(i, qid, "a@nodns.example"), "dsn=4.4.3, status=deferred (Host or domain name "
+           "not found. Name service error for name=d2.example type=MX: Host not found, try again)",
+           "disabled: no lookup, deferred")
 
     qid = send(i, SENDER, ["a@arecord.example"])
     t.like(outcome(i, qid, "a@arecord.example"), "relay=arecord.example[127.0.0.2]:%d, " % P,
