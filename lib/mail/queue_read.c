@@ -434,7 +434,9 @@ queue_file_read_len(int fd, off_t size, struct queue_envelope *env, struct err *
 
 /* One reader of the content, between calls of queue_content_next. */
 struct queue_content {
-    struct queue_reader r;
+    int fd;
+    off_t off;  /* the next content record */
+    off_t size; /* of the file */
     char *chunk;
 };
 
@@ -449,7 +451,7 @@ queue_content_open(int fd, const struct queue_envelope *env, struct err *err)
         return NULL;
     }
     c = xcalloc(1, sizeof(*c));
-    c->r = (struct queue_reader){.fd = fd, .off = env->content_offset, .size = st.st_size};
+    *c = (struct queue_content){.fd = fd, .off = env->content_offset, .size = st.st_size};
     c->chunk = xmalloc(QUEUE_FILE_CHUNK_MAX);
     return c;
 }
@@ -457,23 +459,17 @@ queue_content_open(int fd, const struct queue_envelope *env, struct err *err)
 enum queue_content_step
 queue_content_next(struct queue_content *c, queue_content_fn fn, void *ctx, struct err *err)
 {
-    char value[QUEUE_VALUE_MAX + 1];
+    off_t at = c->off;
     size_t len = 0;
-    int type = 0;
-    off_t at = 0;
 
-    c->r.err = err;
-    if (!queue_next(&c->r, &type, &len, value, &at))
-        return QUEUE_CONTENT_ERROR;
-    if (type == 'E')
+    switch (queue_file_content_next(c->fd, c->size, &c->off, c->chunk, &len, err)) {
+    case 0:
         return QUEUE_CONTENT_END;
-    if (type != 'D') {
-        err_set(err, "offset %lld: record '%c' in the content", (long long)(at - QUEUE_REC_HEADER),
-                type);
+    case 1:
+        break;
+    default:
         return QUEUE_CONTENT_ERROR;
     }
-    if (!queue_pread(&c->r, c->chunk, len, at))
-        return QUEUE_CONTENT_ERROR;
     if (!fn(c->chunk, len, ctx)) {
         err_set(err, "content reader stopped at offset %lld", (long long)at);
         return QUEUE_CONTENT_ERROR;
