@@ -48,6 +48,7 @@ smtp_out_hop_reset(struct smtp_out_sess *s)
     s->whead = s->wtail = 0;
     buf_reset(&s->out);
     smtp_out_src_stop(s);
+    smtp_out_downgrade_free(s); /* the next server may offer 8BITMIME */
     smtp_resp_reset(&s->resp);
     s->connected = s->pipelining = s->mail_ok = s->quitting = s->quit_sent = s->over = false;
     s->ready = s->in_txn = s->saw_421 = s->rset_failed = s->keep = false;
