@@ -9,7 +9,9 @@
  * eoh body:TEXT eom abort quit. Before each stage it sends that stage's macros (fixed test
  * values). It offers every action and step, skips the steps the milter asked to skip and
  * waits for no reply where the milter said it sends none. Output, one line per packet the
- * milter sends: the step, the reply's name and its fields; "negotiated" first. Exit 0 if
+ * milter sends: the step, the reply's name and its fields; "negotiated" first. A verdict that
+ * ends the message (accept or discard anywhere, reject or tempfail outside RCPT) ends it
+ * here too: the steps after it, up to abort or quit, print "STEP not sent". Exit 0 if
  * the session followed the protocol, 1 with the reason on stderr if not. A read waits at
  * most 10 s.
  *
@@ -32,6 +34,7 @@ struct drive {
     struct milter_frame frame;
     struct buf out;
     uint32_t protocol;
+    int message_done; /* a verdict ended the message: no more of its steps */
 };
 
 /* A step: its name, the SMFIP_NO* flag that skips it, the NR flag that silences it. */
@@ -152,6 +155,18 @@ print_reply(const char *step, const struct milter_reply *r)
     fflush(stdout);
 }
 
+/* ends_message - does this verdict at this step end the message (as the MTA would)? */
+static int
+ends_message(const char *step, int cmd)
+{
+    if (cmd == MILTER_REPLY_ACCEPT || cmd == MILTER_REPLY_DISCARD)
+        return 1;
+    if (strcmp(step, "rcpt") == 0)
+        return 0;
+    return cmd == MILTER_REPLY_REJECT || cmd == MILTER_REPLY_TEMPFAIL ||
+           cmd == MILTER_REPLY_REPLYCODE;
+}
+
 /* drive_replies - read until a verdict (at eom: after any edits and progress) */
 static void
 drive_replies(struct drive *d, const char *step)
@@ -162,6 +177,7 @@ drive_replies(struct drive *d, const char *step)
         drive_read(d, &r);
         print_reply(step, &r);
     } while (strchr("+-2behimpq", r.cmd) != NULL);
+    d->message_done = ends_message(step, r.cmd);
 }
 
 /* drive_negotiate - offer everything, print what the milter took */
@@ -266,6 +282,10 @@ run_step(struct drive *d, char *spec)
             k = &steps[i];
     if (k == NULL)
         fail("unknown step", spec);
+    if (d->message_done && k->noreply != ~0u) {
+        printf("%s not sent\n", spec);
+        return;
+    }
     if (d->protocol & k->skip) {
         printf("%s skipped\n", spec);
         return;
@@ -287,6 +307,7 @@ main(int argc, char **argv)
         fail("usage: milter_drive SOCKET STEP...", NULL);
     d.fd = drive_connect(argv[1]);
     d.protocol = 0;
+    d.message_done = 0;
     milter_frame_init(&d.frame);
     buf_init(&d.out, BUF_UNLIMITED);
     drive_negotiate(&d);

@@ -71,7 +71,9 @@ class Unbound:
                 name, kind = z.split()
                 f.write('  local-zone: "%s" %s\n' % (name, kind))
             for d in data:
-                f.write('  local-data: "%s"\n' % d)
+                # a record with quoted strings (TXT) goes in single quotes, as unbound wants
+                quote = "'" if '"' in d else '"'
+                f.write("  local-data: %s%s%s\n" % (quote, d, quote))
             f.write("remote-control:\n  control-enable: no\n")
 
     def wait(self, probe):
