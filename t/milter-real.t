@@ -4,16 +4,20 @@
 t/bin/milter_drive speaks the MTA side with our codec over loopback TCP to opendkim signing
 (it must insert a DKIM-Signature), to opendkim verifying what the signer signed (pass; fail
 once the body changed), and to spamass-milter with spamd (GTUBE rejected with 550 5.7.1, a
-clean message passed with its X-Spam-Status header). The milters are private instances
-(t/lib/milters.py): no system service, no DNS."""
+clean message passed with its X-Spam-Status header). Then end to end: postern's smtpd with
+smtpd_milters = spamass-milter rejects GTUBE at the end of DATA with 550 5.7.1 and logs
+milter-reject as Postfix does, and queues a clean message. The milters are private
+instances (t/lib/milters.py): no system service, no DNS."""
 import os
 import shutil
+import smtplib
 import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import milters  # noqa: E402
+from instance import Instance, wait_for  # noqa: E402
 from tap import TAP  # noqa: E402
 
 t = TAP()
@@ -100,6 +104,30 @@ try:
     t.ok(rc == 0 and any(r.startswith("SMFIR_ADDHEADER X-Spam-Status:No") for r in replies)
          and replies[-1:] == ["SMFIR_CONTINUE"], "a clean message passes, with X-Spam-Status") \
         or t.diag(out)
+
+    # End to end: smtpd with spamass-milter (queued mail stays in the queue: no local).
+    inst = Instance(main="milter_default_action = tempfail\n",
+                    services="qmgr unix - - n - 1 qmgr\n",
+                    smtpd="smtpd -o smtpd_milters=" + sa.endpoint)
+    try:
+        t.ok(inst.start(), "postern with smtpd_milters = spamass-milter starts")
+        text = "From: <a@example.test>\r\nTo: <root@test.example>\r\nSubject: %s\r\n\r\n%s\r\n"
+        with smtplib.SMTP("127.0.0.1", inst.port, "client.test", timeout=60) as c:
+            try:
+                c.sendmail("a@example.test", ["root@test.example"], text % ("spam", GTUBE))
+                got = (250, b"")
+            except smtplib.SMTPDataError as e:
+                got = (e.smtp_code, e.smtp_error)
+            t.is_eq(got, (550, b"5.7.1 Blocked by SpamAssassin"), "GTUBE: 550 5.7.1 at DATA")
+            refused = c.sendmail("a@example.test", ["root@test.example"],
+                                 text % ("lunch", "At noon?"))
+            t.is_eq(refused, {}, "a clean message is taken in the same session")
+        t.ok(wait_for(lambda: "milter-reject: END-OF-MESSAGE from unknown[127.0.0.1]: 5.7.1 "
+                      "Blocked by SpamAssassin; from=<a@example.test> to=<root@test.example> "
+                      "proto=ESMTP helo=<client.test>" in inst.log(), 10),
+             "milter-reject logged as Postfix does") or t.diag(inst.log()[-2000:])
+    finally:
+        inst.cleanup()
 finally:
     milters.stop_all()
     shutil.rmtree(tmp, ignore_errors=True)
