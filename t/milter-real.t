@@ -6,7 +6,9 @@ t/bin/milter_drive speaks the MTA side with our codec over loopback TCP to opend
 once the body changed), and to spamass-milter with spamd (GTUBE rejected with 550 5.7.1, a
 clean message passed with its X-Spam-Status header). Then end to end: postern's smtpd with
 smtpd_milters = spamass-milter rejects GTUBE at the end of DATA with 550 5.7.1 and logs
-milter-reject as Postfix does, and queues a clean message. The milters are private
+milter-reject as Postfix does, and queues a clean message; postern with opendkim signing
+(relaxed/simple) delivers a signed message to a Maildir, and opendkim verifying passes the
+delivered file. The milters are private
 instances (t/lib/milters.py): no system service, no DNS."""
 import os
 import shutil
@@ -17,7 +19,7 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import milters  # noqa: E402
-from instance import Instance, wait_for  # noqa: E402
+from instance import Instance, ensure_user, maildir_messages, wait_for  # noqa: E402
 from tap import TAP  # noqa: E402
 
 t = TAP()
@@ -126,6 +128,39 @@ try:
                       "Blocked by SpamAssassin; from=<a@example.test> to=<root@test.example> "
                       "proto=ESMTP helo=<client.test>" in inst.log(), 10),
              "milter-reject logged as Postfix does") or t.diag(inst.log()[-2000:])
+    finally:
+        inst.cleanup()
+
+    # End to end: opendkim signs what smtpd takes in; the delivered file verifies.
+    relaxed = milters.OpenDKIM(tmp, "sign", canon="relaxed/simple", name="dkim-e2e")
+    check = milters.OpenDKIM(tmp, "verify", keys=[relaxed], name="dkim-e2e-verify")
+    t.ok(relaxed.start() and check.start(), "opendkim (relaxed/simple) sign and verify start")
+    inst = Instance(main="milter_default_action = tempfail\nhome_mailbox = Maildir/\n",
+                    smtpd="smtpd -o smtpd_milters=" + relaxed.endpoint)
+    try:
+        user = ensure_user("postern-t-dkim", os.path.join(inst.root, "home"))
+        t.ok(inst.start(), "postern with smtpd_milters = opendkim starts")
+        maildir = os.path.join(user.pw_dir, "Maildir")
+        with smtplib.SMTP("127.0.0.1", inst.port, "client.test", timeout=60) as c:
+            c.sendmail("a@example.test", ["postern-t-dkim@test.example"],
+                       "From: <a@example.test>\r\nTo: <postern-t-dkim@test.example>\r\n"
+                       "Subject: signed\r\n\r\nHello,\r\nthis is signed.\r\n")
+        got = wait_for(lambda: maildir_messages(maildir), 20)
+        data = list(got.values())[0].decode() if got else ""
+        head, _, body = data.partition("\n\n")
+        t.like(head, "\nDKIM-Signature: v=1; a=rsa-sha256; c=relaxed/simple; d=example.test;",
+               "the delivered message is signed") or t.diag(inst.log()[-2000:])
+        fields = []
+        for line in head.split("\n"):
+            if line[:1] in (" ", "\t") and fields:
+                fields[-1] += "\r\n" + line
+            elif ":" in line:
+                fields.append(line)
+        rc, out = drive(check, message("198.51.100.7",
+                                       ["header:" + f for f in fields],
+                                       body.replace("\n", "\r\n")))
+        t.like(out, "dkim=pass (1024-bit key) header.d=example.test",
+               "opendkim (verify) passes the delivered message")
     finally:
         inst.cleanup()
 finally:
