@@ -7,7 +7,7 @@ once the body changed), and to spamass-milter with spamd (GTUBE rejected with 55
 clean message passed with its X-Spam-Status header). Then end to end: postern's smtpd with
 smtpd_milters = spamass-milter rejects GTUBE at the end of DATA with 550 5.7.1 and logs
 milter-reject as Postfix does, and queues a clean message; postern with opendkim signing
-(relaxed/simple) delivers a signed message to a Maildir, and opendkim verifying passes the
+(simple/simple, its default) delivers a signed message to a Maildir, and opendkim verifying passes the
 delivered file. The milters are private
 instances (t/lib/milters.py): no system service, no DNS."""
 import os
@@ -132,9 +132,11 @@ try:
         inst.cleanup()
 
     # End to end: opendkim signs what smtpd takes in; the delivered file verifies.
-    relaxed = milters.OpenDKIM(tmp, "sign", canon="relaxed/simple", name="dkim-e2e")
+    # simple/simple, opendkim's default: it signs header values byte for byte, so smtpd must
+    # give the milter the space after the colon (it negotiated SMFIP_HDR_LEADSPC).
+    relaxed = milters.OpenDKIM(tmp, "sign", canon="simple/simple", name="dkim-e2e")
     check = milters.OpenDKIM(tmp, "verify", keys=[relaxed], name="dkim-e2e-verify")
-    t.ok(relaxed.start() and check.start(), "opendkim (relaxed/simple) sign and verify start")
+    t.ok(relaxed.start() and check.start(), "opendkim (simple/simple) sign and verify start")
     inst = Instance(main="milter_default_action = tempfail\nhome_mailbox = Maildir/\n",
                     smtpd="smtpd -o smtpd_milters=" + relaxed.endpoint)
     try:
@@ -148,7 +150,7 @@ try:
         got = wait_for(lambda: maildir_messages(maildir), 20)
         data = list(got.values())[0].decode() if got else ""
         head, _, body = data.partition("\n\n")
-        t.like(head, "\nDKIM-Signature: v=1; a=rsa-sha256; c=relaxed/simple; d=example.test;",
+        t.like(head, "\nDKIM-Signature: v=1; a=rsa-sha256; c=simple/simple; d=example.test;",
                "the delivered message is signed") or t.diag(inst.log()[-2000:])
         fields = []
         for line in head.split("\n"):

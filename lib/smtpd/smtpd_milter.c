@@ -303,7 +303,10 @@ smtpd_milter_ask(struct smtpd_milters *ms, struct smtpd_mconn *mc)
         return false;
     buf_init(&out, BUF_UNLIMITED);
     smtpd_milter_put_macros(ms, mc, ms->cmd, &out);
-    buf_append(&out, ms->packet.data, ms->packet.len);
+    if (ms->cmd == MILTER_CMD_HEADER && (mc->protocol & MILTER_P_HDR_LEADSPC))
+        buf_append(&out, ms->packet_lead.data, ms->packet_lead.len);
+    else
+        buf_append(&out, ms->packet.data, ms->packet.len);
     /* Before the negotiation the NR flags are not known: wait, and drop an unasked reply. */
     reply = mc->state != MCONN_READY || (mc->protocol & step->nr) == 0;
     if (step->message)
@@ -571,6 +574,7 @@ smtpd_milter_session(struct smtpd_session *sess)
         smtpd_mconn_init(&ms->m[i], &smtpd->milters[i], smtpd->ctx->loop, ms, smtpd_milter_reply,
                          smtpd_milter_fail);
     buf_init(&ms->packet, BUF_UNLIMITED);
+    buf_init(&ms->packet_lead, BUF_UNLIMITED);
     ms->kick = loop_timer_new(smtpd->ctx->loop, smtpd_milter_kick, ms);
     smtpd_milter_addrs(ms, sess->fd);
 }
@@ -596,6 +600,7 @@ smtpd_milter_end(struct smtpd_session *sess)
     }
     free(ms->m);
     buf_free(&ms->packet);
+    buf_free(&ms->packet_lead);
     loop_timer_free(ms->kick);
     free(ms);
     sess->milters = NULL;

@@ -66,10 +66,12 @@ struct smtpd_milters {
     struct smtpd_session *sess;
     size_t n;
     struct smtpd_mconn *m;
-    size_t cur;        /* the milter being asked */
-    int cmd;           /* the stage's SMFIC_* command */
-    int macro_cmd;     /* the stage its macros go with */
-    struct buf packet; /* the stage's command packet (macros come per milter) */
+    size_t cur;             /* the milter being asked */
+    int cmd;                /* the stage's SMFIC_* command */
+    int macro_cmd;          /* the stage its macros go with */
+    struct buf packet;      /* the stage's command packet (macros come per milter) */
+    struct buf packet_lead; /* a HEADER packet with the value's leading space, for the
+                               milters that negotiated SMFIP_HDR_LEADSPC */
     smtpd_milter_done done;
     bool busy;                       /* a stage runs: the session waits */
     bool asking;                     /* inside smtpd_mconn_send: a failure is seen by the caller */

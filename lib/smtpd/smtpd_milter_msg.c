@@ -115,14 +115,16 @@ smtpd_milter_msg_put_field(struct smtpd_milters *ms, struct smtpd_milter_msg *ms
 {
     size_t n = milter_hdrs_name_len(msg->field.data, msg->field.len);
     char *name = xstrndup(msg->field.data, n);
-    const char *value = strchr(buf_str(&msg->field), ':') + 1;
+    const char *raw = strchr(buf_str(&msg->field), ':') + 1;
+    const char *value = raw + (*raw == ' ');
     bool first = msg->fields++ == 0;
 
-    if (*value == ' ')
-        value++;
     buf_reset(&ms->packet);
-    if (!first)
+    buf_reset(&ms->packet_lead);
+    if (!first) {
         milter_put_header(&ms->packet, name, value);
+        milter_put_header(&ms->packet_lead, name, raw);
+    }
     free(name);
     buf_reset(&msg->field);
     return !first;
