@@ -88,22 +88,24 @@ params_load_long(const struct conf *conf, const char *name, long *out, struct er
 #define params_load_BOOL conf_get_bool
 #define params_load_LIST conf_get_list
 
-/* params_load - every parameter, typed; on failure p holds nothing to free */
+/* params_load - every parameter, typed, up to the first bad one (one statement each, so
+ * that the function stays small however many there are); on failure p holds nothing */
 bool
 params_load(struct params *p, const struct conf *conf, struct err *err)
 {
+    bool good = true;
+
     memset(p, 0, sizeof(*p));
 #define PARAM_NAMED(type, field, name, dflt, min, max, unit, doc) \
-    if (!params_load_##type(conf, name, &p->field, err)) {        \
-        params_free(p);                                           \
-        return false;                                             \
-    }
+    good = good && params_load_##type(conf, name, &p->field, err);
 #define PARAM(type, name, dflt, min, max, unit, doc) \
     PARAM_NAMED(type, name, #name, dflt, min, max, unit, doc)
 #include "mail/params.def"
 #undef PARAM
 #undef PARAM_NAMED
-    return true;
+    if (!good)
+        params_free(p);
+    return good;
 }
 
 #define params_free_STR(field)  free(field)
