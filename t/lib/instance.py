@@ -255,8 +255,9 @@ class Instance:
 
     def program_pids(self, program):
         """Children of the master running program (smtpd, qmgr, local)."""
+        # A child that exits meanwhile has an empty command line: not a match.
         return [p for p in children_of(self.master_pid())
-                if os.path.basename(cmdline(p)[0]) == program]
+                if os.path.basename((cmdline(p) or [""])[0]) == program]
 
     def log(self):
         return read_text(self.logfile)
