@@ -39,36 +39,37 @@ const struct smtp_reply smtp_reply_nul_command = {500, "5.5.2", "Error: NUL in c
 const struct smtp_reply smtp_reply_bare_in_command = {500, "5.5.2",
                                                       "Error: bare <CR> or <LF> in command"};
 
-/* smtp_reply_digits - true when s has exactly 1..max digits and no leading zero */
+/* smtp_status_part - 1..3 digits without a leading zero at s[*i] (RFC 3463's subject and
+ * detail), passed over; false if not */
 static bool
-smtp_reply_digits(const char *s, size_t n, size_t max)
+smtp_status_part(const char *s, size_t *i)
 {
-    if (n == 0 || n > max || (n > 1 && s[0] == '0'))
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-    return true;
+    size_t start = *i;
+
+    while (s[*i] >= '0' && s[*i] <= '9' && *i - start < 4)
+        (*i)++;
+    return *i > start && *i - start <= 3 && !(*i - start > 1 && s[start] == '0');
+}
+
+size_t
+smtp_status_len(const char *text, int cls)
+{
+    size_t i = 2;
+
+    if (text[0] != cls || text[1] != '.' || !smtp_status_part(text, &i) || text[i++] != '.' ||
+        !smtp_status_part(text, &i))
+        return 0;
+    return text[i] == ' ' || text[i] == 0 ? i : 0;
 }
 
 /* smtp_reply_valid - a reply code 200..599 and, if any, a matching class.subject.detail */
 bool
 smtp_reply_valid(int code, const char *status)
 {
-    const char *dot1, *dot2;
-
     if (code < 200 || code > 599)
         return false;
-    if (status == NULL)
-        return true;
-    if (status[0] != '0' + code / 100 || status[1] != '.')
-        return false;
-    dot1 = status + 1;
-    dot2 = strchr(dot1 + 1, '.');
-    if (dot2 == NULL)
-        return false;
-    return smtp_reply_digits(dot1 + 1, (size_t)(dot2 - dot1 - 1), 3) &&
-           smtp_reply_digits(dot2 + 1, strlen(dot2 + 1), 3);
+    return status == NULL ||
+           (*status && smtp_status_len(status, '0' + code / 100) == strlen(status));
 }
 
 /* smtp_reply_line - append one wire line: code, separator, status, text, CRLF */

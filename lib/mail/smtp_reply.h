@@ -21,6 +21,9 @@ struct smtp_reply {
 #define SMTP_REPLY_LINE_MAX 512
 
 bool smtp_reply_valid(int code, const char *status);
+/* smtp_status_len - the length of an RFC 3463 code of class cls ('2', '4' or '5') at the
+ * start of text, followed by a space or the end; 0 if there is none */
+size_t smtp_status_len(const char *text, int cls);
 bool smtp_reply_format(struct buf *out, const struct smtp_reply *reply);
 
 /* Replies the command and data parsers hand back; smtpd may use them directly. */

@@ -10,6 +10,7 @@
  */
 #include <string.h>
 
+#include "mail/smtp_reply.h"
 #include "mail/smtp_resp.h"
 
 void
@@ -38,24 +39,6 @@ smtp_resp_free(struct smtp_resp *r)
     buf_free(&r->line);
 }
 
-/* smtp_resp_dsn - an RFC 3463 code at the start of text, of the reply's class: its length */
-static size_t
-smtp_resp_dsn(const char *text, int code)
-{
-    size_t i = 0, digits;
-
-    if (text[0] != '0' + code / 100 || text[1] != '.')
-        return 0;
-    i = 2;
-    for (int part = 0; part < 2; part++) {
-        for (digits = 0; text[i] >= '0' && text[i] <= '9'; digits++)
-            i++;
-        if (digits == 0 || digits > 3 || (part == 0 && text[i++] != '.'))
-            return 0;
-    }
-    return text[i] == ' ' || text[i] == 0 ? i : 0;
-}
-
 /* smtp_resp_line - one complete line (without its line end) into the reply */
 static enum smtp_resp_status
 smtp_resp_line(struct smtp_resp *r, const char *line, size_t len, struct err *err)
@@ -75,7 +58,7 @@ smtp_resp_line(struct smtp_resp *r, const char *line, size_t len, struct err *er
         buf_putc(&r->text, '\n');
     buf_append(&r->text, len > 4 ? line + 4 : "", len > 4 ? len - 4 : 0);
     if (r->lines == 1) {
-        size_t n = smtp_resp_dsn(buf_str(&r->text), code);
+        size_t n = smtp_status_len(buf_str(&r->text), '0' + code / 100);
         if (n > 0 && n < sizeof(r->dsn)) {
             memcpy(r->dsn, r->text.data, n);
             r->dsn[n] = 0;

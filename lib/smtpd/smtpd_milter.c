@@ -370,8 +370,8 @@ smtpd_milter_custom(struct smtpd_milters *ms, const char *text)
         size_t len = end ? (size_t)(end - p) : strlen(p);
         const char *t = p + (len >= 4 ? 4 : len);
         size_t n = len - (size_t)(t - p);
-        size_t d = strspn(t, "0123456789.");
-        if (d >= 5 && d < n && t[d] == ' ' && (t[0] == '4' || t[0] == '5') && t[1] == '.') {
+        size_t d = smtp_status_len(t, '0' + code / 100);
+        if (d > 0 && d < n) {
             if (ms->dsn[0] == 0)
                 snprintf(ms->dsn, sizeof(ms->dsn), "%.*s", (int)d, t);
             t += d + 1;

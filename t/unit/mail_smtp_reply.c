@@ -98,10 +98,38 @@ test_constants(void)
     is_str(smtp_reply_too_big.status, "5.3.4", "too big 5.3.4");
 }
 
+static void
+test_status_len(void)
+{
+    static const struct {
+        const char *text;
+        int cls;
+        size_t len;
+    } cases[] = {
+        {"5.1.1 no such user", '5', 5},
+        {"5.1.1", '5', 5},
+        {"4.7.1 x", '4', 5},
+        {"2.0.0", '2', 5},
+        {"5.123.456 x", '5', 9},
+        {"5.1.1 x", '4', 0},
+        {"5.01.1 x", '5', 0},
+        {"5.1.1000", '5', 0},
+        {"5.1.1x", '5', 0},
+        {"5.1 x", '5', 0},
+        {"5..1", '5', 0},
+        {"", '5', 0},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        is_int((long long)smtp_status_len(cases[i].text, cases[i].cls), (long long)cases[i].len,
+               "status length of '%s' (class %c)", cases[i].text, cases[i].cls);
+}
+
 int
 main(void)
 {
     test_valid();
+    test_status_len();
     test_format();
     test_long_line();
     test_constants();
