@@ -28,21 +28,6 @@
 
 #define BOUNCE_QMGR_MS 30000
 
-/* bounce_reply_all - the same word on every recipient of the request */
-static void
-bounce_reply_all(struct server_ctx *ctx, int sock, const struct deliver_req *req,
-                 const struct deliver_result *res)
-{
-    struct err err;
-
-    for (size_t i = 0; i < req->nrcpt; i++)
-        if (!deliver_agent_reply(sock, (int)(ctx->params.ipc_timeout * 1000L), &req->rcpt[i], res,
-                                 &err)) {
-            log_warn("%s: reply to qmgr: %s", req->queue_id, err.text);
-            return;
-        }
-}
-
 /* bounce_select - the request's recipients that still owe this notice; false if one is
  * not a recipient of the message at all */
 static bool
@@ -181,7 +166,7 @@ bounce_request(struct server_ctx *ctx, int sock, const struct deliver_req *req)
             bounce_submit(&n, &res);
         queue_envelope_free(&env);
     }
-    bounce_reply_all(ctx, sock, req, &res);
+    deliver_agent_reply_all(sock, (int)(ctx->params.ipc_timeout * 1000L), req, &res, NULL);
     free(rcpt);
 }
 

@@ -33,17 +33,11 @@ discard_request(void *arg, int sock, const struct deliver_req *req)
 {
     struct server_ctx *ctx = arg;
     struct deliver_result res;
-    struct err err;
 
     deliver_reason(&res, DELIVER_OK, req->nexthop, "discarded");
-    for (size_t i = 0; i < req->nrcpt; i++) {
+    for (size_t i = 0; i < req->nrcpt; i++)
         discard_mark(req, &req->rcpt[i]);
-        if (!deliver_agent_reply_relay(sock, (int)(ctx->params.ipc_timeout * 1000L), &req->rcpt[i],
-                                       &res, "none", &err)) {
-            log_warn("%s: reply to qmgr: %s", req->queue_id, err.text);
-            return;
-        }
-    }
+    deliver_agent_reply_all(sock, (int)(ctx->params.ipc_timeout * 1000L), req, &res, "none");
 }
 
 static void

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/log.h"
 #include "mail/deliver_req.h"
 #include "server/server.h"
 
@@ -21,16 +20,10 @@ error_request(void *arg, int sock, const struct deliver_req *req)
     struct server_ctx *ctx = arg;
     bool retry = ctx->service_name != NULL && strcmp(ctx->service_name, "retry") == 0;
     struct deliver_result res;
-    struct err err;
 
     deliver_reason(&res, retry ? DELIVER_DEFER : DELIVER_BOUNCE, req->nexthop,
                    retry ? "delivery temporarily suspended" : "mail for this address is refused");
-    for (size_t i = 0; i < req->nrcpt; i++)
-        if (!deliver_agent_reply_relay(sock, (int)(ctx->params.ipc_timeout * 1000L), &req->rcpt[i],
-                                       &res, "none", &err)) {
-            log_warn("%s: reply to qmgr: %s", req->queue_id, err.text);
-            return;
-        }
+    deliver_agent_reply_all(sock, (int)(ctx->params.ipc_timeout * 1000L), req, &res, "none");
 }
 
 static void

@@ -87,8 +87,7 @@ smtp_out_dns_level(struct smtp_out *so)
     int rc;
 
     if (strcmp(level, "disabled") == 0) {
-        if (ub_ctx_set_option(so->dns, "local-zone:", ". refuse") != 0)
-            log_warn("DNS: cannot turn lookups off");
+        dns_fwd_none(so->dns);
         return;
     }
     if (*level && strcmp(level, "enabled") != 0 && strcmp(level, "dnssec") != 0)

@@ -306,6 +306,19 @@ deliver_agent_reply_relay(int sock, int timeout_ms, const struct deliver_req_rcp
     return good;
 }
 
+void
+deliver_agent_reply_all(int sock, int timeout_ms, const struct deliver_req *req,
+                        const struct deliver_result *res, const char *relay)
+{
+    struct err err;
+
+    for (size_t i = 0; i < req->nrcpt; i++)
+        if (!deliver_agent_reply_relay(sock, timeout_ms, &req->rcpt[i], res, relay, &err)) {
+            log_warn("%s: reply to qmgr: %s", req->queue_id, err.text);
+            return;
+        }
+}
+
 /* deliver_status_parse - a status word back into its enum, with the DSN class it needs */
 static bool
 deliver_status_parse(const char *word, const char *dsn, enum deliver_status *status)

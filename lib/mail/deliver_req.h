@@ -115,5 +115,9 @@ bool deliver_agent_reply(int sock, int timeout_ms, const struct deliver_req_rcpt
 bool deliver_agent_reply_relay(int sock, int timeout_ms, const struct deliver_req_rcpt *rcpt,
                                const struct deliver_result *res, const char *relay,
                                struct err *err);
+/* deliver_agent_reply_all - the same result for every recipient of req (relay may be NULL);
+ * a failure is logged */
+void deliver_agent_reply_all(int sock, int timeout_ms, const struct deliver_req *req,
+                             const struct deliver_result *res, const char *relay);
 
 #endif

@@ -30,9 +30,16 @@ dns_fwd_set(struct ub_ctx *dns, const char *path, struct err *err)
                 log_warn("DNS: %s: bad nameserver \"%s\"", path, servers.v[i]);
         }
     strvec_free(&servers);
-    if (found == 0 && ub_ctx_set_option(dns, "local-zone:", ". refuse") != 0)
-        log_warn("DNS: cannot stop queries without a name server");
+    if (found == 0)
+        dns_fwd_none(dns);
     return found;
+}
+
+void
+dns_fwd_none(struct ub_ctx *dns)
+{
+    if (ub_ctx_set_option(dns, "local-zone:", ". refuse") != 0)
+        log_warn("DNS: cannot stop queries to no name server");
 }
 
 void

@@ -15,6 +15,9 @@
  */
 int dns_fwd_set(struct ub_ctx *dns, const char *path, struct err *err);
 
+/* dns_fwd_none - the context asks nobody: local data answers, the rest is REFUSED */
+void dns_fwd_none(struct ub_ctx *dns);
+
 /* dns_fwd_warn - log that path gave no name server (err from dns_fwd_set), and so what */
 void dns_fwd_warn(const char *path, const struct err *err, const char *consequence);
 
