@@ -195,5 +195,7 @@ bool milter_optneg_check(const struct milter_reply *r, uint32_t offer_actions,
                          uint32_t offer_protocol, struct err *err);
 int milter_stage_cmd(enum milter_stage stage);
 const char *milter_reply_name(int cmd);
+/* milter_reply_is_edit - a change to the message a milter may send at end of message */
+bool milter_reply_is_edit(int cmd);
 
 #endif

@@ -320,20 +320,10 @@ milter_edits_add(struct milter_edits *e, const struct milter_reply *r, struct er
     struct milter_edit *ed;
     bool good;
 
-    switch (r->cmd) {
-    case MILTER_REPLY_REPLBODY:
-        return milter_edit_body(e, r, err);
-    case MILTER_REPLY_ADDHEADER:
-    case MILTER_REPLY_INSHEADER:
-    case MILTER_REPLY_CHGHEADER:
-    case MILTER_REPLY_ADDRCPT:
-    case MILTER_REPLY_ADDRCPT_PAR:
-    case MILTER_REPLY_DELRCPT:
-    case MILTER_REPLY_CHGFROM:
-        break;
-    default:
+    if (!milter_reply_is_edit(r->cmd))
         return err_set(err, "%s is not an edit", milter_reply_name(r->cmd));
-    }
+    if (r->cmd == MILTER_REPLY_REPLBODY)
+        return milter_edit_body(e, r, err);
     ed = milter_edit_push(e);
     ed->cmd = r->cmd;
     if (r->cmd == MILTER_REPLY_ADDHEADER || r->cmd == MILTER_REPLY_INSHEADER ||

@@ -135,6 +135,24 @@ milter_reply_fields(struct milter_cursor *c, struct milter_reply *r)
 
 /* milter_reply_parse - one packet from milter_frame_feed into r */
 bool
+milter_reply_is_edit(int cmd)
+{
+    switch (cmd) {
+    case MILTER_REPLY_ADDHEADER:
+    case MILTER_REPLY_INSHEADER:
+    case MILTER_REPLY_CHGHEADER:
+    case MILTER_REPLY_ADDRCPT:
+    case MILTER_REPLY_ADDRCPT_PAR:
+    case MILTER_REPLY_DELRCPT:
+    case MILTER_REPLY_CHGFROM:
+    case MILTER_REPLY_REPLBODY:
+        return true;
+    default:
+        return false;
+    }
+}
+
+bool
 milter_reply_parse(const struct buf *packet, struct milter_reply *r, struct err *err)
 {
     struct milter_cursor c;

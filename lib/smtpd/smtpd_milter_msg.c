@@ -267,24 +267,13 @@ bool
 smtpd_milter_msg_reply(struct smtpd_milters *ms, struct smtpd_mconn *mc,
                        const struct milter_reply *r)
 {
-    switch (r->cmd) {
-    case MILTER_REPLY_QUARANTINE:
+    if (r->cmd == MILTER_REPLY_QUARANTINE) {
         ms->verdict.hold = true;
         snprintf(ms->hold_why, sizeof(ms->hold_why), "%s", r->text ? r->text : "");
         ms->verdict.hold_why = ms->hold_why;
         return true;
-    case MILTER_REPLY_ADDHEADER:
-    case MILTER_REPLY_INSHEADER:
-    case MILTER_REPLY_CHGHEADER:
-    case MILTER_REPLY_ADDRCPT:
-    case MILTER_REPLY_ADDRCPT_PAR:
-    case MILTER_REPLY_DELRCPT:
-    case MILTER_REPLY_CHGFROM:
-    case MILTER_REPLY_REPLBODY:
-        return smtpd_milter_msg_edit(ms, mc, r);
-    default:
-        return false;
     }
+    return milter_reply_is_edit(r->cmd) && smtpd_milter_msg_edit(ms, mc, r);
 }
 
 void
