@@ -10,7 +10,9 @@ milter-reject as Postfix does, and queues a clean message; postern with opendkim
 (simple/simple, its default) delivers a signed message to a Maildir, and opendkim verifying passes the
 delivered file. The milters are private
 instances (t/lib/milters.py): no system service, no DNS."""
+import email.utils
 import os
+import re
 import shutil
 import smtplib
 import subprocess
@@ -30,7 +32,7 @@ BIN = os.path.join(os.environ.get("BUILD", "build"), "t", "bin")
 tmp = tempfile.mkdtemp(prefix="milter-real.")
 GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 HEADERS = ["header:From: <a@example.test>", "header:To: <r@x.test>",
-           "header:Subject: a test", "header:Date: Fri, 04 Dec 2026 15:00:00 +0000",
+           "header:Subject: a test", "header:Date: " + email.utils.formatdate(usegmt=True),
            "header:Message-ID: <1@example.test>"]
 
 
@@ -100,7 +102,9 @@ try:
     rc, out = drive(sa, message("192.0.2.1", HEADERS, "Buy now\r\n%s\r\n" % GTUBE))
     t.ok(rc == 0 and eom(out)[-1:] == ["SMFIR_REPLYCODE 550 5.7.1 Blocked by SpamAssassin"],
          "spamass-milter rejects GTUBE: 550 5.7.1") or t.diag(out)
-    t.like(out, "tests=GTUBE", "spamd's GTUBE rule hit, with the rules Debian ships")
+    # The rules that hit are listed in name order (folded), GTUBE among them.
+    t.ok(re.search(r"tests=[A-Z0-9_,\s]*\bGTUBE\b", out),
+         "spamd's GTUBE rule hit, with the rules Debian ships") or t.diag(out)
     rc, out = drive(sa, message("192.0.2.1", HEADERS, "Lunch at noon?\r\n"))
     replies = eom(out)
     t.ok(rc == 0 and any(r.startswith("SMFIR_ADDHEADER X-Spam-Status:No") for r in replies)
