@@ -75,6 +75,7 @@ struct qmgr {
     struct qmgr_commit *batch; /* renamed, waiting for the next directory fsync */
     struct qmgr_commit **batch_tail;
     struct qmgr_commit *syncing;  /* covered by the fsync in flight */
+    bool batch_holds;             /* a file in the batch went to hold/: sync that too */
     struct offload_job *sync_job; /* that fsync, on a helper thread */
     struct offload *offload;
     struct loop_timer *sync_timer; /* starts the fsync once the loop served a round */
@@ -124,7 +125,7 @@ void qmgr_orphan_free(struct qmgr *q);
 /* qmgr_commit.c */
 void qmgr_commit_init(struct qmgr *q);
 void qmgr_commit_free(struct qmgr *q);
-void qmgr_commit_add(struct qmgr_session *s, const char *id, char *log_line);
+void qmgr_commit_add(struct qmgr_session *s, const char *id, char *log_line, bool hold);
 
 /* qmgr_sched.c: messages in memory, activation, completion, the queue scans */
 void qmgr_sched_init(struct qmgr *q);

@@ -15,9 +15,14 @@
  * old name back is resolved by recovery (doc/queue.md). Once on disk, each message is
  * handed to the delivery side (qmgr_sched_activate) at once.
  *
+ * A receiver whose milter quarantined the message commits it to hold/ instead (queue_hold):
+ * the same batch, whose sync then covers hold/ as well; a held message waits there for the
+ * administrator's release, unannounced (Postfix's qmgr, too, logs it only when released).
+ *
  * Trusts: the file the receiver wrote only after qmgr_validate read it through
  * queue_read.c's checks.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -33,10 +38,22 @@ struct qmgr_commit {
     struct qmgr_session *session;
     char id[QUEUE_ID_SIZE];
     char *log_line;
+    bool hold; /* in hold/, not active/ */
     struct qmgr_commit *next;
 };
 
 static void qmgr_commit_synced(int err, void *arg);
+
+/* qmgr_commit_sync_both - the job of a batch with a held file: active/, then hold/ */
+static int
+qmgr_commit_sync_both(void *data)
+{
+    const int *dir_fd = data;
+
+    if (fsync(dir_fd[QMGR_ACTIVE]) < 0 || fsync(dir_fd[QMGR_HOLD]) < 0)
+        return errno;
+    return 0;
+}
 
 /* qmgr_commit_start - the commits waiting so far go into one fsync of active/, unless one
  * is in flight (its end starts the next) */
@@ -50,7 +67,12 @@ qmgr_commit_start(void *arg)
     q->syncing = q->batch;
     q->batch = NULL;
     q->batch_tail = &q->batch;
-    q->sync_job = offload_fsync(q->offload, q->dir_fd[QMGR_ACTIVE], qmgr_commit_synced, q);
+    if (q->batch_holds)
+        q->sync_job =
+            offload_call(q->offload, qmgr_commit_sync_both, q->dir_fd, NULL, qmgr_commit_synced, q);
+    else
+        q->sync_job = offload_fsync(q->offload, q->dir_fd[QMGR_ACTIVE], qmgr_commit_synced, q);
+    q->batch_holds = false;
 }
 
 /* qmgr_commit_synced - active/ is on disk (or not): answer every commit the fsync covers */
@@ -68,13 +90,13 @@ qmgr_commit_synced(int err, void *arg)
     q->sync_job = NULL;
     for (; c != NULL; c = next, n++) {
         next = c->next;
-        if (synced)
+        if (synced && !c->hold)
             log_info("%s", c->log_line);
         if (!c->session->gone)
             qmgr_session_reply(c->session, synced ? PROTO_QUEUE_COMMITTED : PROTO_QUEUE_REFUSED,
                                c->id, synced ? NULL : "queue directory fsync failed");
         qmgr_session_resume(c->session);
-        if (synced) /* after the reply: the receiver need not wait for the scheduling */
+        if (synced && !c->hold) /* after the reply: the receiver need not wait for it */
             qmgr_sched_activate(q, c->id, false);
         free(c->log_line);
         free(c);
@@ -112,9 +134,9 @@ qmgr_commit_free(struct qmgr *q)
     loop_timer_free(q->sync_timer);
 }
 
-/* qmgr_commit_add - a file now in active/ waits for the next directory fsync */
+/* qmgr_commit_add - a file now in active/ (or hold/) waits for the next directory fsync */
 void
-qmgr_commit_add(struct qmgr_session *s, const char *id, char *log_line)
+qmgr_commit_add(struct qmgr_session *s, const char *id, char *log_line, bool hold)
 {
     struct qmgr *q = s->qmgr;
     struct qmgr_commit *c = xcalloc(1, sizeof(*c));
@@ -122,6 +144,8 @@ qmgr_commit_add(struct qmgr_session *s, const char *id, char *log_line)
     c->session = s;
     memcpy(c->id, id, QUEUE_ID_SIZE);
     c->log_line = log_line;
+    c->hold = hold;
+    q->batch_holds |= hold;
     *q->batch_tail = c;
     q->batch_tail = &c->next;
     if (q->syncing == NULL && !loop_timer_pending(q->sync_timer))

@@ -157,15 +157,18 @@ qmgr_marks(const struct queue_notice_origin *o)
     return o->kind != QUEUE_NOTICE_NONE && o->kind != QUEUE_NOTICE_COPY;
 }
 
-/* qmgr_commit_finish - move to active/ and wait for the group fsync, or refuse (line NULL) */
+/* qmgr_commit_finish - move to active/ (hold/ when held) and wait for the group fsync, or
+ * refuse (line NULL) */
 static void
 qmgr_commit_finish(struct qmgr_session *s, const char *id, char *line,
-                   const struct queue_notice_origin *o)
+                   const struct queue_notice_origin *o, bool hold)
 {
+    enum qmgr_dir to = hold ? QMGR_HOLD : QMGR_ACTIVE;
+
     /* RENAME_NOREPLACE: a committed message is never overwritten, whatever the ID. */
-    if (line && renameat2(s->qmgr->dir_fd[QMGR_INCOMING], id, s->qmgr->dir_fd[QMGR_ACTIVE], id,
+    if (line && renameat2(s->qmgr->dir_fd[QMGR_INCOMING], id, s->qmgr->dir_fd[to], id,
                           RENAME_NOREPLACE) < 0) {
-        log_warn("%s: rename incoming/%s to active/: %m", id, id);
+        log_warn("%s: rename incoming/%s to %s/: %m", id, id, qmgr_dir_names[to]);
         if (qmgr_marks(o))
             qmgr_notice_unmark(s->qmgr, o, id);
         free(line);
@@ -177,7 +180,7 @@ qmgr_commit_finish(struct qmgr_session *s, const char *id, char *line,
         s->waiting = true;
         if (!s->gone)
             loop_fd_set(s->watch, 0);
-        qmgr_commit_add(s, id, line);
+        qmgr_commit_add(s, id, line, hold);
         return;
     }
     /* The answer first: if it is lost, queue_status must find the file in incoming/. */
@@ -194,7 +197,8 @@ struct qmgr_marking {
     char id[QUEUE_ID_SIZE];
     char *line;
     struct queue_notice_origin origin;
-    int fd; /* the reported message's file */
+    int fd;    /* the reported message's file */
+    bool hold; /* the notice goes to hold/ */
 };
 
 static int
@@ -216,7 +220,7 @@ qmgr_marking_done(int err, void *arg)
         log_fatal("%s: sync the marks of notice %s: %s", mk->origin.id, mk->id, strerror(err));
     close(mk->fd);
     s->waiting = false;
-    qmgr_commit_finish(s, mk->id, mk->line, &mk->origin);
+    qmgr_commit_finish(s, mk->id, mk->line, &mk->origin, mk->hold);
     if (!s->waiting)
         qmgr_session_resume(s); /* refused: read on, or free a session that ended */
     free(mk->origin.rcpt);
@@ -230,7 +234,7 @@ qmgr_marking_done(int err, void *arg)
  */
 static bool
 qmgr_commit_notice(struct qmgr_session *s, const char *id, char *line,
-                   struct queue_notice_origin *o)
+                   struct queue_notice_origin *o, bool hold)
 {
     struct qmgr_marking *mk;
     struct err err;
@@ -247,16 +251,17 @@ qmgr_commit_notice(struct qmgr_session *s, const char *id, char *line,
     mk->origin = *o;
     o->rcpt = NULL;
     mk->fd = fd;
+    mk->hold = hold;
     s->waiting = true;
     loop_fd_set(s->watch, 0);
     offload_call(s->qmgr->offload, qmgr_marking_sync, mk, NULL, qmgr_marking_done, mk);
     return true;
 }
 
-/* qmgr_commit - validate, move to active/ (a notice after its marks), then wait for the
- * group fsync */
+/* qmgr_commit - validate, move to active/ or hold/ (a notice after its marks), then wait
+ * for the group fsync */
 static void
-qmgr_commit(struct qmgr_session *s, const struct buf *id)
+qmgr_commit(struct qmgr_session *s, const struct buf *id, bool hold)
 {
     ssize_t i = qmgr_session_find(s, id);
     struct queue_notice_origin origin = {.kind = QUEUE_NOTICE_NONE};
@@ -269,12 +274,12 @@ qmgr_commit(struct qmgr_session *s, const struct buf *id)
     line = qmgr_validate(s, id->data, &origin);
     qmgr_session_forget(s, (size_t)i);
     if (line && qmgr_marks(&origin)) {
-        if (!qmgr_commit_notice(s, id->data, line, &origin)) {
+        if (!qmgr_commit_notice(s, id->data, line, &origin, hold)) {
             free(line);
-            qmgr_commit_finish(s, id->data, NULL, &origin);
+            qmgr_commit_finish(s, id->data, NULL, &origin, hold);
         }
     } else
-        qmgr_commit_finish(s, id->data, line, &origin);
+        qmgr_commit_finish(s, id->data, line, &origin, hold);
     free(origin.rcpt);
 }
 
@@ -333,8 +338,8 @@ qmgr_request(struct qmgr_session *s)
         log_warn("bad request from client: %s", err.text);
     else if (msg == PROTO_QUEUE_OPEN)
         qmgr_open(s);
-    else if (msg == PROTO_QUEUE_COMMIT)
-        qmgr_commit(s, &id);
+    else if (msg == PROTO_QUEUE_COMMIT || msg == PROTO_QUEUE_HOLD)
+        qmgr_commit(s, &id, msg == PROTO_QUEUE_HOLD);
     else if (msg == PROTO_QUEUE_ABORT)
         qmgr_abort(s, &id);
     else if (msg == PROTO_QUEUE_STATUS)

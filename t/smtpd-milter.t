@@ -145,6 +145,8 @@ for action in ("accept", "tempfail", "reject"):
         PORT_A, action, FAST)
     services["raw-" + action] = "-o smtpd_milters={inet:127.0.0.1:%d,default_action=%s,%s}" % (
         PORT_RAW, action, FAST)
+services["dead-quarantine"] = "-o smtpd_milters={inet:127.0.0.1:%d,default_action=quarantine}" % (
+    PORT_DEAD)
 inst = Instance(os.path.join(tmp, "inst"), services=services,
                 main_extra="relay_domains = relay.example\nsmtpd_client_connection_count_limit = 0\n")
 err = inst.start()
@@ -334,10 +336,22 @@ with_milter(["-a", "eom=discard"], discard_eom)
 
 def quarantine(m):
     r = session("one", TXN)
+    qid = r[-1].split()[-1]
     t.like(r[-1], "250 2.0.0 Ok: queued as", "quarantine: 250")
-    t.ok(inst.wait_log("%s: milter-hold: END-OF-MESSAGE from unknown[127.0.0.1]: milter "
-                       "triggers HOLD action" % r[-1].split()[-1]), "milter-hold logged")
-with_milter(["-a", "eom=quarantine:held", "-a", "eom=continue"], quarantine)
+    t.ok(inst.wait_log(": milter-hold: END-OF-MESSAGE from unknown[127.0.0.1]: milter "
+                       "triggers HOLD action"), "milter-hold logged")
+    t.ok(inst.wait_log(": milter edits applied: the message is now %s" % qid),
+         "under the first file's ID, which the edits replaced")
+    t.is_eq(inst.files("hold"), [qid], "the message is in hold/")
+    t.like(inst.cat(qid, "hold")[1].decode(), "X-Q: edited\r\n", "as the milter edited it")
+    t.ok(qid not in inst.files() + inst.files("incoming"), "and nowhere else")
+    t.ok("%s: from=<" % qid not in inst.logtext(), "qmgr does not announce it while held")
+    r = inst.postern("queue", "release", qid)
+    t.is_eq(r.returncode, 0, "postern queue release: %s" % r.stderr.strip())
+    t.ok(inst.wait_log("%s: from=<s@example.net>, size=" % qid), "released, qmgr takes it")
+    t.is_eq(inst.files("hold"), [], "hold/ is empty")
+with_milter(["-a", "eom=addheader:X-Q:edited", "-a", "eom=quarantine:held", "-a", "eom=continue"],
+            quarantine)
 
 # SMFIP_NO* steps are not sent, SMFIP_NR_* ones not waited for; SKIP ends the body.
 def flags(m):
@@ -377,6 +391,12 @@ def edits(m):
 with_milter(["-a", "eom=addheader:X-A:one", "-a", "eom=chgheader:1:Subject:",
              "-a", "eom=replbody:new body", "-a", "eom=addrcpt:<n@relay.example>"], edits)
 
+
+# default_action=quarantine: a milter that is down puts the message on hold.
+r = session("dead-quarantine", TXN)
+t.like(r[-1], "250 2.0.0 Ok: queued as", "a dead milter, default quarantine: 250")
+t.is_eq(inst.files("hold"), [r[-1].split()[-1]], "and the message is held")
+inst.postern("queue", "delete", "ALL", "hold")
 
 # Faults, with each default action.
 def fault_expect(action, r, at, what):

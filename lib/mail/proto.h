@@ -32,6 +32,7 @@
     X(QUEUE_OPENED, "queue_opened", "qmgr -> receiver: its queue ID and descriptor")              \
     X(QUEUE_COMMIT, "queue_commit", "receiver -> qmgr: the file is written and fsynced")          \
     X(QUEUE_COMMITTED, "queue_committed", "qmgr -> receiver: on disk; the receiver may 250")      \
+    X(QUEUE_HOLD, "queue_hold", "receiver -> qmgr: as queue_commit, into hold/ (quarantined)")    \
     X(QUEUE_ABORT, "queue_abort", "receiver -> qmgr: drop the file, it was never accepted")       \
     X(QUEUE_ABORTED, "queue_aborted", "qmgr -> receiver: the file is gone")                       \
     X(QUEUE_STATUS, "queue_status", "receiver -> qmgr: after a lost answer, was it committed?")   \

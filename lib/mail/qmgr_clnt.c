@@ -28,6 +28,7 @@ qmgr_answer_to(enum proto_msg request)
     case PROTO_QUEUE_OPEN:
         return PROTO_QUEUE_OPENED;
     case PROTO_QUEUE_COMMIT:
+    case PROTO_QUEUE_HOLD:
     case PROTO_QUEUE_STATUS:
         return PROTO_QUEUE_COMMITTED;
     case PROTO_QUEUE_ABORT:

@@ -103,8 +103,7 @@ smtpd_queue_finish(struct smtpd_session *sess, enum qmgr_outcome outcome, const 
 {
     struct smtpd_qlink *q = sess->q;
     smtpd_queue_done done = q->done;
-    bool last =
-        q->request == PROTO_QUEUE_COMMIT || q->request == PROTO_QUEUE_STATUS || outcome != QMGR_OK;
+    bool last = q->request != PROTO_QUEUE_OPEN || outcome != QMGR_OK;
 
     q->request = PROTO_NONE;
     q->done = NULL;
@@ -144,7 +143,7 @@ smtpd_queue_broken(struct smtpd_session *sess, const char *why)
 {
     struct smtpd_qlink *q = sess->q;
 
-    if (q->request == PROTO_QUEUE_COMMIT) {
+    if (q->request == PROTO_QUEUE_COMMIT || q->request == PROTO_QUEUE_HOLD) {
         log_warn("%s: lost the answer to the commit (%s): asking qmgr again", sess->txn.qid, why);
         q->request = PROTO_QUEUE_STATUS;
         q->verifying = true;
@@ -279,9 +278,10 @@ smtpd_queue_open(struct smtpd_session *sess, smtpd_queue_done done)
     smtpd_queue_request(sess, PROTO_QUEUE_OPEN, done);
 }
 
-/* smtpd_queue_commit - done says ok only once the message is durably queued */
+/* smtpd_queue_commit - done says ok only once the message is durably queued (in hold/
+ * when a milter quarantined it) */
 void
 smtpd_queue_commit(struct smtpd_session *sess, smtpd_queue_done done)
 {
-    smtpd_queue_request(sess, PROTO_QUEUE_COMMIT, done);
+    smtpd_queue_request(sess, sess->txn.hold ? PROTO_QUEUE_HOLD : PROTO_QUEUE_COMMIT, done);
 }
