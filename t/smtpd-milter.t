@@ -147,6 +147,17 @@ for action in ("accept", "tempfail", "reject"):
         PORT_RAW, action, FAST)
 services["dead-quarantine"] = "-o smtpd_milters={inet:127.0.0.1:%d,default_action=quarantine}" % (
     PORT_DEAD)
+HBC = os.path.join(tmp, "milter_header_checks.pcre")
+with open(HBC, "w") as f:
+    f.write("/^X-Spam-Flag: YES/ REJECT 5.7.1 spam, says the milter\n"
+            "/^Subject: changed/ reject\n"
+            "/^X-Temp:/ REJECT 4.7.0 later\n"
+            "/^X-Drop:/ IGNORE\n/^X-Hold:/ HOLD held by header\n/^X-Discard:/ DISCARD\n"
+            "/^X-Warn:/ WARN noted\n/^X-Filter:/ FILTER smtp:[127.0.0.1]:10025\n")
+services["hbc"] = "-o smtpd_milters=inet:127.0.0.1:%d -o milter_header_checks=pcre:%s" % (
+    PORT_A, HBC)
+services["hbc-broken"] = ("-o smtpd_milters=inet:127.0.0.1:%d "
+                          "-o milter_header_checks=pcre:%s/none.pcre" % (PORT_A, tmp))
 inst = Instance(os.path.join(tmp, "inst"), services=services,
                 main_extra="relay_domains = relay.example\nsmtpd_client_connection_count_limit = 0\n")
 err = inst.start()
@@ -397,6 +408,69 @@ r = session("dead-quarantine", TXN)
 t.like(r[-1], "250 2.0.0 Ok: queued as", "a dead milter, default quarantine: 250")
 t.is_eq(inst.files("hold"), [r[-1].split()[-1]], "and the message is held")
 inst.postern("queue", "delete", "ALL", "hold")
+
+# milter_header_checks: the headers milters add or change, looked up; the actions taken.
+def hbc_reject(m):
+    before = inst.files()
+    r = session("hbc", TXN)
+    t.is_eq(r[-1], "550 5.7.1 spam, says the milter", "REJECT: the table's code and text")
+    t.ok(inst.wait_log(": reject: header X-Spam-Flag: YES from unknown[127.0.0.1]; "
+                       "from=<s@example.net> to=<r@relay.example> proto=ESMTP "
+                       "helo=<client.example.net>: 5.7.1 spam, says the milter"),
+         "REJECT: logged in Postfix's header_checks shape")
+    t.is_eq([f for f in inst.files() if f not in before], [], "REJECT: nothing queued")
+with_milter(["-a", "eom=addheader:X-Spam-Flag:YES"], hbc_reject)
+
+def hbc_change(m):
+    r = session("hbc", TXN)
+    t.is_eq(r[-1], "550 5.7.1 Message content rejected", "a changed header is checked too")
+with_milter(["-a", "eom=chgheader:1:Subject:changed"], hbc_change)
+
+def hbc_temp(m):
+    r = session("hbc", TXN)
+    t.is_eq(r[-1], "451 4.7.0 later", "REJECT with a 4.x.x code: 451")
+with_milter(["-a", "eom=addheader:X-Temp:x"], hbc_temp)
+
+def hbc_ignore_warn(m):
+    r = session("hbc", TXN)
+    qid = r[-1].split()[-1]
+    t.like(r[-1], "250 2.0.0 Ok: queued as", "IGNORE, WARN, FILTER: the message is queued")
+    body = inst.cat(qid)[1].decode()
+    t.ok("X-Drop" not in body, "IGNORE: that header is not added")
+    t.like(body, "X-Warn: w\r\n", "WARN: the header is added")
+    t.like(body, "X-Filter: f\r\n", "an unsupported action leaves the header alone")
+    t.ok(inst.wait_log(": warning: header X-Warn: w from unknown[127.0.0.1]; "
+                       "from=<s@example.net> to=<r@relay.example> proto=ESMTP "
+                       "helo=<client.example.net>: noted"), "WARN: logged")
+    t.ok(inst.wait_log("milter_header_checks: action FILTER is not supported: header X-Filter "
+                       "ignored"), "FILTER: not supported, said so")
+with_milter(["-a", "eom=addheader:X-Drop:d", "-a", "eom=addheader:X-Warn:w",
+             "-a", "eom=addheader:X-Filter:f"], hbc_ignore_warn)
+
+def hbc_hold(m):
+    r = session("hbc", TXN)
+    qid = r[-1].split()[-1]
+    t.like(r[-1], "250 2.0.0 Ok: queued as", "HOLD: 250")
+    t.is_eq(inst.files("hold"), [qid], "HOLD: the message is in hold/")
+    t.ok(inst.wait_log(": hold: header X-Hold: h from unknown[127.0.0.1]; "), "HOLD: logged")
+    inst.postern("queue", "delete", "ALL", "hold")
+with_milter(["-a", "eom=addheader:X-Hold:h"], hbc_hold)
+
+def hbc_discard(m):
+    before = inst.files()
+    r = session("hbc", TXN)
+    t.like(r[-1], "250 2.0.0 Ok: queued as", "DISCARD: 250")
+    t.ok(inst.wait_log(": discard: header X-Discard: x from unknown[127.0.0.1]; "),
+         "DISCARD: logged")
+    t.is_eq([f for f in inst.files() + inst.files("hold") if f not in before], [],
+            "DISCARD: nothing queued")
+with_milter(["-a", "eom=addheader:X-Discard:x"], hbc_discard)
+
+def hbc_broken(m):
+    r = session("hbc-broken", TXN)
+    t.is_eq(r[-1], "451 4.3.0 Temporary lookup failure", "a table that cannot be read: 451")
+    t.ok(inst.wait_log("milter_header_checks: "), "and a warning")
+with_milter(["-a", "eom=addheader:X-Any:x"], hbc_broken)
 
 # Faults, with each default action.
 def fault_expect(action, r, at, what):

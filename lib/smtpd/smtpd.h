@@ -86,6 +86,7 @@ struct smtpd {
     char *domains_error; /* the domain lists could not be opened: every RCPT defers */
     struct smtpd_rlist client, helo, sender, relay, recipient, data;
     struct smtpd_table local_rcpt, valias, vmailbox, sender_login;
+    struct smtpd_table milter_hbc; /* milter_header_checks */
     char *qmgr_path;
     char *greeting;              /* "220 <banner>" */
     struct offload *offload;     /* queue file fsyncs, off the event loop */
@@ -286,6 +287,8 @@ void smtpd_auth_received(const struct smtpd_session *sess, struct buf *out);
 /* smtpd_check.c */
 bool smtpd_check_open(struct smtpd *smtpd);
 void smtpd_check_close(struct smtpd *smtpd);
+enum map_status smtpd_table_lookup(struct smtpd_table *t, const char *key, const char **value,
+                                   struct err *err);
 bool smtpd_check_rcpt(struct smtpd_session *sess, const char *rcpt, bool postmaster);
 bool smtpd_check_local(struct smtpd_session *sess, const char *rcpt);
 bool smtpd_check_data(struct smtpd_session *sess);

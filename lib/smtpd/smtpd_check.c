@@ -184,6 +184,7 @@ smtpd_check_open(struct smtpd *smtpd)
     smtpd_check_table(&smtpd->valias, "virtual_alias_maps", &p->virtual_alias_maps);
     smtpd_check_table(&smtpd->vmailbox, "virtual_mailbox_maps", &p->virtual_mailbox_maps);
     smtpd_check_table(&smtpd->sender_login, "smtpd_sender_login_maps", &p->smtpd_sender_login_maps);
+    smtpd_check_table(&smtpd->milter_hbc, "milter_header_checks", &p->milter_header_checks);
     e->sender_login_maps = smtpd->sender_login.maps;
     e->known = smtpd_check_exists;
     e->known_ctx = smtpd;
@@ -221,6 +222,19 @@ smtpd_check_close(struct smtpd *smtpd)
     smtpd_check_free_table(&smtpd->valias);
     smtpd_check_free_table(&smtpd->vmailbox);
     smtpd_check_free_table(&smtpd->sender_login);
+    smtpd_check_free_table(&smtpd->milter_hbc);
+}
+
+/* smtpd_table_lookup - key in one table list parameter, reopened first if it failed to
+ * open; MAP_ERROR while it is broken */
+enum map_status
+smtpd_table_lookup(struct smtpd_table *t, const char *key, const char **value, struct err *err)
+{
+    if (t->error != NULL && !smtpd_check_reopen(t, err))
+        return MAP_ERROR;
+    if (t->maps == NULL)
+        return MAP_NOTFOUND;
+    return map_list_lookup(t->maps, key, 0, value, err);
 }
 
 /* smtpd_check_refuse - reply and log a refusal of rcpt */

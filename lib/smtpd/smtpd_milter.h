@@ -8,6 +8,7 @@
 
 #include "core/buf.h"
 #include "core/loop.h"
+#include "mail/header_action.h"
 #include "mail/milter_codec.h"
 #include "mail/milter_conf.h"
 #include "smtpd/smtpd.h"
@@ -61,6 +62,12 @@ void smtpd_mconn_send(struct smtpd_mconn *mc, const struct buf *packets, bool wa
 void smtpd_mconn_close(struct smtpd_mconn *mc);
 void smtpd_mconn_free(struct smtpd_mconn *mc);
 
+/* milter_header_checks: the strongest action the edits of a message got (smtpd_milter_hbc.c) */
+struct smtpd_milter_hbc {
+    struct header_action action;
+    char text[512]; /* its text (the table's value is gone after the next lookup) */
+};
+
 /* The chain of milters of one session (smtpd_milter.c). */
 struct smtpd_milters {
     struct smtpd_session *sess;
@@ -90,12 +97,18 @@ struct smtpd_milters {
     unsigned port;
     struct smtpd_milter_msg *msg; /* the content being sent (smtpd_milter_msg.c) */
     struct milter_edits *edits;   /* the edits of a kept message, for the session to apply */
+    struct smtpd_milter_hbc hbc;  /* milter_header_checks on the edits of this message */
 };
 
 void smtpd_milter_stage(struct smtpd_milters *ms, int cmd, smtpd_milter_done done);
 void smtpd_milter_finish(struct smtpd_milters *ms);
 void smtpd_milter_conn_failed(struct smtpd_mconn *mc, const char *why);
 long smtpd_milter_timeout(const struct smtpd_mconn *mc, int cmd);
+
+/* smtpd_milter_hbc.c */
+bool smtpd_milter_hbc(struct smtpd_session *sess, struct smtpd_milter_hbc *st,
+                      const struct milter_reply *r, bool leadspc);
+void smtpd_milter_hbc_verdict(const struct smtpd_milter_hbc *st, struct smtpd_milter_verdict *v);
 
 /* smtpd_milter_msg.c */
 struct smtpd_milter_msg;

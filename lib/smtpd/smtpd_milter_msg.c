@@ -218,17 +218,19 @@ smtpd_milter_msg_next(struct smtpd_milters *ms)
 
 /* smtpd_milter_msg_step - a piece was seen: the next, or the verdict to the session */
 static void
-smtpd_milter_msg_step(struct smtpd_session *sess, const struct smtpd_milter_verdict *v)
+smtpd_milter_msg_step(struct smtpd_session *sess, const struct smtpd_milter_verdict *seen)
 {
     struct smtpd_milters *ms = sess->milters;
     struct smtpd_milter_msg *msg = ms->msg;
     smtpd_milter_done done = msg->done;
     bool ended = ms->msg->part == MSG_DONE; /* the milters saw the end: no ABORT owed */
+    struct smtpd_milter_verdict verdict = *seen, *v = &verdict;
 
     if (v->result == SMTPD_MILTER_GO && !ended) {
         smtpd_milter_msg_next(ms);
         return;
     }
+    smtpd_milter_hbc_verdict(&ms->hbc, v);
     if (v->result == SMTPD_MILTER_GO && !milter_edits_empty(msg->edits)) {
         ms->edits = msg->edits; /* the session applies them (smtpd_data.c) */
         msg->edits = NULL;
@@ -255,6 +257,8 @@ smtpd_milter_msg_edit(struct smtpd_milters *ms, struct smtpd_mconn *mc,
         msg->editor = mc;
         milter_edits_milter(msg->edits, mc->protocol);
     }
+    if (!smtpd_milter_hbc(ms->sess, &ms->hbc, r, (mc->protocol & MILTER_P_HDR_LEADSPC) != 0))
+        return true;
     if (milter_edits_add(msg->edits, r, &err))
         return true;
     snprintf(why, sizeof(why), "%s: %s", milter_reply_name(r->cmd), err.text);
@@ -348,6 +352,7 @@ smtpd_milter_eom(struct smtpd_session *sess, smtpd_milter_done done)
     }
     smtpd_milter_msg_free(ms);
     msg = ms->msg = xcalloc(1, sizeof(*msg));
+    memset(&ms->hbc, 0, sizeof(ms->hbc));
     msg->fd = sess->txn.qfd;
     msg->size = st.st_size;
     msg->off = env.content_offset;
