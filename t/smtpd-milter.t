@@ -472,6 +472,72 @@ def hbc_broken(m):
     t.ok(inst.wait_log("milter_header_checks: "), "and a warning")
 with_milter(["-a", "eom=addheader:X-Any:x"], hbc_broken)
 
+# Header positions: INSHEADER 0 is above our Received header, 1 just below it (2 once a
+# header is above it); CHGHEADER
+# with an empty value deletes.
+def header_places(m):
+    r = session("one", TXN)
+    qid = r[-1].split()[-1]
+    lines = inst.cat(qid)[1].decode().split("\r\n")
+    t.is_eq(lines[0], "X-Top: t", "INSHEADER 0: the very top")
+    t.like(lines[1], "Received: from client.example.net", "then our Received header")
+    below = [i for i in range(2, len(lines)) if not lines[i].startswith("\t")][0]
+    t.is_eq(lines[below], "X-Below: b", "INSHEADER 2 (counting the one before): just below it")
+    t.is_eq(lines[below + 1], "Subject: hi", "then the client's header")
+    t.ok("X-Test: one" not in lines, "CHGHEADER with no value deleted X-Test")
+with_milter(["-a", "eom=insheader:0:X-Top:t", "-a", "eom=insheader:2:X-Below:b",
+             "-a", "eom=chgheader:1:X-Test:"], header_places)
+
+# The envelope: a recipient deleted, one added with DSN parameters, the sender changed with
+# RET and ENVID.
+TWO = ["MAIL FROM:<s@example.net>", "RCPT TO:<r@relay.example>", "RCPT TO:<q@relay.example>",
+       "DATA", MESSAGE]
+def envelope(m):
+    r = session("one", TWO)
+    t.like(r[-1], "250 2.0.0 Ok: queued as", "envelope edits: queued")
+    head = inst.cat(r[-1].split()[-1])[0]
+    rcpts = [x for x in head if x.startswith("rcpt ")]
+    t.is_eq(len(rcpts), 2, "one deleted, one added: two recipients")
+    t.like(rcpts[0], "rcpt <q@relay.example> ", "DELRCPT: r@ is gone, q@ stays")
+    t.like(rcpts[1], "rcpt <p@relay.example> notify=SUCCESS,FAILURE orcpt=rfc822;o@x.example",
+           "ADDRCPT_PAR: the recipient with its NOTIFY and ORCPT")
+    t.ok("sender <new@example.net>" in head, "CHGFROM: the new sender")
+    t.ok("ret HDRS" in head and "envid e1" in head, "CHGFROM's RET and ENVID")
+with_milter(["-a", "eom=delrcpt:<r@relay.example>",
+             "-a", "eom=addrcptpar:<p@relay.example>:NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;o@x.example",
+             "-a", "eom=chgfrompar:<new@example.net>:RET=HDRS ENVID=e1"], envelope)
+
+def bad_rcpt_args(m):
+    before = inst.files()
+    r = session("one", TXN)
+    t.is_eq(r[-1], "451 4.7.1 Service unavailable - try again later",
+            "ADDRCPT_PAR with an argument that is not NOTIFY or ORCPT: the milter's failure, "
+            "default tempfail")
+    t.ok(inst.wait_log("ADDRCPT_PAR arguments \"FOO=1\""), "the reason logged")
+    t.is_eq([f for f in inst.files() if f not in before], [], "nothing queued")
+with_milter(["-a", "eom=addrcptpar:<p@relay.example>:FOO=1"], bad_rcpt_args)
+
+def all_deleted(m):
+    before = inst.files()
+    r = session("one", TXN)
+    t.like(r[-1], "250 2.0.0 Ok: queued as", "every recipient deleted: 250")
+    time.sleep(0.2)
+    t.is_eq([f for f in inst.files() + inst.files("hold") if f not in before], [],
+            "and the message is dropped, as discarded")
+with_milter(["-a", "eom=delrcpt:<r@relay.example>"], all_deleted)
+
+# Two milters' edits, in milter order.
+def two_edits(m):
+    b = Milter(PORT_B, ["-a", "eom=addheader:X-B:second"])
+    try:
+        r = session("two", TXN)
+        body = inst.cat(r[-1].split()[-1])[1].decode()
+        t.ok(body.index("X-A: first") < body.index("X-B: second"),
+             "two milters' headers, the first milter's first")
+    finally:
+        b.stop()
+with_milter(["-a", "eom=addheader:X-A:first"], two_edits)
+
 # Faults, with each default action.
 def fault_expect(action, r, at, what):
     if action == "accept":

@@ -12,7 +12,8 @@
  *   reply:CODE:DSN:TEXT                          a custom reply (smfi_setreply) and reject
  *   stall                                        sleep an hour (a milter that hangs)
  *   addheader:NAME:VALUE insheader:IDX:NAME:VALUE chgheader:IDX:NAME:VALUE
- *   addrcpt:ADDR delrcpt:ADDR chgfrom:ADDR quarantine:REASON replbody:TEXT
+ *   addrcpt:ADDR addrcptpar:ADDR:ARGS delrcpt:ADDR chgfrom:ADDR chgfrompar:ADDR:ARGS
+ *   quarantine:REASON replbody:TEXT
  *                                                edits: eom only, each rule in order, and
  *                                                the first verdict rule ends the stage
  * PROTOCOL (hex) is the set of SMFIP_* flags it asks for in negotiation (default none); -M
@@ -154,6 +155,11 @@ edit(SMFICTX *ctx, const char *action)
         r = smfi_chgheader(ctx, field(action, 2, 0, b, sizeof(b)),
                            (int)strtol(field(action, 1, 0, a, sizeof(a)), NULL, 10),
                            *field(action, 3, 1, c, sizeof(c)) ? c : NULL);
+    else if (strncmp(action, "addrcptpar:", 11) == 0)
+        r = smfi_addrcpt_par(ctx, field(action, 1, 0, a, sizeof(a)),
+                             field(action, 2, 1, b, sizeof(b)));
+    else if (strncmp(action, "chgfrompar:", 11) == 0)
+        r = smfi_chgfrom(ctx, field(action, 1, 0, a, sizeof(a)), field(action, 2, 1, b, sizeof(b)));
     else if (strncmp(action, "addrcpt:", 8) == 0)
         r = smfi_addrcpt(ctx, field(action, 1, 1, a, sizeof(a)));
     else if (strncmp(action, "delrcpt:", 8) == 0)
@@ -341,8 +347,8 @@ main(int argc, char **argv)
     struct smfiDesc desc = {
         "test_milter",
         SMFI_VERSION,
-        SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY | SMFIF_ADDRCPT | SMFIF_DELRCPT |
-            SMFIF_QUARANTINE | SMFIF_CHGFROM | SMFIF_SETSYMLIST,
+        SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY | SMFIF_ADDRCPT | SMFIF_ADDRCPT_PAR |
+            SMFIF_DELRCPT | SMFIF_QUARANTINE | SMFIF_CHGFROM | SMFIF_SETSYMLIST,
         on_connect,
         on_helo,
         on_mail,
