@@ -153,7 +153,7 @@ with open(HBC, "w") as f:
             "/^Subject: changed/ reject\n"
             "/^X-Temp:/ REJECT 4.7.0 later\n"
             "/^X-Drop:/ IGNORE\n/^X-Hold:/ HOLD held by header\n/^X-Discard:/ DISCARD\n"
-            "/^X-Warn:/ WARN noted\n/^X-Filter:/ FILTER smtp:[127.0.0.1]:10025\n")
+            "/^X-Warn:/ WARN noted\n/^X-Info:/ INFO traced\n/^X-Filter:/ FILTER smtp:[127.0.0.1]:10025\n")
 services["hbc"] = "-o smtpd_milters=inet:127.0.0.1:%d -o milter_header_checks=pcre:%s" % (
     PORT_A, HBC)
 services["hbc-broken"] = ("-o smtpd_milters=inet:127.0.0.1:%d "
@@ -442,10 +442,11 @@ def hbc_ignore_warn(m):
     t.ok(inst.wait_log(": warning: header X-Warn: w from unknown[127.0.0.1]; "
                        "from=<s@example.net> to=<r@relay.example> proto=ESMTP "
                        "helo=<client.example.net>: noted"), "WARN: logged")
+    t.ok(inst.wait_log(": info: header X-Info: i from unknown[127.0.0.1]; "), "INFO: logged")
     t.ok(inst.wait_log("milter_header_checks: action FILTER is not supported: header X-Filter "
                        "ignored"), "FILTER: not supported, said so")
 with_milter(["-a", "eom=addheader:X-Drop:d", "-a", "eom=addheader:X-Warn:w",
-             "-a", "eom=addheader:X-Filter:f"], hbc_ignore_warn)
+             "-a", "eom=addheader:X-Filter:f", "-a", "eom=addheader:X-Info:i"], hbc_ignore_warn)
 
 def hbc_hold(m):
     r = session("hbc", TXN)

@@ -37,6 +37,17 @@ smtpd_milter_hbc_log(struct smtpd_session *sess, const char *what, const char *n
              sess->helo ? sess->helo : "", *reason ? ": " : "", reason);
 }
 
+/* smtpd_milter_hbc_word - Postfix's word in the log for a WARN, INFO, HOLD or DISCARD */
+static const char *
+smtpd_milter_hbc_word(const struct header_action *a)
+{
+    if (a->kind == HEADER_ACTION_HOLD)
+        return "hold";
+    if (a->kind == HEADER_ACTION_DISCARD)
+        return "discard";
+    return strcmp(a->name, "INFO") == 0 ? "info" : "warning";
+}
+
 /* smtpd_milter_hbc_keep - the message keeps a, if it is stronger than what it has */
 static void
 smtpd_milter_hbc_keep(struct smtpd_milter_hbc *st, const struct header_action *a)
@@ -68,11 +79,7 @@ smtpd_milter_hbc_act(struct smtpd_session *sess, struct smtpd_milter_hbc *st,
         smtpd_milter_hbc_log(sess, "reject", name, value, reason);
         break;
     default:
-        smtpd_milter_hbc_log(sess,
-                             a->kind == HEADER_ACTION_WARN   ? "warning"
-                             : a->kind == HEADER_ACTION_HOLD ? "hold"
-                                                             : "discard",
-                             name, value, a->text);
+        smtpd_milter_hbc_log(sess, smtpd_milter_hbc_word(a), name, value, a->text);
     }
     smtpd_milter_hbc_keep(st, a);
     return a->kind != HEADER_ACTION_IGNORE;
