@@ -414,7 +414,7 @@ def hbc_reject(m):
     before = inst.files()
     r = session("hbc", TXN)
     t.is_eq(r[-1], "550 5.7.1 spam, says the milter", "REJECT: the table's code and text")
-    t.ok(inst.wait_log(": reject: header X-Spam-Flag: YES from unknown[127.0.0.1]; "
+    t.ok(inst.wait_log(": milter-header-reject: header X-Spam-Flag: YES from unknown[127.0.0.1]; "
                        "from=<s@example.net> to=<r@relay.example> proto=ESMTP "
                        "helo=<client.example.net>: 5.7.1 spam, says the milter"),
          "REJECT: logged in Postfix's header_checks shape")
@@ -428,7 +428,7 @@ with_milter(["-a", "eom=chgheader:1:Subject:changed"], hbc_change)
 
 def hbc_temp(m):
     r = session("hbc", TXN)
-    t.is_eq(r[-1], "451 4.7.0 later", "REJECT with a 4.x.x code: 451")
+    t.is_eq(r[-1], "450 4.7.0 later", "REJECT with a 4.x.x code: 450, as Postfix")
 with_milter(["-a", "eom=addheader:X-Temp:x"], hbc_temp)
 
 def hbc_ignore_warn(m):
@@ -439,10 +439,11 @@ def hbc_ignore_warn(m):
     t.ok("X-Drop" not in body, "IGNORE: that header is not added")
     t.like(body, "X-Warn: w\r\n", "WARN: the header is added")
     t.like(body, "X-Filter: f\r\n", "an unsupported action leaves the header alone")
-    t.ok(inst.wait_log(": warning: header X-Warn: w from unknown[127.0.0.1]; "
+    t.ok(inst.wait_log(": milter-header-warning: header X-Warn: w from unknown[127.0.0.1]; "
                        "from=<s@example.net> to=<r@relay.example> proto=ESMTP "
                        "helo=<client.example.net>: noted"), "WARN: logged")
-    t.ok(inst.wait_log(": info: header X-Info: i from unknown[127.0.0.1]; "), "INFO: logged")
+    t.ok(inst.wait_log(": milter-header-info: header X-Info: i from unknown[127.0.0.1]; "),
+         "INFO: logged")
     t.ok(inst.wait_log("milter_header_checks: action FILTER is not supported: header X-Filter "
                        "ignored"), "FILTER: not supported, said so")
 with_milter(["-a", "eom=addheader:X-Drop:d", "-a", "eom=addheader:X-Warn:w",
@@ -453,7 +454,8 @@ def hbc_hold(m):
     qid = r[-1].split()[-1]
     t.like(r[-1], "250 2.0.0 Ok: queued as", "HOLD: 250")
     t.is_eq(inst.files("hold"), [qid], "HOLD: the message is in hold/")
-    t.ok(inst.wait_log(": hold: header X-Hold: h from unknown[127.0.0.1]; "), "HOLD: logged")
+    t.ok(inst.wait_log(": milter-header-hold: header X-Hold: h from unknown[127.0.0.1]; "),
+         "HOLD: logged")
     inst.postern("queue", "delete", "ALL", "hold")
 with_milter(["-a", "eom=addheader:X-Hold:h"], hbc_hold)
 
@@ -461,7 +463,7 @@ def hbc_discard(m):
     before = inst.files()
     r = session("hbc", TXN)
     t.like(r[-1], "250 2.0.0 Ok: queued as", "DISCARD: 250")
-    t.ok(inst.wait_log(": discard: header X-Discard: x from unknown[127.0.0.1]; "),
+    t.ok(inst.wait_log(": milter-header-discard: header X-Discard: x from unknown[127.0.0.1]; "),
          "DISCARD: logged")
     t.is_eq([f for f in inst.files() + inst.files("hold") if f not in before], [],
             "DISCARD: nothing queued")

@@ -1,9 +1,10 @@
 /*
  * header_action.c - the actions of header_checks(5) as a table's value spells them: the
  * action's name, case-insensitive, then optional text. REJECT's text may start with an RFC
- * 3463 code of class 4 or 5, which sets the reply's code too (451 or 550); without one the
- * reply is 550 5.7.1. Actions that route or rewrite the message (FILTER, REDIRECT, BCC,
- * PREPEND, REPLACE, ...) are recognised and reported unsupported, never guessed at.
+ * 3463 code of class 4 or 5, which sets the reply's code too (450 or 550, as Postfix's
+ * cleanup answers); without one the reply is 550 5.7.1. Actions that route or rewrite the message
+ * (FILTER, REDIRECT, BCC, PREPEND, REPLACE, ...) are recognised and reported unsupported, never
+ * guessed at.
  *
  * Trusts: nothing in value; it comes from an administrator's table, but is checked as text.
  */
@@ -42,7 +43,7 @@ header_action_reject(struct header_action *a)
         a->text += n + strspn(a->text + n, " \t");
     } else
         snprintf(a->status, sizeof(a->status), "5.7.1");
-    a->code = n4 > 0 && n < sizeof(a->status) ? 451 : 550;
+    a->code = n4 > 0 && n < sizeof(a->status) ? 450 : 550;
     if (*a->text == '\0')
         a->text = "Message content rejected";
 }

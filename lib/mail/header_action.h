@@ -24,7 +24,7 @@ struct header_action {
     enum header_action_kind kind;
     const char *name; /* the action's name, upper case ("REJECT"), for the log */
     char status[16];  /* REJECT: the RFC 3463 code (the text's own, of class 4 or 5) */
-    int code;         /* REJECT: 451 or 550, after the code's class */
+    int code;         /* REJECT: 450 or 550, after the code's class */
     const char *text; /* the optional text after the action (and code), or a default */
 };
 

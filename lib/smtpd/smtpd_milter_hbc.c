@@ -19,22 +19,21 @@
 #include "core/log.h"
 #include "smtpd/smtpd_milter.h"
 
-#define HBC_LOG_VALUE_MAX 200 /* of a header's value in the log */
-
-/* smtpd_milter_hbc_log - the action in Postfix's header_checks shape */
+/* smtpd_milter_hbc_log - the action in Postfix's shape for milter_header_checks: the
+ * header line as looked up, its first 60 octets */
 static void
-smtpd_milter_hbc_log(struct smtpd_session *sess, const char *what, const char *name,
-                     const char *value, const char *reason)
+smtpd_milter_hbc_log(struct smtpd_session *sess, const char *what, const char *line,
+                     const char *reason)
 {
     struct smtpd_txn *txn = &sess->txn;
     char to[600] = "";
 
     if (txn->nrcpt > 0)
         snprintf(to, sizeof(to), " to=<%s>", txn->rcpt[0].addr);
-    log_info("%s: %s: header %s: %.*s from %s[%s]; from=<%s>%s proto=%s helo=<%s>%s%s", txn->qid,
-             what, name, HBC_LOG_VALUE_MAX, value, sess->name, sess->addr,
-             txn->sender ? txn->sender : "", to, smtpd_protocol(sess->esmtp, false, false, false),
-             sess->helo ? sess->helo : "", *reason ? ": " : "", reason);
+    log_info("%s: milter-header-%s: header %.60s from %s[%s]; from=<%s>%s proto=%s helo=<%s>%s%s",
+             txn->qid, what, line, sess->name, sess->addr, txn->sender ? txn->sender : "", to,
+             smtpd_protocol(sess->esmtp, false, false, false), sess->helo ? sess->helo : "",
+             *reason ? ": " : "", reason);
 }
 
 /* smtpd_milter_hbc_word - Postfix's word in the log for a WARN, INFO, HOLD or DISCARD */
@@ -62,7 +61,7 @@ smtpd_milter_hbc_keep(struct smtpd_milter_hbc *st, const struct header_action *a
 /* smtpd_milter_hbc_act - log the action a table gave one header; false for IGNORE */
 static bool
 smtpd_milter_hbc_act(struct smtpd_session *sess, struct smtpd_milter_hbc *st,
-                     const struct header_action *a, const char *name, const char *value)
+                     const struct header_action *a, const char *name, const char *line)
 {
     char reason[600];
 
@@ -76,10 +75,10 @@ smtpd_milter_hbc_act(struct smtpd_session *sess, struct smtpd_milter_hbc *st,
         break;
     case HEADER_ACTION_REJECT:
         snprintf(reason, sizeof(reason), "%s %s", a->status, a->text);
-        smtpd_milter_hbc_log(sess, "reject", name, value, reason);
+        smtpd_milter_hbc_log(sess, "reject", line, reason);
         break;
     default:
-        smtpd_milter_hbc_log(sess, smtpd_milter_hbc_word(a), name, value, a->text);
+        smtpd_milter_hbc_log(sess, smtpd_milter_hbc_word(a), line, a->text);
     }
     smtpd_milter_hbc_keep(st, a);
     return a->kind != HEADER_ACTION_IGNORE;
@@ -110,7 +109,7 @@ smtpd_milter_hbc(struct smtpd_session *sess, struct smtpd_milter_hbc *st,
         if (!header_action_parse(found, &a))
             log_warn("%s: milter_header_checks: unknown action \"%.40s\" for header %s: ignored",
                      sess->txn.qid, found, r->name);
-        keep = smtpd_milter_hbc_act(sess, st, &a, r->name, r->value);
+        keep = smtpd_milter_hbc_act(sess, st, &a, r->name, buf_str(&key));
         break;
     case MAP_NOTFOUND:
         break;
