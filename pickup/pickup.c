@@ -7,7 +7,8 @@
  * periodic wakeup; each scan takes the files oldest first, one per turn of the event loop
  * so that a stop or a reload is never held up by a full maildrop. While qmgr cannot take
  * mail the scan stops and is tried again after a second, then after twice as long each
- * time up to a minute (qmgr may not listen yet when both start). Files being written (a
+ * time up to a minute (qmgr may not listen yet when both start); a file a milter said to try
+ * later (pickup_milter.c) stays and the scan goes on. Files being written (a
  * temporary name) are left alone, and removed when untouched for PICKUP_STALE_SECONDS
  * (a postdrop killed before it could remove its own).
  *
@@ -27,6 +28,7 @@
 #include "core/mem.h"
 #include "mail/maildrop.h"
 #include "pickup/pickup.h"
+#include "pickup/pickup_milter.h"
 
 #define PICKUP_STALE_SECONDS 3600
 #define PICKUP_RETRY_MS      1000
@@ -145,6 +147,7 @@ pickup_post_jail(struct server_ctx *ctx)
     pk->corrupt_fd = pickup_open_dir("corrupt");
     strvec_init(&pk->todo);
     pk->step = loop_timer_new(ctx->loop, pickup_step, pk);
+    pickup_milter_init(pk);
     ctx->app = pk;
     pickup_wakeup(pk); /* what came while postern was stopped */
 }
@@ -159,6 +162,7 @@ pickup_on_exit(struct server_ctx *ctx)
     if (pk->qmgr >= 0)
         close(pk->qmgr);
     loop_timer_free(pk->step);
+    pickup_milter_free(pk);
     strvec_free(&pk->todo);
     close(pk->maildrop_fd);
     close(pk->corrupt_fd);

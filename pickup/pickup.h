@@ -7,6 +7,8 @@
 #include "core/str.h"
 #include "server/server.h"
 
+struct milter_spec;
+
 struct pickup {
     struct server_ctx *ctx;
     int maildrop_fd;    /* $queue_directory/maildrop */
@@ -17,13 +19,18 @@ struct pickup {
     bool rescan; /* a wakeup came during a scan: scan again when it is done */
     struct loop_timer *step;
     long retry_ms; /* after PICKUP_RETRY: the next wait, doubled up to PICKUP_RETRY_MAX_MS */
+    struct milter_spec *milters; /* non_smtpd_milters, parsed (pickup_milter.c) */
+    size_t nmilters;
 };
+
+#define PICKUP_QMGR_MS 60000 /* the longest wait for an answer from qmgr */
 
 /* What became of one maildrop file. */
 enum pickup_result {
     PICKUP_DONE,  /* queued and removed, or gone already */
     PICKUP_BAD,   /* refused as malformed: moved to corrupt/ */
     PICKUP_RETRY, /* qmgr or the disk failed: the file stays, the scan stops */
+    PICKUP_LATER, /* a milter said "later": the file stays, the scan goes on */
 };
 
 /* pickup_file.c */

@@ -38,8 +38,7 @@
 #include "mail/qmgr_clnt.h"
 #include "mail/queue_file.h"
 #include "pickup/pickup.h"
-
-#define PICKUP_QMGR_MS 60000
+#include "pickup/pickup_milter.h"
 
 struct pickup_msg {
     struct pickup *pk;
@@ -232,9 +231,10 @@ pickup_send_last(int sock, char byte, struct err *err)
  * (doc/queue.md); after it, the claim is already on disk.
  */
 static enum qmgr_outcome
-pickup_ask_commit(struct pickup_msg *m, const char *claimed, bool *renamed,
+pickup_ask_commit(struct pickup_msg *m, const char *claimed, bool hold, bool *renamed,
                   struct qmgr_reply *reply)
 {
+    enum proto_msg request = hold ? PROTO_QUEUE_HOLD : PROTO_QUEUE_COMMIT;
     int sock = m->pk->qmgr;
     struct attr_fds fds;
     enum ipc_status status;
@@ -244,7 +244,7 @@ pickup_ask_commit(struct pickup_msg *m, const char *claimed, bool *renamed,
     *renamed = false;
     reply->fd = -1;
     buf_init(&rec, QMGR_CLNT_RECORD_LIMIT);
-    if (!qmgr_request_encode(&rec, PROTO_QUEUE_COMMIT, m->opened.id, &err)) {
+    if (!qmgr_request_encode(&rec, request, m->opened.id, &err)) {
         buf_free(&rec);
         return qmgr_reply_broken(reply, "%s", err.text);
     }
@@ -263,11 +263,43 @@ pickup_ask_commit(struct pickup_msg *m, const char *claimed, bool *renamed,
     else
         status = ipc_recv(sock, &rec, &fds, QMGR_CLNT_RECORD_LIMIT, PICKUP_QMGR_MS, &err);
     if (status == IPC_OK)
-        qmgr_reply_decode(&rec, &fds, PROTO_QUEUE_COMMIT, m->opened.id, reply);
+        qmgr_reply_decode(&rec, &fds, request, m->opened.id, reply);
     else
         qmgr_reply_broken(reply, "%s", status == IPC_EOF ? "qmgr closed the connection" : err.text);
     buf_free(&rec);
     return reply->outcome;
+}
+
+/*
+ * pickup_milters - non_smtpd_milters on the written file: true to go on to the commit (on
+ * hold, or with every recipient failed for a bounce, as out says); false ends the file
+ * here with *result (a discarded message is done: its maildrop file is removed)
+ */
+static bool
+pickup_milters(struct pickup_msg *m, struct pickup_milter_outcome *out, enum pickup_result *result)
+{
+    struct err err;
+
+    *result = PICKUP_RETRY;
+    if (!pickup_milter_run(m->pk, &m->opened, m->name, out))
+        return false;
+    switch (out->verdict) {
+    case PICKUP_MILTER_LATER:
+        *result = PICKUP_LATER;
+        return false;
+    case PICKUP_MILTER_DISCARD:
+        if (unlinkat(m->pk->maildrop_fd, m->name, 0) < 0)
+            log_warn("%s: remove maildrop/%s: %m", m->opened.id, m->name);
+        *result = PICKUP_DONE;
+        return false;
+    case PICKUP_MILTER_BOUNCE:
+        if (pickup_milter_bounce(m->pk, m->opened.fd, out->reason, &err))
+            return true;
+        log_warn("maildrop/%s: queue file %s: %s", m->name, m->opened.id, err.text);
+        return false;
+    default:
+        return true;
+    }
 }
 
 /* pickup_commit - finish the queue file and commit it; PICKUP_DONE once qmgr has it */
@@ -275,6 +307,8 @@ static enum pickup_result
 pickup_commit(struct pickup_msg *m)
 {
     char claimed[MAILDROP_CLAIM_SIZE];
+    struct pickup_milter_outcome milt;
+    enum pickup_result result;
     struct qmgr_reply reply;
     struct err err;
     bool renamed;
@@ -286,8 +320,10 @@ pickup_commit(struct pickup_msg *m)
         log_warn("maildrop/%s: cannot write queue file %s: %s", m->name, m->opened.id, err.text);
         return PICKUP_RETRY;
     }
+    if (!pickup_milters(m, &milt, &result))
+        return result;
     maildrop_name_claim(claimed, m->name, m->opened.id);
-    if (pickup_ask_commit(m, claimed, &renamed, &reply) != QMGR_OK) {
+    if (pickup_ask_commit(m, claimed, milt.hold, &renamed, &reply) != QMGR_OK) {
         log_warn("maildrop/%s: qmgr did not commit %s: %s", m->name, m->opened.id, reply.why);
         if (reply.outcome == QMGR_BROKEN)
             pickup_qmgr_drop(m->pk); /* the claim stays: the next scan asks queue_status */
@@ -341,7 +377,7 @@ pickup_queue(struct pickup *pk, struct pickup_msg *m, int fd)
     if (m->writing)
         queue_writer_free(&m->w);
     close(m->opened.fd);
-    if (result != PICKUP_DONE && !m->committed && pk->qmgr >= 0 &&
+    if (!m->committed && pk->qmgr >= 0 &&
         qmgr_clnt_abort(pk->qmgr, m->opened.id, PICKUP_QMGR_MS, &reply) == QMGR_BROKEN)
         pickup_qmgr_drop(pk);
     return result;

@@ -8,7 +8,7 @@ clean message passed with its X-Spam-Status header). Then end to end: postern's 
 smtpd_milters = spamass-milter rejects GTUBE at the end of DATA with 550 5.7.1 and logs
 milter-reject as Postfix does, and queues a clean message; postern with opendkim signing
 (simple/simple, its default) delivers a signed message to a Maildir, and opendkim verifying passes the
-delivered file. The milters are private
+delivered file; the same for mail from sendmail -t -i through non_smtpd_milters. The milters are private
 instances (t/lib/milters.py): no system service, no DNS."""
 import email.utils
 import os
@@ -61,6 +61,25 @@ def eom(out):
         elif line.startswith("\t") and replies:
             replies[-1] += "\n" + line
     return replies
+
+
+def signed_and_verified(inst, maildir, how):
+    """the message delivered to maildir carries opendkim's signature, and it verifies"""
+    got = wait_for(lambda: maildir_messages(maildir), 20)
+    data = list(got.values())[0].decode() if got else ""
+    head, _, body = data.partition("\n\n")
+    t.like(head, "\nDKIM-Signature: v=1; a=rsa-sha256; c=simple/simple; d=example.test;",
+           "%s: the delivered message is signed" % how) or t.diag(inst.log()[-2000:])
+    fields = []
+    for line in head.split("\n"):
+        if line[:1] in (" ", "\t") and fields:
+            fields[-1] += "\r\n" + line
+        elif ":" in line:
+            fields.append(line)
+    rc, out = drive(check, message("198.51.100.7", ["header:" + f for f in fields],
+                                   body.replace("\n", "\r\n")))
+    t.like(out, "dkim=pass (1024-bit key) header.d=example.test",
+           "%s: opendkim (verify) passes the delivered message" % how)
 
 
 signer = milters.OpenDKIM(tmp, "sign")
@@ -151,22 +170,24 @@ try:
             c.sendmail("a@example.test", ["postern-t-dkim@test.example"],
                        "From: <a@example.test>\r\nTo: <postern-t-dkim@test.example>\r\n"
                        "Subject: signed\r\n\r\nHello,\r\nthis is signed.\r\n")
-        got = wait_for(lambda: maildir_messages(maildir), 20)
-        data = list(got.values())[0].decode() if got else ""
-        head, _, body = data.partition("\n\n")
-        t.like(head, "\nDKIM-Signature: v=1; a=rsa-sha256; c=simple/simple; d=example.test;",
-               "the delivered message is signed") or t.diag(inst.log()[-2000:])
-        fields = []
-        for line in head.split("\n"):
-            if line[:1] in (" ", "\t") and fields:
-                fields[-1] += "\r\n" + line
-            elif ":" in line:
-                fields.append(line)
-        rc, out = drive(check, message("198.51.100.7",
-                                       ["header:" + f for f in fields],
-                                       body.replace("\n", "\r\n")))
-        t.like(out, "dkim=pass (1024-bit key) header.d=example.test",
-               "opendkim (verify) passes the delivered message")
+        signed_and_verified(inst, maildir, "smtpd")
+    finally:
+        inst.cleanup()
+
+    # The same for mail from the sendmail command: pickup runs non_smtpd_milters.
+    inst = Instance(main="milter_default_action = tempfail\nhome_mailbox = Maildir/\n"
+                    "non_smtpd_milters = %s\n" % relaxed.endpoint,
+                    services=Instance.DEFAULT_SERVICES + "pickup fifo n - n 60 1 pickup\n")
+    try:
+        user = ensure_user("postern-t-dkim", os.path.join(inst.root, "home"))
+        t.ok(inst.start(), "postern with non_smtpd_milters = opendkim starts")
+        r = subprocess.run([os.path.join(os.environ["BUILD"], "bin", "sendmail"), "-t", "-i"],
+                           input=b"From: <a@example.test>\nTo: <postern-t-dkim@test.example>\n"
+                                 b"Subject: signed\n\nHello,\nthis is signed.\n",
+                           env={"PATH": "/usr/bin:/bin", "MAIL_CONFIG": inst.etc, "HOME": "/"},
+                           capture_output=True, timeout=30)
+        t.is_eq(r.returncode, 0, "sendmail -t -i takes the message")
+        signed_and_verified(inst, os.path.join(user.pw_dir, "Maildir"), "sendmail")
     finally:
         inst.cleanup()
 finally:

@@ -38,7 +38,7 @@ ipc_fail(struct err *err, enum ipc_status status, const char *fmt, ...)
     return status;
 }
 
-static long long
+long long
 ipc_now_ms(void)
 {
     struct timespec ts;
@@ -47,8 +47,7 @@ ipc_now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* ipc_wait - poll for events until deadline (< 0: forever); IPC_OK when ready */
-static enum ipc_status
+enum ipc_status
 ipc_wait(int sock, short events, long long deadline, struct err *err)
 {
     struct pollfd pfd = {.fd = sock, .events = events};

@@ -57,6 +57,11 @@ void ipc_reader_reset(struct ipc_reader *r);
 void ipc_reader_free(struct ipc_reader *r);
 
 /* Connecting and checking who is on the other end. */
+/* ipc_now_ms - a monotonic clock in milliseconds, for deadlines */
+long long ipc_now_ms(void);
+/* ipc_wait - poll sock for events until deadline (< 0: forever); IPC_OK when ready */
+enum ipc_status ipc_wait(int sock, short events, long long deadline, struct err *err);
+
 int ipc_connect(const char *path, struct err *err);
 int ipc_connect_nonblock(const char *path, struct err *err);
 bool ipc_peer_cred(int sock, struct ipc_cred *cred, struct err *err);

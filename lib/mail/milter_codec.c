@@ -35,6 +35,28 @@ milter_put_cstr(struct buf *out, const char *s)
     buf_append(out, s, strlen(s) + 1);
 }
 
+const struct milter_step *
+milter_step_of(int cmd)
+{
+    static const struct milter_step steps[] = {
+        {MILTER_CMD_CONNECT, MILTER_P_NOCONNECT, MILTER_P_NR_CONN, false, false},
+        {MILTER_CMD_HELO, MILTER_P_NOHELO, MILTER_P_NR_HELO, false, false},
+        {MILTER_CMD_MAIL, MILTER_P_NOMAIL, MILTER_P_NR_MAIL, false, true},
+        {MILTER_CMD_RCPT, MILTER_P_NORCPT, MILTER_P_NR_RCPT, false, true},
+        {MILTER_CMD_DATA, MILTER_P_NODATA, MILTER_P_NR_DATA, false, true},
+        {MILTER_CMD_HEADER, MILTER_P_NOHDRS, MILTER_P_NR_HDR, true, true},
+        {MILTER_CMD_EOH, MILTER_P_NOEOH, MILTER_P_NR_EOH, true, true},
+        {MILTER_CMD_BODY, MILTER_P_NOBODY, MILTER_P_NR_BODY, true, true},
+        {MILTER_CMD_BODYEOB, 0, 0, true, true},
+        {MILTER_CMD_UNKNOWN, MILTER_P_NOUNKNOWN, MILTER_P_NR_UNKN, false, false},
+    };
+
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+        if (steps[i].cmd == cmd)
+            return &steps[i];
+    return &steps[0];
+}
+
 /* milter_put_simple - a command without data: DATA, EOH, BODYEOB, ABORT, QUIT, QUIT_NC */
 void
 milter_put_simple(struct buf *out, int cmd)

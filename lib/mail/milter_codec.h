@@ -194,6 +194,21 @@ bool milter_reply_parse(const struct buf *packet, struct milter_reply *r, struct
 bool milter_optneg_check(const struct milter_reply *r, uint32_t offer_actions,
                          uint32_t offer_protocol, struct err *err);
 int milter_stage_cmd(enum milter_stage stage);
+
+/*
+ * The steps an MTA sends, each with the SMFIP_NO* flag that skips it and the SMFIP_NR_*
+ * flag that silences it (0 for none), whether it is content (its answer is timed by
+ * content_timeout) and whether it belongs to a message (MAIL on). An unknown command gets
+ * CONNECT's entry.
+ */
+struct milter_step {
+    int cmd;
+    uint32_t no;
+    uint32_t nr;
+    bool content;
+    bool message;
+};
+const struct milter_step *milter_step_of(int cmd);
 const char *milter_reply_name(int cmd);
 /* milter_reply_is_edit - a change to the message a milter may send at end of message */
 bool milter_reply_is_edit(int cmd);

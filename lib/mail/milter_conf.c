@@ -14,9 +14,11 @@
 #include <sys/un.h>
 
 #include "core/conf.h"
+#include "core/log.h"
 #include "core/mem.h"
 #include "core/str.h"
 #include "mail/milter_conf.h"
+#include "mail/params.h"
 
 static const char *const milter_action_names[] = {
     [MILTER_DEFAULT_ACCEPT] = "accept",
@@ -183,4 +185,44 @@ milter_spec_free(struct milter_spec *spec)
 {
     free(spec->name);
     spec->name = NULL;
+}
+
+struct milter_spec *
+milter_specs_load(const struct params *p, const char *param, const struct strvec *list, size_t *n)
+{
+    struct milter_settings def = {
+        .default_action = MILTER_DEFAULT_TEMPFAIL,
+        .connect_timeout = p->milter_connect_timeout,
+        .command_timeout = p->milter_command_timeout,
+        .content_timeout = p->milter_content_timeout,
+        .protocol = (unsigned)p->milter_protocol,
+    };
+    struct milter_spec *specs;
+    struct err err;
+
+    *n = list->n;
+    if (list->n == 0)
+        return NULL;
+    if (!milter_action_parse(p->milter_default_action, &def.default_action))
+        log_warn("milter_default_action: unknown action \"%s\": using tempfail",
+                 p->milter_default_action);
+    specs = xcalloc(list->n, sizeof(*specs));
+    for (size_t i = 0; i < list->n; i++) {
+        if (milter_spec_parse(list->v[i], &def, &specs[i], &err))
+            continue;
+        log_warn("%s: %s: using the default action %s", param, err.text,
+                 milter_action_name(def.default_action));
+        memset(&specs[i], 0, sizeof(specs[i]));
+        specs[i].name = xstrdup(list->v[i]);
+        specs[i].set = def;
+    }
+    return specs;
+}
+
+void
+milter_specs_free(struct milter_spec *specs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        milter_spec_free(&specs[i]);
+    free(specs);
 }

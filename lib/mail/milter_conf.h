@@ -42,4 +42,17 @@ bool milter_spec_parse(const char *text, const struct milter_settings *defaults,
                        struct milter_spec *out, struct err *err);
 void milter_spec_free(struct milter_spec *spec);
 
+/*
+ * milter_specs_load - the milters of a list parameter (smtpd_milters, non_smtpd_milters,
+ * named param for the log), each with main.cf's defaults (milter_default_action and the
+ * milter_*_timeout parameters); *n gets their number, NULL for none. An entry that does
+ * not parse is kept with the default action and no address, so that a mistake fails as a
+ * milter that cannot be reached does, and is logged.
+ */
+struct params;
+struct strvec;
+struct milter_spec *milter_specs_load(const struct params *p, const char *param,
+                                      const struct strvec *list, size_t *n);
+void milter_specs_free(struct milter_spec *specs, size_t n);
+
 #endif

@@ -12,6 +12,7 @@
 
 #include "core/mem.h"
 #include "mail/milter_macro.h"
+#include "mail/params.h"
 
 /* milter_macro_default - Postfix's milter_*_macros defaults, as issue 16 lists them */
 const char *
@@ -29,6 +30,42 @@ milter_macro_default(enum milter_stage stage)
     };
 
     return lists[stage];
+}
+
+int
+milter_macro_stage(int cmd)
+{
+    for (int stage = 0; stage < MILTER_STAGES; stage++)
+        if (milter_stage_cmd((enum milter_stage)stage) == cmd)
+            return stage;
+    return -1;
+}
+
+const char *
+milter_macro_list(const struct params *p, int cmd, const char *asked)
+{
+    if (asked != NULL)
+        return asked;
+    switch (cmd) {
+    case MILTER_CMD_CONNECT:
+        return p->milter_connect_macros;
+    case MILTER_CMD_HELO:
+        return p->milter_helo_macros;
+    case MILTER_CMD_MAIL:
+        return p->milter_mail_macros;
+    case MILTER_CMD_RCPT:
+        return p->milter_rcpt_macros;
+    case MILTER_CMD_DATA:
+        return p->milter_data_macros;
+    case MILTER_CMD_EOH:
+        return p->milter_end_of_header_macros;
+    case MILTER_CMD_BODYEOB:
+        return p->milter_end_of_data_macros;
+    case MILTER_CMD_UNKNOWN:
+        return p->milter_unknown_command_macros;
+    default:
+        return NULL;
+    }
 }
 
 /* milter_macro_bare - "{name}" without its braces into out; other names as they are */

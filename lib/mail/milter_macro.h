@@ -21,6 +21,15 @@ struct milter_macros {
 };
 
 const char *milter_macro_default(enum milter_stage stage);
+
+/* milter_macro_stage - the stage (SMFIM_*) whose macros go with command cmd, or -1 */
+int milter_macro_stage(int cmd);
+/*
+ * milter_macro_list - the macros of the stage whose command is cmd: asked, the list the
+ * milter asked for at that stage in negotiation, or (NULL) that stage's milter_*_macros
+ */
+struct params;
+const char *milter_macro_list(const struct params *p, int cmd, const char *asked);
 void milter_macros_build(struct milter_macros *mm, const char *list, milter_macro_lookup fn,
                          void *ctx);
 void milter_macros_free(struct milter_macros *mm);

@@ -48,82 +48,24 @@ static void smtpd_milter_next(struct smtpd_milters *ms);
 void
 smtpd_milter_init(struct smtpd *smtpd)
 {
-    const struct params *p = smtpd->p;
-    struct milter_settings def = {
-        .default_action = MILTER_DEFAULT_TEMPFAIL,
-        .connect_timeout = p->milter_connect_timeout,
-        .command_timeout = p->milter_command_timeout,
-        .content_timeout = p->milter_content_timeout,
-        .protocol = (unsigned)p->milter_protocol,
-    };
-    struct err err;
-
-    if (p->smtpd_milters.n == 0)
-        return;
-    if (!milter_action_parse(p->milter_default_action, &def.default_action))
-        log_warn("milter_default_action: unknown action \"%s\": using tempfail",
-                 p->milter_default_action);
-    smtpd->milters = xcalloc(p->smtpd_milters.n, sizeof(*smtpd->milters));
-    smtpd->nmilters = p->smtpd_milters.n;
-    for (size_t i = 0; i < smtpd->nmilters; i++) {
-        struct milter_spec *spec = &smtpd->milters[i];
-        if (milter_spec_parse(p->smtpd_milters.v[i], &def, spec, &err))
-            continue;
-        log_warn("smtpd_milters: %s: using the default action %s", err.text,
-                 milter_action_name(def.default_action));
-        memset(spec, 0, sizeof(*spec));
-        spec->name = xstrdup(p->smtpd_milters.v[i]);
-        spec->set = def;
-    }
+    smtpd->milters =
+        milter_specs_load(smtpd->p, "smtpd_milters", &smtpd->p->smtpd_milters, &smtpd->nmilters);
 }
 
 void
 smtpd_milter_free(struct smtpd *smtpd)
 {
-    for (size_t i = 0; i < smtpd->nmilters; i++)
-        milter_spec_free(&smtpd->milters[i]);
-    free(smtpd->milters);
+    milter_specs_free(smtpd->milters, smtpd->nmilters);
     smtpd->milters = NULL;
     smtpd->nmilters = 0;
-}
-
-/* The steps: the flag that skips one, the flag that silences it, its timeout's kind. */
-struct smtpd_milter_step {
-    int cmd;
-    uint32_t no;
-    uint32_t nr;
-    bool content;
-    bool message;
-};
-
-static const struct smtpd_milter_step smtpd_milter_steps[] = {
-    {MILTER_CMD_CONNECT, MILTER_P_NOCONNECT, MILTER_P_NR_CONN, false, false},
-    {MILTER_CMD_HELO, MILTER_P_NOHELO, MILTER_P_NR_HELO, false, false},
-    {MILTER_CMD_MAIL, MILTER_P_NOMAIL, MILTER_P_NR_MAIL, false, true},
-    {MILTER_CMD_RCPT, MILTER_P_NORCPT, MILTER_P_NR_RCPT, false, true},
-    {MILTER_CMD_DATA, MILTER_P_NODATA, MILTER_P_NR_DATA, false, true},
-    {MILTER_CMD_HEADER, MILTER_P_NOHDRS, MILTER_P_NR_HDR, true, true},
-    {MILTER_CMD_EOH, MILTER_P_NOEOH, MILTER_P_NR_EOH, true, true},
-    {MILTER_CMD_BODY, MILTER_P_NOBODY, MILTER_P_NR_BODY, true, true},
-    {MILTER_CMD_BODYEOB, 0, 0, true, true},
-    {MILTER_CMD_UNKNOWN, MILTER_P_NOUNKNOWN, MILTER_P_NR_UNKN, false, false},
-};
-
-static const struct smtpd_milter_step *
-smtpd_milter_step(int cmd)
-{
-    for (size_t i = 0; i < sizeof(smtpd_milter_steps) / sizeof(smtpd_milter_steps[0]); i++)
-        if (smtpd_milter_steps[i].cmd == cmd)
-            return &smtpd_milter_steps[i];
-    return &smtpd_milter_steps[0];
 }
 
 /* smtpd_milter_timeout - the time a milter may take to answer cmd */
 long
 smtpd_milter_timeout(const struct smtpd_mconn *mc, int cmd)
 {
-    return smtpd_milter_step(cmd)->content ? mc->spec->set.content_timeout
-                                           : mc->spec->set.command_timeout;
+    return milter_step_of(cmd)->content ? mc->spec->set.content_timeout
+                                        : mc->spec->set.command_timeout;
 }
 
 /* smtpd_milter_domain - the domain of an address, or "" */
@@ -194,50 +136,14 @@ smtpd_milter_value(void *ctx, const char *name)
     return NULL;
 }
 
-/* smtpd_milter_macro_list - the macros of the stage cmd: the milter's list, or main.cf's */
-static const char *
-smtpd_milter_macro_list(const struct smtpd_milters *ms, const struct smtpd_mconn *mc, int cmd)
-{
-    const struct params *p = ms->sess->smtpd->p;
-    static const struct {
-        int cmd;
-        enum milter_stage stage;
-    } stages[] = {{MILTER_CMD_CONNECT, MILTER_STAGE_CONNECT}, {MILTER_CMD_HELO, MILTER_STAGE_HELO},
-                  {MILTER_CMD_MAIL, MILTER_STAGE_MAIL},       {MILTER_CMD_RCPT, MILTER_STAGE_RCPT},
-                  {MILTER_CMD_DATA, MILTER_STAGE_DATA},       {MILTER_CMD_EOH, MILTER_STAGE_EOH},
-                  {MILTER_CMD_BODYEOB, MILTER_STAGE_EOM}};
-
-    for (size_t i = 0; i < sizeof(stages) / sizeof(stages[0]); i++)
-        if (stages[i].cmd == cmd && mc->symlist[stages[i].stage] != NULL)
-            return mc->symlist[stages[i].stage];
-    switch (cmd) {
-    case MILTER_CMD_CONNECT:
-        return p->milter_connect_macros;
-    case MILTER_CMD_HELO:
-        return p->milter_helo_macros;
-    case MILTER_CMD_MAIL:
-        return p->milter_mail_macros;
-    case MILTER_CMD_RCPT:
-        return p->milter_rcpt_macros;
-    case MILTER_CMD_DATA:
-        return p->milter_data_macros;
-    case MILTER_CMD_EOH:
-        return p->milter_end_of_header_macros;
-    case MILTER_CMD_BODYEOB:
-        return p->milter_end_of_data_macros;
-    case MILTER_CMD_UNKNOWN:
-        return p->milter_unknown_command_macros;
-    default:
-        return NULL;
-    }
-}
-
 /* smtpd_milter_put_macros - the stage's macros for this milter, if it has any */
 static void
 smtpd_milter_put_macros(struct smtpd_milters *ms, const struct smtpd_mconn *mc, int cmd,
                         struct buf *out)
 {
-    const char *list = smtpd_milter_macro_list(ms, mc, cmd);
+    int stage = milter_macro_stage(cmd);
+    const char *list =
+        milter_macro_list(ms->sess->smtpd->p, cmd, stage >= 0 ? mc->symlist[stage] : NULL);
     struct milter_macros mm;
 
     if (list == NULL || *list == 0)
@@ -268,7 +174,7 @@ smtpd_milter_default(struct smtpd_milters *ms, const struct smtpd_mconn *mc)
         smtpd_milter_refuse(ms, &smtpd_milter_tempfail);
         return true;
     case MILTER_DEFAULT_QUARANTINE:
-        if (smtpd_milter_step(ms->cmd)->message)
+        if (milter_step_of(ms->cmd)->message)
             ms->verdict.hold = true;
         return false;
     default:
@@ -280,7 +186,7 @@ smtpd_milter_default(struct smtpd_milters *ms, const struct smtpd_mconn *mc)
 static bool
 smtpd_milter_skipped(const struct smtpd_milters *ms, const struct smtpd_mconn *mc)
 {
-    const struct smtpd_milter_step *step = smtpd_milter_step(ms->cmd);
+    const struct milter_step *step = milter_step_of(ms->cmd);
 
     if (mc->done_session || (step->message && mc->done_message))
         return true;
@@ -293,7 +199,7 @@ smtpd_milter_skipped(const struct smtpd_milters *ms, const struct smtpd_mconn *m
 static bool
 smtpd_milter_ask(struct smtpd_milters *ms, struct smtpd_mconn *mc)
 {
-    const struct smtpd_milter_step *step = smtpd_milter_step(ms->cmd);
+    const struct milter_step *step = milter_step_of(ms->cmd);
     struct buf out;
     bool reply;
 
@@ -456,7 +362,7 @@ static void
 smtpd_milter_reply(struct smtpd_mconn *mc, const struct milter_reply *r)
 {
     struct smtpd_milters *ms = mc->owner;
-    const struct smtpd_milter_step *step = smtpd_milter_step(ms->cmd);
+    const struct milter_step *step = milter_step_of(ms->cmd);
     char why[80];
 
     if (!ms->busy || &ms->m[ms->cur] != mc) {

@@ -198,3 +198,30 @@ def stop_all():
 
 
 atexit.register(stop_all)
+
+
+class TestMilter(Daemon):
+    """t/bin/test_milter on a loopback port, told its rules (-a STAGE=ACTION ...); what it
+    saw is its log, one line per event: "stage argument\tmacro=value..."."""
+
+    def __init__(self, root, port, args):
+        TestMilter.runs = getattr(TestMilter, "runs", 0) + 1
+        Daemon.__init__(self, root, "test_milter%d" % TestMilter.runs)
+        self.port, self.args = port, args
+        self.endpoint = "inet:127.0.0.1:%d" % port
+
+    def start(self):
+        bindir = os.path.join(os.environ["BUILD"], "t", "bin")
+        self.spawn([os.path.join(bindir, "test_milter"), "-s", "inet:%d@127.0.0.1" % self.port,
+                    "-l", self.logfile] + self.args)
+        return wait_for(lambda: "ready" in self.text(), 30)
+
+    def text(self):
+        try:
+            with open(self.logfile, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def lines(self, stage):
+        return [x for x in self.text().splitlines() if x.startswith(stage + " ")]

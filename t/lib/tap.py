@@ -37,6 +37,10 @@ class TAP:
         print("1..0 # SKIP " + why, flush=True)
         sys.exit(0)
 
+    def bail_out(self, why):
+        print("Bail out! " + why, flush=True)
+        sys.exit(255)
+
     def done(self):
         print("1..%d" % self.n, flush=True)
         return 1 if self.failed else 0
