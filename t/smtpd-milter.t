@@ -529,14 +529,20 @@ def all_deleted(m):
             "and the message is dropped, as discarded")
 with_milter(["-a", "eom=delrcpt:<r@relay.example>"], all_deleted)
 
-# Two milters' edits, in milter order.
+# Two milters' edits, in milter order; the second reads what the first made (Postfix's order).
 def two_edits(m):
+    before = inst.logtext().count("milter edits applied: the message is now")
     b = Milter(PORT_B, ["-a", "eom=addheader:X-B:second"])
     try:
         r = session("two", TXN)
         body = inst.cat(r[-1].split()[-1])[1].decode()
         t.ok(body.index("X-A: first") < body.index("X-B: second"),
              "two milters' headers, the first milter's first")
+        b.wait_close()
+        t.ok(any(x.startswith("header X-A:first") for x in b.text().splitlines()),
+             "the second milter reads the message with the first one's edit")
+        t.is_eq(inst.logtext().count("milter edits applied: the message is now"), before + 2,
+                "each milter's edits applied in its turn")
     finally:
         b.stop()
 with_milter(["-a", "eom=addheader:X-A:first"], two_edits)

@@ -70,6 +70,15 @@ struct smtpd_tls_conf {
 struct ub_ctx;
 struct milter_spec;
 struct milter_edits;
+
+/* How applying a milter's edits went (smtpd_data_apply). */
+enum smtpd_apply {
+    SMTPD_APPLY_OK,      /* the edited message is in txn.qfd */
+    SMTPD_APPLY_EMPTIED, /* the edits deleted every recipient */
+    SMTPD_APPLY_FAILED,  /* no new file, or it could not be written (logged) */
+};
+struct smtpd_session;
+typedef void (*smtpd_data_applied)(struct smtpd_session *sess, enum smtpd_apply result);
 struct smtpd_anvil;
 struct smtpd_anvil_wait;
 struct anvil_counts;
@@ -148,8 +157,9 @@ struct smtpd_txn {
     bool bdat_failed;            /* a chunk was refused: discard the rest until RSET */
     bool discard;                /* a milter said DISCARD: 250, then the message is dropped */
     bool hold;                   /* a milter said QUARANTINE: the message goes on hold */
-    struct milter_edits *edits;  /* milter edits being applied to a second file */
-    int old_qfd;                 /* then: the file smtpd wrote, left to be aborted */
+    struct milter_edits *edits;  /* a milter's edits being applied to a new file */
+    smtpd_data_applied applied;  /* then */
+    int old_qfd;                 /* then: the file before it, left to be aborted */
     char old_qid[QUEUE_ID_SIZE];
     uint64_t chunk_size; /* the BDAT chunk waiting for qmgr's queue_opened */
     bool chunk_last;
@@ -300,6 +310,13 @@ size_t smtpd_data_input(struct smtpd_session *sess, const char *data, size_t len
 void smtpd_data_free(struct smtpd_session *sess);
 const char *smtpd_protocol(bool esmtp, bool utf8, bool tls, bool auth);
 void smtpd_data_comment(struct buf *out, const char *s);
+/*
+ * smtpd_data_apply - a milter's edits (the caller's no more) into a new queue file from
+ * qmgr, which takes txn.qfd's place; the file it replaces stays uncommitted and goes with
+ * the link to qmgr. then hears how it went: applied, every recipient deleted, or failed.
+ */
+void smtpd_data_apply(struct smtpd_session *sess, struct milter_edits *edits,
+                      smtpd_data_applied then);
 
 /* smtpd_queue.c */
 void smtpd_queue_open(struct smtpd_session *sess, smtpd_queue_done done);
@@ -343,7 +360,6 @@ void smtpd_milter_data(struct smtpd_session *sess, smtpd_milter_done done);
 void smtpd_milter_unknown(struct smtpd_session *sess, const char *line, smtpd_milter_done done);
 void smtpd_milter_eom(struct smtpd_session *sess, smtpd_milter_done done);
 void smtpd_milter_abort(struct smtpd_session *sess);
-struct milter_edits *smtpd_milter_take_edits(struct smtpd_session *sess);
 void smtpd_milter_log(struct smtpd_session *sess, const char *what, const char *cmd,
                       const struct smtpd_milter_verdict *v, const char *rcpt);
 

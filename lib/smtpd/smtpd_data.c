@@ -435,44 +435,39 @@ smtpd_data_sync(struct smtpd_session *sess)
     smtpd_data_free(sess);
 }
 
-/*
- * smtpd_data_edited - the second queue file is open: the edited message goes into it, and
- * it is committed instead; the first stays uncommitted and goes with the link to qmgr
- */
+/* smtpd_data_edited - the new queue file is open (or not): the edited message goes into it */
 static void
 smtpd_data_edited(struct smtpd_session *sess, bool ok, const char *why)
 {
     struct smtpd_txn *txn = &sess->txn;
+    smtpd_data_applied then = txn->applied;
+    enum smtpd_apply result = SMTPD_APPLY_FAILED;
     struct err err;
 
-    if (!ok) {
+    txn->applied = NULL;
+    if (!ok)
         log_warn("%s: queue file open for the milter edits failed: %s", txn->old_qid, why);
-        smtpd_reply_std(sess, &smtpd_reply_queue_error);
-        smtpd_txn_reset(sess);
-        return;
-    }
-    if (!milter_edits_apply(txn->edits, txn->old_qfd, txn->qfd, &err)) {
-        if (milter_edits_emptied(txn->edits)) {
-            txn->discard = true; /* the milters deleted every recipient */
-            smtpd_data_sync(sess);
-            return;
-        }
+    else if (milter_edits_apply(txn->edits, txn->old_qfd, txn->qfd, &err)) {
+        log_info("%s: milter edits applied: the message is now %s", txn->old_qid, txn->qid);
+        result = SMTPD_APPLY_OK;
+    } else if (milter_edits_emptied(txn->edits))
+        result = SMTPD_APPLY_EMPTIED;
+    else
         log_warn("%s: milter edits: %s", txn->old_qid, err.text);
-        smtpd_reply_std(sess, &smtpd_reply_queue_error);
-        smtpd_txn_reset(sess);
-        return;
-    }
-    log_info("%s: milter edits applied: the message is now %s", txn->old_qid, txn->qid);
-    smtpd_data_sync(sess);
+    milter_edits_free(txn->edits);
+    txn->edits = NULL;
+    then(sess, result);
 }
 
-/* smtpd_data_edit - the milters edited the message: a second queue file from qmgr */
-static void
-smtpd_data_edit(struct smtpd_session *sess, struct milter_edits *edits)
+void
+smtpd_data_apply(struct smtpd_session *sess, struct milter_edits *edits, smtpd_data_applied then)
 {
     struct smtpd_txn *txn = &sess->txn;
 
+    if (txn->old_qfd >= 0) /* the file before the last, done with */
+        close(txn->old_qfd);
     txn->edits = edits;
+    txn->applied = then;
     txn->old_qfd = txn->qfd;
     txn->qfd = -1;
     memcpy(txn->old_qid, txn->qid, QUEUE_ID_SIZE);
@@ -483,8 +478,6 @@ smtpd_data_edit(struct smtpd_session *sess, struct milter_edits *edits)
 static void
 smtpd_data_milted_eom(struct smtpd_session *sess, const struct smtpd_milter_verdict *v)
 {
-    struct milter_edits *edits;
-
     if (v->result == SMTPD_MILTER_REFUSE || v->result == SMTPD_MILTER_CLOSE) {
         smtpd_milter_log(sess, "milter-reject", "END-OF-MESSAGE", v, NULL);
         smtpd_reply_std(sess, &v->reply);
@@ -498,10 +491,6 @@ smtpd_data_milted_eom(struct smtpd_session *sess, const struct smtpd_milter_verd
     else if (v->hold) {
         sess->txn.hold = true;
         smtpd_milter_log(sess, "milter-hold", "END-OF-MESSAGE", v, NULL);
-    }
-    if (v->result == SMTPD_MILTER_GO && (edits = smtpd_milter_take_edits(sess)) != NULL) {
-        smtpd_data_edit(sess, edits);
-        return;
     }
     smtpd_data_sync(sess);
 }

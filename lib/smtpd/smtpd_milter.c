@@ -251,6 +251,10 @@ smtpd_milter_next(struct smtpd_milters *ms)
 {
     while (ms->cur < ms->n) {
         struct smtpd_mconn *mc = &ms->m[ms->cur];
+        if (ms->only != SMTPD_MILTER_ALL && ms->cur != ms->only) {
+            ms->cur++;
+            continue;
+        }
         if (smtpd_milter_ask(ms, mc))
             return;
         if (mc->state == MCONN_DEAD && !smtpd_milter_skipped(ms, mc) &&
@@ -330,31 +334,6 @@ void
 smtpd_milter_conn_failed(struct smtpd_mconn *mc, const char *why)
 {
     smtpd_milter_fail(mc, why);
-}
-
-/* smtpd_milter_take_edits - the edits of the message just seen, if any; the caller frees */
-struct milter_edits *
-smtpd_milter_take_edits(struct smtpd_session *sess)
-{
-    struct milter_edits *e = sess->milters ? sess->milters->edits : NULL;
-
-    if (e != NULL)
-        sess->milters->edits = NULL;
-    return e;
-}
-
-/* smtpd_milter_drop_edits - edits nobody took: the old file loses its spool */
-static void
-smtpd_milter_drop_edits(struct smtpd_milters *ms)
-{
-    struct err err;
-
-    if (ms->edits == NULL)
-        return;
-    if (!milter_edits_unspool(ms->edits, &err))
-        log_warn("milter edits: %s", err.text);
-    milter_edits_free(ms->edits);
-    ms->edits = NULL;
 }
 
 /* smtpd_milter_reply - one reply of the milter being asked */
@@ -482,6 +461,7 @@ smtpd_milter_session(struct smtpd_session *sess)
     buf_init(&ms->packet, BUF_UNLIMITED);
     buf_init(&ms->packet_lead, BUF_UNLIMITED);
     ms->kick = loop_timer_new(smtpd->ctx->loop, smtpd_milter_kick, ms);
+    ms->only = SMTPD_MILTER_ALL;
     smtpd_milter_addrs(ms, sess->fd);
 }
 
@@ -494,7 +474,6 @@ smtpd_milter_end(struct smtpd_session *sess)
     if (ms == NULL)
         return;
     smtpd_milter_msg_free(ms);
-    smtpd_milter_drop_edits(ms);
     for (size_t i = 0; i < ms->n; i++) {
         struct smtpd_mconn *mc = &ms->m[i];
         if (mc->state == MCONN_READY && !mc->waiting) {
@@ -674,7 +653,6 @@ smtpd_milter_abort(struct smtpd_session *sess)
     if (ms == NULL)
         return;
     smtpd_milter_msg_free(ms);
-    smtpd_milter_drop_edits(ms);
     buf_init(&abort, 16);
     milter_put_simple(&abort, MILTER_CMD_ABORT);
     for (size_t i = 0; i < ms->n; i++) {

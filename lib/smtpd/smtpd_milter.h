@@ -69,6 +69,7 @@ struct smtpd_milter_hbc {
 };
 
 /* The chain of milters of one session (smtpd_milter.c). */
+#define SMTPD_MILTER_ALL SIZE_MAX
 struct smtpd_milters {
     struct smtpd_session *sess;
     size_t n;
@@ -96,8 +97,8 @@ struct smtpd_milters {
     char client_port[8];
     unsigned port;
     struct smtpd_milter_msg *msg; /* the content being sent (smtpd_milter_msg.c) */
-    struct milter_edits *edits;   /* the edits of a kept message, for the session to apply */
-    struct smtpd_milter_hbc hbc;  /* milter_header_checks on the edits of this message */
+    size_t only; /* the milter whose turn it is with the content, or SMTPD_MILTER_ALL */
+    struct smtpd_milter_hbc hbc; /* milter_header_checks on the edits of this message */
 };
 
 void smtpd_milter_stage(struct smtpd_milters *ms, int cmd, smtpd_milter_done done);

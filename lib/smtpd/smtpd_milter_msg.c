@@ -5,10 +5,13 @@
  * header, body chunks, the end of the message). Each piece is a stage of smtpd_milter.c,
  * so each milter sees it in order and its verdict stops the rest.
  *
- * At the end of the message a milter may send edits before its verdict; QUARANTINE puts
- * the message on hold. The edits of every milter are collected in order (lib/mail's
- * milter_edit) and, if the message is kept, handed to the session in ms->edits, which
- * applies them to a second queue file (smtpd_data.c).
+ * The milters take turns, as Postfix's cleanup has them: the first gets the whole message,
+ * then the next, and so on (each piece still goes to one milter at a time, so a milter's
+ * verdict stops the rest). At the end of the message a milter may send edits before its
+ * verdict (collected by lib/mail's milter_edit); QUARANTINE puts the message on hold. If
+ * the message is kept, that milter's edits are applied before the next milter's turn
+ * (smtpd_data_apply: a new queue file, which the next milter reads), so each milter sees
+ * what the ones before it did. With one milter this is the plain sequence.
  *
  * Trusts: the queue file (smtpd wrote it and queue_file_read checked it); the milters'
  * replies as the codec checked them.
@@ -26,10 +29,12 @@
 
 struct smtpd_milter_msg {
     struct milter_content content;
-    struct milter_edits *edits;
-    const struct smtpd_mconn *editor; /* the milter whose edits come in */
+    size_t turn;                /* the milter whose turn it is */
+    struct milter_edits *edits; /* its edits */
     smtpd_milter_done done;
 };
+
+static void smtpd_milter_msg_turn(struct smtpd_session *sess);
 
 static void smtpd_milter_msg_step(struct smtpd_session *sess, const struct smtpd_milter_verdict *v);
 
@@ -63,32 +68,70 @@ smtpd_milter_msg_next(struct smtpd_milters *ms)
     smtpd_milter_stage(ms, cmd, smtpd_milter_msg_step);
 }
 
-/* smtpd_milter_msg_step - a piece was seen: the next, or the verdict to the session */
+/* smtpd_milter_msg_finish - the milters are done with the message: v to the session */
+static void
+smtpd_milter_msg_finish(struct smtpd_session *sess, const struct smtpd_milter_verdict *v)
+{
+    struct smtpd_milters *ms = sess->milters;
+    smtpd_milter_done done = ms->msg->done;
+
+    smtpd_milter_msg_free(ms);
+    ms->only = SMTPD_MILTER_ALL;
+    for (size_t i = 0; i < ms->n; i++) {
+        ms->m[i].done_message = false;
+        ms->m[i].skip_body = false;
+    }
+    done(sess, v);
+}
+
+/* smtpd_milter_msg_applied - a turn's edits are in the message (or not): the next turn */
+static void
+smtpd_milter_msg_applied(struct smtpd_session *sess, enum smtpd_apply result)
+{
+    static const struct smtpd_milter_verdict failed = {
+        SMTPD_MILTER_REFUSE, {451, "4.3.0", "Error: queue file write error"}, false, NULL};
+    struct smtpd_milters *ms = sess->milters;
+    struct smtpd_milter_verdict v = ms->verdict;
+
+    if (result == SMTPD_APPLY_OK) {
+        ms->msg->turn++;
+        smtpd_milter_msg_turn(sess);
+        return;
+    }
+    if (result == SMTPD_APPLY_EMPTIED) /* every recipient deleted: as a discard */
+        v.result = SMTPD_MILTER_DISCARD;
+    smtpd_milter_msg_finish(sess, result == SMTPD_APPLY_EMPTIED ? &v : &failed);
+}
+
+/* smtpd_milter_msg_step - a piece was seen: the next, the next milter's turn, or the end */
 static void
 smtpd_milter_msg_step(struct smtpd_session *sess, const struct smtpd_milter_verdict *seen)
 {
     struct smtpd_milters *ms = sess->milters;
     struct smtpd_milter_msg *msg = ms->msg;
-    smtpd_milter_done done = msg->done;
-    bool ended = msg->content.part == MILTER_PIECE_END; /* no ABORT owed */
     struct smtpd_milter_verdict verdict = *seen, *v = &verdict;
+    struct milter_edits *edits = msg->edits;
 
-    if (v->result == SMTPD_MILTER_GO && !ended) {
+    if (v->result == SMTPD_MILTER_GO && msg->content.part != MILTER_PIECE_END) {
         smtpd_milter_msg_next(ms);
         return;
     }
+    if (msg->content.part == MILTER_PIECE_END) /* it saw the end: no ABORT owed */
+        ms->m[msg->turn].in_message = false;
     smtpd_milter_hbc_verdict(&ms->hbc, v);
-    if (v->result == SMTPD_MILTER_GO && !milter_edits_empty(msg->edits)) {
-        ms->edits = msg->edits; /* the session applies them (smtpd_data.c) */
-        msg->edits = NULL;
+    ms->verdict.hold = v->hold; /* for the turns to come */
+    ms->verdict.hold_why = v->hold_why;
+    if (v->result != SMTPD_MILTER_GO) {
+        smtpd_milter_msg_finish(sess, v);
+        return;
     }
-    smtpd_milter_msg_free(ms);
-    for (size_t i = 0; i < ms->n; i++) {
-        ms->m[i].in_message = ended ? false : ms->m[i].in_message;
-        ms->m[i].done_message = false;
-        ms->m[i].skip_body = false;
+    if (milter_edits_empty(edits)) {
+        msg->turn++;
+        smtpd_milter_msg_turn(sess);
+        return;
     }
-    done(sess, v);
+    msg->edits = NULL;
+    smtpd_data_apply(sess, edits, smtpd_milter_msg_applied); /* it frees them */
 }
 
 /* smtpd_milter_msg_edit - one edit, collected; a refused one is that milter's failure */
@@ -100,10 +143,6 @@ smtpd_milter_msg_edit(struct smtpd_milters *ms, struct smtpd_mconn *mc,
     struct err err;
     char why[600];
 
-    if (msg->editor != mc) {
-        msg->editor = mc;
-        milter_edits_milter(msg->edits, mc->protocol);
-    }
     if (!smtpd_milter_hbc(ms->sess, &ms->hbc, r, (mc->protocol & MILTER_P_HDR_LEADSPC) != 0))
         return true;
     if (milter_edits_add(msg->edits, r, &err))
@@ -145,20 +184,9 @@ smtpd_milter_msg_free(struct smtpd_milters *ms)
     ms->msg = NULL;
 }
 
-/* smtpd_milter_eom_go - the verdict of a message without milters */
-static void
-smtpd_milter_eom_fail(struct smtpd_session *sess, smtpd_milter_done done, const char *why)
-{
-    static const struct smtpd_milter_verdict fail = {
-        SMTPD_MILTER_REFUSE, {451, "4.3.0", "Error: queue file read error"}, false, NULL};
-
-    log_warn("%s: milter: %s", sess->txn.qid, why);
-    done(sess, &fail);
-}
-
-/* smtpd_milter_msg_edits - a collector for the edits, with the limits of main.cf */
-static void
-smtpd_milter_msg_edits(struct smtpd_session *sess, struct smtpd_milter_msg *msg)
+/* smtpd_milter_msg_edits - a collector for one milter's edits, with the limits of main.cf */
+static struct milter_edits *
+smtpd_milter_msg_edits(struct smtpd_session *sess, const struct smtpd_mconn *mc)
 {
     const struct params *p = sess->smtpd->p;
     struct milter_edit_limits lim = {
@@ -166,40 +194,70 @@ smtpd_milter_msg_edits(struct smtpd_session *sess, struct smtpd_milter_msg *msg)
         .rcpt = (size_t)p->smtpd_recipient_limit,
         .message_size = (uint64_t)p->message_size_limit,
     };
+    struct milter_edits *e = milter_edits_new();
 
-    msg->edits = milter_edits_new();
-    milter_edits_limits(msg->edits, &lim);
-    milter_edits_spool(msg->edits, msg->content.fd);
+    milter_edits_limits(e, &lim);
+    milter_edits_spool(e, sess->txn.qfd);
+    milter_edits_milter(e, mc->protocol);
+    return e;
+}
+
+/* smtpd_milter_msg_read - the content of the queue file in sess->txn.qfd, from its start */
+static bool
+smtpd_milter_msg_read(struct smtpd_session *sess, struct milter_content *c, struct err *err)
+{
+    struct queue_envelope env;
+    struct stat st;
+
+    if (fstat(sess->txn.qfd, &st) < 0)
+        return err_set(err, "fstat: %m");
+    if (!queue_file_read(sess->txn.qfd, &env, err))
+        return false;
+    milter_content_close(c);
+    milter_content_open(c, sess->txn.qfd, st.st_size, env.content_offset);
+    queue_envelope_free(&env);
+    return true;
+}
+
+/* smtpd_milter_msg_turn - the message, from its start, to the milter whose turn it is;
+ * after the last, the verdict to the session */
+static void
+smtpd_milter_msg_turn(struct smtpd_session *sess)
+{
+    static const struct smtpd_milter_verdict unread = {
+        SMTPD_MILTER_REFUSE, {451, "4.3.0", "Error: queue file read error"}, false, NULL};
+    struct smtpd_milters *ms = sess->milters;
+    struct smtpd_milter_msg *msg = ms->msg;
+    struct smtpd_milter_verdict v = ms->verdict;
+    struct err err;
+
+    if (msg->turn >= ms->n) {
+        v.result = SMTPD_MILTER_GO;
+        smtpd_milter_msg_finish(sess, &v);
+        return;
+    }
+    if (!smtpd_milter_msg_read(sess, &msg->content, &err)) {
+        log_warn("%s: milter: reading the queue file: %s", sess->txn.qid, err.text);
+        smtpd_milter_msg_finish(sess, &unread);
+        return;
+    }
+    msg->edits = smtpd_milter_msg_edits(sess, &ms->m[msg->turn]);
+    ms->only = msg->turn;
+    smtpd_milter_msg_next(ms);
 }
 
 /*
  * smtpd_milter_eom - the message in sess->txn.qfd (written, end marker included) to the
- * milters; done gets their verdict
+ * milters, one after the other; done gets their verdict, their edits applied
  */
 void
 smtpd_milter_eom(struct smtpd_session *sess, smtpd_milter_done done)
 {
     struct smtpd_milters *ms = sess->milters;
-    struct smtpd_milter_msg *msg;
-    struct queue_envelope env;
-    struct err err;
-    struct stat st;
 
-    if (!queue_file_read(sess->txn.qfd, &env, &err)) {
-        smtpd_milter_eom_fail(sess, done, err.text);
-        return;
-    }
-    if (fstat(sess->txn.qfd, &st) < 0) {
-        queue_envelope_free(&env);
-        smtpd_milter_eom_fail(sess, done, "fstat failed");
-        return;
-    }
     smtpd_milter_msg_free(ms);
-    msg = ms->msg = xcalloc(1, sizeof(*msg));
+    ms->msg = xcalloc(1, sizeof(*ms->msg));
+    ms->msg->done = done;
     memset(&ms->hbc, 0, sizeof(ms->hbc));
-    milter_content_open(&msg->content, sess->txn.qfd, st.st_size, env.content_offset);
-    msg->done = done;
-    queue_envelope_free(&env);
-    smtpd_milter_msg_edits(sess, msg);
-    smtpd_milter_msg_next(ms);
+    smtpd_milter_msg_turn(sess);
 }
