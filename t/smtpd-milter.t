@@ -158,6 +158,22 @@ services["hbc"] = "-o smtpd_milters=inet:127.0.0.1:%d -o milter_header_checks=pc
     PORT_A, HBC)
 services["hbc-broken"] = ("-o smtpd_milters=inet:127.0.0.1:%d "
                           "-o milter_header_checks=pcre:%s/none.pcre" % (PORT_A, tmp))
+def cidr(name, text):
+    path = os.path.join(tmp, name + ".cidr")
+    with open(path, "w") as f:
+        f.write(text)
+    return "cidr:" + path
+
+
+DEAD = "inet:127.0.0.1:%d" % PORT_DEAD
+for name, table in (("maps", "127.0.0.1 inet:127.0.0.1:%d\n" % PORT_A),
+                    ("maps-inline", "127.0.0.1 { %s, default_action=accept }\n" % DEAD),
+                    ("maps-disable", "127.0.0.1 DISABLE\n"),
+                    ("maps-nomatch", "192.0.2.0/24 DISABLE\n")):
+    first = "inet:127.0.0.1:%d" % PORT_A if name == "maps-nomatch" else DEAD
+    services[name] = "-o smtpd_milters=%s -o smtpd_milter_maps=%s" % (first, cidr(name, table))
+services["maps-broken"] = "-o smtpd_milters=%s -o smtpd_milter_maps=cidr:%s/none.cidr" % (
+    DEAD, tmp)
 inst = Instance(os.path.join(tmp, "inst"), services=services,
                 main_extra="relay_domains = relay.example\nsmtpd_client_connection_count_limit = 0\n")
 err = inst.start()
@@ -546,6 +562,31 @@ def two_edits(m):
     finally:
         b.stop()
 with_milter(["-a", "eom=addheader:X-A:first"], two_edits)
+
+# smtpd_milter_maps: the client's address picks its milters; DISABLE, no match, a table
+# that cannot be read (smtpd_milters there is a dead milter with default_action tempfail).
+def maps(m):
+    r = session("maps", TXN)
+    t.like(r[-1], "250 2.0.0 Ok: queued as", "the table's milter replaces smtpd_milters")
+    t.ok(m.wait_close() and "connect" in m.events(), "and that milter saw the session")
+with_milter([], maps)
+r = session("maps-inline", TXN)
+t.like(r[-1], "250 2.0.0 Ok: queued as", "a table's list with its own settings "
+       "(default_action=accept for a dead milter)")
+r = session("maps-disable", TXN)
+t.like(r[-1], "250 2.0.0 Ok: queued as", "DISABLE: no milter for this client")
+
+
+def maps_nomatch(m):
+    r = session("maps-nomatch", TXN)
+    t.like(r[-1], "250 2.0.0 Ok: queued as", "no match: smtpd_milters")
+    t.ok(m.wait_close() and "connect" in m.events(), "whose milter saw the session")
+with_milter([], maps_nomatch)
+r = session("maps-broken", TXN)
+t.like(r[0], "220 ", "a table that cannot be read: the greeting")
+t.is_eq(r[1:3], ["451 4.3.0 Temporary lookup failure"] * 2,
+        "then 451 4.3.0 to every command: no mail in unfiltered")
+t.ok(inst.wait_log("smtpd_milter_maps: "), "and a warning")
 
 # Faults, with each default action.
 def fault_expect(action, r, at, what):

@@ -222,6 +222,8 @@ milter_specs_load(const struct params *p, const char *param, const struct strvec
 void
 milter_specs_free(struct milter_spec *specs, size_t n)
 {
+    if (specs == NULL)
+        return;
     for (size_t i = 0; i < n; i++)
         milter_spec_free(&specs[i]);
     free(specs);

@@ -95,7 +95,8 @@ struct smtpd {
     char *domains_error; /* the domain lists could not be opened: every RCPT defers */
     struct smtpd_rlist client, helo, sender, relay, recipient, data;
     struct smtpd_table local_rcpt, valias, vmailbox, sender_login;
-    struct smtpd_table milter_hbc; /* milter_header_checks */
+    struct smtpd_table milter_hbc;  /* milter_header_checks */
+    struct smtpd_table milter_maps; /* smtpd_milter_maps */
     char *qmgr_path;
     char *greeting;              /* "220 <banner>" */
     struct offload *offload;     /* queue file fsyncs, off the event loop */

@@ -185,6 +185,7 @@ smtpd_check_open(struct smtpd *smtpd)
     smtpd_check_table(&smtpd->vmailbox, "virtual_mailbox_maps", &p->virtual_mailbox_maps);
     smtpd_check_table(&smtpd->sender_login, "smtpd_sender_login_maps", &p->smtpd_sender_login_maps);
     smtpd_check_table(&smtpd->milter_hbc, "milter_header_checks", &p->milter_header_checks);
+    smtpd_check_table(&smtpd->milter_maps, "smtpd_milter_maps", &p->smtpd_milter_maps);
     e->sender_login_maps = smtpd->sender_login.maps;
     e->known = smtpd_check_exists;
     e->known_ctx = smtpd;
@@ -223,6 +224,7 @@ smtpd_check_close(struct smtpd *smtpd)
     smtpd_check_free_table(&smtpd->vmailbox);
     smtpd_check_free_table(&smtpd->sender_login);
     smtpd_check_free_table(&smtpd->milter_hbc);
+    smtpd_check_free_table(&smtpd->milter_maps);
 }
 
 /* smtpd_table_lookup - key in one table list parameter, reopened first if it failed to

@@ -446,18 +446,26 @@ smtpd_milter_addrs(struct smtpd_milters *ms, int fd)
 void
 smtpd_milter_session(struct smtpd_session *sess)
 {
+    static const struct smtp_reply deferred = {451, "4.3.0", "Temporary lookup failure"};
     struct smtpd *smtpd = sess->smtpd;
+    struct smtpd_milter_pick pick;
     struct smtpd_milters *ms;
 
-    if (smtpd->nmilters == 0)
+    smtpd_milter_pick(sess, &pick);
+    if (pick.n == 0 && !pick.failed)
         return;
     ms = sess->milters = xcalloc(1, sizeof(*ms));
     ms->sess = sess;
-    ms->n = smtpd->nmilters;
-    ms->m = xcalloc(ms->n, sizeof(*ms->m));
+    ms->n = pick.n;
+    ms->own = pick.own;
+    ms->m = xcalloc(ms->n ? ms->n : 1, sizeof(*ms->m));
     for (size_t i = 0; i < ms->n; i++)
-        smtpd_mconn_init(&ms->m[i], &smtpd->milters[i], smtpd->ctx->loop, ms, smtpd_milter_reply,
+        smtpd_mconn_init(&ms->m[i], &pick.specs[i], smtpd->ctx->loop, ms, smtpd_milter_reply,
                          smtpd_milter_fail);
+    if (pick.failed) { /* every command but QUIT: no mail in unfiltered */
+        ms->deny = deferred;
+        ms->deny_set = true;
+    }
     buf_init(&ms->packet, BUF_UNLIMITED);
     buf_init(&ms->packet_lead, BUF_UNLIMITED);
     ms->kick = loop_timer_new(smtpd->ctx->loop, smtpd_milter_kick, ms);
@@ -484,6 +492,7 @@ smtpd_milter_end(struct smtpd_session *sess)
         smtpd_mconn_free(mc);
     }
     free(ms->m);
+    milter_specs_free(ms->own, ms->n);
     buf_free(&ms->packet);
     buf_free(&ms->packet_lead);
     loop_timer_free(ms->kick);

@@ -97,11 +97,21 @@ struct smtpd_milters {
     char client_port[8];
     unsigned port;
     struct smtpd_milter_msg *msg; /* the content being sent (smtpd_milter_msg.c) */
-    size_t only; /* the milter whose turn it is with the content, or SMTPD_MILTER_ALL */
+    size_t only;             /* the milter whose turn it is with the content, or SMTPD_MILTER_ALL */
+    struct milter_spec *own; /* the specs smtpd_milter_maps gave this session, or NULL */
     struct smtpd_milter_hbc hbc; /* milter_header_checks on the edits of this message */
 };
 
 void smtpd_milter_stage(struct smtpd_milters *ms, int cmd, smtpd_milter_done done);
+
+/* smtpd_milter_maps.c: the milters of one session */
+struct smtpd_milter_pick {
+    const struct milter_spec *specs;
+    size_t n;
+    struct milter_spec *own; /* specs parsed for this session (the caller frees), or NULL */
+    bool failed;             /* smtpd_milter_maps could not be read: defer the session */
+};
+void smtpd_milter_pick(struct smtpd_session *sess, struct smtpd_milter_pick *pick);
 void smtpd_milter_finish(struct smtpd_milters *ms);
 void smtpd_milter_conn_failed(struct smtpd_mconn *mc, const char *why);
 long smtpd_milter_timeout(const struct smtpd_mconn *mc, int cmd);
