@@ -186,6 +186,7 @@ check_tables(const struct params *p, const char *config_dir)
         {"virtual_uid_maps", &p->virtual_uid_maps},
         {"virtual_gid_maps", &p->virtual_gid_maps},
         {"local_recipient_maps", &p->local_recipient_maps},
+        {"smtpd_milter_maps", &p->smtpd_milter_maps},
     };
 
     for (size_t i = 0; i < nitems(tables); i++)

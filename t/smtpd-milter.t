@@ -584,7 +584,7 @@ def maps_nomatch(m):
 with_milter([], maps_nomatch)
 r = session("maps-broken", TXN)
 t.like(r[0], "220 ", "a table that cannot be read: the greeting")
-t.is_eq(r[1:3], ["451 4.3.0 Temporary lookup failure"] * 2,
+t.is_eq(r[1:3], ["451 4.3.0 Server configuration error"] * 2,
         "then 451 4.3.0 to every command: no mail in unfiltered")
 t.ok(inst.wait_log("smtpd_milter_maps: "), "and a warning")
 

@@ -187,22 +187,31 @@ milter_spec_free(struct milter_spec *spec)
     spec->name = NULL;
 }
 
-struct milter_spec *
-milter_specs_load(const struct params *p, const char *param, const struct strvec *list, size_t *n)
+/* milter_defaults - main.cf's settings for a milter without { ... } of its own */
+static void
+milter_defaults(const struct params *p, struct milter_settings *def)
 {
-    struct milter_settings def = {
+    *def = (struct milter_settings){
         .default_action = MILTER_DEFAULT_TEMPFAIL,
         .connect_timeout = p->milter_connect_timeout,
         .command_timeout = p->milter_command_timeout,
         .content_timeout = p->milter_content_timeout,
         .protocol = (unsigned)p->milter_protocol,
     };
+    (void)milter_action_parse(p->milter_default_action, &def->default_action);
+}
+
+struct milter_spec *
+milter_specs_load(const struct params *p, const char *param, const struct strvec *list, size_t *n)
+{
+    struct milter_settings def;
     struct milter_spec *specs;
     struct err err;
 
     *n = list->n;
     if (list->n == 0)
         return NULL;
+    milter_defaults(p, &def);
     if (!milter_action_parse(p->milter_default_action, &def.default_action))
         log_warn("milter_default_action: unknown action \"%s\": using tempfail",
                  p->milter_default_action);
@@ -216,6 +225,28 @@ milter_specs_load(const struct params *p, const char *param, const struct strvec
         specs[i].name = xstrdup(list->v[i]);
         specs[i].set = def;
     }
+    return specs;
+}
+
+struct milter_spec *
+milter_specs_parse(const struct params *p, const struct strvec *list, size_t *n, struct err *err)
+{
+    struct milter_settings def;
+    struct milter_spec *specs;
+
+    *n = 0;
+    if (list->n == 0) {
+        err_set(err, "no milter named");
+        return NULL;
+    }
+    milter_defaults(p, &def);
+    specs = xcalloc(list->n, sizeof(*specs));
+    for (size_t i = 0; i < list->n; i++)
+        if (!milter_spec_parse(list->v[i], &def, &specs[i], err)) {
+            milter_specs_free(specs, i);
+            return NULL;
+        }
+    *n = list->n;
     return specs;
 }
 

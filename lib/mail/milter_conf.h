@@ -53,6 +53,12 @@ struct params;
 struct strvec;
 struct milter_spec *milter_specs_load(const struct params *p, const char *param,
                                       const struct strvec *list, size_t *n);
+/*
+ * milter_specs_parse - the same, strictly (a list from a table, smtpd_milter_maps): NULL
+ * and why in err when the list is empty or any entry does not parse.
+ */
+struct milter_spec *milter_specs_parse(const struct params *p, const struct strvec *list, size_t *n,
+                                       struct err *err);
 void milter_specs_free(struct milter_spec *specs, size_t n);
 
 #endif

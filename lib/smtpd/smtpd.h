@@ -107,6 +107,7 @@ struct smtpd {
     char *sasl_error;            /* then: why */
     struct milter_spec *milters; /* smtpd_milters, parsed (smtpd_milter.c) */
     size_t nmilters;             /* 0: no milter, and no cost per session */
+    struct smtpd_milter_lists *milter_lists; /* smtpd_milter_maps' lists, parsed */
 };
 
 /* Counters for the disconnect line, in Postfix's order. */
@@ -348,6 +349,7 @@ void smtpd_dns_cancel(struct smtpd_session *sess);
 /* smtpd_milter.c, smtpd_milter_msg.c */
 void smtpd_milter_init(struct smtpd *smtpd);
 void smtpd_milter_free(struct smtpd *smtpd);
+void smtpd_milter_maps_free(struct smtpd *smtpd);
 void smtpd_milter_session(struct smtpd_session *sess);
 void smtpd_milter_end(struct smtpd_session *sess);
 bool smtpd_milter_busy(const struct smtpd_session *sess);

@@ -19,6 +19,7 @@
  * tempfail, quarantine (the message goes to the hold queue). Postfix does the same.
  *
  * Without smtpd_milters a session has no struct smtpd_milters and none of this runs.
+ * smtpd_milter_maps (smtpd_milter_maps.c) may pick other milters, or none, per client.
  *
  * Trusts: main.cf; a milter's replies as far as the codec checked them (custom replies are
  * 4xx or 5xx with the same code on every line).
@@ -56,6 +57,7 @@ void
 smtpd_milter_free(struct smtpd *smtpd)
 {
     milter_specs_free(smtpd->milters, smtpd->nmilters);
+    smtpd_milter_maps_free(smtpd);
     smtpd->milters = NULL;
     smtpd->nmilters = 0;
 }
@@ -446,7 +448,7 @@ smtpd_milter_addrs(struct smtpd_milters *ms, int fd)
 void
 smtpd_milter_session(struct smtpd_session *sess)
 {
-    static const struct smtp_reply deferred = {451, "4.3.0", "Temporary lookup failure"};
+    static const struct smtp_reply deferred = {451, "4.3.0", "Server configuration error"};
     struct smtpd *smtpd = sess->smtpd;
     struct smtpd_milter_pick pick;
     struct smtpd_milters *ms;

@@ -34,6 +34,7 @@ struct smtpd_milter_msg {
     smtpd_milter_done done;
 };
 
+static void smtpd_milter_msg_drop(struct smtpd_milter_msg *msg);
 static void smtpd_milter_msg_turn(struct smtpd_session *sess);
 
 static void smtpd_milter_msg_step(struct smtpd_session *sess, const struct smtpd_milter_verdict *v);
@@ -126,6 +127,7 @@ smtpd_milter_msg_step(struct smtpd_session *sess, const struct smtpd_milter_verd
         return;
     }
     if (milter_edits_empty(edits)) {
+        smtpd_milter_msg_drop(msg);
         msg->turn++;
         smtpd_milter_msg_turn(sess);
         return;
@@ -166,6 +168,20 @@ smtpd_milter_msg_reply(struct smtpd_milters *ms, struct smtpd_mconn *mc,
     return milter_reply_is_edit(r->cmd) && smtpd_milter_msg_edit(ms, mc, r);
 }
 
+/* smtpd_milter_msg_drop - the collector of a turn whose edits are not applied */
+static void
+smtpd_milter_msg_drop(struct smtpd_milter_msg *msg)
+{
+    struct err err;
+
+    if (msg->edits == NULL)
+        return;
+    if (!milter_edits_unspool(msg->edits, &err))
+        log_warn("milter edits: %s", err.text);
+    milter_edits_free(msg->edits);
+    msg->edits = NULL;
+}
+
 void
 smtpd_milter_msg_free(struct smtpd_milters *ms)
 {
@@ -173,12 +189,7 @@ smtpd_milter_msg_free(struct smtpd_milters *ms)
 
     if (msg == NULL)
         return;
-    if (msg->edits != NULL) {
-        struct err err;
-        if (!milter_edits_unspool(msg->edits, &err))
-            log_warn("milter edits: %s", err.text);
-        milter_edits_free(msg->edits);
-    }
+    smtpd_milter_msg_drop(msg);
     milter_content_close(&msg->content);
     free(msg);
     ms->msg = NULL;
