@@ -27,6 +27,7 @@ import threading
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from instance import Instance, free_port, read_text, uids, wait_for  # noqa: E402
 from outbound import ScriptedServer, outcome, send  # noqa: E402
+from sasldb import make_sasldb  # noqa: E402
 from smtpd_harness import Instance as Receiver  # noqa: E402
 from smtpd_harness import owner, tls_owner  # noqa: E402
 from sockets import accept_each, listener  # noqa: E402
@@ -115,27 +116,6 @@ class AuthNoTLS(ScriptedServer):
                 self.send(conn, "502 5.5.1 what?\r\n")
 
 
-def make_sasldb(d, user, conf_dir=None):
-    """A sasldb with USERS in d, readable by user only, and smtpd.conf naming it (in
-    conf_dir, by default d too)."""
-    os.makedirs(d)
-    db = os.path.join(d, "sasldb2")
-    for name, password in USERS.items():
-        r = subprocess.run(["saslpasswd2", "-p", "-c", "-f", db, "-u", REALM, name],
-                           input=password.encode(), capture_output=True, timeout=30)
-        if r.returncode != 0:
-            raise RuntimeError("saslpasswd2: %s" % r.stderr.decode())
-    os.chown(db, user.pw_uid, user.pw_gid)
-    os.chmod(db, 0o600)
-    conf_dir = conf_dir or d
-    os.makedirs(conf_dir, exist_ok=True)
-    with open(os.path.join(conf_dir, "smtpd.conf"), "w") as f:
-        f.write("pwcheck_method: auxprop\nauxprop_plugin: sasldb\nsasldb_path: %s\n"
-                "mech_list: PLAIN LOGIN\n" % db)
-    os.chmod(d, 0o755)
-    return conf_dir
-
-
 class PrivatePostfix:
     """Debian's Postfix from a configuration directory of its own under d (as bench/mta-postfix
     runs it): smtpd on 587-style (STARTTLS required) and 465-style (wrapper mode) loopback
@@ -158,7 +138,7 @@ class PrivatePostfix:
         # Debian's Postfix reads smtpd.conf from $config_directory/sasl whatever
         # cyrus_sasl_config_path says; the database is kept out of the configuration
         # directory, which postfix-script wants owned by root.
-        sasl = make_sasldb(os.path.join(d, "sasl"), pwd.getpwnam("postfix"),
+        sasl = make_sasldb(os.path.join(d, "sasl"), pwd.getpwnam("postfix"), USERS,
                            os.path.join(self.etc, "sasl"))
         with open(os.path.join(self.etc, "main.cf"), "w") as f:
             f.write("compatibility_level = 3.6\nqueue_directory = %s\ndata_directory = %s/data\n"
@@ -365,7 +345,7 @@ def main(root):
     shutil.copy(ca.key, rx_key)
     os.chown(rx_key, tls_owner().pw_uid, tls_owner().pw_gid)
     os.chmod(rx_key, 0o600)
-    sasl_dir = make_sasldb(os.path.join(root, "rx-sasl"), owner())
+    sasl_dir = make_sasldb(os.path.join(root, "rx-sasl"), owner(), USERS)
     rx = Receiver(os.path.join(root, "rx"),
                   "mydestination = example.org\nlocal_recipient_maps =\nmynetworks =\n"
                   "defer_transports = local, smtp\n"

@@ -5,7 +5,6 @@ case of RFC 4954 (initial response and 334 forms, "*", bad base64, a second AUTH
 password and an unknown user answered alike, a foreign authorization identity), relay for
 the authenticated only, the brute-force limit, the log lines fail2ban reads, swaks and
 smtplib as clients, and no AUTH on the MX role unless configured."""
-import base64
 import os
 import shutil
 import smtplib
@@ -17,40 +16,13 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from dovecot import Dovecot  # noqa: E402
 from instance import fail2ban_regex  # noqa: E402
+from sasldb import LOGIN, PASSWORD, REALM, b64, make_sasldb, plain  # noqa: E402
 from smtpd_harness import (Client, Instance, NamedSMTP_SSL, greet, owner,  # noqa: E402
                            tls_owner, wait_for)
 from tap import TAP  # noqa: E402
 from tlsca import TestCA  # noqa: E402
 
 t = TAP()
-USER, PASSWORD, REALM = "alice", "correct horse", "example.org"
-LOGIN = USER + "@" + REALM
-
-
-def b64(data):
-    return base64.b64encode(data.encode() if isinstance(data, str) else data).decode()
-
-
-def plain(authz, authc, password):
-    return b64("%s\0%s\0%s" % (authz, authc, password))
-
-
-def make_sasldb(root, owner):
-    """A Cyrus SASL application config (smtpd.conf) and a sasldb with one user, readable by
-    the submission daemon's user only."""
-    d = os.path.join(root, "sasl")
-    os.makedirs(d)
-    db = os.path.join(d, "sasldb2")
-    r = subprocess.run(["saslpasswd2", "-p", "-c", "-f", db, "-u", REALM, USER],
-                       input=PASSWORD.encode(), capture_output=True, timeout=30)
-    if r.returncode != 0:
-        raise RuntimeError("saslpasswd2: %s" % r.stderr.decode())
-    os.chown(db, owner.pw_uid, owner.pw_gid)
-    os.chmod(db, 0o600)
-    with open(os.path.join(d, "smtpd.conf"), "w") as f:
-        f.write("pwcheck_method: auxprop\nauxprop_plugin: sasldb\nsasldb_path: %s\n"
-                "mech_list: PLAIN LOGIN\n" % db)
-    return d
 
 
 def tls_session(inst, ca, name="sub"):
@@ -285,7 +257,7 @@ def check_mx(inst):
 def main(root):
     cadir = TestCA(os.path.join(root, "ca"))
     cadir.give_key(tls_owner())
-    sasl_dir = make_sasldb(root, owner())
+    sasl_dir = make_sasldb(os.path.join(root, "sasl"), owner())
     main_cf = ("mydestination = example.org\nlocal_recipient_maps =\nmynetworks =\n"
                "smtpd_tls_cert_file = %s\nsmtpd_tls_key_file = %s\n"
                "cyrus_sasl_config_path = %s\nsmtpd_sasl_local_domain =\n"

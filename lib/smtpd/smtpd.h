@@ -145,6 +145,7 @@ struct smtpd_txn {
     enum smtp_ret ret;
     enum smtp_body body;
     char *envid;
+    char *auth_author; /* MAIL's AUTH= where AUTH is offered, unless <>: {auth_author} */
     struct smtpd_rcpt *rcpt;
     size_t nrcpt;
     size_t nrcpt_cap;

@@ -135,6 +135,8 @@ smtpd_cmd_mail(struct smtpd_session *sess, struct smtp_cmd *cmd, const char *lin
     sess->txn.ret = cmd->mail.ret;
     sess->txn.body = cmd->mail.body;
     sess->txn.envid = cmd->mail.envid ? xstrdup(cmd->mail.envid) : NULL;
+    if (sess->smtpd->auth_enabled && cmd->mail.auth != NULL && strcmp(cmd->mail.auth, "<>") != 0)
+        sess->txn.auth_author = xstrdup(cmd->mail.auth);
     smtpd_milter_mail(sess, smtpd_cmd_params(line), smtpd_cmd_mail_milted);
 }
 

@@ -89,6 +89,7 @@ smtpd_txn_reset(struct smtpd_session *sess)
     smtpd_data_free(sess);
     free(txn->sender);
     free(txn->envid);
+    free(txn->auth_author);
     for (size_t i = 0; i < txn->nrcpt; i++) {
         free(txn->rcpt[i].addr);
         free(txn->rcpt[i].notify);

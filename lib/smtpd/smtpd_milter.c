@@ -88,6 +88,8 @@ smtpd_milter_value(void *ctx, const char *name)
     const struct params *p = sess->smtpd->p;
     static char buf[600];
     const struct tls_facts *tls = sess->tls;
+    /* Postfix: the certificate's names only when it verified (smtpd_tls_ask_ccert, CAfile) */
+    bool trusted = tls != NULL && tls->trust == TLS_TRUST_TRUSTED && tls->subject[0];
 
     if (strcmp(name, "j") == 0)
         return p->myhostname;
@@ -117,14 +119,16 @@ smtpd_milter_value(void *ctx, const char *name)
         snprintf(buf, sizeof(buf), "%lld", (long long)tls->bits);
         return buf;
     }
-    if (tls != NULL && strcmp(name, "cert_subject") == 0)
-        return tls->subject[0] ? tls->subject : NULL;
-    if (tls != NULL && strcmp(name, "cert_issuer") == 0)
-        return tls->issuer[0] ? tls->issuer : NULL;
+    if (trusted && strcmp(name, "cert_subject") == 0)
+        return tls->subject;
+    if (trusted && strcmp(name, "cert_issuer") == 0)
+        return tls->issuer;
     if (strcmp(name, "auth_type") == 0)
         return smtpd_auth_method(sess);
     if (strcmp(name, "auth_authen") == 0)
         return smtpd_auth_user(sess);
+    if (strcmp(name, "auth_author") == 0)
+        return sess->txn.auth_author;
     if (strcmp(name, "mail_addr") == 0)
         return sess->txn.sender;
     if (strcmp(name, "mail_host") == 0)

@@ -99,11 +99,12 @@ class Daemon:
 
 class OpenDKIM(Daemon):
     """opendkim in sign mode (a new 1024-bit key for selector sel of domain, clients from
-    127.0.0.1 and 192.0.2.0/24 are internal and get signed) or verify mode (the public keys
-    of the signers in keys). canon: opendkim's Canonicalization."""
+    127.0.0.1 and 192.0.2.0/24, or those of internal, are internal and get signed, as do
+    clients the MTA says authenticated with {auth_type}), or verify mode (the public keys of
+    the signers in keys). canon: opendkim's Canonicalization."""
 
     def __init__(self, root, mode, domain="example.test", selector="sel", keys=(),
-                 canon="simple/simple", name=None):
+                 canon="simple/simple", name=None, internal="127.0.0.1,192.0.2.0/24"):
         Daemon.__init__(self, root, name or "opendkim-" + mode)
         self.mode, self.domain, self.selector = mode, domain, selector
         self.port = free_port()
@@ -118,7 +119,7 @@ class OpenDKIM(Daemon):
                             "-s", selector], check=True)
             self.keyfile = os.path.join(keydir, selector + ".private")
             conf += ["Domain " + domain, "Selector " + selector, "KeyFile " + self.keyfile,
-                     "InternalHosts 127.0.0.1,192.0.2.0/24"]
+                     "InternalHosts " + internal]
             with open(os.path.join(keydir, selector + ".txt")) as f:
                 self.record = "".join(re.findall(r'"([^"]*)"', f.read()))
         else:
