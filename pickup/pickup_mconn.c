@@ -145,7 +145,8 @@ pickup_mconn_open(struct pickup_mconn *mc, const struct milter_spec *spec)
     mc->actions = r.actions;
     mc->protocol = r.protocol;
     for (int i = 0; i < MILTER_STAGES; i++)
-        mc->symlist[i] = r.symlist[i] ? xstrdup(r.symlist[i]) : NULL;
+        mc->symlist[i] =
+            r.symlist[i] && (r.actions & MILTER_ACT_SETSYMLIST) ? xstrdup(r.symlist[i]) : NULL;
     return true;
 }
 

@@ -182,7 +182,8 @@ pickup_milter_reply(struct pickup_mrun *run, int cmd, const struct milter_reply 
 {
     struct err err;
 
-    if (cmd == MILTER_CMD_BODYEOB && r->cmd == MILTER_REPLY_QUARANTINE) {
+    if (cmd == MILTER_CMD_BODYEOB && r->cmd == MILTER_REPLY_QUARANTINE &&
+        (run->mc.actions & MILTER_ACT_QUARANTINE)) {
         pickup_milter_log(run, "milter-hold", cmd, "milter triggers HOLD action");
         run->out->hold = true;
         return ASK_MORE;
@@ -198,8 +199,10 @@ pickup_milter_reply(struct pickup_mrun *run, int cmd, const struct milter_reply 
         return ASK_GO;
     case MILTER_REPLY_ACCEPT:
         return ASK_DONE;
-    case MILTER_REPLY_SKIP:
-        return cmd == MILTER_CMD_BODY ? ASK_SKIP : ASK_GO;
+    case MILTER_REPLY_SKIP: /* only where it may come: in the body, negotiated */
+        if (cmd == MILTER_CMD_BODY && (run->mc.protocol & MILTER_P_SKIP))
+            return ASK_SKIP;
+        break;
     case MILTER_REPLY_REJECT:
         return pickup_milter_refuse(run, cmd, 550, "5.7.1 Command rejected");
     case MILTER_REPLY_TEMPFAIL:
@@ -406,7 +409,7 @@ pickup_milter_one(struct pickup_mrun *run, const struct milter_spec *spec)
     milter_edits_limits(run->edits, &lim);
     milter_edits_spool(run->edits, run->file->fd);
     if (pickup_mconn_open(&run->mc, spec)) {
-        milter_edits_milter(run->edits, run->mc.protocol);
+        milter_edits_milter(run->edits, run->mc.protocol, run->mc.actions);
         if ((a = pickup_milter_envelope(run, &pkt)) == ASK_GO)
             a = pickup_milter_content(run, &pkt);
     }

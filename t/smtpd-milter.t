@@ -62,7 +62,10 @@ class Milter:
 class RawMilter:
     """A milter of our own on a loopback port: negotiates, then answers CONTINUE, except
     mode "silent" (never answers the negotiation), "close:C" (closes when command C comes),
-    "code:C" (answers command C with the unknown reply 'Z')."""
+    "code:C" (answers command C with the unknown reply 'Z'), "skip:C" (answers it SKIP),
+    "addrcpt" (adds a recipient at the end, having negotiated no action), "flags:HEX" (negotiates those
+    SMFIP_* flags: with NOCONNECT it closes if CONNECT comes all the same, with NR_CONN it
+    never answers CONNECT)."""
 
     def __init__(self, port, mode):
         self.mode = mode
@@ -105,15 +108,27 @@ class RawMilter:
                 if p is None:
                     return
                 cmd = chr(p[0])
+                flags = int(self.mode[6:], 16) if self.mode.startswith("flags:") else 0
                 if cmd == "O":
                     if self.mode == "silent":
                         continue
-                    c.sendall(struct.pack(">IcIII", 13, b"O", 6, 0, 0))
+                    c.sendall(struct.pack(">IcIII", 13, b"O", 6, 0, flags))
+                elif cmd == "C" and flags & 0x1:
+                    c.close()
+                    return
+                elif cmd == "C" and flags & 0x1000:
+                    continue
                 elif self.mode == "close:" + cmd:
                     c.close()
                     return
                 elif self.mode == "code:" + cmd:
                     c.sendall(struct.pack(">Ic", 1, b"Z"))
+                elif self.mode == "skip:" + cmd:
+                    c.sendall(struct.pack(">Ic", 1, b"s"))
+                elif self.mode == "addrcpt" and cmd == "E":
+                    rcpt = b"<x@relay.example>\0"
+                    c.sendall(struct.pack(">Ic", 1 + len(rcpt), b"+") + rcpt +
+                              struct.pack(">Ic", 1, b"c"))
                 elif cmd not in "DAQ":
                     c.sendall(struct.pack(">Ic", 1, b"c"))
         except OSError:
@@ -587,6 +602,28 @@ t.like(r[0], "220 ", "a table that cannot be read: the greeting")
 t.is_eq(r[1:3], ["451 4.3.0 Server configuration error"] * 2,
         "then 451 4.3.0 to every command: no mail in unfiltered")
 t.ok(inst.wait_log("smtpd_milter_maps: "), "and a warning")
+
+# The flags a milter negotiates decide what the first stage sends: CONNECT not sent to a
+# milter that asked for NOCONNECT, not waited for from one that said NR_CONN (either
+# mistake would fail the session: default_action=tempfail, timeouts of 1 s).
+for flags, what in (("1", "NOCONNECT: no CONNECT sent"), ("1000", "NR_CONN: no reply awaited")):
+    raw = RawMilter(PORT_RAW, "flags:" + flags)
+    try:
+        r = session("raw-tempfail", TXN)
+        t.like(r[-1], "250 2.0.0 Ok: queued as", what)
+    finally:
+        raw.stop()
+
+# What a milter did not negotiate it may not do: an edit without its action, SKIP outside
+# the body or without SMFIP_SKIP; either is that milter's failure (here default tempfail).
+for mode, at, what in (("addrcpt", -1, "ADDRCPT without the ADDRCPT action"),
+                       ("skip:R", 3, "SKIP at RCPT")):
+    raw = RawMilter(PORT_RAW, mode)
+    try:
+        r = session("raw-tempfail", TXN)
+        t.like(r[at], "451 4.7.1", what + ": refused, the default action")
+    finally:
+        raw.stop()
 
 # Faults, with each default action.
 def fault_expect(action, r, at, what):

@@ -212,5 +212,7 @@ const struct milter_step *milter_step_of(int cmd);
 const char *milter_reply_name(int cmd);
 /* milter_reply_is_edit - a change to the message a milter may send at end of message */
 bool milter_reply_is_edit(int cmd);
+/* milter_reply_action - the SMFIF_* action an edit or QUARANTINE needs negotiated; 0 if none */
+uint32_t milter_reply_action(int cmd);
 
 #endif

@@ -27,6 +27,7 @@ milter_edits_new(void)
 
     e->spool_fd = -1;
     e->spool_base = -1;
+    e->actions = MILTER_ACT_ALL;
     milter_edits_limits(e, NULL);
     return e;
 }
@@ -73,9 +74,10 @@ milter_edits_spool(struct milter_edits *e, int old_fd)
 }
 
 void
-milter_edits_milter(struct milter_edits *e, uint32_t protocol)
+milter_edits_milter(struct milter_edits *e, uint32_t protocol, uint32_t actions)
 {
     e->protocol = protocol;
+    e->actions = actions;
     e->milter_seq++;
 }
 
@@ -322,6 +324,8 @@ milter_edits_add(struct milter_edits *e, const struct milter_reply *r, struct er
 
     if (!milter_reply_is_edit(r->cmd))
         return err_set(err, "%s is not an edit", milter_reply_name(r->cmd));
+    if ((milter_reply_action(r->cmd) & e->actions) == 0)
+        return err_set(err, "%s without negotiating its action", milter_reply_name(r->cmd));
     if (r->cmd == MILTER_REPLY_REPLBODY)
         return milter_edit_body(e, r, err);
     ed = milter_edit_push(e);

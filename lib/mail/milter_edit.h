@@ -47,11 +47,13 @@ void milter_edits_spool(struct milter_edits *e, int old_fd);
 
 /*
  * milter_edits_milter - the edits added from now on come from a milter that negotiated
- * these SMFIP_* flags (SMFIP_HDR_LEADSPC: header values carry their own leading space); a
- * body replacement from it starts a new body rather than continuing an earlier milter's.
- * Without a call, flags are 0 and every edit counts as one milter's.
+ * these SMFIP_* flags (SMFIP_HDR_LEADSPC: header values carry their own leading space) and
+ * these SMFIF_* actions (an edit whose action it did not negotiate is refused); a body
+ * replacement from it starts a new body rather than continuing an earlier milter's.
+ * Without a call, flags are 0, every action is allowed and every edit counts as one
+ * milter's.
  */
-void milter_edits_milter(struct milter_edits *e, uint32_t protocol);
+void milter_edits_milter(struct milter_edits *e, uint32_t protocol, uint32_t actions);
 
 /* milter_edits_add - one edit reply (ADDHEADER ... CHGFROM, REPLBODY), checked and kept */
 bool milter_edits_add(struct milter_edits *e, const struct milter_reply *r, struct err *err);

@@ -39,6 +39,7 @@ struct milter_edits {
     size_t cap;
     struct milter_edit_limits lim;
     uint32_t protocol;   /* SMFIP_* of the milter whose edits come now */
+    uint32_t actions;    /* the SMFIF_* actions it negotiated: no edit without its action */
     unsigned milter_seq; /* milter_edits_milter() calls so far */
     unsigned body_seq;   /* milter_seq when the spooled body was started */
     int spool_fd;        /* the old queue file, -1 if none given */

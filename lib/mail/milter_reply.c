@@ -133,25 +133,39 @@ milter_reply_fields(struct milter_cursor *c, struct milter_reply *r)
     }
 }
 
-/* milter_reply_parse - one packet from milter_frame_feed into r */
-bool
-milter_reply_is_edit(int cmd)
+uint32_t
+milter_reply_action(int cmd)
 {
     switch (cmd) {
     case MILTER_REPLY_ADDHEADER:
     case MILTER_REPLY_INSHEADER:
+        return MILTER_ACT_ADDHDRS;
     case MILTER_REPLY_CHGHEADER:
+        return MILTER_ACT_CHGHDRS;
     case MILTER_REPLY_ADDRCPT:
+        return MILTER_ACT_ADDRCPT;
     case MILTER_REPLY_ADDRCPT_PAR:
+        return MILTER_ACT_ADDRCPT_PAR;
     case MILTER_REPLY_DELRCPT:
+        return MILTER_ACT_DELRCPT;
     case MILTER_REPLY_CHGFROM:
+        return MILTER_ACT_CHGFROM;
     case MILTER_REPLY_REPLBODY:
-        return true;
+        return MILTER_ACT_CHGBODY;
+    case MILTER_REPLY_QUARANTINE:
+        return MILTER_ACT_QUARANTINE;
     default:
-        return false;
+        return 0;
     }
 }
 
+bool
+milter_reply_is_edit(int cmd)
+{
+    return cmd != MILTER_REPLY_QUARANTINE && milter_reply_action(cmd) != 0;
+}
+
+/* milter_reply_parse - one packet from milter_frame_feed into r */
 bool
 milter_reply_parse(const struct buf *packet, struct milter_reply *r, struct err *err)
 {

@@ -86,7 +86,6 @@ smtpd_milter_value(void *ctx, const char *name)
     struct smtpd_milters *ms = ctx;
     struct smtpd_session *sess = ms->sess;
     const struct params *p = sess->smtpd->p;
-    static char buf[600];
     const struct tls_facts *tls = sess->tls;
     /* Postfix: the certificate's names only when it verified (smtpd_tls_ask_ccert, CAfile) */
     bool trusted = tls != NULL && tls->trust == TLS_TRUST_TRUSTED && tls->subject[0];
@@ -94,8 +93,8 @@ smtpd_milter_value(void *ctx, const char *name)
     if (strcmp(name, "j") == 0)
         return p->myhostname;
     if (strcmp(name, "_") == 0) {
-        snprintf(buf, sizeof(buf), "%s [%s]", sess->name, sess->addr);
-        return buf;
+        snprintf(ms->client_macro, sizeof(ms->client_macro), "%s [%s]", sess->name, sess->addr);
+        return ms->client_macro;
     }
     if (strcmp(name, "v") == 0)
         return p->milter_macro_v;
@@ -116,8 +115,8 @@ smtpd_milter_value(void *ctx, const char *name)
     if (tls != NULL && strcmp(name, "cipher") == 0)
         return tls->cipher;
     if (tls != NULL && strcmp(name, "cipher_bits") == 0) {
-        snprintf(buf, sizeof(buf), "%lld", (long long)tls->bits);
-        return buf;
+        snprintf(ms->bits_macro, sizeof(ms->bits_macro), "%lld", (long long)tls->bits);
+        return ms->bits_macro;
     }
     if (trusted && strcmp(name, "cert_subject") == 0)
         return tls->subject;
@@ -211,6 +210,12 @@ smtpd_milter_ask(struct smtpd_milters *ms, struct smtpd_mconn *mc)
 
     if (mc->state == MCONN_DEAD)
         return false;
+    if (mc->state != MCONN_READY) { /* what is sent depends on what it negotiates */
+        ms->asking = true;
+        smtpd_mconn_start(mc);
+        ms->asking = false;
+        return mc->state != MCONN_DEAD; /* smtpd_milter_ready asks again */
+    }
     if (smtpd_milter_skipped(ms, mc))
         return false;
     buf_init(&out, BUF_UNLIMITED);
@@ -219,8 +224,7 @@ smtpd_milter_ask(struct smtpd_milters *ms, struct smtpd_mconn *mc)
         buf_append(&out, ms->packet_lead.data, ms->packet_lead.len);
     else
         buf_append(&out, ms->packet.data, ms->packet.len);
-    /* Before the negotiation the NR flags are not known: wait, and drop an unasked reply. */
-    reply = mc->state != MCONN_READY || (mc->protocol & step->nr) == 0;
+    reply = (mc->protocol & step->nr) == 0;
     if (step->message)
         mc->in_message = true;
     ms->asking = true;
@@ -228,6 +232,16 @@ smtpd_milter_ask(struct smtpd_milters *ms, struct smtpd_mconn *mc)
     ms->asking = false;
     buf_free(&out);
     return mc->state != MCONN_DEAD && reply;
+}
+
+/* smtpd_milter_ready - the milter being asked has negotiated: ask it again, for real */
+static void
+smtpd_milter_ready(struct smtpd_mconn *mc)
+{
+    struct smtpd_milters *ms = mc->owner;
+
+    if (ms->busy && &ms->m[ms->cur] == mc)
+        smtpd_milter_next(ms);
 }
 
 /* smtpd_milter_kick - the stage is over: its verdict to the session, from the loop */
@@ -342,13 +356,58 @@ smtpd_milter_conn_failed(struct smtpd_mconn *mc, const char *why)
     smtpd_milter_fail(mc, why);
 }
 
+/*
+ * smtpd_milter_take - what a reply to the stage means: a verdict in ms->verdict, or an
+ * ACCEPT or SKIP for this milter; NULL, or why it breaks the protocol
+ */
+static const char *
+smtpd_milter_take(struct smtpd_milters *ms, struct smtpd_mconn *mc, const struct milter_reply *r)
+{
+    const struct milter_step *step = milter_step_of(ms->cmd);
+
+    switch (r->cmd) {
+    case MILTER_REPLY_CONTINUE:
+        return NULL;
+    case MILTER_REPLY_ACCEPT:
+        if (step->message)
+            mc->done_message = true;
+        else
+            mc->done_session = true;
+        return NULL;
+    case MILTER_REPLY_SKIP: /* only where it may come: in the body, negotiated */
+        if (ms->cmd != MILTER_CMD_BODY || (mc->protocol & MILTER_P_SKIP) == 0)
+            return "SKIP where it was not negotiated or not in the body";
+        mc->skip_body = true;
+        return NULL;
+    case MILTER_REPLY_REJECT:
+        smtpd_milter_refuse(ms, &smtpd_milter_reject);
+        return NULL;
+    case MILTER_REPLY_TEMPFAIL:
+        smtpd_milter_refuse(ms, &smtpd_milter_tempfail);
+        return NULL;
+    case MILTER_REPLY_REPLYCODE:
+        smtpd_milter_custom(ms, r->text);
+        return NULL;
+    case MILTER_REPLY_SHUTDOWN:
+        smtpd_milter_refuse(ms, &smtpd_milter_shutdown);
+        return NULL;
+    case MILTER_REPLY_DISCARD:
+        if (!step->message)
+            return "DISCARD is not allowed at connect, HELO or an unknown command";
+        ms->verdict.result = SMTPD_MILTER_DISCARD;
+        return NULL;
+    default:
+        return "a reply that does not belong to this stage";
+    }
+}
+
 /* smtpd_milter_reply - one reply of the milter being asked */
 static void
 smtpd_milter_reply(struct smtpd_mconn *mc, const struct milter_reply *r)
 {
     struct smtpd_milters *ms = mc->owner;
-    const struct milter_step *step = milter_step_of(ms->cmd);
-    char why[80];
+    const char *broken;
+    char why[160];
 
     if (!ms->busy || &ms->m[ms->cur] != mc) {
         smtpd_mconn_close(mc);
@@ -357,41 +416,9 @@ smtpd_milter_reply(struct smtpd_mconn *mc, const struct milter_reply *r)
     }
     if (ms->cmd == MILTER_CMD_BODYEOB && smtpd_milter_msg_reply(ms, mc, r))
         return; /* an edit or the quarantine: the verdict follows */
-    switch (r->cmd) {
-    case MILTER_REPLY_CONTINUE:
-        break;
-    case MILTER_REPLY_ACCEPT:
-        if (step->message)
-            mc->done_message = true;
-        else
-            mc->done_session = true;
-        break;
-    case MILTER_REPLY_SKIP:
-        if (ms->cmd == MILTER_CMD_BODY)
-            mc->skip_body = true;
-        break;
-    case MILTER_REPLY_REJECT:
-        smtpd_milter_refuse(ms, &smtpd_milter_reject);
-        break;
-    case MILTER_REPLY_TEMPFAIL:
-        smtpd_milter_refuse(ms, &smtpd_milter_tempfail);
-        break;
-    case MILTER_REPLY_REPLYCODE:
-        smtpd_milter_custom(ms, r->text);
-        break;
-    case MILTER_REPLY_SHUTDOWN:
-        smtpd_milter_refuse(ms, &smtpd_milter_shutdown);
-        break;
-    case MILTER_REPLY_DISCARD:
-        if (step->message) {
-            ms->verdict.result = SMTPD_MILTER_DISCARD;
-            break;
-        }
-        smtpd_milter_fail(mc, "DISCARD is not allowed at connect, HELO or an unknown command");
-        return;
-    default:
-        snprintf(why, sizeof(why), "reply '%s' at %s", milter_reply_name(r->cmd),
-                 milter_reply_name(ms->cmd));
+    if ((broken = smtpd_milter_take(ms, mc, r)) != NULL) {
+        snprintf(why, sizeof(why), "reply '%s' at %s: %s", milter_reply_name(r->cmd),
+                 milter_reply_name(ms->cmd), broken);
         smtpd_milter_fail(mc, why);
         return;
     }
@@ -448,6 +475,9 @@ smtpd_milter_addrs(struct smtpd_milters *ms, int fd)
     snprintf(ms->client_port, sizeof(ms->client_port), "%u", port);
 }
 
+static const struct smtpd_mconn_ops smtpd_milter_ops = {smtpd_milter_ready, smtpd_milter_reply,
+                                                        smtpd_milter_fail};
+
 /* smtpd_milter_session - a new session: its milters, not connected yet */
 void
 smtpd_milter_session(struct smtpd_session *sess)
@@ -466,8 +496,7 @@ smtpd_milter_session(struct smtpd_session *sess)
     ms->own = pick.own;
     ms->m = xcalloc(ms->n ? ms->n : 1, sizeof(*ms->m));
     for (size_t i = 0; i < ms->n; i++)
-        smtpd_mconn_init(&ms->m[i], &pick.specs[i], smtpd->ctx->loop, ms, smtpd_milter_reply,
-                         smtpd_milter_fail);
+        smtpd_mconn_init(&ms->m[i], &pick.specs[i], smtpd->ctx->loop, ms, &smtpd_milter_ops);
     if (pick.failed) { /* every command but QUIT: no mail in unfiltered */
         ms->deny = deferred;
         ms->deny_set = true;

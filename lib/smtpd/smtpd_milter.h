@@ -15,9 +15,12 @@
 
 struct smtpd_mconn;
 
-/* What the connection tells its owner: one reply packet, parsed; or the end of it. */
-typedef void (*smtpd_mconn_reply_fn)(struct smtpd_mconn *mc, const struct milter_reply *r);
-typedef void (*smtpd_mconn_fail_fn)(struct smtpd_mconn *mc, const char *why);
+/* What the connection tells its owner: negotiated; one reply packet, parsed; or the end. */
+struct smtpd_mconn_ops {
+    void (*ready)(struct smtpd_mconn *mc);
+    void (*reply)(struct smtpd_mconn *mc, const struct milter_reply *r);
+    void (*fail)(struct smtpd_mconn *mc, const char *why);
+};
 
 enum smtpd_mconn_state {
     MCONN_IDLE,       /* not connected yet */
@@ -31,20 +34,19 @@ enum smtpd_mconn_state {
 struct smtpd_mconn {
     const struct milter_spec *spec;
     void *owner;
-    smtpd_mconn_reply_fn on_reply;
-    smtpd_mconn_fail_fn on_fail;
+    void (*on_ready)(struct smtpd_mconn *mc);
+    void (*on_reply)(struct smtpd_mconn *mc, const struct milter_reply *r);
+    void (*on_fail)(struct smtpd_mconn *mc, const char *why);
     struct loop *loop;
     enum smtpd_mconn_state state;
     int fd;
     struct loop_fd *watch;
     struct loop_timer *timer;
-    struct buf out;  /* packets not written yet */
-    struct buf hold; /* packets waiting for the negotiation to end */
+    struct buf out; /* packets not written yet */
     struct milter_frame frame;
-    bool waiting;         /* a reply is outstanding */
-    long wait_seconds;    /* its time limit (PROGRESS starts it again) */
-    long pending_seconds; /* that of a request held until the negotiation ends */
-    uint32_t actions;     /* negotiated */
+    bool waiting;      /* a reply is outstanding */
+    long wait_seconds; /* its time limit (PROGRESS starts it again) */
+    uint32_t actions;  /* negotiated */
     uint32_t protocol;
     char *symlist[MILTER_STAGES];
     /* Where it is in the session (smtpd_milter.c): */
@@ -56,7 +58,8 @@ struct smtpd_mconn {
 };
 
 void smtpd_mconn_init(struct smtpd_mconn *mc, const struct milter_spec *spec, struct loop *loop,
-                      void *owner, smtpd_mconn_reply_fn on_reply, smtpd_mconn_fail_fn on_fail);
+                      void *owner, const struct smtpd_mconn_ops *ops);
+void smtpd_mconn_start(struct smtpd_mconn *mc);
 void smtpd_mconn_send(struct smtpd_mconn *mc, const struct buf *packets, bool want_reply,
                       long seconds);
 void smtpd_mconn_close(struct smtpd_mconn *mc);
@@ -95,6 +98,8 @@ struct smtpd_milters {
     const char *rcpt; /* the recipient of the RCPT stage, for its macros */
     char daemon_addr[64];
     char client_port[8];
+    char client_macro[600]; /* "_": "name [addr]" (each macro value its own storage) */
+    char bits_macro[24];    /* "{cipher_bits}" */
     unsigned port;
     struct smtpd_milter_msg *msg; /* the content being sent (smtpd_milter_msg.c) */
     size_t only;             /* the milter whose turn it is with the content, or SMTPD_MILTER_ALL */

@@ -4,7 +4,9 @@
  * them, replies framed and parsed, and one timer for whatever is awaited (the connect and
  * the negotiation: connect_timeout; a request: the timeout its caller gives).
  *
- * Packets given before the negotiation ended wait in hold and go out after it. Any error
+ * Nothing is sent before the negotiation ended: what a stage sends depends on the steps,
+ * replies and macros the milter negotiated, so the owner starts the connection
+ * (smtpd_mconn_start), hears on_ready once it is negotiated, and only then sends. Any error
  * (refused connect, timeout, EOF, a write error, a reply that does not frame or parse, a
  * negotiation that asks for what was not offered) closes the connection for the rest of
  * the session and is reported once through on_fail; the caller applies the milter's
@@ -129,7 +131,7 @@ smtpd_mconn_connected(struct smtpd_mconn *mc)
     smtpd_mconn_flush(mc);
 }
 
-/* smtpd_mconn_negotiated - the answer to OPTNEG: keep what it took, send what waited */
+/* smtpd_mconn_negotiated - the answer to OPTNEG: keep what it took, tell the owner */
 static void
 smtpd_mconn_negotiated(struct smtpd_mconn *mc, const struct milter_reply *r)
 {
@@ -145,18 +147,12 @@ smtpd_mconn_negotiated(struct smtpd_mconn *mc, const struct milter_reply *r)
     }
     mc->actions = r->actions;
     mc->protocol = r->protocol;
-    for (int i = 0; i < MILTER_STAGES; i++)
-        if (r->symlist[i] != NULL)
+    for (int i = 0; i < MILTER_STAGES; i++) /* lists count only with their action, as in Sendmail */
+        if (r->symlist[i] != NULL && (r->actions & MILTER_ACT_SETSYMLIST))
             mc->symlist[i] = xstrdup(r->symlist[i]);
     mc->state = MCONN_READY;
-    buf_append(&mc->out, mc->hold.data, mc->hold.len);
-    buf_free(&mc->hold);
-    mc->wait_seconds = mc->pending_seconds;
-    if (mc->waiting)
-        loop_timer_start(mc->timer, mc->wait_seconds * 1000);
-    else
-        loop_timer_stop(mc->timer);
-    smtpd_mconn_flush(mc);
+    loop_timer_stop(mc->timer);
+    mc->on_ready(mc);
 }
 
 /* smtpd_mconn_packet - one framed packet; false if the connection is gone */
@@ -237,40 +233,38 @@ smtpd_mconn_io(int fd, unsigned events, void *arg)
 
 void
 smtpd_mconn_init(struct smtpd_mconn *mc, const struct milter_spec *spec, struct loop *loop,
-                 void *owner, smtpd_mconn_reply_fn on_reply, smtpd_mconn_fail_fn on_fail)
+                 void *owner, const struct smtpd_mconn_ops *ops)
 {
     memset(mc, 0, sizeof(*mc));
     mc->spec = spec;
     mc->loop = loop;
     mc->owner = owner;
-    mc->on_reply = on_reply;
-    mc->on_fail = on_fail;
+    mc->on_ready = ops->ready;
+    mc->on_reply = ops->reply;
+    mc->on_fail = ops->fail;
     mc->fd = -1;
     buf_init(&mc->out, BUF_UNLIMITED);
-    buf_init(&mc->hold, BUF_UNLIMITED);
     milter_frame_init(&mc->frame);
 }
 
+/* smtpd_mconn_start - connect and negotiate, within connect_timeout; on_ready follows */
+void
+smtpd_mconn_start(struct smtpd_mconn *mc)
+{
+    if (mc->state == MCONN_IDLE)
+        smtpd_mconn_open(mc);
+}
+
 /*
- * smtpd_mconn_send - queue packets; with want_reply, one reply is awaited for seconds (the
- * connect and negotiation go first, with their own limit). A dead connection reports
- * nothing: the caller checks the state first.
+ * smtpd_mconn_send - queue packets on a negotiated connection; with want_reply, one reply
+ * is awaited for seconds. A dead connection reports nothing: the caller checks the state.
  */
 void
 smtpd_mconn_send(struct smtpd_mconn *mc, const struct buf *packets, bool want_reply, long seconds)
 {
-    if (mc->state == MCONN_DEAD)
+    if (mc->state != MCONN_READY)
         return;
     mc->waiting = want_reply;
-    if (mc->state == MCONN_IDLE)
-        smtpd_mconn_open(mc);
-    if (mc->state == MCONN_DEAD)
-        return;
-    if (mc->state != MCONN_READY) {
-        buf_append(&mc->hold, packets->data, packets->len);
-        mc->pending_seconds = seconds;
-        return;
-    }
     mc->wait_seconds = seconds;
     buf_append(&mc->out, packets->data, packets->len);
     if (want_reply)
@@ -293,7 +287,6 @@ smtpd_mconn_close(struct smtpd_mconn *mc)
     mc->waiting = false;
     mc->state = MCONN_DEAD;
     buf_free(&mc->out);
-    buf_free(&mc->hold);
 }
 
 void

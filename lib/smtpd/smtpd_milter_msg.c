@@ -159,7 +159,7 @@ bool
 smtpd_milter_msg_reply(struct smtpd_milters *ms, struct smtpd_mconn *mc,
                        const struct milter_reply *r)
 {
-    if (r->cmd == MILTER_REPLY_QUARANTINE) {
+    if (r->cmd == MILTER_REPLY_QUARANTINE && (mc->actions & MILTER_ACT_QUARANTINE)) {
         ms->verdict.hold = true;
         snprintf(ms->hold_why, sizeof(ms->hold_why), "%s", r->text ? r->text : "");
         ms->verdict.hold_why = ms->hold_why;
@@ -209,7 +209,7 @@ smtpd_milter_msg_edits(struct smtpd_session *sess, const struct smtpd_mconn *mc)
 
     milter_edits_limits(e, &lim);
     milter_edits_spool(e, sess->txn.qfd);
-    milter_edits_milter(e, mc->protocol);
+    milter_edits_milter(e, mc->protocol, mc->actions);
     return e;
 }
 

@@ -81,7 +81,7 @@ fuzz_edits(struct milter_edits *e, const char *p, const char *end)
             return;
         p = b_end + 1;
         if (r.cmd == 'M') {
-            milter_edits_milter(e, (r.index & 1) ? MILTER_P_HDR_LEADSPC : 0);
+            milter_edits_milter(e, (r.index & 1) ? MILTER_P_HDR_LEADSPC : 0, MILTER_ACT_ALL);
             continue;
         }
         r.name = r.addr = r.body = a;

@@ -246,7 +246,7 @@ test_leadspc(void)
     struct err err;
 
     add(e, 'h', "X-Before", "plain", 0, &err);
-    milter_edits_milter(e, MILTER_P_HDR_LEADSPC);
+    milter_edits_milter(e, MILTER_P_HDR_LEADSPC, MILTER_ACT_ALL);
     add(e, 'h', "X-Space", " v", 0, &err);
     add(e, 'h', "X-Tight", "v", 0, &err);
     apply_to(e, old, &res);
@@ -476,7 +476,7 @@ test_body(void)
     milter_edits_spool(e, old);
     add_body(e, "first\r", 6, &err);
     add_body(e, "\nmilter", 7, &err);
-    milter_edits_milter(e, 0);
+    milter_edits_milter(e, 0, MILTER_ACT_ALL);
     add(e, 'h', "X-B", "1", 0, &err);
     add_body(e, "second\rmilter\n\nend", 18, &err);
     apply_to(e, old, &res);
