@@ -4,6 +4,10 @@
  * braces with per-milter settings: "{ inet:host:port, default_action=accept,
  * command_timeout=10s, connect_timeout=5s, content_timeout=300s, protocol=6 }".
  *
+ * A relative socket path ("unix:opendkim/opendkim.sock", Debian's advice for a chrooted
+ * Postfix) is relative to the queue directory, as in Postfix: every daemon works there (or
+ * in its chroot, which is the queue directory), and the connect resolves it from there.
+ *
  * Trusts: main.cf (the text is the administrator's); every value is checked all the same,
  * and a host name is resolved here, once, through the system's resolver configuration.
  */
@@ -51,9 +55,9 @@ milter_unix(const char *path, struct milter_spec *out, struct err *err)
 {
     struct sockaddr_un *sun = (struct sockaddr_un *)&out->addr;
 
-    if (*path != '/' || strlen(path) >= sizeof(sun->sun_path)) {
-        err_set(err, "%s: not an absolute socket path of fewer than %zu octets", path,
-                sizeof(sun->sun_path));
+    if (*path == 0 || strlen(path) >= sizeof(sun->sun_path)) {
+        err_set(err, "\"%s\": not a socket path of 1 to %zu octets", path,
+                sizeof(sun->sun_path) - 1);
         return false;
     }
     sun->sun_family = AF_UNIX;
