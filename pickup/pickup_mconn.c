@@ -138,15 +138,9 @@ pickup_mconn_open(struct pickup_mconn *mc, const struct milter_spec *spec)
     buf_free(&out);
     if (!sent || !pickup_mconn_read(mc, spec->set.connect_timeout, &r))
         return false;
-    if (r.cmd != MILTER_REPLY_OPTNEG)
-        return pickup_mconn_fail(mc, "negotiation: %s", "not an OPTNEG answer");
     if (!milter_optneg_check(&r, MILTER_ACT_ALL, MILTER_P_ALL, &err))
         return pickup_mconn_fail(mc, "negotiation: %s", err.text);
-    mc->actions = r.actions;
-    mc->protocol = r.protocol;
-    for (int i = 0; i < MILTER_STAGES; i++)
-        mc->symlist[i] =
-            r.symlist[i] && (r.actions & MILTER_ACT_SETSYMLIST) ? xstrdup(r.symlist[i]) : NULL;
+    milter_optneg_keep(&r, &mc->actions, &mc->protocol, mc->symlist);
     return true;
 }
 
@@ -163,8 +157,5 @@ pickup_mconn_close(struct pickup_mconn *mc)
     }
     mc->fd = -1;
     milter_frame_free(&mc->frame);
-    for (int i = 0; i < MILTER_STAGES; i++) {
-        free(mc->symlist[i]);
-        mc->symlist[i] = NULL;
-    }
+    milter_symlist_free(mc->symlist);
 }

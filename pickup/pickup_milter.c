@@ -72,45 +72,21 @@ pickup_milter_free(struct pickup *pk)
     pk->nmilters = 0;
 }
 
-/* pickup_milter_domain - the domain of an address, or "" */
-static const char *
-pickup_milter_domain(const char *addr)
-{
-    const char *at = addr ? strrchr(addr, '@') : NULL;
-
-    return at ? at + 1 : "";
-}
-
 /* pickup_milter_value - a macro's value by its bare name: localhost, this message */
 static const char *
 pickup_milter_value(void *ctx, const char *name)
 {
     struct pickup_mrun *run = ctx;
-    const struct params *p = run->p;
+    const struct milter_macro_facts facts = {
+        .client = "localhost [127.0.0.1]",
+        .client_name = "localhost",
+        .client_addr = "127.0.0.1",
+        .qid = run->file->id,
+        .sender = run->env.sender,
+        .rcpt = run->rcpt,
+    };
 
-    if (strcmp(name, "j") == 0)
-        return p->myhostname;
-    if (strcmp(name, "_") == 0)
-        return "localhost [127.0.0.1]";
-    if (strcmp(name, "v") == 0)
-        return p->milter_macro_v;
-    if (strcmp(name, "daemon_name") == 0)
-        return p->milter_macro_daemon_name;
-    if (strcmp(name, "client_addr") == 0)
-        return "127.0.0.1";
-    if (strcmp(name, "client_name") == 0)
-        return "localhost";
-    if (strcmp(name, "i") == 0)
-        return run->file->id;
-    if (strcmp(name, "mail_addr") == 0)
-        return run->env.sender;
-    if (strcmp(name, "mail_host") == 0)
-        return pickup_milter_domain(run->env.sender);
-    if (strcmp(name, "rcpt_addr") == 0)
-        return run->rcpt;
-    if (strcmp(name, "rcpt_host") == 0)
-        return run->rcpt ? pickup_milter_domain(run->rcpt) : NULL;
-    return NULL;
+    return milter_macro_common(run->p, &facts, name);
 }
 
 /* pickup_milter_stage_name - a stage as the log names it */
@@ -143,37 +119,34 @@ pickup_milter_log(struct pickup_mrun *run, const char *what, int cmd, const char
              run->env.nrcpt > 0 ? run->env.rcpt[0].addr : "");
 }
 
-/* pickup_milter_refuse - the milter's refusal (code, "x.y.z text") as the message's fate */
+/* pickup_milter_refuse - the milter's refusal as the message's fate: bounce or later */
 static enum pickup_ask
-pickup_milter_refuse(struct pickup_mrun *run, int cmd, int code, const char *text)
+pickup_milter_refuse(struct pickup_mrun *run, int cmd, const struct smtp_reply *reply)
 {
     struct pickup_milter_outcome *out = run->out;
+    bool permanent = reply->code >= 500;
 
-    pickup_milter_log(run, "milter-reject", cmd, text);
-    if (code >= 500 && cmd == MILTER_CMD_RCPT)
+    snprintf(out->reason, sizeof(out->reason), "%s %s", reply->status, reply->text);
+    for (char *p = out->reason; *p; p++) /* the lines of a custom reply, on one */
+        if (*p == '\n')
+            *p = ' ';
+    pickup_milter_log(run, "milter-reject", cmd, out->reason);
+    if (permanent && cmd == MILTER_CMD_RCPT)
         log_warn("%s: a milter rejected a recipient of mail from sendmail, which cannot be "
                  "refused alone: the message waits in maildrop/%s (check the milter's setup)",
                  run->file->id, run->name);
-    out->verdict =
-        code >= 500 && cmd != MILTER_CMD_RCPT ? PICKUP_MILTER_BOUNCE : PICKUP_MILTER_LATER;
-    snprintf(out->reason, sizeof(out->reason), "%s", text);
+    out->verdict = permanent && cmd != MILTER_CMD_RCPT ? PICKUP_MILTER_BOUNCE : PICKUP_MILTER_LATER;
     return ASK_STOP;
 }
 
-/* pickup_milter_custom - a REPLYCODE's first line as code and "x.y.z text" */
+/* pickup_milter_custom - a REPLYCODE as the refusal */
 static enum pickup_ask
-pickup_milter_custom(struct pickup_mrun *run, int cmd, const char *reply)
+pickup_milter_custom(struct pickup_mrun *run, int cmd, const char *text)
 {
-    int code = (int)strtol(reply, NULL, 10);
-    const char *text = reply + (strlen(reply) > 4 ? 4 : strlen(reply));
-    size_t len = strcspn(text, "\r\n");
-    char line[QUEUE_FILE_REASON_MAX + 1];
+    struct milter_custom c;
 
-    if (smtp_status_len(text, '0' + code / 100) > 0)
-        snprintf(line, sizeof(line), "%.*s", (int)len, text);
-    else
-        snprintf(line, sizeof(line), "%c.7.1 %.*s", code >= 500 ? '5' : '4', (int)len, text);
-    return pickup_milter_refuse(run, cmd, code, line);
+    milter_custom_parse(text, &c);
+    return pickup_milter_refuse(run, cmd, &(struct smtp_reply){c.code, c.status, c.text});
 }
 
 /* pickup_milter_reply - one reply to stage cmd */
@@ -204,10 +177,10 @@ pickup_milter_reply(struct pickup_mrun *run, int cmd, const struct milter_reply 
             return ASK_SKIP;
         break;
     case MILTER_REPLY_REJECT:
-        return pickup_milter_refuse(run, cmd, 550, "5.7.1 Command rejected");
+        return pickup_milter_refuse(run, cmd, &milter_reject_reply);
     case MILTER_REPLY_TEMPFAIL:
     case MILTER_REPLY_SHUTDOWN:
-        return pickup_milter_refuse(run, cmd, 451, "4.7.1 Service unavailable - try again later");
+        return pickup_milter_refuse(run, cmd, &milter_tempfail_reply);
     case MILTER_REPLY_REPLYCODE:
         return pickup_milter_custom(run, cmd, r->text);
     case MILTER_REPLY_DISCARD:
@@ -336,7 +309,8 @@ pickup_milter_default(struct pickup_mrun *run)
     switch (spec->set.default_action) {
     case MILTER_DEFAULT_REJECT:
         run->out->verdict = PICKUP_MILTER_BOUNCE;
-        snprintf(run->out->reason, sizeof(run->out->reason), "5.7.1 Command rejected");
+        snprintf(run->out->reason, sizeof(run->out->reason), "%s %s", milter_reject_reply.status,
+                 milter_reject_reply.text);
         return false;
     case MILTER_DEFAULT_TEMPFAIL:
         run->out->verdict = PICKUP_MILTER_LATER;

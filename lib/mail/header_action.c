@@ -21,7 +21,7 @@ static const struct {
     enum header_action_kind kind;
 } header_actions[] = {
     {"DUNNO", HEADER_ACTION_DUNNO},         {"OK", HEADER_ACTION_DUNNO},
-    {"WARN", HEADER_ACTION_WARN},           {"INFO", HEADER_ACTION_WARN},
+    {"WARN", HEADER_ACTION_WARN},           {"INFO", HEADER_ACTION_INFO},
     {"IGNORE", HEADER_ACTION_IGNORE},       {"HOLD", HEADER_ACTION_HOLD},
     {"DISCARD", HEADER_ACTION_DISCARD},     {"REJECT", HEADER_ACTION_REJECT},
     {"FILTER", HEADER_ACTION_UNSUPPORTED},  {"REDIRECT", HEADER_ACTION_UNSUPPORTED},

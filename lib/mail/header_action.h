@@ -13,7 +13,8 @@
 enum header_action_kind {
     HEADER_ACTION_DUNNO,       /* DUNNO, OK, or no match: nothing */
     HEADER_ACTION_UNSUPPORTED, /* a header_checks(5) action postern does not do: logged */
-    HEADER_ACTION_WARN,        /* log the header, go on */
+    HEADER_ACTION_INFO,        /* log the header, go on */
+    HEADER_ACTION_WARN,        /* the same, logged as a warning */
     HEADER_ACTION_IGNORE,      /* drop this header */
     HEADER_ACTION_HOLD,        /* the message goes to the hold queue */
     HEADER_ACTION_DISCARD,     /* the message is accepted and dropped */

@@ -196,6 +196,15 @@ bool milter_optneg_check(const struct milter_reply *r, uint32_t offer_actions,
 int milter_stage_cmd(enum milter_stage stage);
 
 /*
+ * milter_optneg_keep - what an answer that passed milter_optneg_check sets: its actions, its
+ * steps, and its macro lists (copied; they count only with SETSYMLIST, as in Sendmail);
+ * milter_symlist_free releases the lists
+ */
+void milter_optneg_keep(const struct milter_reply *r, uint32_t *actions, uint32_t *protocol,
+                        char *symlist[MILTER_STAGES]);
+void milter_symlist_free(char *symlist[MILTER_STAGES]);
+
+/*
  * The steps an MTA sends, each with the SMFIP_NO* flag that skips it and the SMFIP_NR_*
  * flag that silences it (0 for none), whether it is content (its answer is timed by
  * content_timeout) and whether it belongs to a message (MAIL on). An unknown command gets
@@ -210,6 +219,22 @@ struct milter_step {
 };
 const struct milter_step *milter_step_of(int cmd);
 const char *milter_reply_name(int cmd);
+/*
+ * A REPLYCODE's text (milter_reply_parse checked it: 4xx or 5xx, the same code on every
+ * line) as one SMTP reply: the code, the RFC 3463 code of its first line that has one
+ * (else x.7.1 of the reply's class), the lines' texts without codes joined by "\n".
+ */
+struct milter_custom {
+    int code;
+    char status[16];
+    char text[512];
+};
+void milter_custom_parse(const char *reply, struct milter_custom *out);
+
+/* The replies to REJECT (550 5.7.1 Command rejected) and TEMPFAIL (451 4.7.1 ...), Postfix's. */
+struct smtp_reply;
+extern const struct smtp_reply milter_reject_reply, milter_tempfail_reply;
+
 /* milter_reply_is_edit - a change to the message a milter may send at end of message */
 bool milter_reply_is_edit(int cmd);
 /* milter_reply_action - the SMFIF_* action an edit or QUARANTINE needs negotiated; 0 if none */

@@ -191,8 +191,9 @@ milter_spec_free(struct milter_spec *spec)
     spec->name = NULL;
 }
 
-/* milter_defaults - main.cf's settings for a milter without { ... } of its own */
-static void
+/* milter_defaults - main.cf's settings for a milter without { ... } of its own; false if
+ * milter_default_action names no action (tempfail then) */
+static bool
 milter_defaults(const struct params *p, struct milter_settings *def)
 {
     *def = (struct milter_settings){
@@ -202,7 +203,7 @@ milter_defaults(const struct params *p, struct milter_settings *def)
         .content_timeout = p->milter_content_timeout,
         .protocol = (unsigned)p->milter_protocol,
     };
-    (void)milter_action_parse(p->milter_default_action, &def->default_action);
+    return milter_action_parse(p->milter_default_action, &def->default_action);
 }
 
 struct milter_spec *
@@ -215,8 +216,7 @@ milter_specs_load(const struct params *p, const char *param, const struct strvec
     *n = list->n;
     if (list->n == 0)
         return NULL;
-    milter_defaults(p, &def);
-    if (!milter_action_parse(p->milter_default_action, &def.default_action))
+    if (!milter_defaults(p, &def))
         log_warn("milter_default_action: unknown action \"%s\": using tempfail",
                  p->milter_default_action);
     specs = xcalloc(list->n, sizeof(*specs));
@@ -243,7 +243,7 @@ milter_specs_parse(const struct params *p, const struct strvec *list, size_t *n,
         err_set(err, "no milter named");
         return NULL;
     }
-    milter_defaults(p, &def);
+    (void)milter_defaults(p, &def); /* the list's loader said so at start */
     specs = xcalloc(list->n, sizeof(*specs));
     for (size_t i = 0; i < list->n; i++)
         if (!milter_spec_parse(list->v[i], &def, &specs[i], err)) {

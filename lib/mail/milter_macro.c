@@ -102,3 +102,40 @@ milter_macros_free(struct milter_macros *mm)
     strvec_free(&mm->names);
     free(mm->m);
 }
+
+/* milter_macro_domain - the domain of an address, or "" */
+static const char *
+milter_macro_domain(const char *addr)
+{
+    const char *at = strrchr(addr, '@');
+
+    return at ? at + 1 : "";
+}
+
+const char *
+milter_macro_common(const struct params *p, const struct milter_macro_facts *f, const char *bare)
+{
+    if (strcmp(bare, "j") == 0)
+        return p->myhostname;
+    if (strcmp(bare, "_") == 0)
+        return f->client;
+    if (strcmp(bare, "v") == 0)
+        return p->milter_macro_v;
+    if (strcmp(bare, "daemon_name") == 0)
+        return p->milter_macro_daemon_name;
+    if (strcmp(bare, "client_addr") == 0)
+        return f->client_addr;
+    if (strcmp(bare, "client_name") == 0)
+        return f->client_name;
+    if (strcmp(bare, "i") == 0)
+        return f->qid;
+    if (strcmp(bare, "mail_addr") == 0)
+        return f->sender;
+    if (strcmp(bare, "mail_host") == 0)
+        return f->sender ? milter_macro_domain(f->sender) : NULL;
+    if (strcmp(bare, "rcpt_addr") == 0)
+        return f->rcpt;
+    if (strcmp(bare, "rcpt_host") == 0)
+        return f->rcpt ? milter_macro_domain(f->rcpt) : NULL;
+    return NULL;
+}

@@ -32,6 +32,20 @@ struct params;
 const char *milter_macro_list(const struct params *p, int cmd, const char *asked);
 void milter_macros_build(struct milter_macros *mm, const char *list, milter_macro_lookup fn,
                          void *ctx);
+
+/*
+ * What every MTA side knows of a message, for the macros smtpd and pickup both send: j, _,
+ * v, {daemon_name}, {client_addr}, {client_name}, i, {mail_addr}, {mail_host}, {rcpt_addr},
+ * {rcpt_host} (a NULL field: that macro has no value). The caller's own (TLS, AUTH, ports)
+ * go before it.
+ */
+struct milter_macro_facts {
+    const char *client; /* "_": "name [addr]" */
+    const char *client_name, *client_addr;
+    const char *qid, *sender, *rcpt;
+};
+const char *milter_macro_common(const struct params *p, const struct milter_macro_facts *f,
+                                const char *bare);
 void milter_macros_free(struct milter_macros *mm);
 
 #endif

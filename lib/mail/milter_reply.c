@@ -9,9 +9,19 @@
  * point into the packet: they live as long as it does.
  */
 #include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
+#include "core/mem.h"
 #include "mail/milter_codec.h"
+#include "mail/smtp_reply.h"
+
+/* What Postfix answers for a milter's REJECT and TEMPFAIL, and smtpd and pickup with it. */
+const struct smtp_reply milter_reject_reply = {550, "5.7.1", "Command rejected"};
+const struct smtp_reply milter_tempfail_reply = {451, "4.7.1",
+                                                 "Service unavailable - try again later"};
 
 /* A cursor over one packet's data. */
 struct milter_cursor {
@@ -133,6 +143,38 @@ milter_reply_fields(struct milter_cursor *c, struct milter_reply *r)
     }
 }
 
+void
+milter_custom_parse(const char *reply, struct milter_custom *out)
+{
+    struct buf lines;
+    const char *p = reply;
+
+    out->code = (int)strtol(reply, NULL, 10);
+    out->status[0] = 0;
+    buf_init(&lines, sizeof(out->text));
+    while (*p) {
+        const char *end = strstr(p, "\r\n");
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        const char *t = p + (len >= 4 ? 4 : len);
+        size_t n = len - (size_t)(t - p);
+        size_t d = smtp_status_len(t, '0' + out->code / 100);
+        if (d > 0 && d < n) {
+            if (out->status[0] == 0)
+                snprintf(out->status, sizeof(out->status), "%.*s", (int)d, t);
+            t += d + 1;
+            n -= d + 1;
+        }
+        if (lines.len)
+            buf_putc(&lines, '\n');
+        buf_append(&lines, t, n);
+        p = end ? end + 2 : p + len;
+    }
+    snprintf(out->text, sizeof(out->text), "%s", lines.len ? buf_str(&lines) : "Command rejected");
+    buf_free(&lines);
+    if (out->status[0] == 0)
+        snprintf(out->status, sizeof(out->status), "%c.7.1", out->code >= 500 ? '5' : '4');
+}
+
 uint32_t
 milter_reply_action(int cmd)
 {
@@ -207,6 +249,26 @@ milter_optneg_check(const struct milter_reply *r, uint32_t offer_actions, uint32
         return err_set(err, "requests unavailable protocol steps 0x%lx",
                        (unsigned long)(r->protocol & ~offer_protocol));
     return true;
+}
+
+void
+milter_optneg_keep(const struct milter_reply *r, uint32_t *actions, uint32_t *protocol,
+                   char *symlist[MILTER_STAGES])
+{
+    *actions = r->actions;
+    *protocol = r->protocol;
+    for (int i = 0; i < MILTER_STAGES; i++)
+        symlist[i] =
+            r->symlist[i] && (r->actions & MILTER_ACT_SETSYMLIST) ? xstrdup(r->symlist[i]) : NULL;
+}
+
+void
+milter_symlist_free(char *symlist[MILTER_STAGES])
+{
+    for (int i = 0; i < MILTER_STAGES; i++) {
+        free(symlist[i]);
+        symlist[i] = NULL;
+    }
 }
 
 /* milter_stage_cmd - the command that a stage's macros are sent before */

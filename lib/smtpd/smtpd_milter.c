@@ -38,9 +38,6 @@
 #include "mail/milter_macro.h"
 #include "smtpd/smtpd_milter.h"
 
-static const struct smtp_reply smtpd_milter_reject = {550, "5.7.1", "Command rejected"};
-static const struct smtp_reply smtpd_milter_tempfail = {451, "4.7.1",
-                                                        "Service unavailable - try again later"};
 static const struct smtp_reply smtpd_milter_shutdown = {421, "4.7.0", "Server closing connection"};
 
 static void smtpd_milter_next(struct smtpd_milters *ms);
@@ -70,46 +67,30 @@ smtpd_milter_timeout(const struct smtpd_mconn *mc, int cmd)
                                         : mc->spec->set.command_timeout;
 }
 
-/* smtpd_milter_domain - the domain of an address, or "" */
-static const char *
-smtpd_milter_domain(const char *addr)
-{
-    const char *at = addr ? strrchr(addr, '@') : NULL;
-
-    return at ? at + 1 : "";
-}
-
 /* smtpd_milter_value - a macro's value by its bare name, from the session */
 static const char *
 smtpd_milter_value(void *ctx, const char *name)
 {
     struct smtpd_milters *ms = ctx;
     struct smtpd_session *sess = ms->sess;
-    const struct params *p = sess->smtpd->p;
     const struct tls_facts *tls = sess->tls;
     /* Postfix: the certificate's names only when it verified (smtpd_tls_ask_ccert, CAfile) */
     bool trusted = tls != NULL && tls->trust == TLS_TRUST_TRUSTED && tls->subject[0];
+    struct milter_macro_facts facts = {
+        .client = ms->client_macro,
+        .client_name = sess->name,
+        .client_addr = sess->addr,
+        .qid = sess->txn.qid[0] ? sess->txn.qid : NULL,
+        .sender = sess->txn.sender,
+        .rcpt = ms->rcpt,
+    };
 
-    if (strcmp(name, "j") == 0)
-        return p->myhostname;
-    if (strcmp(name, "_") == 0) {
+    if (strcmp(name, "_") == 0)
         snprintf(ms->client_macro, sizeof(ms->client_macro), "%s [%s]", sess->name, sess->addr);
-        return ms->client_macro;
-    }
-    if (strcmp(name, "v") == 0)
-        return p->milter_macro_v;
-    if (strcmp(name, "daemon_name") == 0)
-        return p->milter_macro_daemon_name;
     if (strcmp(name, "daemon_addr") == 0)
         return ms->daemon_addr[0] ? ms->daemon_addr : NULL;
-    if (strcmp(name, "client_addr") == 0)
-        return sess->addr;
     if (strcmp(name, "client_port") == 0)
         return ms->client_port;
-    if (strcmp(name, "client_name") == 0)
-        return sess->name;
-    if (strcmp(name, "i") == 0)
-        return sess->txn.qid[0] ? sess->txn.qid : NULL;
     if (tls != NULL && strcmp(name, "tls_version") == 0)
         return tls->protocol;
     if (tls != NULL && strcmp(name, "cipher") == 0)
@@ -128,17 +109,9 @@ smtpd_milter_value(void *ctx, const char *name)
         return smtpd_auth_user(sess);
     if (strcmp(name, "auth_author") == 0)
         return sess->txn.auth_author;
-    if (strcmp(name, "mail_addr") == 0)
-        return sess->txn.sender;
-    if (strcmp(name, "mail_host") == 0)
-        return sess->txn.sender ? smtpd_milter_domain(sess->txn.sender) : NULL;
     if (strcmp(name, "mail_mailer") == 0 || strcmp(name, "rcpt_mailer") == 0)
         return "smtp";
-    if (strcmp(name, "rcpt_addr") == 0)
-        return ms->rcpt;
-    if (strcmp(name, "rcpt_host") == 0)
-        return ms->rcpt ? smtpd_milter_domain(ms->rcpt) : NULL;
-    return NULL;
+    return milter_macro_common(sess->smtpd->p, &facts, name);
 }
 
 /* smtpd_milter_put_macros - the stage's macros for this milter, if it has any */
@@ -173,10 +146,10 @@ smtpd_milter_default(struct smtpd_milters *ms, const struct smtpd_mconn *mc)
 {
     switch (mc->spec->set.default_action) {
     case MILTER_DEFAULT_REJECT:
-        smtpd_milter_refuse(ms, &smtpd_milter_reject);
+        smtpd_milter_refuse(ms, &milter_reject_reply);
         return true;
     case MILTER_DEFAULT_TEMPFAIL:
-        smtpd_milter_refuse(ms, &smtpd_milter_tempfail);
+        smtpd_milter_refuse(ms, &milter_tempfail_reply);
         return true;
     case MILTER_DEFAULT_QUARANTINE:
         if (milter_step_of(ms->cmd)->message)
@@ -289,35 +262,11 @@ smtpd_milter_next(struct smtpd_milters *ms)
 static void
 smtpd_milter_custom(struct smtpd_milters *ms, const char *text)
 {
-    struct buf lines;
-    int code = (int)strtol(text, NULL, 10);
-    const char *p = text;
+    struct milter_custom *c = &ms->custom;
 
-    buf_init(&lines, sizeof(ms->text));
-    ms->dsn[0] = 0;
-    while (*p) {
-        const char *end = strstr(p, "\r\n");
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        const char *t = p + (len >= 4 ? 4 : len);
-        size_t n = len - (size_t)(t - p);
-        size_t d = smtp_status_len(t, '0' + code / 100);
-        if (d > 0 && d < n) {
-            if (ms->dsn[0] == 0)
-                snprintf(ms->dsn, sizeof(ms->dsn), "%.*s", (int)d, t);
-            t += d + 1;
-            n -= d + 1;
-        }
-        if (lines.len)
-            buf_putc(&lines, '\n');
-        buf_append(&lines, t, n);
-        p = end ? end + 2 : p + len;
-    }
-    snprintf(ms->text, sizeof(ms->text), "%s", lines.len ? buf_str(&lines) : "Command rejected");
-    buf_free(&lines);
-    if (ms->dsn[0] == 0)
-        snprintf(ms->dsn, sizeof(ms->dsn), "%c.7.1", code >= 500 ? '5' : '4');
-    ms->verdict.reply = (struct smtp_reply){code, ms->dsn, ms->text};
-    ms->verdict.result = code == 421 ? SMTPD_MILTER_CLOSE : SMTPD_MILTER_REFUSE;
+    milter_custom_parse(text, c);
+    ms->verdict.reply = (struct smtp_reply){c->code, c->status, c->text};
+    ms->verdict.result = c->code == 421 ? SMTPD_MILTER_CLOSE : SMTPD_MILTER_REFUSE;
 }
 
 /* smtpd_milter_settle - the awaited milter gave its verdict: no more waiting for it */
@@ -380,10 +329,10 @@ smtpd_milter_take(struct smtpd_milters *ms, struct smtpd_mconn *mc, const struct
         mc->skip_body = true;
         return NULL;
     case MILTER_REPLY_REJECT:
-        smtpd_milter_refuse(ms, &smtpd_milter_reject);
+        smtpd_milter_refuse(ms, &milter_reject_reply);
         return NULL;
     case MILTER_REPLY_TEMPFAIL:
-        smtpd_milter_refuse(ms, &smtpd_milter_tempfail);
+        smtpd_milter_refuse(ms, &milter_tempfail_reply);
         return NULL;
     case MILTER_REPLY_REPLYCODE:
         smtpd_milter_custom(ms, r->text);

@@ -92,7 +92,7 @@ struct smtpd_milters {
     struct smtp_reply deny;
     struct smtp_reply verdict_reply; /* the reply of the last verdict */
     char deny_dsn[16], deny_text[512];
-    char dsn[16], text[512];
+    struct milter_custom custom; /* the reply of a REPLYCODE verdict */
     char hold_why[256];
     struct smtpd_milter_verdict verdict;
     const char *rcpt; /* the recipient of the RCPT stage, for its macros */

@@ -137,19 +137,13 @@ smtpd_mconn_negotiated(struct smtpd_mconn *mc, const struct milter_reply *r)
 {
     struct err err;
 
-    if (r->cmd != MILTER_REPLY_OPTNEG ||
-        !milter_optneg_check(r, MILTER_ACT_ALL, MILTER_P_ALL, &err)) {
+    if (!milter_optneg_check(r, MILTER_ACT_ALL, MILTER_P_ALL, &err)) {
         char why[600];
-        snprintf(why, sizeof(why), "negotiation: %s",
-                 r->cmd != MILTER_REPLY_OPTNEG ? "not an OPTNEG answer" : err.text);
+        snprintf(why, sizeof(why), "negotiation: %s", err.text);
         smtpd_mconn_fail(mc, why);
         return;
     }
-    mc->actions = r->actions;
-    mc->protocol = r->protocol;
-    for (int i = 0; i < MILTER_STAGES; i++) /* lists count only with their action, as in Sendmail */
-        if (r->symlist[i] != NULL && (r->actions & MILTER_ACT_SETSYMLIST))
-            mc->symlist[i] = xstrdup(r->symlist[i]);
+    milter_optneg_keep(r, &mc->actions, &mc->protocol, mc->symlist);
     mc->state = MCONN_READY;
     loop_timer_stop(mc->timer);
     mc->on_ready(mc);
@@ -294,6 +288,5 @@ smtpd_mconn_free(struct smtpd_mconn *mc)
 {
     smtpd_mconn_close(mc);
     milter_frame_free(&mc->frame);
-    for (int i = 0; i < MILTER_STAGES; i++)
-        free(mc->symlist[i]);
+    milter_symlist_free(mc->symlist);
 }

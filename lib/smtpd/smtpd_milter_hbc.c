@@ -40,11 +40,16 @@ smtpd_milter_hbc_log(struct smtpd_session *sess, const char *what, const char *l
 static const char *
 smtpd_milter_hbc_word(const struct header_action *a)
 {
-    if (a->kind == HEADER_ACTION_HOLD)
+    switch (a->kind) {
+    case HEADER_ACTION_HOLD:
         return "hold";
-    if (a->kind == HEADER_ACTION_DISCARD)
+    case HEADER_ACTION_DISCARD:
         return "discard";
-    return strcmp(a->name, "INFO") == 0 ? "info" : "warning";
+    case HEADER_ACTION_INFO:
+        return "info";
+    default:
+        return "warning";
+    }
 }
 
 /* smtpd_milter_hbc_keep - the message keeps a, if it is stronger than what it has */

@@ -25,6 +25,7 @@ main(void)
         {"Hold\tquarantined", true, HEADER_ACTION_HOLD, 0, "", "quarantined"},
         {"IGNORE", true, HEADER_ACTION_IGNORE, 0, "", ""},
         {"WARN seen", true, HEADER_ACTION_WARN, 0, "", "seen"},
+        {"INFO traced", true, HEADER_ACTION_INFO, 0, "", "traced"},
         {"OK", true, HEADER_ACTION_DUNNO, 0, "", ""},
         {"DUNNO", true, HEADER_ACTION_DUNNO, 0, "", ""},
         {"FILTER smtp:[127.0.0.1]:10025", true, HEADER_ACTION_UNSUPPORTED, 0, "",
