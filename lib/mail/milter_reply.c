@@ -54,7 +54,21 @@ milter_take_u32(struct milter_cursor *c, uint32_t *v)
     return true;
 }
 
-/* milter_code_ok - "4xx"/"5xx", then ' ', '-' or the end; every further line the same code */
+/* milter_code_line - line (up to len) has code, then '-' if more follow, else ' ' or nothing */
+static bool
+milter_code_line(const char *line, size_t len, const char *code, bool last)
+{
+    if (len < 3 || strncmp(line, code, 3) != 0 || line[1] < '0' || line[1] > '9' || line[2] < '0' ||
+        line[2] > '9')
+        return false;
+    return len == 3 ? last : line[3] == (last ? ' ' : '-');
+}
+
+/*
+ * milter_code_ok - "4xx"/"5xx" lines joined by CRLF, each with the first line's code, as a
+ * multi-line SMTP reply; one CRLF may end the text. A lone CR or LF is refused: it would
+ * reach the client as a line of its own, or a line without a code.
+ */
 static bool
 milter_code_ok(const char *text)
 {
@@ -63,15 +77,17 @@ milter_code_ok(const char *text)
     if (text[0] != '4' && text[0] != '5')
         return false;
     for (;;) {
-        if (strncmp(line, text, 3) != 0 || line[1] < '0' || line[1] > '9' || line[2] < '0' ||
-            line[2] > '9')
+        size_t len = strcspn(line, "\r\n");
+        const char *next = line + len;
+        if (*next != 0 && strncmp(next, "\r\n", 2) != 0)
             return false;
-        if (line[3] != 0 && line[3] != ' ' && line[3] != '-' && line[3] != '\r')
+        if (*next != 0)
+            next += 2;
+        if (!milter_code_line(line, len, text, *next == 0))
             return false;
-        line = strchr(line, '\n');
-        if (line == NULL)
+        if (*next == 0)
             return true;
-        line++;
+        line = next;
     }
 }
 

@@ -85,6 +85,59 @@ parse_wire(const char *wire, size_t len, bool bytewise, struct milter_frame *f,
     return at == len && milter_reply_parse(&f->packet, r, err);
 }
 
+/* replycode_parses - whether a REPLYCODE packet carrying text parses */
+static bool
+replycode_parses(const char *text)
+{
+    struct milter_frame f;
+    struct milter_reply r;
+    struct err err;
+    struct buf wire;
+    size_t len = strlen(text) + 2;
+    bool good;
+
+    buf_init(&wire, 64);
+    buf_putc(&wire, (char)(len >> 24));
+    buf_putc(&wire, (char)(len >> 16));
+    buf_putc(&wire, (char)(len >> 8));
+    buf_putc(&wire, (char)len);
+    buf_putc(&wire, 'y');
+    buf_append(&wire, text, strlen(text) + 1);
+    milter_frame_init(&f);
+    good = parse_wire(wire.data, wire.len, false, &f, &r, &err);
+    milter_frame_free(&f);
+    buf_free(&wire);
+    return good;
+}
+
+/* Custom replies: lines end in CRLF only; '-' on every line but the last, ' ' or nothing on
+ * the last; one CRLF may end the text. */
+static void
+test_replycode_lines(void)
+{
+    static const struct {
+        const char *text;
+        bool ok;
+    } cases[] = {
+        {"550", true},
+        {"550 5.7.1 no", true},
+        {"550-5.7.1 one\r\n550-5.7.1 two\r\n550 5.7.1 three", true},
+        {"550 5.7.1 no\r\n", true},
+        {"550-5.7.1 one\n550 5.7.1 two", false},
+        {"550-5.7.1 one\r550 5.7.1 two", false},
+        {"550 5.7.1 a\rb", false},
+        {"550 5.7.1 a\nb", false},
+        {"550 5.7.1 one\r\n550 5.7.1 two", false},
+        {"550-5.7.1 last", false},
+        {"550 5.7.1 no\r\n\r\n", false},
+        {"550x", false},
+        {"550-5.7.1 one\r\n", false},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        is_int(replycode_parses(cases[i].text), cases[i].ok, "replycode %zu", i);
+}
+
 static void
 test_replies(void)
 {
@@ -256,6 +309,7 @@ main(void)
 {
     test_encoders();
     test_replies();
+    test_replycode_lines();
     test_framing();
     test_optneg();
     return done_testing();
