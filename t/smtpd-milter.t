@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """smtpd-milter.t - smtpd's milters (doc/milter.md) against t/bin/test_milter (libmilter) and
 a raw milter of our own for the faults libmilter cannot make: every verdict at every stage,
-a recipient refused alone, discard, the macros of each stage, two milters in order, and a
+a recipient refused alone, discard, the macros of each stage (the transport and next hop
+ones as trivial-rewrite resolves them), two milters in order, and a
 milter that refuses connections, hangs past each timeout, closes mid-message or answers an
 unknown code, each with default_action accept, tempfail and reject; the log lines; the
 edits at the end of the message; the TLS macros after STARTTLS.
@@ -189,6 +190,19 @@ for name, table in (("maps", "127.0.0.1 inet:127.0.0.1:%d\n" % PORT_A),
     services[name] = "-o smtpd_milters=%s -o smtpd_milter_maps=%s" % (first, cidr(name, table))
 services["maps-broken"] = "-o smtpd_milters=%s -o smtpd_milter_maps=cidr:%s/none.cidr" % (
     DEAD, tmp)
+# The transport and next hop macros: local, virtual, relay, alias, transport_maps, relayhost.
+ROUTE_TABLES = {"vmbox": "v@box.example v/\n", "valias": "a@alias.example v@box.example\n",
+                "transport": "special.example custom:[10.0.0.9]:2525\nbare.example smtp\n"}
+for name, text in ROUTE_TABLES.items():
+    with open(os.path.join(tmp, name), "w") as f:
+        f.write(text)
+services["route"] = (
+    "-o smtpd_milters=inet:127.0.0.1:%d -o local_recipient_maps= "
+    "-o virtual_mailbox_domains=box.example -o virtual_mailbox_maps=texthash:%s/vmbox "
+    "-o virtual_alias_domains=alias.example -o virtual_alias_maps=texthash:%s/valias "
+    "-o relay_domains=relay.example,special.example,bare.example "
+    "-o transport_maps=texthash:%s/transport -o relayhost=[smarthost.example]"
+    % (PORT_A, tmp, tmp, tmp))
 inst = Instance(os.path.join(tmp, "inst"), services=services,
                 main_extra="relay_domains = relay.example\nsmtpd_client_connection_count_limit = 0\n")
 err = inst.start()
@@ -305,10 +319,41 @@ def macros(m):
     t.like(m.line("helo"), "helo client.example.net", "HELO: the name")
     t.like(m.line("mail"), "{mail_addr}=s@example.net", "MAIL: {mail_addr}")
     t.like(m.line("mail"), "{mail_host}=example.net", "MAIL: {mail_host}")
+    t.like(m.line("mail"), "{mail_mailer}=smtp", "MAIL: {mail_mailer}")
     t.like(m.line("rcpt"), "{rcpt_addr}=r@relay.example", "RCPT: {rcpt_addr}")
+    t.like(m.line("rcpt"), "{rcpt_host}=relay.example", "RCPT: {rcpt_host}")
+    t.like(m.line("rcpt"), "{rcpt_mailer}=relay", "RCPT: {rcpt_mailer}")
     qid = r[-1].split()[-1]
     t.like(m.line("data"), "i=" + qid, "DATA: i, the queue ID")
 with_milter([], macros)
+
+
+# {rcpt_mailer} {rcpt_host} {mail_mailer} {mail_host}: trivial-rewrite's answer, as Postfix.
+def route(m):
+    want = {"root@mx.example.org": ("local", "mx.example.org"),
+            "v@box.example": ("virtual", "box.example"),
+            "a@alias.example": ("error", "User unknown in virtual alias table"),
+            "x@relay.example": ("relay", "[smarthost.example]"),
+            "x@special.example": ("custom", "[10.0.0.9]:2525"),
+            "x@bare.example": ("smtp", "bare.example")}
+    for sender, mailer, host in (("s@example.net", "smtp", "[smarthost.example]"),
+                                 ("", "local", "mx.example.org")):
+        before = len(m.text().splitlines())
+        r = session("route", ["MAIL FROM:<%s>" % sender] +
+                    ["RCPT TO:<%s>" % a for a in want])
+        t.ok(all(x.startswith("250") for x in r[2:]), "<%s>: every recipient accepted: %s"
+             % (sender, r[2:]))
+        lines = m.text().splitlines()[before:]
+        mail = [x for x in lines if x.startswith("mail ")]
+        t.ok(mail and "\t{mail_mailer}=%s\t" % mailer in mail[0] + "\t" and
+             "\t{mail_host}=%s\t" % host in mail[0] + "\t",
+             "<%s>: {mail_mailer}=%s {mail_host}=%s" % (sender, mailer, host))
+        for addr, (mailer, host) in want.items():
+            got = [x + "\t" for x in lines if x.startswith("rcpt <%s>" % addr)]
+            t.ok(got and "\t{rcpt_mailer}=%s\t" % mailer in got[0] and
+                 "\t{rcpt_host}=%s\t" % host in got[0],
+                 "<%s> to %s: {rcpt_mailer}=%s {rcpt_host}=%s" % (sender, addr, mailer, host))
+with_milter([], route)
 
 # Two milters, in order: the second is asked only when the first goes on.
 def two(a):

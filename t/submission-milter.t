@@ -2,7 +2,8 @@
 """submission-milter.t - smtpd_milters on the submission program (doc/milter.md): on 587 after
 STARTTLS and AUTH, and on 465, the milter (t/bin/test_milter) sees Postfix's default macros of
 each stage: the TLS ones at the EHLO inside TLS, {cert_subject} and {cert_issuer} only for a
-client certificate that verified (smtpd_tls_ask_ccert), {auth_type} {auth_authen} at MAIL and
+client certificate that verified (smtpd_tls_ask_ccert, given with -o to one service: openssl
+s_client is asked for its certificate there and not on the other), {auth_type} {auth_authen} at MAIL and
 {auth_author} from MAIL's AUTH= parameter, {daemon_name} from milter_macro_daemon_name; a
 milter's reject at MAIL, RCPT and the end of the message reaches the client and is logged as
 Postfix does; and the real opendkim signs what an authenticated user submits (not what the
@@ -106,9 +107,9 @@ def check_587(inst, ca, root):
         mail = fields(m.lines("mail")[0]) if m.lines("mail") else {}
         for name, want in (("{auth_type}", "PLAIN"), ("{auth_authen}", LOGIN),
                            ("{auth_author}", LOGIN), ("{mail_addr}", LOGIN),
-                           ("{mail_host}", "example.org")):
-            t.is_eq(mail.get(name), want, "587 MAIL: %s=%s" % (name, want))
-        t.ok(mail.get("{mail_mailer}"), "587 MAIL: {mail_mailer} is given")
+                           ("{mail_host}", "mx.example.org"), ("{mail_mailer}", "local")):
+            t.is_eq(mail.get(name), want, "587 MAIL: %s=%s (example.org is mydestination: "
+                    "local_transport's next hop)" % (name, want))
         data = fields(m.lines("data")[0]) if m.lines("data") else {}
         t.is_eq(data.get("i"), r[-1].split()[-1], "587 DATA: i is the queue ID")
     run_milter(root, [], run)
@@ -165,6 +166,40 @@ def check_ccert(inst, ca, root, trusted, untrusted):
              "one from an unknown CA: neither (Postfix gives them for trusted ones only)")
         t.is_eq(helos[0].get("{daemon_name}"), "ORIGINATING",
                 "-o milter_macro_daemon_name=ORIGINATING: {daemon_name}")
+    run_milter(root, [], run)
+
+
+def s_client(inst, name, ca, cert):
+    """openssl s_client on 587 presenting cert (crt, key): EHLO in TLS, QUIT; its output"""
+    r = subprocess.run(["openssl", "s_client", "-ign_eof", "-starttls", "smtp", "-connect",
+                        "127.0.0.1:%d" % inst.ports[name], "-CAfile", ca, "-cert", cert[0],
+                        "-key", cert[1]], input=b"EHLO client.example.net\r\nQUIT\r\n",
+                       capture_output=True, timeout=30)
+    return r.stdout.decode(errors="replace") + r.stderr.decode(errors="replace")
+
+
+def check_ccert_per_service(inst, ca, root, trusted):
+    """smtpd_tls_ask_ccert given with -o on one service only (main.cf says no): that
+    service's handshakes ask for a certificate, the other's do not (Postfix 3.4 and later)"""
+    def run(m):
+        asked = s_client(inst, "subc", ca, trusted)
+        plain = s_client(inst, "sub", ca, trusted)
+        t.ok(wait_for(lambda: m.text().count("\nclose") == 2, 10), "two s_client sessions over")
+        t.ok(re.search(r"Acceptable client certificate CA names\n[^\n]*Postern Test CA", asked),
+             "-o smtpd_tls_ask_ccert=yes: s_client is asked, with smtpd_tls_CAfile's names") or \
+            t.diag(asked[-1500:])
+        t.like(plain, "No client certificate CA names sent",
+               "the service without it: s_client is not asked")
+        helos = dict((fields(x).get("{daemon_name}"), fields(x)) for x in m.lines("helo")
+                     if "{tls_version}" in x)
+        t.is_eq(helos.get("ORIGINATING", {}).get("{cert_subject}"), "client.example.net",
+                "the asking service: {cert_subject} of s_client's certificate")
+        other = [v for k, v in helos.items() if k != "ORIGINATING"]
+        t.ok(other and "{cert_subject}" not in other[0] and "{cert_issuer}" not in other[0],
+             "the other: no certificate macros, the certificate was never asked for")
+        t.ok(inst.wait_log("Trusted TLS connection established from unknown[127.0.0.1]") and
+             inst.wait_log("Anonymous TLS connection established from unknown[127.0.0.1]"),
+             "smtpd logs the one Trusted and the other Anonymous")
     run_milter(root, [], run)
 
 
@@ -256,12 +291,13 @@ def main(root):
                "smtpd_tls_cert_file = %s\nsmtpd_tls_key_file = %s\n"
                "cyrus_sasl_config_path = %s\nsmtpd_sasl_local_domain =\n"
                "milter_default_action = tempfail\n"
-               "smtpd_tls_ask_ccert = yes\nsmtpd_tls_CAfile = %s\n"
+               "smtpd_tls_CAfile = %s\nsmtpd_tls_loglevel = 1\n"
                % (cadir.cert, cadir.key, sasl_dir, cadir.ca))
     inst = Instance(root, main_cf, services={
         "sub": ("submission", MILTER),
         "subs": ("submission", MILTER + " -o smtpd_tls_wrappermode=yes"),
-        "subc": ("submission", MILTER + " -o milter_macro_daemon_name=ORIGINATING"),
+        "subc": ("submission", MILTER + " -o milter_macro_daemon_name=ORIGINATING"
+                 " -o smtpd_tls_ask_ccert=yes"),
         "subdkim": ("submission", "-o smtpd_milters=" + signer.endpoint),
         "mxdkim": "-o smtpd_milters=" + signer.endpoint},
         extra_master="tlsproxy unix - - n - 0 tlsproxy\n")
@@ -273,6 +309,7 @@ def main(root):
         check_587(inst, cadir.ca, root)
         check_465(inst, cadir.ca, root)
         check_ccert(inst, cadir.ca, root, trusted[::-1], untrusted[::-1])
+        check_ccert_per_service(inst, cadir.ca, root, trusted[::-1])
         check_rejects(inst, cadir.ca, root)
         check_dkim(inst, cadir.ca, verifier)
     finally:

@@ -32,17 +32,12 @@ void tlsproxy_trim_soon(struct tlsproxy *tp);
 /* tlsproxy_session.c */
 void tlsproxy_session_start(struct tlsproxy *tp, int conn);
 
-/* Client certificates: whether to ask, and the CAs they are verified against. */
-struct tlsproxy_ccert {
-    bool ask;
-    const char *cafile;
-};
-
 /* tlsproxy_ctx.c */
 SSL_CTX *tlsproxy_ctx_new(const struct params *p, struct err *err);
-SSL_CTX *tlsproxy_ctx_build(const struct tlsproxy_ccert *ccert, const struct strvec *chain,
-                            const char *cert, const char *key, struct err *err);
+SSL_CTX *tlsproxy_ctx_build(const char *cafile, const struct strvec *chain, const char *cert,
+                            const char *key, struct err *err);
 bool tlsproxy_ctx_policy(SSL *ssl, const struct tls_request *req, struct err *err);
+void tlsproxy_ctx_ask_ccert(SSL *ssl);
 void tlsproxy_ctx_error(struct err *err, const char *what);
 SSL_CTX *tlsproxy_ctx_base(const SSL_METHOD *method, struct err *err);
 int tlsproxy_ctx_accept_any(int ok, X509_STORE_CTX *store);

@@ -17,6 +17,7 @@
 
 /* The session ID context: resumed sessions and client certificates belong to postern. */
 static const unsigned char tlsproxy_sid_ctx[] = "postern-smtpd";
+static const unsigned char tlsproxy_sid_ccert[] = "postern-smtpd-ccert";
 
 /* tlsproxy_ctx_error - err is what, with OpenSSL's first queued reason; the queue is emptied */
 void
@@ -81,25 +82,40 @@ tlsproxy_ctx_accept_any(int ok, X509_STORE_CTX *store)
     return 1;
 }
 
-/* tlsproxy_ctx_ccert - ask for client certificates, verified against the CA file */
+/*
+ * tlsproxy_ctx_cafile - the CAs client certificates are verified against, and named to the
+ * client when it is asked for one. Whether to ask is each session's (the receiver's
+ * smtpd_tls_ask_ccert, tlsproxy_ctx_ask_ccert); the CAs are tlsproxy's own.
+ */
 static bool
-tlsproxy_ctx_ccert(SSL_CTX *ctx, const struct tlsproxy_ccert *ccert, struct err *err)
+tlsproxy_ctx_cafile(SSL_CTX *ctx, const char *cafile, struct err *err)
 {
-    if (!ccert->ask)
+    STACK_OF(X509_NAME) * names;
+
+    if (cafile == NULL || *cafile == 0)
         return true;
-    if (ccert->cafile != NULL && *ccert->cafile != 0) {
-        STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(ccert->cafile);
-        if (names == NULL || SSL_CTX_load_verify_locations(ctx, ccert->cafile, NULL) != 1) {
-            char what[600];
-            snprintf(what, sizeof(what), "cannot load smtpd_tls_CAfile %s", ccert->cafile);
-            sk_X509_NAME_pop_free(names, X509_NAME_free);
-            tlsproxy_ctx_error(err, what);
-            return false;
-        }
-        SSL_CTX_set_client_CA_list(ctx, names);
+    names = SSL_load_client_CA_file(cafile);
+    if (names == NULL || SSL_CTX_load_verify_locations(ctx, cafile, NULL) != 1) {
+        char what[600];
+        snprintf(what, sizeof(what), "cannot load smtpd_tls_CAfile %s", cafile);
+        sk_X509_NAME_pop_free(names, X509_NAME_free);
+        tlsproxy_ctx_error(err, what);
+        return false;
     }
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, tlsproxy_ctx_accept_any);
+    SSL_CTX_set_client_CA_list(ctx, names);
     return true;
+}
+
+/*
+ * tlsproxy_ctx_ask_ccert - this session asks the client for a certificate. Its sessions get
+ * an ID context of their own, so a session resumed from a service that does not ask never
+ * passes for one where a certificate was asked for, nor the other way round.
+ */
+void
+tlsproxy_ctx_ask_ccert(SSL *ssl)
+{
+    SSL_set_verify(ssl, SSL_VERIFY_PEER, tlsproxy_ctx_accept_any);
+    SSL_set_session_id_context(ssl, tlsproxy_sid_ccert, sizeof(tlsproxy_sid_ccert) - 1);
 }
 
 /* tlsproxy_ctx_base - a context of method with the options both sides share */
@@ -121,10 +137,10 @@ tlsproxy_ctx_base(const SSL_METHOD *method, struct err *err)
 
 /*
  * tlsproxy_ctx_build - a server context with the certificates of chain (or of cert and
- * key when chain is empty) and the client-certificate settings of ccert
+ * key when chain is empty) and the client certificates' CAs of cafile
  */
 SSL_CTX *
-tlsproxy_ctx_build(const struct tlsproxy_ccert *ccert, const struct strvec *chain, const char *cert,
+tlsproxy_ctx_build(const char *cafile, const struct strvec *chain, const char *cert,
                    const char *key, struct err *err)
 {
     SSL_CTX *ctx = tlsproxy_ctx_base(TLS_server_method(), err);
@@ -133,7 +149,7 @@ tlsproxy_ctx_build(const struct tlsproxy_ccert *ccert, const struct strvec *chai
         return NULL;
     SSL_CTX_set_session_id_context(ctx, tlsproxy_sid_ctx, sizeof(tlsproxy_sid_ctx) - 1);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF); /* stateless: tickets only */
-    if (!tlsproxy_ctx_certs(ctx, chain, cert, key, err) || !tlsproxy_ctx_ccert(ctx, ccert, err)) {
+    if (!tlsproxy_ctx_certs(ctx, chain, cert, key, err) || !tlsproxy_ctx_cafile(ctx, cafile, err)) {
         SSL_CTX_free(ctx);
         return NULL;
     }
@@ -157,9 +173,8 @@ tlsproxy_ctx_trace(const SSL *ssl, int where, int ret)
 SSL_CTX *
 tlsproxy_ctx_new(const struct params *p, struct err *err)
 {
-    struct tlsproxy_ccert ccert = {p->smtpd_tls_ask_ccert, p->smtpd_tls_CAfile};
-    SSL_CTX *ctx = tlsproxy_ctx_build(&ccert, &p->smtpd_tls_chain_files, p->smtpd_tls_cert_file,
-                                      p->smtpd_tls_key_file, err);
+    SSL_CTX *ctx = tlsproxy_ctx_build(p->smtpd_tls_CAfile, &p->smtpd_tls_chain_files,
+                                      p->smtpd_tls_cert_file, p->smtpd_tls_key_file, err);
 
     if (ctx == NULL)
         return NULL;

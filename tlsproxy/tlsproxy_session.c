@@ -410,9 +410,11 @@ tp_ssl_new(struct tp_session *s, const struct tls_request *req)
         tp_refuse(s, err.text);
         return NULL;
     }
-    if (!req->client)
+    if (!req->client) {
         SSL_set_accept_state(ssl);
-    else if (!tlsproxy_client_setup(ssl, req, &err)) {
+        if (req->ask_ccert)
+            tlsproxy_ctx_ask_ccert(ssl);
+    } else if (!tlsproxy_client_setup(ssl, req, &err)) {
         SSL_free(ssl);
         tp_refuse(s, err.text);
         return NULL;

@@ -28,8 +28,7 @@ struct tlsproxy_sni_ctx {
 
 struct tlsproxy_sni {
     struct map_list *maps;
-    bool ask_ccert; /* copies: the params the main context came from do not outlive it */
-    char *cafile;
+    char *cafile; /* a copy: the params the main context came from do not outlive it */
     struct tlsproxy_sni_ctx *built;
 };
 
@@ -61,7 +60,6 @@ static SSL_CTX *
 tlsproxy_sni_ctx(struct tlsproxy_sni *sni, const char *files)
 {
     struct tlsproxy_sni_ctx *b;
-    struct tlsproxy_ccert ccert = {sni->ask_ccert, sni->cafile};
     struct strvec chain;
     struct err err;
     SSL_CTX *ctx;
@@ -71,7 +69,7 @@ tlsproxy_sni_ctx(struct tlsproxy_sni *sni, const char *files)
             return b->ctx;
     strvec_init(&chain);
     strvec_split(&chain, files, STR_LIST_DELIMS);
-    ctx = tlsproxy_ctx_build(&ccert, &chain, NULL, NULL, &err);
+    ctx = tlsproxy_ctx_build(sni->cafile, &chain, NULL, NULL, &err);
     strvec_free(&chain);
     if (ctx == NULL)
         log_warn("tls_server_sni_maps: %s: handshakes for its names fail until a reload", err.text);
@@ -126,7 +124,6 @@ tlsproxy_sni_setup(SSL_CTX *ctx, const struct params *p, struct err *err)
         return false;
     sni = xcalloc(1, sizeof(*sni));
     sni->maps = maps;
-    sni->ask_ccert = p->smtpd_tls_ask_ccert;
     sni->cafile = xstrdup(p->smtpd_tls_CAfile);
     SSL_CTX_set_ex_data(ctx, tlsproxy_sni_index, sni);
     SSL_CTX_set_tlsext_servername_callback(ctx, tlsproxy_sni_cb);

@@ -119,7 +119,8 @@ enum proto_msg {
 #define PROTO_ATTR_CONN_USE   "conn_use"   /* int: deliver_status: deliveries on the connection */
 #define PROTO_ATTR_SNI        "sni"        /* string: tls_result: the name the client asked for */
 #define PROTO_ATTR_SERVERNAME "servername" /* string: tls_client: SNI to send, "" none */
-#define PROTO_ATTR_MATCH      "match" /* string: tls_client: names the certificate must match */
+#define PROTO_ATTR_MATCH      "match"     /* string: tls_client: names the certificate must match */
+#define PROTO_ATTR_ASK_CCERT  "ask_ccert" /* int: tls_server: 1 ask the client for a certificate */
 #define PROTO_ATTR_QUEUE_NAME "queue_name" /* string: a queue state directory ("deferred") */
 #define PROTO_ATTR_SITE       "site"       /* string: queue_flush: recipients' domain, "" all */
 #define PROTO_ATTR_ACTION     "action"     /* string: queue_admin: delete, hold, release, ... */

@@ -317,6 +317,32 @@ resolve_default(struct resolve *r, const char *sender, const char *addr, struct 
     return true;
 }
 
+/*
+ * resolve_override - a transport_maps entry over the class's answer, as Postfix's
+ * trivial-rewrite: ":nexthop" keeps the transport, "transport:nexthop" replaces both, and
+ * "transport" alone resets the next hop to the recipient domain (for the error transport,
+ * to "Address is undeliverable"), so that relayhost or a main.cf transport's next hop do
+ * not stick to an entry that names none
+ */
+static void
+resolve_override(struct resolve_result *res, const struct resolve_result *map, const char *addr)
+{
+    const char *domain = resolve_domain(addr);
+
+    if (*map->transport == 0) {
+        if (*map->nexthop)
+            snprintf(res->nexthop, sizeof(res->nexthop), "%s", map->nexthop);
+        return;
+    }
+    snprintf(res->transport, sizeof(res->transport), "%s", map->transport);
+    if (*map->nexthop)
+        snprintf(res->nexthop, sizeof(res->nexthop), "%s", map->nexthop);
+    else if (strcmp(map->transport, "error") != 0 && *domain)
+        snprintf(res->nexthop, sizeof(res->nexthop), "%s", domain);
+    else if (strcmp(map->transport, "error") == 0)
+        snprintf(res->nexthop, sizeof(res->nexthop), "Address is undeliverable");
+}
+
 /* resolve_lookup - transport_maps: whole address, then the domain; NULL if none */
 static enum map_status
 resolve_lookup(struct resolve *r, const char *addr, char **value, struct err *err)
@@ -368,9 +394,30 @@ resolve_transport(struct resolve *r, const char *sender, const char *addr,
     }
     resolve_split(value, &map);
     free(value);
-    if (*map.transport)
-        snprintf(res->transport, sizeof(res->transport), "%s", map.transport);
-    if (*map.nexthop)
-        snprintf(res->nexthop, sizeof(res->nexthop), "%s", map.nexthop);
+    resolve_override(res, &map, addr);
     return RESOLVE_OK;
+}
+
+/*
+ * resolve_route - trivial-rewrite's answer for one address, as smtpd asks it (no virtual alias
+ * expansion): the null address stands for MAILER-DAEMON and an unqualified one is at
+ * $myhostname, both local as in Postfix; an address of a virtual alias domain resolves to
+ * the error transport with "User unknown in virtual alias table" as its next hop.
+ */
+enum resolve_status
+resolve_route(struct resolve *r, const char *sender, const char *addr, struct resolve_result *res)
+{
+    char *qualified = NULL;
+    enum resolve_status st;
+
+    if (strrchr(addr, '@') == NULL)
+        addr = qualified = xasprintf("%s@%s", *addr ? addr : "MAILER-DAEMON", r->p->myhostname);
+    st = resolve_transport(r, sender, addr, res);
+    if (st == RESOLVE_BOUNCE && res->cls == ADDR_CLASS_VIRTUAL_ALIAS) {
+        snprintf(res->transport, sizeof(res->transport), "error");
+        snprintf(res->nexthop, sizeof(res->nexthop), "User unknown in virtual alias table");
+        st = res->status = RESOLVE_OK;
+    }
+    free(qualified);
+    return st;
 }

@@ -25,7 +25,12 @@
  * Mail that leaves (relay_transport, default_transport) without a next hop of its own goes,
  * as in Postfix, to the sender's entry in sender_dependent_relayhost_maps (the sender's
  * address, then @domain; the null sender as empty_address_relayhost_maps_lookup_key; DUNNO
- * means no entry), else to relayhost, else to the recipient's domain.
+ * means no entry), else to relayhost, else to the recipient's domain. A transport_maps
+ * entry that names a transport and no next hop resets the next hop to the recipient's domain.
+ *
+ * resolve_route() is resolve_transport() as smtpd's milter macros ({rcpt_mailer},
+ * {rcpt_host}, {mail_*}) see it, Postfix's trivial-rewrite answer: the null and unqualified
+ * addresses are local, a virtual alias domain gives the error transport.
  */
 enum resolve_status {
     RESOLVE_OK,
@@ -56,5 +61,7 @@ enum resolve_status resolve_expand(struct resolve *r, const char *addr, struct s
                                    struct resolve_result *res);
 enum resolve_status resolve_transport(struct resolve *r, const char *sender, const char *addr,
                                       struct resolve_result *res);
+enum resolve_status resolve_route(struct resolve *r, const char *sender, const char *addr,
+                                  struct resolve_result *res);
 
 #endif

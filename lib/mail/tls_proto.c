@@ -1,9 +1,9 @@
 /*
  * tls_proto.c - encoding and decoding of the tlsproxy protocol (tls_proto.h).
  *
- * Trusts: neither side. A request must carry exactly one descriptor and policy strings of
- * printable ASCII; a result's strings must be printable ASCII within their sizes, since
- * they end up in log lines and the Received header.
+ * Trusts: neither side. A request must carry exactly one descriptor, policy strings of
+ * printable ASCII and a yes or no where a flag is asked for; a result's strings must be printable
+ * ASCII within their sizes, since they end up in log lines and the Received header.
  */
 #include <stdio.h>
 #include <string.h>
@@ -35,7 +35,8 @@ tls_request_encode(struct buf *rec, struct attr_fds *fds, const struct tls_reque
     if (req->client) {
         attr_put_text(rec, PROTO_ATTR_SERVERNAME, req->servername);
         attr_put_text(rec, PROTO_ATTR_MATCH, req->match);
-    }
+    } else
+        attr_put_int(rec, PROTO_ATTR_ASK_CCERT, req->ask_ccert);
     return attr_end(rec, err);
 }
 
@@ -46,7 +47,9 @@ tls_request_decode(const struct buf *rec, struct attr_fds *fds, struct tls_reque
                    struct err *err)
 {
     struct buf protocols, ciphers, servername, match;
-    const struct attr_spec spec[] = {
+    int64_t ask_ccert = 0;
+    /* The four both sides send, then the server's one or the client's two. */
+    struct attr_spec spec[] = {
         {PROTO_ATTR_PEER, ATTR_FD, ATTR_REQUIRED, &req->peer},
         {PROTO_ATTR_PROTOCOLS, ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &protocols},
         {PROTO_ATTR_CIPHERS, ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &ciphers},
@@ -61,16 +64,18 @@ tls_request_decode(const struct buf *rec, struct attr_fds *fds, struct tls_reque
     memset(req, 0, sizeof(*req));
     req->peer = -1;
     req->client = msg == PROTO_TLS_CLIENT;
+    if (!req->client)
+        spec[4] = (struct attr_spec){PROTO_ATTR_ASK_CCERT, ATTR_INT, ATTR_REQUIRED, &ask_ccert};
     buf_init(&protocols, TLS_POLICY_MAX);
     buf_init(&ciphers, TLS_POLICY_MAX);
     buf_init(&servername, TLS_FACT_MAX);
     buf_init(&match, TLS_POLICY_MAX);
-    good = proto_decode(rec, TLS_RECORD_LIMIT, fds, msg, spec, req->client ? 6 : 4, err);
+    good = proto_decode(rec, TLS_RECORD_LIMIT, fds, msg, spec, req->client ? 6 : 5, err);
     if (good && (!tls_printable(&protocols, sizeof(req->protocols)) ||
                  !tls_printable(&ciphers, sizeof(req->ciphers)) ||
                  !tls_printable(&servername, sizeof(req->servername)) ||
                  !tls_printable(&match, sizeof(req->match)) || req->timeout < 1 ||
-                 req->timeout > TLS_TIMEOUT_MAX)) {
+                 req->timeout > TLS_TIMEOUT_MAX || (ask_ccert != 0 && ask_ccert != 1))) {
         close(req->peer);
         req->peer = -1;
         good = err_set(err, "malformed %s", proto_msg_name(msg));
@@ -80,6 +85,7 @@ tls_request_decode(const struct buf *rec, struct attr_fds *fds, struct tls_reque
         snprintf(req->ciphers, sizeof(req->ciphers), "%s", buf_str(&ciphers));
         snprintf(req->servername, sizeof(req->servername), "%s", buf_str(&servername));
         snprintf(req->match, sizeof(req->match), "%s", buf_str(&match));
+        req->ask_ccert = ask_ccert == 1;
     }
     buf_free(&protocols);
     buf_free(&ciphers);

@@ -13,7 +13,9 @@
 /*
  * A receiver that is to speak TLS on a client socket connects to private/tlsproxy and sends
  * one tls_server record with the socket attached and the policy of its service (the -o
- * overrides of its master.cf line apply): the protocol versions and the cipher list.
+ * overrides of its master.cf line apply): the protocol versions, the cipher list and
+ * whether to ask the client for a certificate (smtpd_tls_ask_ccert, a yes or no: the CAs it
+ * is verified against stay tlsproxy's smtpd_tls_CAfile, never a path a request names).
  * tlsproxy answers tls_ready when it can do the handshake (its certificates are loaded,
  * the policy is one OpenSSL takes): only then does the receiver tell the client to start
  * (the 220 to STARTTLS), so that a tlsproxy without certificates costs a 454, not the
@@ -44,6 +46,8 @@ struct tls_request {
     char protocols[TLS_POLICY_MAX];
     char ciphers[TLS_POLICY_MAX];
     int64_t timeout; /* seconds the handshake may take */
+    /* tls_server only: */
+    bool ask_ccert; /* ask the client for a certificate */
     /* tls_client only: */
     char servername[TLS_FACT_MAX]; /* SNI, "" none */
     char match[TLS_POLICY_MAX];    /* names the certificate must match, space-separated; a name

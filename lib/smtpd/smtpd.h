@@ -68,6 +68,7 @@ struct smtpd_tls_conf {
 };
 
 struct ub_ctx;
+struct resolve;
 struct milter_spec;
 struct milter_edits;
 
@@ -108,6 +109,7 @@ struct smtpd {
     struct milter_spec *milters; /* smtpd_milters, parsed (smtpd_milter.c) */
     size_t nmilters;             /* 0: no milter, and no cost per session */
     struct smtpd_milter_lists *milter_lists; /* smtpd_milter_maps' lists, parsed */
+    struct resolve *route; /* transports and next hops for the milter macros, or NULL */
 };
 
 /* Counters for the disconnect line, in Postfix's order. */

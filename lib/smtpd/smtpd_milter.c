@@ -48,6 +48,7 @@ smtpd_milter_init(struct smtpd *smtpd)
 {
     smtpd->milters =
         milter_specs_load(smtpd->p, "smtpd_milters", &smtpd->p->smtpd_milters, &smtpd->nmilters);
+    smtpd_milter_route_init(smtpd);
 }
 
 void
@@ -55,6 +56,7 @@ smtpd_milter_free(struct smtpd *smtpd)
 {
     milter_specs_free(smtpd->milters, smtpd->nmilters);
     smtpd_milter_maps_free(smtpd);
+    smtpd_milter_route_free(smtpd);
     smtpd->milters = NULL;
     smtpd->nmilters = 0;
 }
@@ -74,6 +76,7 @@ smtpd_milter_value(void *ctx, const char *name)
     struct smtpd_milters *ms = ctx;
     struct smtpd_session *sess = ms->sess;
     const struct tls_facts *tls = sess->tls;
+    const char *value;
     /* Postfix: the certificate's names only when it verified (smtpd_tls_ask_ccert, CAfile) */
     bool trusted = tls != NULL && tls->trust == TLS_TRUST_TRUSTED && tls->subject[0];
     struct milter_macro_facts facts = {
@@ -109,8 +112,8 @@ smtpd_milter_value(void *ctx, const char *name)
         return smtpd_auth_user(sess);
     if (strcmp(name, "auth_author") == 0)
         return sess->txn.auth_author;
-    if (strcmp(name, "mail_mailer") == 0 || strcmp(name, "rcpt_mailer") == 0)
-        return "smtp";
+    if (smtpd_milter_route(ms, name, &value))
+        return value;
     return milter_macro_common(sess->smtpd->p, &facts, name);
 }
 
@@ -466,6 +469,7 @@ smtpd_milter_end(struct smtpd_session *sess)
     if (ms == NULL)
         return;
     smtpd_milter_msg_free(ms);
+    smtpd_milter_route_end(ms);
     for (size_t i = 0; i < ms->n; i++) {
         struct smtpd_mconn *mc = &ms->m[i];
         if (mc->state == MCONN_READY && !mc->waiting) {

@@ -26,7 +26,8 @@
 
 #define SMTPD_TLSPROXY "private/tlsproxy"
 
-/* smtpd_tls_policy - the versions and ciphers every handshake of this service asks for */
+/* smtpd_tls_policy - the versions, ciphers and client certificate request every handshake
+ * of this service asks for */
 static bool
 smtpd_tls_policy(const struct params *p, struct smtpd_tls_conf *tc, struct err *err)
 {
@@ -36,6 +37,7 @@ smtpd_tls_policy(const struct params *p, struct smtpd_tls_conf *tc, struct err *
 
     tc->req.peer = -1;
     tc->req.timeout = p->smtpd_starttls_timeout;
+    tc->req.ask_ccert = p->smtpd_tls_ask_ccert; /* this service's, -o included, as Postfix 3.4 */
     if (!tls_protocols_parse(protocols, &min, &max, err))
         return false;
     if (strlen(protocols) >= sizeof(tc->req.protocols))

@@ -27,7 +27,7 @@ static const char *const main_cf =
     "deep2@box.example=deep3@box.example, deep3@box.example=deep4@box.example, "
     "{ wide@box.example = w1@box.example, w2@box.example, w3@box.example } }\n"
     "transport_maps = inline:{ special@mx.example.org=mbox:, relay.example=:[10.0.0.1], "
-    ".sub.example=smtp:[gw.example] }\n"
+    ".sub.example=smtp:[gw.example], far.example=smtp:, gone.example=error: }\n"
     "relayhost = [smarthost.example]\n"
     "sender_dependent_relayhost_maps = inline:{ alice@example.org=[alice-relay.example]:587, "
     "@corp.example=[corp-relay.example], bob@corp.example=DUNNO, <>=[bounce-relay.example] }\n";
@@ -133,6 +133,8 @@ test_transport(struct resolve *r)
         {"x@elsewhere.example", "smtp", "[smarthost.example]"}, /* relayhost */
         {"x@host.sub.example", "smtp", "[gw.example]"},         /* .parent entry */
         {"x@sub.example", "smtp", "[smarthost.example]"},       /* not the parent itself */
+        {"x@far.example", "smtp", "far.example"}, /* a transport alone: the domain, not relayhost */
+        {"x@gone.example", "error", "Address is undeliverable"},
     };
     struct resolve_result res;
 
@@ -145,6 +147,30 @@ test_transport(struct resolve *r)
     ok(resolve_transport(r, "", "x@alias.example", &res) == RESOLVE_BOUNCE &&
            strcmp(res.dsn, "5.1.1") == 0,
        "an unexpanded virtual alias address bounces 5.1.1");
+}
+
+/* test_route - what smtpd's milter macros get: trivial-rewrite's answer, no alias expansion */
+static void
+test_route(struct resolve *r)
+{
+    static const struct {
+        const char *addr, *transport, *nexthop;
+    } cases[] = {
+        {"", "local", "mx.example.org"}, /* the null sender: MAILER-DAEMON@$myhostname */
+        {"postmaster", "local", "mx.example.org"},
+        {"user@localhost", "local", "mx.example.org"},
+        {"a@alias.example", "error", "User unknown in virtual alias table"},
+        {"v@box.example", "virtual", "box.example"},
+        {"x@far.example", "smtp", "far.example"},
+        {"x@elsewhere.example", "smtp", "[bounce-relay.example]"}, /* the null sender's relay */
+    };
+    struct resolve_result res;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ok(resolve_route(r, "", cases[i].addr, &res) == RESOLVE_OK, "route <%s>", cases[i].addr);
+        is_str(res.transport, cases[i].transport, "route <%s>: transport", cases[i].addr);
+        is_str(res.nexthop, cases[i].nexthop, "route <%s>: next hop", cases[i].addr);
+    }
 }
 
 int
@@ -166,6 +192,7 @@ main(void)
     test_expand(&r);
     test_transport(&r);
     test_sender_relay(&r);
+    test_route(&r);
     resolve_close(&r);
     params_free(&p);
     conf_free(conf);

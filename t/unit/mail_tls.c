@@ -123,7 +123,7 @@ check_request(void)
     fds.fd[0] = dup(fd); /* as the kernel would hand over a new one */
     ok(tls_request_decode(&rec, &fds, &got, &err) && got.peer >= 0 &&
            strcmp(got.protocols, ">=TLSv1.2") == 0 && strcmp(got.ciphers, "HIGH") == 0 &&
-           got.timeout == 300,
+           got.timeout == 300 && !got.ask_ccert,
        "and decodes whole");
     close(got.peer);
     attr_fds_init(&fds);
@@ -139,6 +139,28 @@ check_request(void)
        "is refused, its descriptor closed");
     buf_free(&rec);
     req.timeout = 300;
+    req.ask_ccert = true;
+    buf_init(&rec, BUF_UNLIMITED);
+    attr_fds_init(&fds);
+    ok(tls_request_encode(&rec, &fds, &req, &err), "a request that asks for a client certificate");
+    fds.fd[0] = dup(fd);
+    ok(tls_request_decode(&rec, &fds, &got, &err) && got.ask_ccert, "decodes with ask_ccert");
+    close(got.peer);
+    buf_free(&rec);
+    buf_init(&rec, BUF_UNLIMITED);
+    attr_fds_init(&fds);
+    proto_begin(&rec, PROTO_TLS_SERVER);
+    attr_put_fd(&rec, &fds, PROTO_ATTR_PEER, fd);
+    attr_put_text(&rec, PROTO_ATTR_PROTOCOLS, ">=TLSv1.2");
+    attr_put_text(&rec, PROTO_ATTR_CIPHERS, "HIGH");
+    attr_put_int(&rec, PROTO_ATTR_TIMEOUT, 300);
+    attr_put_int(&rec, PROTO_ATTR_ASK_CCERT, 2);
+    ok(attr_end(&rec, &err), "a request whose ask_ccert is neither 0 nor 1");
+    fds.fd[0] = dup(fd);
+    ok(!tls_request_decode(&rec, &fds, &got, &err) && got.peer == -1 && fds.n == 0,
+       "is refused, its descriptor closed");
+    buf_free(&rec);
+    req.ask_ccert = false;
     req.client = true;
     strcpy(req.servername, "mx.example.net");
     strcpy(req.match, "mx.example.net .example.net");
