@@ -293,11 +293,11 @@ resolve_default(struct resolve *r, const char *sender, const char *addr, struct 
     const char *domain = resolve_domain(addr);
 
     switch (res->cls) {
-    case ADDR_CLASS_LOCAL:
+    case ADDR_CLASS_LOCAL: /* "local:$myhostname" by default; without one, the domain */
         resolve_split(p->local_transport, res);
-        if (!*res->nexthop)
+        if (!*res->nexthop && !*domain)
             snprintf(res->nexthop, sizeof(res->nexthop), "%s", p->myhostname);
-        return true;
+        break;
     case ADDR_CLASS_VIRTUAL_ALIAS: /* not reached: resolve_expand() bounced it */
     case ADDR_CLASS_VIRTUAL_MAILBOX:
         resolve_split(p->virtual_transport, res);
@@ -320,9 +320,9 @@ resolve_default(struct resolve *r, const char *sender, const char *addr, struct 
 /*
  * resolve_override - a transport_maps entry over the class's answer, as Postfix's
  * trivial-rewrite: ":nexthop" keeps the transport, "transport:nexthop" replaces both, and
- * "transport" alone resets the next hop to the recipient domain (for the error transport,
- * to "Address is undeliverable"), so that relayhost or a main.cf transport's next hop do
- * not stick to an entry that names none
+ * "transport" alone resets the next hop to the recipient domain (for the error and retry
+ * transports, to "Address is undeliverable"), so that relayhost or a main.cf transport's next hop
+ * do not stick to an entry that names none
  */
 static void
 resolve_override(struct resolve_result *res, const struct resolve_result *map, const char *addr)
@@ -337,10 +337,10 @@ resolve_override(struct resolve_result *res, const struct resolve_result *map, c
     snprintf(res->transport, sizeof(res->transport), "%s", map->transport);
     if (*map->nexthop)
         snprintf(res->nexthop, sizeof(res->nexthop), "%s", map->nexthop);
-    else if (strcmp(map->transport, "error") != 0 && *domain)
-        snprintf(res->nexthop, sizeof(res->nexthop), "%s", domain);
-    else if (strcmp(map->transport, "error") == 0)
+    else if (strcmp(map->transport, "error") == 0 || strcmp(map->transport, "retry") == 0)
         snprintf(res->nexthop, sizeof(res->nexthop), "Address is undeliverable");
+    else if (*domain)
+        snprintf(res->nexthop, sizeof(res->nexthop), "%s", domain);
 }
 
 /* resolve_lookup - transport_maps: whole address, then the domain; NULL if none */

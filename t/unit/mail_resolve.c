@@ -27,7 +27,7 @@ static const char *const main_cf =
     "deep2@box.example=deep3@box.example, deep3@box.example=deep4@box.example, "
     "{ wide@box.example = w1@box.example, w2@box.example, w3@box.example } }\n"
     "transport_maps = inline:{ special@mx.example.org=mbox:, relay.example=:[10.0.0.1], "
-    ".sub.example=smtp:[gw.example], far.example=smtp:, gone.example=error: }\n"
+    ".sub.example=smtp:[gw.example], far.example=smtp:, gone.example=error:, later.example=retry }\n"
     "relayhost = [smarthost.example]\n"
     "sender_dependent_relayhost_maps = inline:{ alice@example.org=[alice-relay.example]:587, "
     "@corp.example=[corp-relay.example], bob@corp.example=DUNNO, <>=[bounce-relay.example] }\n";
@@ -135,6 +135,7 @@ test_transport(struct resolve *r)
         {"x@sub.example", "smtp", "[smarthost.example]"},       /* not the parent itself */
         {"x@far.example", "smtp", "far.example"}, /* a transport alone: the domain, not relayhost */
         {"x@gone.example", "error", "Address is undeliverable"},
+        {"x@later.example", "retry", "Address is undeliverable"},
     };
     struct resolve_result res;
 
@@ -194,6 +195,24 @@ main(void)
     test_sender_relay(&r);
     test_route(&r);
     resolve_close(&r);
+    params_free(&p);
+    conf_free(conf);
+
+    conf = params_conf_new();
+    ok(conf_read_text(conf, "main.cf", "myhostname = mx.example.org\nlocal_transport = local\n",
+                      &cerr) &&
+           params_load(&p, conf, &cerr),
+       "local_transport without a next hop loads");
+    if (ok(resolve_open(&r, &p, &err), "its tables open")) {
+        struct resolve_result res;
+        ok(resolve_transport(&r, "", "u@localhost", &res) == RESOLVE_OK &&
+               strcmp(res.transport, "local") == 0 && strcmp(res.nexthop, "localhost") == 0,
+           "then a local address's next hop is its domain, as in Postfix: %s", res.nexthop);
+        ok(resolve_transport(&r, "", "u", &res) == RESOLVE_OK &&
+               strcmp(res.nexthop, "mx.example.org") == 0,
+           "and an unqualified one's $myhostname: %s", res.nexthop);
+        resolve_close(&r);
+    }
     params_free(&p);
     conf_free(conf);
 
