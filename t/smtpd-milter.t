@@ -355,6 +355,20 @@ def route(m):
                  "<%s> to %s: {rcpt_mailer}=%s {rcpt_host}=%s" % (sender, addr, mailer, host))
 with_milter([], route)
 
+
+# A recipient's macros asked for at MAIL (SETSYMLIST): none in a new transaction, whose
+# recipients are not known yet (the last one's address is gone with the one before).
+def route_reset(m):
+    session("route", ["MAIL FROM:<s@example.net>", "RCPT TO:<x@relay.example>", "RSET",
+                      "MAIL FROM:<t@example.net>"])
+    t.ok(m.wait_close(), "session over")
+    mails = [x for x in m.text().splitlines() if x.startswith("mail ")]
+    t.ok(len(mails) == 2 and "{rcpt_addr}" not in mails[1] and "{rcpt_host}" not in mails[1] and
+         "\t{mail_host}=[smarthost.example]" in mails[1],
+         "after RSET: no {rcpt_addr} or {rcpt_host} at MAIL, {mail_host} of the new sender") or \
+        t.diag(mails)
+with_milter(["-M", "mail={rcpt_addr} {rcpt_host} {rcpt_mailer} {mail_host}"], route_reset)
+
 # Two milters, in order: the second is asked only when the first goes on.
 def two(a):
     b = Milter(PORT_B, ["-a", "rcpt=reject"])

@@ -470,6 +470,7 @@ smtpd_milter_end(struct smtpd_session *sess)
         return;
     smtpd_milter_msg_free(ms);
     smtpd_milter_route_end(ms);
+    free(ms->rcpt);
     for (size_t i = 0; i < ms->n; i++) {
         struct smtpd_mconn *mc = &ms->m[i];
         if (mc->state == MCONN_READY && !mc->waiting) {
@@ -607,7 +608,8 @@ smtpd_milter_rcpt(struct smtpd_session *sess, const char *rcpt, const char *args
         smtpd_milter_go(sess, done);
         return;
     }
-    ms->rcpt = rcpt;
+    free(ms->rcpt); /* the session's copy goes when a refused recipient is dropped */
+    ms->rcpt = xstrdup(rcpt);
     smtpd_milter_args(ms, MILTER_CMD_RCPT, rcpt, args);
     smtpd_milter_stage(ms, MILTER_CMD_RCPT, done);
 }
@@ -662,6 +664,8 @@ smtpd_milter_abort(struct smtpd_session *sess)
     }
     buf_free(&abort);
     ms->verdict.hold = false;
+    free(ms->rcpt);
+    ms->rcpt = NULL;
 }
 
 /*

@@ -103,7 +103,7 @@ struct smtpd_milters {
     struct milter_custom custom; /* the reply of a REPLYCODE verdict */
     char hold_why[256];
     struct smtpd_milter_verdict verdict;
-    const char *rcpt; /* the recipient of the RCPT stage, for its macros */
+    char *rcpt; /* the last RCPT stage's recipient (a copy, until the transaction ends) */
     struct smtpd_milter_route mail_route, rcpt_route;
     char daemon_addr[64];
     char client_port[8];
