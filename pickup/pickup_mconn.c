@@ -104,7 +104,7 @@ pickup_mconn_connect(struct pickup_mconn *mc)
 
     if (spec->addr_len == 0)
         return pickup_mconn_fail(mc, "%s", "its address could not be resolved");
-    mc->fd = socket(spec->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    mc->fd = milter_spec_socket(spec);
     if (mc->fd < 0)
         return pickup_mconn_fail(mc, "socket: %s", strerror(errno));
     if (connect(mc->fd, (const struct sockaddr *)&spec->addr, spec->addr_len) == 0)

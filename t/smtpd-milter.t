@@ -9,19 +9,18 @@ edits at the end of the message; the TLS macros after STARTTLS.
 
 Timing is never pass/fail: a hanging milter sleeps an hour against timeouts of 1 s."""
 import os
-import socket
 import ssl
 import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from smtpd_harness import Client, Instance, free_port, tls_owner, wait_for  # noqa: E402
 from tap import TAP  # noqa: E402
 from tlsca import TestCA  # noqa: E402
+from rawmilter import RawMilterServer  # noqa: E402
 
 t = TAP()
 BUILD = os.environ["BUILD"]
@@ -60,7 +59,7 @@ class Milter:
         self.proc.wait()
 
 
-class RawMilter:
+class RawMilter(RawMilterServer):
     """A milter of our own on a loopback port: negotiates, then answers CONTINUE, except
     mode "silent" (never answers the negotiation), "close:C" (closes when command C comes),
     "code:C" (answers command C with the unknown reply 'Z'), "skip:C" (answers it SKIP),
@@ -70,82 +69,29 @@ class RawMilter:
 
     def __init__(self, port, mode):
         self.mode = mode
-        self.srv = socket.socket()
-        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.srv.bind(("127.0.0.1", port))
-        self.srv.listen(16)
-        self.conns = []
-        threading.Thread(target=self.serve, daemon=True).start()
+        super().__init__(port)
 
-    def serve(self):
-        while True:
-            try:
-                c, _ = self.srv.accept()
-            except OSError:
-                return
-            self.conns.append(c)
-            threading.Thread(target=self.session, args=(c,), daemon=True).start()
-
-    def packet(self, c):
-        head = b""
-        while len(head) < 4:
-            more = c.recv(4 - len(head))
-            if not more:
-                return None
-            head += more
-        n = struct.unpack(">I", head)[0]
-        data = b""
-        while len(data) < n:
-            more = c.recv(n - len(data))
-            if not more:
-                return None
-            data += more
-        return data
-
-    def session(self, c):
-        try:
-            while True:
-                p = self.packet(c)
-                if p is None:
-                    return
-                cmd = chr(p[0])
-                flags = int(self.mode[6:], 16) if self.mode.startswith("flags:") else 0
-                if cmd == "O":
-                    if self.mode == "silent":
-                        continue
-                    c.sendall(struct.pack(">IcIII", 13, b"O", 6, 0, flags))
-                elif cmd == "C" and flags & 0x1:
-                    c.close()
-                    return
-                elif cmd == "C" and flags & 0x1000:
-                    continue
-                elif self.mode == "close:" + cmd:
-                    c.close()
-                    return
-                elif self.mode == "code:" + cmd:
-                    c.sendall(struct.pack(">Ic", 1, b"Z"))
-                elif self.mode == "skip:" + cmd:
-                    c.sendall(struct.pack(">Ic", 1, b"s"))
-                elif self.mode == "addrcpt" and cmd == "E":
-                    rcpt = b"<x@relay.example>\0"
-                    c.sendall(struct.pack(">Ic", 1 + len(rcpt), b"+") + rcpt +
-                              struct.pack(">Ic", 1, b"c"))
-                elif cmd not in "DAQ":
-                    c.sendall(struct.pack(">Ic", 1, b"c"))
-        except OSError:
-            return
-
-    def stop(self):
-        try:
-            self.srv.shutdown(socket.SHUT_RDWR)
-        except OSError:
+    def command(self, c, peer, cmd, p):
+        flags = int(self.mode[6:], 16) if self.mode.startswith("flags:") else 0
+        if cmd == "O":
+            if self.mode != "silent":
+                c.sendall(struct.pack(">IcIII", 13, b"O", 6, 0, flags))
+        elif (cmd == "C" and flags & 0x1) or self.mode == "close:" + cmd:
+            c.close()
+            return False
+        elif cmd == "C" and flags & 0x1000:
             pass
-        self.srv.close()
-        for c in self.conns:
-            try:
-                c.close()
-            except OSError:
-                pass
+        elif self.mode == "code:" + cmd:
+            c.sendall(struct.pack(">Ic", 1, b"Z"))
+        elif self.mode == "skip:" + cmd:
+            c.sendall(struct.pack(">Ic", 1, b"s"))
+        elif self.mode == "addrcpt" and cmd == "E":
+            rcpt = b"<x@relay.example>\0"
+            c.sendall(struct.pack(">Ic", 1 + len(rcpt), b"+") + rcpt +
+                      struct.pack(">Ic", 1, b"c"))
+        elif cmd not in "DAQ":
+            c.sendall(struct.pack(">Ic", 1, b"c"))
+        return True
 
 
 PORT_A, PORT_B, PORT_DEAD, PORT_RAW = free_port(), free_port(), free_port(), free_port()

@@ -41,6 +41,7 @@ const char *milter_action_name(enum milter_action a);
 bool milter_spec_parse(const char *text, const struct milter_settings *defaults,
                        struct milter_spec *out, struct err *err);
 void milter_spec_free(struct milter_spec *spec);
+int milter_spec_socket(const struct milter_spec *spec);
 
 /*
  * milter_specs_load - the milters of a list parameter (smtpd_milters, non_smtpd_milters,

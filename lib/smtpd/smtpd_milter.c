@@ -182,7 +182,7 @@ smtpd_milter_ask(struct smtpd_milters *ms, struct smtpd_mconn *mc)
 {
     const struct milter_step *step = milter_step_of(ms->cmd);
     struct buf out;
-    bool reply;
+    bool reply, wait;
 
     if (mc->state == MCONN_DEAD)
         return false;
@@ -204,10 +204,10 @@ smtpd_milter_ask(struct smtpd_milters *ms, struct smtpd_mconn *mc)
     if (step->message)
         mc->in_message = true;
     ms->asking = true;
-    smtpd_mconn_send(mc, &out, reply, smtpd_milter_timeout(mc, ms->cmd));
+    wait = smtpd_mconn_send(mc, &out, reply, smtpd_milter_timeout(mc, ms->cmd));
     ms->asking = false;
     buf_free(&out);
-    return mc->state != MCONN_DEAD && reply;
+    return mc->state != MCONN_DEAD && wait;
 }
 
 /* smtpd_milter_ready - the milter being asked has negotiated: ask it again, for real */
@@ -218,6 +218,18 @@ smtpd_milter_ready(struct smtpd_mconn *mc)
 
     if (ms->busy && &ms->m[ms->cur] == mc)
         smtpd_milter_next(ms);
+}
+
+/* smtpd_milter_drained - the milter being asked took what it was sent: the stage goes on */
+static void
+smtpd_milter_drained(struct smtpd_mconn *mc)
+{
+    struct smtpd_milters *ms = mc->owner;
+
+    if (!ms->busy || &ms->m[ms->cur] != mc)
+        return;
+    ms->cur++;
+    smtpd_milter_next(ms);
 }
 
 /* smtpd_milter_kick - the stage is over: its verdict to the session, from the loop */
@@ -428,7 +440,7 @@ smtpd_milter_addrs(struct smtpd_milters *ms, int fd)
 }
 
 static const struct smtpd_mconn_ops smtpd_milter_ops = {smtpd_milter_ready, smtpd_milter_reply,
-                                                        smtpd_milter_fail};
+                                                        smtpd_milter_fail, smtpd_milter_drained};
 
 /* smtpd_milter_session - a new session: its milters, not connected yet */
 void
@@ -642,6 +654,25 @@ smtpd_milter_unknown(struct smtpd_session *sess, const char *line, smtpd_milter_
     smtpd_milter_stage(ms, MILTER_CMD_UNKNOWN, done);
 }
 
+/*
+ * smtpd_milter_abort_one - ABORT to a milter that saw the transaction. One that still owes
+ * a reply (or has output held) is closed instead: its late reply would come after the
+ * ABORT and be taken for the answer to the next request. Postfix's milter8 reads every
+ * reply before it sends anything else, and closes a milter it gave up on; here the session
+ * takes no command while a stage waits, so this is for a caller that ends a transaction
+ * in the middle of a stage, which none does today.
+ */
+static void
+smtpd_milter_abort_one(struct smtpd_mconn *mc, const struct buf *abort)
+{
+    if (mc->waiting || mc->draining) {
+        log_warn("milter %s: the transaction ended while it owed a reply: closed", mc->spec->name);
+        smtpd_mconn_close(mc);
+        return;
+    }
+    smtpd_mconn_post(mc, abort);
+}
+
 /* smtpd_milter_abort - the transaction is dropped: ABORT to each milter that saw it */
 void
 smtpd_milter_abort(struct smtpd_session *sess)
@@ -656,8 +687,8 @@ smtpd_milter_abort(struct smtpd_session *sess)
     milter_put_simple(&abort, MILTER_CMD_ABORT);
     for (size_t i = 0; i < ms->n; i++) {
         struct smtpd_mconn *mc = &ms->m[i];
-        if (mc->in_message && !mc->waiting)
-            smtpd_mconn_send(mc, &abort, false, 0);
+        if (mc->in_message)
+            smtpd_milter_abort_one(mc, &abort);
         mc->in_message = false;
         mc->done_message = false;
         mc->skip_body = false;

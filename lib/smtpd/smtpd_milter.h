@@ -16,11 +16,13 @@
 
 struct smtpd_mconn;
 
-/* What the connection tells its owner: negotiated; one reply packet, parsed; or the end. */
+/* What the connection tells its owner: negotiated; one reply packet, parsed; or the end;
+ * or that held output was written (see smtpd_mconn_send). */
 struct smtpd_mconn_ops {
     void (*ready)(struct smtpd_mconn *mc);
     void (*reply)(struct smtpd_mconn *mc, const struct milter_reply *r);
     void (*fail)(struct smtpd_mconn *mc, const char *why);
+    void (*drained)(struct smtpd_mconn *mc);
 };
 
 enum smtpd_mconn_state {
@@ -38,6 +40,7 @@ struct smtpd_mconn {
     void (*on_ready)(struct smtpd_mconn *mc);
     void (*on_reply)(struct smtpd_mconn *mc, const struct milter_reply *r);
     void (*on_fail)(struct smtpd_mconn *mc, const char *why);
+    void (*on_drained)(struct smtpd_mconn *mc);
     struct loop *loop;
     enum smtpd_mconn_state state;
     int fd;
@@ -46,6 +49,7 @@ struct smtpd_mconn {
     struct buf out; /* packets not written yet */
     struct milter_frame frame;
     bool waiting;      /* a reply is outstanding */
+    bool draining;     /* too much output: the sender waits for it to drain */
     long wait_seconds; /* its time limit (PROGRESS starts it again) */
     uint32_t actions;  /* negotiated */
     uint32_t protocol;
@@ -61,8 +65,9 @@ struct smtpd_mconn {
 void smtpd_mconn_init(struct smtpd_mconn *mc, const struct milter_spec *spec, struct loop *loop,
                       void *owner, const struct smtpd_mconn_ops *ops);
 void smtpd_mconn_start(struct smtpd_mconn *mc);
-void smtpd_mconn_send(struct smtpd_mconn *mc, const struct buf *packets, bool want_reply,
+bool smtpd_mconn_send(struct smtpd_mconn *mc, const struct buf *packets, bool want_reply,
                       long seconds);
+void smtpd_mconn_post(struct smtpd_mconn *mc, const struct buf *packets);
 void smtpd_mconn_close(struct smtpd_mconn *mc);
 void smtpd_mconn_free(struct smtpd_mconn *mc);
 

@@ -4,6 +4,14 @@
  * them, replies framed and parsed, and one timer for whatever is awaited (the connect and
  * the negotiation: connect_timeout; a request: the timeout its caller gives).
  *
+ * Flow control: a packet the milter does not answer (SMFIP_NR_HDR, SMFIP_NR_BODY) is not
+ * waited for, so a milter that stops reading would have smtpd queue the rest of the message
+ * for it in memory. Once more than SMTPD_MCONN_OUT_HIGH octets wait to be written, the
+ * send is held as if a reply were awaited (smtpd_mconn_send returns true) until the socket
+ * has taken all but SMTPD_MCONN_OUT_LOW of them (on_drained); the caller's timeout runs
+ * meanwhile, started again by each write that takes something, and its end is the
+ * milter's failure. The output holds at most SMTPD_MCONN_OUT_HIGH and one packet.
+ *
  * Nothing is sent before the negotiation ended: what a stage sends depends on the steps,
  * replies and macros the milter negotiated, so the owner starts the connection
  * (smtpd_mconn_start), hears on_ready once it is negotiated, and only then sends. Any error
@@ -27,7 +35,9 @@
 #include "core/mem.h"
 #include "smtpd/smtpd_milter.h"
 
-#define SMTPD_MCONN_READ 16384
+#define SMTPD_MCONN_READ     16384
+#define SMTPD_MCONN_OUT_HIGH (64 * 1024)
+#define SMTPD_MCONN_OUT_LOW  (16 * 1024)
 
 static void smtpd_mconn_io(int fd, unsigned events, void *arg);
 
@@ -46,7 +56,10 @@ smtpd_mconn_timer(void *arg)
     struct smtpd_mconn *mc = arg;
     char why[64];
 
-    snprintf(why, sizeof(why), "%s timeout (%lds)", mc->state == MCONN_READY ? "read" : "connect",
+    snprintf(why, sizeof(why), "%s timeout (%lds)",
+             mc->state != MCONN_READY ? "connect"
+             : mc->draining           ? "write"
+                                      : "read",
              mc->wait_seconds);
     smtpd_mconn_fail(mc, why);
 }
@@ -62,10 +75,25 @@ smtpd_mconn_want(struct smtpd_mconn *mc)
     loop_fd_set(mc->watch, events);
 }
 
+/* smtpd_mconn_progress - held output was written in part: wait on, or release the owner */
+static void
+smtpd_mconn_progress(struct smtpd_mconn *mc)
+{
+    if (mc->out.len > SMTPD_MCONN_OUT_LOW) {
+        loop_timer_start(mc->timer, mc->wait_seconds * 1000);
+        return;
+    }
+    mc->draining = false;
+    loop_timer_stop(mc->timer);
+    mc->on_drained(mc);
+}
+
 /* smtpd_mconn_flush - write what the socket takes; false after a failure (reported) */
 static bool
 smtpd_mconn_flush(struct smtpd_mconn *mc)
 {
+    size_t before = mc->out.len;
+
     while (mc->out.len > 0) {
         ssize_t n = send(mc->fd, mc->out.data, mc->out.len, MSG_NOSIGNAL);
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
@@ -79,7 +107,9 @@ smtpd_mconn_flush(struct smtpd_mconn *mc)
         buf_consume(&mc->out, (size_t)n);
     }
     smtpd_mconn_want(mc);
-    return true;
+    if (mc->draining && mc->out.len < before)
+        smtpd_mconn_progress(mc);
+    return mc->state != MCONN_DEAD;
 }
 
 /* smtpd_mconn_open - start the connect (the first send does it) */
@@ -94,7 +124,7 @@ smtpd_mconn_open(struct smtpd_mconn *mc)
         smtpd_mconn_fail(mc, "its address could not be resolved");
         return;
     }
-    fd = socket(spec->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    fd = milter_spec_socket(spec);
     if (fd < 0 || (connect(fd, (const struct sockaddr *)&spec->addr, spec->addr_len) < 0 &&
                    errno != EINPROGRESS && errno != EAGAIN)) {
         char why[128];
@@ -221,7 +251,7 @@ smtpd_mconn_io(int fd, unsigned events, void *arg)
     }
     if ((events & LOOP_WRITE) && !smtpd_mconn_flush(mc))
         return;
-    if (events & LOOP_READ)
+    if ((events & LOOP_READ) && mc->state != MCONN_DEAD)
         smtpd_mconn_read(mc);
 }
 
@@ -236,6 +266,7 @@ smtpd_mconn_init(struct smtpd_mconn *mc, const struct milter_spec *spec, struct 
     mc->on_ready = ops->ready;
     mc->on_reply = ops->reply;
     mc->on_fail = ops->fail;
+    mc->on_drained = ops->drained;
     mc->fd = -1;
     buf_init(&mc->out, BUF_UNLIMITED);
     milter_frame_init(&mc->frame);
@@ -251,18 +282,36 @@ smtpd_mconn_start(struct smtpd_mconn *mc)
 
 /*
  * smtpd_mconn_send - queue packets on a negotiated connection; with want_reply, one reply
- * is awaited for seconds. A dead connection reports nothing: the caller checks the state.
+ * is awaited for seconds. True if the caller waits: for that reply, or for the output to
+ * drain (on_drained), within seconds either way. A dead connection reports nothing: the
+ * caller checks the state.
  */
-void
+bool
 smtpd_mconn_send(struct smtpd_mconn *mc, const struct buf *packets, bool want_reply, long seconds)
 {
     if (mc->state != MCONN_READY)
-        return;
+        return false;
     mc->waiting = want_reply;
     mc->wait_seconds = seconds;
     buf_append(&mc->out, packets->data, packets->len);
     if (want_reply)
         loop_timer_start(mc->timer, seconds * 1000);
+    if (!smtpd_mconn_flush(mc))
+        return false;
+    if (!want_reply && mc->out.len > SMTPD_MCONN_OUT_HIGH) {
+        mc->draining = true;
+        loop_timer_start(mc->timer, seconds * 1000);
+    }
+    return want_reply || mc->draining;
+}
+
+/* smtpd_mconn_post - queue a packet that is neither answered nor waited for (ABORT) */
+void
+smtpd_mconn_post(struct smtpd_mconn *mc, const struct buf *packets)
+{
+    if (mc->state != MCONN_READY)
+        return;
+    buf_append(&mc->out, packets->data, packets->len);
     smtpd_mconn_flush(mc);
 }
 
@@ -279,6 +328,7 @@ smtpd_mconn_close(struct smtpd_mconn *mc)
     mc->watch = NULL;
     mc->fd = -1;
     mc->waiting = false;
+    mc->draining = false;
     mc->state = MCONN_DEAD;
     buf_free(&mc->out);
 }
