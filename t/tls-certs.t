@@ -105,6 +105,11 @@ def main(root):
         body = inst.cat(new[0])[1].decode(errors="replace") if new else ""
         t.like(body, '(Client CN "client.example.net", Issuer "Postern Test CA" (verified OK))',
                "the Received header names the verified client")
+        got, c = handshake(port, client_ctx(ca.ca, c_crt, c_key), name="other.example.org")
+        c.close()
+        t.ok(got == der(o_crt) and wait_for(lambda: inst.logtext().count(
+            "Trusted TLS connection established from unknown[127.0.0.1]") == 2, 10),
+             "SNI to another certificate: the client certificate is still asked for and Trusted")
         got, c = handshake(port, client_ctx(ca.ca, u_crt, u_key))
         c.close()
         t.ok(inst.wait_log("Untrusted TLS connection established from unknown[127.0.0.1]"),
