@@ -85,6 +85,15 @@ struct smtp_out_src {
     struct buf seven;          /* converted content not yet put out (s->down) */
 };
 
+/* The 8-bit check of the content for a server without 8BITMIME (smtp_out_data.c). */
+struct smtp_out_scan {
+    struct queue_content *cur; /* the check is reading; NULL not */
+    struct loop_timer *timer;  /* its next step */
+    unsigned long long octets; /* read so far */
+    unsigned steps;
+    bool done; /* the content is ready for this server (s->down: converted) */
+};
+
 /* One delivery: one request from qmgr, one connection to the next hop. */
 struct smtp_out_sess {
     struct smtp_out *so;
@@ -137,10 +146,14 @@ struct smtp_out_sess {
     bool stale;                 /* reused, and it failed before MAIL FROM was answered: a new one */
     char tried[64];             /* the address of the kept connection this delivery used, or "" */
     struct mime_down *down;     /* 8-bit content going to this server as 7-bit, or NULL */
+    struct smtp_out_scan scan;  /* its check; reset with the connection */
     struct smtp_out_sasl *sasl; /* the AUTH exchange in progress */
     char sasl_user[SMTP_OUT_SASL_USER_MAX]; /* this connection authenticated as, "" not */
     char sasl_id[SMTP_OUT_SASL_USER_MAX];   /* smtp_out_sasl_identity's answer, once known */
     bool sasl_id_known;
+    bool sasl_id_entry;    /* the sender has an entry (sasl_id is its user name) */
+    bool sasl_id_failed;   /* the sender's entry could not be looked up: no reuse, AUTH defers */
+    char sasl_id_why[256]; /* why */
     struct smtp_out_src src;
 };
 
@@ -161,7 +174,7 @@ void smtp_out_dns_cancel(struct smtp_out_sess *s);
 /* smtp_out_cache.c */
 void smtp_out_cache_free(struct smtp_out *so);
 long long smtp_out_cache_now(void);
-bool smtp_out_cache_may(const struct smtp_out_sess *s);
+bool smtp_out_cache_may(struct smtp_out_sess *s);
 void smtp_out_cache_put(struct smtp_out_sess *s);
 bool smtp_out_cache_take(struct smtp_out_sess *s);
 
@@ -185,7 +198,7 @@ void smtp_out_lost(struct smtp_out_sess *s, const char *dsn, const char *fmt, ..
 void smtp_out_proto_start(struct smtp_out_sess *s);
 void smtp_out_proto_reply(struct smtp_out_sess *s);
 enum deliver_handoff smtp_out_handoff(const struct smtp_out_sess *s, size_t i);
-void smtp_out_send(struct smtp_out_sess *s, enum smtp_out_stage stage, size_t rcpt, const char *fmt,
+bool smtp_out_send(struct smtp_out_sess *s, enum smtp_out_stage stage, size_t rcpt, const char *fmt,
                    ...) __attribute__((format(printf, 4, 5)));
 void smtp_out_quit(struct smtp_out_sess *s);
 void smtp_out_envelope(struct smtp_out_sess *s);
@@ -216,6 +229,7 @@ void smtp_out_flat(const struct smtp_resp *r, char *out, size_t len);
 void smtp_out_outcome(struct smtp_out_sess *s, size_t i, enum smtp_out_stage stage);
 void smtp_out_outcome_all(struct smtp_out_sess *s, enum smtp_out_stage stage);
 const char *smtp_out_stage_doing(enum smtp_out_stage stage);
+const char *smtp_out_stage_command(enum smtp_out_stage stage);
 long smtp_out_stage_timeout(const struct smtp_out_sess *s, enum smtp_out_stage stage);
 
 /* smtp_out_data.c */

@@ -16,7 +16,8 @@
  * login the sender's smtp_sasl_password_maps entry gives, else ""), so that a connection
  * authenticated for one sender never carries another sender's mail. Credentials found by
  * the server's name or the next hop are the same for every delivery with that key. A
- * connection whose AUTH failed is never kept (the envelope never started).
+ * connection whose AUTH failed is never kept (the envelope never started), and a delivery
+ * whose sender's entry could not be looked up (a table error) neither takes nor leaves one.
  *
  * An idle connection is closed, with QUIT, after smtp_connection_cache_time_limit; one the
  * server speaks on (421, EOF or anything) is closed at once without a word. A connection is
@@ -109,13 +110,15 @@ smtp_out_cache_wanted(const struct smtp_out_sess *s)
 
 /* smtp_out_cache_may - may the session's connection be kept once its transaction is over? */
 bool
-smtp_out_cache_may(const struct smtp_out_sess *s)
+smtp_out_cache_may(struct smtp_out_sess *s)
 {
     const struct params *p = s->so->p;
 
     if (!s->ready || s->saw_421 || s->rset_failed || s->fd < 0 || s->over || s->tls_wait != NULL ||
         !smtp_out_cache_wanted(s))
         return false;
+    if (smtp_out_sasl_identity(s) != NULL && s->sasl_id_failed)
+        return false; /* its key would not say whose connection it is */
     if (p->smtp_connection_reuse_count_limit > 0 &&
         s->conn_use >= (unsigned long)p->smtp_connection_reuse_count_limit)
         return false;
@@ -234,6 +237,8 @@ smtp_out_cache_take(struct smtp_out_sess *s)
     if (!smtp_out_cache_wanted(s))
         return false;
     smtp_out_cache_key(s, &k);
+    if (s->sasl_id_failed)
+        return false; /* the sender's SASL identity is not known: a connection of its own */
     for (e = s->so->idle; e != NULL && !smtp_out_cache_same(&e->key, &k); e = e->next)
         ;
     if (e == NULL)

@@ -9,18 +9,24 @@
  * fewer than SMTP_OUT_FILL_LOW bytes wait to be sent, up to SMTP_OUT_FILL_HIGH, so a
  * session holds a few hundred KiB whatever the message's size.
  *
+ * For a server without 8BITMIME the content is first checked for 8-bit bytes
+ * (lib/mail/mime_down.c's scan), read the same way: SMTP_OUT_SCAN_STEP octets per turn of
+ * the loop, so that the process's other deliveries go on while a large message is read.
+ *
  * Trusts: the queue file as queue_read.c checks it while reading.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "core/mem.h"
 #include "mail/mime_down.h"
 #include "smtp-out/smtp_out.h"
 
 #define SMTP_OUT_FILL_LOW  (64 * 1024)
 #define SMTP_OUT_FILL_HIGH (256 * 1024)
+#define SMTP_OUT_SCAN_STEP (256 * 1024) /* octets the 8-bit check reads per turn of the loop */
 
 /* smtp_out_put_chunk - bytes of content into s->out: dots doubled at line starts for DATA,
  * as they are for BDAT */
@@ -60,10 +66,15 @@ smtp_out_file_chunk(const char *data, size_t len, void *arg)
     return true;
 }
 
-/* smtp_out_downgrade_free - forget a conversion (the next MX may offer 8BITMIME) */
+/* smtp_out_downgrade_free - forget a conversion and stop its check (the next MX may offer
+ * 8BITMIME) */
 void
 smtp_out_downgrade_free(struct smtp_out_sess *s)
 {
+    queue_content_close(s->scan.cur);
+    s->scan = (struct smtp_out_scan){.timer = s->scan.timer};
+    if (s->scan.timer != NULL)
+        loop_timer_stop(s->scan.timer);
     if (s->down == NULL)
         return;
     mime_down_free(s->down);
@@ -71,29 +82,37 @@ smtp_out_downgrade_free(struct smtp_out_sess *s)
     s->down = NULL;
 }
 
-/*
- * smtp_out_downgrade - for a server without 8BITMIME (RFC 6152 section 3): 7-bit content
- * goes as it is, 8-bit content is converted to 7-bit MIME (s->down, for smtp_out_content),
- * or, where it cannot be or disable_mime_output_conversion says not to, bounces with 5.6.3.
- * False: the session ended, or every recipient has its outcome and QUIT is on its way.
- */
-bool
-smtp_out_downgrade(struct smtp_out_sess *s)
+/* smtp_out_scan_feed - a chunk to the check, counted */
+static bool
+smtp_out_scan_feed(const char *data, size_t len, void *arg)
 {
-    struct mime_down *md = xmalloc(sizeof(*md));
-    struct err err;
+    struct smtp_out_sess *s = arg;
 
-    smtp_out_downgrade_free(s);
-    mime_down_init(md);
-    s->down = md;
-    if (!queue_file_content(s->req.fd, &s->env, mime_down_feed, md, &err)) {
-        s->reached = true; /* our file, not the destination: no negative feedback */
-        smtp_out_lost(s, "4.3.0", "read queue file: %s", err.text);
-        return false;
-    }
+    s->scan.octets += len;
+    return mime_down_feed(data, len, s->down);
+}
+
+/*
+ * smtp_out_scan_verdict - the check is done: 7-bit content goes as it is, 8-bit content is
+ * converted (s->down, for smtp_out_content), or, where it cannot be or
+ * disable_mime_output_conversion says not to, bounces with 5.6.3. False: every recipient
+ * has its outcome and QUIT is on its way.
+ */
+static bool
+smtp_out_scan_verdict(struct smtp_out_sess *s)
+{
+    struct mime_down *md = s->down;
+
     mime_down_finish(md);
-    if (md->verdict == MIME_DOWN_CONVERT && !s->so->p->disable_mime_output_conversion)
+    if (log_verbose() > 0)
+        log_info("%s: 8-bit check of %llu octets in %u steps", s->req.queue_id,
+                 (unsigned long long)s->scan.octets, s->scan.steps);
+    queue_content_close(s->scan.cur);
+    s->scan.cur = NULL;
+    if (md->verdict == MIME_DOWN_CONVERT && !s->so->p->disable_mime_output_conversion) {
+        s->scan.done = true;
         return true;
+    }
     if (md->verdict != MIME_DOWN_7BIT) {
         smtp_out_fail_all(
             s, DELIVER_BOUNCE, "5.6.3",
@@ -104,7 +123,65 @@ smtp_out_downgrade(struct smtp_out_sess *s)
         return false;
     }
     smtp_out_downgrade_free(s);
+    s->scan.done = true;
     return true;
+}
+
+/* smtp_out_scan_step - the check reads on (a timer of no delay: one turn of the loop each),
+ * and at the end of the content the envelope goes, or the delivery ends */
+static void
+smtp_out_scan_step(void *arg)
+{
+    struct smtp_out_sess *s = arg;
+    size_t upto = s->scan.octets + SMTP_OUT_SCAN_STEP;
+    struct err err;
+
+    s->scan.steps++;
+    while (s->scan.octets < upto)
+        switch (queue_content_next(s->scan.cur, smtp_out_scan_feed, s, &err)) {
+        case QUEUE_CONTENT_MORE:
+            break;
+        case QUEUE_CONTENT_END:
+            if (smtp_out_scan_verdict(s))
+                smtp_out_envelope(s);
+            if (s->over)
+                smtp_out_hop_done(s);
+            return;
+        case QUEUE_CONTENT_ERROR:
+            s->reached = true; /* our file, not the destination: no negative feedback */
+            smtp_out_lost(s, "4.3.0", "read queue file: %s", err.text);
+            smtp_out_hop_done(s);
+            return;
+        }
+    loop_timer_start(s->scan.timer, 0);
+}
+
+/*
+ * smtp_out_downgrade - for a server without 8BITMIME (RFC 6152 section 3): is the content
+ * ready to go? True once the check is done and the content may go (7-bit as it is, or
+ * converted); false while the check runs (it calls smtp_out_envelope again when done) or
+ * when the session ended.
+ */
+bool
+smtp_out_downgrade(struct smtp_out_sess *s)
+{
+    struct err err;
+
+    if (s->scan.done)
+        return true;
+    smtp_out_downgrade_free(s);
+    s->down = xmalloc(sizeof(*s->down));
+    mime_down_init(s->down);
+    s->scan.cur = queue_content_open(s->req.fd, &s->env, &err);
+    if (s->scan.cur == NULL) {
+        s->reached = true;
+        smtp_out_lost(s, "4.3.0", "read queue file: %s", err.text);
+        return false;
+    }
+    if (s->scan.timer == NULL)
+        s->scan.timer = loop_timer_new(s->so->ctx->loop, smtp_out_scan_step, s);
+    loop_timer_start(s->scan.timer, 0);
+    return false;
 }
 
 /* smtp_out_src_stop - no more content from the file (sent, or the connection is gone) */

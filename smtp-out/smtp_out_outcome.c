@@ -37,6 +37,12 @@ smtp_out_stage_doing(enum smtp_out_stage stage)
     return smtp_out_stages[stage].doing;
 }
 
+const char *
+smtp_out_stage_command(enum smtp_out_stage stage)
+{
+    return smtp_out_stages[stage].command;
+}
+
 /* smtp_out_stage_timeout - the stage's time limit in milliseconds (Postfix's parameters) */
 long
 smtp_out_stage_timeout(const struct smtp_out_sess *s, enum smtp_out_stage stage)

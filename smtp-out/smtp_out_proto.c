@@ -38,8 +38,32 @@ smtp_out_expect(struct smtp_out_sess *s, enum smtp_out_stage stage, size_t rcpt)
     s->wait[s->wtail++].rcpt = rcpt;
 }
 
-/* smtp_out_send - one command line, and the reply it will get */
-void
+/*
+ * smtp_out_too_long - a command longer than a line this client sends is never cut: when
+ * its argument comes from the queue file (MAIL's sender and ENVID, a recipient's address
+ * and ORCPT), what it carries bounces, as no server would get it whole from here; else
+ * (EHLO with a long smtp_helo_name) the configuration is at fault, and the delivery defers
+ */
+static void
+smtp_out_too_long(struct smtp_out_sess *s, enum smtp_out_stage stage, size_t rcpt, int n)
+{
+    static const char fmt[] = "%s command too long (%d octets, at most %d): not sent";
+    const char *cmd = smtp_out_stage_command(stage);
+    int max = SMTP_OUT_CMD_MAX - 2;
+
+    log_warn("%s: %s command of %d octets for %s not sent: longer than %d", s->req.queue_id, cmd, n,
+             s->host, max);
+    if (stage == SMTP_OUT_RCPT)
+        smtp_out_set(s, rcpt, DELIVER_BOUNCE, "5.5.4", fmt, cmd, n, max);
+    else if (stage == SMTP_OUT_MAIL)
+        smtp_out_fail_all(s, DELIVER_BOUNCE, "5.5.4", fmt, cmd, n, max);
+    else
+        smtp_out_lost(s, "4.3.5", fmt, cmd, n, max);
+}
+
+/* smtp_out_send - one command line, and the reply it will get; false: too long, not sent
+ * (smtp_out_too_long says what became of the delivery) */
+bool
 smtp_out_send(struct smtp_out_sess *s, enum smtp_out_stage stage, size_t rcpt, const char *fmt, ...)
 {
     char line[SMTP_OUT_CMD_MAX];
@@ -49,12 +73,15 @@ smtp_out_send(struct smtp_out_sess *s, enum smtp_out_stage stage, size_t rcpt, c
     va_start(ap, fmt);
     n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
     va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof(line) - 2)
-        n = (int)strlen(line);
+    if (n < 0 || (size_t)n >= sizeof(line) - 2) {
+        smtp_out_too_long(s, stage, rcpt, n);
+        return false;
+    }
     buf_append(&s->out, line, (size_t)n);
     buf_puts(&s->out, "\r\n");
     smtp_out_expect(s, stage, rcpt);
     smtp_out_arm(s);
+    return true;
 }
 
 /*
@@ -144,8 +171,8 @@ smtp_out_next_rcpt(const struct smtp_out_sess *s, size_t i)
     return i;
 }
 
-/* smtp_out_rcpt - RCPT TO for recipient i */
-static void
+/* smtp_out_rcpt - RCPT TO for recipient i; false: too long, the recipient bounced */
+static bool
 smtp_out_rcpt(struct smtp_out_sess *s, size_t i)
 {
     const struct deliver_req_rcpt *r = &s->req.rcpt[i];
@@ -153,12 +180,14 @@ smtp_out_rcpt(struct smtp_out_sess *s, size_t i)
     bool notify = smtp_out_notify_sent(s, i);
     bool orcpt = dsn && *r->orcpt && smtp_out_xtext_ok(r->orcpt);
 
-    smtp_out_send(s, SMTP_OUT_RCPT, i, "RCPT TO:<%s>%s%s%s%s", r->addr, notify ? " NOTIFY=" : "",
-                  notify ? r->notify : "", orcpt ? " ORCPT=" : "", orcpt ? r->orcpt : "");
+    return smtp_out_send(s, SMTP_OUT_RCPT, i, "RCPT TO:<%s>%s%s%s%s", r->addr,
+                         notify ? " NOTIFY=" : "", notify ? r->notify : "", orcpt ? " ORCPT=" : "",
+                         orcpt ? r->orcpt : "");
 }
 
-/* smtp_out_mail - MAIL FROM with what the server offered */
-static void
+/* smtp_out_mail - MAIL FROM with what the server offered; false: too long, every
+ * recipient bounced */
+static bool
 smtp_out_mail(struct smtp_out_sess *s, bool utf8)
 {
     bool dsn = (s->ext.flags & SMTP_EXT_DSN) != 0;
@@ -171,10 +200,10 @@ smtp_out_mail(struct smtp_out_sess *s, bool utf8)
     if (s->ext.flags & SMTP_EXT_SIZE)
         snprintf(size, sizeof(size), " SIZE=%lld", (long long)s->req.size);
     s->reached = true;
-    smtp_out_send(s, SMTP_OUT_MAIL, 0, "MAIL FROM:<%s>%s%s%s%s%s%s%s%s", s->req.sender, size,
-                  body ? " BODY=" : "", body ? s->env.body : "", ret ? " RET=" : "",
-                  ret ? s->env.ret : "", envid ? " ENVID=" : "", envid ? s->env.envid : "",
-                  utf8 ? " SMTPUTF8" : "");
+    return smtp_out_send(s, SMTP_OUT_MAIL, 0, "MAIL FROM:<%s>%s%s%s%s%s%s%s%s", s->req.sender, size,
+                         body ? " BODY=" : "", body ? s->env.body : "", ret ? " RET=" : "",
+                         ret ? s->env.ret : "", envid ? " ENVID=" : "", envid ? s->env.envid : "",
+                         utf8 ? " SMTPUTF8" : "");
 }
 
 /* smtp_out_data_cmd - after the recipients: BDAT with the content where CHUNKING is
@@ -214,7 +243,10 @@ smtp_out_envelope(struct smtp_out_sess *s)
     if (!(s->ext.flags & SMTP_EXT_8BITMIME) && !smtp_out_downgrade(s))
         return;
     s->pipelining = (s->ext.flags & SMTP_EXT_PIPELINING) != 0;
-    smtp_out_mail(s, utf8);
+    if (!smtp_out_mail(s, utf8)) {
+        smtp_out_quit(s);
+        return;
+    }
     if (!s->pipelining)
         return;
     for (size_t i = smtp_out_next_rcpt(s, 0); i < s->req.nrcpt; i = smtp_out_next_rcpt(s, i + 1))
@@ -222,17 +254,19 @@ smtp_out_envelope(struct smtp_out_sess *s)
     smtp_out_data_cmd(s);
 }
 
-/* smtp_out_after_rcpt - without PIPELINING: the next RCPT, DATA, or the end */
+/* smtp_out_after_rcpt - without PIPELINING: the next RCPT (one too long to send has its
+ * outcome, and the one after it goes), DATA, or the end */
 static void
 smtp_out_after_rcpt(struct smtp_out_sess *s, size_t i)
 {
-    size_t next = smtp_out_next_rcpt(s, i + 1);
+    size_t next;
 
     if (s->pipelining)
         return;
-    if (next < s->req.nrcpt)
-        smtp_out_rcpt(s, next);
-    else if (s->naccepted > 0)
+    while ((next = smtp_out_next_rcpt(s, i + 1)) < s->req.nrcpt)
+        if (smtp_out_rcpt(s, next))
+            return;
+    if (s->naccepted > 0)
         smtp_out_data_cmd(s);
     else
         smtp_out_quit(s);

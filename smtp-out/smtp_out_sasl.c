@@ -148,20 +148,57 @@ smtp_out_sasl_key(struct smtp_out_sess *s, const char *key, char **value, struct
     return st;
 }
 
-/* smtp_out_sasl_lookup - "user:password" for this delivery and server, in Postfix's order:
- * sender, server host name, next hop; the caller wipes and frees *value */
-static enum map_status
-smtp_out_sasl_lookup(struct smtp_out_sess *s, bool by_host, char **value, struct err *err)
+/* smtp_out_sasl_free_value - a looked-up "user:password", wiped */
+static void
+smtp_out_sasl_free_value(char **value)
 {
-    enum map_status st;
+    if (*value == NULL)
+        return;
+    wipe(*value, strlen(*value));
+    free(*value);
+    *value = NULL;
+}
+
+/* smtp_out_sasl_is_user - does "user:password" name user? */
+static bool
+smtp_out_sasl_is_user(const char *value, const char *user)
+{
+    size_t n = strcspn(value, ":");
+
+    return strlen(user) == n && strncmp(value, user, n) == 0;
+}
+
+/*
+ * smtp_out_sasl_lookup - "user:password" for this delivery and server, in Postfix's order:
+ * sender, server host name, next hop; the caller wipes and frees *value. The sender's step
+ * goes by smtp_out_sasl_identity's answer (what the connection cache's key holds): its
+ * error is this lookup's error, no entry then is none now, and an entry must still name the
+ * same user, so that AUTH never authenticates as someone the key does not say.
+ */
+static enum map_status
+smtp_out_sasl_lookup(struct smtp_out_sess *s, char **value, struct err *err)
+{
+    const char *id = smtp_out_sasl_identity(s);
+    enum map_status st = MAP_NOTFOUND;
 
     *value = NULL;
     if (s->so->sasl_passwd == NULL)
         return MAP_NOTFOUND;
-    st = smtp_out_sasl_sender(s, value, err);
-    if (st == MAP_NOTFOUND && by_host)
-        st = smtp_out_sasl_key(s, smtp_out_hop_host(s), value, err);
-    if (st == MAP_NOTFOUND && by_host)
+    if (s->sasl_id_failed) {
+        err_set(err, "%s", s->sasl_id_why);
+        return MAP_ERROR;
+    }
+    if (s->sasl_id_entry) {
+        st = smtp_out_sasl_sender(s, value, err);
+        if (st != MAP_ERROR && (*value == NULL || !smtp_out_sasl_is_user(*value, id))) {
+            smtp_out_sasl_free_value(value);
+            err_set(err, "the sender's entry changed during the delivery");
+            return MAP_ERROR;
+        }
+        return st;
+    }
+    st = smtp_out_sasl_key(s, smtp_out_hop_host(s), value, err);
+    if (st == MAP_NOTFOUND)
         st = smtp_out_sasl_key(s, s->req.nexthop, value, err);
     return st;
 }
@@ -171,9 +208,9 @@ smtp_out_sasl_lookup(struct smtp_out_sess *s, bool by_host, char **value, struct
  * smtp_sender_dependent_authentication, "" otherwise (no entry, or the option off): what
  * the connection cache adds to its key, so that one sender's authenticated connection
  * never carries another sender's mail. Without the option the credentials depend only on
- * the server and the next hop, which the key has already. A table error gives a name no
- * table can hold (a control character), so that such a delivery takes no kept connection
- * and defers at AUTH on a new one instead of riding on someone else's.
+ * the server and the next hop, which the key has already. A table error is remembered
+ * (sasl_id_failed): such a delivery neither takes nor leaves a kept connection, and defers
+ * at AUTH; the lookup is made once per delivery, and AUTH goes by it.
  */
 const char *
 smtp_out_sasl_identity(struct smtp_out_sess *s)
@@ -185,23 +222,22 @@ smtp_out_sasl_identity(struct smtp_out_sess *s)
         return s->sasl_id;
     s->sasl_id_known = true;
     s->sasl_id[0] = 0;
-    if (!s->so->p->smtp_sasl_auth_enable)
+    if (!s->so->p->smtp_sasl_auth_enable || s->so->sasl_passwd == NULL)
         return s->sasl_id;
-    switch (smtp_out_sasl_lookup(s, false, &value, &err)) {
+    switch (smtp_out_sasl_sender(s, &value, &err)) {
     case MAP_FOUND:
+        s->sasl_id_entry = true;
         value[strcspn(value, ":")] = 0;
         str_copy(s->sasl_id, value, sizeof(s->sasl_id));
         break;
     case MAP_ERROR:
-        str_copy(s->sasl_id, "\001table error", sizeof(s->sasl_id));
+        s->sasl_id_failed = true;
+        str_copy(s->sasl_id_why, err.text, sizeof(s->sasl_id_why));
         break;
     case MAP_NOTFOUND:
         break;
     }
-    if (value != NULL) {
-        wipe(value, strlen(value));
-        free(value);
-    }
+    smtp_out_sasl_free_value(&value);
     return s->sasl_id;
 }
 
@@ -373,12 +409,12 @@ smtp_out_sasl_start(struct smtp_out_sess *s, const char *mechs)
         return;
     }
     snprintf(prefix, sizeof(prefix), "AUTH %s%s", mech, out != NULL ? " " : "");
+    /* smtp_out_send arms AUTH's stage; a deferral has queued QUIT, whose stage stays */
     if (!smtp_out_sasl_send(s, prefix, out, outlen))
         smtp_out_sasl_defer(
             s, "4.7.0",
             "SASL authentication failed; cannot authenticate to server %s: initial response too long",
             s->host);
-    s->stage = SMTP_OUT_AUTH;
 }
 
 /*
@@ -401,7 +437,7 @@ smtp_out_sasl_after_hello(struct smtp_out_sess *s)
         smtp_out_sasl_defer(s, "4.3.0", "%s", so->sasl_error);
         return true;
     }
-    st = smtp_out_sasl_lookup(s, true, &value, &err);
+    st = smtp_out_sasl_lookup(s, &value, &err);
     if (st == MAP_ERROR) {
         smtp_out_sasl_defer(s, "4.3.0", "smtp_sasl_password_maps lookup failure: %s", err.text);
         return true;

@@ -124,6 +124,8 @@ smtp_out_sess_end(struct smtp_out_sess *s)
     buf_free(&s->out);
     smtp_out_src_stop(s);
     smtp_out_downgrade_free(s);
+    if (s->scan.timer != NULL)
+        loop_timer_free(s->scan.timer);
     smtp_resp_free(&s->resp);
     queue_envelope_free(&s->env);
     deliver_req_free(&s->req);

@@ -145,8 +145,10 @@ smtp_out_tls_done(void *arg, int plain, const struct tls_result *res, bool began
         smtp_out_quit(s);
     else if (s->tlspol.wrapper)
         smtp_out_proto_start(s);
-    else
-        smtp_out_send(s, SMTP_OUT_EHLO, 0, "EHLO %s", s->so->p->smtp_helo_name);
+    else if (!smtp_out_send(s, SMTP_OUT_EHLO, 0, "EHLO %s", s->so->p->smtp_helo_name)) {
+        smtp_out_hop_done(s); /* smtp_helo_name too long: the session was ended */
+        return;
+    }
     smtp_out_arm(s);
 }
 

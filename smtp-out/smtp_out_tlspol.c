@@ -245,6 +245,7 @@ smtp_out_tlspol_request(const struct smtp_out_sess *s, struct tls_request *req, 
     req->client = true;
     req->peer = -1;
     req->timeout = p->smtp_starttls_timeout;
+    str_copy(req->level, tls_level_name(tp->level), sizeof(req->level));
     if (!tls_protocols_parse(protocols, &min, &max, err) ||
         str_copy(req->protocols, protocols, sizeof(req->protocols)) >= sizeof(req->protocols))
         return err_set(err, "TLS protocols \"%s\" not usable", protocols);

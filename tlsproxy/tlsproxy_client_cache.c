@@ -5,11 +5,12 @@
  * memory: one tlsproxy makes every client handshake of the host).
  *
  * A session is filed under the server's address and port and everything of the request
- * that decides what the session may prove: SNI, the names the certificate must match, the
- * protocols and ciphers. The trust anchors are the context's, so a reload that makes a new
- * client context empties the cache. A session is taken out when used (a TLS 1.3 ticket is
- * for one use; the new connection's ticket replaces it), and at most TLSPROXY_CACHE_MAX are
- * kept, the oldest dropped first.
+ * that decides what the session may prove: the level, SNI, the names the certificate must
+ * match, the protocols and ciphers, each field length-prefixed (tls_session_key): a field
+ * that decides what a handshake proves must be in the key. The trust anchors are the context's, so
+ * a reload that makes a new client context empties the cache. A session is taken out when used (a
+ * TLS 1.3 ticket is for one use; the new connection's ticket replaces it), and at most
+ * TLSPROXY_CACHE_MAX are kept, the oldest dropped first.
  *
  * Trusts: nothing of a server's ticket; OpenSSL keeps and checks it.
  */
@@ -139,14 +140,14 @@ tlsproxy_cache_key(int fd, const struct tls_request *req, char *key, size_t size
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
-    char addr[NI_MAXHOST], port[NI_MAXSERV];
+    char addr[NI_MAXHOST], port[NI_MAXSERV], peer[NI_MAXHOST + NI_MAXSERV + 4];
 
     if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0 ||
         getnameinfo((struct sockaddr *)&ss, len, addr, sizeof(addr), port, sizeof(port),
                     NI_NUMERICHOST | NI_NUMERICSERV) != 0)
         return false;
-    return (size_t)snprintf(key, size, "[%s]:%s|%s|%s|%s|%s", addr, port, req->servername,
-                            req->match, req->protocols, req->ciphers) < size;
+    snprintf(peer, sizeof(peer), "[%s]:%s", addr, port);
+    return tls_session_key(peer, req, key, size);
 }
 
 /* tlsproxy_client_cache_use - before a client handshake on fd: resume the session filed for
@@ -154,7 +155,7 @@ tlsproxy_cache_key(int fd, const struct tls_request *req, char *key, size_t size
 void
 tlsproxy_client_cache_use(SSL *ssl, int fd, const struct tls_request *req)
 {
-    char key[NI_MAXHOST + NI_MAXSERV + 4 * TLS_POLICY_MAX + TLS_FACT_MAX];
+    char key[NI_MAXHOST + NI_MAXSERV + 4 * TLS_POLICY_MAX + TLS_FACT_MAX + 64];
     struct tlsproxy_cached *c;
 
     if (tlsproxy_cache_index < 0 || !tlsproxy_cache_key(fd, req, key, sizeof(key)))

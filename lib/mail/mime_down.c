@@ -9,12 +9,18 @@
  * pass walks the same structure in the same order and rewrites just those parts as
  * quoted-printable (RFC 2045 section 6.7), their Content-Transfer-Encoding with them, and
  * declares 7bit on every multipart or message/rfc822 around them that said 8bit or binary
- * (RFC 2045 section 6.4: a composite's encoding must describe what it holds). A message
- * without MIME-Version is one text part; converted, it gets MIME-Version and, when it has
- * none, "Content-Type: text/plain; charset=unknown-8bit" (RFC 1428).
+ * (RFC 2045 section 6.4: a composite's encoding must describe what it holds). Content-Type
+ * is read whether or not MIME-Version is there, as Postfix's mime_state reads it: a
+ * multipart without MIME-Version (old scripts, broken MUAs) is converted part by part, and
+ * gets MIME-Version. A message without MIME-Version or Content-Type is one text part;
+ * converted, it gets MIME-Version and "Content-Type: text/plain; charset=unknown-8bit"
+ * (RFC 1428). 8-bit bytes in a multipart without a boundary, or in a message/partial or
+ * message/external-body part (RFC 2046 5.2: 7bit only), cannot be converted.
  *
- * Trusts: nothing in the content. Lines may have any length; boundaries are matched as
- * RFC 2046 section 5.1.1 says (transport padding allowed); nesting is bounded.
+ * Trusts: nothing in the content. A line is held up to MIME_DOWN_LINE_MAX octets, longer
+ * ones are taken in pieces (only a whole line can be a boundary; a quoted-printable line
+ * goes on with soft breaks); a header is held up to MIME_DOWN_HEADER_MAX; boundaries are
+ * matched as RFC 2046 section 5.1.1 says (transport padding allowed); nesting is bounded.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -41,8 +47,8 @@ void
 mime_down_init(struct mime_down *md)
 {
     memset(md, 0, sizeof(*md));
-    buf_init(&md->line, BUF_UNLIMITED);
-    buf_init(&md->header, BUF_UNLIMITED);
+    buf_init(&md->line, MIME_DOWN_LINE_MAX);
+    buf_init(&md->header, MIME_DOWN_HEADER_MAX);
     md->in_header = true;
     md->top = true;
 }
@@ -55,6 +61,9 @@ mime_down_rewind(struct mime_down *md, struct buf *out)
         free(md->bound[--md->depth]);
     buf_reset(&md->line);
     buf_reset(&md->header);
+    md->more = false;
+    md->rest = MIME_DOWN_REST_NONE;
+    md->qp_col = 0;
     md->in_header = true;
     md->top = true;
     md->kind = MIME_DOWN_LEAF;
@@ -256,11 +265,11 @@ mime_down_write_header(struct mime_down *md, const struct mime_head *h)
             mime_down_emit(md, p, (size_t)(next - p));
         p = next;
     }
-    if (leaf8 && md->top && !h->has_version) {
+    /* The convert pass runs only when a part is converted: the result is MIME, and says so */
+    if (md->top && !h->has_version && (leaf8 || md->kind != MIME_DOWN_LEAF))
         mime_down_emit_field(md, "MIME-Version: 1.0");
-        if (!h->has_type)
-            mime_down_emit_field(md, "Content-Type: text/plain; charset=unknown-8bit");
-    }
+    if (leaf8 && md->top && !h->has_type)
+        mime_down_emit_field(md, "Content-Type: text/plain; charset=unknown-8bit");
     if (leaf8)
         mime_down_emit_field(md, "Content-Transfer-Encoding: quoted-printable");
     else if (outer)
@@ -282,27 +291,42 @@ mime_down_new_leaf(struct mime_down *md)
     md->eight[md->leaf] = false;
 }
 
+/* mime_down_leaf_no8 - why 8-bit bytes in this leaf cannot be made quoted-printable, or
+ * NULL: encoded already, or a type whose encoding can only be 7bit, 8bit or binary */
+static const char *
+mime_down_leaf_no8(const struct mime_head *h, bool multipart, bool message)
+{
+    if (mime_down_cte_is(h, "base64", "quoted-printable"))
+        return "8-bit bytes in a base64 or quoted-printable part";
+    if (multipart)
+        return "8-bit bytes in a multipart without a boundary";
+    if (message && (strcmp(h->subtype, "partial") == 0 || strcmp(h->subtype, "external-body") == 0))
+        return "8-bit bytes in a message/partial or message/external-body part";
+    return NULL;
+}
+
 /* mime_down_header_end - an entity's header is complete: what the entity is, and on */
 static void
 mime_down_header_end(struct mime_down *md)
 {
     struct mime_head h;
-    bool mime;
+    bool multipart, message;
 
     mime_down_parse(md, &h);
-    mime = !md->top || h.has_version;
-    md->encoded = false;
-    if (mime && strcmp(h.type, "multipart") == 0 && *h.boundary) {
+    multipart = strcmp(h.type, "multipart") == 0;
+    message = strcmp(h.type, "message") == 0;
+    md->no8 = NULL;
+    if (multipart && *h.boundary) {
         md->kind = MIME_DOWN_MULTIPART;
         if (md->depth == MIME_DOWN_DEPTH)
             mime_down_cannot(md, "MIME nested too deeply");
         else
             md->bound[md->depth++] = xstrdup(h.boundary);
-    } else if (mime && strcmp(h.type, "message") == 0 && strcmp(h.subtype, "rfc822") == 0)
+    } else if (message && strcmp(h.subtype, "rfc822") == 0)
         md->kind = MIME_DOWN_MESSAGE;
     else {
         md->kind = MIME_DOWN_LEAF;
-        md->encoded = mime_down_cte_is(&h, "base64", "quoted-printable");
+        md->no8 = mime_down_leaf_no8(&h, multipart, message);
         mime_down_new_leaf(md);
     }
     if (md->out != NULL)
@@ -342,12 +366,14 @@ mime_down_boundary(struct mime_down *md, const char *p, size_t len, bool ended)
     return false;
 }
 
-/* mime_down_qp_line - one line of a converted part, quoted-printable, soft breaks at 76 */
+/* mime_down_qp_line - one line (or piece of one) of a converted part, quoted-printable,
+ * soft breaks at 76; white space at the end of a piece is encoded, as the line may end
+ * right after it */
 static void
 mime_down_qp_line(struct mime_down *md, const char *p, size_t len, bool ended)
 {
     static const char hex[] = "0123456789ABCDEF";
-    size_t col = 0;
+    size_t col = md->qp_col;
 
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)p[i];
@@ -368,6 +394,7 @@ mime_down_qp_line(struct mime_down *md, const char *p, size_t len, bool ended)
         mime_down_emit(md, tok, n);
         col += n;
     }
+    md->qp_col = md->more ? col : 0;
     if (ended)
         mime_down_emit(md, "\r\n", 2);
 }
@@ -378,6 +405,8 @@ mime_down_body_line(struct mime_down *md, const char *p, size_t len, bool ended)
 {
     bool eight = mime_down_has_8bit(p, len);
 
+    if (md->more)
+        md->rest = MIME_DOWN_REST_BODY;
     if (md->kind != MIME_DOWN_LEAF) {
         if (eight)
             mime_down_cannot(md, "8-bit text outside any MIME part");
@@ -385,8 +414,8 @@ mime_down_body_line(struct mime_down *md, const char *p, size_t len, bool ended)
         return;
     }
     if (md->out == NULL) {
-        if (eight && md->encoded)
-            mime_down_cannot(md, "8-bit bytes in a base64 or quoted-printable part");
+        if (eight && md->no8 != NULL)
+            mime_down_cannot(md, md->no8);
         else if (eight)
             md->eight[md->leaf] = true;
         return;
@@ -395,6 +424,24 @@ mime_down_body_line(struct mime_down *md, const char *p, size_t len, bool ended)
         mime_down_qp_line(md, p, len, ended);
     else
         mime_down_emit_line(md, p, len, ended);
+}
+
+/* mime_down_header_add - a field's line (or piece of one) to the header being read; a
+ * header past MIME_DOWN_HEADER_MAX is not kept, and its content cannot be converted */
+static void
+mime_down_header_add(struct mime_down *md, const char *p, size_t len)
+{
+    if (md->more)
+        md->rest = MIME_DOWN_REST_HEADER;
+    if (mime_down_has_8bit(p, len))
+        mime_down_cannot(md, "8-bit bytes in a header");
+    if (md->header.len + len + 2 > MIME_DOWN_HEADER_MAX) {
+        mime_down_cannot(md, "a MIME header longer than 64 KiB");
+        return;
+    }
+    buf_append(&md->header, p, len);
+    if (!md->more)
+        buf_puts(&md->header, "\r\n");
 }
 
 /* mime_down_header_line - a line while a header is read: a field, a continuation, the
@@ -418,22 +465,24 @@ mime_down_header_line(struct mime_down *md, const char *p, size_t len, bool ende
         mime_down_line(md, p, len, ended);
         return;
     }
-    if (mime_down_has_8bit(p, len))
-        mime_down_cannot(md, "8-bit bytes in a header");
-    buf_append(&md->header, p, len);
-    buf_puts(&md->header, "\r\n");
+    mime_down_header_add(md, p, len);
 }
 
 static void
 mime_down_line(struct mime_down *md, const char *p, size_t len, bool ended)
 {
-    if (md->in_header)
+    if (md->rest == MIME_DOWN_REST_HEADER)
+        mime_down_header_add(md, p, len);
+    else if (md->rest == MIME_DOWN_REST_BODY)
+        mime_down_body_line(md, p, len, ended);
+    else if (md->in_header)
         mime_down_header_line(md, p, len, ended);
-    else if (md->depth == 0 || !mime_down_boundary(md, p, len, ended))
+    else if (md->more || md->depth == 0 || !mime_down_boundary(md, p, len, ended))
         mime_down_body_line(md, p, len, ended);
 }
 
-/* mime_down_take - one whole line as read (its LF, CRLF or nothing at the end) */
+/* mime_down_take - the end of a line as read (its LF, CRLF or nothing at the end): the
+ * whole line, or its last piece */
 static void
 mime_down_take(struct mime_down *md, const char *p, size_t len)
 {
@@ -441,7 +490,24 @@ mime_down_take(struct mime_down *md, const char *p, size_t len)
 
     if (ended)
         len -= len > 1 && p[len - 2] == '\r' ? 2 : 1;
+    md->more = false;
     mime_down_line(md, p, len, ended);
+    md->rest = MIME_DOWN_REST_NONE;
+    md->qp_col = 0;
+}
+
+/* mime_down_piece - md->line is full and has no LF: handle it as a piece of a longer line
+ * (a CR at its end waits: it may be the CRLF's) */
+static void
+mime_down_piece(struct mime_down *md)
+{
+    size_t n = md->line.len - (md->line.data[md->line.len - 1] == '\r');
+
+    md->more = true;
+    mime_down_line(md, md->line.data, n, false);
+    buf_reset(&md->line);
+    if (n < MIME_DOWN_LINE_MAX)
+        buf_putc(&md->line, '\r');
 }
 
 bool
@@ -449,31 +515,47 @@ mime_down_feed(const char *data, size_t len, void *arg)
 {
     struct mime_down *md = arg;
 
+    if (md->out == NULL && !md->any8)
+        md->any8 = mime_down_has_8bit(data, len);
     while (len > 0) {
         const char *nl = memchr(data, '\n', len);
         size_t n = nl ? (size_t)(nl - data) + 1 : len;
-        if (nl == NULL || md->line.len > 0)
+        if (md->line.len == 0 && nl != NULL && n <= MIME_DOWN_LINE_MAX) {
+            mime_down_take(md, data, n); /* a whole line, taken where it lies */
+        } else {
+            if (n > MIME_DOWN_LINE_MAX - md->line.len)
+                n = MIME_DOWN_LINE_MAX - md->line.len;
             buf_append(&md->line, data, n);
-        if (nl != NULL && md->line.len > 0) {
-            mime_down_take(md, md->line.data, md->line.len);
-            buf_reset(&md->line);
-        } else if (nl != NULL)
-            mime_down_take(md, data, n);
+            if (md->line.data[md->line.len - 1] == '\n') {
+                mime_down_take(md, md->line.data, md->line.len);
+                buf_reset(&md->line);
+            } else if (md->line.len == MIME_DOWN_LINE_MAX)
+                mime_down_piece(md);
+        }
         data += n;
         len -= n;
     }
     return true;
 }
 
+/* mime_down_finish - the end of the content; after the scan, the verdict (content without
+ * an 8-bit byte goes as it is, whatever its structure) */
 void
 mime_down_finish(struct mime_down *md)
 {
-    if (md->line.len > 0)
-        mime_down_take(md, md->line.data, md->line.len);
+    if (md->line.len > 0 || md->rest != MIME_DOWN_REST_NONE)
+        mime_down_take(md, md->line.data != NULL ? md->line.data : "", md->line.len);
     buf_reset(&md->line);
     if (md->in_header && md->header.len > 0)
         mime_down_header_end(md);
-    if (md->out != NULL || md->verdict == MIME_DOWN_CANNOT)
+    if (md->out != NULL)
+        return;
+    if (!md->any8) {
+        md->verdict = MIME_DOWN_7BIT;
+        md->why = NULL;
+        return;
+    }
+    if (md->verdict == MIME_DOWN_CANNOT)
         return;
     for (size_t i = 0; i < md->nleaf; i++)
         if (md->eight[i])

@@ -19,13 +19,28 @@
  *      quoted-printable, its Content-Transfer-Encoding rewritten, and 7bit declared on the
  *      multiparts and messages around it; lines end in CRLF. Parts without 8-bit bytes pass
  *      as they were.
+ *
+ * Memory is bounded whatever the content: a line is held up to MIME_DOWN_LINE_MAX octets
+ * and a longer one is taken in pieces (quoted-printable continues it with soft line
+ * breaks), and an entity's header is held up to MIME_DOWN_HEADER_MAX (beyond, content with
+ * 8-bit bytes cannot be converted). Content without any 8-bit byte is MIME_DOWN_7BIT
+ * whatever its structure: it goes as it is.
  */
-#define MIME_DOWN_DEPTH 20
+#define MIME_DOWN_DEPTH      20
+#define MIME_DOWN_LINE_MAX   1000 /* RFC 5322's 998 and CRLF */
+#define MIME_DOWN_HEADER_MAX (64 * 1024)
 
 enum mime_down_verdict {
     MIME_DOWN_7BIT,
     MIME_DOWN_CONVERT,
     MIME_DOWN_CANNOT,
+};
+
+/* Where the rest of a line taken in pieces goes. */
+enum mime_down_rest {
+    MIME_DOWN_REST_NONE, /* the next piece starts a line */
+    MIME_DOWN_REST_HEADER,
+    MIME_DOWN_REST_BODY,
 };
 
 enum mime_down_kind {
@@ -36,12 +51,16 @@ enum mime_down_kind {
 
 struct mime_down {
     struct buf *out;          /* the convert pass's output; NULL while scanning */
-    struct buf line;          /* the line being assembled */
+    struct buf line;          /* the line being assembled, at most MIME_DOWN_LINE_MAX */
+    bool more;                /* the piece being handled is not the end of its line */
+    enum mime_down_rest rest; /* a line in pieces: where its next piece goes */
+    size_t qp_col;            /* quoted-printable: characters on the output line so far */
+    bool any8;                /* the scan saw an 8-bit byte somewhere */
     struct buf header;        /* the current entity's header, until its empty line */
     bool in_header;           /* reading an entity's header */
     bool top;                 /* that entity is the message itself */
     enum mime_down_kind kind; /* the current entity, once its header is read */
-    bool encoded;             /* a leaf in base64 or quoted-printable */
+    const char *no8;          /* a leaf whose 8-bit bytes cannot be converted: why */
     size_t leaf;              /* the current leaf's number, from 0 */
     size_t nleaf;
     size_t nscanned; /* the convert pass: how many leaves the scan saw */

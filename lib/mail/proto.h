@@ -121,6 +121,7 @@ enum proto_msg {
 #define PROTO_ATTR_SERVERNAME "servername" /* string: tls_client: SNI to send, "" none */
 #define PROTO_ATTR_MATCH      "match"     /* string: tls_client: names the certificate must match */
 #define PROTO_ATTR_ASK_CCERT  "ask_ccert" /* int: tls_server: 1 ask the client for a certificate */
+#define PROTO_ATTR_LEVEL      "level"     /* string: tls_client: the policy's level ("may", ...) */
 #define PROTO_ATTR_QUEUE_NAME "queue_name" /* string: a queue state directory ("deferred") */
 #define PROTO_ATTR_SITE       "site"       /* string: queue_flush: recipients' domain, "" all */
 #define PROTO_ATTR_ACTION     "action"     /* string: queue_admin: delete, hold, release, ... */

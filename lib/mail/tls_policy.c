@@ -26,16 +26,26 @@ tls_level_parse(const char *text, enum tls_level *level, struct err *err)
     return true;
 }
 
+static const char *const tls_level_names[] = {"none", "may", "encrypt", "verify", "secure"};
+
+const char *
+tls_level_name(enum tls_level level)
+{
+    return (size_t)level < sizeof(tls_level_names) / sizeof(tls_level_names[0])
+               ? tls_level_names[level]
+               : "unknown";
+}
+
 bool
 tls_client_level_parse(const char *text, enum tls_level *level, struct err *err)
 {
-    static const char *const names[] = {"none", "may", "encrypt", "verify", "secure"};
+    const char *const *names = tls_level_names;
 
     if (*text == 0) {
         *level = TLS_LEVEL_NONE;
         return true;
     }
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+    for (size_t i = 0; i < sizeof(tls_level_names) / sizeof(tls_level_names[0]); i++)
         if (strcasecmp(text, names[i]) == 0) {
             *level = (enum tls_level)i;
             return true;

@@ -30,6 +30,9 @@ bool tls_level_parse(const char *text, enum tls_level *level, struct err *err);
  * verify, secure; dane and fingerprint are refused until they exist */
 bool tls_client_level_parse(const char *text, enum tls_level *level, struct err *err);
 
+/* tls_level_name - a level as main.cf names it ("none", "may", ..., "secure") */
+const char *tls_level_name(enum tls_level level);
+
 /*
  * tls_protocols_parse - a protocols value into the range of versions it allows: ">=TLSv1.2",
  * "<=TLSv1.2", "!SSLv3, !TLSv1" (exclusions), or a list of the versions wanted. Versions

@@ -35,6 +35,7 @@ tls_request_encode(struct buf *rec, struct attr_fds *fds, const struct tls_reque
     if (req->client) {
         attr_put_text(rec, PROTO_ATTR_SERVERNAME, req->servername);
         attr_put_text(rec, PROTO_ATTR_MATCH, req->match);
+        attr_put_text(rec, PROTO_ATTR_LEVEL, req->level);
     } else
         attr_put_int(rec, PROTO_ATTR_ASK_CCERT, req->ask_ccert);
     return attr_end(rec, err);
@@ -46,9 +47,9 @@ bool
 tls_request_decode(const struct buf *rec, struct attr_fds *fds, struct tls_request *req,
                    struct err *err)
 {
-    struct buf protocols, ciphers, servername, match;
+    struct buf protocols, ciphers, servername, match, level;
     int64_t ask_ccert = 0;
-    /* The four both sides send, then the server's one or the client's two. */
+    /* The four both sides send, then the server's one or the client's three. */
     struct attr_spec spec[] = {
         {PROTO_ATTR_PEER, ATTR_FD, ATTR_REQUIRED, &req->peer},
         {PROTO_ATTR_PROTOCOLS, ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &protocols},
@@ -56,6 +57,7 @@ tls_request_decode(const struct buf *rec, struct attr_fds *fds, struct tls_reque
         {PROTO_ATTR_TIMEOUT, ATTR_INT, ATTR_REQUIRED, &req->timeout},
         {PROTO_ATTR_SERVERNAME, ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &servername},
         {PROTO_ATTR_MATCH, ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &match},
+        {PROTO_ATTR_LEVEL, ATTR_STR, ATTR_REQUIRED | ATTR_TEXT, &level},
     };
     enum proto_msg msg =
         proto_msg_of(rec) == PROTO_TLS_CLIENT ? PROTO_TLS_CLIENT : PROTO_TLS_SERVER;
@@ -70,11 +72,13 @@ tls_request_decode(const struct buf *rec, struct attr_fds *fds, struct tls_reque
     buf_init(&ciphers, TLS_POLICY_MAX);
     buf_init(&servername, TLS_FACT_MAX);
     buf_init(&match, TLS_POLICY_MAX);
-    good = proto_decode(rec, TLS_RECORD_LIMIT, fds, msg, spec, req->client ? 6 : 5, err);
+    buf_init(&level, TLS_LEVEL_NAME_MAX);
+    good = proto_decode(rec, TLS_RECORD_LIMIT, fds, msg, spec, req->client ? 7 : 5, err);
     if (good && (!tls_printable(&protocols, sizeof(req->protocols)) ||
                  !tls_printable(&ciphers, sizeof(req->ciphers)) ||
                  !tls_printable(&servername, sizeof(req->servername)) ||
-                 !tls_printable(&match, sizeof(req->match)) || req->timeout < 1 ||
+                 !tls_printable(&match, sizeof(req->match)) ||
+                 !tls_printable(&level, sizeof(req->level)) || req->timeout < 1 ||
                  req->timeout > TLS_TIMEOUT_MAX || (ask_ccert != 0 && ask_ccert != 1))) {
         close(req->peer);
         req->peer = -1;
@@ -85,13 +89,31 @@ tls_request_decode(const struct buf *rec, struct attr_fds *fds, struct tls_reque
         snprintf(req->ciphers, sizeof(req->ciphers), "%s", buf_str(&ciphers));
         snprintf(req->servername, sizeof(req->servername), "%s", buf_str(&servername));
         snprintf(req->match, sizeof(req->match), "%s", buf_str(&match));
+        snprintf(req->level, sizeof(req->level), "%s", buf_str(&level));
         req->ask_ccert = ask_ccert == 1;
     }
     buf_free(&protocols);
     buf_free(&ciphers);
     buf_free(&servername);
     buf_free(&match);
+    buf_free(&level);
     return good;
+}
+
+bool
+tls_session_key(const char *peer, const struct tls_request *req, char *key, size_t size)
+{
+    const char *fields[] = {peer,       req->level,     req->servername,
+                            req->match, req->protocols, req->ciphers};
+    size_t n = 0;
+
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        int w = snprintf(key + n, size - n, "%zu:%s", strlen(fields[i]), fields[i]);
+        if (w < 0 || (size_t)w >= size - n)
+            return false;
+        n += (size_t)w;
+    }
+    return true;
 }
 
 bool

@@ -38,7 +38,8 @@
 #define TLS_POLICY_MAX   512 /* protocols and cipher list strings */
 #define TLS_FACT_MAX     256 /* each fact string */
 
-#define TLS_TIMEOUT_MAX 3600 /* the longest handshake time limit a receiver may ask for */
+#define TLS_TIMEOUT_MAX    3600 /* the longest handshake time limit a receiver may ask for */
+#define TLS_LEVEL_NAME_MAX 16
 
 struct tls_request {
     bool client; /* tls_client: tlsproxy is the TLS client on a server's socket */
@@ -49,9 +50,11 @@ struct tls_request {
     /* tls_server only: */
     bool ask_ccert; /* ask the client for a certificate */
     /* tls_client only: */
-    char servername[TLS_FACT_MAX]; /* SNI, "" none */
-    char match[TLS_POLICY_MAX];    /* names the certificate must match, space-separated; a name
-                                    * starting with '.' matches its subdomains */
+    char servername[TLS_FACT_MAX];  /* SNI, "" none */
+    char match[TLS_POLICY_MAX];     /* names the certificate must match, space-separated; a name
+                                     * starting with '.' matches its subdomains */
+    char level[TLS_LEVEL_NAME_MAX]; /* the policy's security level ("may", ..., "secure"):
+                                     * smtp-out enforces it; tlsproxy files sessions by it */
 };
 
 /* What the peer's certificate proved, as Postfix's log line words it (tls_trust_name). */
@@ -90,6 +93,15 @@ bool tls_result_decode(const struct buf *rec, struct attr_fds *fds, struct tls_r
                        struct err *err);
 
 const char *tls_trust_name(enum tls_trust trust);
+
+/*
+ * tls_session_key - what a client-side TLS session is filed under for resumption: the peer
+ * ("[addr]:port") and every field of the request that decides what a handshake proves
+ * (level, SNI, match names, protocols, ciphers), each as its length, ':' and its text, so
+ * that no two requests share a key. A field added to tls_request that changes what a
+ * handshake proves belongs here too. False: key is too small.
+ */
+bool tls_session_key(const char *peer, const struct tls_request *req, char *key, size_t size);
 
 /* tls_facts_summary - "TLSv1.3 with cipher X (256/256 bits) key-exchange ...", as Postfix logs */
 void tls_facts_summary(const struct tls_facts *f, char *out, size_t size);

@@ -253,6 +253,141 @@ test_depth(void)
     buf_free(&text);
 }
 
+/* M3: Content-Type is read without MIME-Version, as Postfix reads it */
+static const char nover[] = "Subject: x\r\n"
+                            "Content-Type: multipart/mixed; boundary=\"b\"\r\n"
+                            "\r\n"
+                            "--b\r\n"
+                            "Content-Type: text/plain; charset=utf-8\r\n"
+                            "Content-Transfer-Encoding: 8bit\r\n"
+                            "\r\n"
+                            "caf\xc3\xa9\r\n"
+                            "--b--\r\n";
+
+static const char nover_7bit[] = "Subject: x\r\n"
+                                 "Content-Type: multipart/mixed; boundary=\"b\"\r\n"
+                                 "MIME-Version: 1.0\r\n"
+                                 "\r\n"
+                                 "--b\r\n"
+                                 "Content-Type: text/plain; charset=utf-8\r\n"
+                                 "Content-Transfer-Encoding: quoted-printable\r\n"
+                                 "\r\n"
+                                 "caf=C3=A9\r\n"
+                                 "--b--\r\n";
+
+static void
+test_no_version(void)
+{
+    struct buf out;
+    const char *why;
+
+    ok(convert(nover, &out) == MIME_DOWN_CONVERT,
+       "a multipart without MIME-Version: converted as a multipart");
+    is_str(buf_str(&out), nover_7bit,
+           "  its part made quoted-printable, its header kept, MIME-Version added");
+    buf_free(&out);
+    ok(run("Subject: x\r\nContent-Type: multipart/mixed\r\n\r\ncaf\xc3\xa9\r\n", 4096, &out,
+           &why) == MIME_DOWN_CANNOT &&
+           why && strcmp(why, "8-bit bytes in a multipart without a boundary") == 0,
+       "8-bit bytes in a multipart without a boundary: cannot");
+    buf_free(&out);
+    ok(run("MIME-Version: 1.0\r\nContent-Type: message/partial; id=x\r\n\r\n\xe9\r\n", 4096, &out,
+           &why) == MIME_DOWN_CANNOT &&
+           why &&
+           strcmp(why, "8-bit bytes in a message/partial or message/external-body part") == 0,
+       "8-bit bytes in a message/partial part (7bit only): cannot");
+    buf_free(&out);
+}
+
+/* feed_bounded - the scan over text fed in 64 KiB chunks; the longest line it held */
+static size_t
+feed_bounded(struct mime_down *md, const struct buf *text)
+{
+    size_t most = 0;
+
+    for (size_t i = 0; i < text->len; i += 65536) {
+        mime_down_feed(text->data + i, text->len - i < 65536 ? text->len - i : 65536, md);
+        most = md->line.len > most ? md->line.len : most;
+    }
+    mime_down_finish(md);
+    return most;
+}
+
+/* H2: a line of 4 MiB is held in pieces, and its quoted-printable decodes back */
+static void
+test_huge_line(void)
+{
+    struct buf text, out, back, want;
+    struct mime_down md;
+    size_t body, most;
+    bool short_lines = true;
+
+    buf_init(&text, BUF_UNLIMITED);
+    buf_init(&want, BUF_UNLIMITED);
+    buf_puts(&text, "Subject: ");
+    for (size_t i = 0; i < 5000; i++)
+        buf_putc(&text, 'a' + (int)(i % 26)); /* a header line longer than a piece */
+    buf_puts(&text, "\r\n\r\n");
+    body = text.len;
+    for (size_t i = 0; i < 4u << 20; i++)
+        buf_putc(&text, i % 7 == 0 ? 0xe9 : i % 5 == 0 ? ' ' : 'x');
+    buf_puts(&text, "\r\n");
+    for (size_t i = 0; i < MIME_DOWN_LINE_MAX - 1; i++)
+        buf_putc(&text, i == MIME_DOWN_LINE_MAX - 2 ? ' ' : 'y'); /* CR at a piece's end */
+    buf_puts(&text, "\r\nend \xe9");
+    buf_append(&want, text.data + body, text.len - body);
+
+    mime_down_init(&md);
+    most = feed_bounded(&md, &text);
+    ok(md.verdict == MIME_DOWN_CONVERT, "a 4 MiB 8-bit line: converted");
+    ok(most <= MIME_DOWN_LINE_MAX, "  the scan held at most %d octets of it (held %zu)",
+       MIME_DOWN_LINE_MAX, most);
+    buf_init(&out, BUF_UNLIMITED);
+    mime_down_rewind(&md, &out);
+    most = feed_bounded(&md, &text);
+    ok(most <= MIME_DOWN_LINE_MAX, "  so did the conversion (held %zu)", most);
+    mime_down_free(&md);
+    ok(is_7bit(&out), "  the result is 7-bit");
+    ok(out.len > body && memcmp(out.data, text.data, body - 2) == 0,
+       "  the long header line is kept whole");
+    const char *b = strstr(out.data, "\r\n\r\n") + 4;
+    for (const char *p = b; *p && short_lines;) {
+        const char *nl = strstr(p, "\r\n");
+        short_lines = nl == NULL ? strlen(p) <= 76 : nl - p <= 76;
+        p = nl ? nl + 2 : p + strlen(p);
+    }
+    ok(short_lines, "  no encoded line longer than 76 characters");
+    qp_decode(b, &back);
+    ok(back.len == want.len && memcmp(back.data, want.data, want.len) == 0,
+       "  and it decodes back to the lines that were sent");
+    buf_free(&out);
+    buf_free(&back);
+    buf_free(&want);
+    buf_free(&text);
+}
+
+/* a header past MIME_DOWN_HEADER_MAX: 8-bit content cannot be converted, 7-bit goes as is */
+static void
+test_huge_header(void)
+{
+    struct buf text, out;
+    const char *why;
+
+    buf_init(&text, BUF_UNLIMITED);
+    for (size_t i = 0; i < MIME_DOWN_HEADER_MAX / 40; i++)
+        buf_printf(&text, "X-Filler-%05zu: 0123456789012345678901234567890\r\n", i);
+    buf_puts(&text, "\r\nseven\r\n");
+    ok(run(buf_str(&text), 65536, &out, &why) == MIME_DOWN_7BIT,
+       "a header over %d octets, 7-bit content: goes as it is", MIME_DOWN_HEADER_MAX);
+    buf_free(&out);
+    buf_puts(&text, "\xe9\r\n");
+    ok(run(buf_str(&text), 65536, &out, &why) == MIME_DOWN_CANNOT && why &&
+           strcmp(why, "a MIME header longer than 64 KiB") == 0,
+       "  with 8-bit content: cannot");
+    buf_free(&out);
+    buf_free(&text);
+}
+
 int
 main(void)
 {
@@ -262,5 +397,8 @@ main(void)
     test_multipart();
     test_cannot();
     test_depth();
+    test_no_version();
+    test_huge_line();
+    test_huge_header();
     return done_testing();
 }

@@ -164,6 +164,7 @@ check_request(void)
     req.client = true;
     strcpy(req.servername, "mx.example.net");
     strcpy(req.match, "mx.example.net .example.net");
+    strcpy(req.level, "verify");
     buf_init(&rec, BUF_UNLIMITED);
     attr_fds_init(&fds);
     ok(tls_request_encode(&rec, &fds, &req, &err) && proto_msg_of(&rec) == PROTO_TLS_CLIENT,
@@ -171,11 +172,39 @@ check_request(void)
     fds.fd[0] = dup(fd);
     ok(tls_request_decode(&rec, &fds, &got, &err) && got.client &&
            strcmp(got.servername, "mx.example.net") == 0 &&
-           strcmp(got.match, "mx.example.net .example.net") == 0,
-       "and decodes with its SNI and names");
+           strcmp(got.match, "mx.example.net .example.net") == 0 &&
+           strcmp(got.level, "verify") == 0,
+       "and decodes with its SNI, names and level");
     close(got.peer);
     buf_free(&rec);
     close(fd);
+}
+
+/* check_session_key - no two requests share a session key (review-3 L1: fields joined with
+ * '|' made SNI "a|b" with no match the same as SNI "a" matching "b|", and left the level out) */
+static void
+check_session_key(void)
+{
+    struct tls_request a = {.client = true}, b = {.client = true};
+    char ka[2048], kb[2048], small[8];
+
+    strcpy(a.level, "may");
+    strcpy(b.level, "may");
+    strcpy(a.servername, "a|b");
+    strcpy(b.servername, "a");
+    strcpy(b.match, "b|");
+    ok(tls_session_key("[192.0.2.1]:25", &a, ka, sizeof(ka)) &&
+           tls_session_key("[192.0.2.1]:25", &b, kb, sizeof(kb)) && strcmp(ka, kb) != 0,
+       "session keys: SNI \"a|b\" and SNI \"a\" with match \"b|\" differ");
+    strcpy(b.servername, "a|b");
+    b.match[0] = 0;
+    ok(tls_session_key("[192.0.2.1]:25", &b, kb, sizeof(kb)) && strcmp(ka, kb) == 0,
+       "the same request and peer: the same key");
+    strcpy(b.level, "encrypt");
+    ok(tls_session_key("[192.0.2.1]:25", &b, kb, sizeof(kb)) && strcmp(ka, kb) != 0,
+       "another level: another key");
+    ok(!tls_session_key("[192.0.2.1]:25", &a, small, sizeof(small)),
+       "a key that does not fit is refused, not cut");
 }
 
 static void
@@ -211,6 +240,7 @@ check_result(void)
 int
 main(void)
 {
+    check_session_key();
     check_policy();
     check_ciphers();
     check_request();
