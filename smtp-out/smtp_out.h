@@ -216,6 +216,7 @@ bool smtp_out_sasl_after_hello(struct smtp_out_sess *s);
 void smtp_out_sasl_reply(struct smtp_out_sess *s);
 void smtp_out_sasl_end(struct smtp_out_sess *s);
 const char *smtp_out_sasl_identity(struct smtp_out_sess *s);
+bool smtp_out_sasl_identity_failed(struct smtp_out_sess *s);
 
 /* smtp_out_tlspol.c */
 void smtp_out_tlspol_init(struct smtp_out *so);

@@ -117,7 +117,7 @@ smtp_out_cache_may(struct smtp_out_sess *s)
     if (!s->ready || s->saw_421 || s->rset_failed || s->fd < 0 || s->over || s->tls_wait != NULL ||
         !smtp_out_cache_wanted(s))
         return false;
-    if (smtp_out_sasl_identity(s) != NULL && s->sasl_id_failed)
+    if (smtp_out_sasl_identity_failed(s))
         return false; /* its key would not say whose connection it is */
     if (p->smtp_connection_reuse_count_limit > 0 &&
         s->conn_use >= (unsigned long)p->smtp_connection_reuse_count_limit)
@@ -236,9 +236,9 @@ smtp_out_cache_take(struct smtp_out_sess *s)
 
     if (!smtp_out_cache_wanted(s))
         return false;
-    smtp_out_cache_key(s, &k);
-    if (s->sasl_id_failed)
+    if (smtp_out_sasl_identity_failed(s))
         return false; /* the sender's SASL identity is not known: a connection of its own */
+    smtp_out_cache_key(s, &k);
     for (e = s->so->idle; e != NULL && !smtp_out_cache_same(&e->key, &k); e = e->next)
         ;
     if (e == NULL)

@@ -241,6 +241,15 @@ smtp_out_sasl_identity(struct smtp_out_sess *s)
     return s->sasl_id;
 }
 
+/* smtp_out_sasl_identity_failed - could the sender's entry not be looked up (a table
+ * error)? Such a delivery neither takes nor leaves a kept connection. */
+bool
+smtp_out_sasl_identity_failed(struct smtp_out_sess *s)
+{
+    smtp_out_sasl_identity(s);
+    return s->sasl_id_failed;
+}
+
 /* smtp_out_sasl_simple - SASL_CB_USER and SASL_CB_AUTHNAME: the user name (Postfix gives
  * Cyrus the same name for both: PLAIN sends user NUL user NUL password) */
 static int
