@@ -4,7 +4,8 @@
  * in, so that line and header assembly across chunk edges is explored too.
  *
  * Invariants: no crash; a refusal says why; a conversion's output holds no 8-bit byte;
- * the verdict and the output do not depend on the chunk size.
+ * the verdict and the output do not depend on the chunk size; at most MIME_DOWN_LINE_MAX
+ * octets of a line and MIME_DOWN_HEADER_MAX of a header are ever held.
  */
 #include <stdbool.h>
 #include <string.h>
@@ -21,8 +22,10 @@ passes(const char *text, size_t len, size_t step, struct buf *out)
 
     mime_down_init(&md);
     for (int pass = 0; pass < 2; pass++) {
-        for (size_t i = 0; i < len; i += step)
+        for (size_t i = 0; i < len; i += step) {
             mime_down_feed(text + i, len - i < step ? len - i : step, &md);
+            FUZZ_ASSERT(md.line.len <= MIME_DOWN_LINE_MAX && md.header.len <= MIME_DOWN_HEADER_MAX);
+        }
         mime_down_finish(&md);
         if (pass == 0 && md.verdict != MIME_DOWN_CONVERT)
             break;
