@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 
+#include "core/map_retry.h"
 #include "core/str.h"
 #include "server/server.h"
 
@@ -21,6 +22,7 @@ struct pickup {
     long retry_ms; /* after PICKUP_RETRY: the next wait, doubled up to PICKUP_RETRY_MAX_MS */
     struct milter_spec *milters; /* non_smtpd_milters, parsed (pickup_milter.c) */
     size_t nmilters;
+    struct map_retry milter_hbc; /* milter_header_checks, opened when there are milters */
 };
 
 #define PICKUP_QMGR_MS 60000 /* the longest wait for an answer from qmgr */

@@ -53,6 +53,7 @@ struct pickup_mrun {
     const char *rcpt;          /* the recipient of the RCPT stage, for its macros */
     struct pickup_mconn mc;
     struct milter_edits *edits; /* the edits of the milter being asked */
+    struct milter_hbc hbc;      /* milter_header_checks on the edits of this message */
     struct pickup_milter_outcome *out;
 };
 
@@ -62,6 +63,8 @@ pickup_milter_init(struct pickup *pk)
     const struct params *p = &pk->ctx->params;
 
     pk->milters = milter_specs_load(p, "non_smtpd_milters", &p->non_smtpd_milters, &pk->nmilters);
+    if (pk->nmilters > 0)
+        map_retry_open(&pk->milter_hbc, "milter_header_checks", &p->milter_header_checks);
 }
 
 void
@@ -70,6 +73,7 @@ pickup_milter_free(struct pickup *pk)
     milter_specs_free(pk->milters, pk->nmilters);
     pk->milters = NULL;
     pk->nmilters = 0;
+    map_retry_close(&pk->milter_hbc);
 }
 
 /* pickup_milter_value - a macro's value by its bare name: localhost, this message */
@@ -162,6 +166,10 @@ pickup_milter_reply(struct pickup_mrun *run, int cmd, const struct milter_reply 
         return ASK_MORE;
     }
     if (cmd == MILTER_CMD_BODYEOB && milter_reply_is_edit(r->cmd)) {
+        if (!pickup_milter_hbc(run->pk, &run->hbc, r,
+                               (run->mc.protocol & MILTER_P_HDR_LEADSPC) != 0, run->file->id,
+                               &run->env))
+            return ASK_MORE; /* IGNORE: the edit is dropped */
         if (milter_edits_add(run->edits, r, &err))
             return ASK_MORE;
         snprintf(run->mc.why, sizeof(run->mc.why), "%s: %s", milter_reply_name(r->cmd), err.text);
@@ -261,6 +269,15 @@ pickup_milter_envelope(struct pickup_mrun *run, struct buf *pkt)
     return pickup_milter_ask(run, MILTER_CMD_DATA, pkt);
 }
 
+/* pickup_milter_toolong - why a milter cannot be shown the message: a header field */
+static void
+pickup_milter_toolong(struct pickup_mrun *run, const char *name)
+{
+    snprintf(run->mc.why, sizeof(run->mc.why),
+             "header %.60s: a field of %u octets or more cannot be sent to a milter whole", name,
+             MILTER_CHUNK_MAX);
+}
+
 /* pickup_milter_content - the header fields, the end of the header, the body, the end */
 static enum pickup_ask
 pickup_milter_content(struct pickup_mrun *run, struct buf *pkt)
@@ -278,6 +295,11 @@ pickup_milter_content(struct pickup_mrun *run, struct buf *pkt)
     milter_content_open(&c, run->file->fd, st.st_size, run->env.content_offset);
     do {
         enum milter_piece piece = milter_content_next(&c);
+        if (piece == MILTER_PIECE_TOOLONG) {
+            pickup_milter_toolong(run, c.name);
+            a = ASK_FAIL;
+            break;
+        }
         buf_reset(pkt);
         cmd = piece == MILTER_PIECE_HEADER ? MILTER_CMD_HEADER
               : piece == MILTER_PIECE_EOH  ? MILTER_CMD_EOH
@@ -389,7 +411,9 @@ pickup_milter_one(struct pickup_mrun *run, const struct milter_spec *spec)
     }
     if (a == ASK_FAIL)
         pickup_milter_default(run);
-    else if (a != ASK_STOP && !milter_edits_empty(run->edits))
+    pickup_milter_hbc_verdict(&run->hbc, run->file->id, run->name, run->out);
+    if (a != ASK_FAIL && a != ASK_STOP && run->out->verdict == PICKUP_MILTER_GO &&
+        !milter_edits_empty(run->edits))
         good = pickup_milter_apply(run);
     pickup_mconn_close(&run->mc);
     if (!milter_edits_unspool(run->edits, &err))

@@ -7,6 +7,7 @@
 
 #include "mail/milter_codec.h"
 #include "mail/milter_conf.h"
+#include "mail/milter_hbc.h"
 #include "mail/qmgr_clnt.h"
 #include "mail/queue_file.h"
 #include "pickup/pickup.h"
@@ -53,6 +54,16 @@ void pickup_milter_free(struct pickup *pk);
  */
 bool pickup_milter_run(struct pickup *pk, struct qmgr_reply *file, const char *name,
                        struct pickup_milter_outcome *out);
+/*
+ * pickup_milter_hbc.c: milter_header_checks on edit r of a milter (false: drop the edit,
+ * IGNORE); after the milter's turn, the strongest action as the outcome (a verdict that is
+ * already not GO stands)
+ */
+bool pickup_milter_hbc(struct pickup *pk, struct milter_hbc *st, const struct milter_reply *r,
+                       bool leadspc, const char *qid, const struct queue_envelope *env);
+void pickup_milter_hbc_verdict(const struct milter_hbc *st, const char *qid, const char *name,
+                               struct pickup_milter_outcome *out);
+
 /* pickup_milter_bounce - every recipient of fd failed with reason, durably, before commit */
 bool pickup_milter_bounce(struct pickup *pk, int fd, const char *reason, struct err *err);
 

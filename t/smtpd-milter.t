@@ -18,6 +18,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from smtpd_harness import Client, Instance, free_port, tls_owner, wait_for  # noqa: E402
+from milters import HEADER_CHECKS  # noqa: E402
 from tap import TAP  # noqa: E402
 from tlsca import TestCA  # noqa: E402
 from rawmilter import RawMilterServer  # noqa: E402
@@ -111,11 +112,7 @@ services["dead-quarantine"] = "-o smtpd_milters={inet:127.0.0.1:%d,default_actio
     PORT_DEAD)
 HBC = os.path.join(tmp, "milter_header_checks.pcre")
 with open(HBC, "w") as f:
-    f.write("/^X-Spam-Flag: YES/ REJECT 5.7.1 spam, says the milter\n"
-            "/^Subject: changed/ reject\n"
-            "/^X-Temp:/ REJECT 4.7.0 later\n"
-            "/^X-Drop:/ IGNORE\n/^X-Hold:/ HOLD held by header\n/^X-Discard:/ DISCARD\n"
-            "/^X-Warn:/ WARN noted\n/^X-Info:/ INFO traced\n/^X-Filter:/ FILTER smtp:[127.0.0.1]:10025\n")
+    f.write(HEADER_CHECKS)
 services["hbc"] = "-o smtpd_milters=inet:127.0.0.1:%d -o milter_header_checks=pcre:%s" % (
     PORT_A, HBC)
 services["hbc-broken"] = ("-o smtpd_milters=inet:127.0.0.1:%d "
@@ -510,6 +507,31 @@ def hbc_broken(m):
     t.is_eq(r[-1], "451 4.3.0 Temporary lookup failure", "a table that cannot be read: 451")
     t.ok(inst.wait_log("milter_header_checks: "), "and a warning")
 with_milter(["-a", "eom=addheader:X-Any:x"], hbc_broken)
+
+# A header field folded past 64 KiB (SMTP limits lines, not fields) is never shown cut: the
+# milter gets its default action.
+FOLDED = ("data", b"Subject: hi\r\nX-Folded: start\r\n" +
+          b" and on and on and on and on and on and on and on and on and on\r\n" * 1100 +
+          b"X-After: seen\r\n\r\nhello\r\n.\r\n")
+FOLDED_TXN = TXN[:-1] + [FOLDED]
+
+
+def folded_tempfail(m):
+    r = session("slow-tempfail", FOLDED_TXN)
+    t.is_eq(r[-1], "451 4.7.1 Service unavailable - try again later",
+            "a folded field over 64 KiB: default_action tempfail")
+    t.ok(inst.wait_log("a header field too long to be sent whole; default_action=tempfail"),
+         "said why")
+    t.ok("X-Folded" not in m.text() and "X-After" not in m.text(), "the milter saw none of it")
+with_milter([], folded_tempfail)
+
+
+def folded_accept(m):
+    r = session("slow-accept", FOLDED_TXN)
+    t.like(r[-1], "250 2.0.0 Ok: queued as", "with default_action accept: queued")
+    t.like(inst.cat(r[-1].split()[-1])[1].decode(), "X-After: seen\r\n", "whole")
+    t.ok("X-Folded" not in m.text(), "and never shown cut to the milter")
+with_milter([], folded_accept)
 
 # Header positions: INSHEADER 0 is above our Received header, 1 just below it (2 once a
 # header is above it); CHGHEADER

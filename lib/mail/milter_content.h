@@ -15,29 +15,48 @@
  * MILTER_CHUNK_MAX octets with their CRLFs, starting after the empty line that ends the
  * header (or at the first line that is no header field, when there is none); the end.
  *
- * A header field is kept up to MILTER_CHUNK_MAX octets and cut there. The file is read a
- * record at a time: the message is never in memory whole. A read error is logged and ends
- * the content early (the caller has fsynced or will fsync the same file, which reports it).
+ * A header field is never cut: one whose HEADER packet would be longer than a milter takes
+ * (MILTER_CHUNK_MAX octets of data, libmilter's limit: the field, folded lines joined, of
+ * MILTER_CHUNK_MAX octets or more) is MILTER_PIECE_TOOLONG, and the content ends there; the
+ * caller gives each milter its default action, as for a milter that broke, rather than
+ * show it a message that is not the one queued (sendmail and pickup keep lines of any
+ * length; over SMTP a field folded into many lines can be as long). The first line that is
+ * no header field is the body's first line, whole, read again from the file. The file is
+ * read a record at a time: the message is never in memory whole. A read error is logged
+ * and ends the content early (the caller has fsynced or will fsync the same file, which
+ * reports it).
  */
 enum milter_piece {
     MILTER_PIECE_HEADER, /* name, value (after "name:" and one space), raw (after the colon) */
     MILTER_PIECE_EOH,
     MILTER_PIECE_BODY, /* body */
     MILTER_PIECE_END,
+    MILTER_PIECE_TOOLONG, /* a header field too long to be sent (name: its first octets) */
 };
 
 struct milter_content {
     int fd;
     off_t size; /* of the file */
     off_t off;  /* the next content record */
+    off_t rec;  /* the record in chunk */
     bool end;   /* no more records */
     char *chunk;
     size_t len, pos;
     enum milter_piece part; /* where the reading is */
-    struct buf line;        /* the header line being read */
-    struct buf field;       /* the header field read so far (folded lines joined) */
-    struct buf carry;       /* the first body line, when no empty line ended the header */
-    size_t fields;          /* header fields read */
+    struct buf line;        /* the header line being read (its first MILTER_CHUNK_MAX octets) */
+    bool line_long;         /* it had more */
+    enum {
+        LINE_NAME,
+        LINE_SPACE,
+        LINE_FIELD,
+        LINE_OTHER
+    } line_is;        /* its start, so far */
+    bool line_named;  /* a name's first octet was seen */
+    off_t line_rec;   /* where it starts: the record, */
+    size_t line_pos;  /* and the offset in it */
+    struct buf field; /* the header field read so far (folded lines joined) */
+    bool field_long;  /* it is too long for a HEADER packet */
+    size_t fields;    /* header fields read */
     /* The piece milter_content_next() returned (valid until the next call): */
     struct buf piece; /* a header field, whole */
     char *name;

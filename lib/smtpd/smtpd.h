@@ -11,6 +11,7 @@
 #include "core/lineio.h"
 #include "core/loop.h"
 #include "core/map.h"
+#include "core/map_retry.h"
 #include "core/offload.h"
 #include "mail/addr_class.h"
 #include "mail/msa_fixup.h"
@@ -31,15 +32,6 @@
  * and everything the data phase needs (content state machine, queue writer) is allocated
  * when the data phase starts and freed when it ends. doc/smtpd.md has the design.
  */
-
-/* A table list that may have failed to open: then every lookup in it defers (451) and
- * tries to open it again, so a table built after the start is used without a reload. */
-struct smtpd_table {
-    struct map_list *maps; /* NULL: empty parameter, or broken (error set) */
-    char *error;
-    const char *name;           /* the parameter, for the log */
-    const struct strvec *specs; /* its value */
-};
 
 /* A restriction list that may have failed to compile: then it defers everything. When a
  * table it names was only missing (not built yet), each use tries to compile it again. */
@@ -95,9 +87,9 @@ struct smtpd {
     struct addr_domains domains;
     char *domains_error; /* the domain lists could not be opened: every RCPT defers */
     struct smtpd_rlist client, helo, sender, relay, recipient, data;
-    struct smtpd_table local_rcpt, valias, vmailbox, sender_login;
-    struct smtpd_table milter_hbc;  /* milter_header_checks */
-    struct smtpd_table milter_maps; /* smtpd_milter_maps */
+    struct map_retry local_rcpt, valias, vmailbox, sender_login;
+    struct map_retry milter_hbc;  /* milter_header_checks */
+    struct map_retry milter_maps; /* smtpd_milter_maps */
     char *qmgr_path;
     char *greeting;              /* "220 <banner>" */
     struct offload *offload;     /* queue file fsyncs, off the event loop */
@@ -302,8 +294,6 @@ void smtpd_auth_received(const struct smtpd_session *sess, struct buf *out);
 /* smtpd_check.c */
 bool smtpd_check_open(struct smtpd *smtpd);
 void smtpd_check_close(struct smtpd *smtpd);
-enum map_status smtpd_table_lookup(struct smtpd_table *t, const char *key, const char **value,
-                                   struct err *err);
 bool smtpd_check_rcpt(struct smtpd_session *sess, const char *rcpt, bool postmaster);
 bool smtpd_check_local(struct smtpd_session *sess, const char *rcpt);
 bool smtpd_check_data(struct smtpd_session *sess);

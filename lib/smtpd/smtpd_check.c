@@ -53,34 +53,6 @@ smtpd_check_usable(struct smtpd_rlist *r)
     return true;
 }
 
-/* smtpd_check_table - open one table list parameter, or remember why not */
-static void
-smtpd_check_table(struct smtpd_table *t, const char *name, const struct strvec *specs)
-{
-    struct err err;
-
-    t->name = name;
-    t->specs = specs;
-    if (specs->n == 0)
-        return;
-    if ((t->maps = map_list_open_param(specs, MAP_FOLD_FIXED, &err)) == NULL) {
-        log_warn("%s: %s: lookups in it will be deferred", name, err.text);
-        t->error = xstrdup(err.text);
-    }
-}
-
-/* smtpd_check_reopen - a table that failed to open: try again; false while it still fails */
-static bool
-smtpd_check_reopen(struct smtpd_table *t, struct err *err)
-{
-    if ((t->maps = map_list_open_param(t->specs, MAP_FOLD_FIXED, err)) == NULL)
-        return false;
-    log_info("%s: now open: lookups in it are no longer deferred", t->name);
-    free(t->error);
-    t->error = NULL;
-    return true;
-}
-
 /* smtpd_check_match - one match list for the restriction environment */
 static struct match_list *
 smtpd_check_match(const struct strvec *v, enum match_kind kind, bool parent, struct smtpd *smtpd)
@@ -179,24 +151,17 @@ smtpd_check_open(struct smtpd *smtpd)
                       &p->smtpd_recipient_restrictions, RESTRICT_RECIPIENT);
     smtpd_check_rlist(&smtpd->data, "smtpd_data_restrictions", &p->smtpd_data_restrictions,
                       RESTRICT_DATA);
-    smtpd_check_table(&smtpd->local_rcpt, "local_recipient_maps", &p->local_recipient_maps);
+    map_retry_open(&smtpd->local_rcpt, "local_recipient_maps", &p->local_recipient_maps);
     smtpd->nss_offload = smtpd_nss_wanted(p);
-    smtpd_check_table(&smtpd->valias, "virtual_alias_maps", &p->virtual_alias_maps);
-    smtpd_check_table(&smtpd->vmailbox, "virtual_mailbox_maps", &p->virtual_mailbox_maps);
-    smtpd_check_table(&smtpd->sender_login, "smtpd_sender_login_maps", &p->smtpd_sender_login_maps);
-    smtpd_check_table(&smtpd->milter_hbc, "milter_header_checks", &p->milter_header_checks);
-    smtpd_check_table(&smtpd->milter_maps, "smtpd_milter_maps", &p->smtpd_milter_maps);
+    map_retry_open(&smtpd->valias, "virtual_alias_maps", &p->virtual_alias_maps);
+    map_retry_open(&smtpd->vmailbox, "virtual_mailbox_maps", &p->virtual_mailbox_maps);
+    map_retry_open(&smtpd->sender_login, "smtpd_sender_login_maps", &p->smtpd_sender_login_maps);
+    map_retry_open(&smtpd->milter_hbc, "milter_header_checks", &p->milter_header_checks);
+    map_retry_open(&smtpd->milter_maps, "smtpd_milter_maps", &p->smtpd_milter_maps);
     e->sender_login_maps = smtpd->sender_login.maps;
     e->known = smtpd_check_exists;
     e->known_ctx = smtpd;
     return smtpd->domains_error == NULL;
-}
-
-static void
-smtpd_check_free_table(struct smtpd_table *t)
-{
-    map_list_close(t->maps);
-    free(t->error);
 }
 
 static void
@@ -219,24 +184,12 @@ smtpd_check_close(struct smtpd *smtpd)
     smtpd_check_free_rlist(&smtpd->relay);
     smtpd_check_free_rlist(&smtpd->recipient);
     smtpd_check_free_rlist(&smtpd->data);
-    smtpd_check_free_table(&smtpd->local_rcpt);
-    smtpd_check_free_table(&smtpd->valias);
-    smtpd_check_free_table(&smtpd->vmailbox);
-    smtpd_check_free_table(&smtpd->sender_login);
-    smtpd_check_free_table(&smtpd->milter_hbc);
-    smtpd_check_free_table(&smtpd->milter_maps);
-}
-
-/* smtpd_table_lookup - key in one table list parameter, reopened first if it failed to
- * open; MAP_ERROR while it is broken */
-enum map_status
-smtpd_table_lookup(struct smtpd_table *t, const char *key, const char **value, struct err *err)
-{
-    if (t->error != NULL && !smtpd_check_reopen(t, err))
-        return MAP_ERROR;
-    if (t->maps == NULL)
-        return MAP_NOTFOUND;
-    return map_list_lookup(t->maps, key, 0, value, err);
+    map_retry_close(&smtpd->local_rcpt);
+    map_retry_close(&smtpd->valias);
+    map_retry_close(&smtpd->vmailbox);
+    map_retry_close(&smtpd->sender_login);
+    map_retry_close(&smtpd->milter_hbc);
+    map_retry_close(&smtpd->milter_maps);
 }
 
 /* smtpd_check_refuse - reply and log a refusal of rcpt */
@@ -281,7 +234,7 @@ smtpd_check_restrictions(struct smtpd_session *sess, const char *rcpt)
     struct err err;
 
     if (smtpd->sender_login.error != NULL) {
-        if (!smtpd_check_reopen(&smtpd->sender_login, &err))
+        if (!map_retry_ready(&smtpd->sender_login, &err))
             return smtpd_check_tempfail(sess, rcpt, smtpd->sender_login.error);
         smtpd->renv.sender_login_maps = smtpd->sender_login.maps;
     }
@@ -300,14 +253,14 @@ smtpd_check_restrictions(struct smtpd_session *sess, const char *rcpt)
 
 /* smtpd_check_lookup - is rcpt in the table list? MAP_ERROR for a broken one */
 static enum map_status
-smtpd_check_lookup(struct smtpd *smtpd, struct smtpd_table *t, const char *rcpt, bool local,
+smtpd_check_lookup(struct smtpd *smtpd, struct map_retry *t, const char *rcpt, bool local,
                    struct err *err)
 {
     struct map_addr_opts opts = smtpd->renv.addr_opts;
     struct map_addr_match match = {0};
     enum map_status status;
 
-    if (t->error != NULL && !smtpd_check_reopen(t, err))
+    if (!map_retry_ready(t, err))
         return MAP_ERROR;
     if (t->maps == NULL)
         return MAP_NOTFOUND;
@@ -327,7 +280,7 @@ smtpd_check_exists(void *ctx, const char *addr, const char **table, struct err *
     struct smtpd *smtpd = ctx;
     const char *at = strrchr(addr, '@');
     enum addr_class cls = ADDR_CLASS_LOCAL;
-    struct smtpd_table *t = NULL;
+    struct map_retry *t = NULL;
     enum map_status status;
 
     if (smtpd->domains_error != NULL) {

@@ -11,6 +11,7 @@
 #include "mail/header_action.h"
 #include "mail/milter_codec.h"
 #include "mail/milter_conf.h"
+#include "mail/milter_hbc.h"
 #include "mail/resolve.h"
 #include "smtpd/smtpd.h"
 
@@ -71,12 +72,6 @@ void smtpd_mconn_post(struct smtpd_mconn *mc, const struct buf *packets);
 void smtpd_mconn_close(struct smtpd_mconn *mc);
 void smtpd_mconn_free(struct smtpd_mconn *mc);
 
-/* milter_header_checks: the strongest action the edits of a message got (smtpd_milter_hbc.c) */
-struct smtpd_milter_hbc {
-    struct header_action action;
-    char text[512]; /* its text (the table's value is gone after the next lookup) */
-};
-
 /* The transport and next hop of one address, for its macros (smtpd_milter_route.c). */
 struct smtpd_milter_route {
     char *addr; /* the address resolved, or NULL */
@@ -118,7 +113,7 @@ struct smtpd_milters {
     struct smtpd_milter_msg *msg; /* the content being sent (smtpd_milter_msg.c) */
     size_t only;             /* the milter whose turn it is with the content, or SMTPD_MILTER_ALL */
     struct milter_spec *own; /* the specs smtpd_milter_maps gave this session, or NULL */
-    struct smtpd_milter_hbc hbc; /* milter_header_checks on the edits of this message */
+    struct milter_hbc hbc;   /* milter_header_checks on the edits of this message */
 };
 
 void smtpd_milter_stage(struct smtpd_milters *ms, int cmd, smtpd_milter_done done);
@@ -142,9 +137,9 @@ void smtpd_milter_conn_failed(struct smtpd_mconn *mc, const char *why);
 long smtpd_milter_timeout(const struct smtpd_mconn *mc, int cmd);
 
 /* smtpd_milter_hbc.c */
-bool smtpd_milter_hbc(struct smtpd_session *sess, struct smtpd_milter_hbc *st,
+bool smtpd_milter_hbc(struct smtpd_session *sess, struct milter_hbc *st,
                       const struct milter_reply *r, bool leadspc);
-void smtpd_milter_hbc_verdict(const struct smtpd_milter_hbc *st, struct smtpd_milter_verdict *v);
+void smtpd_milter_hbc_verdict(const struct milter_hbc *st, struct smtpd_milter_verdict *v);
 
 /* smtpd_milter_msg.c */
 struct smtpd_milter_msg;

@@ -79,14 +79,14 @@ void
 smtpd_milter_pick(struct smtpd_session *sess, struct smtpd_milter_pick *pick)
 {
     struct smtpd *smtpd = sess->smtpd;
-    struct smtpd_table *t = &smtpd->milter_maps;
+    struct map_retry *t = &smtpd->milter_maps;
     const char *value;
     struct err err;
 
     *pick = (struct smtpd_milter_pick){.specs = smtpd->milters, .n = smtpd->nmilters};
     if (t->maps == NULL && t->error == NULL)
         return;
-    switch (smtpd_table_lookup(t, sess->addr, &value, &err)) {
+    switch (map_retry_lookup(t, sess->addr, &value, &err)) {
     case MAP_NOTFOUND:
         return;
     case MAP_ERROR:

@@ -62,6 +62,9 @@ smtpd_milter_msg_next(struct smtpd_milters *ms)
         cmd = MILTER_CMD_BODY;
         milter_put_body(&ms->packet, c->body.data, c->body.len);
         break;
+    case MILTER_PIECE_TOOLONG: /* never cut: the milter gets its default action at the end */
+        smtpd_milter_conn_failed(&ms->m[ms->only], "a header field too long to be sent whole");
+        /* FALLTHROUGH */
     default:
         cmd = MILTER_CMD_BODYEOB;
         milter_put_simple(&ms->packet, cmd);

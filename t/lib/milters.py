@@ -201,6 +201,16 @@ def stop_all():
 atexit.register(stop_all)
 
 
+# A milter_header_checks table (pcre) for the tests of each action on the headers test_milter
+# adds: smtpd's (t/smtpd-milter.t) and pickup's (t/pickup-milter.t).
+HEADER_CHECKS = ("/^X-Spam-Flag: YES/ REJECT 5.7.1 spam, says the milter\n"
+                 "/^Subject: changed/ reject\n"
+                 "/^X-Temp:/ REJECT 4.7.0 later\n"
+                 "/^X-Drop:/ IGNORE\n/^X-Hold:/ HOLD held by header\n/^X-Discard:/ DISCARD\n"
+                 "/^X-Warn:/ WARN noted\n/^X-Info:/ INFO traced\n"
+                 "/^X-Filter:/ FILTER smtp:[127.0.0.1]:10025\n")
+
+
 class TestMilter(Daemon):
     """t/bin/test_milter on a loopback port, told its rules (-a STAGE=ACTION ...); what it
     saw is its log, one line per event: "stage argument\tmacro=value..."."""

@@ -130,11 +130,117 @@ only_received(void)
     buf_free(&in);
 }
 
+/* long_of - n octets of c */
+static void
+long_of(struct buf *b, char c, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        buf_putc(b, c);
+}
+
+/* body_whole - the body the content gives from here on, whole */
+static void
+body_whole(struct milter_content *c, struct buf *body)
+{
+    buf_reset(body);
+    while (milter_content_next(c) == MILTER_PIECE_BODY)
+        buf_append(body, c->body.data, c->body.len);
+}
+
+/* long_fields - a header field as long as a HEADER packet may carry goes whole; one octet
+ * more, in one line or folded, is TOOLONG and ends the content: never a cut field */
+static void
+long_fields(void)
+{
+    struct buf in;
+    struct milter_content c;
+    int fd;
+
+    buf_init(&in, BUF_UNLIMITED);
+    buf_puts(&in, "Received: x\r\nX-Max: ");
+    long_of(&in, 'a', MILTER_CHUNK_MAX - 1 - strlen("X-Max: "));
+    buf_puts(&in, "\r\nX-Long: ");
+    long_of(&in, 'b', 100000);
+    buf_puts(&in, "\r\nSubject: after\r\n\r\nbody\r\n");
+    fd = content_of(&in, &c);
+    is_int(milter_content_next(&c), MILTER_PIECE_HEADER, "a field of MILTER_CHUNK_MAX - 1 octets");
+    is_int((long long)strlen(c.value), MILTER_CHUNK_MAX - 1 - strlen("X-Max: "), "whole");
+    is_int(milter_content_next(&c), MILTER_PIECE_TOOLONG, "a line of 100 KB: TOOLONG");
+    is_str(c.name, "X-Long", "named");
+    is_int(milter_content_next(&c), MILTER_PIECE_END, "and the content ends there");
+    milter_content_close(&c);
+    close(fd);
+
+    buf_reset(&in);
+    buf_puts(&in, "Received: x\r\nX-Folded: start\r\n");
+    for (int i = 0; i < 100; i++)
+        buf_puts(&in, " a folded line of a header field that goes on and on, a thousand times\r\n");
+    for (int i = 0; i < 1000; i++)
+        buf_puts(&in, " and on and on and on and on and on and on and on and on and on\r\n");
+    buf_puts(&in, "\r\nbody\r\n");
+    fd = content_of(&in, &c);
+    is_int(milter_content_next(&c), MILTER_PIECE_TOOLONG, "a folded field over 64 KB: TOOLONG");
+    is_str(c.name, "X-Folded", "named");
+    milter_content_close(&c);
+    close(fd);
+
+    buf_reset(&in);
+    buf_puts(&in, "Received: x\r\n");
+    long_of(&in, 'N', 70000);
+    buf_puts(&in, ": a name longer than a line is kept\r\n\r\n");
+    fd = content_of(&in, &c);
+    is_int(milter_content_next(&c), MILTER_PIECE_TOOLONG, "a name over 64 KB: TOOLONG, not body");
+    milter_content_close(&c);
+    close(fd);
+    buf_free(&in);
+}
+
+/* long_body_line - the body's first line, when no empty line ended the header, is whole
+ * however long it is, and so is a long first line after the empty line */
+static void
+long_body_line(void)
+{
+    struct buf in, body, want;
+    struct milter_content c;
+    int fd;
+
+    buf_init(&in, BUF_UNLIMITED);
+    buf_init(&body, BUF_UNLIMITED);
+    buf_init(&want, BUF_UNLIMITED);
+    long_of(&want, 'x', 200000);
+    buf_puts(&want, " no colon here\r\nsecond\r\n");
+    buf_puts(&in, "Received: x\r\nSubject: s\r\n");
+    buf_append(&in, want.data, want.len);
+    fd = content_of(&in, &c);
+    is_int(milter_content_next(&c), MILTER_PIECE_HEADER, "Subject");
+    is_int(milter_content_next(&c), MILTER_PIECE_EOH, "a 200 KB line that is no field ends it");
+    body_whole(&c, &body);
+    is_int((long long)body.len, (long long)want.len, "the body has that line whole");
+    ok(body.len == want.len && memcmp(body.data, want.data, want.len) == 0, "byte for byte");
+    milter_content_close(&c);
+    close(fd);
+
+    buf_reset(&in);
+    buf_puts(&in, "Received: x\r\nSubject: s\r\nlast line without its end");
+    fd = content_of(&in, &c);
+    is_int(milter_content_next(&c), MILTER_PIECE_HEADER, "Subject");
+    is_int(milter_content_next(&c), MILTER_PIECE_EOH, "the end of the header");
+    body_whole(&c, &body);
+    is_int((long long)body.len, 25, "a last line without CRLF is the body");
+    milter_content_close(&c);
+    close(fd);
+    buf_free(&in);
+    buf_free(&body);
+    buf_free(&want);
+}
+
 int
 main(void)
 {
     headers_then_body();
     no_empty_line();
     only_received();
+    long_fields();
+    long_body_line();
     return done_testing();
 }
