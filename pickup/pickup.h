@@ -9,6 +9,7 @@
 #include "server/server.h"
 
 struct milter_spec;
+struct resolve;
 
 struct pickup {
     struct server_ctx *ctx;
@@ -23,6 +24,7 @@ struct pickup {
     struct milter_spec *milters; /* non_smtpd_milters, parsed (pickup_milter.c) */
     size_t nmilters;
     struct map_retry milter_hbc; /* milter_header_checks, opened when there are milters */
+    struct resolve *route;       /* the tables of their {rcpt_host} and the like, or NULL */
 };
 
 #define PICKUP_QMGR_MS 60000 /* the longest wait for an answer from qmgr */

@@ -29,6 +29,7 @@
 #include "mail/milter_content.h"
 #include "mail/milter_edit.h"
 #include "mail/milter_macro.h"
+#include "mail/milter_route.h"
 #include "mail/notice.h"
 #include "mail/smtp_reply.h"
 #include "pickup/pickup_milter.h"
@@ -55,22 +56,35 @@ struct pickup_mrun {
     struct milter_edits *edits; /* the edits of the milter being asked */
     struct milter_hbc hbc;      /* milter_header_checks on the edits of this message */
     struct pickup_milter_outcome *out;
+    struct milter_route route; /* {mail_host} and the like */
 };
 
 void
 pickup_milter_init(struct pickup *pk)
 {
     const struct params *p = &pk->ctx->params;
+    struct err err;
 
     pk->milters = milter_specs_load(p, "non_smtpd_milters", &p->non_smtpd_milters, &pk->nmilters);
-    if (pk->nmilters > 0)
-        map_retry_open(&pk->milter_hbc, "milter_header_checks", &p->milter_header_checks);
+    if (pk->nmilters == 0)
+        return;
+    map_retry_open(&pk->milter_hbc, "milter_header_checks", &p->milter_header_checks);
+    pk->route = xcalloc(1, sizeof(*pk->route));
+    if (!resolve_open(pk->route, p, &err)) {
+        log_warn("milter macros: %s", err.text);
+        free(pk->route);
+        pk->route = NULL;
+    }
 }
 
 void
 pickup_milter_free(struct pickup *pk)
 {
     milter_specs_free(pk->milters, pk->nmilters);
+    if (pk->route != NULL)
+        resolve_close(pk->route);
+    free(pk->route);
+    pk->route = NULL;
     pk->milters = NULL;
     pk->nmilters = 0;
     map_retry_close(&pk->milter_hbc);
@@ -89,7 +103,10 @@ pickup_milter_value(void *ctx, const char *name)
         .sender = run->env.sender,
         .rcpt = run->rcpt,
     };
+    const char *value;
 
+    if (milter_route_macro(&run->route, run->env.sender, run->rcpt, name, &value))
+        return value;
     return milter_macro_common(run->p, &facts, name);
 }
 
@@ -429,7 +446,13 @@ pickup_milter_run(struct pickup *pk, struct qmgr_reply *file, const char *name,
                   struct pickup_milter_outcome *out)
 {
     struct pickup_mrun run = {
-        .pk = pk, .p = &pk->ctx->params, .file = file, .name = name, .out = out};
+        .pk = pk,
+        .p = &pk->ctx->params,
+        .file = file,
+        .name = name,
+        .out = out,
+        .route = {.resolve = pk->route},
+    };
     bool good = true;
 
     memset(out, 0, sizeof(*out));
@@ -440,6 +463,7 @@ pickup_milter_run(struct pickup *pk, struct qmgr_reply *file, const char *name,
     for (size_t i = 0; good && i < pk->nmilters && out->verdict == PICKUP_MILTER_GO; i++)
         good = pickup_milter_one(&run, &pk->milters[i]);
     queue_envelope_free(&run.env);
+    milter_route_forget(&run.route);
     return good;
 }
 

@@ -112,6 +112,10 @@ def stages(a, b):
     t.like(a.lines("mail")[0], "<alice@virt.test>", "MAIL: the sender")
     t.like(a.lines("mail")[0], "{mail_addr}=alice@virt.test", "{mail_addr}")
     t.like(a.lines("rcpt")[0], "{rcpt_addr}=bob@virt.test", "RCPT: {rcpt_addr}")
+    t.like(a.lines("mail")[0], "{mail_host}=virt.test\t{mail_mailer}=virtual",
+           "{mail_host} and {mail_mailer}: the sender's next hop and transport, as resolved")
+    t.like(a.lines("rcpt")[0], "{rcpt_host}=virt.test\t{rcpt_mailer}=virtual",
+           "{rcpt_host} and {rcpt_mailer}: the recipient's")
     heads = [x.split("\t")[0] for x in a.lines("header")]
     t.ok(any(h.startswith("header Subject:stages") for h in heads), "the Subject header")
     t.ok(not any(h.startswith("header Received:") for h in heads), "pickup's Received hidden")

@@ -103,15 +103,6 @@ milter_macros_free(struct milter_macros *mm)
     free(mm->m);
 }
 
-/* milter_macro_domain - the domain of an address, or "" */
-static const char *
-milter_macro_domain(const char *addr)
-{
-    const char *at = strrchr(addr, '@');
-
-    return at ? at + 1 : "";
-}
-
 const char *
 milter_macro_common(const struct params *p, const struct milter_macro_facts *f, const char *bare)
 {
@@ -131,11 +122,7 @@ milter_macro_common(const struct params *p, const struct milter_macro_facts *f, 
         return f->qid;
     if (strcmp(bare, "mail_addr") == 0)
         return f->sender;
-    if (strcmp(bare, "mail_host") == 0)
-        return f->sender ? milter_macro_domain(f->sender) : NULL;
     if (strcmp(bare, "rcpt_addr") == 0)
         return f->rcpt;
-    if (strcmp(bare, "rcpt_host") == 0)
-        return f->rcpt ? milter_macro_domain(f->rcpt) : NULL;
     return NULL;
 }

@@ -35,9 +35,9 @@ void milter_macros_build(struct milter_macros *mm, const char *list, milter_macr
 
 /*
  * What every MTA side knows of a message, for the macros smtpd and pickup both send: j, _,
- * v, {daemon_name}, {client_addr}, {client_name}, i, {mail_addr}, {mail_host}, {rcpt_addr},
- * {rcpt_host} (a NULL field: that macro has no value). The caller's own (TLS, AUTH, ports)
- * go before it.
+ * v, {daemon_name}, {client_addr}, {client_name}, i, {mail_addr}, {rcpt_addr} (a NULL
+ * field: that macro has no value). The caller's own (TLS, AUTH, ports, and the resolved
+ * {mail_host} and the like of milter_route.h) go before it.
  */
 struct milter_macro_facts {
     const char *client; /* "_": "name [addr]" */

@@ -112,7 +112,7 @@ smtpd_milter_value(void *ctx, const char *name)
         return smtpd_auth_user(sess);
     if (strcmp(name, "auth_author") == 0)
         return sess->txn.auth_author;
-    if (smtpd_milter_route(ms, name, &value))
+    if (milter_route_macro(&ms->route, sess->txn.sender, ms->rcpt, name, &value))
         return value;
     return milter_macro_common(sess->smtpd->p, &facts, name);
 }
@@ -469,6 +469,7 @@ smtpd_milter_session(struct smtpd_session *sess)
     buf_init(&ms->packet_lead, BUF_UNLIMITED);
     ms->kick = loop_timer_new(smtpd->ctx->loop, smtpd_milter_kick, ms);
     ms->only = SMTPD_MILTER_ALL;
+    ms->route.resolve = smtpd->route;
     smtpd_milter_addrs(ms, sess->fd);
 }
 
@@ -481,7 +482,7 @@ smtpd_milter_end(struct smtpd_session *sess)
     if (ms == NULL)
         return;
     smtpd_milter_msg_free(ms);
-    smtpd_milter_route_end(ms);
+    milter_route_forget(&ms->route);
     free(ms->rcpt);
     for (size_t i = 0; i < ms->n; i++) {
         struct smtpd_mconn *mc = &ms->m[i];

@@ -12,7 +12,7 @@
 #include "mail/milter_codec.h"
 #include "mail/milter_conf.h"
 #include "mail/milter_hbc.h"
-#include "mail/resolve.h"
+#include "mail/milter_route.h"
 #include "smtpd/smtpd.h"
 
 struct smtpd_mconn;
@@ -72,13 +72,6 @@ void smtpd_mconn_post(struct smtpd_mconn *mc, const struct buf *packets);
 void smtpd_mconn_close(struct smtpd_mconn *mc);
 void smtpd_mconn_free(struct smtpd_mconn *mc);
 
-/* The transport and next hop of one address, for its macros (smtpd_milter_route.c). */
-struct smtpd_milter_route {
-    char *addr; /* the address resolved, or NULL */
-    bool ok;    /* false: the tables failed, the macros are left out */
-    struct resolve_result res;
-};
-
 /* The chain of milters of one session (smtpd_milter.c). */
 #define SMTPD_MILTER_ALL SIZE_MAX
 struct smtpd_milters {
@@ -104,7 +97,7 @@ struct smtpd_milters {
     char hold_why[256];
     struct smtpd_milter_verdict verdict;
     char *rcpt; /* the last RCPT stage's recipient (a copy, until the transaction ends) */
-    struct smtpd_milter_route mail_route, rcpt_route;
+    struct milter_route route; /* {mail_host} and the like */
     char daemon_addr[64];
     char client_port[8];
     char client_macro[600]; /* "_": "name [addr]" (each macro value its own storage) */
@@ -118,11 +111,9 @@ struct smtpd_milters {
 
 void smtpd_milter_stage(struct smtpd_milters *ms, int cmd, smtpd_milter_done done);
 
-/* smtpd_milter_route.c: {mail_host} {mail_mailer} {rcpt_host} {rcpt_mailer} */
+/* smtpd_milter_route.c: the tables of {mail_host} {mail_mailer} {rcpt_host} {rcpt_mailer} */
 void smtpd_milter_route_init(struct smtpd *smtpd);
 void smtpd_milter_route_free(struct smtpd *smtpd);
-bool smtpd_milter_route(struct smtpd_milters *ms, const char *name, const char **value);
-void smtpd_milter_route_end(struct smtpd_milters *ms);
 
 /* smtpd_milter_maps.c: the milters of one session */
 struct smtpd_milter_pick {
