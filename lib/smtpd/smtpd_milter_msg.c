@@ -39,6 +39,16 @@ static void smtpd_milter_msg_turn(struct smtpd_session *sess);
 
 static void smtpd_milter_msg_step(struct smtpd_session *sess, const struct smtpd_milter_verdict *v);
 
+/*
+ * smtpd_milter_msg_over - this milter will see nothing more of the message (it broke, or
+ * accepted the session or the message): its turn ends without reading on
+ */
+static bool
+smtpd_milter_msg_over(const struct smtpd_mconn *mc)
+{
+    return mc->state == MCONN_DEAD || mc->done_session || mc->done_message;
+}
+
 /* smtpd_milter_msg_next - send the next piece of the message */
 static void
 smtpd_milter_msg_next(struct smtpd_milters *ms)
@@ -115,12 +125,13 @@ smtpd_milter_msg_step(struct smtpd_session *sess, const struct smtpd_milter_verd
     struct smtpd_milter_msg *msg = ms->msg;
     struct smtpd_milter_verdict verdict = *seen, *v = &verdict;
     struct milter_edits *edits = msg->edits;
+    bool over = smtpd_milter_msg_over(&ms->m[msg->turn]);
 
-    if (v->result == SMTPD_MILTER_GO && msg->content.part != MILTER_PIECE_END) {
+    if (v->result == SMTPD_MILTER_GO && msg->content.part != MILTER_PIECE_END && !over) {
         smtpd_milter_msg_next(ms);
         return;
     }
-    if (msg->content.part == MILTER_PIECE_END) /* it saw the end: no ABORT owed */
+    if (msg->content.part == MILTER_PIECE_END || over) /* it is done: no ABORT owed */
         ms->m[msg->turn].in_message = false;
     smtpd_milter_hbc_verdict(&ms->hbc, v);
     ms->verdict.hold = v->hold; /* for the turns to come */
@@ -245,6 +256,8 @@ smtpd_milter_msg_turn(struct smtpd_session *sess)
     struct smtpd_milter_verdict v = ms->verdict;
     struct err err;
 
+    while (msg->turn < ms->n && smtpd_milter_msg_over(&ms->m[msg->turn]))
+        ms->m[msg->turn++].in_message = false; /* nothing to read the message for */
     if (msg->turn >= ms->n) {
         v.result = SMTPD_MILTER_GO;
         smtpd_milter_msg_finish(sess, &v);
